@@ -1,0 +1,70 @@
+# TicketGuard. The two commands: `make run` (the API on localhost with embedded services) and
+# `make test` (the whole suite). Each installs what it needs, once; later runs reuse it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
+PYTEST_ARGS ?=
+
+.PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
+        bench bench-etl bench-model bench-api synth layers model clean
+
+# ---------------------------------------------------------------- installs
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip sync --quiet --python $(PY) requirements/dev.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(CONTRACT_ARTIFACT)
+
+$(CONTRACT_ARTIFACT): contracts/*.sol contracts/compile.mjs node_modules/.installed
+	node contracts/compile.mjs
+
+contracts: $(CONTRACT_ARTIFACT)
+
+# ---------------------------------------------------------------- the two commands
+run: install
+	$(VENV)/bin/ticketguard run
+
+test: install check
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- checks
+check: lint typecheck
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+integration: install
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+infra: install
+	$(PY) -m pytest tests/infra $(PYTEST_ARGS)
+e2e: install
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- lock files
+lock: $(VENV)/.installed
+	$(UV) pip compile --quiet pyproject.toml --all-extras --python-version 3.11 -o requirements/dev.txt
+	$(UV) pip compile --quiet pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux_2_28 -o requirements/runtime.txt
+
+clean:
+	rm -rf cdk.out build contracts/build .pytest_cache .mypy_cache .ruff_cache

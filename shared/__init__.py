@@ -1,0 +1,1 @@
+"""TicketGuard domain package: every Lambda function and the local runner import from here."""

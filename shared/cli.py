@@ -1,0 +1,57 @@
+"""`ticketguard` command line. Each subcommand lives with its room and is imported only when used,
+so that `ticketguard run` does not pay for the ML stack."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from shared.errors import TicketGuardError
+
+# name -> ("module:function", one-line help). Each function takes argv (list[str]) and returns an exit code.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("shared.local.runner:cli", "start the local stack and serve the API on 127.0.0.1:3000"),
+    "migrate": ("shared.db.cli:cli", "apply the SQL migrations to DATABASE_URL"),
+    "simulate": ("shared.simulator.cli:cli", "generate a simulated marketplace (chain + backend tables)"),
+    "etl": ("shared.etl.cli:cli", "run the ETL once (chain, backend, geolocation)"),
+    "features": ("shared.features.cli:cli", "run the hourly/daily feature jobs once"),
+    "refresh-views": ("shared.kpis.cli:cli", "refresh the materialized views once"),
+    "train": ("shared.ml.cli:cli", "train, evaluate, compile and register a fraud model"),
+    "retention": ("shared.retention.cli:cli", "archive and delete data past its retention"),
+    "siem": ("shared.siem.cli:cli", "run the SIEM correlation rules once"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: ticketguard COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"ticketguard: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, _, func_name = COMMANDS[name][0].partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except ModuleNotFoundError as exc:
+        print(f"ticketguard {name}: not available in this installation ({exc.name})", file=sys.stderr)
+        return 2
+    try:
+        return int(func(rest) or 0)
+    except TicketGuardError as exc:
+        # One line naming the problem, never a stack trace, for configuration and dependency errors.
+        print(f"ticketguard {name}: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

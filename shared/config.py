@@ -1,0 +1,67 @@
+"""Settings from the environment, validated once at cold start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Thresholds(BaseSettings):
+    """Decision bands of spec 1.6: score > block -> BLOCKED, > review -> MANUAL_REVIEW, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="TG_THRESHOLD_", extra="ignore")
+
+    two_factor: float = Field(0.40, ge=0.0, le=1.0)
+    review: float = Field(0.65, ge=0.0, le=1.0)
+    block: float = Field(0.85, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if not self.two_factor < self.review < self.block:
+            raise ValueError(
+                "thresholds must be ordered: TG_THRESHOLD_TWO_FACTOR < TG_THRESHOLD_REVIEW < TG_THRESHOLD_BLOCK"
+            )
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything a function or the local runner reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore", populate_by_name=True)
+
+    environment: Literal["local", "test", "dev", "prod"] = "local"
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    chain_rpc_url: str | None = Field(None, validation_alias="CHAIN_RPC_URL")
+    contract_address: str | None = None
+    model_dir: str | None = None
+    geoip_db_path: str | None = None
+    feature_cache_ttl_seconds: int = Field(300, ge=1)
+    db_statement_timeout_ms: int = Field(2000, ge=100)
+    db_connect_timeout_s: float = Field(3.0, gt=0)
+    redis_timeout_s: float = Field(0.2, gt=0)
+    request_timeout_s: float = Field(5.0, gt=0)
+    fail_open: bool = False
+    chain_confirmations: int = Field(6, ge=0)
+    archive_bucket: str | None = None
+    alert_topic_arn_critical: str | None = None
+    alert_topic_arn_high: str | None = None
+    alert_topic_arn_medium: str | None = None
+    waf_ip_set_name: str | None = None
+    waf_ip_set_id: str | None = None
+    waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
+    log_pii_salt: str = "ticketguard-local"
+    max_body_bytes: int = Field(16_384, ge=256)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+@lru_cache(maxsize=1)
+def get_thresholds() -> Thresholds:
+    return Thresholds()

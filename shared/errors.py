@@ -1,0 +1,50 @@
+"""Domain exceptions. Handlers never pick status codes themselves: `shared.api.errors` maps these once."""
+
+from __future__ import annotations
+
+
+class TicketGuardError(Exception):
+    """Base of every error we raise on purpose; `code` is the stable machine-readable name."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigurationError(TicketGuardError):
+    code = "configuration_error"
+
+
+class ValidationFailed(TicketGuardError):
+    code = "validation_error"
+
+
+class NotFound(TicketGuardError):
+    code = "not_found"
+
+
+class Conflict(TicketGuardError):
+    code = "conflict"
+
+
+class RateLimited(TicketGuardError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+
+
+class Unauthorized(TicketGuardError):
+    code = "unauthorized"
+
+
+class DependencyUnavailable(TicketGuardError):
+    code = "dependency_unavailable"
+
+
+class ModelIntegrityError(TicketGuardError):
+    code = "model_integrity_error"
