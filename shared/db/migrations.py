@@ -59,7 +59,7 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
                        checksum text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            done = dict(conn.execute("SELECT version, checksum FROM intel.schema_migrations").fetchall())
+            done: dict[str, str] = dict(conn.execute("SELECT version, checksum FROM intel.schema_migrations").fetchall())
             for migration in discover(directory):
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
@@ -69,7 +69,7 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
                         )
                     continue
                 with conn.transaction():
-                    conn.execute(migration.sql)  # type: ignore[arg-type]
+                    conn.execute(migration.sql.encode())
                     conn.execute(
                         "INSERT INTO intel.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),

@@ -48,10 +48,10 @@ def stop_process(pid: int, first_signal: int = signal.SIGTERM, grace_s: float = 
 
 def main(argv: list[str]) -> int:
     parent = int(argv[0])
-    targets = []
+    targets: list[tuple[str, int]] = []
     for spec in argv[1:]:
-        kind, pid = spec.split(":", 1)
-        targets.append((kind, int(pid)))
+        kind, pid_text = spec.split(":", 1)
+        targets.append((kind, int(pid_text)))
     # The reaper must survive the Ctrl-C that the terminal sends to the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while _alive(parent) and os.getppid() == parent:
