@@ -59,7 +59,9 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
                        checksum text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            done: dict[str, str] = dict(conn.execute("SELECT version, checksum FROM intel.schema_migrations").fetchall())
+            done: dict[str, str] = dict(
+                conn.execute("SELECT version, checksum FROM intel.schema_migrations").fetchall()
+            )
             for migration in discover(directory):
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
