@@ -16,6 +16,9 @@ from shared.db import apply_migrations, reset_pool
 from shared.db.connection import with_database
 from shared.local.services import LocalServices
 
+# Each room adds its fixture module here (tests/fixtures/<room>.py).
+pytest_plugins: list[str] = []
+
 TEMPLATE_DB = "tg_template"
 
 

@@ -1,0 +1,1 @@
+"""The ticket contract on an EVM: artifact loading, deployment, and log sources for the ETL."""

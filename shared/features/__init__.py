@@ -1,0 +1,1 @@
+"""The ten model features: definitions, batch computation, real-time updates, training sets."""
