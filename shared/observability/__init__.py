@@ -1,0 +1,32 @@
+"""Powertools Logger, Tracer and Metrics, set up once for every function and the local runner.
+
+Every log record passes through one PII filter (`redact`): emails, IP addresses and wallet
+addresses never reach a log line in clear; they are replaced by a salted hash prefix so that an
+investigator can still correlate lines about the same subject.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from shared.observability.pii import redact
+
+SERVICE = "ticketguard"
+NAMESPACE = "TicketGuard"
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools JSON formatter whose output is scrubbed of PII before it is written."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+__all__ = ["NAMESPACE", "SERVICE", "logger", "metrics", "redact", "tracer"]
