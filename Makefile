@@ -26,7 +26,7 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed $(CONTRACT_ARTIFACT)
 
-$(CONTRACT_ARTIFACT): contracts/*.sol contracts/compile.mjs node_modules/.installed
+$(CONTRACT_ARTIFACT): contracts/*.sol contracts/test/*.sol contracts/compile.mjs node_modules/.installed
 	node contracts/compile.mjs
 
 contracts: $(CONTRACT_ARTIFACT)
