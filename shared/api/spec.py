@@ -1,0 +1,79 @@
+"""The OpenAPI document, read once: the local gateway's routes and the tests come from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str  # the template, e.g. /api/v1/ml/predict/fraud (API Gateway's `resource`)
+    method: str  # upper case
+    operation_id: str
+    function: str  # functions/<function>/handler.py serves it
+    requires_api_key: bool
+
+
+@lru_cache(maxsize=1)
+def load_openapi() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(OPENAPI_PATH.read_text())
+    return document
+
+
+@lru_cache(maxsize=1)
+def operations() -> tuple[Operation, ...]:
+    document = load_openapi()
+    global_security = document.get("security", [])
+    found = []
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            spec = item[method]
+            security = spec.get("security", global_security)
+            found.append(
+                Operation(
+                    path=path,
+                    method=method.upper(),
+                    operation_id=spec["operationId"],
+                    function=spec["x-ticketguard-function"],
+                    requires_api_key=any("api_key" in requirement for requirement in security),
+                )
+            )
+    return tuple(found)
+
+
+def _template_regex(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", path)
+    pattern = "".join(
+        f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts
+    )
+    return re.compile(f"^{pattern}$")
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    template: str
+    path_parameters: dict[str, str]
+    operations: dict[str, Operation]  # method -> operation
+
+
+def match_path(path: str) -> RouteMatch | None:
+    """The spec path template that `path` matches, with the operations it allows; None if unknown."""
+    by_template: dict[str, dict[str, Operation]] = {}
+    for operation in operations():
+        by_template.setdefault(operation.path, {})[operation.method] = operation
+    for template, allowed in by_template.items():
+        found = _template_regex(template).match(path)
+        if found:
+            return RouteMatch(template, found.groupdict(), allowed)
+    return None

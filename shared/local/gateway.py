@@ -1,0 +1,361 @@
+"""The local API Gateway: HTTP (Starlette + uvicorn) -> REST proxy event (payload 1.0) -> the same
+`handler(event, context)` of functions/<name>/handler.py that Lambda calls -> HTTP.
+
+Routes come from shared/api/openapi.yaml (operation -> `x-ticketguard-function`). Like API Gateway,
+it answers before any function runs: unknown route 404, wrong method 405 (with Allow), oversize
+body 413, missing or unknown API key 403, usage-plan throttle 429 (a token bucket per key with the
+plan's rate and burst, from shared/api/usage_plans.yaml) and quota 429. Every such answer carries
+the API's error body.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from shared.api.errors import error_body
+from shared.api.spec import Operation, match_path
+from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
+from shared.config import get_settings
+from shared.observability import logger
+
+STAGE = "local"
+FUNCTION_TIMEOUT_S = 10.0
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_QUOTA_PERIOD_S = {"DAY": 86_400, "WEEK": 7 * 86_400, "MONTH": 30 * 86_400}
+
+
+class LocalLambdaContext:
+    """What Powertools and our handlers read from Lambda's context object."""
+
+    def __init__(self, function_name: str, request_id: str, timeout_s: float = FUNCTION_TIMEOUT_S) -> None:
+        self.function_name = f"ticketguard-{function_name}"
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class TokenBucket:
+    """API Gateway's throttle: `rate` tokens/s refill a bucket of `burst`; a request takes one."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> float:
+        """0.0 when a token was taken, else the seconds until one is available."""
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0.0
+            return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class _KeyState:
+    plan: UsagePlan
+    bucket: TokenBucket
+    quota_used: int = 0
+    quota_started: float = field(default_factory=time.monotonic)
+
+
+class ApiKeyGuard:
+    """API keys and usage plans as API Gateway applies them (per key: throttle, then quota)."""
+
+    def __init__(self, plans: UsagePlans) -> None:
+        self._states: dict[str, _KeyState] = {}
+        for plan in plans.usage_plans:
+            for key in plan.api_keys:
+                self._states[key.local_value] = _KeyState(
+                    plan, TokenBucket(plan.throttle.rate_limit, plan.throttle.burst_limit)
+                )
+        self._lock = threading.Lock()
+
+    def check(self, api_key: str | None) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        """None when the request may pass, else (status, error body, headers)."""
+        state = self._states.get(api_key or "")
+        if state is None:
+            return 403, error_body("forbidden", "missing or invalid API key", "x-api-key"), {}
+        wait_s = state.bucket.take()
+        if wait_s > 0:
+            return (
+                429,
+                error_body("throttled", "too many requests for this API key's usage plan"),
+                {"Retry-After": str(max(1, int(wait_s + 0.999)))},
+            )
+        quota = state.plan.quota
+        if quota is not None:
+            with self._lock:
+                period = _QUOTA_PERIOD_S[quota.period]
+                now = time.monotonic()
+                if now - state.quota_started >= period:
+                    state.quota_started, state.quota_used = now, 0
+                if state.quota_used >= quota.limit:
+                    retry = int(state.quota_started + period - now) + 1
+                    return (
+                        429,
+                        error_body("quota_exceeded", "this API key's quota is used up"),
+                        {"Retry-After": str(retry)},
+                    )
+                state.quota_used += 1
+        return None
+
+
+def _load_handler(function: str) -> Handler:
+    module = importlib.import_module(f"functions.{function}.handler")
+    handler: Handler = module.handler
+    return handler
+
+
+def build_event(
+    request: Request,
+    operation: Operation,
+    path_parameters: dict[str, str],
+    body: bytes,
+    request_id: str,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, payload format 1.0."""
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        headers[name] = value  # the last value wins, as in API Gateway
+        multi_headers.setdefault(name, []).append(value)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        query[name] = value
+        multi_query.setdefault(name, []).append(value)
+    try:
+        text: str | None = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    source_ip = request.client.host if request.client else "127.0.0.1"
+    now = datetime.now(UTC)
+    api_key = headers.get("x-api-key")
+    return {
+        "resource": operation.path,
+        "path": request.url.path,
+        "httpMethod": operation.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "stage": STAGE,
+            "resourcePath": operation.path,
+            "httpMethod": operation.method,
+            "path": f"/{STAGE}{request.url.path}",
+            "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "resourceId": operation.operation_id,
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent"),
+                "apiKey": api_key if operation.requires_api_key else None,
+                "apiKeyId": None,
+                "accountId": None,
+                "caller": None,
+                "user": None,
+                "userArn": None,
+            },
+        },
+    }
+
+
+def to_http(result: dict[str, Any]) -> Response:
+    """Lambda proxy result -> HTTP response (API Gateway's 502 if the result is malformed)."""
+    try:
+        status = int(result["statusCode"])
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers: dict[str, str] = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        multi = result.get("multiValueHeaders") or {}
+    except (KeyError, TypeError, ValueError):
+        return JSONResponse(error_body("bad_gateway", "malformed function response"), status_code=502)
+    response = Response(content=raw, status_code=status, headers=headers)
+    for name, values in multi.items():
+        if name in headers:
+            continue
+        for value in values:
+            response.headers.append(str(name), str(value))
+    return response
+
+
+class LocalGateway:
+    """The Starlette application; one instance per server."""
+
+    def __init__(
+        self,
+        usage_plans: UsagePlans | None = None,
+        *,
+        max_body_bytes: int | None = None,
+        handlers: dict[str, Handler] | None = None,
+    ) -> None:
+        self.keys = ApiKeyGuard(usage_plans or load_usage_plans())
+        self.max_body_bytes = max_body_bytes or get_settings().max_body_bytes
+        self._handlers: dict[str, Handler] = dict(handlers or {})
+        self.app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self._dispatch,
+                    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                )
+            ]
+        )
+
+    def handler_for(self, function: str) -> Handler:
+        handler = self._handlers.get(function)
+        if handler is None:
+            handler = self._handlers[function] = _load_handler(function)
+        return handler
+
+    @staticmethod
+    def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def _read_body(self, request: Request) -> bytes | None:
+        """The body, or None when it exceeds the limit (stops reading as soon as it does)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _dispatch(self, request: Request) -> Response:
+        route = match_path(request.url.path)
+        if route is None:
+            return self._error(404, error_body("route_not_found", f"no route {request.url.path}"))
+        operation = route.operations.get(request.method)
+        if operation is None:
+            allowed = ", ".join(sorted(route.operations))
+            return self._error(
+                405,
+                error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}"),
+                {"Allow": allowed},
+            )
+        if operation.requires_api_key:
+            refusal = self.keys.check(request.headers.get("x-api-key"))
+            if refusal is not None:
+                status, error, headers = refusal
+                return self._error(status, error, headers)
+        body = await self._read_body(request)
+        if body is None:
+            return self._error(
+                413,
+                error_body("payload_too_large", f"request body exceeds {self.max_body_bytes} bytes"),
+            )
+        request_id = str(uuid.uuid4())
+        event = build_event(request, operation, route.path_parameters, body, request_id)
+        context = LocalLambdaContext(operation.function, request_id)
+        try:
+            result = await run_in_threadpool(self.handler_for(operation.function), event, context)
+        except Exception:
+            # Lambda's unhandled error: API Gateway answers 502; never the trace.
+            logger.exception("function raised", extra={"function": operation.function})
+            return self._error(502, error_body("bad_gateway", "the function failed"))
+        response = to_http(result)
+        response.headers["x-amzn-requestid"] = request_id
+        return response
+
+
+@dataclass
+class RunningGateway:
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout_s)
+
+
+def make_server(gateway: LocalGateway, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        gateway.app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,  # access lines hold client IPs in clear; the handlers log, redacted
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def start_in_thread(
+    gateway: LocalGateway | None = None, host: str = "127.0.0.1", port: int = 0
+) -> RunningGateway:
+    """Serve in a background thread (tests, the benchmark); port 0 picks a free port."""
+    import socket
+
+    gateway = gateway or LocalGateway()
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    server = make_server(gateway, host, port)
+    thread = threading.Thread(target=server.run, name="local-gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the local gateway did not start on {host}:{port}")
+        time.sleep(0.02)
+    return RunningGateway(server, thread, host, port)
+
+
+def serve(gateway: LocalGateway, host: str, port: int) -> None:
+    """Serve in this (main) thread until SIGINT/SIGTERM; uvicorn re-raises the signal afterwards."""
+    make_server(gateway, host, port).run()
+
+
+__all__ = ["LocalGateway", "LocalLambdaContext", "RunningGateway", "serve", "start_in_thread"]

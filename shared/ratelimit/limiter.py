@@ -1,0 +1,180 @@
+"""Sliding-window rate limits, atomic in Redis through one Lua script.
+
+Why a Lua script and not the `limits` library: a request must pass three limits at once (client IP,
+user, purchase route). The script checks all of them and records the hit in all of them in one
+atomic step and one round trip: a request refused by one limit is counted by none (with `limits`,
+three separate `hit()` calls would cost three round trips on the hot path and count partial hits).
+Each window is an exact sliding log (a sorted set of hit times, Redis server time, so the clocks of
+many Lambda containers do not matter). All keys share the hash tag `{rl}` so the script also runs
+on a cluster-mode Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Subject = Literal["ip", "user", "wallet"]
+
+PREDICT_ROUTE = "POST /api/v1/ml/predict/fraud"
+
+_SLIDING_LOG = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local member = now .. '-' .. ARGV[1]
+local longest_wait = -1
+local refused_by = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local wait = window
+    if oldest[2] then wait = tonumber(oldest[2]) + window - now end
+    if wait > longest_wait then
+      longest_wait = wait
+      refused_by = i
+    end
+  end
+end
+if refused_by > 0 then
+  return {0, longest_wait, refused_by}
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
+end
+return {1, 0, 0}
+"""
+
+
+class RateLimitSettings(BaseSettings):
+    """Limits per minute; TG_RATELIMIT_* in the environment (e.g. raised for a benchmark)."""
+
+    model_config = SettingsConfigDict(env_prefix="TG_RATELIMIT_", extra="ignore")
+
+    enabled: bool = True
+    ip_per_minute: int = Field(100, ge=1)
+    user_per_minute: int = Field(500, ge=1)
+    purchase_per_minute: int = Field(5, ge=1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    limit: int
+    window_s: int
+    subject: Subject
+    routes: tuple[str, ...] | None = None  # "METHOD /path"; None = every route
+
+    def applies_to(self, route: str) -> bool:
+        return self.routes is None or route in self.routes
+
+
+def default_rules(settings: RateLimitSettings | None = None) -> tuple[Rule, ...]:
+    """Spec threat 2: IP 100/min, user 500/min, the purchase route 5/min (per wallet: one buyer
+    cannot try more than 5 purchases a minute; the predict route is called once per purchase)."""
+    settings = settings or RateLimitSettings()
+    return (
+        Rule("ip", settings.ip_per_minute, 60, "ip"),
+        Rule("user", settings.user_per_minute, 60, "user"),
+        Rule("purchase", settings.purchase_per_minute, 60, "wallet", routes=(PREDICT_ROUTE,)),
+    )
+
+
+@dataclass(frozen=True)
+class LimitDecision:
+    allowed: bool
+    retry_after_s: int = 0
+    rule: str | None = None
+    checked: bool = True  # False when Redis was unavailable and the limits were skipped (fail-open)
+
+
+def _key(rule: Rule, subject_value: str) -> str:
+    digest = hashlib.blake2b(subject_value.lower().encode(), digest_size=10).hexdigest()
+    return f"tg:{{rl}}:{rule.name}:{digest}"
+
+
+class RateLimiter:
+    def __init__(self, rules: tuple[Rule, ...] | None = None, *, enabled: bool | None = None) -> None:
+        settings = RateLimitSettings()
+        self.rules = rules if rules is not None else default_rules(settings)
+        self.enabled = settings.enabled if enabled is None else enabled
+        self._scripts: dict[int, redis.commands.core.Script] = {}
+
+    def _script(self, client: redis.Redis) -> redis.commands.core.Script:
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = client.register_script(_SLIDING_LOG)
+            self._scripts[id(client)] = script
+        return script
+
+    def hit(
+        self,
+        client: redis.Redis | None,
+        route: str,
+        *,
+        ip: str | None,
+        user: str | None,
+        wallet: str | None,
+    ) -> LimitDecision:
+        """Count one request against every rule that applies; refuse it (counting nothing) if any
+        rule is full. No Redis client -> allowed with checked=False (API Gateway's usage plan still
+        throttles); a RedisError during the call propagates, for the caller's circuit breaker."""
+        if not self.enabled:
+            return LimitDecision(True)
+        subjects = {"ip": ip, "user": user or wallet, "wallet": wallet}
+        applicable = [
+            (rule, subjects[rule.subject])
+            for rule in self.rules
+            if rule.applies_to(route) and subjects[rule.subject]
+        ]
+        if not applicable:
+            return LimitDecision(True)
+        if client is None:
+            return LimitDecision(True, checked=False)
+        keys = [_key(rule, str(value)) for rule, value in applicable]
+        args: list[str | int] = [uuid.uuid4().hex]
+        for rule, _ in applicable:
+            args += [rule.limit, rule.window_s * 1000]
+        allowed, wait_ms, refused_index = self._script(client)(keys=keys, args=args)
+        if allowed:
+            return LimitDecision(True)
+        rule = applicable[int(refused_index) - 1][0]
+        return LimitDecision(False, retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)), rule=rule.name)
+
+
+_default_limiter: list[RateLimiter] = []
+
+
+def enforce(route: str, *, ip: str | None, user: str | None = None, wallet: str | None = None) -> None:
+    """Raise RateLimited when the request exceeds a rule (Redis from shared.scoring.clients; when
+    Redis is unavailable the limits are skipped and the caller carries on)."""
+    from shared.errors import RateLimited
+    from shared.scoring.clients import get_redis, mark_redis_down
+
+    if not _default_limiter:
+        _default_limiter.append(RateLimiter())
+    client = get_redis()
+    try:
+        decision = _default_limiter[0].hit(client, route, ip=ip, user=user, wallet=wallet)
+    except (redis.RedisError, OSError):
+        mark_redis_down()
+        return
+    if not decision.allowed:
+        raise RateLimited(
+            f"rate limit '{decision.rule}' exceeded; retry after {decision.retry_after_s} s",
+            retry_after_s=decision.retry_after_s,
+        )
+
+
+def reset_default_limiter() -> None:
+    _default_limiter.clear()

@@ -1,0 +1,1 @@
+"""Fraud scoring: request -> blocklist -> features -> model -> decision -> stored prediction."""

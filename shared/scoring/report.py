@@ -1,0 +1,86 @@
+"""The payload of GET /api/v1/metrics: the five KPIs (shared.kpis) and the operational figures of
+the dashboard's first section (spec 4.1): transactions/hour, fraud rate, p95 latency, revenue/hour."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from shared.api.errors import ComponentUnavailable
+
+# KpiReport field -> our response name, for the names that differ.
+_KPI_ALIASES = {
+    "resale_velocity_median_hours": "resale_velocity_hours",
+    "ticket_resale_velocity_hours": "resale_velocity_hours",
+    "resale_velocity": "resale_velocity_hours",
+    "engagement_score": "user_engagement_score",
+    "revenue_per_hour_usd": "revenue_per_hour",
+}
+KPI_NAMES = (
+    "fraud_detection_rate",
+    "false_positive_rate",
+    "resale_velocity_hours",
+    "user_engagement_score",
+    "revenue_per_hour",
+)
+
+
+def _kpis(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, Any]:
+    try:
+        compute_kpis = importlib.import_module("shared.kpis").compute_kpis
+    except (ImportError, AttributeError) as exc:
+        raise ComponentUnavailable("KPI computation is not available in this build") from exc
+    report = compute_kpis(conn, start, end)
+    raw = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+    kpis: dict[str, Any] = {}
+    for name, value in raw.items():
+        kpis[_KPI_ALIASES.get(name, name)] = value
+    for name in KPI_NAMES:
+        kpis.setdefault(name, None)
+    return kpis
+
+
+def operational_figures(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, Any]:
+    hours = (end - start).total_seconds() / 3600
+    txn_count, fees = conn.execute(
+        """SELECT count(*), coalesce(sum(fee), 0)::float8
+             FROM intel.transactions WHERE occurred_at >= %s AND occurred_at < %s""",
+        (start, end),
+    ).fetchone() or (0, 0.0)
+    rows = conn.execute(
+        """SELECT decision, count(*) FROM intel.fraud_predictions
+            WHERE created_at >= %s AND created_at < %s GROUP BY decision""",
+        (start, end),
+    ).fetchall()
+    decisions = {str(decision): int(count) for decision, count in rows}
+    predictions = sum(decisions.values())
+    p95_row = conn.execute(
+        """SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
+             FROM intel.fraud_predictions
+            WHERE created_at >= %s AND created_at < %s AND latency_ms IS NOT NULL""",
+        (start, end),
+    ).fetchone()
+    flagged = decisions.get("BLOCKED", 0) + decisions.get("MANUAL_REVIEW", 0)
+    return {
+        "transactions_per_hour": round(int(txn_count) / hours, 4),
+        "fraud_rate_percent": round(100.0 * flagged / predictions, 4) if predictions else None,
+        "p95_latency_ms": round(float(p95_row[0]), 3) if p95_row and p95_row[0] is not None else None,
+        "revenue_per_hour": round(float(fees) / hours, 2),
+        "predictions": predictions,
+        "decisions": decisions,
+    }
+
+
+def metrics_report(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "window": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "hours": round((end - start).total_seconds() / 3600, 4),
+        },
+        "kpis": _kpis(conn, start, end),
+        "operational": operational_figures(conn, start, end),
+    }

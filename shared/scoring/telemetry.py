@@ -1,0 +1,54 @@
+"""What the scoring path tells CloudWatch (EMF, namespace TicketGuard, dimension service=ticketguard).
+
+Metric names are a contract with the alarms of infra/ (monitoring construct):
+  FraudRate        percent; 100 for a BLOCKED or MANUAL_REVIEW decision, 0 otherwise, one sample per
+                   new decision: its Average over a period is the fraud rate of that period.
+  ScoringLatency   milliseconds per scored request (p95 alarm).
+  DegradedScoring  count; a decision made while Redis was unavailable (PostgreSQL served features).
+  Decision<Name>   count per decision: DecisionApproved, DecisionRequire2FA, DecisionManualReview,
+                   DecisionBlocked.
+  ScoreBucketNN    count; histogram of fraud scores in tenths: ScoreBucket00 = [0, 0.1) ... ScoreBucket09.
+  ScoringReplayed, RateLimited, FailOpenDecisions, DependencyUnavailable: counts.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared.api.models import Decision, PredictResponse, Reason
+from shared.observability import metrics
+
+_DECISION_METRIC = {
+    Decision.APPROVED: "DecisionApproved",
+    Decision.REQUIRE_2FA: "DecisionRequire2FA",
+    Decision.MANUAL_REVIEW: "DecisionManualReview",
+    Decision.BLOCKED: "DecisionBlocked",
+}
+FRAUD_DECISIONS = frozenset({Decision.BLOCKED, Decision.MANUAL_REVIEW})
+
+
+def score_bucket(score: float) -> str:
+    return f"ScoreBucket{min(9, max(0, int(score * 10))):02d}"
+
+
+def record_decision(response: PredictResponse, latency_ms: float) -> None:
+    metrics.add_metric(name="ScoringLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    if response.replayed:
+        metrics.add_metric(name="ScoringReplayed", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name=_DECISION_METRIC[response.decision], unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="FraudRate",
+        unit=MetricUnit.Percent,
+        value=100.0 if response.decision in FRAUD_DECISIONS else 0.0,
+    )
+    if response.fraud_score is not None:
+        metrics.add_metric(name=score_bucket(response.fraud_score), unit=MetricUnit.Count, value=1)
+    if response.degraded:
+        metrics.add_metric(name="DegradedScoring", unit=MetricUnit.Count, value=1)
+    if response.reason is Reason.FAIL_OPEN:
+        metrics.add_metric(name="FailOpenDecisions", unit=MetricUnit.Count, value=1)
+
+
+def record_count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
