@@ -1,0 +1,111 @@
+"""`ticketguard train`: train, evaluate, compile and register a fraud model.
+
+ticketguard train                         # simulator + ETL training set (the default source)
+ticketguard train --data FILE.csv --label COLUMN [--exclude COL ...] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from shared.ml import compile as native
+from shared.ml import defences, registry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ticketguard train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    source = parser.add_argument_group("a labelled table of your own")
+    source.add_argument("--data", type=Path, help="CSV file with one row per transaction")
+    source.add_argument("--label", help="the 0/1 column to predict (required with --data)")
+    source.add_argument("--exclude", nargs="+", default=[], metavar="COLUMN", help="columns to leave out")
+    source.add_argument(
+        "--time-column", help="timestamp column for the time split (default: guessed by name)"
+    )
+    sim = parser.add_argument_group("the default source: simulated marketplace -> ETL training set")
+    sim.add_argument("--weeks", type=int, default=6, help="weeks of marketplace to simulate (default 6)")
+    sim.add_argument("--scale", type=float, default=1.0, help="simulator traffic scale (default 1.0)")
+    parser.add_argument("--out", type=Path, help="registry directory (default: model_artifacts/)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--bootstrap", type=int, default=500, help="bootstrap resamples for the 95%% intervals"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=defences.DEFAULT_TOLERANCE,
+        help="gate: allowed AUC drop vs the current model",
+    )
+    parser.add_argument(
+        "--no-promote", action="store_true", help="register the version without moving CURRENT"
+    )
+    parser.add_argument("--force", action="store_true", help="promote even when the gate refuses (recorded)")
+    parser.add_argument(
+        "--arch",
+        default=",".join(native.ARCHITECTURES),
+        help="architectures to compile for (default x86_64,aarch64)",
+    )
+    return parser
+
+
+def cli(argv: list[str]) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if args.data is not None and not args.label:
+        parser.error("--data needs --label COLUMN")
+    if args.data is None and (args.label or args.exclude or args.time_column):
+        parser.error("--label/--exclude/--time-column go with --data FILE.csv")
+    if not 0 <= args.tolerance < 1 or args.bootstrap < 0 or args.weeks < 3:
+        parser.error("need 0 <= --tolerance < 1, --bootstrap >= 0 and --weeks >= 3")
+    architectures = tuple(a.strip() for a in args.arch.split(",") if a.strip())
+    unknown = set(architectures) - set(native.ARCHITECTURES)
+    if unknown or not architectures:
+        parser.error(f"--arch takes {', '.join(native.ARCHITECTURES)}")
+
+    from shared.ml.data import load_csv
+    from shared.ml.pipeline import TrainOptions, run_training
+
+    extra: dict[str, object] = {}
+    if args.data is not None:
+        table = load_csv(args.data, args.label, exclude=args.exclude, time_column=args.time_column)
+        source = f"user table {args.data.name} (label {args.label!r})"
+    else:
+        from shared.ml.sources import simulated_training_table
+
+        table, details = simulated_training_table(weeks=args.weeks, scale=args.scale, seed=args.seed)
+        source = f"simulator -> ETL training set ({details['summary']})"
+        extra["simulation"] = details
+    for warning in table.warnings:
+        print(f"warning: {warning}")
+    options = TrainOptions(
+        out_root=args.out or registry.default_root(),
+        training_source=source,
+        seed=args.seed,
+        n_boot=args.bootstrap,
+        tolerance=args.tolerance,
+        promote=not args.no_promote,
+        force=args.force,
+        architectures=architectures,
+        extra_manifest=extra,
+    )
+    outcome = run_training(table, options)
+    test = outcome.report["test"]
+    print(f"model {outcome.version} -> {outcome.directory}")
+    print(f"features: {', '.join(outcome.report['features'])}")
+    print(
+        f"test split: {test['rows']} rows, {test['frauds']} frauds; AUC-ROC {test['auc_roc']:.3f}, "
+        f"AUC-PR {test['auc_pr']:.3f}"
+    )
+    for key, point in test["thresholds"].items():
+        print(
+            f"  at {key}: detection {point['detection_rate']:.1%}, FPR {point['false_positive_rate']:.2%}, "
+            f"F1 {point['f1']:.3f}"
+        )
+    gate = outcome.report["gate"]
+    print(f"gate: {'promoted' if outcome.promoted else 'NOT promoted'} ({'; '.join(gate['reasons'])})")
+    print(f"report: {outcome.directory / 'report.md'}")
+    return 0

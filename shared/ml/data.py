@@ -1,0 +1,250 @@
+"""Labelled tables for training: the simulator/ETL training set, or any CSV a user brings.
+
+The CSV path is forgiving about shape and strict about meaning: blank cells are missing values,
+duplicate rows are dropped, text columns and empty columns are skipped, columns that identify rows
+rather than describe them are left out (each with a warning naming the columns), and a label that is
+absent or not binary is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared.errors import ValidationFailed
+from shared.features.definitions import FEATURE_NAMES
+
+TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y", "fraud"}
+FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n", "legit", "legitimate"}
+TIME_NAMES = ("occurred_at", "timestamp", "time", "datetime", "date", "created_at", "event_time")
+ID_NAME = re.compile(r"(^|_)(id|uuid|guid|hash|address|wallet|index|row|rownum|key)s?$", re.IGNORECASE)
+# A mostly-numeric column keeps its numbers when at most this share of its non-blank cells is junk.
+NUMERIC_JUNK_TOLERANCE = 0.05
+
+
+@dataclass
+class LabelledTable:
+    features: pd.DataFrame  # float64 columns, the model's feature order
+    labels: np.ndarray  # int8 0/1
+    times: pd.Series | None  # UTC timestamps for time-based splits, None when the source has none
+    source: str
+    warnings: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
+    rows_read: int = 0
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.features.columns)
+
+    def subset(self, rows: np.ndarray) -> LabelledTable:
+        """Rows by boolean mask or positions."""
+        return LabelledTable(
+            features=self.features.iloc[rows].reset_index(drop=True),
+            labels=self.labels[rows],
+            times=None if self.times is None else self.times.iloc[rows].reset_index(drop=True),
+            source=self.source,
+            warnings=self.warnings,
+            left_out=self.left_out,
+            rows_read=self.rows_read,
+        )
+
+
+def parse_binary_label(column: pd.Series, name: str) -> pd.Series:
+    """0/1 (as Int8 with <NA> for blanks) or ValidationFailed naming the offending values."""
+    if column.dtype == bool:
+        return column.astype("Int8")
+    text = column.astype("string").str.strip().str.lower()
+    text = text.mask(text == "")
+    values = set(text.dropna().unique())
+    unknown = values - TRUE_WORDS - FALSE_WORDS
+    if unknown:
+        shown = sorted(str(v) for v in unknown)[:5]
+        raise ValidationFailed(
+            f"label column {name!r} is not binary: found values {shown}; expected 0/1, true/false or yes/no"
+        )
+    labels = text.map(lambda v: pd.NA if pd.isna(v) else int(v in TRUE_WORDS)).astype("Int8")
+    present = set(labels.dropna().unique())
+    if present != {0, 1}:
+        raise ValidationFailed(
+            f"label column {name!r} has only one class ({sorted(present) or 'no values'}); need frauds and non-frauds"
+        )
+    return labels
+
+
+def _as_time(column: pd.Series) -> pd.Series | None:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        parsed = column
+    elif column.dtype == object or pd.api.types.is_string_dtype(column):
+        parsed = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
+    else:
+        return None
+    non_blank = column.notna().sum()
+    if non_blank == 0 or parsed.notna().sum() < 0.95 * non_blank:
+        return None
+    return pd.to_datetime(parsed, utc=True)
+
+
+def _numeric(column: pd.Series) -> tuple[pd.Series | None, int]:
+    """(float column, junk cells coerced to missing) or (None, 0) for a text column."""
+    if column.dtype == bool:
+        return column.astype("float64"), 0
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype("float64"), 0
+    text = column.astype("string").str.strip()
+    text = text.mask(text == "")
+    lowered = text.str.lower()
+    if lowered.dropna().isin({"true", "false"}).all() and lowered.notna().any():
+        return lowered.map({"true": 1.0, "false": 0.0}).astype("float64"), 0
+    numbers = pd.to_numeric(text, errors="coerce")
+    non_blank = int(text.notna().sum())
+    junk = int(non_blank - numbers.notna().sum())
+    if non_blank == 0 or junk > NUMERIC_JUNK_TOLERANCE * non_blank:
+        return None, 0
+    return numbers.astype("float64"), junk
+
+
+def _identifies_rows(name: str, column: pd.Series, numeric: pd.Series | None) -> bool:
+    """Unique per row and shaped like an id: text, integral numbers, or an id-like name."""
+    values = column.dropna()
+    if len(values) < 2 or len(values) < len(column) or values.nunique() != len(values):
+        return False
+    if numeric is None or ID_NAME.search(name.strip()):
+        return True
+    return bool(np.all(np.mod(numeric.to_numpy(), 1.0) == 0.0))
+
+
+def load_csv(
+    path: str | Path,
+    label: str,
+    *,
+    exclude: Sequence[str] = (),
+    time_column: str | None = None,
+) -> LabelledTable:
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationFailed(f"no such file: {path}")
+    try:
+        raw = pd.read_csv(path, skipinitialspace=True, dtype=object, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"cannot read {path} as CSV: {exc}") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return table_from_frame(raw, label, exclude=exclude, time_column=time_column, source=f"csv:{path.name}")
+
+
+def table_from_frame(
+    raw: pd.DataFrame,
+    label: str,
+    *,
+    exclude: Sequence[str] = (),
+    time_column: str | None = None,
+    source: str,
+) -> LabelledTable:
+    warnings: list[str] = []
+    left_out: dict[str, str] = {}
+    rows_read = len(raw)
+    if label not in raw.columns:
+        raise ValidationFailed(f"label column {label!r} not found; columns are {list(raw.columns)}")
+    unknown_excluded = [c for c in exclude if c not in raw.columns]
+    if unknown_excluded:
+        raise ValidationFailed(f"--exclude names unknown column(s) {unknown_excluded}")
+    if time_column is not None and time_column not in raw.columns:
+        raise ValidationFailed(f"time column {time_column!r} not found; columns are {list(raw.columns)}")
+
+    duplicates = int(raw.duplicated().sum())
+    if duplicates:
+        raw = raw.drop_duplicates().reset_index(drop=True)
+        warnings.append(f"dropped {duplicates} duplicate row(s)")
+    labels = parse_binary_label(raw[label], label)
+    unlabelled = int(labels.isna().sum())
+    if unlabelled:
+        keep = labels.notna().to_numpy()
+        raw, labels = raw[keep].reset_index(drop=True), labels[keep].reset_index(drop=True)
+        warnings.append(f"dropped {unlabelled} row(s) with a blank label")
+
+    times: pd.Series | None = None
+    candidates = [time_column] if time_column else [c for c in raw.columns if c.lower() in TIME_NAMES]
+    for name in candidates:
+        parsed = _as_time(raw[name])
+        if parsed is None:
+            if time_column:
+                raise ValidationFailed(f"time column {time_column!r} does not hold parseable timestamps")
+            continue
+        times = parsed
+        left_out[name] = "time column: used to split by time, not as a feature"
+        break
+    if times is None:
+        warnings.append("no time column found: rows are taken to be in time order (file order)")
+
+    for name in exclude:
+        left_out[name] = "excluded by --exclude"
+    columns: dict[str, pd.Series] = {}
+    empty, text, identifiers = [], [], []
+    for name in raw.columns:
+        if name == label or name in left_out:
+            continue
+        column = raw[name]
+        if column.isna().all() or column.astype("string").str.strip().replace("", pd.NA).isna().all():
+            empty.append(name)
+            continue
+        numeric, junk = _numeric(column)
+        if _identifies_rows(name, column, numeric):
+            identifiers.append(name)
+            continue
+        if numeric is None:
+            text.append(name)
+            continue
+        if junk:
+            warnings.append(f"column {name!r}: {junk} non-numeric cell(s) read as missing")
+        infinite = int(np.isinf(numeric.to_numpy()).sum())
+        if infinite:
+            numeric = numeric.replace([np.inf, -np.inf], np.nan)
+            warnings.append(f"column {name!r}: {infinite} infinite value(s) read as missing")
+        columns[name] = numeric
+    for names, why in (
+        (empty, "empty column"),
+        (text, "text column (not numeric)"),
+        (identifiers, "identifies rows (unique per row), does not describe them"),
+    ):
+        if names:
+            warnings.append(f"skipped {why}: {', '.join(names)}")
+            left_out.update(dict.fromkeys(names, why))
+    if not columns:
+        raise ValidationFailed("no numeric feature column left to train on after skipping " + str(left_out))
+    features = pd.DataFrame(columns)
+    return LabelledTable(
+        features=features,
+        labels=labels.to_numpy(dtype=np.int8),
+        times=times,
+        source=source,
+        warnings=warnings,
+        left_out=left_out,
+        rows_read=rows_read,
+    )
+
+
+def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:
+    """The ETL training set (transaction_id, occurred_at, FEATURE_NAMES..., is_fraud), features in the
+    one fixed order, whatever the values look like (a constant column stays: scoring sends all ten)."""
+    missing = [c for c in ("occurred_at", "is_fraud", *FEATURE_NAMES) if c not in frame.columns]
+    if missing:
+        raise ValidationFailed(f"training set lacks column(s) {missing}")
+    frame = frame.sort_values("occurred_at", kind="stable").reset_index(drop=True)
+    labels = parse_binary_label(frame["is_fraud"], "is_fraud")
+    keep = labels.notna().to_numpy()
+    warnings = [] if keep.all() else [f"dropped {int((~keep).sum())} row(s) with no label"]
+    frame, labels = frame[keep].reset_index(drop=True), labels[keep].reset_index(drop=True)
+    features = frame[list(FEATURE_NAMES)].apply(pd.to_numeric, errors="coerce").astype("float64")
+    return LabelledTable(
+        features=features,
+        labels=labels.to_numpy(dtype=np.int8),
+        times=pd.to_datetime(frame["occurred_at"], utc=True),
+        source=source,
+        warnings=warnings,
+        left_out={"transaction_id": "identifies rows", "occurred_at": "time column"},
+        rows_read=len(keep),
+    )

@@ -1,0 +1,96 @@
+"""The short human page of the evaluation report (report.md next to report.json and the PNG plots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _ci(metrics: dict[str, Any], key: str, percent: bool = False) -> str:
+    interval = metrics.get("ci95", {}).get(key)
+    if not interval:
+        return ""
+    low, high = interval
+    return f" [{_pct(low)}, {_pct(high)}]" if percent else f" [{low:.3f}, {high:.3f}]"
+
+
+def render_markdown(content: dict[str, Any]) -> str:
+    test = content["test"]
+    selection = content["model_selection"]
+    lines = [
+        f"# Fraud model {content['version']}",
+        "",
+        f"Source: {content['training_source']}. Trained on features: {', '.join(content['features'])}.",
+        "",
+        f"Splits ({content['splits']['rule']}):",
+        "",
+        "| split | rows | frauds | from | to |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in ("train", "valid", "test"):
+        window = content["splits"][name]
+        lines.append(
+            f"| {name} | {window['rows']} | {window['frauds']} | {window.get('start', '-')} | {window.get('end', '-')} |"
+        )
+    lines += [
+        "",
+        f"## Test split: {test['rows']} rows, {test['frauds']} frauds (model: {selection['chosen']})",
+        "",
+        "| metric | value | 95% CI (bootstrap) |",
+        "| --- | --- | --- |",
+        f"| AUC-ROC | {test['auc_roc']:.3f} |{_ci(test, 'auc_roc')} |",
+        f"| AUC-PR | {test['auc_pr']:.3f} |{_ci(test, 'auc_pr')} |",
+        f"| Precision @ 90% recall | {test['precision_at_90_recall']:.3f} |{_ci(test, 'precision_at_90_recall')} |",
+        "",
+        "| threshold (score >= t) | TP | FP | FN | TN | precision | detection rate | FPR | F1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, point in test["thresholds"].items():
+        cm = point["confusion_matrix"]
+        lines.append(
+            f"| {key} | {cm['tp']} | {cm['fp']} | {cm['fn']} | {cm['tn']} | {_pct(point['precision'])} | "
+            f"{_pct(point['detection_rate'])}{_ci(test, f'detection_rate@{key}', True)} | "
+            f"{_pct(point['false_positive_rate'])}{_ci(test, f'false_positive_rate@{key}', True)} | "
+            f"{point['f1']:.3f}{_ci(test, f'f1@{key}')} |"
+        )
+    lines += ["", "## Global feature importance (mean |SHAP| on the test split)", ""]
+    lines += [
+        f"{i}. `{item['feature']}` ({item['share']:.2f})"
+        for i, item in enumerate(content["shap_importance"], 1)
+    ]
+    lines += [
+        "",
+        "## Models compared (choice on validation AUC-PR)",
+        "",
+        "| model | validation AUC-PR | test AUC-ROC | test AUC-PR |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, item in content["alternatives"].items():
+        lines.append(
+            f"| {name} | {item['valid_auc_pr']:.3f} | {item['test']['auc_roc']:.3f} | {item['test']['auc_pr']:.3f} |"
+        )
+    defences = content["defences"]
+    gate = content["gate"]
+    lines += [
+        "",
+        selection["why"],
+        "",
+        content["imbalance"],
+        "",
+        "## Poisoning defences",
+        "",
+        f"- Envelope from {defences['envelope_source']}; quarantined rows: train {defences['quarantined']['train']}, "
+        f"validation {defences['quarantined']['valid']} (per feature: {defences['quarantined_per_feature'] or 'none'}).",
+        f"- Anomaly check: {'passed' if defences['anomaly_check']['passed'] else 'FLAGGED: ' + '; '.join(defences['anomaly_check']['flags'])}.",
+        f"- Gate (tolerance {gate['tolerance']}): {'promote' if gate['promote'] else 'do NOT promote'} - {'; '.join(gate['reasons'])}.",
+        "",
+        "## Plots",
+        "",
+    ]
+    lines += [f"![{name}]({file})" for name, file in content["plots"].items()]
+    if content["warnings"]:
+        lines += ["", "## Data warnings", ""] + [f"- {w}" for w in content["warnings"]]
+    return "\n".join(lines) + "\n"
