@@ -68,3 +68,25 @@ lock: $(VENV)/.installed
 
 clean:
 	rm -rf cdk.out build contracts/build .pytest_cache .mypy_cache .ruff_cache
+
+# ---------------------------------------------------------------- ML room: toolchain, model, layer, benchmark
+# The model libraries are compiled for both Lambda architectures: gcc for x86_64, Debian's cross gcc for
+# arm64, qemu-user to run the arm64 build in tests, binutils for the GLIBC symbol check.
+ML_TOOLCHAIN := gcc gcc-aarch64-linux-gnu binutils binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+.PHONY: toolchain model-layer
+install: toolchain
+
+toolchain:
+	@dpkg -s $(ML_TOOLCHAIN) >/dev/null 2>&1 || { \
+	  echo "installing the model toolchain: $(ML_TOOLCHAIN)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make toolchain: need root (or sudo) for apt-get" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(ML_TOOLCHAIN); }
+
+model: install
+	$(VENV)/bin/ticketguard train
+
+model-layer: $(VENV)/.installed
+	$(PY) layers/model/build.py --arch all --out build/layers/model --zip build/layers/model.zip
+
+bench-model: install
+	$(PY) benchmarks/bench_model.py
