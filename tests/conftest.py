@@ -17,7 +17,7 @@ from shared.db.connection import with_database
 from shared.local.services import LocalServices
 
 # Each room adds its fixture module here (tests/fixtures/<room>.py).
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.fixtures.api"]
 
 TEMPLATE_DB = "tg_template"
 
