@@ -1,0 +1,22 @@
+"""The marketplace simulator: users, wallets, events, tickets, sales and resales on the chain, sessions
+and logins, fraud scenarios with delayed and noisy labels. `simulate(conn, SimulationConfig(...))`."""
+
+from shared.simulator.config import (
+    LEGIT,
+    SCENARIO_SHARES,
+    SCENARIOS,
+    SimulationConfig,
+    SimulationResult,
+)
+from shared.simulator.run import SIM_SCHEMA, TABLES, simulate
+
+__all__ = [
+    "LEGIT",
+    "SCENARIOS",
+    "SCENARIO_SHARES",
+    "SIM_SCHEMA",
+    "TABLES",
+    "SimulationConfig",
+    "SimulationResult",
+    "simulate",
+]
