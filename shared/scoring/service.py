@@ -77,7 +77,7 @@ class ScoringDeps:
     pool: Callable[[], ConnectionPool]
     redis: Callable[[], redis.Redis | None]
     compute_features: Callable[..., FeatureResultLike]
-    record_purchase: Callable[..., None]
+    record_purchase: Callable[..., object]
     make_context: Callable[..., Any]
     load_model: Callable[[], ModelLike]
     limiter: RateLimiter = field(default_factory=RateLimiter)

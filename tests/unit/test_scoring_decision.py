@@ -1,0 +1,87 @@
+"""Decision bands, their boundaries, confidence and top features (spec 1.6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.api.models import Decision
+from shared.config import Thresholds
+from shared.scoring.decision import confidence, decide, top_features
+
+SPEC = Thresholds(two_factor=0.40, review=0.65, block=0.85)
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        (0.0, Decision.APPROVED),
+        (0.3999, Decision.APPROVED),
+        (0.40, Decision.REQUIRE_2FA),  # boundary: >= two_factor asks for 2FA
+        (0.65, Decision.REQUIRE_2FA),  # boundary: not > review
+        (0.6501, Decision.MANUAL_REVIEW),
+        (0.73, Decision.MANUAL_REVIEW),  # the spec's own example
+        (0.85, Decision.MANUAL_REVIEW),  # boundary: not > block
+        (0.8501, Decision.BLOCKED),
+        (1.0, Decision.BLOCKED),
+    ],
+)
+def test_given_spec_thresholds_when_deciding_then_band_and_boundary_rule_hold(
+    score: float, expected: Decision
+) -> None:
+    # Given the spec's thresholds, When a score is decided, Then it lands in the documented band
+    assert decide(score, SPEC) is expected
+
+
+def test_given_configured_thresholds_when_deciding_then_they_are_used() -> None:
+    # Given stricter thresholds from configuration
+    strict = Thresholds(two_factor=0.1, review=0.2, block=0.3)
+    # When/Then a score the spec would approve is blocked
+    assert decide(0.35, strict) is Decision.BLOCKED
+    assert decide(0.35, SPEC) is Decision.APPROVED
+
+
+@pytest.mark.parametrize("boundary", [0.40, 0.65, 0.85])
+def test_given_score_on_a_boundary_when_confidence_then_one_half(boundary: float) -> None:
+    # Given a score exactly on a threshold, When its confidence is computed, Then it is the minimum 0.5
+    assert confidence(boundary, SPEC) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        (0.0, 1.0),  # as far from 0.40 as APPROVED allows
+        (0.20, 0.75),  # halfway into APPROVED
+        (0.525, 1.0),  # middle of REQUIRE_2FA [0.40, 0.65]
+        (0.75, 0.5 + 0.5 * 0.10 / 0.10),  # middle of MANUAL_REVIEW [0.65, 0.85]
+        (0.70, 0.5 + 0.5 * 0.05 / 0.10),
+        (1.0, 1.0),
+        (0.925, 0.75),
+    ],
+)
+def test_given_scores_inside_bands_when_confidence_then_distance_to_nearest_boundary_scaled(
+    score: float, expected: float
+) -> None:
+    assert confidence(score, SPEC) == pytest.approx(expected, abs=1e-4)
+
+
+def test_given_scores_moving_away_from_a_boundary_when_confidence_then_it_grows() -> None:
+    # Given scores walking from the 0.85 boundary up to 1.0, Then confidence never decreases
+    values = [confidence(0.85 + step / 100, SPEC) for step in range(1, 16)]
+    assert values == sorted(values)
+    assert all(0.5 <= value <= 1.0 for value in values)
+
+
+def test_given_contributions_when_top_features_then_largest_positive_pushes_with_values() -> None:
+    # Given contributions for four features and a bias (last)
+    names = ("a", "b", "c", "d")
+    contributions = [0.2, -1.5, 0.9, 0.4, -3.0]
+    values = {"a": 1.0, "b": 2.0, "c": None, "d": 4.0}
+    # When the top features are taken
+    top = top_features(contributions, names, values)
+    # Then they are the positive pushes, largest first, with their values (None = missing), bias excluded
+    assert list(top) == ["c", "d", "a"]
+    assert top == {"c": None, "d": 4.0, "a": 1.0}
+
+
+def test_given_only_negative_contributions_when_top_features_then_none_named() -> None:
+    assert top_features([-0.1, -0.2, 5.0], ("a", "b"), {"a": 1.0, "b": 2.0}) == {}
