@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    # Deployed functions get secret ARNs, not passwords: turn them into DATABASE_URL etc. first.
+    from shared.runtime_secrets import resolve_environment
+
+    resolve_environment()
     return Settings()
 
 

@@ -1,0 +1,294 @@
+"""The REST API, built from the project's one OpenAPI document (`shared/api/openapi.yaml`).
+
+At synth a copy of the document is completed with what only the deployment knows: the Lambda
+proxy integration of each operation (`x-ticketguard-function` names the function), request
+validation (body and parameters), the Cognito authorizer on `/admin/*`, and gateway responses in
+the project's error shape `{"error": {"code", "message"}}`. The file itself stays the single source.
+Usage plans and API keys come from `shared/api/usage_plans.yaml` (shared with the local gateway).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aws_cdk import Annotations, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.assets import PROJECT_ROOT
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge
+
+OPENAPI_PATH = PROJECT_ROOT / "shared" / "api" / "openapi.yaml"
+USAGE_PLANS_PATH = PROJECT_ROOT / "shared" / "api" / "usage_plans.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+FUNCTION_EXTENSION = "x-ticketguard-function"
+ADMIN_PREFIX = "/admin/"
+COGNITO_SCHEME = "cognito_admin"
+VALIDATOR = "body_and_parameters"
+
+# Gateway responses (API Gateway answers these itself, before any function runs) in the error shape
+# of the document. `$context.error.messageString` is already a quoted JSON string.
+GATEWAY_RESPONSES: dict[str, tuple[str, str]] = {
+    "BAD_REQUEST_BODY": ("400", "validation_error"),
+    "BAD_REQUEST_PARAMETERS": ("400", "validation_error"),
+    "INVALID_API_KEY": ("403", "forbidden"),
+    "ACCESS_DENIED": ("403", "forbidden"),
+    "WAF_FILTERED": ("403", "forbidden"),
+    "UNAUTHORIZED": ("401", "unauthorized"),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "route_not_found"),  # what REST APIs answer for unknown routes
+    "THROTTLED": ("429", "throttled"),
+    "QUOTA_EXCEEDED": ("429", "rate_limited"),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+    "DEFAULT_4XX": ("", "bad_request"),
+    "DEFAULT_5XX": ("", "internal_error"),
+}
+
+
+def load_document(path: Path = OPENAPI_PATH) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.0"):
+        raise ValueError(f"{path}: API Gateway imports OpenAPI 3.0.x documents only")
+    return document
+
+
+def operations(document: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) for every operation of the document."""
+    return [
+        (path, method, operation)
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def gateway_document(
+    document: Mapping[str, Any],
+    *,
+    function_arns: Mapping[str, str],
+    region: str,
+    partition: str,
+    user_pool_arn: str,
+) -> tuple[dict[str, Any], list[str]]:
+    """The document API Gateway imports, and the operations whose function is not deployed."""
+    body = copy.deepcopy(dict(document))
+    undeployed = []
+    for path, method, operation in operations(body):
+        function = operation.pop(FUNCTION_EXTENSION, None)
+        if function is None:
+            raise ValueError(
+                f"{method.upper()} {path} has no {FUNCTION_EXTENSION}: which function serves it?"
+            )
+        if function in function_arns:
+            operation["x-amazon-apigateway-integration"] = {
+                "type": "aws_proxy",
+                "httpMethod": "POST",
+                "passthroughBehavior": "when_no_match",
+                "timeoutInMillis": 29000,
+                "uri": (
+                    f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                    f"{function_arns[function]}/invocations"
+                ),
+            }
+        else:
+            undeployed.append(f"{method.upper()} {path} -> {function}")
+            operation["x-amazon-apigateway-integration"] = {
+                "type": "mock",
+                "requestTemplates": {"application/json": '{"statusCode": 503}'},
+                "responses": {
+                    "default": {
+                        "statusCode": "503",
+                        "responseTemplates": {
+                            "application/json": json.dumps(
+                                {
+                                    "error": {
+                                        "code": "dependency_unavailable",
+                                        "message": f"{function} is not deployed",
+                                    }
+                                }
+                            )
+                        },
+                    }
+                },
+            }
+        if path.startswith(ADMIN_PREFIX):
+            operation["security"] = [{COGNITO_SCHEME: []}]
+    components = body.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[COGNITO_SCHEME] = {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": [user_pool_arn]},
+    }
+    body["x-amazon-apigateway-api-key-source"] = "HEADER"
+    body["x-amazon-apigateway-request-validators"] = {
+        VALIDATOR: {"validateRequestBody": True, "validateRequestParameters": True}
+    }
+    body["x-amazon-apigateway-request-validator"] = VALIDATOR
+    body["x-amazon-apigateway-gateway-responses"] = {
+        name: {
+            **({"statusCode": status} if status else {}),
+            "responseTemplates": {
+                "application/json": '{"error": {"code": "'
+                + code
+                + '", "message": $context.error.messageString}}'
+            },
+            "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+        }
+        for name, (status, code) in GATEWAY_RESPONSES.items()
+    }
+    return body, undeployed
+
+
+def load_usage_plans(path: Path = USAGE_PLANS_PATH) -> list[dict[str, Any]]:
+    plans = yaml.safe_load(path.read_text()).get("usage_plans", [])
+    if not plans:
+        raise ValueError(f"{path} defines no usage plan")
+    return plans
+
+
+class RestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        functions: Mapping[str, lambda_.IFunction],
+        user_pool: cognito.IUserPool,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        document = load_document()
+        body, undeployed = gateway_document(
+            document,
+            function_arns={name: fn.function_arn for name, fn in functions.items()},
+            region=stack.region,
+            partition=stack.partition,
+            user_pool_arn=user_pool.user_pool_arn,
+        )
+        for line in undeployed:
+            Annotations.of(self).add_warning_v2(
+                "ticketguard:undeployed-route", f"{line}: answers 503 until deployed"
+            )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        stage_name = config.name
+        self.api = apigw.SpecRestApi(
+            self,
+            "Api",
+            rest_api_name=f"ticketguard-{config.name}",
+            description="TicketGuard fraud scoring, KPIs and health",
+            api_definition=apigw.ApiDefinition.from_inline(body),
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            policy=self._resource_policy(config),
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies hold wallets: never in execution logs
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                throttling_rate_limit=config.api.stage_rate_per_second,
+                throttling_burst_limit=config.api.stage_burst,
+            ),
+        )
+        for path, method, operation in operations(document):
+            function = functions.get(operation.get(FUNCTION_EXTENSION, ""))
+            if function is not None:
+                lambda_.CfnPermission(
+                    self,
+                    f"Invoke{operation.get('operationId', method + path).replace('/', '_')}",
+                    action="lambda:InvokeFunction",
+                    function_name=function.function_arn,
+                    principal="apigateway.amazonaws.com",
+                    source_arn=self.api.arn_for_execute_api(method.upper(), path, stage_name),
+                )
+        self.api_keys: dict[str, apigw.IApiKey] = {}
+        self.usage_plans: dict[str, apigw.UsagePlan] = {}
+        for plan_config in load_usage_plans():
+            throttle = plan_config.get("throttle", {})
+            quota = plan_config.get("quota")
+            plan = self.api.add_usage_plan(
+                f"Plan-{plan_config['name']}",
+                name=f"ticketguard-{config.name}-{plan_config['name']}",
+                description=plan_config.get("description"),
+                throttle=apigw.ThrottleSettings(
+                    rate_limit=throttle.get("rate_limit"), burst_limit=throttle.get("burst_limit")
+                ),
+                quota=apigw.QuotaSettings(limit=quota["limit"], period=apigw.Period[quota["period"]])
+                if quota
+                else None,
+                api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+            )
+            for key_config in plan_config.get("api_keys", []):
+                api_key = self.api.add_api_key(
+                    f"Key-{key_config['name']}",
+                    api_key_name=f"ticketguard-{config.name}-{key_config['name']}",
+                    description=f"{plan_config['name']} usage plan",
+                )
+                plan.add_api_key(api_key)
+                self.api_keys[key_config["name"]] = api_key
+            self.usage_plans[plan_config["name"]] = plan
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG2",
+            "Request validation is declared in the imported OpenAPI body "
+            "(x-amazon-apigateway-request-validators, body and parameters), which cdk-nag cannot see.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway logging role needs exactly this AWS-managed policy.",
+        )
+
+    @staticmethod
+    def _resource_policy(config: EnvironmentConfig) -> iam.PolicyDocument:
+        invoke_all = iam.PolicyStatement(
+            sid="InvokeAll",
+            effect=iam.Effect.ALLOW,
+            principals=[iam.AnyPrincipal()],
+            actions=["execute-api:Invoke"],
+            resources=["execute-api:/*"],
+        )
+        # Spec threat 4: admin routes answer only from the corporate VPN ranges (WAF enforces it too).
+        admin_only_from_vpn = iam.PolicyStatement(
+            sid="AdminOnlyFromAdminCidrs",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["execute-api:Invoke"],
+            resources=["execute-api:/*/*/admin/*"],
+            conditions={"NotIpAddress": {"aws:SourceIp": list(config.admin_cidrs)}},
+        )
+        return iam.PolicyDocument(statements=[invoke_all, admin_only_from_vpn])

@@ -1,0 +1,168 @@
+"""The deployment's environment configuration (dev / prod), validated once at synth.
+
+Values live in `cdk.json` under context key `environments`; `-c env=prod` picks one. Everything
+that differs between environments (sizes, alarm e-mail endpoints, admin CIDRs, Lambda
+architecture, limits) is here, so that the constructs hold no environment-specific literal.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Architecture = Literal["arm64", "x86_64"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FunctionSizing(_Strict):
+    memory_mb: int = Field(512, ge=128, le=10240)
+    timeout_s: int = Field(30, ge=1, le=900)
+    # None = no reservation. Jobs get a small reservation so that a backlog of retries can never
+    # open more database connections than the proxy budget allows.
+    reserved_concurrency: int | None = Field(None, ge=1)
+
+
+def _default_functions() -> dict[str, FunctionSizing]:
+    return {
+        "score": FunctionSizing(memory_mb=1024, timeout_s=10),
+        "metrics": FunctionSizing(memory_mb=512, timeout_s=10),
+        "health": FunctionSizing(memory_mb=256, timeout_s=5),
+        "etl": FunctionSizing(memory_mb=1024, timeout_s=900, reserved_concurrency=1),
+        "features": FunctionSizing(memory_mb=1024, timeout_s=900, reserved_concurrency=1),
+        "refresh_views": FunctionSizing(memory_mb=256, timeout_s=240, reserved_concurrency=1),
+        "retrain": FunctionSizing(memory_mb=3008, timeout_s=900, reserved_concurrency=1),
+        "retention": FunctionSizing(memory_mb=512, timeout_s=900, reserved_concurrency=1),
+        "migrations": FunctionSizing(memory_mb=256, timeout_s=300, reserved_concurrency=1),
+    }
+
+
+class DatabaseConfig(_Strict):
+    instance_type: str = "t4g.micro"
+    allocated_storage_gb: int = Field(20, ge=20)
+    max_allocated_storage_gb: int = Field(100, ge=20)
+    multi_az: bool = False
+    deletion_protection: bool = False
+    backup_retention_days: int = Field(7, ge=1, le=35)
+    # A non-default port (AwsSolutions-RDS11); clients always go through the proxy on 5432.
+    port: int = Field(5433, ge=1150, le=65535)
+    database_name: str = "ticketguard"
+    rotation_days: int = Field(30, ge=1, le=365)
+    proxy_max_connections_percent: int = Field(90, ge=1, le=100)
+
+
+class CacheConfig(_Strict):
+    node_type: str = "cache.t4g.micro"
+    replicas: int = Field(
+        1, ge=1, le=6, description="cache clusters in the replication group (1 = primary only)"
+    )
+    multi_az: bool = False
+    port: int = Field(6380, ge=1024, le=65535)
+    engine_version: str = "7.1"
+
+
+class ApiLimits(_Strict):
+    """Spec 3.3 threat 2 / 5.3: 100 req/min per IP, 500 req/min per user (API key)."""
+
+    waf_requests_per_ip: int = Field(100, ge=10, description="WAF rate rule limit per client IP per window")
+    waf_window_seconds: Literal[60, 120, 300, 600] = 60
+    usage_plan_rate_per_second: float = Field(500 / 60, gt=0, description="steady rate per API key")
+    usage_plan_burst: int = Field(50, ge=1)
+    usage_plan_quota_per_day: int | None = Field(None, ge=1)
+    stage_rate_per_second: float = Field(1000, gt=0, description="whole-stage throttle, all keys together")
+    stage_burst: int = Field(2000, ge=1)
+
+
+class AlarmThresholds(_Strict):
+    """Spec 4.2: the four alerts."""
+
+    fraud_rate_percent: float = 3.0
+    fraud_rate_periods: int = 2  # 2 x 5 min = "for 10 min"
+    api_latency_p95_ms: float = 100.0
+    model_drift_kl: float = 0.15
+    failed_admin_mfa: int = 3  # ">= 3 failed MFA in 5 min"
+
+
+class AlarmEndpoints(_Strict):
+    critical: tuple[str, ...] = ()
+    high: tuple[str, ...] = ()
+    medium: tuple[str, ...] = ()
+
+    @field_validator("critical", "high", "medium")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if "@" not in address or address.startswith("@") or address.endswith("@"):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return value
+
+
+class EnvironmentConfig(_Strict):
+    name: Literal["dev", "prod"]
+    account: str | None = Field(None, pattern=r"^\d{12}$")
+    region: str = "eu-west-1"
+    availability_zones: tuple[str, ...] = ("eu-west-1a", "eu-west-1b")
+    vpc_cidr: str = "10.40.0.0/16"
+    # One NAT gateway for the one function that must reach the Internet (the chain RPC of the ETL);
+    # every other function lives in isolated subnets and reaches AWS through VPC endpoints.
+    chain_egress: bool = True
+    architecture: Architecture = "arm64"
+    admin_cidrs: tuple[str, ...] = Field(..., min_length=1)
+    api_consumers: tuple[str, ...] = ("marketplace-backend",)
+    log_retention_days: Literal[30] = 30
+    database: DatabaseConfig = DatabaseConfig()
+    cache: CacheConfig = CacheConfig()
+    api: ApiLimits = ApiLimits()
+    alarms: AlarmThresholds = AlarmThresholds()
+    alarm_endpoints: AlarmEndpoints = AlarmEndpoints()
+    functions: dict[str, FunctionSizing] = Field(default_factory=_default_functions)
+    chain_rpc_url_parameter: str | None = Field(
+        None, description="SSM SecureString parameter name holding the chain RPC URL (it embeds a key)"
+    )
+    contract_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    cognito_domain_prefix: str | None = None
+
+    @field_validator("admin_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            network = ipaddress.ip_network(cidr, strict=True)
+            if network.prefixlen == 0:
+                raise ValueError(f"admin CIDR {cidr} allows the whole Internet")
+        return value
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _merge_function_defaults(cls, value: Any) -> Any:
+        merged: dict[str, Any] = {name: sizing.model_dump() for name, sizing in _default_functions().items()}
+        for name, overrides in (value or {}).items():
+            merged[name] = {**merged.get(name, {}), **overrides}
+        return merged
+
+    @model_validator(mode="after")
+    def _region_azs(self) -> EnvironmentConfig:
+        if len(self.availability_zones) < 2:
+            raise ValueError("RDS and ElastiCache subnet groups need at least two availability zones")
+        for zone in self.availability_zones:
+            if not zone.startswith(self.region):
+                raise ValueError(f"availability zone {zone} is not in region {self.region}")
+        return self
+
+    @property
+    def is_prod(self) -> bool:
+        return self.name == "prod"
+
+    def sizing(self, function: str) -> FunctionSizing:
+        return self.functions.get(function, FunctionSizing())
+
+
+def load_environment(context: dict[str, Any], name: str) -> EnvironmentConfig:
+    """Pick and validate one environment from the `environments` context mapping."""
+    environments = context or {}
+    if name not in environments:
+        raise ValueError(f"unknown environment {name!r}; cdk.json defines: {sorted(environments)}")
+    return EnvironmentConfig.model_validate({"name": name, **environments[name]})

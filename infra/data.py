@@ -1,0 +1,323 @@
+"""Data stores: RDS PostgreSQL 15 behind RDS Proxy, ElastiCache Redis 7, the S3 archive bucket.
+
+Functions never see a password in their environment: they get the ARN of a Secrets Manager secret
+and the endpoint, and build their connection URL at cold start (`shared/runtime_secrets.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.network import Network
+
+PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens here
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One row of spec 2.1 that has an archive tier: hot storage in PostgreSQL (`hot_days`), then the
+    archive bucket until `total_days` after the record was created. Archived objects are written when
+    a record leaves hot storage, so the bucket expires them `total_days - hot_days` after upload."""
+
+    prefix: str
+    data_type: str
+    hot_days: int
+    total_days: int
+    deep_archive_after_days: int | None
+
+    @property
+    def expiration_days(self) -> int:
+        return self.total_days - self.hot_days
+
+
+RETENTION_RULES = (
+    RetentionRule("transaction-logs/", "Transaction logs (PCI-DSS)", 90, 2 * 365, None),
+    RetentionRule("ml-predictions/", "ML predictions (audit trail)", 180, 5 * 365, 365),
+    RetentionRule("audit-logs/", "Audit logs (SOC 2)", 365, 7 * 365, 365),
+)
+# Spec 2.1 rows with no archive tier: on-chain data (permanent, on chain), user sessions (30 days,
+# deleted from PostgreSQL), Redis cache (5-minute TTL). None of them is ever written to the bucket.
+INSTANT_RETRIEVAL_AFTER_DAYS = 30
+
+
+class Database(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: Network,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        db = config.database
+        self.instance_identifier = f"ticketguard-{config.name}"
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "DbSg",
+            vpc=network.vpc,
+            description="PostgreSQL: from RDS Proxy only",
+            allow_all_outbound=False,
+        )
+        self.proxy_security_group = ec2.SecurityGroup(
+            self,
+            "ProxySg",
+            vpc=network.vpc,
+            description="RDS Proxy: from the functions only",
+            allow_all_outbound=False,
+        )
+        postgres_log_group = logs.LogGroup(
+            self,
+            "PostgresLogs",
+            log_group_name=f"/aws/rds/instance/{self.instance_identifier}/postgresql",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        parameters = rds.ParameterGroup(
+            self,
+            "Parameters",
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_14),
+            parameters={
+                "rds.force_ssl": "1",
+                "log_min_duration_statement": "1000",
+                "password_encryption": "scram-sha-256",
+            },
+        )
+        self.instance = rds.DatabaseInstance(
+            self,
+            "Postgres",
+            instance_identifier=self.instance_identifier,
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_14),
+            instance_type=ec2.InstanceType(db.instance_type),
+            vpc=network.vpc,
+            vpc_subnets=network.isolated,
+            security_groups=[self.security_group],
+            port=db.port,
+            database_name=db.database_name,
+            credentials=rds.Credentials.from_generated_secret(
+                "ticketguard_admin", encryption_key=key, exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+            ),
+            parameter_group=parameters,
+            storage_encrypted=True,
+            storage_encryption_key=key,
+            allocated_storage=db.allocated_storage_gb,
+            max_allocated_storage=db.max_allocated_storage_gb,
+            storage_type=rds.StorageType.GP3,
+            multi_az=db.multi_az,
+            deletion_protection=db.deletion_protection,
+            backup_retention=Duration.days(db.backup_retention_days),
+            delete_automated_backups=False,
+            iam_authentication=True,
+            cloudwatch_logs_exports=["postgresql"],
+            auto_minor_version_upgrade=True,
+            copy_tags_to_snapshot=True,
+            publicly_accessible=False,
+            removal_policy=RemovalPolicy.SNAPSHOT if config.is_prod else RemovalPolicy.DESTROY,
+        )
+        # On the DB resource only: the proxy (a child of the instance) must not wait for the log group.
+        self.instance.node.default_child.node.add_dependency(postgres_log_group)  # type: ignore[union-attr]
+        assert self.instance.secret is not None
+        self.secret: secretsmanager.ISecret = self.instance.secret
+        self.rotation = self.instance.add_rotation_single_user(
+            automatically_after=Duration.days(db.rotation_days),
+            vpc_subnets=network.isolated,
+            exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+        )
+        self.proxy = self.instance.add_proxy(
+            "Proxy",
+            vpc=network.vpc,
+            vpc_subnets=network.isolated,
+            secrets=[self.secret],
+            security_groups=[self.proxy_security_group],
+            require_tls=True,
+            iam_auth=False,
+            max_connections_percent=db.proxy_max_connections_percent,
+            borrow_timeout=Duration.seconds(5),
+            idle_client_timeout=Duration.minutes(15),
+        )
+        self.security_group.add_ingress_rule(
+            self.proxy_security_group, ec2.Port.tcp(db.port), "from RDS Proxy"
+        )
+        self.proxy_security_group.add_egress_rule(self.security_group, ec2.Port.tcp(db.port), "to PostgreSQL")
+        self.proxy_security_group.add_ingress_rule(
+            network.function_security_group, ec2.Port.tcp(PROXY_PORT), "from the functions"
+        )
+        network.function_security_group.add_egress_rule(
+            self.proxy_security_group, ec2.Port.tcp(PROXY_PORT), "to RDS Proxy"
+        )
+        self.database_name = db.database_name
+        self.proxy_port = PROXY_PORT
+
+
+class Cache(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: Network,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        cache = config.cache
+        self.port = cache.port
+        self.auth_secret = secretsmanager.Secret(
+            self,
+            "AuthToken",
+            description="ElastiCache Redis AUTH token (rediss://:TOKEN@host:port)",
+            encryption_key=key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=64, include_space=False
+            ),
+        )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "RedisSg",
+            vpc=network.vpc,
+            description="Redis: from the functions only",
+            allow_all_outbound=False,
+        )
+        self.security_group.add_ingress_rule(
+            network.function_security_group, ec2.Port.tcp(cache.port), "from the functions"
+        )
+        network.function_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(cache.port), "to Redis"
+        )
+        subnet_group = elasticache.CfnSubnetGroup(
+            self,
+            "Subnets",
+            description="TicketGuard Redis (isolated subnets)",
+            subnet_ids=network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
+        )
+        self.slow_log_group = logs.LogGroup(
+            self,
+            "SlowLog",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        multi_az = cache.multi_az and cache.replicas > 1
+        self.replication_group = elasticache.CfnReplicationGroup(
+            self,
+            "Redis",
+            replication_group_description=f"TicketGuard {config.name}: features, sliding windows, rate limits",
+            engine="redis",
+            engine_version=cache.engine_version,
+            cache_node_type=cache.node_type,
+            num_cache_clusters=cache.replicas,
+            automatic_failover_enabled=multi_az,
+            multi_az_enabled=multi_az,
+            port=cache.port,
+            cache_subnet_group_name=subnet_group.ref,
+            security_group_ids=[self.security_group.security_group_id],
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            at_rest_encryption_enabled=True,
+            kms_key_id=key.key_arn,
+            auth_token=self.auth_secret.secret_value.unsafe_unwrap(),
+            auto_minor_version_upgrade=True,
+            snapshot_retention_limit=7 if config.is_prod else 1,
+            log_delivery_configurations=[
+                elasticache.CfnReplicationGroup.LogDeliveryConfigurationRequestProperty(
+                    destination_type="cloudwatch-logs",
+                    destination_details=elasticache.CfnReplicationGroup.DestinationDetailsProperty(
+                        cloud_watch_logs_details=elasticache.CfnReplicationGroup.CloudWatchLogsDestinationDetailsProperty(
+                            log_group=self.slow_log_group.log_group_name
+                        )
+                    ),
+                    log_format="json",
+                    log_type="slow-log",
+                )
+            ],
+        )
+        self.replication_group.add_resource_dependency(subnet_group)
+        self.host = self.replication_group.attr_primary_end_point_address
+
+
+class ArchiveBucket(Construct):
+    """Archive tier of spec 2.1: encrypted, TLS only, never public, versioned, lifecycle per data type."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
+    ) -> None:
+        super().__init__(scope, construct_id)
+        retain = RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the log-delivery target cannot use SSE-KMS
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(30),
+                )
+            ],
+            removal_policy=retain,
+            auto_delete_objects=False,
+        )
+        rules = [
+            s3.LifecycleRule(
+                id=rule.prefix.rstrip("/"),
+                prefix=rule.prefix,
+                transitions=[
+                    s3.Transition(
+                        storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                        transition_after=Duration.days(INSTANT_RETRIEVAL_AFTER_DAYS),
+                    ),
+                    *(
+                        [
+                            s3.Transition(
+                                storage_class=s3.StorageClass.DEEP_ARCHIVE,
+                                transition_after=Duration.days(rule.deep_archive_after_days),
+                            )
+                        ]
+                        if rule.deep_archive_after_days
+                        else []
+                    ),
+                ],
+                expiration=Duration.days(rule.expiration_days),
+                noncurrent_version_expiration=Duration.days(30),
+            )
+            for rule in RETENTION_RULES
+        ]
+        rules.append(
+            s3.LifecycleRule(
+                id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+            )
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Archive",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="archive/",
+            lifecycle_rules=rules,
+            removal_policy=retain,
+        )

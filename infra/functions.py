@@ -1,0 +1,351 @@
+"""Every Lambda function of the project, made by one helper so that their common settings live in
+one place: Python 3.12, the configured architecture, X-Ray tracing, a KMS-encrypted log group with
+30-day retention, a role of its own holding only what that function needs, the shared VPC security
+group, and for asynchronous (scheduled) functions a dead-letter queue and bounded retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.assets import handler_exists, handler_path, stage_function_code
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge
+
+Kind = Literal["api", "job", "custom_resource"]
+
+METRICS_NAMESPACE = "TicketGuard"
+SERVICE_NAME = "ticketguard"
+MODEL_MOUNT = "/opt/model"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    description: str
+    kind: Kind
+    database: bool = True
+    cache: bool = False
+    model: bool = False
+    egress: bool = False  # needs the Internet (chain RPC) through the NAT
+    archive_prefixes: tuple[str, ...] = ()  # read/write on these archive-bucket prefixes
+    alerts: bool = False  # publishes to the severity topics
+    required: bool = True  # a missing handler fails the synth; optional ones are skipped with a warning
+
+
+CATALOG: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        "score", "POST /api/v1/ml/predict/fraud: features, model, decision", "api", cache=True, model=True
+    ),
+    FunctionSpec("metrics", "GET /api/v1/metrics: the five KPIs and operational figures", "api", cache=True),
+    # health reports the model's status too, so it mounts the model layer.
+    FunctionSpec("health", "GET /health: per-dependency status", "api", cache=True, model=True),
+    FunctionSpec("etl", "Daily ETL: chain logs, backend tables, IP geo", "job", cache=True, egress=True),
+    FunctionSpec("features", "Hourly/daily batch features", "job", cache=True),
+    FunctionSpec("refresh_views", "Refresh the KPI materialized views", "job"),
+    FunctionSpec(
+        "retrain",
+        "Bi-weekly retraining (even ISO weeks)",
+        "job",
+        archive_prefixes=("models/",),
+        alerts=True,
+        required=False,
+    ),
+    FunctionSpec(
+        "retention",
+        "Weekly retention: archive to S3, then delete (spec 2.1)",
+        "job",
+        archive_prefixes=("transaction-logs/", "ml-predictions/", "audit-logs/"),
+        required=False,
+    ),
+    FunctionSpec("migrations", "CloudFormation custom resource: apply SQL migrations", "custom_resource"),
+)
+
+
+def spec(name: str) -> FunctionSpec:
+    return next(item for item in CATALOG if item.name == name)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the functions may be wired to (from the foundation stack)."""
+
+    vpc: ec2.IVpc
+    isolated: ec2.SubnetSelection
+    egress: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+    db_secret: secretsmanager.ISecret
+    db_host: str
+    db_port: int
+    db_name: str
+    redis_secret: secretsmanager.ISecret
+    redis_host: str
+    redis_port: int
+    pii_salt_secret: secretsmanager.ISecret
+    archive_bucket: s3.IBucket
+    topics: dict[str, sns.ITopic]
+    data_key: kms.IKey  # encrypts the secrets, the bucket and the topics (foundation stack)
+
+
+class FunctionFactory(Construct):
+    """Holds the layers, the staging directory and the dead-letter queue; `make(spec)` builds one function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        deps: Dependencies,
+        key: kms.IKey,
+        deps_layer_dir: Path,
+        model_layer_dir: Path,
+        staging_dir: Path,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.deps = deps
+        self.key = key
+        self.staging_dir = staging_dir
+        self.architecture = (
+            lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64
+        )
+        for path, what in ((deps_layer_dir, "dependencies"), (model_layer_dir, "model")):
+            if not path.is_dir():
+                raise FileNotFoundError(
+                    f"the {what} layer directory {path} does not exist: run `make layers`"
+                )
+        self.deps_layer = lambda_.LayerVersion(
+            self,
+            "DepsLayer",
+            code=lambda_.Code.from_asset(str(deps_layer_dir)),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[self.architecture],
+            description="Runtime dependencies (requirements lock, without boto3)",
+        )
+        self.model_layer = lambda_.LayerVersion(
+            self,
+            "ModelLayer",
+            code=lambda_.Code.from_asset(str(model_layer_dir)),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[self.architecture],
+            description=f"Compiled fraud model, mounted at {MODEL_MOUNT}",
+        )
+        self.dead_letters = sqs.Queue(
+            self,
+            "JobDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the scheduled jobs; it is alarmed on, not redriven.",
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+
+    def make(self, spec: FunctionSpec) -> lambda_.Function | None:
+        if not handler_exists(spec.name):
+            message = (
+                f"functions/{spec.name}/handler.py does not exist: the {spec.name} function is not deployed"
+            )
+            if spec.required:
+                Annotations.of(self).add_warning_v2(f"ticketguard:missing-{spec.name}", message)
+            else:
+                Annotations.of(self).add_info(message)
+            return None
+        config, deps = self.config, self.deps
+        stack = Stack.of(self)
+        sizing = config.sizing(spec.name)
+        construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"TicketGuard {spec.name}: least privilege",
+        )
+        log_group.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="VpcNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            )
+        )
+        environment = {
+            "TG_ENVIRONMENT": config.name,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "TG_LOG_PII_SALT_SECRET_ARN": deps.pii_salt_secret.secret_arn,
+        }
+        secrets = [deps.pii_salt_secret]
+        key_uses: set[str] = {"secretsmanager"}
+        if spec.database:
+            environment |= {
+                "TG_DB_SECRET_ARN": deps.db_secret.secret_arn,
+                "TG_DB_HOST": deps.db_host,
+                "TG_DB_PORT": str(deps.db_port),
+                "TG_DB_NAME": deps.db_name,
+            }
+            secrets.append(deps.db_secret)
+        if spec.cache:
+            environment |= {
+                "TG_REDIS_SECRET_ARN": deps.redis_secret.secret_arn,
+                "TG_REDIS_HOST": deps.redis_host,
+                "TG_REDIS_PORT": str(deps.redis_port),
+            }
+            secrets.append(deps.redis_secret)
+        if spec.model:
+            environment["TG_MODEL_DIR"] = MODEL_MOUNT
+        if spec.archive_prefixes:
+            environment["TG_ARCHIVE_BUCKET"] = deps.archive_bucket.bucket_name
+            bucket = deps.archive_bucket
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ArchiveObjects",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in spec.archive_prefixes],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ArchiveListing",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={
+                        "StringLike": {"s3:prefix": [f"{prefix}*" for prefix in spec.archive_prefixes]}
+                    },
+                )
+            )
+            key_uses.add("s3")
+        if spec.alerts:
+            for severity, topic in deps.topics.items():
+                environment[f"TG_ALERT_TOPIC_ARN_{severity.upper()}"] = topic.topic_arn
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PublishAlerts",
+                    actions=["sns:Publish"],
+                    resources=[t.topic_arn for t in deps.topics.values()],
+                )
+            )
+            key_uses.add("sns")
+        if spec.name == "etl":
+            if config.contract_address:
+                environment["TG_CONTRACT_ADDRESS"] = config.contract_address
+            if config.chain_rpc_url_parameter:
+                environment["TG_CHAIN_RPC_URL_PARAMETER"] = config.chain_rpc_url_parameter
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        sid="ChainRpcUrlParameter",
+                        actions=["ssm:GetParameter"],
+                        resources=[
+                            f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/"
+                            + config.chain_rpc_url_parameter.lstrip("/")
+                        ],
+                    )
+                )
+        # Grants are written on the role only: a grant through the foundation stack's key or secret
+        # policies would make that stack depend on this one (the default key policy already
+        # delegates to IAM within the account).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadSecrets",
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[secret.secret_arn for secret in secrets],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DataKeyViaServices",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[deps.data_key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [f"{use}.{stack.region}.amazonaws.com" for use in sorted(key_uses)]
+                    }
+                },
+            )
+        )
+
+        is_async = spec.kind == "job"  # invoked asynchronously by EventBridge
+        function = lambda_.Function(
+            self,
+            construct_id,
+            description=spec.description,
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=self.architecture,
+            handler=handler_path(spec.name),
+            code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
+            layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
+            memory_size=sizing.memory_mb,
+            timeout=Duration.seconds(sizing.timeout_s),
+            reserved_concurrent_executions=sizing.reserved_concurrency,
+            environment=environment,
+            environment_encryption=self.key,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            vpc=deps.vpc,
+            vpc_subnets=deps.egress if spec.egress else deps.isolated,
+            security_groups=[deps.security_group],
+            dead_letter_queue=self.dead_letters if is_async else None,
+            retry_attempts=2 if is_async else None,
+            max_event_age=Duration.hours(6) if is_async else None,
+            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Pinned to python3.12: the dependencies layer is built from cp312 wheels for this runtime "
+            "(layers/build.py); moving runtime means rebuilding and re-testing the layer.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Lambda VPC networking (ec2:*NetworkInterface*) and X-Ray (PutTraceSegments) accept no "
+            "resource narrower than '*'; every data-plane permission of this role is scoped.",
+        )
+        for prefix in spec.archive_prefixes:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<ArchiveBucket>/{prefix}*]",
+                f"Object-level access is limited to the {prefix} prefix of the archive bucket.",
+            )
+        self.functions[spec.name] = function
+        self.log_groups[spec.name] = log_group
+        return function
+
+
+__all__ = ["CATALOG", "Dependencies", "FunctionFactory", "FunctionSpec", "spec"]

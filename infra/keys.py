@@ -1,0 +1,53 @@
+"""Customer-managed KMS keys (rotation on), one per stack, usable by the AWS services that write
+encrypted data on our behalf: CloudWatch Logs, CloudWatch alarms (SNS), EventBridge (SQS DLQ)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+def service_key(scope: Construct, construct_id: str, *, description: str, retain: bool) -> kms.Key:
+    stack = Stack.of(scope)
+    key = kms.Key(
+        scope,
+        construct_id,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        pending_window=None,
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogs",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:*"
+                }
+            },
+        )
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AlarmsAndSchedulesWriteEncryptedMessages",
+            principals=[
+                iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                iam.ServicePrincipal("events.amazonaws.com"),
+            ],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        )
+    )
+    return key

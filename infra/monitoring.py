@@ -1,0 +1,440 @@
+"""Alerting and the dashboard (spec 4.1 and 4.2).
+
+Metric contract with the functions (Powertools EMF, namespace `TicketGuard`, dimension
+`service=ticketguard`): see `METRICS`. The four spec alerts:
+- Fraud Rate Spike: FraudRate (percent) > 3 for 10 min (2 x 5-min periods)      -> HIGH
+- API Latency High: API Gateway Latency p95 > 100 ms for 5 min                   -> MEDIUM
+- Model Drift: ModelDriftKL > 0.15                                              -> MEDIUM
+- Failed Admin Login: FailedAdminMfa >= 3 in 5 min                              -> CRITICAL
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+
+NAMESPACE = "TicketGuard"
+DIMENSIONS = {"service": "ticketguard"}
+SEVERITIES = ("critical", "high", "medium")
+
+# name -> (unit, who emits it, meaning)
+METRICS: dict[str, tuple[str, str, str]] = {
+    "FraudRate": ("Percent", "score", "share of this request batch decided BLOCKED or MANUAL_REVIEW, 0-100"),
+    "ScoredTransactions": ("Count", "score", "one per scored transaction"),
+    "FraudScore": ("None", "score", "the model's probability, one value per scored transaction"),
+    "DecisionBlocked": ("Count", "score", "one per BLOCKED decision"),
+    "DecisionManualReview": ("Count", "score", "one per MANUAL_REVIEW decision"),
+    "DecisionRequire2fa": ("Count", "score", "one per REQUIRE_2FA decision"),
+    "DecisionApproved": ("Count", "score", "one per APPROVED decision"),
+    "ScoringDegraded": ("Count", "score", "one per request served from PostgreSQL because Redis was down"),
+    "RateLimited": ("Count", "score/metrics", "one per request refused by the application rate limiter"),
+    "RevenueUsd": (
+        "None",
+        "etl",
+        "platform fees loaded by the ETL run (USD), summed per hour on the dashboard",
+    ),
+    "ModelDriftKL": ("None", "features/retrain", "KL divergence of live vs training feature distribution"),
+    "ModelPrecision": ("Percent", "retrain/kpis", "precision on labelled transactions of the last 24 h"),
+    "ModelRecall": (
+        "Percent",
+        "retrain/kpis",
+        "recall (fraud detection rate) on labelled transactions, 24 h",
+    ),
+    "ConfusionTruePositive": (
+        "Count",
+        "refresh_views/kpis",
+        "labelled fraud that was BLOCKED or MANUAL_REVIEW (24 h)",
+    ),
+    "ConfusionFalsePositive": (
+        "Count",
+        "refresh_views/kpis",
+        "labelled legit that was BLOCKED or MANUAL_REVIEW (24 h)",
+    ),
+    "ConfusionTrueNegative": (
+        "Count",
+        "refresh_views/kpis",
+        "labelled legit that was APPROVED or REQUIRE_2FA (24 h)",
+    ),
+    "ConfusionFalseNegative": (
+        "Count",
+        "refresh_views/kpis",
+        "labelled fraud that was APPROVED or REQUIRE_2FA (24 h)",
+    ),
+    "FailedAdminMfa": ("Count", "admin auth / SIEM", "one per failed admin MFA challenge"),
+}
+
+
+class AlertTopics(Construct):
+    """One SNS topic per severity, KMS-encrypted, TLS-only, e-mail subscriptions from the config."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topics: dict[str, sns.Topic] = {}
+        for severity in SEVERITIES:
+            topic = sns.Topic(
+                self,
+                severity.capitalize(),
+                topic_name=f"ticketguard-{config.name}-{severity}",
+                display_name=f"TicketGuard {severity.upper()}",
+                master_key=key,
+                enforce_ssl=True,
+            )
+            for address in getattr(config.alarm_endpoints, severity):
+                topic.add_subscription(subscriptions.EmailSubscription(address))
+            self.topics[severity] = topic
+
+
+def app_metric(
+    name: str, statistic: str, period: Duration | None = None, label: str | None = None
+) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map=DIMENSIONS,
+        statistic=statistic,
+        period=period or Duration.minutes(5),
+        label=label,
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        topics: Mapping[str, sns.ITopic],
+        api_name: str,
+        stage_name: str,
+        functions: Mapping[str, lambda_.IFunction],
+        function_log_groups: Mapping[str, logs.ILogGroup],
+        access_log_group: logs.ILogGroup,
+        waf_log_group: logs.ILogGroup,
+        web_acl_name: str,
+        db_instance_identifier: str,
+        redis_replication_group_id: str,
+        dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        thresholds = config.alarms
+        api_dimensions = {"ApiName": api_name, "Stage": stage_name}
+        latency_p95 = cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="Latency",
+            dimensions_map=api_dimensions,
+            statistic="p95",
+            period=Duration.minutes(5),
+        )
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+        def alarm(name: str, severity: str, **kwargs: object) -> cloudwatch.Alarm:
+            created = cloudwatch.Alarm(
+                self,
+                name,
+                alarm_name=f"ticketguard-{config.name}-{name}",
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                **kwargs,  # type: ignore[arg-type]
+            )
+            created.add_alarm_action(actions.SnsAction(topics[severity]))
+            created.add_ok_action(actions.SnsAction(topics[severity]))
+            self.alarms[name] = created
+            return created
+
+        alarm(
+            "fraud-rate-spike",
+            "high",
+            alarm_description=f"Fraud rate > {thresholds.fraud_rate_percent}% for 10 min (spec 4.2): check the live feed, consider raising thresholds",
+            metric=app_metric("FraudRate", "Average"),
+            threshold=thresholds.fraud_rate_percent,
+            evaluation_periods=thresholds.fraud_rate_periods,
+            datapoints_to_alarm=thresholds.fraud_rate_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        alarm(
+            "api-latency-high",
+            "medium",
+            alarm_description=f"API p95 latency > {thresholds.api_latency_p95_ms} ms for 5 min (spec 4.2)",
+            metric=latency_p95,
+            threshold=thresholds.api_latency_p95_ms,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        alarm(
+            "model-drift",
+            "medium",
+            alarm_description=f"Feature drift KL > {thresholds.model_drift_kl} (spec 4.2): schedule a retraining",
+            metric=app_metric("ModelDriftKL", "Maximum", Duration.hours(1)),
+            threshold=thresholds.model_drift_kl,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        alarm(
+            "failed-admin-mfa",
+            "critical",
+            alarm_description=f">= {thresholds.failed_admin_mfa} failed admin MFA in 5 min (spec 4.2): lock the account",
+            metric=app_metric("FailedAdminMfa", "Sum"),
+            threshold=thresholds.failed_admin_mfa,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+        alarm(
+            "job-dead-letters",
+            "high",
+            alarm_description="A scheduled job failed after its retries (message in the jobs dead-letter queue)",
+            metric=dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"ticketguard-{config.name}",
+            default_interval=Duration.hours(24),
+        )
+        score_logs = [function_log_groups[name] for name in ("score",) if name in function_log_groups]
+        all_function_logs = list(function_log_groups.values())
+
+        def header(text: str) -> cloudwatch.TextWidget:
+            return cloudwatch.TextWidget(markdown=f"## {text}", width=24, height=1)
+
+        # 1. KPIs
+        self.dashboard.add_widgets(header("1. Key performance indicators"))
+        self.dashboard.add_widgets(
+            cloudwatch.SingleValueWidget(
+                title="Transactions / hour",
+                metrics=[app_metric("ScoredTransactions", "Sum", Duration.hours(1))],
+                width=6,
+            ),
+            cloudwatch.SingleValueWidget(
+                title="Fraud rate (%)", metrics=[app_metric("FraudRate", "Average")], width=6
+            ),
+            cloudwatch.SingleValueWidget(title="API latency p95 (ms)", metrics=[latency_p95], width=6),
+            cloudwatch.SingleValueWidget(
+                title="Revenue / hour (USD)",
+                metrics=[app_metric("RevenueUsd", "Sum", Duration.hours(1))],
+                width=6,
+            ),
+        )
+        # 2. Real-time fraud detection
+        self.dashboard.add_widgets(header("2. Real-time fraud detection"))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Fraud score distribution",
+                left=[
+                    app_metric("FraudScore", stat, Duration.minutes(5), label=stat)
+                    for stat in ("p50", "p90", "p99")
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Decisions",
+                left=[
+                    app_metric(name, "Sum", Duration.minutes(5), label=name.removeprefix("Decision"))
+                    for name in (
+                        "DecisionApproved",
+                        "DecisionRequire2fa",
+                        "DecisionManualReview",
+                        "DecisionBlocked",
+                    )
+                ],
+                stacked=True,
+                width=12,
+            ),
+        )
+        if score_logs:
+            self.dashboard.add_widgets(
+                cloudwatch.LogQueryWidget(
+                    title="Recent high-risk transactions",
+                    log_group_names=[group.log_group_name for group in score_logs],
+                    query_lines=[
+                        "fields @timestamp, transaction_id, decision, fraud_score, model_version",
+                        "filter decision in ['BLOCKED', 'MANUAL_REVIEW']",
+                        "sort @timestamp desc",
+                        "limit 50",
+                    ],
+                    width=24,
+                    height=6,
+                )
+            )
+        # 3. API rate limiting and traffic
+        self.dashboard.add_widgets(header("3. API rate limiting and traffic"))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Requests per minute",
+                left=[
+                    cloudwatch.Metric(
+                        namespace="AWS/ApiGateway",
+                        metric_name=name,
+                        dimensions_map=api_dimensions,
+                        statistic="Sum",
+                        period=Duration.minutes(1),
+                    )
+                    for name in ("Count", "4XXError", "5XXError")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Rate-limit violations",
+                left=[
+                    app_metric("RateLimited", "Sum", Duration.minutes(1), label="application limiter"),
+                    cloudwatch.Metric(
+                        namespace="AWS/WAFV2",
+                        metric_name="BlockedRequests",
+                        dimensions_map={"WebACL": web_acl_name, "Rule": "RatePerIp", "Region": config.region},
+                        statistic="Sum",
+                        period=Duration.minutes(1),
+                        label="WAF rate rule",
+                    ),
+                ],
+                width=8,
+            ),
+            cloudwatch.LogQueryWidget(
+                title="Top 5 IPs (last period)",
+                log_group_names=[access_log_group.log_group_name],
+                query_lines=["stats count(*) as requests by ip", "sort requests desc", "limit 5"],
+                width=8,
+            ),
+        )
+        # 4. Model performance
+        self.dashboard.add_widgets(header("4. Model performance"))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Confusion matrix (24 h)",
+                left=[
+                    app_metric(f"Confusion{cell}", "Maximum", Duration.hours(24), label=cell)
+                    for cell in ("TruePositive", "FalsePositive", "TrueNegative", "FalseNegative")
+                ],
+                view=cloudwatch.GraphWidgetView.BAR,
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Feature drift (KL), weekly trend",
+                left=[app_metric("ModelDriftKL", "Maximum", Duration.hours(6))],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=thresholds.model_drift_kl, label="retrain")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Precision / recall (%)",
+                left=[
+                    app_metric("ModelPrecision", "Average", Duration.hours(1)),
+                    app_metric("ModelRecall", "Average", Duration.hours(1)),
+                ],
+                width=8,
+            ),
+        )
+        # 5. System health
+        self.dashboard.add_widgets(header("5. System health"))
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Service status (alarms)", alarms=list(self.alarms.values()), width=6
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda errors / throttles",
+                left=[
+                    fn.metric_errors(period=Duration.minutes(5), label=f"{name} errors")
+                    for name, fn in functions.items()
+                ],
+                right=[
+                    fn.metric_throttles(period=Duration.minutes(5), label=f"{name} throttles")
+                    for name, fn in functions.items()
+                ],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="PostgreSQL",
+                left=[
+                    cloudwatch.Metric(
+                        namespace="AWS/RDS",
+                        metric_name=name,
+                        dimensions_map={"DBInstanceIdentifier": db_instance_identifier},
+                        statistic="Average",
+                    )
+                    for name in ("CPUUtilization", "DatabaseConnections")
+                ],
+                right=[
+                    cloudwatch.Metric(
+                        namespace="AWS/RDS",
+                        metric_name=name,
+                        dimensions_map={"DBInstanceIdentifier": db_instance_identifier},
+                        statistic="Minimum",
+                    )
+                    for name in ("FreeableMemory", "FreeStorageSpace")
+                ],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Redis",
+                left=[
+                    cloudwatch.Metric(
+                        namespace="AWS/ElastiCache",
+                        metric_name=name,
+                        dimensions_map={"ReplicationGroupId": redis_replication_group_id},
+                        statistic="Average",
+                    )
+                    for name in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage", "CurrConnections")
+                ],
+                width=6,
+            ),
+        )
+        # 6. Security events
+        self.dashboard.add_widgets(header("6. Security events (SIEM feed)"))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Failed admin MFA / WAF blocks",
+                left=[app_metric("FailedAdminMfa", "Sum", Duration.minutes(5))],
+                right=[
+                    cloudwatch.Metric(
+                        namespace="AWS/WAFV2",
+                        metric_name="BlockedRequests",
+                        dimensions_map={"WebACL": web_acl_name, "Rule": "ALL", "Region": config.region},
+                        statistic="Sum",
+                        period=Duration.minutes(5),
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.LogQueryWidget(
+                title="Security events by severity",
+                log_group_names=[group.log_group_name for group in all_function_logs]
+                or [access_log_group.log_group_name],
+                query_lines=[
+                    "fields @timestamp, severity, event_type, message",
+                    "filter ispresent(event_type) and ispresent(severity)",
+                    "sort @timestamp desc",
+                    "limit 100",
+                ],
+                width=8,
+            ),
+            cloudwatch.LogQueryWidget(
+                title="WAF blocks (live)",
+                log_group_names=[waf_log_group.log_group_name],
+                query_lines=[
+                    "fields @timestamp, httpRequest.clientIp, terminatingRuleId, httpRequest.uri",
+                    "filter action = 'BLOCK'",
+                    "sort @timestamp desc",
+                    "limit 50",
+                ],
+                width=8,
+            ),
+        )

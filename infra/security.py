@@ -1,0 +1,233 @@
+"""Edge and admin security: the WAF web ACL in front of the API, and the Cognito pool of the admins.
+
+WAF rules, in priority order:
+0. `BlockList`: the IP set the SOAR code fills (block IP action) -> 403.
+1. `AdminFromAdminCidrs`: `/admin/*` from outside the admin CIDRs -> 403 (the resource policy says so too).
+2. `RatePerIp`: more than N requests per IP per window (spec: 100/min) -> 429.
+3. AWS managed: common rule set, anonymous IP list (Tor, hosting providers, VPNs), known bad inputs.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge
+
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesAnonymousIpList",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+)
+
+
+def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+    )
+
+
+class WebFirewall(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
+    ) -> None:
+        super().__init__(scope, construct_id)
+        prefix = f"ticketguard-{config.name}"
+        self.block_list = wafv2.CfnIPSet(
+            self,
+            "BlockList",
+            name=f"{prefix}-blocklist",
+            description="IPs blocked by the SOAR block-IP response",
+            scope="REGIONAL",
+            ip_address_version="IPV4",
+            addresses=[],
+        )
+        self.admin_cidrs = wafv2.CfnIPSet(
+            self,
+            "AdminCidrs",
+            name=f"{prefix}-admin-cidrs",
+            description="Corporate VPN ranges allowed on the admin routes",
+            scope="REGIONAL",
+            ip_address_version="IPV4",
+            addresses=list(config.admin_cidrs),
+        )
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name="BlockList",
+                priority=0,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
+                        arn=self.block_list.attr_arn
+                    )
+                ),
+                visibility_config=_visibility("BlockList"),
+            ),
+            wafv2.CfnWebACL.RuleProperty(
+                name="AdminFromAdminCidrs",
+                priority=1,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    and_statement=wafv2.CfnWebACL.AndStatementProperty(
+                        statements=[
+                            wafv2.CfnWebACL.StatementProperty(
+                                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                                    positional_constraint="CONTAINS",
+                                    search_string="/admin/",
+                                    text_transformations=[
+                                        wafv2.CfnWebACL.TextTransformationProperty(
+                                            priority=0, type="URL_DECODE"
+                                        ),
+                                        wafv2.CfnWebACL.TextTransformationProperty(
+                                            priority=1, type="LOWERCASE"
+                                        ),
+                                    ],
+                                )
+                            ),
+                            wafv2.CfnWebACL.StatementProperty(
+                                not_statement=wafv2.CfnWebACL.NotStatementProperty(
+                                    statement=wafv2.CfnWebACL.StatementProperty(
+                                        ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
+                                            arn=self.admin_cidrs.attr_arn
+                                        )
+                                    )
+                                )
+                            ),
+                        ]
+                    )
+                ),
+                visibility_config=_visibility("AdminFromAdminCidrs"),
+            ),
+            wafv2.CfnWebACL.RuleProperty(
+                name="RatePerIp",
+                priority=2,
+                action=wafv2.CfnWebACL.RuleActionProperty(
+                    block=wafv2.CfnWebACL.BlockActionProperty(
+                        custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                            response_code=429, custom_response_body_key="rate_limited"
+                        )
+                    )
+                ),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=config.api.waf_requests_per_ip,
+                        evaluation_window_sec=config.api.waf_window_seconds,
+                    )
+                ),
+                visibility_config=_visibility("RatePerIp"),
+            ),
+        ]
+        for offset, group in enumerate(MANAGED_RULE_GROUPS):
+            rules.append(
+                wafv2.CfnWebACL.RuleProperty(
+                    name=group,
+                    priority=10 + offset,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS", name=group
+                        )
+                    ),
+                    visibility_config=_visibility(group),
+                )
+            )
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=f"{prefix}-api",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=rules,
+            custom_response_bodies={
+                "rate_limited": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON",
+                    content='{"error": {"code": "rate_limited", "message": "too many requests from this address"}}',
+                )
+            },
+            visibility_config=_visibility(f"{prefix}-api"),
+        )
+        # WAF only delivers to log groups named aws-waf-logs-*.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"aws-waf-logs-{prefix}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[self.log_group.log_group_arn],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"})
+            ],
+        )
+        logging.add_resource_dependency(self.web_acl)
+
+    def protect(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:
+        return wafv2.CfnWebACLAssociation(
+            self, construct_id, resource_arn=resource_arn, web_acl_arn=self.web_acl.attr_arn
+        )
+
+
+class AdminAuth(Construct):
+    """Cognito user pool of the admins (spec threat 4): TOTP MFA required, 15-minute sessions,
+    threat protection enforced, no self sign-up."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool = cognito.UserPool(
+            self,
+            "Admins",
+            user_pool_name=f"ticketguard-{config.name}-admins",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True, username=False),
+            sign_in_case_sensitive=False,
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            password_policy=cognito.PasswordPolicy(
+                min_length=14,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(1),
+            ),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            device_tracking=cognito.DeviceTracking(
+                challenge_required_on_new_device=True, device_only_remembered_on_user_prompt=True
+            ),
+            deletion_protection=config.is_prod,
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        )
+        self.client = self.user_pool.add_client(
+            "Dashboard",
+            user_pool_client_name="admin-dashboard",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            # Spec threat 4: a session lasts 15 minutes. Cognito's floor for refresh tokens is 60 min,
+            # so the dashboard must not use refresh tokens (it signs in again, with MFA).
+            access_token_validity=Duration.minutes(15),
+            id_token_validity=Duration.minutes(15),
+            refresh_token_validity=Duration.minutes(60),
+            auth_session_validity=Duration.minutes(3),
+        )
+        acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG3",
+            "Threat protection is enforced via the Plus feature plan (StandardThreatProtectionMode "
+            "FULL_FUNCTION), the successor of AdvancedSecurityMode that cdk-nag checks for.",
+        )

@@ -1,0 +1,225 @@
+"""The stacks: Foundation (stateful: network, keys, data stores, alert topics), Service (functions,
+layers, migrations, API, WAF, Cognito, schedules) and Monitoring (alarms, dashboard).
+
+Stateful resources live apart so that the service stack can be replaced freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import App, CfnOutput, Environment, Stack, Tags
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.api import RestApi
+from infra.config import EnvironmentConfig
+from infra.data import ArchiveBucket, Cache, Database
+from infra.functions import CATALOG, Dependencies, FunctionFactory
+from infra.jobs import Jobs
+from infra.keys import service_key
+from infra.migrations import SchemaMigrations
+from infra.monitoring import AlertTopics, Monitoring
+from infra.nag import acknowledge
+from infra.network import Network
+from infra.security import AdminAuth, WebFirewall
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    deps_layer: Path
+    model_layer: Path
+    staging: Path
+
+
+class FoundationStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, env: Environment
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            description="TicketGuard stateful resources: network, data, alert topics",
+        )
+        self.key = service_key(self, "Key", description="TicketGuard data at rest", retain=config.is_prod)
+        self.network = Network(self, "Network", config=config, key=self.key)
+        self.database = Database(self, "Database", config=config, network=self.network, key=self.key)
+        self.cache = Cache(self, "Cache", config=config, network=self.network, key=self.key)
+        self.archive = ArchiveBucket(self, "Archive", config=config, key=self.key)
+        self.alerts = AlertTopics(self, "Alerts", config=config, key=self.key)
+        self.pii_salt = secretsmanager.Secret(
+            self,
+            "PiiSalt",
+            description="Salt of the log pseudonyms (shared.observability.pii)",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
+        acknowledge(
+            self.pii_salt,
+            "AwsSolutions-SMG4",
+            "Rotating the log-pseudonym salt would break correlation of the same subject across log lines; "
+            "it is rotated by hand (redeploy with a new secret) when compromised.",
+        )
+        acknowledge(
+            self.cache.auth_secret,
+            "AwsSolutions-SMG4",
+            "ElastiCache AUTH tokens rotate through ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE), "
+            "which no hosted rotation function supports; rotation is a runbook step.",
+        )
+        acknowledge(
+            self.archive.access_logs,
+            "AwsSolutions-S1",
+            "This is the server-access-log bucket itself; logging it into itself would loop.",
+        )
+        if not config.database.multi_az:
+            acknowledge(
+                self.database.instance,
+                "AwsSolutions-RDS3",
+                "Single-AZ in dev to save cost; prod is Multi-AZ (config).",
+            )
+        if not config.database.deletion_protection:
+            acknowledge(
+                self.database.instance,
+                "AwsSolutions-RDS10",
+                "Dev databases are disposable; prod has deletion protection (config).",
+            )
+        if not (config.cache.multi_az and config.cache.replicas > 1):
+            acknowledge(
+                self.cache.replication_group,
+                "AwsSolutions-AEC4",
+                "Single node in dev to save cost; prod is Multi-AZ (config).",
+            )
+
+
+class ServiceStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        env: Environment,
+        foundation: FoundationStack,
+        paths: BuildPaths,
+    ) -> None:
+        super().__init__(scope, construct_id, env=env, description="TicketGuard functions, API, schedules")
+        self.add_stack_dependency(foundation)
+        self.key = service_key(
+            self, "Key", description="TicketGuard logs, queues, environment variables", retain=False
+        )
+        database, cache = foundation.database, foundation.cache
+        deps = Dependencies(
+            vpc=foundation.network.vpc,
+            isolated=foundation.network.isolated,
+            egress=foundation.network.egress,
+            security_group=foundation.network.function_security_group,
+            db_secret=database.secret,
+            db_host=database.proxy.endpoint,
+            db_port=database.proxy_port,
+            db_name=database.database_name,
+            redis_secret=cache.auth_secret,
+            redis_host=cache.host,
+            redis_port=cache.port,
+            pii_salt_secret=foundation.pii_salt,
+            archive_bucket=foundation.archive.bucket,
+            topics=dict(foundation.alerts.topics),
+            data_key=foundation.key,
+        )
+        self.factory = FunctionFactory(
+            self,
+            "Functions",
+            config=config,
+            deps=deps,
+            key=self.key,
+            deps_layer_dir=paths.deps_layer,
+            model_layer_dir=paths.model_layer,
+            staging_dir=paths.staging,
+        )
+        for spec in CATALOG:
+            self.factory.make(spec)
+        functions = self.factory.functions
+        self.migrations: SchemaMigrations | None = None
+        if "migrations" in functions:
+            self.migrations = SchemaMigrations(
+                self, "Migrations", handler=functions["migrations"], key=self.key
+            )
+            for name, function in functions.items():
+                if name != "migrations":
+                    # New code must not run against the old schema.
+                    function.node.add_dependency(self.migrations.resource)
+
+        self.admin = AdminAuth(self, "Admin", config=config)
+        api_functions = {name: fn for name, fn in functions.items() if name in {"score", "metrics", "health"}}
+        self.rest_api = RestApi(
+            self, "Api", config=config, functions=api_functions, user_pool=self.admin.user_pool, key=self.key
+        )
+        self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
+        self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
+        self.jobs = Jobs(
+            self, "Jobs", functions=functions, dead_letters=self.factory.dead_letters, environment=config.name
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.rest_api.api.url)
+        CfnOutput(self, "AdminUserPoolId", value=self.admin.user_pool.user_pool_id)
+        CfnOutput(self, "AdminClientId", value=self.admin.client.user_pool_client_id)
+        CfnOutput(self, "WafBlockListName", value=f"ticketguard-{config.name}-blocklist")
+        CfnOutput(self, "WafBlockListId", value=self.firewall.block_list.attr_id)
+        for name, api_key in self.rest_api.api_keys.items():
+            CfnOutput(
+                self,
+                f"ApiKeyId{''.join(part.capitalize() for part in name.split('-'))}",
+                value=api_key.key_id,
+            )
+
+
+class MonitoringStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        env: Environment,
+        foundation: FoundationStack,
+        service: ServiceStack,
+    ) -> None:
+        super().__init__(scope, construct_id, env=env, description="TicketGuard alarms and dashboard")
+        self.add_stack_dependency(service)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            topics=foundation.alerts.topics,
+            api_name=service.rest_api.api.rest_api_name,
+            stage_name=service.rest_api.api.deployment_stage.stage_name,
+            functions=service.factory.functions,
+            function_log_groups=service.factory.log_groups,
+            access_log_group=service.rest_api.access_logs,
+            waf_log_group=service.firewall.log_group,
+            web_acl_name=f"ticketguard-{config.name}-api",
+            db_instance_identifier=foundation.database.instance_identifier,
+            redis_replication_group_id=foundation.cache.replication_group.ref,
+            dead_letters=service.factory.dead_letters,
+        )
+
+
+def build(app: App, config: EnvironmentConfig, paths: BuildPaths, account: str | None) -> list[Stack]:
+    env = Environment(account=config.account or account, region=config.region)
+    prefix = f"TicketGuard-{config.name}"
+    foundation = FoundationStack(app, f"{prefix}-Foundation", config=config, env=env)
+    service = ServiceStack(
+        app, f"{prefix}-Service", config=config, env=env, foundation=foundation, paths=paths
+    )
+    monitoring = MonitoringStack(
+        app, f"{prefix}-Monitoring", config=config, env=env, foundation=foundation, service=service
+    )
+    stacks: list[Stack] = [foundation, service, monitoring]
+    for stack in stacks:
+        for tag, value in (("project", "ticketguard"), ("environment", config.name)):
+            # DBProxyTargetGroup takes no Tags property.
+            Tags.of(stack).add(tag, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
+    return stacks
