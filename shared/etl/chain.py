@@ -1,0 +1,300 @@
+"""Chain extraction: contract logs by block range from a checkpoint, decoded, loaded into
+intel.chain_events with their derived rows, in one transaction per range with the checkpoint.
+
+Reorg safety, two layers:
+1. Only blocks with `confirmations` blocks on top of them are read (head - confirmations), so a
+   reorg inside the unconfirmed window never reaches the tables: those blocks are simply not
+   loaded yet, and are read from the winning branch once they are confirmed.
+2. A reorg deeper than that is still detected: the checkpoint stores the hash of the last block
+   loaded; when the node no longer has that hash, the loader walks back over the block hashes
+   it stored with the logs to the last block that still matches, deletes everything after it
+   (derived rows cascade) and reads again from there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from shared.chain.source import LogSource
+from shared.etl.abi import ZERO_ADDRESS, IgnoredLog, UndecodableLog, as_hex, decode_log
+from shared.etl.load import copy_upsert, read_checkpoint, record_rejects, write_checkpoint
+
+CHAIN_COLUMNS = (
+    "block_number",
+    "tx_hash",
+    "log_index",
+    "block_hash",
+    "block_time",
+    "contract",
+    "event_name",
+    "token_id",
+    "from_address",
+    "to_address",
+    "chain_event_id",
+    "price_wei",
+    "args",
+)
+REJECT_SOURCE = "chain"
+
+
+@dataclass
+class ChainStats:
+    logs_read: int = 0
+    rows_loaded: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    from_block: int | None = None
+    to_block: int | None = None
+    batches: int = 0
+    rolled_back_blocks: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0})
+
+
+def checkpoint_job(contract_address: str) -> str:
+    return f"chain:{contract_address.lower()}"
+
+
+def _columns_for(name: str, args: dict[str, Any]) -> tuple[Any, Any, Any, Any, Any]:
+    """(token_id, from_address, to_address, chain_event_id, price_wei) of a decoded event."""
+    if name == "Transfer":
+        return args["tokenId"], args["from"], args["to"], None, None
+    if name == "TicketMinted":
+        return args["tokenId"], None, args["to"], args["eventId"], None
+    if name == "PrimarySale":
+        return args["tokenId"], None, args["buyer"], args["eventId"], args["priceWei"]
+    if name == "Resale":
+        return args["tokenId"], args["seller"], args["buyer"], None, args["priceWei"]
+    if name == "Listed":
+        return args["tokenId"], args["seller"], None, None, args["priceWei"]
+    if name == "Delisted":
+        return args["tokenId"], args["seller"], None, None, None
+    # EventCreated
+    return None, None, None, args["eventId"], None
+
+
+class ChainChangedUnderUs(RuntimeError):
+    """A log's block hash differs from the header read for it: the node reorganised mid-read."""
+
+
+def transform_logs(
+    logs: Sequence[Mapping[str, Any]], contract_address: str, block_header: Callable[[int], Any]
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, dict[str, Any]]], int]:
+    """Logs -> (chain_events rows, rejects, ignored count)."""
+    contract = contract_address.lower()
+    rows: list[tuple[Any, ...]] = []
+    rejects: list[tuple[str, str, dict[str, Any]]] = []
+    ignored = 0
+    times: dict[int, tuple[str, datetime]] = {}
+    for log in logs:
+        number = int(log["blockNumber"])
+        tx_hash = as_hex(log["transactionHash"])
+        log_index = int(log["logIndex"])
+        natural_key = f"{number}:{tx_hash}:{log_index}"
+        payload = {
+            "address": str(log["address"]),
+            "topics": [as_hex(t) for t in log["topics"]],
+            "data": as_hex(log["data"]),
+            "blockNumber": number,
+        }
+        if log.get("removed"):
+            rejects.append((natural_key, "removed_log", payload))
+            continue
+        if str(log["address"]).lower() != contract:
+            rejects.append((natural_key, "wrong_contract", payload))
+            continue
+        try:
+            decoded = decode_log(list(log["topics"]), log["data"])
+        except IgnoredLog:
+            ignored += 1
+            continue
+        except UndecodableLog as exc:
+            reason = "unknown_event_signature" if "unknown event signature" in str(exc) else "malformed_log"
+            rejects.append((natural_key, reason, {**payload, "detail": str(exc)}))
+            continue
+        known = times.get(number)
+        if known is None:
+            header = block_header(number)
+            known = times[number] = (header.hash.lower(), datetime.fromtimestamp(header.timestamp, tz=UTC))
+        block_hash = as_hex(log["blockHash"])
+        if block_hash != known[0]:
+            raise ChainChangedUnderUs(f"block {number}: log says {block_hash}, header says {known[0]}")
+        token_id, from_address, to_address, chain_event_id, price_wei = _columns_for(
+            decoded.name, decoded.args
+        )
+        rows.append(
+            (
+                number,
+                tx_hash,
+                log_index,
+                block_hash,
+                known[1],
+                contract,
+                decoded.name,
+                token_id,
+                from_address,
+                to_address,
+                chain_event_id,
+                price_wei,
+                json.dumps(
+                    {
+                        k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                        for k, v in decoded.args.items()
+                    }
+                ),
+            )
+        )
+    return rows, rejects, ignored
+
+
+_HOLDS_SQL = """
+INSERT INTO intel.ticket_holds (block_number, tx_hash, log_index, token_id, holder, received_at, sent_at, hold_hours)
+SELECT c.block_number, c.tx_hash, c.log_index, c.token_id, c.from_address, p.block_time, c.block_time,
+       extract(epoch FROM c.block_time - p.block_time) / 3600.0
+FROM intel.chain_events c
+CROSS JOIN LATERAL (
+    SELECT prev.block_time FROM intel.chain_events prev
+    WHERE prev.token_id = c.token_id AND prev.event_name = 'Transfer' AND prev.to_address = c.from_address
+      AND (prev.block_number, prev.log_index) < (c.block_number, c.log_index)
+    ORDER BY prev.block_number DESC, prev.log_index DESC
+    LIMIT 1) p
+WHERE c.event_name = 'Transfer' AND c.block_number BETWEEN %(lo)s AND %(hi)s AND c.from_address <> %(zero)s
+  AND c.contract = %(contract)s
+ON CONFLICT DO NOTHING
+"""
+
+_FIRST_SEEN_SQL = """
+INSERT INTO intel.wallets AS w (address, user_id, first_seen_at, created_at, updated_at)
+SELECT address, NULL, min(block_time), min(block_time), now()
+FROM (
+    SELECT from_address AS address, block_time FROM intel.chain_events
+    WHERE event_name = 'Transfer' AND block_number BETWEEN %(lo)s AND %(hi)s AND contract = %(contract)s
+    UNION ALL
+    SELECT to_address, block_time FROM intel.chain_events
+    WHERE event_name = 'Transfer' AND block_number BETWEEN %(lo)s AND %(hi)s AND contract = %(contract)s
+) moves
+WHERE address <> %(zero)s
+GROUP BY address
+ON CONFLICT (address) DO UPDATE SET first_seen_at = EXCLUDED.first_seen_at
+WHERE w.first_seen_at IS NULL OR EXCLUDED.first_seen_at < w.first_seen_at
+"""
+
+
+def _rollback_reorg(
+    conn: psycopg.Connection, source: LogSource, contract: str, start_block: int
+) -> tuple[int, str | None, int]:
+    """Walk back to the newest loaded block whose hash the node still has; delete what is above it.
+    Returns (new checkpoint block, its hash, blocks deleted)."""
+    loaded = conn.execute(
+        """SELECT DISTINCT block_number, block_hash FROM intel.chain_events
+           WHERE contract = %s ORDER BY block_number DESC""",
+        (contract,),
+    ).fetchall()
+    keep_block, keep_hash = start_block - 1, None
+    for number, stored_hash in loaded:
+        if number <= source.latest_block() and source.block(number).hash.lower() == stored_hash:
+            keep_block, keep_hash = number, stored_hash
+            break
+    with conn.transaction():
+        deleted_from = conn.execute(
+            "SELECT min(block_time) FROM intel.chain_events WHERE contract = %s AND block_number > %s",
+            (contract, keep_block),
+        ).fetchone()
+        gone = conn.execute(
+            "DELETE FROM intel.chain_events WHERE contract = %s AND block_number > %s", (contract, keep_block)
+        ).rowcount
+        if deleted_from and deleted_from[0] is not None:
+            conn.execute(
+                """UPDATE intel.wallets w SET first_seen_at = (
+                       SELECT min(block_time) FROM intel.chain_events c
+                       WHERE c.event_name = 'Transfer' AND (c.from_address = w.address OR c.to_address = w.address))
+                   WHERE w.first_seen_at >= %s""",
+                (deleted_from[0],),
+            )
+        write_checkpoint(conn, checkpoint_job(contract), {"block": keep_block, "hash": keep_hash})
+    return keep_block, keep_hash, gone
+
+
+def sync_chain(
+    conn: psycopg.Connection,
+    source: LogSource,
+    contract_address: str,
+    *,
+    confirmations: int | None = None,
+    batch_blocks: int = 5_000,
+    start_block: int = 0,
+    after_batch: Callable[[int], None] | None = None,
+) -> ChainStats:
+    """Load every confirmed log not loaded yet. Safe to call any number of times; a crash loses at
+    most the batch in flight, which the next call reads again."""
+    from shared.config import get_settings
+
+    if confirmations is None:
+        confirmations = get_settings().chain_confirmations
+    if batch_blocks < 1:
+        raise ValueError("batch_blocks must be at least 1")
+    contract = contract_address.lower()
+    job = checkpoint_job(contract)
+    stats = ChainStats()
+    if not conn.autocommit:
+        conn.commit()
+        conn.autocommit = True
+
+    checkpoint = read_checkpoint(conn, job) or {"block": start_block - 1, "hash": None}
+    last, last_hash = int(checkpoint["block"]), checkpoint.get("hash")
+    if last_hash is not None and (
+        last > source.latest_block() or source.block(last).hash.lower() != last_hash
+    ):
+        last, last_hash, gone = _rollback_reorg(conn, source, contract, start_block)
+        stats.rolled_back_blocks = gone
+    safe_head = source.latest_block() - confirmations
+    headers: dict[int, Any] = {}
+
+    def header(number: int) -> Any:
+        if number not in headers:
+            headers[number] = source.block(number)
+        return headers[number]
+
+    while last < safe_head:
+        lo, hi = last + 1, min(safe_head, last + batch_blocks)
+        started = time.perf_counter()
+        logs = source.get_logs(lo, hi, contract)
+        extracted = time.perf_counter()
+        rows, rejects, ignored = transform_logs(logs, contract, header)
+        hi_hash = header(hi).hash.lower()
+        transformed = time.perf_counter()
+        with conn.transaction():
+            loaded = copy_upsert(
+                conn,
+                "intel.chain_events",
+                CHAIN_COLUMNS,
+                rows,
+                key=["block_number", "tx_hash", "log_index"],
+                update=[],
+            )
+            params = {"lo": lo, "hi": hi, "zero": ZERO_ADDRESS, "contract": contract}
+            conn.execute(_HOLDS_SQL, params)
+            conn.execute(_FIRST_SEEN_SQL, params)
+            record_rejects(conn, REJECT_SOURCE, rejects)
+            write_checkpoint(conn, job, {"block": hi, "hash": hi_hash})
+        stats.seconds["extract"] += extracted - started
+        stats.seconds["transform"] += transformed - extracted
+        stats.seconds["load"] += time.perf_counter() - transformed
+        stats.logs_read += len(logs)
+        stats.rows_loaded += loaded
+        stats.rejected += len(rejects)
+        stats.ignored += ignored
+        stats.batches += 1
+        stats.from_block = lo if stats.from_block is None else stats.from_block
+        stats.to_block = hi
+        last = hi
+        headers.clear()
+        if after_batch is not None:
+            after_batch(hi)
+    return stats

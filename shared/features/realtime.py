@@ -1,0 +1,392 @@
+"""Real-time features for the scoring path (brief interface 4).
+
+Read path, cheapest first:
+  1. Redis, two pipelined round trips: the ticket, wallet, event and user-location hashes and the
+     wallet's 1-hour purchase window (a sorted set).
+  2. On any miss: one SQL query gathers everything from PostgreSQL, and the answer is written back
+     to Redis (entity hashes with Settings.feature_cache_ttl_seconds, the window and the location
+     without a fixed lifetime beyond what they cover).
+  3. Redis unreachable: the same SQL query, `degraded=True`. PostgreSQL unreachable as well (or on
+     a miss): `DependencyUnavailable`.
+The batch jobs invalidate the entity hashes when they rewrite the feature tables; `record_purchase`
+updates the purchase window and the user's last location after each scored purchase.
+
+Freshness: hourly/daily features are what the last batch run stored; the 7-day price reference
+is computed at read time on a miss and then served from the cache for up to the TTL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import redis as redis_lib
+
+from shared.errors import DependencyUnavailable, NotFound, ValidationFailed
+from shared.etl.geo import default_geolocator
+from shared.features import formulas
+from shared.features.batch import snapshot_day
+from shared.features.definitions import FEATURE_NAMES
+
+ENTITY_PREFIX = "tg:f:"
+VELOCITY_PREFIX = "tg:rt:vel:"
+LOCATION_PREFIX = "tg:rt:loc:"
+_SEEDED = "__seeded__"  # member (score 0) marking a velocity window loaded from PostgreSQL
+_WINDOW_S = formulas.VELOCITY_WINDOW.total_seconds()
+_LOCATION_TTL_S = 30 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringContext:
+    wallet_address: str
+    ticket_id: int
+    price_paid: float
+    client_ip: str | None
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if self.wallet_address != self.wallet_address.lower():
+            raise ValidationFailed("wallet_address must be lowercase", field="wallet_address")
+        if self.at.tzinfo is None:
+            raise ValidationFailed("at must be timezone-aware", field="at")
+        if not math.isfinite(float(self.price_paid)) or float(self.price_paid) < 0:
+            raise ValidationFailed("price_paid must be a finite number >= 0", field="price_paid")
+
+
+@dataclass(slots=True)
+class FeatureResult:
+    values: dict[str, float | None]
+    degraded: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def vector(self) -> list[float | None]:
+        """The values in model order (FEATURE_NAMES)."""
+        return [self.values[name] for name in FEATURE_NAMES]
+
+
+@dataclass(slots=True)
+class _Facts:
+    """Everything the ten features need about one purchase, from either store."""
+
+    event_id: int
+    minted_at: datetime
+    face_value: float | None
+    popularity: float | None
+    ref_price: float | None
+    user_id: int | None
+    first_seen_at: datetime | None
+    hold_time: float | None
+    attendance: float | None
+    payment_diversity: float | None
+    centrality: float | None
+    velocity: int
+    velocity_members: list[str]
+    previous_location: tuple[float, float, datetime] | None
+
+
+# ------------------------------------------------------------------ PostgreSQL
+_FACTS_SQL = """
+WITH tk AS (
+    SELECT * FROM (
+        SELECT ticket_id, event_id, minted_at, 0 AS preference FROM intel.tickets WHERE ticket_id = %(ticket)s
+        UNION ALL
+        SELECT ticket_id, event_id, minted_at, 1 FROM marketplace.tickets WHERE ticket_id = %(ticket)s
+    ) candidates ORDER BY preference LIMIT 1
+), wl AS (
+    SELECT user_id, first_seen_at FROM intel.wallets WHERE address = %(wallet)s
+), snapshot AS (
+    SELECT max(snapshot_day) AS day FROM intel.wallet_centrality WHERE snapshot_day <= %(day)s
+)
+SELECT tk.event_id, tk.minted_at,
+       coalesce((SELECT face_value FROM intel.events WHERE event_id = tk.event_id),
+                (SELECT face_value FROM marketplace.events WHERE event_id = tk.event_id))::float8,
+       (SELECT event_popularity_score FROM intel.event_features WHERE event_id = tk.event_id),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY price_paid) FROM intel.transactions
+         WHERE event_id = tk.event_id AND occurred_at >= %(at)s - %(w7)s AND occurred_at < %(at)s),
+       wl.user_id, wl.first_seen_at,
+       wf.avg_ticket_hold_time,
+       CASE WHEN wf.address IS NULL THEN 0 ELSE wf.cross_event_attendance END,
+       CASE WHEN wl.user_id IS NULL THEN NULL ELSE coalesce(uf.payment_method_diversity, 0) END,
+       CASE WHEN snapshot.day IS NULL THEN NULL
+            ELSE coalesce((SELECT pagerank FROM intel.wallet_centrality
+                           WHERE address = %(wallet)s AND snapshot_day = snapshot.day), 0.0) END,
+       (SELECT array_agg(v.ticket_id::text || ':' || floor(extract(epoch FROM v.occurred_at) * 1000)::bigint::text)
+          FROM intel.transactions v
+         WHERE v.wallet_address = %(wallet)s AND v.occurred_at > %(at)s - %(w1)s AND v.occurred_at < %(at)s),
+       (SELECT count(*) FROM intel.transactions v
+         WHERE v.wallet_address = %(wallet)s AND v.occurred_at > %(at)s - %(w1)s AND v.occurred_at < %(at)s),
+       pl.geo_lat, pl.geo_lon, pl.occurred_at
+FROM tk
+CROSS JOIN snapshot
+LEFT JOIN wl ON true
+LEFT JOIN intel.wallet_features wf ON wf.address = %(wallet)s
+LEFT JOIN intel.user_features uf ON uf.user_id = wl.user_id
+LEFT JOIN LATERAL (
+    SELECT geo_lat, geo_lon, occurred_at FROM intel.transactions
+    WHERE user_id = wl.user_id AND occurred_at < %(at)s AND geo_lat IS NOT NULL
+    ORDER BY occurred_at DESC LIMIT 1) pl ON true
+"""
+
+
+def _facts_from_postgres(ctx: ScoringContext, pool: Any) -> _Facts:
+    params = {
+        "ticket": ctx.ticket_id,
+        "wallet": ctx.wallet_address,
+        "at": ctx.at,
+        "day": snapshot_day(ctx.at),
+        "w1": formulas.VELOCITY_WINDOW,
+        "w7": formulas.PRICE_REFERENCE_WINDOW,
+    }
+    try:
+        with pool.connection() as conn:
+            row = conn.execute(_FACTS_SQL, params).fetchone()
+    except (psycopg.OperationalError, psycopg.errors.QueryCanceled, psycopg.errors.AdminShutdown) as exc:
+        raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
+    except Exception as exc:
+        if type(exc).__name__ == "PoolTimeout":
+            raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
+        raise
+    if row is None:
+        raise NotFound(f"ticket {ctx.ticket_id} is not known", field="ticket_id")
+    (event_id, minted_at, face_value, popularity, ref_price, user_id, first_seen, hold, attendance,
+     diversity, centrality, members, velocity, lat, lon, prev_at) = row  # fmt: skip
+    return _Facts(
+        event_id=event_id,
+        minted_at=minted_at,
+        face_value=face_value,
+        popularity=popularity,
+        ref_price=ref_price,
+        user_id=user_id,
+        first_seen_at=first_seen,
+        hold_time=hold,
+        attendance=None if attendance is None else float(attendance),
+        payment_diversity=None if diversity is None else float(diversity),
+        centrality=centrality,
+        velocity=int(velocity),
+        velocity_members=list(members or []),
+        previous_location=(lat, lon, prev_at) if lat is not None and lon is not None else None,
+    )
+
+
+# ------------------------------------------------------------------ Redis
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _hash(raw: dict[Any, Any]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _opt_float(text: str | None) -> float | None:
+    return None if text is None or text == "" else float(text)
+
+
+def _enc(value: float | int | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _epoch(at: datetime) -> float:
+    return at.timestamp()
+
+
+def _from_epoch(text: str) -> datetime:
+    return datetime.fromtimestamp(float(text), tz=UTC)
+
+
+def _facts_from_redis(ctx: ScoringContext, client: redis_lib.Redis) -> _Facts | None:
+    """None on any miss; raises redis errors for the caller to fall back on."""
+    now = _epoch(ctx.at)
+    velocity_key = VELOCITY_PREFIX + ctx.wallet_address
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(f"{ENTITY_PREFIX}ticket:{ctx.ticket_id}")
+    pipe.hgetall(f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}")
+    pipe.zscore(velocity_key, _SEEDED)
+    pipe.zcount(velocity_key, f"({now - _WINDOW_S}", f"({now}")
+    ticket_raw, wallet_raw, seeded, velocity = pipe.execute()
+    if not ticket_raw or not wallet_raw or seeded is None:
+        return None
+    ticket, wallet = _hash(ticket_raw), _hash(wallet_raw)
+    if wallet.get("centrality_day") not in ("", snapshot_day(ctx.at).isoformat()):
+        return None  # cached for another day's snapshot
+    user_id = int(wallet["user_id"]) if wallet.get("user_id") else None
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(f"{ENTITY_PREFIX}event:{ticket['event_id']}")
+    if user_id is not None:
+        pipe.hgetall(f"{LOCATION_PREFIX}{user_id}")
+    replies = pipe.execute()
+    event = _hash(replies[0])
+    if not event:
+        return None
+    previous_location = None
+    if user_id is not None:
+        location = _hash(replies[1])
+        if not location:
+            return None
+        if location.get("at"):
+            previous_location = (float(location["lat"]), float(location["lon"]), _from_epoch(location["at"]))
+            if previous_location[2] >= ctx.at:
+                return None  # the cached location is not "previous" for this request
+    first_seen = wallet.get("first_seen_at")
+    return _Facts(
+        event_id=int(ticket["event_id"]),
+        minted_at=_from_epoch(ticket["minted_at"]),
+        face_value=_opt_float(event.get("face_value")),
+        popularity=_opt_float(event.get("popularity")),
+        ref_price=_opt_float(event.get("ref_price")),
+        user_id=user_id,
+        first_seen_at=_from_epoch(first_seen) if first_seen else None,
+        hold_time=_opt_float(wallet.get("hold_time")),
+        attendance=_opt_float(wallet.get("attendance")),
+        payment_diversity=_opt_float(wallet.get("payment_diversity")),
+        centrality=_opt_float(wallet.get("centrality")),
+        velocity=int(velocity),
+        velocity_members=[],
+        previous_location=previous_location,
+    )
+
+
+def _write_back(ctx: ScoringContext, facts: _Facts, client: redis_lib.Redis, ttl: int) -> None:
+    pipe = client.pipeline(transaction=False)
+    ticket_key = f"{ENTITY_PREFIX}ticket:{ctx.ticket_id}"
+    pipe.hset(ticket_key, mapping={"event_id": facts.event_id, "minted_at": _enc(_epoch(facts.minted_at))})
+    pipe.expire(ticket_key, ttl)
+    event_key = f"{ENTITY_PREFIX}event:{facts.event_id}"
+    pipe.hset(
+        event_key,
+        mapping={
+            "face_value": _enc(facts.face_value),
+            "popularity": _enc(facts.popularity),
+            "ref_price": _enc(facts.ref_price),
+        },
+    )
+    pipe.expire(event_key, ttl)
+    wallet_key = f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}"
+    pipe.hset(
+        wallet_key,
+        mapping={
+            "user_id": _enc(facts.user_id),
+            "first_seen_at": _enc(None if facts.first_seen_at is None else _epoch(facts.first_seen_at)),
+            "hold_time": _enc(facts.hold_time),
+            "attendance": _enc(facts.attendance),
+            "payment_diversity": _enc(facts.payment_diversity),
+            "centrality": _enc(facts.centrality),
+            "centrality_day": snapshot_day(ctx.at).isoformat(),
+        },
+    )
+    pipe.expire(wallet_key, ttl)
+    velocity_key = VELOCITY_PREFIX + ctx.wallet_address
+    members: dict[str, float] = {_SEEDED: 0.0}
+    for member in facts.velocity_members:
+        members[member] = int(member.rsplit(":", 1)[1]) / 1000.0
+    pipe.zadd(velocity_key, members)
+    pipe.expire(velocity_key, int(_WINDOW_S) + 60)
+    if facts.user_id is not None:
+        location_key = f"{LOCATION_PREFIX}{facts.user_id}"
+        previous = facts.previous_location
+        pipe.delete(location_key)
+        if previous is None:
+            pipe.hset(location_key, mapping={"at": ""})
+        else:
+            pipe.hset(
+                location_key, mapping={"lat": previous[0], "lon": previous[1], "at": _epoch(previous[2])}
+            )
+        pipe.expire(location_key, ttl)
+    pipe.execute()
+
+
+# ------------------------------------------------------------------ public API
+def _values(ctx: ScoringContext, facts: _Facts) -> dict[str, float | None]:
+    point = default_geolocator().locate(ctx.client_ip)
+    return {
+        "txn_velocity_1h": float(facts.velocity),
+        "wallet_age_days": formulas.wallet_age_days(facts.first_seen_at, ctx.at),
+        "avg_ticket_hold_time": facts.hold_time,
+        "event_popularity_score": facts.popularity,
+        "price_deviation_ratio": formulas.price_deviation_ratio(
+            ctx.price_paid, facts.ref_price, facts.face_value
+        ),
+        "cross_event_attendance": facts.attendance,
+        "geo_velocity_flag": formulas.geo_velocity_flag(
+            facts.previous_location, point.lat, point.lon, ctx.at
+        ),
+        "payment_method_diversity": facts.payment_diversity,
+        "wallet_centrality": facts.centrality,
+        "resale_time": formulas.resale_time_hours(facts.minted_at, ctx.at),
+    }
+
+
+def compute_realtime_features(
+    ctx: ScoringContext, *, redis: redis_lib.Redis | None, pool: Any
+) -> FeatureResult:
+    """The ten features for one purchase being scored, keyed by FEATURE_NAMES."""
+    from shared.config import get_settings
+
+    degraded = False
+    facts: _Facts | None = None
+    if redis is not None:
+        try:
+            facts = _facts_from_redis(ctx, redis)
+        except redis_lib.RedisError:
+            degraded = True
+    source = "redis"
+    if facts is None:
+        facts = _facts_from_postgres(ctx, pool)
+        source = "postgres"
+        if redis is not None and not degraded:
+            try:
+                _write_back(ctx, facts, redis, get_settings().feature_cache_ttl_seconds)
+            except redis_lib.RedisError:
+                degraded = True
+    values = _values(ctx, facts)
+    sources = dict.fromkeys(FEATURE_NAMES, source)
+    for name in ("resale_time", "wallet_age_days", "price_deviation_ratio", "geo_velocity_flag"):
+        sources[name] = f"{source}+request"
+    return FeatureResult(values=values, degraded=degraded, sources=sources)
+
+
+def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:
+    """Add a scored purchase to the wallet's 1-hour window and move the user's last location.
+    Returns False when Redis is absent or unavailable (the next read then reloads from PostgreSQL,
+    which holds the purchase once the ETL has loaded it)."""
+    if redis is None:
+        return False
+    now = _epoch(ctx.at)
+    velocity_key = VELOCITY_PREFIX + ctx.wallet_address
+    member = f"{ctx.ticket_id}:{math.floor(now * 1000)}"
+    try:
+        pipe = redis.pipeline(transaction=True)
+        pipe.zadd(velocity_key, {member: now})
+        pipe.zremrangebyscore(velocity_key, "(0", f"({now - _WINDOW_S}")
+        pipe.expire(velocity_key, int(_WINDOW_S) + 60)
+        pipe.hget(f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}", "user_id")
+        user_id = pipe.execute()[-1]
+        point = default_geolocator().locate(ctx.client_ip)
+        if user_id and point.located:
+            location_key = f"{LOCATION_PREFIX}{_text(user_id)}"
+            pipe = redis.pipeline(transaction=True)
+            pipe.hset(location_key, mapping={"lat": point.lat, "lon": point.lon, "at": now})  # type: ignore[dict-item]
+            pipe.expire(location_key, _LOCATION_TTL_S)
+            pipe.execute()
+    except redis_lib.RedisError:
+        return False
+    return True
+
+
+def invalidate_entity_cache(redis: redis_lib.Redis) -> int:
+    """Drop the cached entity features (after a batch job rewrote their tables)."""
+    removed = 0
+    try:
+        batch: list[Any] = []
+        for key in redis.scan_iter(match=f"{ENTITY_PREFIX}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                removed += int(redis.unlink(*batch))
+                batch = []
+        if batch:
+            removed += int(redis.unlink(*batch))
+    except redis_lib.RedisError:
+        return removed
+    return removed

@@ -1,0 +1,162 @@
+"""Point-in-time training sets: one row per transaction in [start, end), each feature computed
+from what was known strictly before that transaction's time `t`, never after.
+
+Labels: `is_fraud` = intel.fraud_labels.is_fraud; a transaction with no label yet counts as
+legitimate (0). Labels arrive days after the purchase (chargebacks), so call this with an `end`
+old enough for labels to have arrived (`label_horizon` drops the newest transactions for you);
+the label itself is the only column allowed to come from after `t`.
+
+wallet_centrality is the PageRank snapshot of t's UTC day (graph of the 30 days before that
+day's start), exactly what the daily job stores and the scoring path reads. Hourly/daily features
+are otherwise exact at `t`, i.e. what a job run as of `t` stores.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from shared.features import formulas
+from shared.features.batch import centrality_snapshot, snapshot_day
+from shared.features.definitions import FEATURE_NAMES
+
+_ROWS_SQL = """
+SELECT x.transaction_id, x.occurred_at, x.wallet_address, x.user_id, x.event_id, x.price_paid::float8,
+       x.geo_lat, x.geo_lon, tk.minted_at, e.face_value::float8,
+       (SELECT count(*) FROM intel.transactions v
+         WHERE v.wallet_address = x.wallet_address
+           AND v.occurred_at > x.occurred_at - %(w1)s AND v.occurred_at < x.occurred_at) AS velocity,
+       (SELECT least(
+            (SELECT min(block_time) FROM intel.chain_events c
+              WHERE c.event_name = 'Transfer' AND c.from_address = x.wallet_address AND c.block_time < x.occurred_at),
+            (SELECT min(block_time) FROM intel.chain_events c
+              WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < x.occurred_at)))
+           AS first_seen_at,
+       (SELECT avg(hold_hours) FROM intel.ticket_holds h
+         WHERE h.holder = x.wallet_address AND h.sent_at < x.occurred_at) AS hold_time,
+       (SELECT count(DISTINCT tk2.event_id) FROM intel.chain_events c
+          JOIN intel.tickets tk2 ON tk2.ticket_id = c.token_id::bigint
+         WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < x.occurred_at)
+           AS attendance,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p.price_paid) FROM intel.transactions p
+         WHERE p.event_id = x.event_id AND p.occurred_at >= x.occurred_at - %(w7)s
+           AND p.occurred_at < x.occurred_at) AS ref_price,
+       (SELECT count(DISTINCT q.payment_instrument) FROM intel.transactions q
+         WHERE q.user_id = x.user_id AND q.occurred_at >= x.occurred_at - %(w30)s
+           AND q.occurred_at < x.occurred_at) AS diversity,
+       pl.geo_lat, pl.geo_lon, pl.occurred_at,
+       coalesce(l.is_fraud, false) AS is_fraud
+FROM intel.transactions x
+JOIN intel.tickets tk ON tk.ticket_id = x.ticket_id
+JOIN intel.events e ON e.event_id = x.event_id
+LEFT JOIN intel.fraud_labels l ON l.transaction_id = x.transaction_id
+LEFT JOIN LATERAL (
+    SELECT geo_lat, geo_lon, occurred_at FROM intel.transactions p
+    WHERE p.user_id = x.user_id AND p.occurred_at < x.occurred_at AND p.geo_lat IS NOT NULL
+    ORDER BY p.occurred_at DESC LIMIT 1) pl ON true
+WHERE x.occurred_at >= %(start)s AND x.occurred_at < %(end)s
+ORDER BY x.occurred_at, x.transaction_id
+"""
+
+_MICROS_SQL = "(extract(epoch FROM occurred_at) * 1000000)::bigint"
+
+
+def _micros(at: datetime) -> int:
+    return round(at.timestamp() * 1_000_000)
+
+
+def _popularity(conn: psycopg.Connection, rows: list[tuple[Any, ...]], end: datetime) -> list[float]:
+    """event_popularity_score at each row's time, from sorted per-event time arrays (an SQL
+    subquery per row would scan every event's last 24 h of sales for the maximum)."""
+    if not rows:
+        return []
+    sales: dict[int, list[int]] = {}
+    first_primary: dict[int, dict[int, int]] = {}
+    for event_id, ticket_id, kind, at in conn.execute(
+        f"SELECT event_id, ticket_id, kind, {_MICROS_SQL} FROM intel.transactions WHERE occurred_at < %s",
+        (end,),
+    ):
+        sales.setdefault(event_id, []).append(at)
+        if kind == "primary":
+            firsts = first_primary.setdefault(event_id, {})
+            if ticket_id not in firsts or at < firsts[ticket_id]:
+                firsts[ticket_id] = at
+    capacity: dict[int, int] = dict(conn.execute("SELECT event_id, capacity FROM intel.events").fetchall())
+    query = np.array([_micros(r[1]) for r in rows], dtype=np.int64)
+    window = int(formulas.POPULARITY_WINDOW.total_seconds() * 1_000_000)
+    sorted_sales = {e: np.sort(np.array(times, dtype=np.int64)) for e, times in sales.items()}
+    recent_of: dict[int, np.ndarray] = {}
+    busiest = np.zeros(len(rows), dtype=np.int64)
+    for event_id, times in sorted_sales.items():
+        recent = np.searchsorted(times, query, "left") - np.searchsorted(times, query - window, "left")
+        recent_of[event_id] = recent
+        np.maximum(busiest, recent, out=busiest)
+    sold_of = {
+        e: np.searchsorted(np.sort(np.array(list(firsts.values()), dtype=np.int64)), query, "left")
+        for e, firsts in first_primary.items()
+    }
+    out = []
+    for i, row in enumerate(rows):
+        event_id = row[4]
+        sold = int(sold_of[event_id][i]) if event_id in sold_of else 0
+        recent_count = int(recent_of[event_id][i]) if event_id in recent_of else 0
+        out.append(formulas.event_popularity_score(sold, capacity[event_id], recent_count, int(busiest[i])))
+    return out
+
+
+def build_training_set(
+    conn: psycopg.Connection, start: datetime, end: datetime, *, label_horizon: timedelta | None = None
+) -> pd.DataFrame:
+    """Columns: transaction_id, occurred_at, <FEATURE_NAMES...>, is_fraud (0/1). Missing feature
+    values are NaN (the model's "missing"), never 0."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if label_horizon is not None:
+        latest = conn.execute("SELECT max(labelled_at) FROM intel.fraud_labels").fetchone()
+        if latest and latest[0] is not None:
+            end = min(end, latest[0] - label_horizon)
+    columns = ["transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud"]
+    if end <= start:
+        return pd.DataFrame(columns=columns)
+    rows = conn.execute(
+        _ROWS_SQL,
+        {
+            "start": start,
+            "end": end,
+            "w1": formulas.VELOCITY_WINDOW,
+            "w7": formulas.PRICE_REFERENCE_WINDOW,
+            "w30": formulas.PAYMENT_WINDOW,
+        },
+    ).fetchall()
+    popularity = _popularity(conn, rows, end)
+    centrality: dict[Any, dict[str, float]] = {}
+    records = []
+    for row, popularity_score in zip(rows, popularity, strict=True):
+        (txn_id, at, wallet, _user, _event, price, lat, lon, minted_at, face_value, velocity, first_seen,
+         hold, attendance, ref_price, diversity, prev_lat, prev_lon, prev_at, is_fraud) = row  # fmt: skip
+        day = snapshot_day(at)
+        if day not in centrality:
+            centrality[day] = centrality_snapshot(conn, day)
+        previous = (prev_lat, prev_lon, prev_at) if prev_lat is not None and prev_lon is not None else None
+        values = {
+            "txn_velocity_1h": float(velocity),
+            "wallet_age_days": formulas.wallet_age_days(first_seen, at),
+            "avg_ticket_hold_time": hold,
+            "event_popularity_score": popularity_score,
+            "price_deviation_ratio": formulas.price_deviation_ratio(price, ref_price, face_value),
+            "cross_event_attendance": float(attendance),
+            "geo_velocity_flag": formulas.geo_velocity_flag(previous, lat, lon, at),
+            "payment_method_diversity": float(diversity),
+            "wallet_centrality": centrality[day].get(wallet, 0.0),
+            "resale_time": formulas.resale_time_hours(minted_at, at),
+        }
+        records.append([txn_id, at, *(values[name] for name in FEATURE_NAMES), int(bool(is_fraud))])
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for name in FEATURE_NAMES:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    frame["is_fraud"] = frame["is_fraud"].astype("int64")
+    return frame
