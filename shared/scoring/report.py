@@ -37,6 +37,8 @@ def _kpis(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str,
     raw = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
     kpis: dict[str, Any] = {}
     for name, value in raw.items():
+        if name in {"start", "end"}:  # the response's `window` says it once
+            continue
         kpis[_KPI_ALIASES.get(name, name)] = value
     for name in KPI_NAMES:
         kpis.setdefault(name, None)
