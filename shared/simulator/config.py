@@ -25,7 +25,7 @@ SCENARIOS: tuple[str, ...] = (*SCENARIO_SHARES, LEGIT)
 
 # Marketplace events (orders + sessions + login attempts + listings/delistings) per order, as the
 # generator's behaviour mix produces them; `events_per_day` is turned into orders with it.
-EVENTS_PER_ORDER = 3.1
+EVENTS_PER_ORDER = 3.0
 
 
 def default_end() -> datetime:

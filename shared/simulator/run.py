@@ -96,12 +96,36 @@ def _prepare(conn: psycopg.Connection[Any], config: SimulationConfig) -> None:
         )
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: Any) -> str:
+    """One field in COPY's text format (what psycopg's write_row does, at a fraction of the cost)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # int, Decimal
+
+
 def _copy(conn: psycopg.Connection[Any], table: str, rows: Iterable[Sequence[Any]]) -> int:
     n = 0
+    chunk: list[str] = []
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(TABLES[table])}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(row)
+            chunk.append("\t".join(map(_text, row)))
             n += 1
+            if len(chunk) >= 5_000:
+                copy.write("\n".join(chunk) + "\n")
+                chunk.clear()
+        if chunk:
+            copy.write("\n".join(chunk) + "\n")
     return n
 
 
