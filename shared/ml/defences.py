@@ -97,8 +97,12 @@ def anomaly_check(
     screened: LabelledTable,
     quarantined: int,
     seed: int = 0,
+    trusted_fraud_rate: float | None = None,
 ) -> dict[str, Any]:
-    """Statistics of the screened rows against the reference window, and the flags they raise."""
+    """Statistics of the screened rows against the reference window, and the flags they raise.
+
+    `trusted_fraud_rate` (the promoted model's training fraud rate) is the label baseline when known:
+    a poisoner who flips labels across the whole new window also shifts its own earliest half."""
     flags: list[str] = []
     medians = reference.features.median()
     forest = IsolationForest(n_estimators=100, random_state=seed).fit(_impute(reference.features, medians))
@@ -115,9 +119,15 @@ def anomaly_check(
             flags.append(
                 f"{anomaly_rate:.1%} of the new rows look anomalous to the reference (allowed {allowed:.1%})"
             )
-        reference_rate = max(float(reference.labels.mean()), 1e-6)
-        screened_rate = float(screened.labels.mean())
-        stats["fraud_rate_reference"] = float(reference.labels.mean())
+        baseline = float(reference.labels.mean()) if trusted_fraud_rate is None else trusted_fraud_rate
+        reference_rate = max(baseline, 1e-6)
+        screened_rate = float(np.concatenate([reference.labels, screened.labels]).mean())
+        if trusted_fraud_rate is None:
+            screened_rate = float(screened.labels.mean())
+        stats["fraud_rate_baseline"] = baseline
+        stats["fraud_rate_baseline_source"] = (
+            "the promoted model's training data" if trusted_fraud_rate is not None else "reference window"
+        )
         stats["fraud_rate_screened"] = screened_rate
         if not (reference_rate / FRAUD_RATE_FACTOR <= screened_rate <= reference_rate * FRAUD_RATE_FACTOR):
             flags.append(

@@ -104,7 +104,11 @@ def _screen(
         [train_part.labels[screened_train & ~train_q.mask], splits.valid.labels[~valid_q.mask]]
     )
     screened_table = LabelledTable(screened, screened_labels, None, train_part.source)
-    anomalies = defences.anomaly_check(reference, screened_table, train_q.count + valid_q.count, seed=seed)
+    profile = (current_manifest or {}).get("training_profile") or {}
+    trusted_rate = profile.get("fraud_rate") if profile.get("features") == train_part.feature_names else None
+    anomalies = defences.anomaly_check(
+        reference, screened_table, train_q.count + valid_q.count, seed=seed, trusted_fraud_rate=trusted_rate
+    )
     cleaned = Splits(
         train=train_part.subset(~train_q.mask),
         valid=splits.valid.subset(~valid_q.mask),
@@ -301,6 +305,12 @@ def _manifest_fields(
             "version": 1,
         },
         "training_envelope": screening["envelope"],
+        "training_profile": {
+            "features": content["features"],
+            "rows": content["splits"]["train"]["rows"] + content["splits"]["valid"]["rows"],
+            "fraud_rate": (content["splits"]["train"]["frauds"] + content["splits"]["valid"]["frauds"])
+            / max(content["splits"]["train"]["rows"] + content["splits"]["valid"]["rows"], 1),
+        },
         "gate": {k: content["gate"][k] for k in ("promote", "reasons", "current_version")},
         **options.extra_manifest,
     }
