@@ -125,6 +125,11 @@ def centrality_snapshot(conn: psycopg.Connection, day: date) -> dict[str, float]
 def write_centrality(conn: psycopg.Connection, day: date) -> int:
     ranks = centrality_snapshot(conn, day)
     conn.execute("DELETE FROM intel.wallet_centrality WHERE snapshot_day = %s", (day,))
+    conn.execute(
+        """INSERT INTO intel.centrality_snapshots (snapshot_day, nodes) VALUES (%s, %s)
+           ON CONFLICT (snapshot_day) DO UPDATE SET nodes = EXCLUDED.nodes, computed_at = now()""",
+        (day, len(ranks)),
+    )
     if ranks:
         with conn.cursor().copy(
             "COPY intel.wallet_centrality (snapshot_day, address, pagerank) FROM STDIN"

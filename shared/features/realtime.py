@@ -98,7 +98,7 @@ WITH tk AS (
 ), wl AS (
     SELECT user_id, first_seen_at FROM intel.wallets WHERE address = %(wallet)s
 ), snapshot AS (
-    SELECT max(snapshot_day) AS day FROM intel.wallet_centrality WHERE snapshot_day <= %(day)s
+    SELECT max(snapshot_day) AS day FROM intel.centrality_snapshots WHERE snapshot_day <= %(day)s
 )
 SELECT tk.event_id, tk.minted_at,
        coalesce((SELECT face_value FROM intel.events WHERE event_id = tk.event_id),
@@ -196,8 +196,18 @@ def _from_epoch(text: str) -> datetime:
     return datetime.fromtimestamp(float(text), tz=UTC)
 
 
-def _facts_from_redis(ctx: ScoringContext, client: redis_lib.Redis) -> _Facts | None:
-    """None on any miss; raises redis errors for the caller to fall back on."""
+@dataclass(slots=True)
+class _RedisRead:
+    """What Redis answered: every fact (a full hit), or the parts it had."""
+
+    facts: _Facts | None = None
+    velocity: int | None = None  # the window count, when the window is loaded
+    location_known: bool = False
+    location: tuple[float, float, datetime] | None = None
+
+
+def _read_redis(ctx: ScoringContext, client: redis_lib.Redis) -> _RedisRead:
+    """Two pipelined round trips at most; raises redis errors for the caller to fall back on."""
     now = _epoch(ctx.at)
     velocity_key = VELOCITY_PREFIX + ctx.wallet_address
     pipe = client.pipeline(transaction=False)
@@ -206,31 +216,33 @@ def _facts_from_redis(ctx: ScoringContext, client: redis_lib.Redis) -> _Facts | 
     pipe.zscore(velocity_key, _SEEDED)
     pipe.zcount(velocity_key, f"({now - _WINDOW_S}", f"({now}")
     ticket_raw, wallet_raw, seeded, velocity = pipe.execute()
-    if not ticket_raw or not wallet_raw or seeded is None:
-        return None
+    read = _RedisRead(velocity=int(velocity) if seeded is not None else None)
     ticket, wallet = _hash(ticket_raw), _hash(wallet_raw)
-    if wallet.get("centrality_day") not in ("", snapshot_day(ctx.at).isoformat()):
-        return None  # cached for another day's snapshot
+    if wallet and wallet.get("centrality_day") != snapshot_day(ctx.at).isoformat():
+        wallet = {}  # cached for another day's centrality snapshot
+    if not wallet:
+        return read
     user_id = int(wallet["user_id"]) if wallet.get("user_id") else None
     pipe = client.pipeline(transaction=False)
-    pipe.hgetall(f"{ENTITY_PREFIX}event:{ticket['event_id']}")
+    if ticket:
+        pipe.hgetall(f"{ENTITY_PREFIX}event:{ticket['event_id']}")
     if user_id is not None:
         pipe.hgetall(f"{LOCATION_PREFIX}{user_id}")
-    replies = pipe.execute()
-    event = _hash(replies[0])
-    if not event:
-        return None
-    previous_location = None
-    if user_id is not None:
-        location = _hash(replies[1])
-        if not location:
-            return None
-        if location.get("at"):
-            previous_location = (float(location["lat"]), float(location["lon"]), _from_epoch(location["at"]))
-            if previous_location[2] >= ctx.at:
-                return None  # the cached location is not "previous" for this request
+    replies = pipe.execute() if ticket or user_id is not None else []
+    event = _hash(replies.pop(0)) if ticket else {}
+    if user_id is None:
+        read.location_known = True
+    else:
+        location = _hash(replies.pop(0))
+        if location and not location.get("at"):
+            read.location_known = True
+        elif location and _from_epoch(location["at"]) < ctx.at:
+            read.location_known = True
+            read.location = (float(location["lat"]), float(location["lon"]), _from_epoch(location["at"]))
+    if not ticket or not event or read.velocity is None or not read.location_known:
+        return read
     first_seen = wallet.get("first_seen_at")
-    return _Facts(
+    read.facts = _Facts(
         event_id=int(ticket["event_id"]),
         minted_at=_from_epoch(ticket["minted_at"]),
         face_value=_opt_float(event.get("face_value")),
@@ -242,13 +254,22 @@ def _facts_from_redis(ctx: ScoringContext, client: redis_lib.Redis) -> _Facts | 
         attendance=_opt_float(wallet.get("attendance")),
         payment_diversity=_opt_float(wallet.get("payment_diversity")),
         centrality=_opt_float(wallet.get("centrality")),
-        velocity=int(velocity),
+        velocity=read.velocity,
         velocity_members=[],
-        previous_location=previous_location,
+        previous_location=read.location,
     )
+    return read
 
 
-def _write_back(ctx: ScoringContext, facts: _Facts, client: redis_lib.Redis, ttl: int) -> None:
+def _write_back(
+    ctx: ScoringContext,
+    facts: _Facts,
+    client: redis_lib.Redis,
+    ttl: int,
+    *,
+    seed_velocity: bool,
+    seed_location: bool,
+) -> None:
     pipe = client.pipeline(transaction=False)
     ticket_key = f"{ENTITY_PREFIX}ticket:{ctx.ticket_id}"
     pipe.hset(ticket_key, mapping={"event_id": facts.event_id, "minted_at": _enc(_epoch(facts.minted_at))})
@@ -277,13 +298,14 @@ def _write_back(ctx: ScoringContext, facts: _Facts, client: redis_lib.Redis, ttl
         },
     )
     pipe.expire(wallet_key, ttl)
-    velocity_key = VELOCITY_PREFIX + ctx.wallet_address
-    members: dict[str, float] = {_SEEDED: 0.0}
-    for member in facts.velocity_members:
-        members[member] = int(member.rsplit(":", 1)[1]) / 1000.0
-    pipe.zadd(velocity_key, members)
-    pipe.expire(velocity_key, int(_WINDOW_S) + 60)
-    if facts.user_id is not None:
+    if seed_velocity:
+        velocity_key = VELOCITY_PREFIX + ctx.wallet_address
+        members: dict[str, float] = {_SEEDED: 0.0}
+        for member in facts.velocity_members:
+            members[member] = int(member.rsplit(":", 1)[1]) / 1000.0
+        pipe.zadd(velocity_key, members)
+        pipe.expire(velocity_key, int(_WINDOW_S) + 60)
+    if seed_location and facts.user_id is not None:
         location_key = f"{LOCATION_PREFIX}{facts.user_id}"
         previous = facts.previous_location
         pipe.delete(location_key)
@@ -325,26 +347,38 @@ def compute_realtime_features(
     from shared.config import get_settings
 
     degraded = False
-    facts: _Facts | None = None
+    read: _RedisRead | None = None
     if redis is not None:
         try:
-            facts = _facts_from_redis(ctx, redis)
+            read = _read_redis(ctx, redis)
         except redis_lib.RedisError:
             degraded = True
-    source = "redis"
-    if facts is None:
+    if read is not None and read.facts is not None:
+        facts = read.facts
+        sources = dict.fromkeys(FEATURE_NAMES, "redis")
+    else:
         facts = _facts_from_postgres(ctx, pool)
-        source = "postgres"
+        sources = dict.fromkeys(FEATURE_NAMES, "postgres")
+        # The windows in Redis also hold purchases scored but not yet loaded by the ETL.
+        if read is not None and read.velocity is not None:
+            facts.velocity = read.velocity
+            sources["txn_velocity_1h"] = "redis"
+        if read is not None and read.location_known:
+            facts.previous_location = read.location
+            sources["geo_velocity_flag"] = "redis"
         if redis is not None and not degraded:
             try:
-                _write_back(ctx, facts, redis, get_settings().feature_cache_ttl_seconds)
+                _write_back(
+                    ctx,
+                    facts,
+                    redis,
+                    get_settings().feature_cache_ttl_seconds,
+                    seed_velocity=read is None or read.velocity is None,
+                    seed_location=read is None or not read.location_known,
+                )
             except redis_lib.RedisError:
                 degraded = True
-    values = _values(ctx, facts)
-    sources = dict.fromkeys(FEATURE_NAMES, source)
-    for name in ("resale_time", "wallet_age_days", "price_deviation_ratio", "geo_velocity_flag"):
-        sources[name] = f"{source}+request"
-    return FeatureResult(values=values, degraded=degraded, sources=sources)
+    return FeatureResult(values=_values(ctx, facts), degraded=degraded, sources=sources)
 
 
 def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:

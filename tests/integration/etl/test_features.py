@@ -1,0 +1,331 @@
+"""The ten features against hand-computed values, and the three paths (batch tables + real-time,
+Redis and PostgreSQL, and the point-in-time training set) agreeing on the same transactions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+import redis as redis_lib
+from psycopg_pool import ConnectionPool
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from shared.chain.synthetic import SyntheticChain
+from shared.errors import DependencyUnavailable, NotFound
+from shared.etl import run_etl_incremental
+from shared.etl.geo import CAPITALS, great_circle_km
+from shared.features.batch import run_feature_job
+from shared.features.definitions import FEATURE_NAMES
+from shared.features.realtime import ScoringContext, compute_realtime_features, record_purchase
+from shared.features.training import build_training_set
+from tests.fixtures.etl import CONTRACT, IP_DE, IP_FR, IP_GB, IP_JP, IP_US, T0, Market, new_chain
+
+WEI = 10**15
+
+
+def h(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+@dataclass
+class Scenario:
+    w1: str
+    w2: str
+    w3: str
+    e1: int
+    e2: int
+    k6: int
+    k7: int
+    target: str  # W1 buys k6 at T0 for 60 USD from London
+    chain: SyntheticChain
+
+
+def build_scenario(db: psycopg.Connection, market: Market) -> Scenario:
+    """W1 (user U1) buys k1 (E1) at -40h from the US, k3 (E2) at -20h from the US, resells k1 to W3
+    at -10h, buys k5 (E1) at -30 min from Japan, then the target k6 (E1) at T0 from London.
+    W2 buys k2 at -30h and k4 at -3h (E1) from London."""
+    u1, u2, u3 = market.user(), market.user(), market.user()
+    w1, w2, w3 = market.wallet(u1), market.wallet(u2), market.wallet(u3)
+    e1 = market.event(capacity=10, face_value="50.00")
+    e2 = market.event(capacity=4, face_value="100.00")
+    minted = T0 - timedelta(days=10)
+    k1, k2, k4, k5, k6, k7 = (market.ticket(e1, minted_at=minted) for _ in range(6))
+    k3 = market.ticket(e2, minted_at=minted, face_value="100.00")
+
+    chain = new_chain()
+    ts = lambda at: int(at.timestamp())  # noqa: E731
+    chain.create_event(e1, 10, 50 * WEI, at=ts(h(-48)))
+    chain.create_event(e2, 4, 100 * WEI, at=ts(h(-48)))
+    for k in (k1, k2, k4, k5, k6, k7):
+        chain.mint_batch(e1, k, 1, at=ts(h(-45)))
+    chain.mint_batch(e2, k3, 1, at=ts(h(-45)))
+
+    market.order(k1, w1, at=h(-40), price="50.00", ip=IP_US, instrument="card-A")
+    chain.buy_primary_for(k1, w1, 50 * WEI, at=ts(h(-40)))
+    market.order(k2, w2, at=h(-30), price="50.00", ip=IP_GB, instrument="card-B")
+    chain.buy_primary_for(k2, w2, 50 * WEI, at=ts(h(-30)))
+    market.order(k3, w1, at=h(-20), price="100.00", ip=IP_US, instrument="card-A")
+    chain.buy_primary_for(k3, w1, 100 * WEI, at=ts(h(-20)))
+    chain.list_for(k1, 80 * WEI, at=ts(h(-11)))
+    market.order(
+        k1, w3, at=h(-10), price="80.00", fee="8.00", seller_wallet=w1, ip=IP_FR, instrument="card-C"
+    )
+    chain.buy_resale_for(k1, w3, 80 * WEI, at=ts(h(-10)))
+    market.order(k4, w2, at=h(-3), price="50.00", ip=IP_GB, instrument="card-B")
+    chain.buy_primary_for(k4, w2, 50 * WEI, at=ts(h(-3)))
+    market.order(k5, w1, at=h(-0.5), price="50.00", ip=IP_JP, instrument="wallet-W1")
+    chain.buy_primary_for(k5, w1, 50 * WEI, at=ts(h(-0.5)))
+    target = market.order(k6, w1, at=T0, price="60.00", ip=IP_GB, instrument="card-A")
+    chain.buy_primary_for(k6, w1, 50 * WEI, at=ts(T0))
+    chain.advance_to(ts(h(1)))
+    return Scenario(w1, w2, w3, e1, e2, k6, k7, target, chain)
+
+
+def load(db: psycopg.Connection, scenario: Scenario) -> None:
+    run_etl_incremental(db, log_source=scenario.chain, contract_address=CONTRACT, confirmations=0)
+
+
+def expected_target_features() -> dict[str, float]:
+    # PageRank of the graph of transfers in the 30 days before 2026-03-02 00:00 (T0 - 12 h):
+    # organizer -> W1 (k1 at -40h, k3 at -20h, weight 2), organizer -> W2 (k2 at -30h, weight 1);
+    # W1 and W2 are dangling. Closed form: r_org = (0.05 + 0.85/3) / (1 + 0.85/3),
+    # r_W1 = r_org * (1 + 0.85 * 2/3).
+    r_org = (0.05 + 0.85 / 3) / (1 + 0.85 / 3)
+    return {
+        "txn_velocity_1h": 1.0,  # k5 at -30 min
+        "wallet_age_days": 40 / 24,  # first Transfer into W1 at -40 h
+        "avg_ticket_hold_time": 30.0,  # k1 held from -40 h to -10 h
+        # E1: 4 tickets sold (k1, k2, k4, k5) of 10; 3 sales in 24 h (k1 resale, k4, k5), busiest = 3
+        "event_popularity_score": 0.5 * 0.4 + 0.5 * 3 / 3,
+        "price_deviation_ratio": (60 - 50) / 50,  # median of 50, 50, 80, 50, 50
+        "cross_event_attendance": 2.0,  # E1 (k1, k5) and E2 (k3)
+        "geo_velocity_flag": 1.0,  # Tokyo at -30 min -> London now: ~9,600 km in 0.5 h
+        "payment_method_diversity": 2.0,  # card-A, wallet-W1
+        "wallet_centrality": r_org * (1 + 0.85 * 2 / 3),
+        "resale_time": 240.0,  # minted 10 days before
+    }
+
+
+def assert_features(actual: dict[str, float | None], expected: dict[str, float | None]) -> None:
+    assert set(actual) == set(FEATURE_NAMES)
+    for name in FEATURE_NAMES:
+        if expected[name] is None:
+            assert actual[name] is None or math.isnan(actual[name]), name  # type: ignore[arg-type]
+        else:
+            assert actual[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+
+
+def test_geo_scenario_distance_is_what_the_flag_claims() -> None:
+    # Given the capitals the scenario uses, Then Tokyo-London is > 450 km in half an hour
+    assert great_circle_km(*CAPITALS["JP"], *CAPITALS["GB"]) / 0.5 > 900
+    assert great_circle_km(*CAPITALS["US"], *CAPITALS["JP"]) / 19.5 < 900
+
+
+@pytest.fixture
+def scenario(db: psycopg.Connection, market: Market) -> Scenario:
+    built = build_scenario(db, market)
+    load(db, built)
+    return built
+
+
+@pytest.fixture
+def pool(database_url: str) -> ConnectionPool:
+    with ConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as opened:
+        yield opened
+
+
+def test_training_set_matches_hand_computed_features(db: psycopg.Connection, scenario: Scenario) -> None:
+    # When the training set covering the target transaction is built
+    frame = build_training_set(db, T0 - timedelta(days=3), T0 + timedelta(seconds=1))
+    # Then the columns are in the agreed order and the target row has the hand-computed values
+    assert list(frame.columns) == ["transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud"]
+    row = frame.set_index("transaction_id").loc[scenario.target]
+    assert_features({n: float(row[n]) for n in FEATURE_NAMES}, expected_target_features())
+    assert row["is_fraud"] == 0
+
+
+def test_realtime_from_postgres_and_redis_match_hand_computed_features(
+    db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
+) -> None:
+    # Given the daily feature job ran as of the target's time
+    run_feature_job(db, "daily", as_of=T0)
+    ctx = ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0)
+    # When the real-time features are computed with a cold cache, then again with a warm one
+    cold = compute_realtime_features(ctx, redis=redis_client, pool=pool)
+    warm = compute_realtime_features(ctx, redis=redis_client, pool=pool)
+    # Then both equal the hand-computed values; the first came from PostgreSQL, the second from Redis
+    assert_features(cold.values, expected_target_features())
+    assert_features(warm.values, expected_target_features())
+    assert cold.sources["txn_velocity_1h"] == "postgres" and warm.sources["txn_velocity_1h"] == "redis"
+    assert not cold.degraded and not warm.degraded
+    assert redis_client.ttl(f"tg:f:wallet:{scenario.w1}") <= 300
+
+
+def test_three_paths_agree_on_every_transaction(
+    db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
+) -> None:
+    # Given the training set of the whole scenario
+    frame = build_training_set(db, T0 - timedelta(days=3), T0 + timedelta(hours=1))
+    rows = db.execute(
+        "SELECT transaction_id, wallet_address, ticket_id, price_paid::float8, host(client_ip), occurred_at "
+        "FROM intel.transactions ORDER BY occurred_at"
+    ).fetchall()
+    assert len(frame) == len(rows) == 7
+    by_id = frame.set_index("transaction_id")
+    for txn_id, wallet, ticket, price, ip, at in rows:
+        # When the batch job runs as of that transaction and it is scored (cold cache, then warm)
+        run_feature_job(db, "daily", as_of=at, redis=redis_client)
+        ctx = ScoringContext(wallet, ticket, price, ip, at)
+        cold = compute_realtime_features(ctx, redis=redis_client, pool=pool)
+        warm = compute_realtime_features(ctx, redis=redis_client, pool=pool)
+        # Then the real-time values (both sources) equal the training row
+        training = {
+            n: (None if math.isnan(by_id.loc[txn_id, n]) else float(by_id.loc[txn_id, n]))
+            for n in FEATURE_NAMES
+        }
+        assert_features(cold.values, training)
+        assert_features(warm.values, training)
+        redis_client.flushall()
+
+
+def test_a_future_row_does_not_change_a_past_training_row(
+    db: psycopg.Connection, market: Market, scenario: Scenario
+) -> None:
+    # Given the training set for the scenario
+    window = (T0 - timedelta(days=3), T0 + timedelta(seconds=1))
+    before = build_training_set(db, *window).set_index("transaction_id").loc[scenario.target]
+    # When later activity arrives: W1 buys k7 from Berlin 10 min later, resells k6, and gets labelled
+    market.order(scenario.k7, scenario.w1, at=h(0.2), price="500.00", ip=IP_DE, instrument="card-Z")
+    scenario.chain.buy_primary_for(scenario.k7, scenario.w1, 50 * WEI, at=int(h(0.2).timestamp()))
+    scenario.chain.list_for(scenario.k6, 90 * WEI, at=int(h(0.3).timestamp()))
+    scenario.chain.buy_resale_for(scenario.k6, scenario.w2, 90 * WEI, at=int(h(0.4).timestamp()))
+    scenario.chain.advance_to(int(h(2).timestamp()))
+    load(db, scenario)
+    db.execute(
+        "INSERT INTO intel.fraud_labels (transaction_id, is_fraud, source, labelled_at) VALUES (%s, true, 'chargeback', %s)",
+        (scenario.target, h(48)),
+    )
+    after = build_training_set(db, *window).set_index("transaction_id").loc[scenario.target]
+    # Then every feature of the past row is unchanged; only its label arrived
+    for name in FEATURE_NAMES:
+        assert after[name] == pytest.approx(before[name], nan_ok=True), name
+    assert (before["is_fraud"], after["is_fraud"]) == (0, 1)
+
+
+def test_record_purchase_moves_the_velocity_window_and_last_location(
+    db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
+) -> None:
+    # Given the target purchase was scored (cache warm) and recorded
+    run_feature_job(db, "daily", as_of=T0)
+    ctx = ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0)
+    compute_realtime_features(ctx, redis=redis_client, pool=pool)
+    assert record_purchase(ctx, redis_client)
+    # When W1 buys again 5 minutes later, from London again, then 10 minutes later from Tokyo
+    again = compute_realtime_features(
+        ScoringContext(scenario.w1, scenario.k7, 50.0, IP_GB, h(5 / 60)), redis=redis_client, pool=pool
+    )
+    record_purchase(ScoringContext(scenario.w1, scenario.k7, 50.0, IP_GB, h(5 / 60)), redis_client)
+    tokyo = compute_realtime_features(
+        ScoringContext(scenario.w1, scenario.k7, 50.0, IP_JP, h(15 / 60)), redis=redis_client, pool=pool
+    )
+    # Then the window counts the recorded purchases (k5 at -30 min, the target, the 5-minute one)
+    assert again.sources["txn_velocity_1h"] == "redis"
+    assert again.values["txn_velocity_1h"] == 2.0
+    assert again.values["geo_velocity_flag"] == 0.0  # London -> London
+    assert tokyo.values["txn_velocity_1h"] == 3.0
+    assert tokyo.values["geo_velocity_flag"] == 1.0  # London -> Tokyo in 10 minutes
+
+
+def dead_redis() -> redis_lib.Redis:
+    """A client for a port nobody listens on, failing fast (no retries)."""
+    return redis_lib.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
+
+
+def test_redis_down_falls_back_to_postgres_degraded(
+    db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool
+) -> None:
+    # Given a Redis client pointing at nothing
+    dead = dead_redis()
+    run_feature_job(db, "daily", as_of=T0)
+    # When features are computed
+    result = compute_realtime_features(
+        ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0), redis=dead, pool=pool
+    )
+    # Then PostgreSQL served them, flagged degraded, with the same values
+    assert result.degraded
+    assert_features(result.values, expected_target_features())
+    assert not record_purchase(ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0), dead)
+
+
+def test_postgres_down_too_raises_dependency_unavailable(scenario: Scenario) -> None:
+    dead = dead_redis()
+    with ConnectionPool(
+        "postgresql://x@127.0.0.1:1/none", min_size=0, max_size=1, timeout=0.5, open=True
+    ) as dead_pool, pytest.raises(DependencyUnavailable):
+        compute_realtime_features(
+            ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0), redis=dead, pool=dead_pool
+        )
+
+
+def test_unknown_ticket_is_not_found(
+    scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
+) -> None:
+    with pytest.raises(NotFound) as raised:
+        compute_realtime_features(
+            ScoringContext(scenario.w1, 999_999, 60.0, IP_GB, T0), redis=redis_client, pool=pool
+        )
+    assert raised.value.field == "ticket_id"
+
+
+def test_unknown_wallet_gets_zero_age_and_missing_user_features(
+    scenario: Scenario, pool: ConnectionPool, db: psycopg.Connection
+) -> None:
+    run_feature_job(db, "daily", as_of=T0)
+    stranger = "0x" + "ab" * 20
+    result = compute_realtime_features(
+        ScoringContext(stranger, scenario.k6, 60.0, None, T0), redis=None, pool=pool
+    )
+    assert result.values["wallet_age_days"] == 0.0
+    assert result.values["txn_velocity_1h"] == 0.0
+    assert result.values["avg_ticket_hold_time"] is None
+    assert result.values["payment_method_diversity"] is None
+    assert result.values["cross_event_attendance"] == 0.0
+    assert result.values["wallet_centrality"] == 0.0
+    assert result.values["geo_velocity_flag"] == 0.0
+
+
+def test_batch_tables_hold_the_hand_computed_values(db: psycopg.Connection, scenario: Scenario) -> None:
+    # When the daily job runs as of T0
+    summary = run_feature_job(db, "daily", as_of=T0)
+    # Then the entity tables hold the expected values
+    expected = expected_target_features()
+    popularity = db.execute(
+        "SELECT tickets_sold, sales_24h, max_sales_24h, event_popularity_score FROM intel.event_features WHERE event_id = %s",
+        (scenario.e1,),
+    ).fetchone()
+    assert popularity == (4, 3, 3, pytest.approx(expected["event_popularity_score"]))
+    wallet = db.execute(
+        "SELECT avg_ticket_hold_time, cross_event_attendance FROM intel.wallet_features WHERE address = %s",
+        (scenario.w1,),
+    ).fetchone()
+    assert wallet == (pytest.approx(30.0), 2)
+    assert db.execute(
+        "SELECT payment_method_diversity FROM intel.user_features WHERE user_id = 1"
+    ).fetchone() == (2,)
+    rank = db.execute(
+        "SELECT pagerank FROM intel.wallet_centrality WHERE address = %s AND snapshot_day = %s",
+        (scenario.w1, T0.date()),
+    ).fetchone()
+    assert rank == (pytest.approx(expected["wallet_centrality"]),)
+    assert db.execute("SELECT count(*) FROM intel.wallet_centrality").fetchone() == (3,)
+    assert summary.rows_written["wallet_centrality"] == 3
+    # And running it again as of the same time changes nothing
+    before = db.execute("SELECT * FROM intel.event_features ORDER BY 1").fetchall()
+    run_feature_job(db, "daily", as_of=T0)
+    assert db.execute("SELECT * FROM intel.event_features ORDER BY 1").fetchall() == before
