@@ -90,3 +90,8 @@ model-layer: $(VENV)/.installed
 
 bench-model: install
 	$(PY) benchmarks/bench_model.py
+
+# ---------------------------------------------------------------- CHAIN room: simulator benchmark
+.PHONY: bench-sim
+bench-sim: install
+	$(PY) benchmarks/bench_simulator.py
