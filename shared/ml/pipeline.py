@@ -21,7 +21,6 @@ from shared.ml import defences, evaluate, registry, report, train
 from shared.ml.data import LabelledTable
 from shared.ml.splits import Splits, time_splits
 from shared.model.compiled import CompiledModel
-from shared.model.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +48,7 @@ class TrainOptions:
     thresholds: tuple[float, ...] = evaluate.DEFAULT_THRESHOLDS
     grid: dict[str, list[Any]] | None = None
     version: str | None = None
+    current_model_dir: Path | None = None  # default: the registry's CURRENT
     extra_manifest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,18 +61,20 @@ class TrainOutcome:
 
 
 def _current_model(
-    root: Path, feature_names: list[str]
-) -> tuple[str | None, xgb.Booster | None, dict[str, Any] | None]:
-    directory = registry.current_version_dir(root)
+    root: Path, feature_names: list[str], explicit: Path | None
+) -> tuple[str | None, CompiledModel | None, dict[str, Any] | None]:
+    """The model new versions must beat: `explicit` (e.g. /opt/model in the retrain function) or the
+    registry's CURRENT; scored through its verified compiled library, as production scores."""
+    directory = explicit if explicit is not None else registry.current_version_dir(root)
     if directory is None:
         return None, None, None
-    manifest = read_manifest(directory)
-    if list(manifest.feature_names) != feature_names or not (directory / MODEL_FILE).is_file():
-        logger.warning("current model %s has other features: not comparable", manifest.version)
-        return manifest.version, None, manifest.raw
-    booster = xgb.Booster()
-    booster.load_model(str(directory / MODEL_FILE))
-    return manifest.version, booster, manifest.raw
+    from shared.model import load_model
+
+    model = load_model(directory)
+    if list(model.feature_names) != feature_names:
+        logger.warning("current model %s has other features: not comparable", model.version)
+        return model.version, None, model.manifest.raw
+    return model.version, model, model.manifest.raw
 
 
 def _screen(
@@ -138,7 +140,9 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     version = options.version or registry.new_version()
     feature_names = table.feature_names
     splits = time_splits(table)
-    current_version, current_booster, current_manifest = _current_model(root, feature_names)
+    current_version, current_model, current_manifest = _current_model(
+        root, feature_names, options.current_model_dir
+    )
     splits, screening = _screen(splits, current_manifest, options.margin, options.seed)
 
     x_train, y_train = splits.train.features, splits.train.labels
@@ -199,7 +203,10 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     importance = evaluate.shap_importance(np.asarray(contributions), feature_names)
     segments = train.segment_users(x_train, y_train, seed=options.seed)
 
-    current_scores = train.predict_proba(current_booster, x_test) if current_booster is not None else None
+    current_scores = None
+    if current_model is not None:
+        rows = np.ascontiguousarray(x_test.to_numpy(dtype=np.float32))
+        current_scores = np.asarray(current_model.predict_buffer(rows, len(rows)), dtype=np.float64)
     gate = defences.promotion_gate(
         y_test,
         chosen_scores,
