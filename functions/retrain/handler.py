@@ -72,7 +72,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="RetrainFailed", unit=MetricUnit.Count, value=1)
         return RetrainResponse(status="failed", reason=exc.message).model_dump()
     metrics.add_metric(name="RetrainPromoted", unit=MetricUnit.Count, value=int(result.promoted))
-    metrics.add_metric(name="RetrainTestAucPr", unit=MetricUnit.None_, value=result.auc_pr)
+    metrics.add_metric(name="RetrainTestAucPr", unit=MetricUnit.NoUnit, value=result.auc_pr)
     logger.info("retrained", extra={"version": result.version, "promoted": result.promoted})
     return RetrainResponse(
         status="trained",
