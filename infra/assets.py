@@ -53,9 +53,10 @@ def stage_function_code(function: str, staging_root: Path, root: Path = PROJECT_
 
 
 def heavy_packages_in(directory: Path) -> list[str]:
-    """Top-level directories or modules in `directory` named like a heavy distribution."""
+    """Top-level packages, modules or dist-info in `directory` named like a heavy distribution
+    (where Python would import them from; a nested `numpy.py` shim is not numpy)."""
     found = []
-    for entry in directory.rglob("*"):
+    for entry in directory.iterdir():
         stem = entry.name.split("-")[0].removesuffix(".py")
         if stem in HEAVY_DISTRIBUTIONS and (entry.is_dir() or entry.suffix in {".py", ".so"}):
             found.append(str(entry.relative_to(directory)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kms as kms
@@ -49,6 +49,12 @@ RETENTION_RULES = (
 # Spec 2.1 rows with no archive tier: on-chain data (permanent, on chain), user sessions (30 days,
 # deleted from PostgreSQL), Redis cache (5-minute TTL). None of them is ever written to the bucket.
 INSTANT_RETRIEVAL_AFTER_DAYS = 30
+
+
+def archive_bucket_name(scope: Construct, environment: str) -> str:
+    """Deterministic, so that the service stack can name it without a cross-stack reference."""
+    stack = Stack.of(scope)
+    return f"ticketguard-{environment}-archive-{stack.account}-{stack.region}"
 
 
 class Database(Construct):
@@ -308,6 +314,7 @@ class ArchiveBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Archive",
+            bucket_name=archive_bucket_name(self, config.name),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,

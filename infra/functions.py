@@ -16,7 +16,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -24,7 +23,7 @@ from constructs import Construct
 
 from infra.assets import handler_exists, handler_path, stage_function_code
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge
+from infra.nag import acknowledge, finding_text
 
 Kind = Literal["api", "job", "custom_resource"]
 
@@ -96,7 +95,7 @@ class Dependencies:
     redis_host: str
     redis_port: int
     pii_salt_secret: secretsmanager.ISecret
-    archive_bucket: s3.IBucket
+    archive_bucket_name: str
     topics: dict[str, sns.ITopic]
     data_key: kms.IKey  # encrypts the secrets, the bucket and the topics (foundation stack)
 
@@ -230,20 +229,20 @@ class FunctionFactory(Construct):
         if spec.model:
             environment["TG_MODEL_DIR"] = MODEL_MOUNT
         if spec.archive_prefixes:
-            environment["TG_ARCHIVE_BUCKET"] = deps.archive_bucket.bucket_name
-            bucket = deps.archive_bucket
+            environment["TG_ARCHIVE_BUCKET"] = deps.archive_bucket_name
+            bucket_arn = f"arn:{stack.partition}:s3:::{deps.archive_bucket_name}"
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ArchiveObjects",
                     actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in spec.archive_prefixes],
+                    resources=[f"{bucket_arn}/{prefix}*" for prefix in spec.archive_prefixes],
                 )
             )
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ArchiveListing",
                     actions=["s3:ListBucket"],
-                    resources=[bucket.bucket_arn],
+                    resources=[bucket_arn],
                     conditions={
                         "StringLike": {"s3:prefix": [f"{prefix}*" for prefix in spec.archive_prefixes]}
                     },
@@ -340,7 +339,7 @@ class FunctionFactory(Construct):
         for prefix in spec.archive_prefixes:
             acknowledge(
                 role,
-                f"AwsSolutions-IAM5[Resource::<ArchiveBucket>/{prefix}*]",
+                f"AwsSolutions-IAM5[Resource::{finding_text(role, f'arn:{stack.partition}:s3:::{deps.archive_bucket_name}/{prefix}*')}]",
                 f"Object-level access is limited to the {prefix} prefix of the archive bucket.",
             )
         self.functions[spec.name] = function

@@ -8,8 +8,9 @@ suite and `make synth` can list them (rule, construct path, reason).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -29,6 +30,30 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
         raise ValueError(f"a suppression of {rule} needs a real reason, not {reason!r}")
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
     ACKNOWLEDGED.append(Suppression(rule=rule, path=construct.node.path, reason=reason))
+
+
+def finding_text(scope: IConstruct, value: str) -> str:
+    """How cdk-nag spells a (possibly tokenized) IAM resource in a finding id: references become
+    `<LogicalId.Attr>` / `<LogicalId>`, cross-stack imports their export name."""
+    resolved = Stack.of(scope).resolve(value)
+
+    def render(node: Any) -> str:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and len(node) == 1:
+            [(function, argument)] = node.items()
+            if function == "Fn::Join":
+                separator, parts = argument
+                return separator.join(render(part) for part in parts)
+            if function == "Fn::GetAtt":
+                return f"<{argument[0]}.{argument[1]}>"
+            if function == "Ref":
+                return f"<{argument}>"
+            if function == "Fn::ImportValue":
+                return render(argument)
+        raise ValueError(f"cannot render {node!r} as a cdk-nag finding")
+
+    return render(resolved)
 
 
 def enable_nag(app: App) -> None:

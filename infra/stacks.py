@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra.api import RestApi
 from infra.config import EnvironmentConfig
-from infra.data import ArchiveBucket, Cache, Database
+from infra.data import ArchiveBucket, Cache, Database, archive_bucket_name
 from infra.functions import CATALOG, Dependencies, FunctionFactory
 from infra.jobs import Jobs
 from infra.keys import service_key
@@ -125,7 +125,7 @@ class ServiceStack(Stack):
             redis_host=cache.host,
             redis_port=cache.port,
             pii_salt_secret=foundation.pii_salt,
-            archive_bucket=foundation.archive.bucket,
+            archive_bucket_name=archive_bucket_name(self, config.name),
             topics=dict(foundation.alerts.topics),
             data_key=foundation.key,
         )

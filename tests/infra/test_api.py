@@ -1,0 +1,182 @@
+"""The REST API: built from the one OpenAPI document, validated, keyed, throttled, firewalled."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from infra.api import (
+    ADMIN_PREFIX,
+    COGNITO_SCHEME,
+    FUNCTION_EXTENSION,
+    USAGE_PLANS_PATH,
+    gateway_document,
+    load_document,
+    operations,
+)
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+ARNS = {"score": "arn:fn:score", "metrics": "arn:fn:metrics", "health": "arn:fn:health"}
+
+
+def _document_with_admin_route() -> dict:
+    document = load_document()
+    document["paths"]["/admin/monitoring"] = {
+        "get": {
+            FUNCTION_EXTENSION: "metrics",
+            "operationId": "adminMonitoring",
+            "responses": {"200": {"description": "ok"}},
+        }
+    }
+    return document
+
+
+def _gateway(document: dict, arns: dict | None = None) -> tuple[dict, list[str]]:
+    return gateway_document(
+        document,
+        function_arns=ARNS if arns is None else arns,
+        region="eu-west-1",
+        partition="aws",
+        user_pool_arn="arn:pool",
+    )
+
+
+def test_given_the_document_when_completed_then_each_operation_proxies_to_its_function():
+    body, undeployed = _gateway(load_document())
+    assert undeployed == []
+    seen = {}
+    for path, method, operation in operations(body):
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy" and integration["httpMethod"] == "POST"
+        seen[(method, path)] = integration["uri"].split("/functions/")[1].split("/")[0]
+        assert FUNCTION_EXTENSION not in operation
+    assert seen[("post", "/api/v1/ml/predict/fraud")] == "arn:fn:score"
+    assert seen[("get", "/api/v1/metrics")] == "arn:fn:metrics"
+    assert seen[("get", "/health")] == "arn:fn:health"
+
+
+def test_given_the_document_when_completed_then_the_source_document_is_left_untouched():
+    document = load_document()
+    before = json.dumps(document, sort_keys=True)
+    _gateway(document)
+    assert json.dumps(document, sort_keys=True) == before
+
+
+def test_given_an_admin_route_when_completed_then_it_requires_the_cognito_authorizer_and_others_do_not():
+    body, _ = _gateway(_document_with_admin_route())
+    scheme = body["components"]["securitySchemes"][COGNITO_SCHEME]
+    assert scheme["x-amazon-apigateway-authorizer"] == {
+        "type": "cognito_user_pools",
+        "providerARNs": ["arn:pool"],
+    }
+    for path, _method, operation in operations(body):
+        if path.startswith(ADMIN_PREFIX):
+            assert operation["security"] == [{COGNITO_SCHEME: []}]
+        else:
+            assert COGNITO_SCHEME not in json.dumps(operation.get("security", []))
+
+
+def test_given_the_document_when_completed_then_validation_applies_to_every_request():
+    body, _ = _gateway(load_document())
+    validator = body["x-amazon-apigateway-request-validator"]
+    assert body["x-amazon-apigateway-request-validators"][validator] == {
+        "validateRequestBody": True,
+        "validateRequestParameters": True,
+    }
+    assert body["x-amazon-apigateway-api-key-source"] == "HEADER"
+
+
+def test_given_gateway_errors_when_completed_then_they_answer_in_the_project_error_shape():
+    body, _ = _gateway(load_document())
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert responses["BAD_REQUEST_BODY"]["statusCode"] == "400"
+    assert responses["THROTTLED"]["statusCode"] == "429"
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    for response in responses.values():
+        rendered = response["responseTemplates"]["application/json"].replace(
+            "$context.error.messageString", json.dumps("a message")
+        )
+        error = json.loads(rendered)["error"]
+        assert set(error) == {"code", "message"} and error["code"]
+
+
+def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503_and_is_reported():
+    body, undeployed = _gateway(load_document(), {"score": "arn:fn:score"})
+    assert undeployed == ["GET /api/v1/metrics -> metrics", "GET /health -> health"]
+    integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
+    assert integration["type"] == "mock"
+    assert integration["responses"]["default"]["statusCode"] == "503"
+
+
+def test_given_an_operation_without_a_function_when_completed_then_synthesis_stops_naming_it():
+    document = load_document()
+    del document["paths"]["/health"]["get"][FUNCTION_EXTENSION]
+    with pytest.raises(ValueError, match="GET /health has no x-ticketguard-function"):
+        _gateway(document)
+
+
+def _rest_api(synth) -> dict:
+    [api] = synth.resources("AWS::ApiGateway::RestApi").values()
+    return api["Properties"]
+
+
+def test_given_the_synthesized_api_then_its_body_is_the_document_with_integrations(dev_synth):
+    body = _rest_api(dev_synth)["Body"]
+    document = load_document()
+    assert set(body["paths"]) == set(document["paths"])
+    assert (
+        body["components"]["schemas"]["PredictRequest"] == document["components"]["schemas"]["PredictRequest"]
+    )
+    for _path, _method, operation in operations(body):
+        assert "x-amazon-apigateway-integration" in operation
+
+
+def test_given_the_synthesized_api_then_admin_paths_are_denied_outside_the_admin_cidrs(dev_synth):
+    statements = _rest_api(dev_synth)["Policy"]["Statement"]
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Resource"] == "execute-api:/*/*/admin/*"
+    assert deny["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(dev_synth.config.admin_cidrs)
+
+
+def test_given_the_synthesized_stage_then_it_traces_logs_access_and_throttles(dev_synth):
+    [stage] = dev_synth.resources("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["TracingEnabled"] is True
+    assert "AccessLogSetting" in props and '"ip"' in props["AccessLogSetting"]["Format"]
+    [method_settings] = props["MethodSettings"]
+    assert method_settings["LoggingLevel"] == "ERROR" and method_settings["DataTraceEnabled"] is False
+    assert method_settings["ThrottlingRateLimit"] == dev_synth.config.api.stage_rate_per_second
+
+
+def test_given_usage_plans_yaml_then_each_plan_and_key_is_deployed_with_its_throttle(dev_synth):
+    plans = yaml.safe_load(USAGE_PLANS_PATH.read_text())["usage_plans"]
+    deployed = {
+        p["Properties"]["UsagePlanName"]: p["Properties"]
+        for p in dev_synth.resources("AWS::ApiGateway::UsagePlan").values()
+    }
+    assert len(deployed) == len(plans)
+    for plan in plans:
+        props = deployed[f"ticketguard-dev-{plan['name']}"]
+        assert props["Throttle"] == {
+            "RateLimit": plan["throttle"]["rate_limit"],
+            "BurstLimit": plan["throttle"]["burst_limit"],
+        }
+        if "quota" in plan:
+            assert props["Quota"] == {"Limit": plan["quota"]["limit"], "Period": plan["quota"]["period"]}
+    keys = dev_synth.resources("AWS::ApiGateway::ApiKey")
+    assert len(keys) == sum(len(plan["api_keys"]) for plan in plans)
+    assert len(dev_synth.resources("AWS::ApiGateway::UsagePlanKey")) == len(keys)
+
+
+def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route_only(dev_synth):
+    permissions = dev_synth.resources("AWS::Lambda::Permission", stack="Service")
+    api_permissions = [
+        p["Properties"]
+        for p in permissions.values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    routes = {json.dumps(p["SourceArn"]).split('"/dev/')[-1].split('"')[0] for p in api_permissions}
+    assert routes == {"POST/api/v1/ml/predict/fraud", "GET/api/v1/metrics", "GET/health"}

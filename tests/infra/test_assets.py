@@ -1,0 +1,100 @@
+"""Function packages and layers: what ships, what must not."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from infra.assets import EXCLUDED_SHARED, PROJECT_ROOT, heavy_packages_in, stage_function_code
+from layers import build as layer_build
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def test_given_the_migrations_function_when_staged_then_it_holds_shared_without_training_or_local_code(
+    tmp_path,
+):
+    staged = stage_function_code("migrations", tmp_path)
+    assert (staged / "functions" / "__init__.py").is_file()
+    assert (staged / "functions" / "migrations" / "handler.py").is_file()
+    assert (staged / "shared" / "db" / "migrations.py").is_file()
+    assert list((staged / "shared" / "db" / "migrations").glob("0001_*.sql"))
+    for excluded in EXCLUDED_SHARED:
+        assert not (staged / "shared" / excluded).exists()
+    assert not list(staged.rglob("__pycache__"))
+    assert not (staged / "functions" / "score").exists()  # only its own folder
+
+
+def test_given_a_missing_handler_when_staging_then_it_fails_naming_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"functions/nope/handler\.py"):
+        stage_function_code("nope", tmp_path)
+
+
+def test_given_the_synthesized_app_then_the_score_package_holds_no_pandas_xgboost_or_sklearn(dev_synth):
+    score = dev_synth.staging / "score"
+    if not score.exists():
+        pytest.fail("the score function was not packaged (functions/score/handler.py missing?)")
+    assert heavy_packages_in(score) == []
+    imports = [
+        path
+        for path in (score / "functions" / "score").rglob("*.py")
+        if any(f"import {lib}" in path.read_text() for lib in ("pandas", "xgboost", "sklearn"))
+    ]
+    assert imports == []
+
+
+def test_given_a_directory_with_a_heavy_package_when_scanned_then_it_is_found(tmp_path):
+    (tmp_path / "pandas").mkdir()
+    (tmp_path / "xgboost-3.2.dist-info").mkdir()
+    (tmp_path / "fine.py").write_text("")
+    assert heavy_packages_in(tmp_path) == ["pandas", "xgboost-3.2.dist-info"]
+
+
+def test_given_the_runtime_locks_then_they_pin_nothing_heavy_and_both_architectures_agree():
+    arm = dict(layer_build.pinned_requirements(layer_build.LOCKS["arm64"]))
+    x86 = dict(layer_build.pinned_requirements(layer_build.LOCKS["x86_64"]))
+    assert set(arm) & layer_build.FORBIDDEN_IN_DEPS == set()
+    assert arm == x86
+
+
+def test_given_an_architecture_then_every_platform_tag_targets_it_and_glibc_at_most_2_34():
+    for arch, machine in (("arm64", "aarch64"), ("x86_64", "x86_64")):
+        tags = layer_build.platform_tags(arch)
+        assert all(tag.endswith(f"_{machine}") for tag in tags)
+        assert f"manylinux_2_28_{machine}" in tags  # psycopg-binary's aarch64 wheels need it
+        assert not any("2_35" in tag or "2_39" in tag for tag in tags)
+
+
+def test_given_a_lock_pinning_pandas_when_building_then_the_build_refuses(tmp_path, monkeypatch):
+    lock = tmp_path / "runtime.txt"
+    lock.write_text("pandas==2.2.3\nredis==6.0.0\n")
+    monkeypatch.setitem(layer_build.LOCKS, "arm64", lock)
+    with pytest.raises(layer_build.BuildError, match="pandas"):
+        layer_build.build_deps_layer("arm64", tmp_path / "out")
+
+
+ELF_MACHINES = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64
+
+
+def _elf_machine(path: Path) -> int | None:
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    if header[:4] != b"\x7fELF":
+        return None
+    return struct.unpack("<H", header[18:20])[0]
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_given_a_built_deps_layer_then_every_native_library_is_for_its_architecture(arch):
+    layer = PROJECT_ROOT / "build" / "layers" / arch / "deps" / "python"
+    if not layer.is_dir():
+        pytest.skip(f"{layer} not built (make layers)")
+    libraries = [path for path in layer.rglob("*.so*") if path.is_file()]
+    assert libraries, "a deps layer without native code: psycopg-binary, pydantic-core are missing"
+    wrong = [str(path) for path in libraries if _elf_machine(path) not in (None, ELF_MACHINES[arch])]
+    assert wrong == []
+    assert not (layer / "boto3").exists() and not (layer / "botocore").exists()
+    assert heavy_packages_in(layer) == []
+    assert layer_build.unzipped_size(layer.parent) < layer_build.LAYER_BUDGET_MB * 1e6

@@ -1,0 +1,136 @@
+"""Schedules (spec 6.3), alert topics, the four alarms (spec 4.2) and the dashboard (spec 4.1)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.jobs import SCHEDULES
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def _rules(synth) -> dict[str, dict]:
+    return {r["Properties"]["Name"]: r["Properties"] for r in synth.resources("AWS::Events::Rule").values()}
+
+
+def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_utc(dev_synth):
+    expected = {
+        "etl": "cron(0 2 * * ? *)",
+        "features": "cron(0 * * * ? *)",
+        "refresh_views": "rate(5 minutes)",
+        "retention": "cron(0 3 ? * SUN *)",
+        "retrain": "cron(0 2 ? * SUN *)",
+    }
+    assert {s.function: s.expression for s in SCHEDULES} == expected
+    rules = _rules(dev_synth)
+    for function, expression in expected.items():
+        name = f"ticketguard-dev-{function.replace('_', '-')}"
+        deployed = any(
+            function == p["Handler"].split(".")[1]
+            for p in (r["Properties"] for r in dev_synth.resources("AWS::Lambda::Function").values())
+            if p.get("Handler", "").startswith("functions.")
+        )
+        if deployed:
+            assert rules[name]["ScheduleExpression"] == expression
+            [target] = rules[name]["Targets"]
+            assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+        else:
+            assert name not in rules
+
+
+def test_given_retraining_then_the_weekly_rule_says_biweekly_to_the_handler():
+    [retrain] = [s for s in SCHEDULES if s.function == "retrain"]
+    assert retrain.payload == {"cadence": "biweekly"}
+    assert retrain.expression == "cron(0 2 ? * SUN *)"
+
+
+def test_given_three_severities_then_each_topic_is_kms_encrypted_tls_only_and_subscribed(dev_synth):
+    topics = {
+        t["Properties"]["TopicName"]: t["Properties"] for t in dev_synth.resources("AWS::SNS::Topic").values()
+    }
+    assert set(topics) == {f"ticketguard-dev-{s}" for s in ("critical", "high", "medium")}
+    assert all("KmsMasterKeyId" in t for t in topics.values())
+    subscriptions = [s["Properties"] for s in dev_synth.resources("AWS::SNS::Subscription").values()]
+    endpoints = dev_synth.config.alarm_endpoints
+    assert len(subscriptions) == len(endpoints.critical) + len(endpoints.high) + len(endpoints.medium)
+    assert all(s["Protocol"] == "email" for s in subscriptions)
+    for policy in dev_synth.resources("AWS::SNS::TopicPolicy").values():
+        assert "aws:SecureTransport" in json.dumps(policy)
+
+
+def _alarms(synth) -> dict[str, dict]:
+    return {
+        a["Properties"]["AlarmName"].removeprefix("ticketguard-dev-"): a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def _topic_of(alarm: dict) -> str:
+    [action] = alarm["AlarmActions"]
+    return json.dumps(action)
+
+
+def test_given_the_fraud_rate_alarm_then_it_fires_above_3_percent_for_10_minutes_to_high(dev_synth):
+    alarm = _alarms(dev_synth)["fraud-rate-spike"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "TicketGuard",
+        "FraudRate",
+        "Average",
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "ticketguard"}]
+    assert alarm["Threshold"] == 3 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 600 and alarm["DatapointsToAlarm"] == 2
+    assert "High" in _topic_of(alarm)
+
+
+def test_given_the_latency_alarm_then_it_fires_on_p95_above_100ms_for_5_minutes_to_medium(dev_synth):
+    alarm = _alarms(dev_synth)["api-latency-high"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["ExtendedStatistic"]) == (
+        "AWS/ApiGateway",
+        "Latency",
+        "p95",
+    )
+    assert alarm["Threshold"] == 100 and alarm["Period"] * alarm["EvaluationPeriods"] == 300
+    assert {d["Name"] for d in alarm["Dimensions"]} == {"ApiName", "Stage"}
+    assert "Medium" in _topic_of(alarm)
+
+
+def test_given_the_drift_alarm_then_it_fires_above_kl_0_15_to_medium(dev_synth):
+    alarm = _alarms(dev_synth)["model-drift"]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "ModelDriftKL",
+        0.15,
+        "GreaterThanThreshold",
+    )
+    assert "Medium" in _topic_of(alarm)
+
+
+def test_given_the_admin_mfa_alarm_then_three_failures_in_5_minutes_page_critical(dev_synth):
+    alarm = _alarms(dev_synth)["failed-admin-mfa"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == ("FailedAdminMfa", "Sum", 300)
+    assert alarm["Threshold"] == 3 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert "Critical" in _topic_of(alarm)
+
+
+def test_given_every_alarm_then_missing_data_is_not_a_breach_and_recovery_is_announced(dev_synth):
+    for name, alarm in _alarms(dev_synth).items():
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["OKActions"] == alarm["AlarmActions"], name
+
+
+def test_given_the_dashboard_then_it_has_the_six_sections_of_the_spec(dev_synth):
+    [dashboard] = dev_synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for section in (
+        "1. Key performance indicators",
+        "2. Real-time fraud detection",
+        "3. API rate limiting and traffic",
+        "4. Model performance",
+        "5. System health",
+        "6. Security events (SIEM feed)",
+    ):
+        assert section in body
+    for widget in ("Top 5 IPs", "Recent high-risk transactions", "Confusion matrix", "Feature drift"):
+        assert widget in body

@@ -1,0 +1,73 @@
+"""WAF in front of the API; the admins' Cognito pool."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.security import MANAGED_RULE_GROUPS
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def _rules(synth) -> dict:
+    [acl] = synth.resources("AWS::WAFv2::WebACL").values()
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    return {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+
+
+def test_given_the_web_acl_then_a_rate_rule_blocks_more_than_100_requests_per_minute_per_ip(dev_synth):
+    rule = _rules(dev_synth)["RatePerIp"]
+    statement = rule["Statement"]["RateBasedStatement"]
+    assert statement == {"AggregateKeyType": "IP", "Limit": 100, "EvaluationWindowSec": 60}
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+
+
+def test_given_the_web_acl_then_managed_common_and_anonymous_ip_groups_are_on(dev_synth):
+    rules = _rules(dev_synth)
+    for group in MANAGED_RULE_GROUPS:
+        assert rules[group]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": group}
+        assert rules[group]["OverrideAction"] == {"None": {}}  # enforced, not count-only
+    assert "AWSManagedRulesAnonymousIpList" in rules and "AWSManagedRulesCommonRuleSet" in rules
+
+
+def test_given_the_web_acl_then_the_soar_block_list_comes_first_and_admin_paths_need_admin_cidrs(dev_synth):
+    rules = _rules(dev_synth)
+    assert min(rules.values(), key=lambda rule: rule["Priority"])["Name"] == "BlockList"
+    ip_sets = {
+        s["Properties"]["Name"]: s["Properties"] for s in dev_synth.resources("AWS::WAFv2::IPSet").values()
+    }
+    assert ip_sets["ticketguard-dev-blocklist"]["Addresses"] == []
+    assert ip_sets["ticketguard-dev-admin-cidrs"]["Addresses"] == list(dev_synth.config.admin_cidrs)
+    admin = rules["AdminFromAdminCidrs"]["Statement"]["AndStatement"]["Statements"]
+    assert admin[0]["ByteMatchStatement"]["SearchString"] == "/admin/"
+    assert "NotStatement" in admin[1]
+
+
+def test_given_the_web_acl_then_it_protects_the_stage_and_logs_without_api_keys(dev_synth):
+    [association] = dev_synth.resources("AWS::WAFv2::WebACLAssociation").values()
+    assert "Stage" in str(association["Properties"]["ResourceArn"]) or "stages" in str(
+        association["Properties"]["ResourceArn"]
+    )
+    [logging] = dev_synth.resources("AWS::WAFv2::LoggingConfiguration").values()
+    assert logging["Properties"]["RedactedFields"] == [{"SingleHeader": {"Name": "x-api-key"}}]
+
+
+def test_given_the_admin_pool_then_totp_mfa_is_required_and_sessions_last_15_minutes(dev_synth):
+    [pool] = dev_synth.resources("AWS::Cognito::UserPool").values()
+    props = pool["Properties"]
+    assert props["MfaConfiguration"] == "ON"
+    assert props["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert props["UserPoolTier"] == "PLUS"
+    assert props["UserPoolAddOns"]["AdvancedSecurityMode"] == "ENFORCED"
+    [client] = dev_synth.resources("AWS::Cognito::UserPoolClient").values()
+    client_props = client["Properties"]
+    assert client_props["AccessTokenValidity"] == 15 and client_props["IdTokenValidity"] == 15
+    assert client_props["TokenValidityUnits"]["AccessToken"] == "minutes"
+    assert client_props["EnableTokenRevocation"] is True
+
+
+def test_given_prod_then_the_admin_pool_cannot_be_deleted(prod_synth):
+    [pool] = prod_synth.resources("AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert pool["DeletionPolicy"] == "Retain"
