@@ -265,9 +265,12 @@ def test_redis_down_falls_back_to_postgres_degraded(
 
 def test_postgres_down_too_raises_dependency_unavailable(scenario: Scenario) -> None:
     dead = dead_redis()
-    with ConnectionPool(
-        "postgresql://x@127.0.0.1:1/none", min_size=0, max_size=1, timeout=0.5, open=True
-    ) as dead_pool, pytest.raises(DependencyUnavailable):
+    with (
+        ConnectionPool(
+            "postgresql://x@127.0.0.1:1/none", min_size=0, max_size=1, timeout=0.5, open=True
+        ) as dead_pool,
+        pytest.raises(DependencyUnavailable),
+    ):
         compute_realtime_features(
             ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0), redis=dead, pool=dead_pool
         )

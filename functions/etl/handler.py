@@ -1,0 +1,26 @@
+"""Scheduled ETL: hourly incremental, daily with a repair re-read (EventBridge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.etl.jobs import etl_job, parse_job
+from shared.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job = parse_job(event)
+    summary = etl_job(job)
+    logger.info("etl finished", extra={"summary": summary})
+    metrics.add_dimension(name="mode", value=job.mode)
+    metrics.add_metric(name="EtlRowsRead", unit=MetricUnit.Count, value=summary["rows_read"])
+    metrics.add_metric(name="EtlRowsWritten", unit=MetricUnit.Count, value=summary["rows_written"])
+    metrics.add_metric(name="EtlRowsRejected", unit=MetricUnit.Count, value=summary["rows_rejected"])
+    metrics.add_metric(name="EtlDuration", unit=MetricUnit.Seconds, value=summary["seconds"])
+    return summary

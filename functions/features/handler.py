@@ -1,0 +1,26 @@
+"""Scheduled feature jobs: hourly (hold time, popularity) and daily (all batch features)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.etl.jobs import feature_job, parse_job
+from shared.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job = parse_job(event)
+    summary = feature_job(job)
+    logger.info("feature job finished", extra={"summary": summary})
+    metrics.add_dimension(name="mode", value=job.mode)
+    metrics.add_metric(
+        name="FeatureRowsWritten", unit=MetricUnit.Count, value=sum(summary["rows_written"].values())
+    )
+    metrics.add_metric(name="FeatureJobDuration", unit=MetricUnit.Seconds, value=summary["seconds"])
+    return summary

@@ -1,0 +1,26 @@
+"""Scheduled refresh (every 5 minutes) of the dashboard materialized views, concurrently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.etl.jobs import parse_job, refresh_job
+from shared.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parse_job(event)
+    summary = refresh_job()
+    logger.info("views refreshed", extra={"summary": summary})
+    metrics.add_metric(name="ViewsRefreshed", unit=MetricUnit.Count, value=len(summary["refreshed"]))
+    metrics.add_metric(name="ViewRefreshSkipped", unit=MetricUnit.Count, value=int(summary["skipped_busy"]))
+    metrics.add_metric(
+        name="ViewRefreshDuration", unit=MetricUnit.Seconds, value=sum(summary["seconds"].values())
+    )
+    return summary

@@ -1,0 +1,96 @@
+"""The scheduled jobs as one call each, for the Lambda handlers, the CLI and the local runner:
+open what they need from Settings, run, return a JSON-able summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from shared.errors import ValidationFailed
+
+
+class ScheduledJob(BaseModel):
+    """An EventBridge scheduled event (`detail`) or a rule target's constant input, e.g.
+    {"mode": "daily"}; both shapes are accepted, nothing else."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    mode: Literal["hourly", "daily"] = "hourly"
+    since: datetime | None = None
+    as_of: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("detail-type") == "Scheduled Event":
+            detail = value.get("detail")
+            detail = {} if detail is None else detail
+            if not isinstance(detail, dict):
+                raise ValueError("detail must be an object")
+            return detail
+        return value
+
+
+def parse_job(event: Any) -> ScheduledJob:
+    try:
+        job = ScheduledJob.model_validate(event if event is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise ValidationFailed(f"invalid job event: {where}: {first['msg']}", field=where) from None
+    for name in ("since", "as_of"):
+        value = getattr(job, name)
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed(f"{name} must carry a timezone", field=name)
+    return job
+
+
+def _redis() -> Any:
+    from shared.config import get_settings
+
+    url = get_settings().redis_url
+    if not url:
+        return None
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=get_settings().redis_timeout_s)
+
+
+def etl_job(job: ScheduledJob) -> dict[str, Any]:
+    from shared.db import connect
+    from shared.etl.pipeline import default_log_source, run_etl_incremental
+
+    with connect(statement_timeout_ms=600_000) as conn:
+        summary = run_etl_incremental(conn, mode=job.mode, log_source=default_log_source(), since=job.since)
+    return summary.as_dict()
+
+
+def feature_job(job: ScheduledJob) -> dict[str, Any]:
+    from shared.db import connect
+    from shared.features.batch import run_feature_job
+
+    with connect(statement_timeout_ms=600_000) as conn:
+        summary = run_feature_job(conn, job.mode, as_of=job.as_of, redis=_redis())
+    return {
+        "mode": summary.mode,
+        "as_of": summary.as_of.isoformat(),
+        "rows_written": summary.rows_written,
+        "cache_keys_invalidated": summary.cache_keys_invalidated,
+        "seconds": round(summary.seconds, 3),
+    }
+
+
+def refresh_job() -> dict[str, Any]:
+    from shared.db import connect
+    from shared.kpis.views import refresh_views
+
+    with connect(statement_timeout_ms=300_000) as conn:
+        summary = refresh_views(conn)
+    return {
+        "refreshed": summary.refreshed,
+        "skipped_busy": summary.skipped_busy,
+        "rows": summary.rows,
+        "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
+    }
