@@ -95,3 +95,42 @@ bench-model: install
 .PHONY: bench-sim
 bench-sim: install
 	$(PY) benchmarks/bench_simulator.py
+
+# ---------------------------------------------------------------- INFRA room: layers, synth, static checks
+# `npx cdk synth` runs `make cdk-app` (cdk.json), so a fresh clone installs and builds what it needs first.
+CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
+CDK_ENV ?= dev
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+LAYERS_STAMP := build/layers/.built
+.PHONY: layers synth cdk-app cfn-lint checkov lock-runtime-x86_64
+lock: lock-runtime-x86_64
+
+lock-runtime-x86_64: $(VENV)/.installed
+	$(UV) pip compile --quiet pyproject.toml --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o requirements/runtime-x86_64.txt
+
+# Both architectures, no Docker: pip --platform wheels (deps) + the ML room's model layer recipe.
+$(LAYERS_STAMP): requirements/runtime.txt requirements/runtime-x86_64.txt layers/build.py $(wildcard layers/model/build.py) $(wildcard model_artifacts/CURRENT)
+	$(PY) layers/build.py --arch all
+	@touch $@
+
+layers: $(VENV)/.installed
+	$(PY) layers/build.py --arch all
+	@touch $(LAYERS_STAMP)
+
+cdk-app: install $(LAYERS_STAMP)
+	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) app.py
+
+synth: install $(LAYERS_STAMP)
+	$(CDK) synth --all -c env=$(CDK_ENV) --quiet
+
+cfn-lint: synth
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	@touch $@
+
+checkov: synth $(CHECKOV_VENV)/.installed
+	$(PY) infra/checkov_report.py --checkov $(CHECKOV_VENV)/bin/checkov --templates cdk.out --out reports/checkov.md
