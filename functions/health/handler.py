@@ -18,7 +18,6 @@ register_error_handlers(app)
 
 
 @app.get("/health")
-@tracer.capture_method
 def health() -> Response[str]:
     report = check_health()
     return json_response(503 if report.status == "down" else 200, report)

@@ -25,7 +25,6 @@ register_error_handlers(app)
 
 
 @app.get("/api/v1/metrics")
-@tracer.capture_method
 def get_metrics() -> Response[str]:
     query = MetricsQuery.model_validate(app.current_event.query_string_parameters or {})
     start, end = query.window()

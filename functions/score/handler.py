@@ -23,7 +23,6 @@ register_error_handlers(app)
 
 
 @app.post("/api/v1/ml/predict/fraud")
-@tracer.capture_method
 def predict_fraud() -> Response[str]:
     request = parse_json_body(app.current_event, PredictRequest)
     decision = score_transaction(request, client_ip=client_ip(app.current_event))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
@@ -23,11 +25,22 @@ def header(event: APIGatewayProxyEvent, name: str) -> str | None:
     return None
 
 
+def _raw_body(event: APIGatewayProxyEvent) -> bytes:
+    """The body's bytes (API Gateway base64-encodes what is not text); undecodable -> 400."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(str(body), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationFailed("request body is not valid base64") from None
+
+
 def parse_json_body(event: APIGatewayProxyEvent, model: type[Model]) -> Model:
     """The request body as `model`; 413 if too large, 415 if not JSON, 400 naming the field otherwise.
     The limit is checked here too, not only by the gateway: API Gateway's own limit is 10 MB."""
-    body = event.decoded_body or ""
-    if len(body.encode()) > get_settings().max_body_bytes:
+    body = _raw_body(event)
+    if len(body) > get_settings().max_body_bytes:
         raise PayloadTooLarge(f"request body exceeds {get_settings().max_body_bytes} bytes")
     content_type = header(event, "content-type")
     if content_type is not None:

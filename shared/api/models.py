@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from shared.errors import ValidationFailed
 
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 MAX_PRICE_USD = 1_000_000
 MAX_TICKET_ID = 2**53 - 1  # JSON-safe integer; chain token ids of this marketplace are far below
 MAX_METRICS_WINDOW = timedelta(days=31)
@@ -85,12 +86,19 @@ class MetricsQuery(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
 
-    @field_validator("start", "end")
+    @field_validator("start", "end", mode="before")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a UTC offset, e.g. 2026-11-23T00:00:00Z")
-        return value.astimezone(UTC) if value is not None else None
+    def _rfc3339(cls, value: object) -> datetime | None:
+        """RFC 3339 date-time with an offset only: no epoch numbers, no dates, no naive times."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-11-23T00:00:00Z")
+        try:
+            parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            raise ValueError("is not a real date and time") from None
+        return parsed.astimezone(UTC)
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The resolved window; defaults: end = now, start = end - 24 h."""

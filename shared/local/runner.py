@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from shared.errors import ConfigurationError
-from shared.local.schedules import JOBS, LocalScheduler, run_job
+from shared.local.schedules import LocalScheduler
 
 DEMO_BLOCKLIST_REASON = "demo: wallet blocklisted by the local runner to show a BLOCKED decision"
 
@@ -40,9 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="port to serve on (default 3000)")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
-    parser.add_argument("--days", type=float, default=2.0, help="simulated days to seed (default 2)")
+    parser.add_argument("--days", type=float, default=1.0, help="simulated days to seed (default 1)")
     parser.add_argument(
-        "--transactions-per-day", type=int, default=300, help="simulated purchases per day (default 300)"
+        "--transactions-per-day", type=int, default=400, help="simulated purchases per day (default 400)"
     )
     parser.add_argument("--no-seed", action="store_true", help="do not simulate a marketplace")
     parser.add_argument(
@@ -77,7 +77,7 @@ def _simulate(database_url: str, args: argparse.Namespace) -> Any | None:
     except (ImportError, AttributeError):
         _say("  simulator: not in this build yet; serving an empty marketplace")
         return None
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url) as conn:
         already = conn.execute("SELECT count(*) FROM marketplace.orders").fetchone()
         if already and already[0] and not args.replace_data:
             _say(f"  marketplace: {already[0]} orders already present (external database); not reseeded")
@@ -91,6 +91,7 @@ def _simulate(database_url: str, args: argparse.Namespace) -> Any | None:
         )
         started = time.perf_counter()
         result = simulate(conn, config)
+        conn.commit()
     _say(
         f"  marketplace: {result.total_orders} orders over {args.days:g} simulated days on a local EVM "
         f"(contract {result.contract_address}, blocks {result.first_block}-{result.last_block}, "
@@ -99,22 +100,28 @@ def _simulate(database_url: str, args: argparse.Namespace) -> Any | None:
     return result
 
 
-def _run_pipeline_once(simulation: Any | None) -> None:
-    """The ETL, features and views once, so that scoring has data from the first request."""
+def _run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None) -> None:
+    """The ETL (backend tables + the chain's logs), the daily features and the views, once, so that
+    scoring has data from the first request."""
     try:
         pipeline: Any = importlib.import_module("shared.etl.pipeline")
     except ImportError:
-        pipeline = None
-    if pipeline is not None and simulation is not None and hasattr(pipeline, "run_local"):
-        started = time.perf_counter()
-        pipeline.run_local(log_source=simulation.log_source, contract_address=simulation.contract_address)
-        _say(f"  pipeline: ETL + features + views ({time.perf_counter() - started:.1f} s)")
+        _say("  pipeline: ETL not in this build yet")
         return
-    ran = []
-    for job in JOBS:
-        if run_job(job):
-            ran.append(job.name)
-    _say(f"  pipeline: ran {', '.join(ran) if ran else 'nothing (ETL/feature jobs not in this build yet)'}")
+    import redis
+
+    started = time.perf_counter()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        summary = pipeline.run_full(
+            conn,
+            simulation.log_source if simulation is not None else None,
+            simulation.contract_address if simulation is not None else None,
+            redis=redis.Redis.from_url(redis_url),
+        )
+    _say(
+        f"  pipeline: ETL + features + views: {summary.rows_written} rows written, "
+        f"{summary.rows_rejected} rejected ({time.perf_counter() - started:.1f} s)"
+    )
 
 
 def _load_model() -> str:
@@ -234,7 +241,7 @@ def cli(argv: list[str]) -> int:
         simulation = None if args.no_seed else _simulate(services.database_url, args)
         if simulation is not None:
             register_chain_probe(simulation.log_source.latest_block)
-        _run_pipeline_once(simulation)
+        _run_pipeline_once(services.database_url, services.redis_url, simulation)
         _say(f"  model: {_load_model()}")
         demo = _demo_ids(services.database_url)
 
