@@ -134,3 +134,9 @@ $(CHECKOV_VENV)/.installed:
 
 checkov: synth $(CHECKOV_VENV)/.installed
 	$(PY) infra/checkov_report.py --checkov $(CHECKOV_VENV)/bin/checkov --templates cdk.out --out reports/checkov.md
+
+# ---------------------------------------------------------------- API room: scoring API benchmark
+# In-process handler latency over 10,000 requests, then HTTP through the local gateway at a fixed
+# offered load (500 requests/s) from a separate load-generating process; prints the comparison.
+bench-api: install
+	$(PY) benchmarks/bench_api.py

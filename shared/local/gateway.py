@@ -358,4 +358,26 @@ def serve(gateway: LocalGateway, host: str, port: int) -> None:
     make_server(gateway, host, port).run()
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Serve the gateway alone (DATABASE_URL / REDIS_URL from the environment); the benchmark runs
+    it this way, in its own process. `ticketguard run` is the way to start the whole stack."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m shared.local.gateway")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--usage-plans", type=Path, default=None, help="another usage_plans.yaml")
+    args = parser.parse_args(argv)
+    plans = load_usage_plans(args.usage_plans) if args.usage_plans else None
+    serve(LocalGateway(plans), args.host, args.port)
+    return 0
+
+
 __all__ = ["LocalGateway", "LocalLambdaContext", "RunningGateway", "serve", "start_in_thread"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -28,10 +28,11 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
-    Job("etl", "etl", 5 * 60, {"job": "etl"}),
-    Job("features-hourly", "features", 60 * 60, {"cadence": "hourly"}),
-    Job("features-daily", "features", 24 * 60 * 60, {"cadence": "daily"}),
-    Job("refresh-views", "refresh_views", 5 * 60, {"job": "refresh_views"}),
+    Job("etl-hourly", "etl", 60 * 60, {"mode": "hourly"}),
+    Job("etl-daily", "etl", 24 * 60 * 60, {"mode": "daily"}),
+    Job("features-hourly", "features", 60 * 60, {"mode": "hourly"}),
+    Job("features-daily", "features", 24 * 60 * 60, {"mode": "daily"}),
+    Job("refresh-views", "refresh_views", 5 * 60, {}),
 )
 
 

@@ -1,0 +1,387 @@
+"""`make bench-api`: latency of the fraud-scoring path, in one run.
+
+1. In-process: the score Lambda handler called directly (API Gateway proxy events built like the
+   local gateway builds them), 10,000 requests, real embedded PostgreSQL and Redis, the shipped
+   model and the ETL's real-time features over a small simulated marketplace. p50/p95/p99.
+2. HTTP: the local API Gateway (uvicorn + Starlette) in its own process, and a load generator in
+   another process sending POSTs on a fixed-rate, open-loop schedule (500 requests/s by default;
+   latency counted from each request's scheduled time, so a stalled server cannot hide its queue).
+   p50/p95/p99 and the throughput achieved.
+
+Targets (issue 5): handler p99 < 3 ms; HTTP p95 < 10 ms at 500 requests/s on this 2-core machine;
+the spec's own figure is p95 48 ms.
+
+Limits raised for the benchmark, explicitly: the application's rate limits (TG_RATELIMIT_*: every
+request comes from 127.0.0.1 and a handful of wallets, so the spec's 100/min per IP would turn the
+run into a measurement of 429s) and the API key's usage plan (a `benchmark` plan of 5,000 requests/s
+in a temporary usage_plans.yaml). The limiter still runs on every request: its cost is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH_KEY = "tg-benchmark-key-0000000000"
+PREDICT = "/api/v1/ml/predict/fraud"
+TARGET_HANDLER_P99_MS = 3.0
+TARGET_HTTP_P95_MS = 10.0
+SPEC_P95_MS = 48.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):7.3f} ms   p95 {percentile(values, 95):7.3f} ms   "
+        f"p99 {percentile(values, 99):7.3f} ms   mean {statistics.fmean(values):7.3f} ms   n={len(values)}"
+    )
+
+
+# ------------------------------------------------------------------------------------------ setup
+def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[tuple[str, int, float]]:
+    """A simulated marketplace (synthetic chain: fast), the ETL + features + views, and the
+    (wallet, ticket, price) triples the requests will use."""
+    import psycopg
+    import redis
+
+    from shared.etl.pipeline import run_full
+    from shared.simulator import SimulationConfig, simulate
+
+    with psycopg.connect(database_url) as conn:
+        result = simulate(
+            conn,
+            SimulationConfig(seed=11, days=2, transactions_per_day=transactions_per_day, chain="synthetic"),
+        )
+        conn.commit()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        run_full(conn, result.log_source, result.contract_address, redis=redis.Redis.from_url(redis_url))
+        rows = conn.execute(
+            """SELECT buyer_wallet, ticket_id, price::float8 FROM marketplace.orders
+                ORDER BY created_at DESC LIMIT 2000"""
+        ).fetchall()
+    return [(str(w), int(t), float(p)) for w, t, p in rows]
+
+
+def proxy_event(body: dict[str, Any], source_ip: str) -> dict[str, Any]:
+    request_id = str(uuid.uuid4())
+    text = json.dumps(body)
+    return {
+        "resource": PREDICT,
+        "path": PREDICT,
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json", "x-api-key": BENCH_KEY},
+        "multiValueHeaders": {"content-type": ["application/json"], "x-api-key": [BENCH_KEY]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": PREDICT,
+            "httpMethod": "POST",
+            "path": f"/bench{PREDICT}",
+            "stage": "bench",
+            "requestId": request_id,
+            "identity": {"sourceIp": source_ip, "apiKey": BENCH_KEY},
+        },
+    }
+
+
+def bench_in_process(samples: list[tuple[str, int, float]], requests: int) -> dict[str, Any]:
+    from functions.score.handler import handler
+    from shared.local.gateway import LocalLambdaContext
+    from shared.observability import logger
+
+    # Logs and EMF go to stdout as in Lambda; here into /dev/null so the terminal is not the bottleneck.
+    sink = open(os.devnull, "w")  # noqa: SIM115
+    logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
+    run = uuid.uuid4().hex[:8]
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+
+    def one(i: int, timed: bool) -> None:
+        wallet, ticket, price = samples[i % len(samples)]
+        body = {
+            "transaction_id": f"b-{run}-{i}",
+            "wallet_address": wallet,
+            "ticket_id": ticket,
+            "price_paid": price,
+        }
+        event = proxy_event(body, f"198.51.{(i // 250) % 250}.{i % 250 + 1}")
+        context = LocalLambdaContext("score", event["requestContext"]["requestId"])
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(sink):
+            result = handler(event, context)
+        elapsed = (time.perf_counter() - started) * 1000
+        statuses[result["statusCode"]] = statuses.get(result["statusCode"], 0) + 1
+        if timed:
+            latencies.append(elapsed)
+
+    for i in range(300):  # warm-up: imports, pool, model, caches
+        one(requests + i, timed=False)
+    statuses.clear()
+    for i in range(requests):
+        one(i, timed=True)
+    return {"latencies": latencies, "statuses": statuses}
+
+
+# ----------------------------------------------------------------------------- load generator
+def load_generator(
+    port: int, rate: float, duration_s: float, samples: list[tuple[str, int, float]], out: Any
+) -> None:
+    """Open-loop: request i is due at t0 + i/rate, sent on a free keep-alive connection."""
+    import h11
+
+    async def run() -> dict[str, Any]:
+        connections: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, h11.Connection]] = (
+            asyncio.Queue()
+        )
+        for _ in range(64):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            await connections.put((reader, writer, h11.Connection(h11.CLIENT)))
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        errors = 0
+        run_id = uuid.uuid4().hex[:8]
+        total = int(rate * duration_s)
+
+        async def send(i: int, due: float) -> None:
+            nonlocal errors
+            reader, writer, conn = await connections.get()
+            wallet, ticket, price = samples[i % len(samples)]
+            body = json.dumps(
+                {
+                    "transaction_id": f"h-{run_id}-{i}",
+                    "wallet_address": wallet,
+                    "ticket_id": ticket,
+                    "price_paid": price,
+                }
+            ).encode()
+            try:
+                data = conn.send(
+                    h11.Request(
+                        method="POST",
+                        target=PREDICT,
+                        headers=[
+                            ("host", f"127.0.0.1:{port}"),
+                            ("content-type", "application/json"),
+                            ("x-api-key", BENCH_KEY),
+                            ("content-length", str(len(body))),
+                        ],
+                    )
+                )
+                data += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
+                writer.write(data)
+                status = 0
+                while True:
+                    event = conn.next_event()
+                    if event is h11.NEED_DATA:
+                        conn.receive_data(await reader.read(65536))
+                        continue
+                    if isinstance(event, h11.Response):
+                        status = event.status_code
+                    if isinstance(event, h11.EndOfMessage):
+                        break
+                latencies.append((time.perf_counter() - due) * 1000)
+                statuses[status] = statuses.get(status, 0) + 1
+                conn.start_next_cycle()
+                await connections.put((reader, writer, conn))
+            except Exception:
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                await connections.put((reader, writer, h11.Connection(h11.CLIENT)))
+
+        tasks = []
+        start = time.perf_counter() + 0.2
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(i, due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        return {
+            "latencies": latencies,
+            "statuses": statuses,
+            "errors": errors,
+            "elapsed_s": elapsed,
+            "sent": total,
+        }
+
+    out.put(asyncio.run(run()))
+
+
+def bench_http(
+    database_url: str, redis_url: str, samples: list[tuple[str, int, float]], rate: float, duration_s: float
+) -> dict[str, Any]:
+    import socket
+
+    import httpx
+    import yaml
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    plans = {
+        "usage_plans": [
+            {
+                "name": "benchmark",
+                "description": "raised for make bench-api only",
+                "throttle": {"rate_limit": 5000, "burst_limit": 5000},
+                "api_keys": [{"name": "benchmark", "local_value": BENCH_KEY}],
+            }
+        ]
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        plans_path = Path(tmp) / "usage_plans.yaml"
+        plans_path.write_text(yaml.safe_dump(plans))
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "shared.local.gateway",
+                "--port",
+                str(port),
+                "--usage-plans",
+                str(plans_path),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("the gateway did not start") from None
+                    time.sleep(0.2)
+            # Warm-up (imports, model, pool, caches) at a low rate, then the measured run.
+            results = []
+            for phase_rate, phase_duration in ((50, 3), (rate, duration_s)):
+                queue: Any = multiprocessing.get_context("spawn").Queue()
+                generator = multiprocessing.get_context("spawn").Process(
+                    target=load_generator, args=(port, phase_rate, phase_duration, samples, queue)
+                )
+                generator.start()
+                results.append(queue.get(timeout=phase_duration * 10 + 120))
+                generator.join(30)
+            return results[-1]
+        finally:
+            server.terminate()
+            server.wait(15)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000, help="in-process requests (default 10000)")
+    parser.add_argument(
+        "--rate", type=float, default=500.0, help="HTTP offered load, requests/s (default 500)"
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="HTTP run length, s (default 20)")
+    parser.add_argument("--transactions-per-day", type=int, default=2000, help="simulated purchases/day")
+    args = parser.parse_args(argv)
+
+    os.environ.update(
+        {
+            "TG_RATELIMIT_IP_PER_MINUTE": "100000000",
+            "TG_RATELIMIT_USER_PER_MINUTE": "100000000",
+            "TG_RATELIMIT_PURCHASE_PER_MINUTE": "100000000",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "ticketguard",
+            "TG_ENVIRONMENT": "local",
+        }
+    )
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+
+    import psycopg
+
+    from shared.db import apply_migrations
+    from shared.local.services import LocalServices
+
+    print(
+        "bench-api: starting embedded PostgreSQL and Redis, seeding a simulated marketplace ...", flush=True
+    )
+    with LocalServices.from_env() as services:
+        assert services.database_url and services.redis_url
+        os.environ["DATABASE_URL"] = services.database_url
+        os.environ["REDIS_URL"] = services.redis_url
+        with psycopg.connect(services.database_url, autocommit=True) as conn:
+            apply_migrations(conn)
+        started = time.perf_counter()
+        samples = seed(services.database_url, services.redis_url, args.transactions_per_day)
+        print(
+            f"  seeded: {len(samples)} request templates ({time.perf_counter() - started:.1f} s)", flush=True
+        )
+
+        from shared.model import load_model
+
+        print(f"  model: {load_model().version}", flush=True)
+        print(
+            f"\n[1] in-process score handler, {args.requests} requests (real PostgreSQL + Redis)", flush=True
+        )
+        in_process = bench_in_process(samples, args.requests)
+        print(f"    {summary(in_process['latencies'])}")
+        print(f"    statuses: {in_process['statuses']}")
+        handler_p99 = percentile(in_process["latencies"], 99)
+
+        print(
+            f"\n[2] HTTP through the local gateway, {args.rate:g} requests/s for {args.duration:g} s",
+            flush=True,
+        )
+        http = bench_http(services.database_url, services.redis_url, samples, args.rate, args.duration)
+        throughput = len(http["latencies"]) / http["elapsed_s"]
+        print(f"    {summary(http['latencies'])}")
+        print(
+            f"    offered {args.rate:g}/s, achieved {throughput:.1f}/s; "
+            f"statuses {http['statuses']}; transport errors {http['errors']}"
+        )
+        http_p95 = percentile(http["latencies"], 95)
+
+    print("\ncomparison")
+    print(
+        f"  handler p99 {handler_p99:.3f} ms vs target < {TARGET_HANDLER_P99_MS} ms: "
+        f"{'MET' if handler_p99 < TARGET_HANDLER_P99_MS else 'NOT MET'}"
+    )
+    print(
+        f"  HTTP p95 {http_p95:.3f} ms at {args.rate:g}/s vs target < {TARGET_HTTP_P95_MS} ms: "
+        f"{'MET' if http_p95 < TARGET_HTTP_P95_MS else 'NOT MET'}; spec's figure p95 {SPEC_P95_MS} ms: "
+        f"{'better' if http_p95 < SPEC_P95_MS else 'worse'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
