@@ -79,6 +79,19 @@ def set_next_block_timestamp(w3: Web3, timestamp: int) -> int:
     return effective
 
 
+def transaction_succeeded(w3: Web3, tx_hash: bytes) -> bool:
+    """Whether a mined transaction succeeded. On a local_chain() the receipt is read from the head
+    block (eth-tester's eth_getTransactionReceipt scans the whole chain for the hash)."""
+    tester = getattr(w3.provider, "ethereum_tester", None)
+    if tester is not None:
+        chain = tester.backend.chain
+        block = chain.get_canonical_block_by_number(chain.get_canonical_head().block_number)
+        for tx, receipt in zip(block.transactions, block.get_receipts(chain.chaindb), strict=True):
+            if tx.hash == bytes(tx_hash):
+                return bool(receipt.state_root == b"\x01")
+    return int(w3.eth.get_transaction_receipt(cast(Any, tx_hash))["status"]) == 1
+
+
 def _error_selectors(abi: Sequence[dict[str, Any]]) -> dict[str, str]:
     return {
         "0x" + function_abi_to_4byte_selector(cast(Any, item)).hex(): item["name"]
@@ -160,8 +173,7 @@ class TicketMarketClient:
         call = getattr(self.contract.functions, function)(*args)
         params: dict[str, Any] = {"from": to_checksum_address(sender), "value": value, "gas": gas}
         tx_hash = call.transact(cast(Any, params))
-        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
-        if receipt["status"] != 1:
+        if not transaction_succeeded(self.w3, tx_hash):
             reason = self._replay_reason(call, params)
             raise ChainTransactionFailed(
                 f"{function}{args} reverted: {reason or 'no reason given'}",

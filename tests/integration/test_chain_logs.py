@@ -152,3 +152,19 @@ def test_evm_snapshot_and_revert_is_a_reorg(contract_artifacts: Any) -> None:
     tokens = [int.from_bytes(log["topics"][3], "big") for log in source.get_logs(head, head, evm.address)]
     assert tokens[:1] == [2]
     assert evm.owner_of(1) == evm.roles.organizer.lower()
+
+
+def test_direct_reading_of_the_local_evm_equals_eth_get_logs(
+    both: tuple[TicketMarketClient, SyntheticChain],
+) -> None:
+    # Given the local EVM read two ways: py-evm's blocks directly, and eth_getLogs through web3
+    evm, _ = both
+    head = evm.w3.eth.block_number
+    direct = Web3LogSource(evm.w3).get_logs(0, head, evm.address)
+    rpc = Web3LogSource(evm.w3, direct=False).get_logs(0, head, evm.address)
+    # Then they are the same logs, and a block range is honoured the same way
+    assert direct == rpc and len(direct) == 40
+    assert Web3LogSource(evm.w3).get_logs(5, 8, evm.address) == Web3LogSource(evm.w3, direct=False).get_logs(
+        5, 8, evm.address
+    )
+    assert Web3LogSource(evm.w3).get_logs(0, head, "0x" + "99" * 20) == []
