@@ -1,0 +1,97 @@
+"""The ETL, features and KPIs on the simulator's output (a small EVM-mode marketplace)."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_lib
+from psycopg_pool import ConnectionPool
+
+from shared.etl import run_full
+from shared.features.batch import run_feature_job
+from shared.features.definitions import FEATURE_NAMES
+from shared.features.realtime import ScoringContext, compute_realtime_features
+from shared.features.training import build_training_set
+from shared.kpis import compute_kpis
+
+
+@pytest.fixture
+def loaded(db: psycopg.Connection, simulated_marketplace: Any) -> Any:
+    result = simulated_marketplace.result
+    summary = run_full(db, result.log_source, result.contract_address, as_of=result.end)
+    return result, summary
+
+
+def test_full_run_loads_every_order_and_log(db: psycopg.Connection, loaded: Any) -> None:
+    result, summary = loaded
+    # Then every backend order is a transaction or a reject with a reason, nothing else
+    orders = db.execute("SELECT count(*) FROM marketplace.orders").fetchone()[0]
+    transactions = db.execute("SELECT count(*) FROM intel.transactions").fetchone()[0]
+    rejected = db.execute(
+        "SELECT count(*) FROM intel.etl_rejects WHERE source = 'backend.orders'"
+    ).fetchone()[0]
+    assert orders > 100 and transactions + rejected == orders
+    # And every contract log up to the head is loaded once, with no stale block hash
+    logs = result.log_source.get_logs(0, result.log_source.latest_block(), result.contract_address)
+    stored = db.execute("SELECT count(*) FROM intel.chain_events").fetchone()[0]
+    ignored = summary.chain.ignored
+    chain_rejects = db.execute("SELECT count(*) FROM intel.etl_rejects WHERE source = 'chain'").fetchone()[0]
+    assert stored + ignored + chain_rejects == len(logs) and chain_rejects == 0
+    # And buyers' first on-chain activity is known
+    unseen = db.execute(
+        "SELECT count(*) FROM intel.transactions t JOIN intel.wallets w ON w.address = t.wallet_address "
+        "WHERE w.first_seen_at IS NULL AND t.kind = 'primary'"
+    ).fetchone()[0]
+    assert unseen == 0
+    # And a second run changes nothing
+    again = run_full(db, result.log_source, result.contract_address, as_of=result.end)
+    assert again.rows_written == 0
+
+
+def test_training_set_and_kpis_on_simulated_data(db: psycopg.Connection, loaded: Any) -> None:
+    result, _ = loaded
+    frame = build_training_set(db, result.start, result.end)
+    assert list(frame.columns) == ["transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud"]
+    assert len(frame) == db.execute("SELECT count(*) FROM intel.transactions").fetchone()[0]
+    # labels: exactly the window's transactions labelled fraud so far (the rest count as legitimate)
+    labelled_fraud = db.execute(
+        "SELECT count(*) FROM intel.fraud_labels l JOIN intel.transactions t USING (transaction_id) "
+        "WHERE l.is_fraud AND t.occurred_at >= %s AND t.occurred_at < %s",
+        (result.start, result.end),
+    ).fetchone()[0]
+    assert frame["is_fraud"].sum() == labelled_fraud
+    assert frame["event_popularity_score"].between(0, 1).all()
+    assert set(frame["geo_velocity_flag"].unique()) <= {0.0, 1.0}
+    report = compute_kpis(db, result.start, result.end)
+    assert report.counts.transactions == len(frame)
+    assert report.revenue_per_hour > 0
+
+
+def test_three_paths_agree_on_a_sample_of_simulated_transactions(
+    db: psycopg.Connection, loaded: Any, database_url: str, redis_client: redis_lib.Redis
+) -> None:
+    result, _ = loaded
+    frame = build_training_set(db, result.start, result.end).set_index("transaction_id")
+    rows = db.execute(
+        "SELECT transaction_id, wallet_address, ticket_id, price_paid::float8, host(client_ip), occurred_at "
+        "FROM intel.transactions ORDER BY transaction_id"
+    ).fetchall()
+    sample = random.Random(5).sample(rows, 8)
+    with ConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        for txn_id, wallet, ticket, price, ip, at in sample:
+            run_feature_job(db, "daily", as_of=at, redis=redis_client)
+            for _ in range(2):  # cold (PostgreSQL), then warm (Redis)
+                values = compute_realtime_features(
+                    ScoringContext(wallet, ticket, price, ip, at), redis=redis_client, pool=pool
+                ).values
+                for name in FEATURE_NAMES:
+                    expected = frame.loc[txn_id, name]
+                    if math.isnan(expected):
+                        assert values[name] is None, (txn_id, name)
+                    else:
+                        assert values[name] == pytest.approx(expected, rel=1e-9, abs=1e-12), (txn_id, name)
+            redis_client.flushall()
