@@ -19,6 +19,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.nag import acknowledge
 from infra.network import Network
 
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens here
@@ -127,6 +128,7 @@ class Database(Construct):
             backup_retention=Duration.days(db.backup_retention_days),
             delete_automated_backups=False,
             iam_authentication=True,
+            monitoring_interval=Duration.seconds(60),  # enhanced monitoring: OS metrics for the dashboard
             cloudwatch_logs_exports=["postgresql"],
             auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True,
@@ -135,6 +137,11 @@ class Database(Construct):
         )
         # On the DB resource only: the proxy (a child of the instance) must not wait for the log group.
         self.instance.node.default_child.node.add_dependency(postgres_log_group)  # type: ignore[union-attr]
+        acknowledge(
+            self.instance.node.find_child("MonitoringRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+            "RDS enhanced monitoring needs exactly this AWS-managed policy on the role that RDS assumes.",
+        )
         assert self.instance.secret is not None
         self.secret: secretsmanager.ISecret = self.instance.secret
         self.rotation = self.instance.add_rotation_single_user(
