@@ -2,14 +2,15 @@
 anomalies in the training set, and gate promotion on the test split.
 
 - Envelope: for each feature, the central 99% interval [p0.5, p99.5] of a trusted reference window
-  (the promoted model's training data, carried in its manifest; else the earliest half of the
-  training split), widened by `margin` x its width. Rows outside it are quarantined with a reason
+  (the promoted model's training data, carried in its manifest; before any model is promoted, the
+  training window itself), widened by `margin` x its width. Rows outside it are quarantined with a reason
   naming the feature, the value and the envelope; they are kept out of training and validation.
 - Anomaly check: an Isolation Forest fitted on the reference window scores the screened rows;
   more anomalies than expected, a fraud rate far from the reference's, identical rows with
   conflicting labels, or a large quarantine share are flagged.
 - Gate: a new model is promoted only if it is not worse than the current one on the same test split
-  by more than `tolerance` in AUC-PR (and AUC-ROC), and no anomaly flag is raised.
+  by more than `tolerance` in AUC-PR (and AUC-ROC), and no anomaly flag is raised (for the very
+  first model there is nothing to keep in service, so its flags are reported for review instead).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from shared.ml.data import LabelledTable
 
 ENVELOPE_QUANTILES = (0.005, 0.995)
-DEFAULT_MARGIN = 0.25
+DEFAULT_MARGIN = 0.5
 MAX_QUARANTINE_SHARE = 0.05
 ANOMALY_RATE_FACTOR = 3.0
 FRAUD_RATE_FACTOR = 3.0
@@ -36,15 +37,27 @@ DEFAULT_TOLERANCE = 0.02
 Envelope = dict[str, tuple[float, float]]
 
 
-def reference_envelope(features: pd.DataFrame, margin: float = DEFAULT_MARGIN) -> Envelope:
+def reference_envelope(
+    features: pd.DataFrame, margin: float = DEFAULT_MARGIN, *, trusted: bool = True
+) -> Envelope:
+    """Per feature [p0.5 - margin*w, p99.5 + margin*w], w = p99.5 - p0.5.
+
+    Rare values are not outliers: a trusted window's own extremes are always inside its envelope
+    (a fraud flag set on 0.3% of rows is still a legitimate value), and a feature whose central 99%
+    is one value (a rare binary flag) takes the window's [min, max]."""
     envelope: Envelope = {}
     for name in features.columns:
         values = features[name].dropna()
         if values.empty:
             continue
         low, high = (float(values.quantile(q)) for q in ENVELOPE_QUANTILES)
-        width = high - low if high > low else max(abs(high), 1.0)
-        envelope[name] = (low - margin * width, high + margin * width)
+        lowest, highest = float(values.min()), float(values.max())
+        if high <= low:
+            envelope[name] = (lowest, highest)
+            continue
+        width = high - low
+        bounds = (low - margin * width, high + margin * width)
+        envelope[name] = (min(bounds[0], lowest), max(bounds[1], highest)) if trusted else bounds
     return envelope
 
 
@@ -95,7 +108,7 @@ def _impute(features: pd.DataFrame, medians: pd.Series) -> np.ndarray:
 def anomaly_check(
     reference: LabelledTable,
     screened: LabelledTable,
-    quarantined: int,
+    quarantined_share: float,
     seed: int = 0,
     trusted_fraud_rate: float | None = None,
 ) -> dict[str, Any]:
@@ -145,12 +158,11 @@ def anomaly_check(
         flags.append(
             f"{len(conflicting_groups)} identical feature rows carry both labels ({conflict_share:.2%})"
         )
-    total = len(screened.labels) + quarantined
-    share = quarantined / total if total else 0.0
+    share = quarantined_share
     stats["quarantined_share"] = share
     if share > MAX_QUARANTINE_SHARE:
         flags.append(
-            f"{share:.1%} of the new rows fell outside the reference envelope (over {MAX_QUARANTINE_SHARE:.0%})"
+            f"{share:.1%} of the training rows fell outside the reference envelope (over {MAX_QUARANTINE_SHARE:.0%})"
         )
     return {"flags": flags, "stats": stats, "passed": not flags}
 
@@ -183,11 +195,21 @@ def promotion_gate(
                     f"by more than {tolerance}"
                 )
     if not anomalies.get("passed", True):
-        reasons.extend(f"training data anomaly: {flag}" for flag in anomalies["flags"])
+        if current_version is not None:
+            reasons.extend(f"training data anomaly: {flag}" for flag in anomalies["flags"])
+        else:
+            # Nothing in service to fall back to: the flags go to the report for human review.
+            decision["unblocking_flags"] = [
+                f"training data anomaly (not blocking: no model in service yet, review it): {flag}"
+                for flag in anomalies["flags"]
+            ]
     decision["promote"] = not reasons
-    decision["reasons"] = reasons or (
-        ["no current model to compare with"]
-        if current_scores is None
-        else ["not worse than the current model"]
-    )
+    decision["reasons"] = (
+        reasons
+        or (
+            ["no current model to compare with"]
+            if current_scores is None
+            else ["not worse than the current model"]
+        )
+    ) + decision.get("unblocking_flags", [])
     return decision

@@ -86,30 +86,37 @@ def _screen(
     reference_rows = np.arange(n_train) < max(n_train // 2, 1)
     reference = train_part.subset(reference_rows)
     stored = (current_manifest or {}).get("training_envelope")
+    screened_train = np.ones(n_train, dtype=bool)
     if stored and set(stored) == set(train_part.feature_names):
         envelope = {k: (float(v[0]), float(v[1])) for k, v in stored.items()}
-        envelope_source = f"the promoted model {current_manifest.get('version') if current_manifest else ''}'s training data"
-        screened_train = np.ones(n_train, dtype=bool)
+        version = (current_manifest or {}).get("version")
+        envelope_source = f"the training data of the promoted model {version}"
     else:
-        envelope = defences.reference_envelope(reference.features, margin)
-        envelope_source = "the earliest half of the training split"
-        screened_train = ~reference_rows
+        # No trusted model yet: the window's own envelope still catches isolated absurd values
+        # (injected rows) without mistaking the window's natural drift for poisoning.
+        window = pd.concat([train_part.features, splits.valid.features], ignore_index=True)
+        envelope = defences.reference_envelope(window, margin, trusted=False)
+        envelope_source = "the training and validation window itself (no promoted model yet)"
     train_q = defences.quarantine_outliers(train_part.features, envelope, screened_train)
     valid_q = defences.quarantine_outliers(
         splits.valid.features, envelope, np.ones(len(splits.valid.labels), dtype=bool)
     )
     screened = pd.concat(
-        [train_part.features[screened_train & ~train_q.mask], splits.valid.features[~valid_q.mask]],
+        [train_part.features[~reference_rows & ~train_q.mask], splits.valid.features[~valid_q.mask]],
         ignore_index=True,
     )
     screened_labels = np.concatenate(
-        [train_part.labels[screened_train & ~train_q.mask], splits.valid.labels[~valid_q.mask]]
+        [train_part.labels[~reference_rows & ~train_q.mask], splits.valid.labels[~valid_q.mask]]
     )
     screened_table = LabelledTable(screened, screened_labels, None, train_part.source)
     profile = (current_manifest or {}).get("training_profile") or {}
     trusted_rate = profile.get("fraud_rate") if profile.get("features") == train_part.feature_names else None
     anomalies = defences.anomaly_check(
-        reference, screened_table, train_q.count + valid_q.count, seed=seed, trusted_fraud_rate=trusted_rate
+        reference,
+        screened_table,
+        (train_q.count + valid_q.count) / max(n_train + len(splits.valid.labels), 1),
+        seed=seed,
+        trusted_fraud_rate=trusted_rate,
     )
     cleaned = Splits(
         train=train_part.subset(~train_q.mask),
@@ -130,6 +137,13 @@ def _screen(
         },
         "quarantine_examples": (train_q.reasons + valid_q.reasons)[:50],
         "anomaly_check": anomalies,
+        # What the next training is screened against once this model is promoted.
+        "envelope_for_next": {
+            k: list(v)
+            for k, v in defences.reference_envelope(
+                pd.concat([cleaned.train.features, cleaned.valid.features], ignore_index=True), margin
+            ).items()
+        },
     }
     return cleaned, summary
 
@@ -311,7 +325,7 @@ def _manifest_fields(
             "contributions": "tg_contributions",
             "version": 1,
         },
-        "training_envelope": screening["envelope"],
+        "training_envelope": screening["envelope_for_next"],
         "training_profile": {
             "features": content["features"],
             "rows": content["splits"]["train"]["rows"] + content["splits"]["valid"]["rows"],

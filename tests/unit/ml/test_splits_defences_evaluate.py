@@ -60,14 +60,14 @@ def test_anomaly_check_passes_clean_data_and_flags_label_flipping() -> None:
     table = table_from_training_set(frame, source="test")
     half = np.arange(len(table.labels)) < 2000
     reference, newer = table.subset(half), table.subset(~half)
-    clean = defences.anomaly_check(reference, newer, quarantined=0)
+    clean = defences.anomaly_check(reference, newer, quarantined_share=0.0)
     assert clean["passed"], clean["flags"]
     # When an attacker flips a quarter of the legitimate labels to fraud in the new data
     flipped = newer.subset(np.ones(len(newer.labels), dtype=bool))
     flipped.labels = flipped.labels.copy()
     legit = np.flatnonzero(flipped.labels == 0)
     flipped.labels[legit[::4]] = 1
-    result = defences.anomaly_check(reference, flipped, quarantined=0)
+    result = defences.anomaly_check(reference, flipped, quarantined_share=0.0)
     assert not result["passed"]
     assert any("fraud rate moved" in flag for flag in result["flags"])
 
@@ -119,3 +119,26 @@ def test_shap_importance_shares_sum_to_one_and_rank_features() -> None:
     ranked = evaluate.shap_importance(contributions, ["a", "b", "c"])
     assert [r["feature"] for r in ranked] == ["a", "b", "c"]
     assert sum(r["share"] for r in ranked) == pytest.approx(1.0)
+
+
+def test_rare_legitimate_values_are_not_quarantined() -> None:
+    # Given a trusted window where a fraud flag is set on 0.3% of rows (beyond its 99.5th percentile)
+    flag = np.zeros(2000)
+    flag[:6] = 1.0
+    envelope = defences.reference_envelope(pd.DataFrame({"geo_velocity_flag": flag}))
+    # When new rows carry the flag, then they are inside the envelope; an absurd value is not
+    quarantine = defences.quarantine_outliers(
+        pd.DataFrame({"geo_velocity_flag": [1.0, 0.0, 7.0]}), envelope, np.ones(3, dtype=bool)
+    )
+    assert quarantine.mask.tolist() == [False, False, True]
+
+
+def test_first_model_anomaly_flags_are_reported_but_do_not_block() -> None:
+    rng = np.random.default_rng(4)
+    y = (rng.random(500) < 0.1).astype(int)
+    scores = rng.random(500)
+    decision = defences.promotion_gate(
+        y, scores, None, current_version=None, anomalies={"passed": False, "flags": ["drift"]}
+    )
+    assert decision["promote"]
+    assert any("not blocking" in reason and "drift" in reason for reason in decision["reasons"])
