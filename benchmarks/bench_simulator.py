@@ -25,29 +25,32 @@ from shared.simulator import SimulationConfig, SimulationResult, simulate
 END = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def _run(server_url: str, config: SimulationConfig) -> tuple[SimulationResult, float]:
+def _run(server_url: str, config: SimulationConfig) -> tuple[SimulationResult, float, float]:
     name = f"tg_bench_sim_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
         with psycopg.connect(with_database(server_url, name), autocommit=True) as conn:
             apply_migrations(conn)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = simulate(conn, config)
-            return result, time.perf_counter() - started
+            return result, time.perf_counter() - started, time.process_time() - cpu
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _print(title: str, result: SimulationResult, seconds: float) -> None:
+def _print(title: str, result: SimulationResult, seconds: float, cpu: float) -> None:
     print(f"\n== {title}")
+    print(f"  (1-min load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     for table, n in result.counts.items():
         print(f"  {table:<30} {n:>10,}")
     print(f"  {'marketplace events':<30} {result.marketplace_events:>10,}")
     print(f"  {'chain transactions':<30} {result.chain_transactions:>10,}")
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items())
     print(f"  total {seconds:.1f} s ({phases}); {result.marketplace_events / seconds:,.0f} events/s")
+    # Wall time depends on what else the machine runs; the simulator's own CPU time less so.
+    print(f"  simulator process CPU {cpu:.1f} s (PostgreSQL's work on the COPY is not in it)")
     fraud = {s: f"{v:.3%}" for s, v in result.fraud_share.items() if s != "legit"}
     print(f"  fraud {result.fraud_orders / max(1, result.total_orders):.3%} overall: {fraud}")
 
@@ -60,19 +63,24 @@ def main() -> int:
 
     with LocalServices.from_env() as services:
         assert services.database_url
-        synthetic, synthetic_s = _run(
+        synthetic, synthetic_s, synthetic_cpu = _run(
             services.database_url,
             SimulationConfig(seed=1, days=1, events_per_day=args.events_per_day, chain="synthetic", end=END),
         )
-        _print(f"synthetic chain, one day at {args.events_per_day:,} events", synthetic, synthetic_s)
+        _print(
+            f"synthetic chain, one day at {args.events_per_day:,} events",
+            synthetic,
+            synthetic_s,
+            synthetic_cpu,
+        )
 
-        evm, evm_s = _run(
+        evm, evm_s, evm_cpu = _run(
             services.database_url,
             SimulationConfig(
                 seed=1, days=1, transactions_per_day=args.evm_transactions_per_day, chain="evm", end=END
             ),
         )
-        _print(f"EVM (py-evm), one small day at {args.evm_transactions_per_day} orders", evm, evm_s)
+        _print(f"EVM (py-evm), one small day at {args.evm_transactions_per_day} orders", evm, evm_s, evm_cpu)
         chain_s = evm.timings_s["chain"]
         evm_rate = evm.marketplace_events / evm_s
         tx_rate = evm.chain_transactions / chain_s
