@@ -22,18 +22,37 @@ from constructs import Construct
 
 @dataclass(frozen=True)
 class Schedule:
+    name: str
     function: str
     expression: str
     description: str
-    payload: Mapping[str, Any] | None = None  # None: EventBridge's own "Scheduled Event" JSON
+    payload: Mapping[str, Any] | None = None  # the rule's constant input (None: EventBridge's own event)
 
 
+# The ETL room's jobs take `{"mode": "hourly" | "daily"}` (shared.etl.jobs.ScheduledJob), the same
+# inputs as the local timers of shared/local/schedules.py. Hourly runs skip 02:00, when the daily run
+# of the same job does the full pass; features follow the ETL by 20 minutes.
 SCHEDULES = (
-    Schedule("etl", "cron(0 2 * * ? *)", "Daily full ETL at 02:00 UTC"),
-    Schedule("features", "cron(0 * * * ? *)", "Hourly feature updates"),
-    Schedule("refresh_views", "rate(5 minutes)", "Refresh the KPI materialized views every 5 minutes"),
-    Schedule("retention", "cron(0 3 ? * SUN *)", "Weekly retention, Sunday 03:00 UTC"),
+    Schedule("etl-daily", "etl", "cron(0 2 * * ? *)", "Daily full ETL at 02:00 UTC", {"mode": "daily"}),
+    Schedule("etl-hourly", "etl", "cron(0 0-1,3-23 * * ? *)", "Hourly incremental ETL", {"mode": "hourly"}),
     Schedule(
+        "features-daily",
+        "features",
+        "cron(20 2 * * ? *)",
+        "Daily batch features after the ETL",
+        {"mode": "daily"},
+    ),
+    Schedule(
+        "features-hourly",
+        "features",
+        "cron(20 0-1,3-23 * * ? *)",
+        "Hourly feature updates",
+        {"mode": "hourly"},
+    ),
+    Schedule("refresh-views", "refresh_views", "rate(5 minutes)", "Refresh the KPI materialized views"),
+    Schedule("retention", "retention", "cron(0 3 ? * SUN *)", "Weekly retention, Sunday 03:00 UTC"),
+    Schedule(
+        "retrain",
         "retrain",
         "cron(0 2 ? * SUN *)",
         "Retraining, Sundays 02:00 UTC; the handler trains on even ISO weeks only (bi-weekly)",
@@ -60,8 +79,8 @@ class Jobs(Construct):
                 continue  # not deployed (see the synth warnings); its schedule would have no target
             rule = events.Rule(
                 self,
-                "".join(part.capitalize() for part in schedule.function.split("_")),
-                rule_name=f"ticketguard-{environment}-{schedule.function.replace('_', '-')}",
+                "".join(part.capitalize() for part in schedule.name.split("-")),
+                rule_name=f"ticketguard-{environment}-{schedule.name}",
                 description=schedule.description,
                 schedule=events.Schedule.expression(schedule.expression),
             )
@@ -76,4 +95,4 @@ class Jobs(Construct):
                     max_event_age=Duration.hours(2),
                 )
             )
-            self.rules[schedule.function] = rule
+            self.rules[schedule.name] = rule

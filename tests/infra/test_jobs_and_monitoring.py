@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from infra.functions import CATALOG
 from infra.jobs import SCHEDULES
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -17,27 +18,43 @@ def _rules(synth) -> dict[str, dict]:
 
 def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_utc(dev_synth):
     expected = {
-        "etl": "cron(0 2 * * ? *)",
-        "features": "cron(0 * * * ? *)",
-        "refresh_views": "rate(5 minutes)",
-        "retention": "cron(0 3 ? * SUN *)",
-        "retrain": "cron(0 2 ? * SUN *)",
+        "etl-daily": ("etl", "cron(0 2 * * ? *)", {"mode": "daily"}),  # spec: daily ETL 02:00
+        "etl-hourly": ("etl", "cron(0 0-1,3-23 * * ? *)", {"mode": "hourly"}),
+        "features-daily": ("features", "cron(20 2 * * ? *)", {"mode": "daily"}),
+        "features-hourly": ("features", "cron(20 0-1,3-23 * * ? *)", {"mode": "hourly"}),  # spec: hourly
+        "refresh-views": ("refresh_views", "rate(5 minutes)", None),  # spec: every 5 minutes
+        "retention": ("retention", "cron(0 3 ? * SUN *)", None),  # spec: weekly, Sunday 03:00
+        "retrain": (
+            "retrain",
+            "cron(0 2 ? * SUN *)",
+            {"cadence": "biweekly"},
+        ),  # spec: bi-weekly Sunday 02:00
     }
-    assert {s.function: s.expression for s in SCHEDULES} == expected
+    assert {s.name: (s.function, s.expression, s.payload) for s in SCHEDULES} == expected
     rules = _rules(dev_synth)
-    for function, expression in expected.items():
-        name = f"ticketguard-dev-{function.replace('_', '-')}"
-        deployed = any(
-            function == p["Handler"].split(".")[1]
-            for p in (r["Properties"] for r in dev_synth.resources("AWS::Lambda::Function").values())
-            if p.get("Handler", "").startswith("functions.")
-        )
-        if deployed:
-            assert rules[name]["ScheduleExpression"] == expression
-            [target] = rules[name]["Targets"]
-            assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-        else:
-            assert name not in rules
+    descriptions = {
+        r["Properties"].get("Description") for r in dev_synth.resources("AWS::Lambda::Function").values()
+    }
+    deployed = {spec.name for spec in CATALOG if spec.description in descriptions}
+    for name, (function, expression, payload) in expected.items():
+        rule = rules.get(f"ticketguard-dev-{name}")
+        if function not in deployed:
+            assert rule is None, f"{name}: a rule without a target"
+            continue
+        assert rule is not None, name
+        assert rule["ScheduleExpression"] == expression
+        [target] = rule["Targets"]
+        assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+        assert (json.loads(target["Input"]) if "Input" in target else None) == payload
+
+
+def test_given_the_etl_jobs_then_the_schedule_inputs_parse_as_their_job_events():
+    from shared.etl.jobs import parse_job
+
+    for schedule in SCHEDULES:
+        if schedule.function in {"etl", "features", "refresh_views"}:
+            job = parse_job(dict(schedule.payload or {}))
+            assert job.mode == (schedule.payload or {}).get("mode", "hourly")
 
 
 def test_given_retraining_then_the_weekly_rule_says_biweekly_to_the_handler():
