@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS sim.truth (
     transaction_id text PRIMARY KEY,
     scenario       text NOT NULL
 );
+-- Who each simulated account is (regular, power, traveller, vpn, reseller, bot, fraudster, ring, admin):
+-- for error analysis (how many honest travellers did the model flag?), never a model input.
+CREATE TABLE IF NOT EXISTS sim.user_kinds (
+    user_id bigint PRIMARY KEY,
+    kind    text NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sim.runs (
     run_id           bigserial PRIMARY KEY,
     seed             bigint NOT NULL,
@@ -67,6 +73,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "intel.fraud_labels": ("transaction_id", "is_fraud", "source", "labelled_at", "created_at"),
     "sim.truth": ("transaction_id", "scenario"),
+    "sim.user_kinds": ("user_id", "kind"),
 }  # fmt: skip
 
 
@@ -352,6 +359,7 @@ def _write(
             ((tid, is_fraud, source, _ts(at), _ts(at)) for tid, is_fraud, source, at in label_rows),
         )
         counts["sim.truth"] = _copy(conn, "sim.truth", ((o.transaction_id, o.scenario) for o in world.orders))
+        counts["sim.user_kinds"] = _copy(conn, "sim.user_kinds", ((u.user_id, u.kind) for u in world.users))
         conn.execute(
             "INSERT INTO sim.runs (seed, chain, contract_address, window_start, window_end, config, counts)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",

@@ -86,6 +86,10 @@ def test_every_scenario_and_the_truth_table(simulated_marketplace: SimulatedMark
     assert set(truth) == {"legit", "scalper_bot", "stolen_card", "wash_trading", "account_takeover"}
     n_orders = db.execute("SELECT count(*) FROM marketplace.orders").fetchone()[0]
     assert sum(truth.values()) == n_orders == result.counts["marketplace.orders"]
+    # every account has its kind recorded: honest look-alikes and fraudsters alike
+    kinds = dict(db.execute("SELECT kind, count(*) FROM sim.user_kinds GROUP BY 1").fetchall())
+    assert sum(kinds.values()) == result.counts["marketplace.users"]
+    assert {"regular", "power", "traveller", "reseller", "bot", "fraudster", "ring", "admin"} <= set(kinds)
     # labels only for orders that exist, and known by the end of the window
     late = db.execute(
         "SELECT count(*) FROM intel.fraud_labels l LEFT JOIN marketplace.orders o USING (transaction_id)"
