@@ -5,7 +5,9 @@ Metric names are a contract with the alarms of infra/ (monitoring construct):
                    new decision: its Average over a period is the fraud rate of that period.
   ScoringLatency   milliseconds per scored request (p95 alarm).
   DegradedScoring  count; a decision made while Redis was unavailable (PostgreSQL served features).
-  Decision<Name>   count per decision: DecisionApproved, DecisionRequire2FA, DecisionManualReview,
+  ScoredTransactions  count; one per new decision (replays excluded).
+  FraudScore       the model's probability, one value per model decision (CloudWatch percentiles).
+  Decision<Name>   count per decision: DecisionApproved, DecisionRequire2fa, DecisionManualReview,
                    DecisionBlocked.
   ScoreBucketNN    count; histogram of fraud scores in tenths: ScoreBucket00 = [0, 0.1) ... ScoreBucket09.
   ScoringReplayed, RateLimited, FailOpenDecisions, DependencyUnavailable: counts.
@@ -20,7 +22,7 @@ from shared.observability import metrics
 
 _DECISION_METRIC = {
     Decision.APPROVED: "DecisionApproved",
-    Decision.REQUIRE_2FA: "DecisionRequire2FA",
+    Decision.REQUIRE_2FA: "DecisionRequire2fa",
     Decision.MANUAL_REVIEW: "DecisionManualReview",
     Decision.BLOCKED: "DecisionBlocked",
 }
@@ -36,6 +38,7 @@ def record_decision(response: PredictResponse, latency_ms: float) -> None:
     if response.replayed:
         metrics.add_metric(name="ScoringReplayed", unit=MetricUnit.Count, value=1)
         return
+    metrics.add_metric(name="ScoredTransactions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=_DECISION_METRIC[response.decision], unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="FraudRate",
@@ -43,6 +46,7 @@ def record_decision(response: PredictResponse, latency_ms: float) -> None:
         value=100.0 if response.decision in FRAUD_DECISIONS else 0.0,
     )
     if response.fraud_score is not None:
+        metrics.add_metric(name="FraudScore", unit=MetricUnit.NoUnit, value=response.fraud_score)
         metrics.add_metric(name=score_bucket(response.fraud_score), unit=MetricUnit.Count, value=1)
     if response.degraded:
         metrics.add_metric(name="DegradedScoring", unit=MetricUnit.Count, value=1)
