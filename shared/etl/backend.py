@@ -73,6 +73,20 @@ TABLES: tuple[TableSpec, ...] = (
         ),
         ("transaction_id",),
     ),
+    TableSpec(
+        "sessions", "session_id", "session_id, user_id, host(ip) AS ip, user_agent, started_at, ended_at, updated_at",
+        "intel.sessions",
+        ("session_id", "user_id", "ip", "geo_country", "user_agent_hash", "started_at", "ended_at", "updated_at"),
+        ("session_id",),
+    ),
+    TableSpec(
+        "login_attempts", "attempt_id",
+        "attempt_id, user_id, email, host(ip) AS ip, success, failure_reason, is_admin, attempted_at, updated_at",
+        "intel.login_attempts",
+        ("attempt_id", "user_id", "email_hash", "ip", "geo_country", "success", "failure_reason", "is_admin",
+         "attempted_at", "updated_at"),
+        ("attempt_id",),
+    ),
 )  # fmt: skip
 TABLE_NAMES = tuple(spec.name for spec in TABLES)
 
@@ -206,6 +220,19 @@ class _Transformer:
                     (r["transaction_id"], r["order_id"], r["ticket_id"], r["event_id"], r["buyer_user_id"],
                      r["buyer_wallet"], r["seller_wallet"], r["kind"], r["price"], r["fee"], r["payment_instrument"],
                      r["client_ip"], point.country, point.lat, point.lon, r["status"], r["created_at"], r["updated_at"])
+                )  # fmt: skip
+        elif table == "sessions":
+            for r in rows:
+                out.append(
+                    (r["session_id"], r["user_id"], r["ip"], self.geo.locate(r["ip"]).country,
+                     hashlib.sha256(r["user_agent"].encode()).hexdigest(), r["started_at"], r["ended_at"],
+                     r["updated_at"])
+                )  # fmt: skip
+        elif table == "login_attempts":
+            for r in rows:
+                out.append(
+                    (r["attempt_id"], r["user_id"], _email_hash(r["email"]), r["ip"], self.geo.locate(r["ip"]).country,
+                     r["success"], r["failure_reason"], r["is_admin"], r["attempted_at"], r["updated_at"])
                 )  # fmt: skip
         else:  # pragma: no cover - TABLES is closed
             raise ValueError(table)

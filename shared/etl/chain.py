@@ -79,6 +79,20 @@ def _columns_for(name: str, args: dict[str, Any]) -> tuple[Any, Any, Any, Any, A
     return None, None, None, args["eventId"], None
 
 
+def _reject(
+    log: Mapping[str, Any], number: int, tx_hash: str, log_index: int, reason: str, detail: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    payload: dict[str, Any] = {
+        "address": str(log["address"]),
+        "topics": [as_hex(t) for t in log["topics"]],
+        "data": as_hex(log["data"]),
+        "blockNumber": number,
+    }
+    if detail is not None:
+        payload["detail"] = detail
+    return f"{number}:{tx_hash}:{log_index}", reason, payload
+
+
 class ChainChangedUnderUs(RuntimeError):
     """A log's block hash differs from the header read for it: the node reorganised mid-read."""
 
@@ -96,18 +110,11 @@ def transform_logs(
         number = int(log["blockNumber"])
         tx_hash = as_hex(log["transactionHash"])
         log_index = int(log["logIndex"])
-        natural_key = f"{number}:{tx_hash}:{log_index}"
-        payload = {
-            "address": str(log["address"]),
-            "topics": [as_hex(t) for t in log["topics"]],
-            "data": as_hex(log["data"]),
-            "blockNumber": number,
-        }
         if log.get("removed"):
-            rejects.append((natural_key, "removed_log", payload))
+            rejects.append(_reject(log, number, tx_hash, log_index, "removed_log"))
             continue
         if str(log["address"]).lower() != contract:
-            rejects.append((natural_key, "wrong_contract", payload))
+            rejects.append(_reject(log, number, tx_hash, log_index, "wrong_contract"))
             continue
         try:
             decoded = decode_log(list(log["topics"]), log["data"])
@@ -116,7 +123,7 @@ def transform_logs(
             continue
         except UndecodableLog as exc:
             reason = "unknown_event_signature" if "unknown event signature" in str(exc) else "malformed_log"
-            rejects.append((natural_key, reason, {**payload, "detail": str(exc)}))
+            rejects.append(_reject(log, number, tx_hash, log_index, reason, str(exc)))
             continue
         known = times.get(number)
         if known is None:
@@ -227,18 +234,22 @@ def sync_chain(
     contract_address: str,
     *,
     confirmations: int | None = None,
-    batch_blocks: int = 5_000,
+    batch_blocks: int = 2_000,
+    max_batch_blocks: int = 200_000,
+    target_logs: int = 20_000,
     start_block: int = 0,
     after_batch: Callable[[int], None] | None = None,
 ) -> ChainStats:
     """Load every confirmed log not loaded yet. Safe to call any number of times; a crash loses at
-    most the batch in flight, which the next call reads again."""
+    most the batch in flight, which the next call reads again. Block ranges start at `batch_blocks`
+    and adapt towards `target_logs` logs per range (never above `max_batch_blocks`; a node that
+    caps eth_getLogs ranges wants `max_batch_blocks` at its cap)."""
     from shared.config import get_settings
 
     if confirmations is None:
         confirmations = get_settings().chain_confirmations
-    if batch_blocks < 1:
-        raise ValueError("batch_blocks must be at least 1")
+    if batch_blocks < 1 or max_batch_blocks < batch_blocks:
+        raise ValueError("need 1 <= batch_blocks <= max_batch_blocks")
     contract = contract_address.lower()
     job = checkpoint_job(contract)
     stats = ChainStats()
@@ -295,6 +306,11 @@ def sync_chain(
         stats.to_block = hi
         last = hi
         headers.clear()
+        # Sparse ranges grow (fewer round trips and transactions), dense ones shrink (bounded memory).
+        if len(logs) < target_logs // 4:
+            batch_blocks = min(max_batch_blocks, batch_blocks * 2)
+        elif len(logs) > target_logs * 2:
+            batch_blocks = max(1, batch_blocks // 2)
         if after_batch is not None:
             after_batch(hi)
     return stats

@@ -65,12 +65,16 @@ def copy_upsert(
         conflict: sql.Composable = sql.SQL("DO UPDATE SET {} WHERE {}").format(assignments, changed)
     else:
         conflict = sql.SQL("DO NOTHING")
-    # DISTINCT ON: a batch that holds the same key twice keeps its last version (no "affect row twice").
-    query = sql.SQL(
-        "INSERT INTO {target} AS t ({cols}) "
+    # DISTINCT ON: a batch that holds the same key twice keeps one version ("cannot affect row a
+    # second time" otherwise); insert-only loads skip the sort, DO NOTHING already keeps the first.
+    select = (
         "SELECT DISTINCT ON ({key}) {cols} FROM {staging} ORDER BY {key} "
-        "ON CONFLICT ({key}) {conflict}"
-    ).format(target=target, cols=cols, key=key_cols, staging=staging, conflict=conflict)
+        if to_update
+        else "SELECT {cols} FROM {staging} "
+    )
+    query = sql.SQL("INSERT INTO {target} AS t ({cols}) " + select + "ON CONFLICT ({key}) {conflict}").format(
+        target=target, cols=cols, key=key_cols, staging=staging, conflict=conflict
+    )
     cursor = conn.execute(query)
     return cursor.rowcount
 
