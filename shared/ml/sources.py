@@ -3,7 +3,7 @@ then the point-in-time training-set builder (the path production data takes).
 
 The simulation runs in a scratch database (created, migrated, dropped) on DATABASE_URL's server or
 an embedded PostgreSQL, never in the database the application uses. It covers the training weeks
-plus a label-settling period: fraud labels arrive up to 30 days after the purchase, so the training
+after a warm-up (the simulated world starts empty) and before a label-settling period: fraud labels arrive up to 30 days after the purchase, so the training
 window ends `LABEL_SETTLING` before the end of the simulation and every row's label is as final as the
 simulator will make it (still noisy on purpose: some fraud never labelled or cleared by mistake).
 """
@@ -26,6 +26,10 @@ from shared.ml.data import LabelledTable, table_from_training_set
 logger = logging.getLogger(__name__)
 
 LABEL_SETTLING = timedelta(days=30)
+# The simulated world starts empty: wallet ages, holding times and attendance only reach their steady
+# state after a few weeks, so the training window starts after this warm-up (its rows still feed the
+# history every feature looks back on).
+WARM_UP = timedelta(days=28)
 BASE_ORDERS_PER_DAY = 600
 # A fixed end keeps the default model reproducible (same seed -> same data -> same model).
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
@@ -66,7 +70,7 @@ def build_from_simulation(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     apply_migrations(conn)
-    days = weeks * 7 + LABEL_SETTLING.days
+    days = WARM_UP.days + weeks * 7 + LABEL_SETTLING.days
     config = SimulationConfig(
         seed=seed, days=days, end=end, transactions_per_day=max(1, round(BASE_ORDERS_PER_DAY * scale))
     )
@@ -76,18 +80,21 @@ def build_from_simulation(
     run_full(conn, result.log_source, result.contract_address, as_of=result.end, refresh=False)
     timings["etl_and_features"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    window_start = result.start + WARM_UP
     window_end = result.end - LABEL_SETTLING
-    frame = build_training_set(conn, result.start, window_end)
+    frame = build_training_set(conn, window_start, window_end)
     timings["training_set"] = time.perf_counter() - clock
     details = {
         "summary": (
             f"{weeks} weeks of {config.orders_per_day} orders/day, seed {seed}, window "
-            f"{result.start:%Y-%m-%d}..{window_end:%Y-%m-%d}, labels settled {LABEL_SETTLING.days} days"
+            f"{window_start:%Y-%m-%d}..{window_end:%Y-%m-%d} after a {WARM_UP.days}-day warm-up, "
+            f"labels settled {LABEL_SETTLING.days} days"
         ),
         "seed": seed,
         "simulated_days": days,
         "orders_per_day": config.orders_per_day,
-        "window": {"start": result.start.isoformat(), "end": window_end.isoformat()},
+        "window": {"start": window_start.isoformat(), "end": window_end.isoformat()},
+        "warm_up_days": WARM_UP.days,
         "orders_by_scenario": result.orders_by_scenario,
         "labels": result.labels,
         "rows": len(frame),
