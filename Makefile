@@ -103,11 +103,13 @@ CDK_ENV ?= dev
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 LAYERS_STAMP := build/layers/.built
-.PHONY: layers synth cdk-app cfn-lint checkov lock-runtime-x86_64
-lock: lock-runtime-x86_64
+.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda
+lock: lock-lambda
 
-lock-runtime-x86_64: $(VENV)/.installed
+lock-lambda: $(VENV)/.installed
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o requirements/runtime-x86_64.txt
+	$(UV) pip compile --quiet pyproject.toml --extra ml -c requirements/dev.txt --python-version 3.12 --python-platform aarch64-manylinux_2_28 -o requirements/retrain-arm64.txt
+	$(UV) pip compile --quiet pyproject.toml --extra ml -c requirements/dev.txt --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o requirements/retrain-x86_64.txt
 
 # Both architectures, no Docker: pip --platform wheels (deps) + the ML room's model layer recipe.
 $(LAYERS_STAMP): requirements/runtime.txt requirements/runtime-x86_64.txt layers/build.py $(wildcard layers/model/build.py) $(wildcard model_artifacts/CURRENT)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -21,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import handler_exists, handler_path, stage_function_code
+from infra.assets import PROJECT_ROOT, handler_exists, handler_path, stage_function_code
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge, finding_text
 
@@ -44,6 +45,7 @@ class FunctionSpec:
     archive_prefixes: tuple[str, ...] = ()  # read/write on these archive-bucket prefixes
     alerts: bool = False  # publishes to the severity topics
     required: bool = True  # a missing handler fails the synth; optional ones are skipped with a warning
+    image: bool = False  # a container image (infra/images/<name>/Dockerfile) instead of zip + layers
 
 
 CATALOG: tuple[FunctionSpec, ...] = (
@@ -63,6 +65,7 @@ CATALOG: tuple[FunctionSpec, ...] = (
         archive_prefixes=("models/",),
         alerts=True,
         required=False,
+        image=True,
     ),
     FunctionSpec(
         "retention",
@@ -160,6 +163,26 @@ class FunctionFactory(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
 
+    def _image(self, spec: FunctionSpec) -> lambda_.DockerImageCode:
+        arch = self.config.architecture
+        return lambda_.DockerImageCode.from_image_asset(
+            str(PROJECT_ROOT),
+            file=f"infra/images/{spec.name}/Dockerfile",
+            build_args={"LOCK": f"requirements/{spec.name}-{arch}.txt"},
+            platform=ecr_assets.Platform.LINUX_ARM64 if arch == "arm64" else ecr_assets.Platform.LINUX_AMD64,
+            # The build context is the project, minus everything the image does not copy.
+            ignore_mode=IgnoreMode.DOCKER,
+            exclude=[
+                "*",
+                "!shared/",
+                "!functions/",
+                "!requirements/",
+                "!infra/images/",
+                "**/__pycache__",
+                "**/*.pyc",
+            ],
+        )
+
     def make(self, spec: FunctionSpec) -> lambda_.Function | None:
         if not handler_exists(spec.name):
             message = (
@@ -228,6 +251,11 @@ class FunctionFactory(Construct):
             secrets.append(deps.redis_secret)
         if spec.model:
             environment["TG_MODEL_DIR"] = MODEL_MOUNT
+        if spec.image:
+            # Only the native compiler is in the image: build the library for the deployed architecture.
+            environment["TG_RETRAIN_ARCHITECTURES"] = (
+                "aarch64" if config.architecture == "arm64" else "x86_64"
+            )
         if spec.archive_prefixes:
             environment["TG_ARCHIVE_BUCKET"] = deps.archive_bucket_name
             bucket_arn = f"arn:{stack.partition}:s3:::{deps.archive_bucket_name}"
@@ -299,37 +327,45 @@ class FunctionFactory(Construct):
         )
 
         is_async = spec.kind == "job"  # invoked asynchronously by EventBridge
-        function = lambda_.Function(
-            self,
-            construct_id,
-            description=spec.description,
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=self.architecture,
-            handler=handler_path(spec.name),
-            code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
-            layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
-            memory_size=sizing.memory_mb,
-            timeout=Duration.seconds(sizing.timeout_s),
-            reserved_concurrent_executions=sizing.reserved_concurrency,
-            environment=environment,
-            environment_encryption=self.key,
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            vpc=deps.vpc,
-            vpc_subnets=deps.egress if spec.egress else deps.isolated,
-            security_groups=[deps.security_group],
-            dead_letter_queue=self.dead_letters if is_async else None,
-            retry_attempts=2 if is_async else None,
-            max_event_age=Duration.hours(6) if is_async else None,
-            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
-        )
-        acknowledge(
-            function,
-            "AwsSolutions-L1",
-            "Pinned to python3.12: the dependencies layer is built from cp312 wheels for this runtime "
-            "(layers/build.py); moving runtime means rebuilding and re-testing the layer.",
-        )
+        common: dict[str, Any] = {
+            "description": spec.description,
+            "architecture": self.architecture,
+            "memory_size": sizing.memory_mb,
+            "timeout": Duration.seconds(sizing.timeout_s),
+            "reserved_concurrent_executions": sizing.reserved_concurrency,
+            "environment": environment,
+            "environment_encryption": self.key,
+            "role": role,
+            "log_group": log_group,
+            "tracing": lambda_.Tracing.ACTIVE,
+            "vpc": deps.vpc,
+            "vpc_subnets": deps.egress if spec.egress else deps.isolated,
+            "security_groups": [deps.security_group],
+            "dead_letter_queue": self.dead_letters if is_async else None,
+            "retry_attempts": 2 if is_async else None,
+            "max_event_age": Duration.hours(6) if is_async else None,
+            "recursive_loop": lambda_.RecursiveLoop.TERMINATE,
+        }
+        function: lambda_.Function
+        if spec.image:
+            function = lambda_.DockerImageFunction(self, construct_id, code=self._image(spec), **common)
+        else:
+            function = lambda_.Function(
+                self,
+                construct_id,
+                runtime=lambda_.Runtime.PYTHON_3_12,
+                handler=handler_path(spec.name),
+                code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
+                layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
+                **common,
+            )
+        if not spec.image:
+            acknowledge(
+                function,
+                "AwsSolutions-L1",
+                "Pinned to python3.12: the dependencies layer is built from cp312 wheels for this runtime "
+                "(layers/build.py); moving runtime means rebuilding and re-testing the layer.",
+            )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.assets import handler_exists
-from infra.functions import CATALOG
+from infra.functions import CATALOG, spec
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -26,29 +26,33 @@ DATA_SERVICES = (
 
 def _functions(synth) -> dict[str, dict]:
     """Our functions (by catalog name), leaving out the CDK framework helpers."""
+    by_description = {spec.description: spec.name for spec in CATALOG}
     found = {}
     for resource in synth.resources("AWS::Lambda::Function", stack="Service").values():
-        handler = resource["Properties"].get("Handler", "")
-        if handler.startswith("functions."):
-            found[handler.split(".")[1]] = resource["Properties"]
+        name = by_description.get(resource["Properties"].get("Description"))
+        if name:
+            found[name] = resource["Properties"]
     return found
 
 
 def test_given_the_catalog_then_every_required_function_is_written_and_deployed(dev_synth):
     deployed = _functions(dev_synth)
-    for spec in CATALOG:
-        if spec.required:
-            assert spec.name in deployed, f"functions/{spec.name}/handler.py is missing"
-        elif handler_exists(spec.name):
-            assert spec.name in deployed
+    for item in CATALOG:
+        if item.required:
+            assert item.name in deployed, f"functions/{item.name}/handler.py is missing"
+        elif handler_exists(item.name):
+            assert item.name in deployed
 
 
 def test_given_every_function_then_it_runs_python_3_12_on_the_configured_architecture_with_tracing(dev_synth):
     for name, props in _functions(dev_synth).items():
-        assert props["Runtime"] == "python3.12", name
+        if spec(name).image:
+            assert props["PackageType"] == "Image" and "ImageUri" in props["Code"], name
+        else:
+            assert props["Runtime"] == "python3.12", name
+            assert props["Handler"] == f"functions.{name}.handler.handler"
         assert props["Architectures"] == ["arm64"], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
-        assert props["Handler"] == f"functions.{name}.handler.handler"
         assert "SubnetIds" in props["VpcConfig"] and props["VpcConfig"]["SecurityGroupIds"]
         assert "KmsKeyArn" in props  # environment encrypted with our key
         env = props["Environment"]["Variables"]
@@ -85,7 +89,7 @@ def test_given_scheduled_jobs_then_they_have_a_dead_letter_queue_bounded_retries
         json.dumps(c["Properties"]["FunctionName"]): c["Properties"]
         for c in dev_synth.resources("AWS::Lambda::EventInvokeConfig").values()
     }
-    jobs = [spec.name for spec in CATALOG if spec.kind == "job" and spec.name in functions]
+    jobs = [item.name for item in CATALOG if item.kind == "job" and item.name in functions]
     for name in jobs:
         props = functions[name]
         assert "TargetArn" in props["DeadLetterConfig"], name
@@ -141,3 +145,22 @@ def test_given_every_function_role_then_wildcard_resources_are_only_for_eni_and_
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
                 assert set(actions) <= allowed, (logical_id, actions)
+
+
+def test_given_the_retrain_function_then_it_is_an_image_for_the_configured_architecture(dev_synth):
+    functions = _functions(dev_synth)
+    if "retrain" not in functions:
+        pytest.skip("functions/retrain/handler.py not written")
+    retrain = functions["retrain"]
+    assert retrain["Environment"]["Variables"]["TG_RETRAIN_ARCHITECTURES"] == "aarch64"
+    assert "TG_ARCHIVE_BUCKET" in retrain["Environment"]["Variables"]
+    staged = [
+        path
+        for path in dev_synth.outdir.glob("asset.*")
+        if (path / "infra" / "images" / "retrain" / "Dockerfile").exists()
+    ]
+    assert staged, "the image build context was not staged"
+    context = staged[0]
+    assert (context / "functions" / "retrain" / "handler.py").exists()
+    assert (context / "requirements" / "retrain-arm64.txt").exists()
+    assert not (context / ".venv").exists() and not (context / "node_modules").exists()
