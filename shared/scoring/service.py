@@ -128,6 +128,23 @@ class _RedisSession:
             return None
 
 
+class _Budget:
+    """Settings.request_timeout_s for the whole request: checked before each PostgreSQL step, and the
+    pool wait never exceeds what is left. With each statement capped by the statement timeout and
+    Redis by its socket timeout, no request outlives the budget by more than one statement."""
+
+    def __init__(self, started: float, settings: Settings) -> None:
+        self.deadline = started + settings.request_timeout_s
+        self.total_s = settings.request_timeout_s
+        self.pool_wait_s = settings.db_connect_timeout_s
+
+    def pool_timeout(self, step: str) -> float:
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            raise DependencyUnavailable(f"the request used its {self.total_s:g} s budget before {step}")
+        return min(self.pool_wait_s, remaining)
+
+
 def normalize_ip(ip: str | None) -> str | None:
     if not ip:
         return None
@@ -148,7 +165,11 @@ _PREDICTION_COLUMNS = (
 
 
 def _lookup(
-    pool: ConnectionPool, request: PredictRequest, ip: str | None, cached: dict[str, str | None]
+    pool: ConnectionPool,
+    request: PredictRequest,
+    ip: str | None,
+    cached: dict[str, str | None],
+    budget: _Budget,
 ) -> _Lookup:
     need_user = cached["user"] is None
     need_wallet_bl = cached["wallet_bl"] is None
@@ -163,7 +184,7 @@ def _lookup(
           {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value = %(ip)s AND {live})" if need_ip_bl else "NULL::boolean"} AS ip_blocked
     """
     params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
-    with pool.connection() as conn:
+    with pool.connection(timeout=budget.pool_timeout("the lookup")) as conn:
         row = conn.execute(sql, params).fetchone()
     assert row is not None
     existing, user_id, wallet_blocked, ip_blocked = row
@@ -257,9 +278,10 @@ def _store(
     features: dict[str, float | None],
     ip_hash: str | None,
     latency_ms: float,
+    budget: _Budget,
 ) -> dict[str, Any] | None:
     """Insert the prediction; None when another request stored this transaction_id first."""
-    with pool.connection() as conn:
+    with pool.connection(timeout=budget.pool_timeout("storing the decision")) as conn:
         row = conn.execute(
             # Asynchronous commit for this one statement (SET LOCAL through set_config): the request
             # does not wait for the WAL flush. A crash may lose the last few stored decisions (never
@@ -384,10 +406,11 @@ def _score(
     now: datetime,
 ) -> PredictResponse:
     session = _RedisSession(deps.redis())
+    budget = _Budget(started, settings)
     try:
         pool = deps.pool()
         cached = _read_cache(session, request.wallet_address, ip)
-        found = _lookup(pool, request, ip, cached)
+        found = _lookup(pool, request, ip, cached, budget)
         _fill_cache(session, request.wallet_address, ip, cached, found)
 
         decision = session.run(
@@ -411,7 +434,7 @@ def _score(
             return _stored_response(found.existing, replayed=True)
 
         if found.wallet_blocked or found.ip_blocked:
-            return _blocked(request, ip, deps, pool, session, started, now, found)
+            return _blocked(request, ip, deps, pool, session, started, now, found, budget)
 
         model = _model_or_unavailable(deps)
         context = deps.make_context(
@@ -421,6 +444,7 @@ def _score(
             client_ip=ip,
             at=now,
         )
+        budget.pool_timeout("computing the features")
         features = deps.compute_features(context, redis=session.client, pool=pool)
         vector = [features.values.get(name) for name in model.feature_names]
         score = min(1.0, max(0.0, float(model.predict(vector))))
@@ -445,6 +469,7 @@ def _score(
             dict(features.values),
             hash_ip(ip, settings.log_pii_salt),
             latency_ms,
+            budget,
         )
         if winner is not None:
             _check_same_request(winner, request)
@@ -467,6 +492,7 @@ def _blocked(
     started: float,
     now: datetime,
     found: _Lookup,
+    budget: _Budget,
 ) -> PredictResponse:
     try:
         version = deps.load_model().version
@@ -491,6 +517,7 @@ def _blocked(
         {},
         hash_ip(ip, deps.settings().log_pii_salt),
         (time.perf_counter() - started) * 1000,
+        budget,
     )
     if winner is not None:
         _check_same_request(winner, request)

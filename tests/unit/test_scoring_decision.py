@@ -85,3 +85,20 @@ def test_given_contributions_when_top_features_then_largest_positive_pushes_with
 
 def test_given_only_negative_contributions_when_top_features_then_none_named() -> None:
     assert top_features([-0.1, -0.2, 5.0], ("a", "b"), {"a": 1.0, "b": 2.0}) == {}
+
+
+def test_given_request_budget_when_spent_then_dependency_unavailable_and_pool_wait_capped() -> None:
+    import time
+
+    from shared.config import Settings
+    from shared.errors import DependencyUnavailable
+    from shared.scoring.service import _Budget
+
+    settings = Settings(request_timeout_s=5.0, db_connect_timeout_s=3.0)
+    # Given a request that started 4 s ago, Then the pool may wait only the ~1 s left
+    assert 0 < _Budget(time.perf_counter() - 4.0, settings).pool_timeout("x") <= 1.0
+    # Given a fresh request, Then the pool waits at most its own timeout
+    assert _Budget(time.perf_counter(), settings).pool_timeout("x") == 3.0
+    # Given a request past its budget, Then the next PostgreSQL step is refused
+    with pytest.raises(DependencyUnavailable):
+        _Budget(time.perf_counter() - 6.0, settings).pool_timeout("storing the decision")
