@@ -250,7 +250,7 @@ class World:
         for _ in range(3):
             self._new_user("admin", self.start - 400 * DAY, country="GB")
         kinds = ["regular", "power", "traveller", "vpn", "reseller"]
-        weights = [0.86, 0.04, 0.05, 0.02, 0.03]
+        weights = [0.85, 0.04, 0.05, 0.03, 0.03]
         for _ in range(n_users):
             # Most accounts predate the window; some are opened during it.
             if rng.random() < 0.9:
@@ -584,8 +584,24 @@ class World:
         times = [at + rng.uniform(60, 600)]
         for _ in range(n - 1):
             times.append(times[-1] + rng.uniform(8, 150))
-        self._session(user, ip, at, times[-1] + rng.uniform(60, 900), login=rng.random() < 0.7)
-        for t in times:
+        ips = [ip] * n
+        if user.kind == "vpn" and n >= 2 and rng.random() < 0.6:
+            # The VPN goes on (or off) mid-purchase: the next orders come from another continent,
+            # seconds later. Honest, and exactly what impossible travel looks like.
+            switched = random_ip(rng, far_country(rng, user.country, pool=HOSTING_COUNTRIES))
+            half = n // 2
+            ips = [ip] * half + [switched] * (n - half)
+            self._session(user, ip, at, times[half - 1] + rng.uniform(5, 30), login=rng.random() < 0.7)
+            self._session(
+                user,
+                switched,
+                times[half] - rng.uniform(5, 20),
+                times[-1] + rng.uniform(60, 900),
+                login=False,
+            )
+        else:
+            self._session(user, ip, at, times[-1] + rng.uniform(60, 900), login=rng.random() < 0.7)
+        for t, ip in zip(times, ips, strict=True):
             if resale:
                 self._push(t, self._legit_resale_step, user, wallet, instrument, ip)
             else:

@@ -175,6 +175,13 @@ def test_honest_look_alikes_exist(week: tuple[World, Labels], geo: GeoIP2Fast) -
     # travellers: purchases far from home, like taken-over accounts
     far = [o for o in legit[:3000] if distance_km(o.user.country, geo.lookup(o.ip).country_code) >= 3000]
     assert len(far) >= 10
+    # VPN users: consecutive purchases from far apart within minutes, like card thieves
+    impossible = 0
+    for orders in per_user.values():
+        for a, b in itertools.pairwise(orders):
+            km = distance_km(geo.lookup(a.ip).country_code, geo.lookup(b.ip).country_code)
+            impossible += km > 100 and km / max((b.created_at - a.created_at) / 3600, 1e-6) > 900
+    assert impossible >= 5
     # new accounts buying, like bots
     assert sum(1 for o in legit if o.created_at - o.user.created_at < DAY) >= 10
     # honest resellers: tickets listed within two days at a markup, like scalpers
