@@ -67,13 +67,18 @@ class RouteMatch:
     operations: dict[str, Operation]  # method -> operation
 
 
-def match_path(path: str) -> RouteMatch | None:
-    """The spec path template that `path` matches, with the operations it allows; None if unknown."""
+@lru_cache(maxsize=1)
+def _routes() -> tuple[tuple[re.Pattern[str], str, dict[str, Operation]], ...]:
     by_template: dict[str, dict[str, Operation]] = {}
     for operation in operations():
         by_template.setdefault(operation.path, {})[operation.method] = operation
-    for template, allowed in by_template.items():
-        found = _template_regex(template).match(path)
+    return tuple((_template_regex(template), template, allowed) for template, allowed in by_template.items())
+
+
+def match_path(path: str) -> RouteMatch | None:
+    """The spec path template that `path` matches, with the operations it allows; None if unknown."""
+    for pattern, template, allowed in _routes():
+        found = pattern.match(path)
         if found:
             return RouteMatch(template, found.groupdict(), allowed)
     return None
