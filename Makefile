@@ -124,10 +124,13 @@ cdk-app: install $(LAYERS_STAMP)
 	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) app.py
 
 synth: install $(LAYERS_STAMP)
-	$(CDK) synth --all -c env=$(CDK_ENV) --quiet
+	$(CDK) synth -c env=$(CDK_ENV) --quiet
 
 cfn-lint: synth
-	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+	@mkdir -p reports
+	$(VENV)/bin/cfn-lint --format parseable cdk.out/*.template.json > reports/cfn-lint.txt; status=$$?; \
+	  echo "cfn-lint: $$(grep -c ":E[0-9]" reports/cfn-lint.txt) errors, $$(grep -c ":W[0-9]" reports/cfn-lint.txt) warnings -> reports/cfn-lint.txt"; \
+	  ! grep -q ":E[0-9]" reports/cfn-lint.txt
 
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)

@@ -257,7 +257,6 @@ class Cache(Construct):
                 )
             ],
         )
-        self.replication_group.add_resource_dependency(subnet_group)
         self.host = self.replication_group.attr_primary_end_point_address
 
 

@@ -162,7 +162,7 @@ class WebFirewall(Construct):
             encryption_key=key,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        logging = wafv2.CfnLoggingConfiguration(
+        wafv2.CfnLoggingConfiguration(
             self,
             "Logging",
             resource_arn=self.web_acl.attr_arn,
@@ -171,7 +171,6 @@ class WebFirewall(Construct):
                 wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"})
             ],
         )
-        logging.add_resource_dependency(self.web_acl)
 
     def protect(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:
         return wafv2.CfnWebACLAssociation(

@@ -180,3 +180,41 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
     ]
     routes = {json.dumps(p["SourceArn"]).split('"/dev/')[-1].split('"')[0] for p in api_permissions}
     assert routes == {"POST/api/v1/ml/predict/fraud", "GET/api/v1/metrics", "GET/health"}
+
+
+def _deployment_id(document: dict, monkeypatch) -> str:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_cognito as cognito
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    import infra.api
+    from infra.config import load_environment
+    from tests.fixtures.infra import cdk_context
+
+    monkeypatch.setattr(infra.api, "load_document", lambda: document)
+    stack = Stack(App(), "Probe", env={"region": "eu-west-1"})
+    functions = {
+        name: lambda_.Function.from_function_arn(
+            stack, name, f"arn:aws:lambda:eu-west-1:123456789012:function:{name}"
+        )
+        for name in ("score", "metrics", "health")
+    }
+    infra.api.RestApi(
+        stack,
+        "Api",
+        config=load_environment(cdk_context()["environments"], "dev"),
+        functions=functions,
+        user_pool=cognito.UserPool(stack, "Pool"),
+        key=kms.Key(stack, "Key"),
+    )
+    [deployment] = Template.from_stack(stack).find_resources("AWS::ApiGateway::Deployment")
+    return deployment
+
+
+def test_given_a_change_in_the_document_when_synthesized_then_the_stage_gets_a_new_deployment(monkeypatch):
+    document = load_document()
+    before = _deployment_id(document, monkeypatch)
+    document["components"]["schemas"]["PredictRequest"]["properties"]["price_paid"]["maximum"] = 999
+    assert _deployment_id(document, monkeypatch) != before
