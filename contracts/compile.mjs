@@ -67,8 +67,9 @@ for (const [source, contracts] of Object.entries(output.contracts ?? {})) {
     const target = join(buildDir, `${name}.json`);
     const body = JSON.stringify({ contractName: name, source, compiler: solc.version(), abi: artifact.abi, bytecode: `0x${bytecode}` }, null, 1);
     // Write then rename, so a reader never sees half an artifact.
-    writeFileSync(`${target}.tmp`, `${body}\n`);
-    renameSync(`${target}.tmp`, target);
+    const partial = `${target}.${process.pid}.tmp`;
+    writeFileSync(partial, `${body}\n`);
+    renameSync(partial, target);
     written.push(relative(root, target));
   }
 }
