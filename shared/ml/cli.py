@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     sim = parser.add_argument_group("the default source: simulated marketplace -> ETL training set")
     sim.add_argument("--weeks", type=int, default=6, help="weeks of marketplace to simulate (default 6)")
     sim.add_argument("--scale", type=float, default=1.0, help="simulator traffic scale (default 1.0)")
+    sim.add_argument(
+        "--save-training-set", type=Path, metavar="FILE.csv", help="also write the built training set as CSV"
+    )
     parser.add_argument("--out", type=Path, help="registry directory (default: model_artifacts/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -79,6 +82,12 @@ def cli(argv: list[str]) -> int:
         table, details = simulated_training_table(weeks=args.weeks, scale=args.scale, seed=args.seed)
         source = f"simulator -> ETL training set ({details['summary']})"
         extra["simulation"] = details
+        if args.save_training_set:
+            frame = table.features.copy()
+            frame.insert(0, "occurred_at", table.times)
+            frame["is_fraud"] = table.labels
+            frame.to_csv(args.save_training_set, index=False)
+            print(f"training set: {args.save_training_set} ({len(frame)} rows)")
     for warning in table.warnings:
         print(f"warning: {warning}")
     options = TrainOptions(

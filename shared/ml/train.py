@@ -2,9 +2,11 @@
 alternatives of spec 1.4 (Isolation Forest, Random Forest, an ensemble) and K-Means segmentation.
 
 Class imbalance (fraud is about 1-5% of rows) is handled deliberately, in three places:
-1. the loss: `scale_pos_weight` is a hyperparameter, 1 (calibrated probabilities) or sqrt(neg/pos)
-   (more weight on the rare class without the calibration damage of the full neg/pos ratio), chosen
-   with the others on the validation split;
+1. the loss: `scale_pos_weight` is a hyperparameter, 1 (calibrated probabilities), sqrt(neg/pos) or
+   neg/pos (scores pushed up for the rare class), chosen with the others on the validation split by
+   the detection rate at the review threshold among candidates keeping the false-positive rate at the
+   2FA threshold within the spec's 2% (the thresholds are fixed probabilities, so weighting moves
+   the operating point);
 2. the stopping rule and the model choice use AUC-PR, which ignores the easy true negatives that
    make accuracy and AUC-ROC look good on imbalanced data;
 3. the report reads off detection rate and false-positive rate at the spec's thresholds, never accuracy.
@@ -27,6 +29,7 @@ from sklearn.metrics import average_precision_score
 MAX_ROUNDS = 300
 EARLY_STOPPING = 30
 RF_TREES = 60
+MAX_VALID_FPR = 0.02  # spec 1.1: false-positive rate <= 2%
 RF_DEPTH = 6
 
 
@@ -58,20 +61,28 @@ def fit_xgboost(
     *,
     seed: int = 0,
     grid: dict[str, list[Any]] | None = None,
+    flag_threshold: float = 0.40,
+    review_threshold: float = 0.65,
+    max_fpr: float = MAX_VALID_FPR,
 ) -> tuple[FittedModel, list[dict[str, Any]]]:
-    """Small grid over depth, min_child_weight and scale_pos_weight; early stopping on validation AUC-PR."""
+    """Small grid over depth, min_child_weight and scale_pos_weight; early stopping on validation AUC-PR.
+
+    The decision thresholds are fixed probabilities, so the choice looks at them too: among the
+    candidates whose validation false-positive rate at `flag_threshold` (any score that is not
+    APPROVED) is within `max_fpr` (the spec's KPI target), the one with the best validation detection
+    rate at `review_threshold` wins (then AUC-PR); if none qualifies, the best AUC-PR does."""
     x_train, y_train = train
     x_valid, y_valid = valid
     dtrain, dvalid = _matrix(x_train, y_train), _matrix(x_valid, y_valid)
     negatives, positives = int((y_train == 0).sum()), int((y_train == 1).sum())
-    ratio = math.sqrt(negatives / max(positives, 1))
+    ratio = negatives / max(positives, 1)
     grid = grid or {
         "max_depth": [3, 4],
         "min_child_weight": [1, 5],
-        "scale_pos_weight": [1.0, round(ratio, 3)],
+        "scale_pos_weight": [1.0, round(math.sqrt(ratio), 3), round(ratio, 3)],
     }
     trials: list[dict[str, Any]] = []
-    best: FittedModel | None = None
+    fitted: list[FittedModel] = []
     for values in itertools.product(*grid.values()):
         params = {
             "objective": "binary:logistic",
@@ -94,12 +105,31 @@ def fit_xgboost(
         )
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]
-        auc_pr = float(average_precision_score(y_valid, booster.predict(dvalid)))
-        trials.append({"params": {k: params[k] for k in grid}, "rounds": rounds, "valid_auc_pr": auc_pr})
-        if best is None or auc_pr > best.valid_auc_pr + 1e-9:
-            best = FittedModel("xgboost", booster, params, auc_pr, rounds)
-    assert best is not None
-    return best, trials
+        scores = booster.predict(dvalid)
+        auc_pr = float(average_precision_score(y_valid, scores))
+        legit, fraud = y_valid == 0, y_valid == 1
+        fpr = float((scores[legit] >= flag_threshold).mean()) if legit.any() else 0.0
+        recall = float((scores[fraud] >= review_threshold).mean()) if fraud.any() else 0.0
+        trials.append(
+            {
+                "params": {k: params[k] for k in grid},
+                "rounds": rounds,
+                "valid_auc_pr": auc_pr,
+                f"valid_fpr@{flag_threshold:.2f}": fpr,
+                f"valid_detection@{review_threshold:.2f}": recall,
+            }
+        )
+        fitted.append(FittedModel("xgboost", booster, params, auc_pr, rounds))
+    eligible = [i for i, t in enumerate(trials) if t[f"valid_fpr@{flag_threshold:.2f}"] <= max_fpr]
+    if eligible:
+        best = max(
+            eligible,
+            key=lambda i: (trials[i][f"valid_detection@{review_threshold:.2f}"], trials[i]["valid_auc_pr"]),
+        )
+    else:
+        best = max(range(len(trials)), key=lambda i: trials[i]["valid_auc_pr"])
+    trials[best]["chosen"] = True
+    return fitted[best], trials
 
 
 def fit_random_forest(
