@@ -237,7 +237,12 @@ def load_generator(
 
 
 def bench_http(
-    database_url: str, redis_url: str, samples: list[tuple[str, int, float]], rate: float, duration_s: float
+    database_url: str,
+    redis_url: str,
+    samples: list[tuple[str, int, float]],
+    rate: float,
+    duration_s: float,
+    workers: int,
 ) -> dict[str, Any]:
     import socket
 
@@ -310,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=float, default=20.0, help="HTTP run length, s (default 20)")
     parser.add_argument("--transactions-per-day", type=int, default=2000, help="simulated purchases/day")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gateway processes, like concurrent Lambda instances (default 2)",
+    )
     args = parser.parse_args(argv)
 
     os.environ.update(
@@ -351,8 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n[1] in-process score handler, {args.requests} requests (real PostgreSQL + Redis)", flush=True
         )
+        cpu_started, load_before = time.process_time(), os.getloadavg()[0]
         in_process = bench_in_process(samples, args.requests)
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / (args.requests + 300)
         print(f"    {summary(in_process['latencies'])}")
+        print(
+            f"    CPU per request {cpu_ms:.3f} ms (this process; PostgreSQL and Redis extra); "
+            f"machine load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         print(f"    statuses: {in_process['statuses']}")
         handler_p99 = percentile(in_process["latencies"], 99)
 
@@ -367,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             f"    offered {args.rate:g}/s, achieved {throughput:.1f}/s; "
             f"statuses {http['statuses']}; transport errors {http['errors']}"
         )
+        print(f"    machine load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
         http_p95 = percentile(http["latencies"], 95)
 
     print("\ncomparison")

@@ -358,19 +358,46 @@ def serve(gateway: LocalGateway, host: str, port: int) -> None:
     make_server(gateway, host, port).run()
 
 
+USAGE_PLANS_ENV = "TG_LOCAL_USAGE_PLANS"
+
+
+def create_app() -> Starlette:
+    """App factory for multi-process serving (each worker builds its own gateway; usage plans from
+    the file named by TG_LOCAL_USAGE_PLANS, else shared/api/usage_plans.yaml)."""
+    import os
+    from pathlib import Path
+
+    path = os.environ.get(USAGE_PLANS_ENV)
+    return LocalGateway(load_usage_plans(Path(path)) if path else None).app
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the gateway alone (DATABASE_URL / REDIS_URL from the environment); the benchmark runs
-    it this way, in its own process. `ticketguard run` is the way to start the whole stack."""
+    it this way, in its own process(es). `ticketguard run` is the way to start the whole stack.
+
+    `--workers N` runs N processes, as Lambda runs concurrent instances; throttling is then per
+    process (N token buckets), so keep 1 where exact usage-plan throttling matters."""
     import argparse
-    from pathlib import Path
+    import os
 
     parser = argparse.ArgumentParser(prog="python -m shared.local.gateway")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--usage-plans", type=Path, default=None, help="another usage_plans.yaml")
+    parser.add_argument("--usage-plans", default=None, help="another usage_plans.yaml")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    plans = load_usage_plans(args.usage_plans) if args.usage_plans else None
-    serve(LocalGateway(plans), args.host, args.port)
+    if args.usage_plans:
+        os.environ[USAGE_PLANS_ENV] = args.usage_plans
+    uvicorn.run(
+        "shared.local.gateway:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
     return 0
 
 
