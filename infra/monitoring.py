@@ -38,7 +38,17 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "DecisionManualReview": ("Count", "score", "one per MANUAL_REVIEW decision"),
     "DecisionRequire2fa": ("Count", "score", "one per REQUIRE_2FA decision"),
     "DecisionApproved": ("Count", "score", "one per APPROVED decision"),
-    "ScoringDegraded": ("Count", "score", "one per request served from PostgreSQL because Redis was down"),
+    "DegradedScoring": (
+        "Count",
+        "score",
+        "one per decision made while Redis was down (PostgreSQL served features)",
+    ),
+    "ScoringLatency": ("Milliseconds", "score", "time to score one request, inside the function"),
+    "FailOpenDecisions": (
+        "Count",
+        "score",
+        "one per fail-open decision (both data stores down, TG_FAIL_OPEN)",
+    ),
     "RateLimited": ("Count", "score/metrics", "one per request refused by the application rate limiter"),
     "RevenueUsd": (
         "None",
@@ -187,7 +197,22 @@ class Monitoring(Construct):
             "failed-admin-mfa",
             "critical",
             alarm_description=f">= {thresholds.failed_admin_mfa} failed admin MFA in 5 min (spec 4.2): lock the account",
-            metric=app_metric("FailedAdminMfa", "Sum"),
+            # Two sources: the Cognito auth-event metric filter (no dimension) and any function that
+            # records a failed admin MFA (EMF, service dimension).
+            metric=cloudwatch.MathExpression(
+                expression="FILL(cognito, 0) + FILL(functions, 0)",
+                using_metrics={
+                    "cognito": cloudwatch.Metric(
+                        namespace=NAMESPACE,
+                        metric_name="FailedAdminMfa",
+                        statistic="Sum",
+                        period=Duration.minutes(5),
+                    ),
+                    "functions": app_metric("FailedAdminMfa", "Sum"),
+                },
+                label="FailedAdminMfa",
+                period=Duration.minutes(5),
+            ),
             threshold=thresholds.failed_admin_mfa,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -350,6 +375,12 @@ class Monitoring(Construct):
                 title="Service status (alarms)", alarms=list(self.alarms.values()), width=6
             ),
             cloudwatch.GraphWidget(
+                title="Scoring: latency p95 (ms) / degraded and fail-open decisions",
+                left=[app_metric("ScoringLatency", "p95", Duration.minutes(5))],
+                right=[app_metric("DegradedScoring", "Sum"), app_metric("FailOpenDecisions", "Sum")],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
                 title="Lambda errors / throttles",
                 left=[
                     fn.metric_errors(period=Duration.minutes(5), label=f"{name} errors")
@@ -402,7 +433,16 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Failed admin MFA / WAF blocks",
-                left=[app_metric("FailedAdminMfa", "Sum", Duration.minutes(5))],
+                left=[
+                    app_metric("FailedAdminMfa", "Sum", Duration.minutes(5), label="functions"),
+                    cloudwatch.Metric(
+                        namespace=NAMESPACE,
+                        metric_name="FailedAdminMfa",
+                        statistic="Sum",
+                        period=Duration.minutes(5),
+                        label="Cognito",
+                    ),
+                ],
                 right=[
                     cloudwatch.Metric(
                         namespace="AWS/WAFV2",

@@ -152,7 +152,7 @@ class ServiceStack(Stack):
                     # New code must not run against the old schema.
                     function.node.add_dependency(self.migrations.resource)
 
-        self.admin = AdminAuth(self, "Admin", config=config)
+        self.admin = AdminAuth(self, "Admin", config=config, key=self.key)
         api_functions = {name: fn for name, fn in functions.items() if name in {"score", "metrics", "health"}}
         self.rest_api = RestApi(
             self, "Api", config=config, functions=api_functions, user_pool=self.admin.user_pool, key=self.key

@@ -126,7 +126,18 @@ def test_given_the_drift_alarm_then_it_fires_above_kl_0_15_to_medium(dev_synth):
 
 def test_given_the_admin_mfa_alarm_then_three_failures_in_5_minutes_page_critical(dev_synth):
     alarm = _alarms(dev_synth)["failed-admin-mfa"]
-    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == ("FailedAdminMfa", "Sum", 300)
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics["expr_1"]["Expression"] == "FILL(cognito, 0) + FILL(functions, 0)"
+    for source, dimensions in (
+        ("cognito", None),
+        ("functions", [{"Name": "service", "Value": "ticketguard"}]),
+    ):
+        stat = metrics[source]["MetricStat"]
+        assert (
+            stat["Metric"]["MetricName"] == "FailedAdminMfa" and stat["Metric"]["Namespace"] == "TicketGuard"
+        )
+        assert stat["Metric"].get("Dimensions") == dimensions
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
     assert alarm["Threshold"] == 3 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert "Critical" in _topic_of(alarm)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.security import MANAGED_RULE_GROUPS
@@ -71,3 +73,43 @@ def test_given_prod_then_the_admin_pool_cannot_be_deleted(prod_synth):
     [pool] = prod_synth.resources("AWS::Cognito::UserPool").values()
     assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
     assert pool["DeletionPolicy"] == "Retain"
+
+
+def test_given_the_admin_pool_then_failed_mfa_challenges_become_the_failed_admin_mfa_metric(dev_synth):
+    [delivery] = dev_synth.resources("AWS::Cognito::LogDeliveryConfiguration").values()
+    [config] = delivery["Properties"]["LogConfigurations"]
+    assert (config["EventSource"], config["LogLevel"]) == ("userAuthEvents", "INFO")
+    [metric_filter] = dev_synth.resources("AWS::Logs::MetricFilter").values()
+    props = metric_filter["Properties"]
+    assert props["FilterPattern"] == '"Mfa" "Failure"'
+    [transformation] = props["MetricTransformations"]
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
+        "TicketGuard",
+        "FailedAdminMfa",
+    )
+
+
+def test_given_a_failed_mfa_auth_event_then_the_filter_terms_match_it_and_a_password_failure_does_not():
+    from infra.security import FAILED_MFA_TERMS
+
+    failed_mfa = {
+        "eventType": "SignIn",
+        "eventResponse": "Fail",
+        "challenges": [
+            {"ChallengeName": "Password", "ChallengeResponse": "Success"},
+            {"ChallengeName": "Mfa", "ChallengeResponse": "Failure"},
+        ],
+    }
+    wrong_password = {
+        "eventType": "SignIn",
+        "eventResponse": "Fail",
+        "challenges": [
+            {"ChallengeName": "Password", "ChallengeResponse": "Failure"},
+        ],
+    }
+
+    def matches(event):
+        text = json.dumps(event)
+        return all(term in text for term in FAILED_MFA_TERMS)
+
+    assert matches(failed_mfa) and not matches(wrong_password)
