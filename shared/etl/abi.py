@@ -74,8 +74,14 @@ def abi_fragments() -> list[dict[str, Any]]:
     ]
 
 
-TOPICS: dict[bytes, tuple[str, list[tuple[str, str, bool]]]] = {
-    topic0(name, inputs): (name, inputs) for name, inputs in EVENT_SIGNATURES.items()
+# topic0 -> (event name, indexed (arg, type) pairs, data (arg, type) pairs)
+TOPICS: dict[bytes, tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
+    topic0(name, inputs): (
+        name,
+        tuple((n, t) for n, t, i in inputs if i),
+        tuple((n, t) for n, t, i in inputs if not i),
+    )
+    for name, inputs in EVENT_SIGNATURES.items()
 }
 IGNORED_TOPICS: dict[bytes, str] = {topic0(name, inputs): name for name, inputs in IGNORED_SIGNATURES.items()}
 
@@ -95,6 +101,8 @@ class DecodedLog:
 
 
 def as_bytes(value: Any) -> bytes:
+    if type(value) is bytes:
+        return value
     if isinstance(value, bytes | bytearray):
         return bytes(value)
     if isinstance(value, str):
@@ -136,9 +144,7 @@ def decode_log(topics: list[Any], data: Any) -> DecodedLog:
         if first in IGNORED_TOPICS:
             raise IgnoredLog(IGNORED_TOPICS[first])
         raise UndecodableLog(f"unknown event signature 0x{first.hex()}")
-    name, inputs = known
-    indexed = [(n, t) for n, t, i in inputs if i]
-    plain = [(n, t) for n, t, i in inputs if not i]
+    name, indexed, plain = known
     if len(topics) != 1 + len(indexed):
         raise UndecodableLog(f"{name} expects {1 + len(indexed)} topics, got {len(topics)}")
     body = as_bytes(data)

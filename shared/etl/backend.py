@@ -304,6 +304,9 @@ def load_backend(
             table_stats.batches += 1
             if after_batch is not None:
                 after_batch(spec.name, table_stats.batches)
+        if table_stats.written >= 10_000:
+            # the feature queries that follow are planned on these statistics
+            conn.execute(f"ANALYZE {spec.target}")
     return stats
 
 

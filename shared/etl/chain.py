@@ -42,6 +42,7 @@ CHAIN_COLUMNS = (
     "args",
 )
 REJECT_SOURCE = "chain"
+_ANALYZE_AFTER_ROWS = 5_000
 
 
 @dataclass
@@ -160,19 +161,25 @@ def transform_logs(
     return rows, rejects, ignored
 
 
+# The previous Transfer of each token moved in the range, by a window over just those tokens (a
+# LATERAL "latest earlier transfer" per row lets the planner walk the primary key backwards).
 _HOLDS_SQL = """
+WITH moved AS (
+    SELECT DISTINCT token_id FROM intel.chain_events
+    WHERE event_name = 'Transfer' AND block_number BETWEEN %(lo)s AND %(hi)s AND contract = %(contract)s
+), sequence AS (
+    SELECT c.block_number, c.tx_hash, c.log_index, c.token_id, c.from_address, c.block_time,
+           lag(c.block_time) OVER by_token AS received_at,
+           lag(c.to_address) OVER by_token AS received_by
+    FROM intel.chain_events c JOIN moved m ON m.token_id = c.token_id
+    WHERE c.event_name = 'Transfer' AND c.contract = %(contract)s AND c.block_number <= %(hi)s
+    WINDOW by_token AS (PARTITION BY c.token_id ORDER BY c.block_number, c.log_index)
+)
 INSERT INTO intel.ticket_holds (block_number, tx_hash, log_index, token_id, holder, received_at, sent_at, hold_hours)
-SELECT c.block_number, c.tx_hash, c.log_index, c.token_id, c.from_address, p.block_time, c.block_time,
-       extract(epoch FROM c.block_time - p.block_time) / 3600.0
-FROM intel.chain_events c
-CROSS JOIN LATERAL (
-    SELECT prev.block_time FROM intel.chain_events prev
-    WHERE prev.token_id = c.token_id AND prev.event_name = 'Transfer' AND prev.to_address = c.from_address
-      AND (prev.block_number, prev.log_index) < (c.block_number, c.log_index)
-    ORDER BY prev.block_number DESC, prev.log_index DESC
-    LIMIT 1) p
-WHERE c.event_name = 'Transfer' AND c.block_number BETWEEN %(lo)s AND %(hi)s AND c.from_address <> %(zero)s
-  AND c.contract = %(contract)s
+SELECT block_number, tx_hash, log_index, token_id, from_address, received_at, block_time,
+       extract(epoch FROM block_time - received_at) / 3600.0
+FROM sequence
+WHERE block_number BETWEEN %(lo)s AND %(hi)s AND from_address <> %(zero)s AND received_by = from_address
 ON CONFLICT DO NOTHING
 """
 
@@ -265,6 +272,10 @@ def sync_chain(
         last, last_hash, gone = _rollback_reorg(conn, source, contract, start_block)
         stats.rolled_back_blocks = gone
     safe_head = source.latest_block() - confirmations
+    estimate = conn.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = 'intel.chain_events'::regclass"
+    ).fetchone()
+    analyzed_rows, unanalyzed = max(0, int(estimate[0])) if estimate else 0, 0
     headers: dict[int, Any] = {}
 
     def header(number: int) -> Any:
@@ -289,6 +300,12 @@ def sync_chain(
                 key=["block_number", "tx_hash", "log_index"],
                 update=[],
             )
+            unanalyzed += loaded
+            if unanalyzed >= max(_ANALYZE_AFTER_ROWS, analyzed_rows // 2):
+                analyzed_rows, unanalyzed = analyzed_rows + unanalyzed, 0
+                # Fresh statistics before the derived-row queries: planned on a table "still empty",
+                # they walk indexes row by row and a bulk day takes a minute instead of a second.
+                conn.execute("ANALYZE intel.chain_events")
             params = {"lo": lo, "hi": hi, "zero": ZERO_ADDRESS, "contract": contract}
             conn.execute(_HOLDS_SQL, params)
             conn.execute(_FIRST_SEEN_SQL, params)
