@@ -145,3 +145,9 @@ checkov: synth $(CHECKOV_VENV)/.installed
 # offered load (500 requests/s) from a separate load-generating process; prints the comparison.
 bench-api: install
 	$(PY) benchmarks/bench_api.py
+
+# ---------------------------------------------------------------- ETL room: ETL benchmark
+# One simulated day of 200,000 marketplace events (synthetic chain) through extract, transform,
+# load, features and views, each timed; the load step against row-by-row INSERTs in the same run.
+bench-etl: install
+	$(PY) benchmarks/bench_etl.py
