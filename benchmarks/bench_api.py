@@ -374,10 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         handler_p99 = percentile(in_process["latencies"], 99)
 
         print(
-            f"\n[2] HTTP through the local gateway, {args.rate:g} requests/s for {args.duration:g} s",
+            f"\n[2] HTTP through the local gateway ({args.workers} worker process(es)), "
+            f"{args.rate:g} requests/s for {args.duration:g} s",
             flush=True,
         )
-        http = bench_http(services.database_url, services.redis_url, samples, args.rate, args.duration)
+        load_before = os.getloadavg()[0]
+        http = bench_http(
+            services.database_url, services.redis_url, samples, args.rate, args.duration, args.workers
+        )
         throughput = len(http["latencies"]) / http["elapsed_s"]
         print(f"    {summary(http['latencies'])}")
         print(

@@ -92,6 +92,15 @@ def describe_validation_error(exc: ValidationError) -> tuple[str, str, str | Non
     return "validation_error", f"field '{location}': {message}" if location else message, location or None
 
 
+def _is_database_outage(exc: Exception) -> bool:
+    """A pool that cannot hand out a connection, a refused/broken connection, a statement cut by
+    the statement timeout: the database is unavailable to this request, not a bug (503)."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(exc, PoolTimeout | psycopg.OperationalError)
+
+
 def to_response(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, extra headers) for any exception; unexpected ones become an opaque 500."""
     if isinstance(exc, TicketGuardError):
@@ -108,6 +117,8 @@ def to_response(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
         return 400, error_body(code, message, field), {}
     if isinstance(exc, json.JSONDecodeError):
         return 400, error_body("malformed_json", "request body is not valid JSON"), {}
+    if _is_database_outage(exc):
+        return 503, error_body(DependencyUnavailable.code, "PostgreSQL is unavailable"), {}
     logger.exception("unhandled error")
     return 500, error_body("internal_error", "internal error"), {}
 

@@ -118,3 +118,12 @@ def test_given_metrics_window_too_long_or_naive_when_validated_then_rejected() -
         MetricsQuery.model_validate({"start": "2026-11-23T00:00:00"})
     with pytest.raises(ValidationError):
         MetricsQuery.model_validate({"window": "1h"})
+
+
+def test_given_database_outage_when_mapped_then_503_not_500() -> None:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    for exc in (PoolTimeout("couldn't get a connection after 1.00 sec"), psycopg.OperationalError("refused")):
+        status, body, _ = to_response(exc)
+        assert status == 503 and body["error"]["code"] == "dependency_unavailable"
