@@ -155,11 +155,6 @@ class FunctionFactory(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the scheduled jobs; it is alarmed on, not redriven.",
-        )
         self.functions: dict[str, lambda_.Function] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
 

@@ -69,8 +69,3 @@ class SchemaMigrations(Construct):
             "AwsSolutions-IAM5[Resource::<FunctionsMigrationsB18FC5E3.Arn>:*]",
             "cr.Provider lets its framework invoke every version of the migrations handler.",
         )
-        acknowledge(
-            framework,
-            "AwsSolutions-L1",
-            "The runtime of the cr.Provider framework function is chosen by aws-cdk-lib, not by us.",
-        )

@@ -17,7 +17,6 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge
 
 FAILED_MFA_TERMS = ("Mfa", "Failure")
 MANAGED_RULE_GROUPS = (
@@ -262,10 +261,4 @@ class AdminAuth(Construct):
             metric_name="FailedAdminMfa",
             metric_value="1",
             default_value=0,
-        )
-        acknowledge(
-            self.user_pool,
-            "AwsSolutions-COG3",
-            "Threat protection is enforced via the Plus feature plan (StandardThreatProtectionMode "
-            "FULL_FUNCTION), the successor of AdvancedSecurityMode that cdk-nag checks for.",
         )

@@ -70,11 +70,6 @@ class FoundationStack(Stack):
             "ElastiCache AUTH tokens rotate through ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE), "
             "which no hosted rotation function supports; rotation is a runbook step.",
         )
-        acknowledge(
-            self.archive.access_logs,
-            "AwsSolutions-S1",
-            "This is the server-access-log bucket itself; logging it into itself would loop.",
-        )
         if not config.database.multi_az:
             acknowledge(
                 self.database.instance,

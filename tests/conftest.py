@@ -17,7 +17,13 @@ from shared.db.connection import with_database
 from shared.local.services import LocalServices
 
 # Each room adds its fixture module here (tests/fixtures/<room>.py).
-pytest_plugins: list[str] = ["tests.fixtures.api", "tests.fixtures.etl", "tests.fixtures.ml", "tests.fixtures.chain", "tests.fixtures.infra"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.api",
+    "tests.fixtures.etl",
+    "tests.fixtures.ml",
+    "tests.fixtures.chain",
+    "tests.fixtures.infra",
+]
 
 TEMPLATE_DB = "tg_template"
 

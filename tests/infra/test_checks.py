@@ -62,3 +62,22 @@ def test_given_the_dev_templates_then_every_checkov_failure_is_justified(dev_syn
     assert main(["--checkov", str(checkov), "--templates", str(dev_synth.outdir), "--out", str(report)]) == 0
     text = report.read_text()
     assert "| failed, unjustified | 0 |" in text
+
+
+def test_given_the_app_without_acknowledgments_then_each_acknowledgment_silences_a_real_finding(
+    unacknowledged_synth,
+):
+    found = {
+        (violation["ruleName"], construct["constructPath"])
+        for violation in unacknowledged_synth.violations
+        for construct in violation["violatingConstructs"]
+    }
+    stale = [
+        f"{s.rule} on {s.path}"
+        for s in unacknowledged_synth.acknowledged
+        if not any(
+            rule == s.rule and (path == s.path or path.startswith(s.path + "/")) for rule, path in found
+        )
+    ]
+    assert stale == []
+    assert unacknowledged_synth.error is not None  # and without them the synth fails
