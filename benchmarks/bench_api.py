@@ -240,10 +240,10 @@ def bench_http(
     database_url: str,
     redis_url: str,
     samples: list[tuple[str, int, float]],
-    rate: float,
+    rates: list[float],
     duration_s: float,
     workers: int,
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     import socket
 
     import httpx
@@ -291,9 +291,9 @@ def bench_http(
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise RuntimeError("the gateway did not start") from None
                     time.sleep(0.2)
-            # Warm-up (imports, model, pool, caches) at a low rate, then the measured run.
+            # Warm-up (imports, model, pool, caches) at a low rate, then the measured runs.
             results = []
-            for phase_rate, phase_duration in ((50, 3), (rate, duration_s)):
+            for phase_rate, phase_duration in ((50, 3), *((rate, duration_s) for rate in rates)):
                 queue: Any = multiprocessing.get_context("spawn").Queue()
                 generator = multiprocessing.get_context("spawn").Process(
                     target=load_generator, args=(port, phase_rate, phase_duration, samples, queue)
@@ -301,7 +301,7 @@ def bench_http(
                 generator.start()
                 results.append(queue.get(timeout=phase_duration * 10 + 120))
                 generator.join(30)
-            return results[-1]
+            return results[1:]
         finally:
             server.terminate()
             server.wait(15)
@@ -314,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, default=500.0, help="HTTP offered load, requests/s (default 500)"
     )
     parser.add_argument("--duration", type=float, default=20.0, help="HTTP run length, s (default 20)")
+    parser.add_argument(
+        "--reference-rate",
+        type=float,
+        default=100.0,
+        help="a second, lower offered load, to show latency below saturation (default 100/s)",
+    )
     parser.add_argument("--transactions-per-day", type=int, default=2000, help="simulated purchases/day")
     parser.add_argument(
         "--workers",
@@ -375,21 +381,27 @@ def main(argv: list[str] | None = None) -> int:
 
         print(
             f"\n[2] HTTP through the local gateway ({args.workers} worker process(es)), "
-            f"{args.rate:g} requests/s for {args.duration:g} s",
+            f"{args.rate:g} then {args.reference_rate:g} requests/s, {args.duration:g} s each",
             flush=True,
         )
         load_before = os.getloadavg()[0]
-        http = bench_http(
-            services.database_url, services.redis_url, samples, args.rate, args.duration, args.workers
+        runs = bench_http(
+            services.database_url,
+            services.redis_url,
+            samples,
+            [args.rate, args.reference_rate],
+            args.duration,
+            args.workers,
         )
-        throughput = len(http["latencies"]) / http["elapsed_s"]
-        print(f"    {summary(http['latencies'])}")
-        print(
-            f"    offered {args.rate:g}/s, achieved {throughput:.1f}/s; "
-            f"statuses {http['statuses']}; transport errors {http['errors']}"
-        )
+        for offered, http in zip((args.rate, args.reference_rate), runs, strict=True):
+            throughput = len(http["latencies"]) / http["elapsed_s"]
+            print(f"    at {offered:g}/s: {summary(http['latencies'])}")
+            print(
+                f"      offered {offered:g}/s, achieved {throughput:.1f}/s; "
+                f"statuses {http['statuses']}; transport errors {http['errors']}"
+            )
         print(f"    machine load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
-        http_p95 = percentile(http["latencies"], 95)
+        http_p95 = percentile(runs[0]["latencies"], 95)
 
     print("\ncomparison")
     print(
