@@ -285,6 +285,8 @@ def load_backend(
             out, rejects = transformer.transform(spec.name, batch)
             transformed = time.perf_counter()
             with conn.transaction():
+                # rows and watermark are lost together or not at all: no need to wait for the fsync
+                conn.execute("SET LOCAL synchronous_commit = off")
                 written = copy_upsert(
                     conn, spec.target, spec.columns, out, key=spec.target_key, update=spec.update
                 )

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import redis as redis_lib
+from psycopg_pool import PoolTimeout
 
 from shared.errors import DependencyUnavailable, NotFound, ValidationFailed
 from shared.etl.geo import default_geolocator
@@ -143,12 +144,8 @@ def _facts_from_postgres(ctx: ScoringContext, pool: Any) -> _Facts:
     try:
         with pool.connection() as conn:
             row = conn.execute(_FACTS_SQL, params).fetchone()
-    except (psycopg.OperationalError, psycopg.errors.QueryCanceled, psycopg.errors.AdminShutdown) as exc:
+    except (psycopg.OperationalError, PoolTimeout) as exc:  # includes statement timeouts
         raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
-    except Exception as exc:
-        if type(exc).__name__ == "PoolTimeout":
-            raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
-        raise
     if row is None:
         raise NotFound(f"ticket {ctx.ticket_id} is not known", field="ticket_id")
     (event_id, minted_at, face_value, popularity, ref_price, user_id, first_seen, hold, attendance,
