@@ -103,7 +103,7 @@ CDK_ENV ?= dev
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 LAYERS_STAMP := build/layers/.built
-.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda
+.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda nag-report reports
 lock: lock-lambda
 
 lock-lambda: $(VENV)/.installed
@@ -139,6 +139,13 @@ $(CHECKOV_VENV)/.installed:
 
 checkov: synth $(CHECKOV_VENV)/.installed
 	$(PY) infra/checkov_report.py --checkov $(CHECKOV_VENV)/bin/checkov --templates cdk.out --out reports/checkov.md
+
+nag-report: $(VENV)/.installed
+	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) infra/nag_report.py --env dev --out reports/cdk-nag.md
+	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) infra/nag_report.py --env prod --out reports/cdk-nag-prod.md
+
+# All three reports of reports/: cdk-nag acknowledgments, cfn-lint, checkov.
+reports: nag-report cfn-lint checkov
 
 # ---------------------------------------------------------------- API room: scoring API benchmark
 # In-process handler latency over 10,000 requests, then HTTP through the local gateway at a fixed

@@ -37,6 +37,7 @@ PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer"}
 FORBIDDEN_IN_DEPS = {"pandas", "xgboost", "scikit-learn", "numpy", "scipy"}
 LAYER_BUDGET_MB = 150  # of Lambda's 250 MB: room left for the function code and the model layer
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # pip colours its errors when run under npx (FORCE_COLOR)
 
 
 class BuildError(RuntimeError):
@@ -79,7 +80,7 @@ def build_deps_layer(arch: str, out: Path) -> Path:
         result = _pip_install(arch, target, requirements, wheelhouse)
         if result.returncode == 0:
             break
-        missing = re.findall(r"No matching distribution found for (\S+)", result.stderr)
+        missing = missing_distributions(result.stderr)
         retry = [spec for spec in missing if spec not in built_here]
         if not retry:
             detail = (
@@ -98,12 +99,14 @@ def _pip_install(
     arch: str, target: Path, requirements: Path, wheelhouse: Path
 ) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-color", "--no-compile",
         "--no-deps", "--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION,
         *[arg for tag in platform_tags(arch) for arg in ("--platform", tag)],
         "--find-links", str(wheelhouse), "--target", str(target), "-r", str(requirements),
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result.stderr = _ANSI.sub("", result.stderr)
+    return result
 
 
 def _build_pure_wheel(spec: str, wheelhouse: Path) -> None:
@@ -119,6 +122,7 @@ def _build_pure_wheel(spec: str, wheelhouse: Path) -> None:
             "pip",
             "wheel",
             "--quiet",
+            "--no-color",
             "--no-deps",
             "--no-binary",
             name,
@@ -140,6 +144,11 @@ def _build_pure_wheel(spec: str, wheelhouse: Path) -> None:
                 f"{spec} has no wheel for the target and its sdist builds native code ({wheel.name})"
             )
         print(f"built pure-Python wheel {wheel.name} from the sdist of {spec}", file=sys.stderr)
+
+
+def missing_distributions(stderr: str) -> list[str]:
+    """The `name==version` pip could not find a distribution for (colour codes removed)."""
+    return re.findall(r"No matching distribution found for (\S+)", _ANSI.sub("", stderr))
 
 
 def _errors(stderr: str) -> str:

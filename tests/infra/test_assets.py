@@ -98,3 +98,12 @@ def test_given_a_built_deps_layer_then_every_native_library_is_for_its_architect
     assert not (layer / "boto3").exists() and not (layer / "botocore").exists()
     assert heavy_packages_in(layer) == []
     assert layer_build.unzipped_size(layer.parent) < layer_build.LAYER_BUDGET_MB * 1e6
+
+
+def test_given_pip_errors_in_colour_when_parsed_then_the_missing_distribution_is_clean():
+    # Under `npx cdk synth` pip colours its stderr (FORCE_COLOR): the spec must not carry the codes.
+    stderr = (
+        "\x1b[31mERROR: Could not find a version that satisfies the requirement geoip2fast==1.2.2\x1b[0m\n"
+        "\x1b[31mERROR: No matching distribution found for geoip2fast==1.2.2\x1b[0m\x1b[31m\x1b[0m\n"
+    )
+    assert layer_build.missing_distributions(stderr) == ["geoip2fast==1.2.2"]
