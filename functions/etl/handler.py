@@ -18,9 +18,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = parse_job(event)
     summary = etl_job(job)
     logger.info("etl finished", extra={"summary": summary})
-    metrics.add_dimension(name="mode", value=job.mode)
     metrics.add_metric(name="EtlRowsRead", unit=MetricUnit.Count, value=summary["rows_read"])
     metrics.add_metric(name="EtlRowsWritten", unit=MetricUnit.Count, value=summary["rows_written"])
     metrics.add_metric(name="EtlRowsRejected", unit=MetricUnit.Count, value=summary["rows_rejected"])
     metrics.add_metric(name="EtlDuration", unit=MetricUnit.Seconds, value=summary["seconds"])
+    metrics.add_metric(name="RevenueUsd", unit=MetricUnit.NoUnit, value=summary["fees_loaded_usd"])
     return summary

@@ -18,7 +18,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = parse_job(event)
     summary = feature_job(job)
     logger.info("feature job finished", extra={"summary": summary})
-    metrics.add_dimension(name="mode", value=job.mode)
     metrics.add_metric(
         name="FeatureRowsWritten", unit=MetricUnit.Count, value=sum(summary["rows_written"].values())
     )

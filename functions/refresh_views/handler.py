@@ -23,4 +23,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="ViewRefreshDuration", unit=MetricUnit.Seconds, value=sum(summary["seconds"].values())
     )
+    # the monitoring dashboard's confusion matrix (infra/monitoring.py METRICS), last 24 hours
+    confusion = summary["confusion_24h"]
+    metrics.add_metric(name="ConfusionTruePositive", unit=MetricUnit.Count, value=confusion["true_positive"])
+    metrics.add_metric(
+        name="ConfusionFalsePositive", unit=MetricUnit.Count, value=confusion["false_positive"]
+    )
+    metrics.add_metric(name="ConfusionTrueNegative", unit=MetricUnit.Count, value=confusion["true_negative"])
+    metrics.add_metric(
+        name="ConfusionFalseNegative", unit=MetricUnit.Count, value=confusion["false_negative"]
+    )
     return summary

@@ -102,6 +102,7 @@ class TableStats:
 @dataclass
 class BackendStats:
     tables: dict[str, TableStats] = field(default_factory=dict)
+    fees_loaded_usd: float = 0.0  # fees of completed orders read in this run (the RevenueUsd metric)
     seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0})
 
     @property
@@ -283,6 +284,15 @@ def load_backend(
             batch = rows[start : start + batch_rows]
             began = time.perf_counter()
             out, rejects = transformer.transform(spec.name, batch)
+            if spec.name == "orders":
+                rejected_keys = {key for key, _, _ in rejects}
+                stats.fees_loaded_usd += float(
+                    sum(
+                        r["fee"]
+                        for r in batch
+                        if r["status"] == "completed" and r["transaction_id"] not in rejected_keys
+                    )
+                )
             transformed = time.perf_counter()
             with conn.transaction():
                 # rows and watermark are lost together or not at all: no need to wait for the fsync

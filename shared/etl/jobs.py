@@ -83,12 +83,18 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
 
 
 def refresh_job() -> dict[str, Any]:
+    from datetime import UTC, timedelta
+
     from shared.db import connect
+    from shared.kpis.kpis import confusion_counts
     from shared.kpis.views import refresh_views
 
     with connect(statement_timeout_ms=300_000) as conn:
         summary = refresh_views(conn)
+        now = datetime.now(UTC)
+        confusion = confusion_counts(conn, now - timedelta(hours=24), now)
     return {
+        "confusion_24h": confusion.model_dump(),
         "refreshed": summary.refreshed,
         "skipped_busy": summary.skipped_busy,
         "rows": summary.rows,

@@ -49,6 +49,7 @@ class EtlSummary:
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
             "rows_rejected": self.rows_rejected,
+            "fees_loaded_usd": round(self.backend.fees_loaded_usd, 2),
             "backend": {name: vars(stats) for name, stats in self.backend.tables.items()},
             "chain": None
             if self.chain is None

@@ -149,3 +149,31 @@ def compute_kpis(conn: psycopg.Connection, start: datetime, end: datetime) -> Kp
         ),
         hourly_fees=hourly,
     )
+
+
+class ConfusionCounts(BaseModel):
+    """Scoring decisions against labels, for the monitoring dashboard: "caught" = BLOCKED or
+    MANUAL_REVIEW (the decisions that stop a purchase), "passed" = APPROVED or REQUIRE_2FA."""
+
+    model_config = ConfigDict(frozen=True)
+
+    true_positive: int
+    false_positive: int
+    true_negative: int
+    false_negative: int
+
+
+def confusion_counts(conn: psycopg.Connection, start: datetime, end: datetime) -> ConfusionCounts:
+    """Over predictions made in [start, end) whose transaction has a label."""
+    row = conn.execute(
+        """SELECT count(*) FILTER (WHERE l.is_fraud AND p.decision IN ('BLOCKED', 'MANUAL_REVIEW')),
+                  count(*) FILTER (WHERE NOT l.is_fraud AND p.decision IN ('BLOCKED', 'MANUAL_REVIEW')),
+                  count(*) FILTER (WHERE NOT l.is_fraud AND p.decision IN ('APPROVED', 'REQUIRE_2FA')),
+                  count(*) FILTER (WHERE l.is_fraud AND p.decision IN ('APPROVED', 'REQUIRE_2FA'))
+           FROM intel.fraud_predictions p JOIN intel.fraud_labels l ON l.transaction_id = p.transaction_id
+           WHERE p.created_at >= %s AND p.created_at < %s""",
+        (start, end),
+    ).fetchone() or (0, 0, 0, 0)
+    return ConfusionCounts(
+        true_positive=row[0], false_positive=row[1], true_negative=row[2], false_negative=row[3]
+    )

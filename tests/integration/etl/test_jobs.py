@@ -51,6 +51,13 @@ def test_handlers_run_the_jobs_and_report_counts(db: psycopg.Connection, market:
     views = refresh_handler(scheduled({}), FakeLambdaContext())
     # Then each did its work and says how much
     assert etl["rows_read"] == 5 and etl["rows_written"] == 5 and etl["rows_rejected"] == 0
+    assert etl["fees_loaded_usd"] == 5.0
+    assert views["confusion_24h"] == {
+        "true_positive": 0,
+        "false_positive": 0,
+        "true_negative": 0,
+        "false_negative": 0,
+    }
     assert features["rows_written"]["user_payment_diversity"] == 1
     assert views["refreshed"] == ["intel.kpi_hourly", "intel.event_analytics", "intel.user_segments"]
     assert db.execute("SELECT count(*) FROM intel.transactions").fetchone() == (1,)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from shared.errors import ValidationFailed
 from shared.etl.backend import sync_backend
-from shared.kpis import compute_kpis
+from shared.kpis import compute_kpis, confusion_counts
 from tests.fixtures.etl import T0, Market
 
 
@@ -90,6 +90,18 @@ def test_each_kpi_matches_a_hand_computed_value(db: psycopg.Connection, market: 
     u3_score = ((1 - (5 / 1440) / 30) + 3 / 10 + 1 / 5) / 3  # last +115 min; 3 purchases; E1
     assert report.counts.active_users == 3
     assert report.user_engagement_score == pytest.approx((u1_score + u2_score + u3_score) / 3)
+
+    # And the dashboard's confusion counts (predictions made just now; "caught" = BLOCKED or
+    # MANUAL_REVIEW): t1 fraud blocked (TP), t2 fraud approved (FN), t3 legit 2FA and t4 legit
+    # approved (TN); t6 has no label
+    now = datetime.now(UTC)
+    confusion = confusion_counts(db, now - timedelta(hours=1), now + timedelta(minutes=1))
+    assert confusion.model_dump() == {
+        "true_positive": 1,
+        "false_positive": 0,
+        "true_negative": 2,
+        "false_negative": 1,
+    }
 
 
 def test_an_empty_window_gives_none_rates_not_zero(db: psycopg.Connection) -> None:
