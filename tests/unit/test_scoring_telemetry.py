@@ -27,6 +27,12 @@ def _response(decision: Decision, score: float | None, *, degraded: bool = False
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_metrics() -> None:
+    # The Metrics object is process-wide: start from nothing (other tests may have added samples)
+    metrics.clear_metrics()
+
+
 def _flushed(capsys: pytest.CaptureFixture[str]) -> dict:
     metrics.flush_metrics()
     lines = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
