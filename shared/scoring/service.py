@@ -447,11 +447,12 @@ def _score(
         budget.pool_timeout("computing the features")
         features = deps.compute_features(context, redis=session.client, pool=pool)
         vector = [features.values.get(name) for name in model.feature_names]
-        score = min(1.0, max(0.0, float(model.predict(vector))))
+        # Rounded once, before deciding: the band always follows from the score the client sees.
+        score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
         thresholds = deps.thresholds()
         response = PredictResponse(
             transaction_id=request.transaction_id,
-            fraud_score=round(score, 6),
+            fraud_score=score,
             decision=decide(score, thresholds),
             confidence=confidence(score, thresholds),
             top_features=top_features(model.contributions(vector), model.feature_names, features.values),
