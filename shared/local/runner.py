@@ -147,7 +147,6 @@ def _demo_ids(database_url: str) -> Demo:
         honest = conn.execute(
             f"""SELECT o.buyer_wallet, o.ticket_id, o.price::float8
                   FROM marketplace.orders o {truth_join}
-                 WHERE o.kind = 'resale' OR o.kind = 'primary'
                  ORDER BY o.created_at DESC LIMIT 1"""
         ).fetchone()
         if honest is None:
