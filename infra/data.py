@@ -161,10 +161,11 @@ class Database(Construct):
             borrow_timeout=Duration.seconds(5),
             idle_client_timeout=Duration.minutes(15),
         )
-        self.security_group.add_ingress_rule(
-            self.proxy_security_group, ec2.Port.tcp(db.port), "from RDS Proxy"
+        # add_proxy() already opened proxy -> PostgreSQL on the instance port.
+        # The proxy reads the credentials from Secrets Manager, through its VPC endpoint.
+        self.proxy_security_group.add_egress_rule(
+            network.endpoint_security_group, ec2.Port.tcp(443), "to the Secrets Manager endpoint"
         )
-        self.proxy_security_group.add_egress_rule(self.security_group, ec2.Port.tcp(db.port), "to PostgreSQL")
         self.proxy_security_group.add_ingress_rule(
             network.function_security_group, ec2.Port.tcp(PROXY_PORT), "from the functions"
         )

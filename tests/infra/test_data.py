@@ -139,3 +139,22 @@ def test_given_every_log_group_then_it_keeps_30_days_and_is_kms_encrypted(dev_sy
 def test_given_every_kms_key_then_rotation_is_on(dev_synth):
     keys = dev_synth.resources("AWS::KMS::Key")
     assert keys and all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
+
+
+def test_given_the_proxy_then_it_may_reach_postgres_and_the_secrets_manager_endpoint_only(dev_synth):
+    groups = dev_synth.resources("AWS::EC2::SecurityGroup", stack="Foundation")
+    [proxy_sg] = [
+        lid for lid, g in groups.items() if g["Properties"]["GroupDescription"].startswith("RDS Proxy")
+    ]
+    egress = [
+        e["Properties"]
+        for e in dev_synth.resources("AWS::EC2::SecurityGroupEgress", stack="Foundation").values()
+        if e["Properties"]["GroupId"] == {"Fn::GetAtt": [proxy_sg, "GroupId"]}
+    ]
+    assert all("DestinationSecurityGroupId" in rule for rule in egress)
+    targets = {json.dumps(rule["DestinationSecurityGroupId"]): rule["FromPort"] for rule in egress}
+    assert len(egress) == 2
+    assert 443 in targets.values()
+    assert any(
+        "DatabaseDbSg" in target and "Endpoint.Port" in json.dumps(port) for target, port in targets.items()
+    )
