@@ -35,6 +35,9 @@ GLIBC_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_24", "manylinux_2_
 PYTHON_VERSION = "3.12"
 PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer"}
 FORBIDDEN_IN_DEPS = {"pandas", "xgboost", "scikit-learn", "numpy", "scipy"}
+# pip itself is pinned: the pip a fresh venv bundles (23.x with Python 3.11) checks Requires-Python
+# against the running interpreter instead of --python-version, and refuses cp312-only releases.
+PIP_VERSION = "26.3"
 LAYER_BUDGET_MB = 150  # of Lambda's 250 MB: room left for the function code and the model layer
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # pip colours its errors when run under npx (FORCE_COLOR)
@@ -95,11 +98,22 @@ def build_deps_layer(arch: str, out: Path) -> Path:
     return layer
 
 
+def pip_command() -> list[str]:
+    """The pinned pip, run by the project's pinned uv (installed by `make install`)."""
+    uv = Path(sys.executable).parent / "uv"
+    if not uv.exists():
+        found = shutil.which("uv")
+        if found is None:
+            raise BuildError("uv is missing: run `make install`")
+        uv = Path(found)
+    return [str(uv), "tool", "run", "--quiet", "--from", f"pip=={PIP_VERSION}", "pip"]
+
+
 def _pip_install(
     arch: str, target: Path, requirements: Path, wheelhouse: Path
 ) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-color", "--no-compile",
+        *pip_command(), "install", "--quiet", "--disable-pip-version-check", "--no-color", "--no-compile",
         "--no-deps", "--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION,
         *[arg for tag in platform_tags(arch) for arg in ("--platform", tag)],
         "--find-links", str(wheelhouse), "--target", str(target), "-r", str(requirements),
@@ -117,9 +131,7 @@ def _build_pure_wheel(spec: str, wheelhouse: Path) -> None:
     name = spec.split("==")[0]
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pip",
+            *pip_command(),
             "wheel",
             "--quiet",
             "--no-color",
