@@ -27,7 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim = parser.add_argument_group("the default source: simulated marketplace -> ETL training set")
     sim.add_argument("--weeks", type=int, default=6, help="weeks of marketplace to simulate (default 6)")
-    sim.add_argument("--scale", type=float, default=1.0, help="simulator traffic scale (default 1.0)")
+    sim.add_argument(
+        "--scale",
+        type=float,
+        default=1.5,
+        help="simulator traffic, x 600 orders/day (default 1.5: the shipped model)",
+    )
     sim.add_argument(
         "--save-training-set", type=Path, metavar="FILE.csv", help="also write the built training set as CSV"
     )
@@ -62,8 +67,8 @@ def cli(argv: list[str]) -> int:
         parser.error("--data needs --label COLUMN")
     if args.data is None and (args.label or args.exclude or args.time_column):
         parser.error("--label/--exclude/--time-column go with --data FILE.csv")
-    if not 0 <= args.tolerance < 1 or args.bootstrap < 0 or args.weeks < 3:
-        parser.error("need 0 <= --tolerance < 1, --bootstrap >= 0 and --weeks >= 3")
+    if not 0 <= args.tolerance < 1 or args.bootstrap < 0 or args.weeks < 3 or not 0 < args.scale <= 100:
+        parser.error("need 0 <= --tolerance < 1, --bootstrap >= 0, --weeks >= 3 and 0 < --scale <= 100")
     architectures = tuple(a.strip() for a in args.arch.split(",") if a.strip())
     unknown = set(architectures) - set(native.ARCHITECTURES)
     if unknown or not architectures:
