@@ -128,7 +128,7 @@ synth: install $(LAYERS_STAMP)
 
 cfn-lint: synth
 	@mkdir -p reports
-	$(VENV)/bin/cfn-lint --format parseable cdk.out/*.template.json > reports/cfn-lint.txt; status=$$?; \
+	@$(VENV)/bin/cfn-lint --format parseable cdk.out/*.template.json > reports/cfn-lint.txt; \
 	  echo "cfn-lint: $$(grep -c ":E[0-9]" reports/cfn-lint.txt) errors, $$(grep -c ":W[0-9]" reports/cfn-lint.txt) warnings -> reports/cfn-lint.txt"; \
 	  ! grep -q ":E[0-9]" reports/cfn-lint.txt
 
