@@ -183,6 +183,10 @@ class World:
         self._pace = min(1.0, max(0.05, config.days / 10))
         self._regulars: list[User] = []
         self._weights: list[float] = []
+        # Honest purchases in time order (orders are created in heap order): account takeovers
+        # strike accounts that were just in use.
+        self._recent_buyer_times: list[float] = []
+        self._recent_buyers: list[User] = []
 
     # ================================================================== helpers
     def _push(self, at: float, action: Callable[..., None], *args: Any) -> None:
@@ -452,6 +456,9 @@ class World:
         )
         self._next_order += 1
         self.orders.append(order)
+        if scenario == LEGIT:
+            self._recent_buyer_times.append(order.created_at)
+            self._recent_buyers.append(user)
         return order
 
     def _status(self, scenario: str) -> str:
@@ -782,10 +789,15 @@ class World:
 
     def account_takeover(self, at: float, n_orders: int) -> None:
         """A known customer's account, suddenly used from far away after a run of failed
-        passwords, buying the most expensive things on offer."""
+        passwords, buying the most expensive things on offer. Most takeovers come from credentials
+        or session cookies stolen while the customer was using the account (phishing, infostealers),
+        and the attacker uses them within hours: then the far-away request closely follows the
+        customer's own last purchase from home."""
         rng = self.rng
-        victims = [u for u in self._regulars if u.created_at < self.start - 30 * DAY]
-        victim = rng.choice(victims or self._regulars)
+        victim = self._recently_active_victim(at) if rng.random() < 0.65 else None
+        if victim is None:
+            victims = [u for u in self._regulars if u.created_at < self.start - 30 * DAY]
+            victim = rng.choice(victims or self._regulars)
         country = (
             far_country(rng, victim.country, min_km=4000, pool=RISKY_COUNTRIES)
             if rng.random() < 0.7
@@ -811,6 +823,17 @@ class World:
         self._session(victim, ip, at, times[-1] + 120, agent=rng.choice(_BOT_AGENTS[:2]))
         for t in times:
             self._push(t, self._ato_step, victim, wallet, instrument, ip)
+
+    def _recently_active_victim(self, at: float) -> User | None:
+        """An old account that bought something 10 minutes to 4 hours before `at`."""
+        times = self._recent_buyer_times
+        lo, hi = _bisect(times, at - 4 * HOUR), _bisect(times, at - 10 * MINUTE)
+        candidates = [
+            u
+            for u in self._recent_buyers[lo:hi]
+            if u.created_at < self.start - 30 * DAY and u.kind in {"regular", "power", "reseller"}
+        ]
+        return self.rng.choice(candidates) if candidates else None
 
     def _ato_step(self, at: float, user: User, wallet: str, instrument: tuple[str, str], ip: str) -> None:
         if self.buy_resale(at, user, wallet, None, instrument, ip, "account_takeover") is None:
@@ -889,7 +912,8 @@ class World:
             user = self._regulars[min(len(cum) - 1, _bisect(cum, rng.random() * cum[-1]))]
             self._push(self._time_in_window(lo=max(self.start, user.created_at)), self.browse, user)
 
-        # Fraud: episodes sized to reach each scenario's share. Scalpers and wash rings need time
+        # Fraud: episodes sized to reach each scenario's share, spread over the whole window (a
+        # training window after a warm-up must see every scenario). Scalpers and wash rings need time
         # after their first purchases (relisting, hops), so they start in the first 85% of the window.
         late = self.start + 0.85 * (self.end - self.start)
         for scenario, target in per_scenario.items():
@@ -903,9 +927,7 @@ class World:
                     self._push(self._time_in_window(), self.stolen_cards, n)
                 elif scenario == "wash_trading":
                     n = max(3, min(remaining, rng.randint(4, 12)))
-                    self._push(
-                        self._time_in_window(hi=self.start + 0.3 * (self.end - self.start)), self.wash_ring, n
-                    )
+                    self._push(self._time_in_window(hi=late), self.wash_ring, n)
                 else:
                     n = min(remaining, rng.randint(2, 5))
                     self._push(
