@@ -1,8 +1,8 @@
 """Real-time features for the scoring path (brief interface 4).
 
 Read path, cheapest first:
-  1. Redis, two pipelined round trips: the ticket, wallet, event and user-location hashes and the
-     wallet's 1-hour purchase window (a sorted set).
+  1. Redis, one round trip (a read-only Lua script): the ticket, wallet, event and user-location
+     hashes and the wallet's 1-hour purchase window (a sorted set).
   2. On any miss: one SQL query gathers everything from PostgreSQL, and the answer is written back
      to Redis (entity hashes with Settings.feature_cache_ttl_seconds, the window and the location
      without a fixed lifetime beyond what they cover).
@@ -17,6 +17,7 @@ is computed at read time on a miss and then served from the cache for up to the 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,10 +174,6 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _hash(raw: dict[Any, Any]) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
-
-
 def _opt_float(text: str | None) -> float | None:
     return None if text is None or text == "" else float(text)
 
@@ -203,34 +200,110 @@ class _RedisRead:
     location: tuple[float, float, datetime] | None = None
 
 
-def _read_redis(ctx: ScoringContext, client: redis_lib.Redis) -> _RedisRead:
-    """Two pipelined round trips at most; raises redis errors for the caller to fall back on."""
+# One round trip for every read: the ticket and wallet hashes and the velocity window, then the
+# hashes whose keys those name (the ticket's event, the wallet user's last location). The second
+# pair of keys is only known inside the script; fine on a non-cluster Redis (ElastiCache replication
+# group, as infra/ provisions), which is what the scoring path runs against.
+_READ_SCRIPT = """
+local ticket = redis.call('HGETALL', KEYS[1])
+local wallet = redis.call('HGETALL', KEYS[2])
+local seeded = redis.call('ZSCORE', KEYS[3], ARGV[1])
+local velocity = redis.call('ZCOUNT', KEYS[3], ARGV[2], ARGV[3])
+local event = {}
+local location = {}
+if #wallet > 0 then
+  for i = 1, #ticket, 2 do
+    if ticket[i] == 'event_id' then event = redis.call('HGETALL', ARGV[4] .. ticket[i + 1]) end
+  end
+  for i = 1, #wallet, 2 do
+    if wallet[i] == 'user_id' and wallet[i + 1] ~= '' then
+      location = redis.call('HGETALL', ARGV[5] .. wallet[i + 1])
+    end
+  end
+end
+return {ticket, wallet, seeded, velocity, event, location}
+"""
+
+_RECORD_SCRIPT = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local user_id = redis.call('HGET', KEYS[2], 'user_id')
+if ARGV[5] == '1' and user_id and user_id ~= '' then
+  local location_key = ARGV[6] .. user_id
+  redis.call('HSET', location_key, 'lat', ARGV[7], 'lon', ARGV[8], 'at', ARGV[9])
+  redis.call('EXPIRE', location_key, ARGV[10])
+end
+return 1
+"""
+
+# SHA-1 because that is how Redis names scripts (EVALSHA), not for security.
+_SHA = {
+    text: hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+    for text in (_READ_SCRIPT, _RECORD_SCRIPT)
+}
+
+
+def _eval(client: redis_lib.Redis, text: str, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA (the SHA computed once per process); loads the script on a server without it."""
+    try:
+        return client.evalsha(_SHA[text], len(keys), *keys, *args)
+    except redis_lib.exceptions.NoScriptError:
+        client.script_load(text)
+        return client.evalsha(_SHA[text], len(keys), *keys, *args)
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _read_keys_args(ctx: ScoringContext) -> tuple[list[str], list[str]]:
     now = _epoch(ctx.at)
-    velocity_key = VELOCITY_PREFIX + ctx.wallet_address
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(f"{ENTITY_PREFIX}ticket:{ctx.ticket_id}")
-    pipe.hgetall(f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}")
-    pipe.zscore(velocity_key, _SEEDED)
-    pipe.zcount(velocity_key, f"({now - _WINDOW_S}", f"({now}")
-    ticket_raw, wallet_raw, seeded, velocity = pipe.execute()
+    keys = [
+        f"{ENTITY_PREFIX}ticket:{ctx.ticket_id}",
+        f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}",
+        VELOCITY_PREFIX + ctx.wallet_address,
+    ]
+    return keys, [_SEEDED, f"({now - _WINDOW_S}", f"({now}", f"{ENTITY_PREFIX}event:", LOCATION_PREFIX]
+
+
+@dataclass(slots=True)
+class PrefetchedRead:
+    """The feature read queued on a caller's pipeline (`queue_read`), answered by its execute()."""
+
+    ctx: ScoringContext
+    reply: Any = None
+
+
+def queue_read(ctx: ScoringContext, pipe: Any) -> PrefetchedRead:
+    """Queue this purchase's feature read on `pipe` (a redis pipeline without transaction), so that
+    a caller with its own reads pays one round trip for both. Pass the execute() reply for it to
+    `compute_realtime_features(..., prefetched=PrefetchedRead(ctx, reply))`. EVALSHA directly: a
+    server without the script answers NOSCRIPT and compute_realtime_features then reads itself."""
+    keys, args = _read_keys_args(ctx)
+    pipe.evalsha(_SHA[_READ_SCRIPT], len(keys), *keys, *args)
+    return PrefetchedRead(ctx)
+
+
+def _read_redis(ctx: ScoringContext, client: redis_lib.Redis, reply: Any = None) -> _RedisRead:
+    """One round trip (a read-only script), or the reply of a prefetched one; raises redis errors
+    for the caller to fall back on."""
+    if reply is None:
+        keys, args = _read_keys_args(ctx)
+        reply = _eval(client, _READ_SCRIPT, keys, args)
+    ticket_raw, wallet_raw, seeded, velocity, event_raw, location_raw = reply
     read = _RedisRead(velocity=int(velocity) if seeded is not None else None)
-    ticket, wallet = _hash(ticket_raw), _hash(wallet_raw)
+    ticket, wallet = _pairs(ticket_raw), _pairs(wallet_raw)
     if wallet and wallet.get("centrality_day") != snapshot_day(ctx.at).isoformat():
         wallet = {}  # cached for another day's centrality snapshot
     if not wallet:
         return read
     user_id = int(wallet["user_id"]) if wallet.get("user_id") else None
-    pipe = client.pipeline(transaction=False)
-    if ticket:
-        pipe.hgetall(f"{ENTITY_PREFIX}event:{ticket['event_id']}")
-    if user_id is not None:
-        pipe.hgetall(f"{LOCATION_PREFIX}{user_id}")
-    replies = pipe.execute() if ticket or user_id is not None else []
-    event = _hash(replies.pop(0)) if ticket else {}
+    event = _pairs(event_raw) if ticket else {}
     if user_id is None:
         read.location_known = True
     else:
-        location = _hash(replies.pop(0))
+        location = _pairs(location_raw)
         if location and not location.get("at"):
             read.location_known = True
         elif location and _from_epoch(location["at"]) < ctx.at:
@@ -338,16 +411,24 @@ def _values(ctx: ScoringContext, facts: _Facts) -> dict[str, float | None]:
 
 
 def compute_realtime_features(
-    ctx: ScoringContext, *, redis: redis_lib.Redis | None, pool: Any
+    ctx: ScoringContext,
+    *,
+    redis: redis_lib.Redis | None,
+    pool: Any,
+    prefetched: PrefetchedRead | None = None,
 ) -> FeatureResult:
-    """The ten features for one purchase being scored, keyed by FEATURE_NAMES."""
+    """The ten features for one purchase being scored, keyed by FEATURE_NAMES. `prefetched`: the
+    reply of `queue_read` for this same context (used only if it is a script reply)."""
     from shared.config import get_settings
 
     degraded = False
     read: _RedisRead | None = None
+    reply = None
+    if prefetched is not None and prefetched.ctx == ctx and isinstance(prefetched.reply, list):
+        reply = prefetched.reply
     if redis is not None:
         try:
-            read = _read_redis(ctx, redis)
+            read = _read_redis(ctx, redis, reply)
         except redis_lib.RedisError:
             degraded = True
     if read is not None and read.facts is not None:
@@ -387,20 +468,26 @@ def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:
     now = _epoch(ctx.at)
     velocity_key = VELOCITY_PREFIX + ctx.wallet_address
     member = f"{ctx.ticket_id}:{math.floor(now * 1000)}"
+    point = default_geolocator().locate(ctx.client_ip)
     try:
-        pipe = redis.pipeline(transaction=True)
-        pipe.zadd(velocity_key, {member: now})
-        pipe.zremrangebyscore(velocity_key, "(0", f"({now - _WINDOW_S}")
-        pipe.expire(velocity_key, int(_WINDOW_S) + 60)
-        pipe.hget(f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}", "user_id")
-        user_id = pipe.execute()[-1]
-        point = default_geolocator().locate(ctx.client_ip)
-        if user_id and point.located:
-            location_key = f"{LOCATION_PREFIX}{_text(user_id)}"
-            pipe = redis.pipeline(transaction=True)
-            pipe.hset(location_key, mapping={"lat": point.lat, "lon": point.lon, "at": now})  # type: ignore[dict-item]
-            pipe.expire(location_key, _LOCATION_TTL_S)
-            pipe.execute()
+        # One atomic round trip: the window, then the location of the wallet's user (if linked).
+        _eval(
+            redis,
+            _RECORD_SCRIPT,
+            [velocity_key, f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}"],
+            [
+                repr(now),
+                member,
+                f"({now - _WINDOW_S}",
+                int(_WINDOW_S) + 60,
+                "1" if point.located else "0",
+                LOCATION_PREFIX,
+                repr(point.lat),
+                repr(point.lon),
+                repr(now),
+                _LOCATION_TTL_S,
+            ],
+        )
     except redis_lib.RedisError:
         return False
     return True

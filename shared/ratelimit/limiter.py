@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 from pydantic import Field
@@ -125,19 +126,24 @@ class RateLimiter:
         ip: str | None,
         user: str | None,
         wallet: str | None,
+        along: Callable[[Any], None] | None = None,
     ) -> LimitDecision:
         """Count one request against every rule that applies; refuse it (counting nothing) if any
         rule is full. No Redis client -> allowed with checked=False (API Gateway's usage plan still
-        throttles); a RedisError during the call propagates, for the caller's circuit breaker."""
-        if not self.enabled:
-            return LimitDecision(True)
-        subjects = {"ip": ip, "user": user or wallet, "wallet": wallet}
-        applicable = [
-            (rule, subjects[rule.subject])
-            for rule in self.rules
-            if rule.applies_to(route) and subjects[rule.subject]
-        ]
+        throttles); a RedisError during the call propagates, for the caller's circuit breaker.
+        `along` queues the caller's own commands on the same pipeline: one round trip for both."""
+        applicable = (
+            [
+                (rule, subject)
+                for rule in self.rules
+                if rule.applies_to(route) and (subject := _subject(rule, ip=ip, user=user, wallet=wallet))
+            ]
+            if self.enabled
+            else []
+        )
         if not applicable:
+            if client is not None and along is not None:
+                _run_along(client, along)
             return LimitDecision(True)
         if client is None:
             return LimitDecision(True, checked=False)
@@ -145,11 +151,55 @@ class RateLimiter:
         args: list[str | int] = [uuid.uuid4().hex]
         for rule, _ in applicable:
             args += [rule.limit, rule.window_s * 1000]
-        allowed, wait_ms, refused_index = self._script(client)(keys=keys, args=args)
+        script = self._script(client)
+        if along is None:
+            reply = script(keys=keys, args=args)
+        else:
+            reply = _with_along(client, script, along, keys, args)
+        allowed, wait_ms, refused_index = reply
         if allowed:
             return LimitDecision(True)
         rule = applicable[int(refused_index) - 1][0]
         return LimitDecision(False, retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)), rule=rule.name)
+
+
+def _subject(rule: Rule, *, ip: str | None, user: str | None, wallet: str | None) -> str | None:
+    if rule.subject == "ip":
+        return ip
+    if rule.subject == "user":
+        return user or wallet
+    return wallet
+
+
+def _run_along(client: redis.Redis, along: Callable[[Any], None]) -> None:
+    pipe = client.pipeline(transaction=False)
+    along(pipe)
+    if len(pipe):
+        pipe.execute()
+
+
+def _with_along(
+    client: redis.Redis,
+    script: redis.commands.core.Script,
+    along: Callable[[Any], None],
+    keys: list[str],
+    args: list[str | int],
+) -> Any:
+    """The caller's commands and the script's EVALSHA in one pipeline. EVALSHA directly (not through
+    Script, whose pipeline support costs a SCRIPT EXISTS round trip each time); a server that does
+    not know the script yet answers NOSCRIPT, and the script is then run through Script (loading it)."""
+    pipe = client.pipeline(transaction=False)
+    along(pipe)
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
+    replies = pipe.execute(raise_on_error=False)
+    for reply in replies[:-1]:
+        if isinstance(reply, Exception):
+            raise reply
+    if isinstance(replies[-1], redis.exceptions.NoScriptError):
+        return script(keys=keys, args=args)
+    if isinstance(replies[-1], Exception):
+        raise replies[-1]
+    return replies[-1]
 
 
 _default_limiter: list[RateLimiter] = []

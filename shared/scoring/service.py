@@ -4,7 +4,8 @@ The order of one scoring request:
 1. Redis (one MGET): cached wallet->user link and blocklist verdicts for the wallet and the IP.
 2. PostgreSQL (one query): a stored prediction for this transaction_id (idempotency), plus whatever
    the cache missed (the cache is then filled, briefly: a new blocklist entry applies within 30 s).
-3. Rate limits (one Lua call): client IP, user, purchase route. A retry counts as a request.
+3. Rate limits (one Lua call, in the same round trip as the cache fill): client IP, user, purchase
+   route. A retry counts as a request.
 4. A stored prediction -> returned as it is (`replayed`), nothing is scored twice.
 5. Blocklisted wallet or IP -> BLOCKED without scoring, `reason` says which.
 6. Features (shared.features.realtime), the model, the decision band, the top features.
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import psycopg
@@ -42,6 +44,7 @@ from shared.errors import (
     DependencyUnavailable,
     ModelIntegrityError,
     RateLimited,
+    TicketGuardError,
 )
 from shared.observability import logger
 from shared.ratelimit import RateLimiter
@@ -81,13 +84,21 @@ class ScoringDeps:
     make_context: Callable[..., Any]
     load_model: Callable[[], ModelLike]
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # Queues the feature read on the cache read's pipeline (one round trip for both); its handle,
+    # with the reply set, goes to compute_features as `prefetched`. None: features read on their own.
+    queue_feature_read: Callable[[Any, Any], Any] | None = None
     settings: Callable[[], Settings] = get_settings
     thresholds: Callable[[], Thresholds] = get_thresholds
 
 
 def default_deps() -> ScoringDeps:
     from shared.db import get_pool
-    from shared.features.realtime import ScoringContext, compute_realtime_features, record_purchase
+    from shared.features.realtime import (
+        ScoringContext,
+        compute_realtime_features,
+        queue_read,
+        record_purchase,
+    )
     from shared.model import load_model
 
     return ScoringDeps(
@@ -97,6 +108,7 @@ def default_deps() -> ScoringDeps:
         record_purchase=record_purchase,
         make_context=ScoringContext,
         load_model=load_model,
+        queue_feature_read=queue_read,
     )
 
 
@@ -201,15 +213,34 @@ def _cache_keys(wallet: str, ip: str | None) -> list[str]:
     return [f"tg:wu:{wallet}", f"tg:bl:w:{wallet}", f"tg:bl:ip:{ip or '-'}"]
 
 
-def _read_cache(session: _RedisSession, wallet: str, ip: str | None) -> dict[str, str | None]:
-    values = session.run(lambda client: client.mget(_cache_keys(wallet, ip))) or [None, None, None]
+def _read_cache(
+    session: _RedisSession, wallet: str, ip: str | None, queue_more: Callable[[Any], object] | None = None
+) -> dict[str, str | None]:
+    """The cached lookups (one MGET); `queue_more` adds the caller's reads to the same round trip
+    (their replies are set on what it returns, an exception reply left for the reader to handle)."""
+
+    def read(client: redis.Redis) -> list[Any]:
+        if queue_more is None:
+            return list(client.mget(_cache_keys(wallet, ip)))
+        pipe = client.pipeline(transaction=False)
+        pipe.mget(_cache_keys(wallet, ip))
+        handle = queue_more(pipe)
+        mget_reply, more_reply = pipe.execute(raise_on_error=False)
+        if isinstance(mget_reply, Exception):
+            raise mget_reply
+        handle.reply = more_reply  # type: ignore[attr-defined]
+        return list(mget_reply)
+
+    values = session.run(read) or [None, None, None]
     decoded = [value.decode() if isinstance(value, bytes) else value for value in values]
     return {"user": decoded[0], "wallet_bl": decoded[1], "ip_bl": decoded[2]}
 
 
-def _fill_cache(
-    session: _RedisSession, wallet: str, ip: str | None, cached: dict[str, str | None], found: _Lookup
-) -> None:
+def _cache_fill(
+    wallet: str, ip: str | None, cached: dict[str, str | None], found: _Lookup
+) -> Callable[[Any], None] | None:
+    """The cache writes the lookup calls for, as commands to queue on a pipeline (sent together with
+    the rate-limit script: one round trip); None when the cache had everything."""
     user_key, wallet_key, ip_key = _cache_keys(wallet, ip)
     writes: list[tuple[str, int, str]] = []
     if cached["user"] is None:
@@ -220,15 +251,13 @@ def _fill_cache(
     if ip is not None and cached["ip_bl"] is None:
         writes.append((ip_key, BLOCKLIST_CACHE_TTL_S, "1" if found.ip_blocked else "0"))
     if not writes:
-        return
+        return None
 
-    def write(client: redis.Redis) -> None:
-        pipe = client.pipeline(transaction=False)
+    def queue(pipe: Any) -> None:
         for key, ttl, value in writes:
             pipe.setex(key, ttl, value)
-        pipe.execute()
 
-    session.run(write)
+    return queue
 
 
 def _stored_response(row: dict[str, Any], *, replayed: bool) -> PredictResponse:
@@ -409,10 +438,17 @@ def _score(
     budget = _Budget(started, settings)
     try:
         pool = deps.pool()
-        cached = _read_cache(session, request.wallet_address, ip)
+        prefetch = _feature_prefetch(request, ip, deps, now)
+        cached = _read_cache(
+            session,
+            request.wallet_address,
+            ip,
+            None
+            if prefetch is None or deps.queue_feature_read is None
+            else partial(_queue_prefetch, prefetch, deps.queue_feature_read),
+        )
         found = _lookup(pool, request, ip, cached, budget)
-        _fill_cache(session, request.wallet_address, ip, cached, found)
-
+        fill = _cache_fill(request.wallet_address, ip, cached, found)
         decision = session.run(
             lambda client: deps.limiter.hit(
                 client,
@@ -420,6 +456,7 @@ def _score(
                 ip=ip,
                 user=str(found.user_id) if found.user_id else None,
                 wallet=request.wallet_address,
+                along=fill,
             )
         )
         if decision is not None and not decision.allowed:
@@ -437,15 +474,22 @@ def _score(
             return _blocked(request, ip, deps, pool, session, started, now, found, budget)
 
         model = _model_or_unavailable(deps)
-        context = deps.make_context(
-            wallet_address=request.wallet_address,
-            ticket_id=request.ticket_id,
-            price_paid=request.price_paid,
-            client_ip=ip,
-            at=now,
-        )
-        budget.pool_timeout("computing the features")
-        features = deps.compute_features(context, redis=session.client, pool=pool)
+        if prefetch is not None:
+            context = prefetch.context
+            budget.pool_timeout("computing the features")
+            features = deps.compute_features(
+                context, redis=session.client, pool=pool, prefetched=prefetch.handle
+            )
+        else:
+            context = deps.make_context(
+                wallet_address=request.wallet_address,
+                ticket_id=request.ticket_id,
+                price_paid=request.price_paid,
+                client_ip=ip,
+                at=now,
+            )
+            budget.pool_timeout("computing the features")
+            features = deps.compute_features(context, redis=session.client, pool=pool)
         vector = [features.values.get(name) for name in model.feature_names]
         # Rounded once, before deciding: the band always follows from the score the client sees.
         score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
@@ -482,6 +526,38 @@ def _score(
         return response
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("PostgreSQL is unavailable") from exc
+
+
+@dataclass
+class _Prefetch:
+    context: Any
+    handle: Any = None
+
+
+def _feature_prefetch(
+    request: PredictRequest, ip: str | None, deps: ScoringDeps, now: datetime
+) -> _Prefetch | None:
+    """The scoring context, built up front so its feature read can share the cache read's round trip
+    (a read only: wasted, harmlessly, on a replay, a blocked or a rate-limited request). A context
+    the feature layer refuses is left to be refused where it always was, after those checks."""
+    if deps.queue_feature_read is None:
+        return None
+    try:
+        context = deps.make_context(
+            wallet_address=request.wallet_address,
+            ticket_id=request.ticket_id,
+            price_paid=request.price_paid,
+            client_ip=ip,
+            at=now,
+        )
+    except TicketGuardError:
+        return None
+    return _Prefetch(context)
+
+
+def _queue_prefetch(prefetch: _Prefetch, queue_read: Callable[[Any, Any], Any], pipe: Any) -> Any:
+    prefetch.handle = queue_read(prefetch.context, pipe)
+    return prefetch.handle
 
 
 def _blocked(
