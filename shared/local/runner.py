@@ -10,7 +10,6 @@ Ctrl-C (or SIGTERM) stops everything, embedded servers included. Bad configurati
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -71,18 +70,14 @@ def _free_port_or_fail(host: str, port: int) -> None:
 
 
 def _simulate(database_url: str, args: argparse.Namespace) -> Any | None:
-    try:
-        simulator = importlib.import_module("shared.simulator")
-        simulation_config, simulate = simulator.SimulationConfig, simulator.simulate
-    except (ImportError, AttributeError):
-        _say("  simulator: not in this build yet; serving an empty marketplace")
-        return None
+    from shared.simulator import SimulationConfig, simulate  # the EVM stack loads only when seeding
+
     with psycopg.connect(database_url) as conn:
         already = conn.execute("SELECT count(*) FROM marketplace.orders").fetchone()
         if already and already[0] and not args.replace_data:
             _say(f"  marketplace: {already[0]} orders already present (external database); not reseeded")
             return None
-        config = simulation_config(
+        config = SimulationConfig(
             seed=args.seed,
             days=args.days,
             transactions_per_day=args.transactions_per_day,
@@ -103,16 +98,13 @@ def _simulate(database_url: str, args: argparse.Namespace) -> Any | None:
 def _run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None) -> None:
     """The ETL (backend tables + the chain's logs), the daily features and the views, once, so that
     scoring has data from the first request."""
-    try:
-        pipeline: Any = importlib.import_module("shared.etl.pipeline")
-    except ImportError:
-        _say("  pipeline: ETL not in this build yet")
-        return
     import redis
+
+    from shared.etl.pipeline import run_full
 
     started = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        summary = pipeline.run_full(
+        summary = run_full(
             conn,
             simulation.log_source if simulation is not None else None,
             simulation.contract_address if simulation is not None else None,
@@ -247,14 +239,10 @@ def cli(argv: list[str]) -> int:
         scheduler = None
         if not args.no_schedules:
             scheduler = LocalScheduler(speedup=args.speedup)
-            available = scheduler.available()
             scheduler.start()
             _say(
                 "  schedules: "
-                + (
-                    ", ".join(f"{job.name} every {scheduler.interval(job):g} s" for job in available)
-                    or "none available yet"
-                )
+                + ", ".join(f"{job.name} every {scheduler.interval(job):g} s" for job in scheduler.jobs)
             )
         base_url = f"http://{args.host}:{args.port}"
         _say(

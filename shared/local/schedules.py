@@ -51,23 +51,19 @@ def scheduled_event(job: Job, at: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def job_handler(job: Job) -> Callable[[dict[str, Any], Any], Any] | None:
-    """The job's handler, or None while its function is not part of this build."""
-    try:
-        module = importlib.import_module(f"functions.{job.function}.handler")
-    except ModuleNotFoundError:
-        return None
-    handler: Callable[[dict[str, Any], Any], Any] | None = getattr(module, "handler", None)
+def job_handler(job: Job) -> Callable[[dict[str, Any], Any], Any]:
+    """The same handler function Lambda calls for this job."""
+    handler: Callable[[dict[str, Any], Any], Any] = importlib.import_module(
+        f"functions.{job.function}.handler"
+    ).handler
     return handler
 
 
 def run_job(job: Job) -> bool:
-    """Run one job once; False when it is unavailable or failed (logged, never raised)."""
+    """Run one job once; False when it failed (logged, never raised: the schedule goes on)."""
     from shared.local.gateway import LocalLambdaContext
 
     handler = job_handler(job)
-    if handler is None:
-        return False
     request_id = str(uuid.uuid4())
     try:
         handler(scheduled_event(job), LocalLambdaContext(job.function, request_id, timeout_s=900))
@@ -80,7 +76,7 @@ def run_job(job: Job) -> bool:
 
 
 class LocalScheduler:
-    """Runs every available job at its (sped-up) interval in one background thread."""
+    """Runs every job at its (sped-up) interval in one background thread."""
 
     def __init__(self, jobs: tuple[Job, ...] = JOBS, *, speedup: float = 1.0) -> None:
         self.jobs = jobs
@@ -88,9 +84,6 @@ class LocalScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs: dict[str, int] = {job.name: 0 for job in jobs}
-
-    def available(self) -> list[Job]:
-        return [job for job in self.jobs if job_handler(job) is not None]
 
     def interval(self, job: Job) -> float:
         return job.interval_s / self.speedup

@@ -3,22 +3,15 @@ the dashboard's first section (spec 4.1): transactions/hour, fraud rate, p95 lat
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from shared.api.errors import ComponentUnavailable
+from shared.kpis import compute_kpis
 
 # KpiReport field -> our response name, for the names that differ.
-_KPI_ALIASES = {
-    "resale_velocity_median_hours": "resale_velocity_hours",
-    "ticket_resale_velocity_hours": "resale_velocity_hours",
-    "resale_velocity": "resale_velocity_hours",
-    "engagement_score": "user_engagement_score",
-    "revenue_per_hour_usd": "revenue_per_hour",
-}
+_KPI_ALIASES = {"ticket_resale_velocity_hours": "resale_velocity_hours"}
 KPI_NAMES = (
     "fraud_detection_rate",
     "false_positive_rate",
@@ -29,12 +22,7 @@ KPI_NAMES = (
 
 
 def _kpis(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, Any]:
-    try:
-        compute_kpis = importlib.import_module("shared.kpis").compute_kpis
-    except (ImportError, AttributeError) as exc:
-        raise ComponentUnavailable("KPI computation is not available in this build") from exc
-    report = compute_kpis(conn, start, end)
-    raw = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+    raw = compute_kpis(conn, start, end).model_dump(mode="json")
     kpis: dict[str, Any] = {}
     for name, value in raw.items():
         if name in {"start", "end"}:  # the response's `window` says it once

@@ -13,7 +13,7 @@ from shared.local.schedules import JOBS, Job, LocalScheduler, job_handler, sched
 def test_given_each_local_job_when_its_event_parsed_then_the_job_accepts_it() -> None:
     # Given every local job, Then its function exists and reads the mode we schedule
     for job in JOBS:
-        assert job_handler(job) is not None, job.function
+        assert callable(job_handler(job)), job.function
         parsed = parse_job(scheduled_event(job))
         assert parsed.mode == job.detail.get("mode", "hourly")
 
