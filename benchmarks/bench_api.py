@@ -275,6 +275,8 @@ def bench_http(
                 str(port),
                 "--usage-plans",
                 str(plans_path),
+                "--workers",
+                str(workers),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
