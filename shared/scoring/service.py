@@ -56,6 +56,7 @@ from shared.scoring.decision import confidence, decide, top_features
 BLOCKLIST_CACHE_TTL_S = 30
 WALLET_USER_CACHE_TTL_S = 300
 NO_MODEL_VERSION = "none"
+MODEL_RECHECK_S = 1.0
 
 
 class FeatureResultLike(Protocol):
@@ -87,6 +88,8 @@ class ScoringDeps:
     # Queues the feature read on the cache read's pipeline (one round trip for both); its handle,
     # with the reply set, goes to compute_features as `prefetched`. None: features read on their own.
     queue_feature_read: Callable[[Any, Any], Any] | None = None
+    # (monotonic time, model) of the last successful load_model(); see _model_or_unavailable.
+    model_memo: tuple[float, ModelLike] | None = field(default=None, init=False, repr=False)
     settings: Callable[[], Settings] = get_settings
     thresholds: Callable[[], Thresholds] = get_thresholds
 
@@ -292,8 +295,17 @@ def _check_same_request(row: dict[str, Any], request: PredictRequest) -> None:
 
 
 def _model_or_unavailable(deps: ScoringDeps) -> ModelLike:
+    # load_model() re-resolves the model directory (stat calls and a read of model_artifacts/CURRENT)
+    # on every call, so that a new CURRENT is picked up; once a second is enough for that, not once
+    # per request. On Lambda the directory (/opt/model) never changes.
+    now = time.monotonic()
+    memo = deps.model_memo
+    if memo is not None and now - memo[0] < MODEL_RECHECK_S:
+        return memo[1]
     try:
-        return deps.load_model()
+        model = deps.load_model()
+        deps.model_memo = (now, model)
+        return model
     except ModelIntegrityError:
         raise
     except ConfigurationError as exc:
