@@ -1,14 +1,17 @@
 """Request -> blocklist -> features -> model -> decision -> stored prediction -> response.
 
 The order of one scoring request:
-1. Redis (one MGET): cached wallet->user link and blocklist verdicts for the wallet and the IP.
+1. Redis (one MGET): cached wallet->user link and blocklist verdicts for the wallet and the IP;
+   the feature read (shared.features.realtime.queue_read) rides in the same round trip.
 2. PostgreSQL (one query): a stored prediction for this transaction_id (idempotency), plus whatever
    the cache missed (the cache is then filled, briefly: a new blocklist entry applies within 30 s).
 3. Rate limits (one Lua call, in the same round trip as the cache fill): client IP, user, purchase
    route. A retry counts as a request.
 4. A stored prediction -> returned as it is (`replayed`), nothing is scored twice.
 5. Blocklisted wallet or IP -> BLOCKED without scoring, `reason` says which.
-6. Features (shared.features.realtime), the model, the decision band, the top features.
+6. Features (shared.features.realtime, from the prefetched read; PostgreSQL on a miss), the model,
+   the decision band, the top features.
+Redis round trips per request: 3 when the caches hit (7 before), +1 on a feature-cache miss.
 7. INSERT ... ON CONFLICT DO NOTHING: if a concurrent request with the same transaction_id won the
    race, its decision is returned instead; only the winner updates the real-time windows.
 
