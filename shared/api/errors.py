@@ -37,12 +37,6 @@ class ModelUnavailable(TicketGuardError):
     code = "model_unavailable"
 
 
-class ComponentUnavailable(TicketGuardError):
-    """A part of the scoring path is not installed in this build (e.g. a room not yet delivered)."""
-
-    code = "component_unavailable"
-
-
 # Most specific class first: the first isinstance match wins.
 _STATUS: tuple[tuple[type[TicketGuardError], int], ...] = (
     (ValidationFailed, 400),
@@ -55,7 +49,6 @@ _STATUS: tuple[tuple[type[TicketGuardError], int], ...] = (
     (DependencyUnavailable, 503),
     (ModelIntegrityError, 503),
     (ModelUnavailable, 503),
-    (ComponentUnavailable, 503),
 )
 
 JSON_HEADERS = {"Content-Type": "application/json"}

@@ -38,7 +38,7 @@ import redis
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from shared.api.errors import ComponentUnavailable, ModelUnavailable
+from shared.api.errors import ModelUnavailable
 from shared.api.models import Decision, PredictRequest, PredictResponse, Reason
 from shared.config import Settings, Thresholds, get_settings, get_thresholds
 from shared.errors import (
@@ -406,15 +406,23 @@ def score_transaction(
     return response
 
 
+def _scoring_context(deps: ScoringDeps, request: PredictRequest, ip: str | None, now: datetime) -> Any:
+    """The feature layer's view of this purchase (one place builds it: prefetch and scoring agree)."""
+    return deps.make_context(
+        wallet_address=request.wallet_address,
+        ticket_id=request.ticket_id,
+        price_paid=request.price_paid,
+        client_ip=ip,
+        at=now,
+    )
+
+
 _deps_cache: list[ScoringDeps] = []
 
 
 def _default_deps() -> ScoringDeps:
     if not _deps_cache:
-        try:
-            _deps_cache.append(default_deps())
-        except ImportError as exc:
-            raise ComponentUnavailable(f"scoring component {exc.name} is not installed") from exc
+        _deps_cache.append(default_deps())
     return _deps_cache[0]
 
 
@@ -496,13 +504,7 @@ def _score(
                 context, redis=session.client, pool=pool, prefetched=prefetch.handle
             )
         else:
-            context = deps.make_context(
-                wallet_address=request.wallet_address,
-                ticket_id=request.ticket_id,
-                price_paid=request.price_paid,
-                client_ip=ip,
-                at=now,
-            )
+            context = _scoring_context(deps, request, ip, now)
             budget.pool_timeout("computing the features")
             features = deps.compute_features(context, redis=session.client, pool=pool)
         vector = [features.values.get(name) for name in model.feature_names]
@@ -558,13 +560,7 @@ def _feature_prefetch(
     if deps.queue_feature_read is None:
         return None
     try:
-        context = deps.make_context(
-            wallet_address=request.wallet_address,
-            ticket_id=request.ticket_id,
-            price_paid=request.price_paid,
-            client_ip=ip,
-            at=now,
-        )
+        context = _scoring_context(deps, request, ip, now)
     except TicketGuardError:
         return None
     return _Prefetch(context)
