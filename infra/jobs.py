@@ -19,6 +19,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from shared.features.cadence import DAILY, HOURLY, Cadence
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -27,27 +29,38 @@ class Schedule:
     expression: str
     description: str
     payload: Mapping[str, Any] | None = None  # the rule's constant input (None: EventBridge's own event)
+    # Add the rule's firing time to the payload as `scheduled_at` (the feature jobs snapshot by it).
+    with_time: bool = False
+
+
+def _features_cron(cadence: Cadence, hours: str | None = None) -> str:
+    """A feature job runs its cadence's publish delay after the boundary (cadence.py): the delay
+    the training-set builder assumes. `hours`: the hours of an hourly job (default: the delay's)."""
+    hour, minute = divmod(int(cadence.publish_delay.total_seconds()) // 60, 60)
+    return f"cron({minute} {hours if hours is not None else hour} * * ? *)"
 
 
 # The ETL room's jobs take `{"mode": "hourly" | "daily"}` (shared.etl.jobs.ScheduledJob), the same
 # inputs as the local timers of shared/local/schedules.py. Hourly runs skip 02:00, when the daily run
-# of the same job does the full pass; features follow the ETL by 20 minutes.
+# of the same job does the full pass; features follow the ETL by their cadence's publish delay.
 SCHEDULES = (
     Schedule("etl-daily", "etl", "cron(0 2 * * ? *)", "Daily full ETL at 02:00 UTC", {"mode": "daily"}),
     Schedule("etl-hourly", "etl", "cron(0 0-1,3-23 * * ? *)", "Hourly incremental ETL", {"mode": "hourly"}),
     Schedule(
         "features-daily",
         "features",
-        "cron(20 2 * * ? *)",
+        _features_cron(DAILY),
         "Daily batch features after the ETL",
         {"mode": "daily"},
+        with_time=True,
     ),
     Schedule(
         "features-hourly",
         "features",
-        "cron(20 0-1,3-23 * * ? *)",
+        _features_cron(HOURLY, "0-1,3-23"),
         "Hourly feature updates",
         {"mode": "hourly"},
+        with_time=True,
     ),
     Schedule("refresh-views", "refresh_views", "rate(5 minutes)", "Refresh the KPI materialized views"),
     Schedule("retention", "retention", "cron(0 3 ? * SUN *)", "Weekly retention, Sunday 03:00 UTC"),
@@ -84,12 +97,13 @@ class Jobs(Construct):
                 description=schedule.description,
                 schedule=events.Schedule.expression(schedule.expression),
             )
+            payload = dict(schedule.payload or {})
+            if schedule.with_time:
+                payload["scheduled_at"] = events.EventField.time
             rule.add_target(
                 targets.LambdaFunction(
                     function,
-                    event=events.RuleTargetInput.from_object(dict(schedule.payload))
-                    if schedule.payload
-                    else None,
+                    event=events.RuleTargetInput.from_object(payload) if payload else None,
                     dead_letter_queue=dead_letters,
                     retry_attempts=2,
                     max_event_age=Duration.hours(2),

@@ -20,6 +20,9 @@ class ScheduledJob(BaseModel):
     mode: Literal["hourly", "daily"] = "hourly"
     since: datetime | None = None
     as_of: datetime | None = None
+    # EventBridge's `time`: when the rule fired. The feature snapshots follow it, not the clock,
+    # so a delayed or retried invocation still writes its own slot's snapshot.
+    scheduled_at: datetime | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -29,7 +32,7 @@ class ScheduledJob(BaseModel):
             detail = {} if detail is None else detail
             if not isinstance(detail, dict):
                 raise ValueError("detail must be an object")
-            return detail
+            return {**detail, "scheduled_at": value.get("time")}
         return value
 
 
@@ -40,7 +43,7 @@ def parse_job(event: Any) -> ScheduledJob:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"
         raise ValidationFailed(f"invalid job event: {where}: {first['msg']}", field=where) from None
-    for name in ("since", "as_of"):
+    for name in ("since", "as_of", "scheduled_at"):
         value = getattr(job, name)
         if value is not None and value.tzinfo is None:
             raise ValidationFailed(f"{name} must carry a timezone", field=name)
@@ -72,10 +75,11 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
     from shared.features.batch import run_feature_job
 
     with connect(statement_timeout_ms=600_000) as conn:
-        summary = run_feature_job(conn, job.mode, as_of=job.as_of, redis=_redis())
+        summary = run_feature_job(conn, job.mode, as_of=job.as_of or job.scheduled_at, redis=_redis())
     return {
         "mode": summary.mode,
         "as_of": summary.as_of.isoformat(),
+        "snapshots": {cadence: at.isoformat() for cadence, at in summary.snapshots.items()},
         "rows_written": summary.rows_written,
         "cache_keys_invalidated": summary.cache_keys_invalidated,
         "seconds": round(summary.seconds, 3),

@@ -1,12 +1,16 @@
-"""Batch feature jobs: set-based SQL writing the feature store tables as of a time.
+"""Batch feature jobs: set-based SQL writing the feature store tables as snapshots.
 
-hourly: avg_ticket_hold_time (intel.wallet_features), event_popularity_score (intel.event_features)
-daily:  the hourly ones + cross_event_attendance (intel.wallet_features), payment_method_diversity
-        (intel.user_features), wallet_centrality (intel.wallet_centrality, PageRank per UTC day)
+hourly: avg_ticket_hold_time (intel.wallet_features), event_popularity_score and the 7-day price
+        reference (intel.event_features)
+daily:  the hourly ones + cross_event_attendance and first_seen_at (intel.wallet_features),
+        payment_method_diversity (intel.user_features), wallet_centrality (intel.wallet_centrality,
+        PageRank per UTC day)
 
-Every window is "strictly before as_of", exactly as the training-set builder uses "strictly before
-the transaction's time", so a job run as of t stores what a transaction at t would see.
-wallet_age_days needs no table: intel.wallets.first_seen_at is kept by the chain loader.
+A run at time `as_of` writes each cadence's snapshot of the boundary in force at that time
+(shared.features.cadence: the hourly one of HH:00 from HH:20, the daily one of 00:00 from 02:20),
+each from the data strictly before its boundary. So the tables after a run at t hold exactly what
+the training-set builder gives a transaction at t, and a late or repeated run of the same slot
+writes the same values.
 After writing, the Redis copies of entity features are invalidated so that the next read
 refreshes them from these tables.
 """
@@ -22,7 +26,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from shared.etl.abi import ZERO_ADDRESS
-from shared.features.formulas import CENTRALITY_WINDOW, PAYMENT_WINDOW, POPULARITY_WINDOW
+from shared.features.cadence import DAILY, HOURLY
+from shared.features.formulas import (
+    CENTRALITY_WINDOW,
+    PAYMENT_WINDOW,
+    POPULARITY_WINDOW,
+    PRICE_REFERENCE_WINDOW,
+)
 from shared.features.pagerank import pagerank
 
 Mode = Literal["hourly", "daily"]
@@ -49,6 +59,16 @@ ON CONFLICT (address) DO UPDATE
 SET cross_event_attendance = EXCLUDED.cross_event_attendance, attendance_as_of = EXCLUDED.attendance_as_of
 """
 
+# intel.wallets.first_seen_at is the first Transfer the chain loader has seen, ever; before the
+# boundary it is that time, or nothing yet.
+_FIRST_SEEN_SQL = """
+INSERT INTO intel.wallet_features AS f (address, first_seen_at, first_seen_as_of)
+SELECT w.address, CASE WHEN w.first_seen_at < %(as_of)s THEN w.first_seen_at END, %(as_of)s
+FROM intel.wallets w
+ON CONFLICT (address) DO UPDATE
+SET first_seen_at = EXCLUDED.first_seen_at, first_seen_as_of = EXCLUDED.first_seen_as_of
+"""
+
 _PAYMENT_SQL = """
 INSERT INTO intel.user_features AS f (user_id, payment_method_diversity, as_of)
 SELECT u.user_id, coalesce(p.instruments, 0), %(as_of)s
@@ -70,28 +90,33 @@ WITH sold AS (
     WHERE occurred_at >= %(as_of)s - %(window)s AND occurred_at < %(as_of)s GROUP BY event_id
 ), busiest AS (
     SELECT coalesce(max(n), 0) AS m FROM recent
+), reference AS (
+    SELECT event_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY price_paid) AS price FROM intel.transactions
+    WHERE occurred_at >= %(as_of)s - %(price_window)s AND occurred_at < %(as_of)s GROUP BY event_id
 )
 INSERT INTO intel.event_features AS f
-    (event_id, tickets_sold, capacity, sales_24h, max_sales_24h, event_popularity_score, as_of)
+    (event_id, tickets_sold, capacity, sales_24h, max_sales_24h, event_popularity_score, ref_price_7d, as_of)
 SELECT e.event_id, coalesce(s.n, 0), e.capacity, coalesce(r.n, 0), b.m,
        0.5 * least(1.0, coalesce(s.n, 0)::double precision / e.capacity)
        + 0.5 * CASE WHEN b.m > 0 THEN coalesce(r.n, 0)::double precision / b.m ELSE 0.0 END,
-       %(as_of)s
+       p.price, %(as_of)s
 FROM intel.events e
 CROSS JOIN busiest b
 LEFT JOIN sold s ON s.event_id = e.event_id
 LEFT JOIN recent r ON r.event_id = e.event_id
+LEFT JOIN reference p ON p.event_id = e.event_id
 ON CONFLICT (event_id) DO UPDATE
 SET tickets_sold = EXCLUDED.tickets_sold, capacity = EXCLUDED.capacity, sales_24h = EXCLUDED.sales_24h,
     max_sales_24h = EXCLUDED.max_sales_24h, event_popularity_score = EXCLUDED.event_popularity_score,
-    as_of = EXCLUDED.as_of
+    ref_price_7d = EXCLUDED.ref_price_7d, as_of = EXCLUDED.as_of
 """
 
 
 @dataclass
 class FeatureJobSummary:
     mode: Mode
-    as_of: datetime
+    as_of: datetime  # the run's time; the snapshots' boundaries are in `snapshots`
+    snapshots: dict[str, datetime] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     cache_keys_invalidated: int = 0
@@ -142,33 +167,38 @@ def write_centrality(conn: psycopg.Connection, day: date) -> int:
 def run_feature_job(
     conn: psycopg.Connection, mode: Mode = "hourly", *, as_of: datetime | None = None, redis: Any = None
 ) -> FeatureJobSummary:
-    """Recompute the feature tables of `mode` as of `as_of` (default: now). Idempotent: the same
-    as_of twice writes the same values."""
+    """Bring the feature tables of `mode` to what scoring should read at `as_of` (default: now):
+    the hourly snapshot of HOURLY.snapshot_at(as_of), and for "daily" also the daily snapshot of
+    DAILY.snapshot_at(as_of). Idempotent: any time in the same slot writes the same values."""
     if mode not in ("hourly", "daily"):
         raise ValueError(f"mode must be 'hourly' or 'daily', got {mode!r}")
     as_of = as_of or datetime.now(UTC)
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     began = time.perf_counter()
-    summary = FeatureJobSummary(mode=mode, as_of=as_of)
+    hourly = HOURLY.snapshot_at(as_of)
+    summary = FeatureJobSummary(mode=mode, as_of=as_of, snapshots={"hourly": hourly})
     if not conn.autocommit:
         conn.commit()
         conn.autocommit = True
     with conn.transaction():
         written = summary.rows_written
-        written["wallet_hold_time"] = conn.execute(_HOLD_SQL, {"as_of": as_of}).rowcount
+        written["wallet_hold_time"] = conn.execute(_HOLD_SQL, {"as_of": hourly}).rowcount
         written["event_popularity"] = conn.execute(
-            _POPULARITY_SQL, {"as_of": as_of, "window": POPULARITY_WINDOW}
+            _POPULARITY_SQL,
+            {"as_of": hourly, "window": POPULARITY_WINDOW, "price_window": PRICE_REFERENCE_WINDOW},
         ).rowcount
         if mode == "daily":
-            written["wallet_attendance"] = conn.execute(_ATTENDANCE_SQL, {"as_of": as_of}).rowcount
+            daily = summary.snapshots["daily"] = DAILY.snapshot_at(as_of)
+            written["wallet_attendance"] = conn.execute(_ATTENDANCE_SQL, {"as_of": daily}).rowcount
+            written["wallet_first_seen"] = conn.execute(_FIRST_SEEN_SQL, {"as_of": daily}).rowcount
             written["user_payment_diversity"] = conn.execute(
-                _PAYMENT_SQL, {"as_of": as_of, "window": PAYMENT_WINDOW}
+                _PAYMENT_SQL, {"as_of": daily, "window": PAYMENT_WINDOW}
             ).rowcount
-            written["wallet_centrality"] = write_centrality(conn, snapshot_day(as_of))
+            written["wallet_centrality"] = write_centrality(conn, snapshot_day(daily))
         conn.execute(
-            "INSERT INTO intel.feature_runs (mode, as_of, rows_written) VALUES (%s, %s, %s)",
-            (mode, as_of, Jsonb(written)),
+            "INSERT INTO intel.feature_runs (mode, as_of, rows_written, snapshots) VALUES (%s, %s, %s, %s)",
+            (mode, as_of, Jsonb(written), Jsonb({k: v.isoformat() for k, v in summary.snapshots.items()})),
         )
     if redis is not None:
         from shared.features.realtime import invalidate_entity_cache

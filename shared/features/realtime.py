@@ -11,8 +11,9 @@ Read path, cheapest first:
 The batch jobs invalidate the entity hashes when they rewrite the feature tables; `record_purchase`
 updates the purchase window and the user's last location after each scored purchase.
 
-Freshness: hourly/daily features are what the last batch run stored; the 7-day price reference
-is computed at read time on a miss and then served from the cache for up to the TTL.
+Freshness (shared.features.cadence): hourly/daily features, the 7-day price reference among them,
+are the snapshots the last batch runs stored; the training set gives each row the same snapshot.
+Velocity and the previous location are exact: every scored purchase is added by record_purchase.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from shared.errors import DependencyUnavailable, NotFound, ValidationFailed
 from shared.etl.geo import default_geolocator
 from shared.features import formulas
 from shared.features.batch import snapshot_day
+from shared.features.cadence import DAILY
 from shared.features.definitions import FEATURE_NAMES
 
 ENTITY_PREFIX = "tg:f:"
@@ -99,19 +101,23 @@ WITH tk AS (
         SELECT ticket_id, event_id, minted_at, 1 FROM marketplace.tickets WHERE ticket_id = %(ticket)s
     ) candidates ORDER BY preference LIMIT 1
 ), wl AS (
-    SELECT user_id, first_seen_at FROM intel.wallets WHERE address = %(wallet)s
+    -- the wallet's account; the backend's own table for a wallet the ETL has not loaded yet
+    SELECT user_id FROM (
+        SELECT user_id, 0 AS preference FROM intel.wallets WHERE address = %(wallet)s AND user_id IS NOT NULL
+        UNION ALL
+        SELECT user_id, 1 FROM marketplace.wallets WHERE address = %(wallet)s
+    ) candidates ORDER BY preference LIMIT 1
 ), snapshot AS (
     SELECT max(snapshot_day) AS day FROM intel.centrality_snapshots WHERE snapshot_day <= %(day)s
 )
 SELECT tk.event_id, tk.minted_at,
        coalesce((SELECT face_value FROM intel.events WHERE event_id = tk.event_id),
                 (SELECT face_value FROM marketplace.events WHERE event_id = tk.event_id))::float8,
-       (SELECT event_popularity_score FROM intel.event_features WHERE event_id = tk.event_id),
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY price_paid) FROM intel.transactions
-         WHERE event_id = tk.event_id AND occurred_at >= %(at)s - %(w7)s AND occurred_at < %(at)s),
-       wl.user_id, wl.first_seen_at,
+       coalesce(ef.event_popularity_score, 0.0),
+       ef.ref_price_7d,
+       wl.user_id, wf.first_seen_at,
        wf.avg_ticket_hold_time,
-       CASE WHEN wf.address IS NULL THEN 0 ELSE wf.cross_event_attendance END,
+       coalesce(wf.cross_event_attendance, 0),
        CASE WHEN wl.user_id IS NULL THEN NULL ELSE coalesce(uf.payment_method_diversity, 0) END,
        CASE WHEN snapshot.day IS NULL THEN NULL
             ELSE coalesce((SELECT pagerank FROM intel.wallet_centrality
@@ -125,6 +131,7 @@ SELECT tk.event_id, tk.minted_at,
 FROM tk
 CROSS JOIN snapshot
 LEFT JOIN wl ON true
+LEFT JOIN intel.event_features ef ON ef.event_id = tk.event_id
 LEFT JOIN intel.wallet_features wf ON wf.address = %(wallet)s
 LEFT JOIN intel.user_features uf ON uf.user_id = wl.user_id
 LEFT JOIN LATERAL (
@@ -134,14 +141,18 @@ LEFT JOIN LATERAL (
 """
 
 
+def _centrality_day(at: datetime) -> str:
+    """The day of the centrality snapshot in force at `at`."""
+    return snapshot_day(DAILY.snapshot_at(at)).isoformat()
+
+
 def _facts_from_postgres(ctx: ScoringContext, pool: Any) -> _Facts:
     params = {
         "ticket": ctx.ticket_id,
         "wallet": ctx.wallet_address,
         "at": ctx.at,
-        "day": snapshot_day(ctx.at),
+        "day": _centrality_day(ctx.at),
         "w1": formulas.VELOCITY_WINDOW,
-        "w7": formulas.PRICE_REFERENCE_WINDOW,
     }
     try:
         with pool.connection() as conn:
@@ -300,7 +311,7 @@ def _read_redis(ctx: ScoringContext, client: redis_lib.Redis, reply: Any = None)
     ticket_raw, wallet_raw, seeded, velocity, event_raw, location_raw = json.loads(reply)
     read = _RedisRead(velocity=int(velocity) if seeded is not False else None)
     ticket, wallet = _pairs(ticket_raw), _pairs(wallet_raw)
-    if wallet and wallet.get("centrality_day") != snapshot_day(ctx.at).isoformat():
+    if wallet and wallet.get("centrality_day") != _centrality_day(ctx.at):
         wallet = {}  # cached for another day's centrality snapshot
     if not wallet:
         return read
@@ -370,7 +381,7 @@ def _write_back(
             "attendance": _enc(facts.attendance),
             "payment_diversity": _enc(facts.payment_diversity),
             "centrality": _enc(facts.centrality),
-            "centrality_day": snapshot_day(ctx.at).isoformat(),
+            "centrality_day": _centrality_day(ctx.at),
         },
     )
     pipe.expire(wallet_key, ttl)

@@ -1,14 +1,20 @@
-"""Point-in-time training sets: one row per transaction in [start, end), each feature computed
-from what was known strictly before that transaction's time `t`, never after.
+"""Point-in-time training sets: one row per transaction in [start, end), each feature as the
+scoring path would have served it at that transaction's time `t`, never from after `t`.
+
+Real-time features (velocity, previous location, resale time) are exact at `t`. Batch features are
+the snapshot in force at `t` (shared.features.cadence): hourly ones (hold time, popularity, the
+7-day price reference) as of HOURLY.snapshot_at(t), daily ones (first seen, attendance, payment
+diversity, centrality) as of DAILY.snapshot_at(t); both from the data strictly before their
+boundary, as the batch jobs compute them. Training on fresher values than the scoring path can
+serve would teach the model a signal it never gets in production.
+
+The user of a purchase is the buyer wallet's linked account (intel.wallets.user_id), as the
+scoring path resolves it; no linked account: payment diversity missing, no previous location.
 
 Labels: `is_fraud` = intel.fraud_labels.is_fraud; a transaction with no label yet counts as
 legitimate (0). Labels arrive days after the purchase (chargebacks), so call this with an `end`
 old enough for labels to have arrived (`label_horizon` drops the newest transactions for you);
 the label itself is the only column allowed to come from after `t`.
-
-wallet_centrality is the PageRank snapshot of t's UTC day (graph of the 30 days before that
-day's start), exactly what the daily job stores and the scoring path reads. Hourly/daily features
-are otherwise exact at `t`, i.e. what a job run as of `t` stores.
 """
 
 from __future__ import annotations
@@ -22,46 +28,54 @@ import psycopg
 
 from shared.features import formulas
 from shared.features.batch import centrality_snapshot, snapshot_day
+from shared.features.cadence import DAILY, EPOCH, HOURLY
 from shared.features.definitions import FEATURE_NAMES
 
+# date_bin(period, t - delay, epoch) is Cadence.snapshot_at in SQL (a test holds them equal).
 _ROWS_SQL = """
-SELECT x.transaction_id, x.occurred_at, x.wallet_address, x.user_id, x.event_id, x.price_paid::float8,
-       x.geo_lat, x.geo_lon, tk.minted_at, e.face_value::float8,
+SELECT x.transaction_id, x.occurred_at, x.wallet_address, xw.user_id, x.event_id, x.price_paid::float8,
+       x.geo_lat, x.geo_lon, tk.minted_at, e.face_value::float8, b.hourly, b.daily,
        (SELECT count(*) FROM intel.transactions v
          WHERE v.wallet_address = x.wallet_address
            AND v.occurred_at > x.occurred_at - %(w1)s AND v.occurred_at < x.occurred_at) AS velocity,
        (SELECT least(
             (SELECT min(block_time) FROM intel.chain_events c
-              WHERE c.event_name = 'Transfer' AND c.from_address = x.wallet_address AND c.block_time < x.occurred_at),
+              WHERE c.event_name = 'Transfer' AND c.from_address = x.wallet_address AND c.block_time < b.daily),
             (SELECT min(block_time) FROM intel.chain_events c
-              WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < x.occurred_at)))
+              WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < b.daily)))
            AS first_seen_at,
        (SELECT avg(hold_hours) FROM intel.ticket_holds h
-         WHERE h.holder = x.wallet_address AND h.sent_at < x.occurred_at) AS hold_time,
+         WHERE h.holder = x.wallet_address AND h.sent_at < b.hourly) AS hold_time,
        (SELECT count(DISTINCT tk2.event_id) FROM intel.chain_events c
           JOIN intel.tickets tk2 ON tk2.ticket_id = c.token_id::bigint
-         WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < x.occurred_at)
+         WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < b.daily)
            AS attendance,
        (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p.price_paid) FROM intel.transactions p
-         WHERE p.event_id = x.event_id AND p.occurred_at >= x.occurred_at - %(w7)s
-           AND p.occurred_at < x.occurred_at) AS ref_price,
-       (SELECT count(DISTINCT q.payment_instrument) FROM intel.transactions q
-         WHERE q.user_id = x.user_id AND q.occurred_at >= x.occurred_at - %(w30)s
-           AND q.occurred_at < x.occurred_at) AS diversity,
+         WHERE p.event_id = x.event_id AND p.occurred_at >= b.hourly - %(w7)s
+           AND p.occurred_at < b.hourly) AS ref_price,
+       CASE WHEN xw.user_id IS NOT NULL THEN
+           (SELECT count(DISTINCT q.payment_instrument) FROM intel.transactions q
+             WHERE q.user_id = xw.user_id AND q.occurred_at >= b.daily - %(w30)s AND q.occurred_at < b.daily)
+       END AS diversity,
        pl.geo_lat, pl.geo_lon, pl.occurred_at,
        coalesce(l.is_fraud, false) AS is_fraud
 FROM intel.transactions x
 JOIN intel.tickets tk ON tk.ticket_id = x.ticket_id
 JOIN intel.events e ON e.event_id = x.event_id
+LEFT JOIN intel.wallets xw ON xw.address = x.wallet_address
 LEFT JOIN intel.fraud_labels l ON l.transaction_id = x.transaction_id
+CROSS JOIN LATERAL (
+    SELECT date_bin(%(hourly_period)s, x.occurred_at - %(hourly_delay)s, %(epoch)s) AS hourly,
+           date_bin(%(daily_period)s, x.occurred_at - %(daily_delay)s, %(epoch)s) AS daily) b
 LEFT JOIN LATERAL (
     SELECT geo_lat, geo_lon, occurred_at FROM intel.transactions p
-    WHERE p.user_id = x.user_id AND p.occurred_at < x.occurred_at AND p.geo_lat IS NOT NULL
+    WHERE p.user_id = xw.user_id AND p.occurred_at < x.occurred_at AND p.geo_lat IS NOT NULL
     ORDER BY p.occurred_at DESC LIMIT 1) pl ON true
 WHERE x.occurred_at >= %(start)s AND x.occurred_at < %(end)s
 ORDER BY x.occurred_at, x.transaction_id
 """
 
+_HOURLY_COLUMN = 10  # b.hourly in _ROWS_SQL
 _MICROS_SQL = "(extract(epoch FROM occurred_at) * 1000000)::bigint"
 
 
@@ -70,8 +84,8 @@ def _micros(at: datetime) -> int:
 
 
 def _popularity(conn: psycopg.Connection, rows: list[tuple[Any, ...]], end: datetime) -> list[float]:
-    """event_popularity_score at each row's time, from sorted per-event time arrays (an SQL
-    subquery per row would scan every event's last 24 h of sales for the maximum)."""
+    """event_popularity_score as of each row's hourly boundary, from sorted per-event time arrays
+    (an SQL subquery per row would scan every event's last 24 h of sales for the maximum)."""
     if not rows:
         return []
     sales: dict[int, list[int]] = {}
@@ -86,7 +100,7 @@ def _popularity(conn: psycopg.Connection, rows: list[tuple[Any, ...]], end: date
             if ticket_id not in firsts or at < firsts[ticket_id]:
                 firsts[ticket_id] = at
     capacity: dict[int, int] = dict(conn.execute("SELECT event_id, capacity FROM intel.events").fetchall())
-    query = np.array([_micros(r[1]) for r in rows], dtype=np.int64)
+    query = np.array([_micros(r[_HOURLY_COLUMN]) for r in rows], dtype=np.int64)
     window = int(formulas.POPULARITY_WINDOW.total_seconds() * 1_000_000)
     sorted_sales = {e: np.sort(np.array(times, dtype=np.int64)) for e, times in sales.items()}
     recent_of: dict[int, np.ndarray] = {}
@@ -130,15 +144,20 @@ def build_training_set(
             "w1": formulas.VELOCITY_WINDOW,
             "w7": formulas.PRICE_REFERENCE_WINDOW,
             "w30": formulas.PAYMENT_WINDOW,
+            "hourly_period": HOURLY.period,
+            "hourly_delay": HOURLY.publish_delay,
+            "daily_period": DAILY.period,
+            "daily_delay": DAILY.publish_delay,
+            "epoch": EPOCH,
         },
     ).fetchall()
     popularity = _popularity(conn, rows, end)
     centrality: dict[Any, dict[str, float]] = {}
     records = []
     for row, popularity_score in zip(rows, popularity, strict=True):
-        (txn_id, at, wallet, _user, _event, price, lat, lon, minted_at, face_value, velocity, first_seen,
-         hold, attendance, ref_price, diversity, prev_lat, prev_lon, prev_at, is_fraud) = row  # fmt: skip
-        day = snapshot_day(at)
+        (txn_id, at, wallet, _user, _event, price, lat, lon, minted_at, face_value, _hourly, daily, velocity,
+         first_seen, hold, attendance, ref_price, diversity, prev_lat, prev_lon, prev_at, is_fraud) = row  # fmt: skip
+        day = snapshot_day(daily)
         if day not in centrality:
             centrality[day] = centrality_snapshot(conn, day)
         previous = (prev_lat, prev_lon, prev_at) if prev_lat is not None and prev_lon is not None else None
@@ -150,7 +169,7 @@ def build_training_set(
             "price_deviation_ratio": formulas.price_deviation_ratio(price, ref_price, face_value),
             "cross_event_attendance": float(attendance),
             "geo_velocity_flag": formulas.geo_velocity_flag(previous, lat, lon, at),
-            "payment_method_diversity": float(diversity),
+            "payment_method_diversity": diversity,
             "wallet_centrality": centrality[day].get(wallet, 0.0),
             "resale_time": formulas.resale_time_hours(minted_at, at),
         }

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from infra.functions import CATALOG
 from infra.jobs import SCHEDULES
+from shared.etl.jobs import parse_job
+from shared.features.cadence import DAILY, HOURLY
+from shared.local.schedules import JOBS, scheduled_event
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -45,12 +49,33 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
         assert rule["ScheduleExpression"] == expression
         [target] = rule["Targets"]
         assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-        assert (json.loads(target["Input"]) if "Input" in target else None) == payload
+        if function == "features":
+            # the feature jobs also get the rule's firing time, which picks their snapshot slot
+            transformer = target["InputTransformer"]
+            assert transformer["InputPathsMap"] == {"time": "$.time"}
+            template = transformer["InputTemplate"].replace("<time>", '"2026-03-02T02:20:00Z"')
+            assert json.loads(template) == {**payload, "scheduled_at": "2026-03-02T02:20:00Z"}
+        else:
+            assert (json.loads(target["Input"]) if "Input" in target else None) == payload
+
+
+def test_given_the_feature_schedules_then_they_run_at_the_publish_delay_training_assumes():
+    # Given each feature rule's cron, When it fires at its first minute of a day
+    crons = {s.name: s.expression for s in SCHEDULES}
+    daily_minute, daily_hour = crons["features-daily"].removeprefix("cron(").split()[:2]
+    hourly_minute = crons["features-hourly"].removeprefix("cron(").split()[0]
+    fired_daily = datetime(2026, 3, 2, int(daily_hour), int(daily_minute), tzinfo=UTC)
+    fired_hourly = datetime(2026, 3, 2, 5, int(hourly_minute), tzinfo=UTC)
+    # Then at that moment the slot in force is the one just finished, not the previous one
+    assert DAILY.snapshot_at(fired_daily) == datetime(2026, 3, 2, tzinfo=UTC)
+    assert HOURLY.snapshot_at(fired_hourly) == datetime(2026, 3, 2, 5, tzinfo=UTC)
+    assert HOURLY.snapshot_at(fired_daily) == datetime(2026, 3, 2, int(daily_hour), tzinfo=UTC)
+    # And the scheduled event's time reaches the job as scheduled_at
+    [daily_job] = [j for j in JOBS if j.name == "features-daily"]
+    assert parse_job(scheduled_event(daily_job, fired_daily)).scheduled_at == fired_daily
 
 
 def test_given_the_etl_jobs_then_the_schedule_inputs_parse_as_their_job_events():
-    from shared.etl.jobs import parse_job
-
     for schedule in SCHEDULES:
         if schedule.function in {"etl", "features", "refresh_views"}:
             job = parse_job(dict(schedule.payload or {}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -19,10 +19,17 @@ from shared.errors import DependencyUnavailable, NotFound
 from shared.etl import run_etl_incremental
 from shared.etl.geo import CAPITALS, great_circle_km
 from shared.features.batch import run_feature_job
+from shared.features.cadence import DAILY, EPOCH, HOURLY
 from shared.features.definitions import FEATURE_NAMES
 from shared.features.realtime import ScoringContext, compute_realtime_features, record_purchase
 from shared.features.training import build_training_set
 from tests.fixtures.etl import CONTRACT, IP_DE, IP_FR, IP_GB, IP_JP, IP_US, T0, Market, new_chain
+from tests.fixtures.features import (
+    PURCHASES_SQL,
+    disagreements,
+    feature_job_firings,
+    replay_at_production_cadence,
+)
 
 WEI = 10**15
 
@@ -90,6 +97,8 @@ def load(db: psycopg.Connection, scenario: Scenario) -> None:
 
 
 def expected_target_features() -> dict[str, float]:
+    # Scored at T0 (noon) with the hourly snapshot of 11:00 (T0 - 1 h) and the daily one of 00:00
+    # (T0 - 12 h): shared/features/cadence.py.
     # PageRank of the graph of transfers in the 30 days before 2026-03-02 00:00 (T0 - 12 h):
     # organizer -> W1 (k1 at -40h, k3 at -20h, weight 2), organizer -> W2 (k2 at -30h, weight 1);
     # W1 and W2 are dangling. Closed form: r_org = (0.05 + 0.85/3) / (1 + 0.85/3),
@@ -99,12 +108,13 @@ def expected_target_features() -> dict[str, float]:
         "txn_velocity_1h": 1.0,  # k5 at -30 min
         "wallet_age_days": 40 / 24,  # first Transfer into W1 at -40 h
         "avg_ticket_hold_time": 30.0,  # k1 held from -40 h to -10 h
-        # E1: 4 tickets sold (k1, k2, k4, k5) of 10; 3 sales in 24 h (k1 resale, k4, k5), busiest = 3
-        "event_popularity_score": 0.5 * 0.4 + 0.5 * 3 / 3,
-        "price_deviation_ratio": (60 - 50) / 50,  # median of 50, 50, 80, 50, 50
-        "cross_event_attendance": 2.0,  # E1 (k1, k5) and E2 (k3)
+        # Before -1 h: E1 sold 3 tickets (k1, k2, k4) of 10; in [-25 h, -1 h) E1 had 2 sales (k1
+        # resale, k4), E2 1 (k3), so E1 is the busiest. k5 at -30 min is after the snapshot.
+        "event_popularity_score": 0.5 * 0.3 + 0.5 * 2 / 2,
+        "price_deviation_ratio": (60 - 50) / 50,  # median of E1's 50, 50, 80, 50 before -1 h
+        "cross_event_attendance": 2.0,  # E1 (k1) and E2 (k3) before -12 h
         "geo_velocity_flag": 1.0,  # Tokyo at -30 min -> London now: ~9,600 km in 0.5 h
-        "payment_method_diversity": 2.0,  # card-A, wallet-W1
+        "payment_method_diversity": 1.0,  # card-A at -40 h and -20 h; wallet-W1 (-30 min) is after
         "wallet_centrality": r_org * (1 + 0.85 * 2 / 3),
         "resale_time": 240.0,  # minted 10 days before
     }
@@ -165,31 +175,63 @@ def test_realtime_from_postgres_and_redis_match_hand_computed_features(
     assert redis_client.ttl(f"tg:f:wallet:{scenario.w1}") <= 300
 
 
-def test_three_paths_agree_on_every_transaction(
+def test_three_paths_agree_on_every_transaction_at_production_cadence(
     db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
 ) -> None:
     # Given the training set of the whole scenario
     frame = build_training_set(db, T0 - timedelta(days=3), T0 + timedelta(hours=1))
-    rows = db.execute(
-        "SELECT transaction_id, wallet_address, ticket_id, price_paid::float8, host(client_ip), occurred_at "
-        "FROM intel.transactions ORDER BY occurred_at"
-    ).fetchall()
-    assert len(frame) == len(rows) == 7
-    by_id = frame.set_index("transaction_id")
-    for txn_id, wallet, ticket, price, ip, at in rows:
-        # When the batch job runs as of that transaction and it is scored (cold cache, then warm)
-        run_feature_job(db, "daily", as_of=at, redis=redis_client)
-        ctx = ScoringContext(wallet, ticket, price, ip, at)
-        cold = compute_realtime_features(ctx, redis=redis_client, pool=pool)
-        warm = compute_realtime_features(ctx, redis=redis_client, pool=pool)
-        # Then the real-time values (both sources) equal the training row
-        training = {
-            n: (None if math.isnan(by_id.loc[txn_id, n]) else float(by_id.loc[txn_id, n]))
-            for n in FEATURE_NAMES
-        }
-        assert_features(cold.values, training)
-        assert_features(warm.values, training)
-        redis_client.flushall()
+    purchases = db.execute(PURCHASES_SQL).fetchall()
+    assert len(frame) == len(purchases) == 7
+    # When the purchases are scored in time order while the feature jobs fire on their schedule
+    # (hourly at HH:20, daily at 02:20), Redis carrying its state from one purchase to the next
+    served = replay_at_production_cadence(db, redis_client, pool, purchases)
+    # Then what the scoring path served (live, warm, PostgreSQL only) is each purchase's training row
+    assert disagreements(frame, served) == []
+    # And the replay crossed both kinds of run and both feature sources
+    firings = feature_job_firings(purchases[0][5], purchases[-1][5])
+    assert {mode for _, mode in firings} == {"hourly", "daily"}
+
+
+def test_a_purchase_before_the_hourly_run_is_scored_with_the_previous_snapshot(
+    db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool
+) -> None:
+    # Given the jobs ran on schedule up to 10:06 (T0 - 1.9 h): the hourly run of 10:00 is due at 10:20
+    run_feature_job(db, "daily", as_of=h(-1.9))
+    event_snapshot = "SELECT as_of FROM intel.event_features WHERE event_id = %s"
+    assert db.execute(event_snapshot, (scenario.e1,)).fetchone() == (h(-3),)
+    # When W2 buys k7 at 10:10
+    at_10_10 = compute_realtime_features(
+        ScoringContext(scenario.w2, scenario.k7, 50.0, IP_GB, h(-1 - 50 / 60)), redis=None, pool=pool
+    ).values
+    # Then E1 is as of 09:00, without W2's k4 purchase of 09:00: 2 of 10 sold, 1 sale in 24 h
+    # (the k1 resale), as many as E2 (k3)
+    assert at_10_10["event_popularity_score"] == pytest.approx(0.5 * 0.2 + 0.5 * 1 / 1)
+    # And once the 10:20 run is done, a purchase at 10:25 sees 10:00, k4 included
+    run_feature_job(db, "hourly", as_of=h(-1 - 40 / 60))
+    assert db.execute(event_snapshot, (scenario.e1,)).fetchone() == (h(-2),)
+    at_10_25 = compute_realtime_features(
+        ScoringContext(scenario.w2, scenario.k7, 50.0, IP_GB, h(-1 - 35 / 60)), redis=None, pool=pool
+    ).values
+    assert at_10_25["event_popularity_score"] == pytest.approx(0.5 * 0.3 + 0.5 * 2 / 2)
+
+
+def test_sql_and_python_agree_on_the_snapshot_in_force(db: psycopg.Connection) -> None:
+    # Given times around the boundaries of both cadences, one microsecond apart
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    times = [
+        day + delay + timedelta(hours=hour, microseconds=us)
+        for delay in (HOURLY.publish_delay, DAILY.publish_delay)
+        for hour in (-24, -1, 0, 5)
+        for us in (-1, 0, 1)
+    ]
+    for at in times:
+        # When PostgreSQL bins them as the training-set builder does
+        hourly, daily = db.execute(
+            "SELECT date_bin(%s, %s::timestamptz - %s, %s), date_bin(%s, %s::timestamptz - %s, %s)",
+            (HOURLY.period, at, HOURLY.publish_delay, EPOCH, DAILY.period, at, DAILY.publish_delay, EPOCH),
+        ).fetchone()
+        # Then it picks the same slot as Cadence.snapshot_at
+        assert (hourly, daily) == (HOURLY.snapshot_at(at), DAILY.snapshot_at(at)), at
 
 
 def test_a_future_row_does_not_change_a_past_training_row(
@@ -309,18 +351,21 @@ def test_batch_tables_hold_the_hand_computed_values(db: psycopg.Connection, scen
     # Then the entity tables hold the expected values
     expected = expected_target_features()
     popularity = db.execute(
-        "SELECT tickets_sold, sales_24h, max_sales_24h, event_popularity_score FROM intel.event_features WHERE event_id = %s",
+        "SELECT tickets_sold, sales_24h, max_sales_24h, event_popularity_score, ref_price_7d, as_of "
+        "FROM intel.event_features WHERE event_id = %s",
         (scenario.e1,),
     ).fetchone()
-    assert popularity == (4, 3, 3, pytest.approx(expected["event_popularity_score"]))
+    assert popularity == (3, 2, 2, pytest.approx(expected["event_popularity_score"]), 50.0, h(-1))
     wallet = db.execute(
-        "SELECT avg_ticket_hold_time, cross_event_attendance FROM intel.wallet_features WHERE address = %s",
+        "SELECT avg_ticket_hold_time, cross_event_attendance, first_seen_at FROM intel.wallet_features "
+        "WHERE address = %s",
         (scenario.w1,),
     ).fetchone()
-    assert wallet == (pytest.approx(30.0), 2)
+    assert wallet == (pytest.approx(30.0), 2, h(-40))
     assert db.execute(
-        "SELECT payment_method_diversity FROM intel.user_features WHERE user_id = 1"
-    ).fetchone() == (2,)
+        "SELECT payment_method_diversity, as_of FROM intel.user_features WHERE user_id = 1"
+    ).fetchone() == (1, h(-12))
+    assert summary.snapshots == {"hourly": h(-1), "daily": h(-12)}
     rank = db.execute(
         "SELECT pagerank FROM intel.wallet_centrality WHERE address = %s AND snapshot_day = %s",
         (scenario.w1, T0.date()),
