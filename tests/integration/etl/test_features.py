@@ -345,6 +345,30 @@ def test_unknown_wallet_gets_zero_age_and_missing_user_features(
     assert result.values["geo_velocity_flag"] == 0.0
 
 
+def test_a_wallet_the_etl_has_not_loaded_yet_is_resolved_to_its_account_in_the_backend(
+    db: psycopg.Connection, market: Market, scenario: Scenario, pool: ConnectionPool
+) -> None:
+    # Given W1's owner links a second wallet in the backend after the last ETL run
+    run_feature_job(db, "daily", as_of=T0)
+    [owner] = db.execute("SELECT user_id FROM intel.wallets WHERE address = %s", (scenario.w1,)).fetchone()
+    second = market.wallet(owner)
+    assert db.execute("SELECT 1 FROM intel.wallets WHERE address = %s", (second,)).fetchone() is None
+    # When it buys at T0 from London
+    served = compute_realtime_features(
+        ScoringContext(second, scenario.k6, 60.0, IP_GB, T0), redis=None, pool=pool
+    ).values
+    # Then the account's features are its owner's: payment diversity, and Tokyo 30 minutes ago
+    assert served["payment_method_diversity"] == 1.0
+    assert served["geo_velocity_flag"] == 1.0
+    # And the wallet's own are those of a wallet never seen
+    assert (served["wallet_age_days"], served["cross_event_attendance"], served["txn_velocity_1h"]) == (
+        0,
+        0,
+        0,
+    )
+    assert served["avg_ticket_hold_time"] is None
+
+
 def test_batch_tables_hold_the_hand_computed_values(db: psycopg.Connection, scenario: Scenario) -> None:
     # When the daily job runs as of T0
     summary = run_feature_job(db, "daily", as_of=T0)
