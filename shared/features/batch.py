@@ -1,8 +1,8 @@
 """Batch feature jobs: set-based SQL writing the feature store tables as snapshots.
 
-hourly: avg_ticket_hold_time (intel.wallet_features), event_popularity_score and the 7-day price
-        reference (intel.event_features)
-daily:  the hourly ones + cross_event_attendance and first_seen_at (intel.wallet_features),
+hourly: avg_ticket_hold_time and the first Transfer (intel.wallet_features), event_popularity_score
+        and the 7-day price reference (intel.event_features)
+daily:  the hourly ones + cross_event_attendance (intel.wallet_features),
         payment_method_diversity (intel.user_features), wallet_centrality (intel.wallet_centrality,
         PageRank per UTC day)
 
@@ -184,6 +184,7 @@ def run_feature_job(
     with conn.transaction():
         written = summary.rows_written
         written["wallet_hold_time"] = conn.execute(_HOLD_SQL, {"as_of": hourly}).rowcount
+        written["wallet_first_seen"] = conn.execute(_FIRST_SEEN_SQL, {"as_of": hourly}).rowcount
         written["event_popularity"] = conn.execute(
             _POPULARITY_SQL,
             {"as_of": hourly, "window": POPULARITY_WINDOW, "price_window": PRICE_REFERENCE_WINDOW},
@@ -191,7 +192,6 @@ def run_feature_job(
         if mode == "daily":
             daily = summary.snapshots["daily"] = DAILY.snapshot_at(as_of)
             written["wallet_attendance"] = conn.execute(_ATTENDANCE_SQL, {"as_of": daily}).rowcount
-            written["wallet_first_seen"] = conn.execute(_FIRST_SEEN_SQL, {"as_of": daily}).rowcount
             written["user_payment_diversity"] = conn.execute(
                 _PAYMENT_SQL, {"as_of": daily, "window": PAYMENT_WINDOW}
             ).rowcount

@@ -13,7 +13,8 @@ updates the purchase window and the user's last location after each scored purch
 
 Freshness (shared.features.cadence): hourly/daily features, the 7-day price reference among them,
 are the snapshots the last batch runs stored; the training set gives each row the same snapshot.
-Velocity and the previous location are exact: every scored purchase is added by record_purchase.
+Velocity, the previous location and the wallet's first purchase are exact: record_purchase adds
+every scored purchase, which PostgreSQL holds too once the ETL has loaded it.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ from shared.features.definitions import FEATURE_NAMES
 ENTITY_PREFIX = "tg:f:"
 VELOCITY_PREFIX = "tg:rt:vel:"
 LOCATION_PREFIX = "tg:rt:loc:"
+FIRST_PURCHASE_PREFIX = "tg:rt:first:"  # the wallet's first scored purchase (epoch seconds)
 _SEEDED = "__seeded__"  # member (score 0) marking a velocity window loaded from PostgreSQL
 _WINDOW_S = formulas.VELOCITY_WINDOW.total_seconds()
 _LOCATION_TTL_S = 30 * 86_400
+# Long enough for the ETL to have loaded the purchase, after which PostgreSQL knows it too.
+_FIRST_PURCHASE_TTL_S = 7 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,9 @@ SELECT tk.event_id, tk.minted_at,
                 (SELECT face_value FROM marketplace.events WHERE event_id = tk.event_id))::float8,
        coalesce(ef.event_popularity_score, 0.0),
        ef.ref_price_7d,
-       wl.user_id, wf.first_seen_at,
+       wl.user_id,
+       least(wf.first_seen_at, (SELECT min(f.occurred_at) FROM intel.transactions f
+                                 WHERE f.wallet_address = %(wallet)s AND f.occurred_at < %(at)s)),
        wf.avg_ticket_hold_time,
        coalesce(wf.cross_event_attendance, 0),
        CASE WHEN wl.user_id IS NULL THEN NULL ELSE coalesce(uf.payment_method_diversity, 0) END,
@@ -202,12 +208,18 @@ def _from_epoch(text: str) -> datetime:
     return datetime.fromtimestamp(float(text), tz=UTC)
 
 
+def _earliest(*times: datetime | None) -> datetime | None:
+    known = [at for at in times if at is not None]
+    return min(known) if known else None
+
+
 @dataclass(slots=True)
 class _RedisRead:
     """What Redis answered: every fact (a full hit), or the parts it had."""
 
     facts: _Facts | None = None
     velocity: int | None = None  # the window count, when the window is loaded
+    first_purchase: datetime | None = None  # the wallet's first scored purchase before the request
     location_known: bool = False
     location: tuple[float, float, datetime] | None = None
 
@@ -221,6 +233,7 @@ local ticket = redis.call('HGETALL', KEYS[1])
 local wallet = redis.call('HGETALL', KEYS[2])
 local seeded = redis.call('ZSCORE', KEYS[3], ARGV[1])
 local velocity = redis.call('ZCOUNT', KEYS[3], ARGV[2], ARGV[3])
+local first_purchase = redis.call('GET', KEYS[4])
 local event = {}
 local location = {}
 if #wallet > 0 then
@@ -235,7 +248,7 @@ if #wallet > 0 then
 end
 -- One JSON string: redis-py parses a nested multi-bulk reply element by element in Python, which
 -- cost more than the round trip it replaces; json.loads is one C call.
-return cjson.encode({ticket, wallet, seeded, velocity, event, location})
+return cjson.encode({ticket, wallet, seeded, velocity, event, location, first_purchase})
 """
 
 _RECORD_SCRIPT = """
@@ -248,6 +261,9 @@ if ARGV[5] == '1' and user_id and user_id ~= '' then
   redis.call('HSET', location_key, 'lat', ARGV[7], 'lon', ARGV[8], 'at', ARGV[9])
   redis.call('EXPIRE', location_key, ARGV[10])
 end
+local first = redis.call('GET', KEYS[3])
+if not first or tonumber(ARGV[1]) < tonumber(first) then redis.call('SET', KEYS[3], ARGV[1]) end
+redis.call('EXPIRE', KEYS[3], ARGV[11])
 return 1
 """
 
@@ -280,6 +296,7 @@ def _read_keys_args(ctx: ScoringContext) -> tuple[list[str], list[str]]:
         f"{ENTITY_PREFIX}ticket:{ctx.ticket_id}",
         f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}",
         VELOCITY_PREFIX + ctx.wallet_address,
+        FIRST_PURCHASE_PREFIX + ctx.wallet_address,
     ]
     return keys, [_SEEDED, f"({now - _WINDOW_S}", f"({now}", f"{ENTITY_PREFIX}event:", LOCATION_PREFIX]
 
@@ -308,8 +325,10 @@ def _read_redis(ctx: ScoringContext, client: redis_lib.Redis, reply: Any = None)
     if reply is None:
         keys, args = _read_keys_args(ctx)
         reply = _eval(client, _READ_SCRIPT, keys, args)
-    ticket_raw, wallet_raw, seeded, velocity, event_raw, location_raw = json.loads(reply)
+    ticket_raw, wallet_raw, seeded, velocity, event_raw, location_raw, first_purchase = json.loads(reply)
     read = _RedisRead(velocity=int(velocity) if seeded is not False else None)
+    if first_purchase is not False and _from_epoch(first_purchase) < ctx.at:
+        read.first_purchase = _from_epoch(first_purchase)
     ticket, wallet = _pairs(ticket_raw), _pairs(wallet_raw)
     if wallet and wallet.get("centrality_day") != _centrality_day(ctx.at):
         wallet = {}  # cached for another day's centrality snapshot
@@ -336,7 +355,7 @@ def _read_redis(ctx: ScoringContext, client: redis_lib.Redis, reply: Any = None)
         popularity=_opt_float(event.get("popularity")),
         ref_price=_opt_float(event.get("ref_price")),
         user_id=user_id,
-        first_seen_at=_from_epoch(first_seen) if first_seen else None,
+        first_seen_at=_earliest(_from_epoch(first_seen) if first_seen else None, read.first_purchase),
         hold_time=_opt_float(wallet.get("hold_time")),
         attendance=_opt_float(wallet.get("attendance")),
         payment_diversity=_opt_float(wallet.get("payment_diversity")),
@@ -461,6 +480,8 @@ def compute_realtime_features(
         if read is not None and read.location_known:
             facts.previous_location = read.location
             sources["geo_velocity_flag"] = "redis"
+        if read is not None:
+            facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
         if redis is not None and not degraded:
             try:
                 _write_back(
@@ -477,7 +498,8 @@ def compute_realtime_features(
 
 
 def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:
-    """Add a scored purchase to the wallet's 1-hour window and move the user's last location.
+    """Add a scored purchase to the wallet's 1-hour window, move the user's last location and keep
+    the wallet's first purchase.
     Returns False when Redis is absent or unavailable (the next read then reloads from PostgreSQL,
     which holds the purchase once the ETL has loaded it)."""
     if redis is None:
@@ -491,7 +513,11 @@ def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:
         _eval(
             redis,
             _RECORD_SCRIPT,
-            [velocity_key, f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}"],
+            [
+                velocity_key,
+                f"{ENTITY_PREFIX}wallet:{ctx.wallet_address}",
+                FIRST_PURCHASE_PREFIX + ctx.wallet_address,
+            ],
             [
                 repr(now),
                 member,
@@ -503,6 +529,7 @@ def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:
                 repr(point.lon),
                 repr(now),
                 _LOCATION_TTL_S,
+                _FIRST_PURCHASE_TTL_S,
             ],
         )
     except redis_lib.RedisError:

@@ -1,11 +1,12 @@
 """Point-in-time training sets: one row per transaction in [start, end), each feature as the
 scoring path would have served it at that transaction's time `t`, never from after `t`.
 
-Real-time features (velocity, previous location, resale time) are exact at `t`. Batch features are
-the snapshot in force at `t` (shared.features.cadence): hourly ones (hold time, popularity, the
-7-day price reference) as of HOURLY.snapshot_at(t), daily ones (first seen, attendance, payment
-diversity, centrality) as of DAILY.snapshot_at(t); both from the data strictly before their
-boundary, as the batch jobs compute them. Training on fresher values than the scoring path can
+Real-time features (velocity, previous location, resale time, the wallet's first purchase) are
+exact at `t`. Batch features are the snapshot in force at `t` (shared.features.cadence): hourly ones
+(hold time, popularity, the 7-day price reference, the first Transfer on chain) as of
+HOURLY.snapshot_at(t), daily ones (attendance, payment diversity, centrality) as of
+DAILY.snapshot_at(t); both from the data strictly before their boundary, as the batch jobs compute
+them. Training on fresher values than the scoring path can
 serve would teach the model a signal it never gets in production.
 
 The user of a purchase is the buyer wallet's linked account (intel.wallets.user_id), as the
@@ -40,9 +41,11 @@ SELECT x.transaction_id, x.occurred_at, x.wallet_address, xw.user_id, x.event_id
            AND v.occurred_at > x.occurred_at - %(w1)s AND v.occurred_at < x.occurred_at) AS velocity,
        (SELECT least(
             (SELECT min(block_time) FROM intel.chain_events c
-              WHERE c.event_name = 'Transfer' AND c.from_address = x.wallet_address AND c.block_time < b.daily),
+              WHERE c.event_name = 'Transfer' AND c.from_address = x.wallet_address AND c.block_time < b.hourly),
             (SELECT min(block_time) FROM intel.chain_events c
-              WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < b.daily)))
+              WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < b.hourly),
+            (SELECT min(f.occurred_at) FROM intel.transactions f
+              WHERE f.wallet_address = x.wallet_address AND f.occurred_at < x.occurred_at)))
            AS first_seen_at,
        (SELECT avg(hold_hours) FROM intel.ticket_holds h
          WHERE h.holder = x.wallet_address AND h.sent_at < b.hourly) AS hold_time,

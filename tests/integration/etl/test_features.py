@@ -282,6 +282,33 @@ def test_record_purchase_moves_the_velocity_window_and_last_location(
     assert tokyo.values["geo_velocity_flag"] == 1.0  # London -> Tokyo in 10 minutes
 
 
+def test_a_wallet_that_bought_minutes_ago_is_not_new_before_the_etl_loads_the_purchase(
+    db: psycopg.Connection, scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
+) -> None:
+    # Given a wallet nobody has seen buys k6 at T0 (scored and recorded; no ETL since)
+    run_feature_job(db, "daily", as_of=T0)
+    stranger = "0x" + "cd" * 20
+    first = ScoringContext(stranger, scenario.k6, 60.0, IP_GB, T0)
+    assert compute_realtime_features(first, redis=redis_client, pool=pool).values["wallet_age_days"] == 0.0
+    assert record_purchase(first, redis_client)
+    # When it tries k6 again ten minutes later: the ticket and wallet entries are still cached
+    cached = compute_realtime_features(
+        ScoringContext(stranger, scenario.k6, 60.0, IP_GB, h(10 / 60)), redis=redis_client, pool=pool
+    )
+    # Then its age counts from the first purchase, as the training row will once the ETL loads it
+    assert cached.sources["wallet_age_days"] == "redis"
+    assert cached.values["wallet_age_days"] == pytest.approx(10 / 1440)
+    # And so it does for k7 at 20 minutes, whose ticket PostgreSQL serves
+    second = ScoringContext(stranger, scenario.k7, 60.0, IP_GB, h(20 / 60))
+    served = compute_realtime_features(second, redis=redis_client, pool=pool)
+    assert served.sources["wallet_age_days"] == "postgres"
+    assert served.values["wallet_age_days"] == pytest.approx(20 / 1440)
+    assert served.values["txn_velocity_1h"] == 1.0
+    # And with Redis down, PostgreSQL (which has not loaded the purchase yet) still sees a new wallet
+    degraded = compute_realtime_features(second, redis=None, pool=pool)
+    assert degraded.values["wallet_age_days"] == 0.0
+
+
 def dead_redis() -> redis_lib.Redis:
     """A client for a port nobody listens on, failing fast (no retries)."""
     return redis_lib.Redis(
