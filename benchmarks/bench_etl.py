@@ -27,6 +27,7 @@ from shared.etl.chain import CHAIN_COLUMNS, sync_chain, transform_logs
 from shared.etl.geo import default_geolocator
 from shared.etl.load import insert_rows_one_by_one
 from shared.features.batch import run_feature_job
+from shared.features.cadence import DAILY
 from shared.kpis.views import refresh_views
 from shared.local.services import LocalServices
 from shared.simulator import SimulationConfig, simulate
@@ -122,7 +123,8 @@ def main() -> int:
                 chain = sync_chain(conn, sim.log_source, sim.contract_address, confirmations=0)
             began = time.perf_counter()
             with cpu.phase("features (daily job)"):
-                features = run_feature_job(conn, "daily", as_of=sim.end)
+                # the scheduled daily run after the day: its snapshots cover the whole simulated day
+                features = run_feature_job(conn, "daily", as_of=sim.end + DAILY.publish_delay)
             features_s = time.perf_counter() - began
             began = time.perf_counter()
             with cpu.phase("views"):
