@@ -19,8 +19,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from shared.features.cadence import DAILY, HOURLY, Cadence
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -33,23 +31,17 @@ class Schedule:
     with_time: bool = False
 
 
-def _features_cron(cadence: Cadence, hours: str | None = None) -> str:
-    """A feature job runs its cadence's publish delay after the boundary (cadence.py): the delay
-    the training-set builder assumes. `hours`: the hours of an hourly job (default: the delay's)."""
-    hour, minute = divmod(int(cadence.publish_delay.total_seconds()) // 60, 60)
-    return f"cron({minute} {hours if hours is not None else hour} * * ? *)"
-
-
 # The ETL room's jobs take `{"mode": "hourly" | "daily"}` (shared.etl.jobs.ScheduledJob), the same
 # inputs as the local timers of shared/local/schedules.py. Hourly runs skip 02:00, when the daily run
-# of the same job does the full pass; features follow the ETL by their cadence's publish delay.
+# of the same job does the full pass; features follow the ETL by the publish delays of
+# shared/features/cadence.py, which the training-set builder assumes (a test holds them equal).
 SCHEDULES = (
     Schedule("etl-daily", "etl", "cron(0 2 * * ? *)", "Daily full ETL at 02:00 UTC", {"mode": "daily"}),
     Schedule("etl-hourly", "etl", "cron(0 0-1,3-23 * * ? *)", "Hourly incremental ETL", {"mode": "hourly"}),
     Schedule(
         "features-daily",
         "features",
-        _features_cron(DAILY),
+        "cron(20 2 * * ? *)",
         "Daily batch features after the ETL",
         {"mode": "daily"},
         with_time=True,
@@ -57,7 +49,7 @@ SCHEDULES = (
     Schedule(
         "features-hourly",
         "features",
-        _features_cron(HOURLY, "0-1,3-23"),
+        "cron(20 0-1,3-23 * * ? *)",
         "Hourly feature updates",
         {"mode": "hourly"},
         with_time=True,

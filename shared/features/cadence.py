@@ -2,8 +2,8 @@
 
 A batch feature is a snapshot as of a cadence boundary B (a UTC hour or a UTC day) of the data
 strictly before B. The job that takes it runs at B + publish_delay: the schedule leaves the ETL
-time to load everything up to B first (infra/jobs.py derives its cron expressions from these
-constants). Until that job has run, scoring still reads the previous snapshot.
+time to load everything up to B first (the crons of infra/jobs.py fire at these delays; a test
+in tests/infra holds them equal). Until that job has run, scoring still reads the previous snapshot.
 
 So a purchase at t is scored with the snapshot of the latest boundary B such that
 B + publish_delay <= t, and the training-set builder gives its row exactly that snapshot: the
