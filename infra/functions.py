@@ -56,7 +56,8 @@ CATALOG: tuple[FunctionSpec, ...] = (
     # health reports the model's status too, so it mounts the model layer.
     FunctionSpec("health", "GET /health: per-dependency status", "api", cache=True, model=True),
     FunctionSpec("etl", "Daily ETL: chain logs, backend tables, IP geo", "job", cache=True, egress=True),
-    FunctionSpec("features", "Hourly/daily batch features", "job", cache=True),
+    # features measures the served model's drift after each run: it reads the model's manifest.
+    FunctionSpec("features", "Hourly/daily batch features", "job", cache=True, model=True),
     FunctionSpec("refresh_views", "Refresh the KPI materialized views", "job"),
     FunctionSpec(
         "retrain",

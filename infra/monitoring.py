@@ -55,7 +55,11 @@ METRICS: dict[str, tuple[str, str, str]] = {
         "etl",
         "platform fees loaded by the ETL run (USD), summed per hour on the dashboard",
     ),
-    "ModelDriftKL": ("None", "features/retrain", "KL divergence of live vs training feature distribution"),
+    "ModelDriftKL": (
+        "None",
+        "features",
+        "KL divergence of live (24 h) vs training feature distribution, the largest over the features",
+    ),
     "ModelPrecision": ("Percent", "retrain/kpis", "precision on labelled transactions of the last 24 h"),
     "ModelRecall": (
         "Percent",

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
     log_pii_salt: str = "ticketguard-local"
     max_body_bytes: int = Field(16_384, ge=256)
+    # Model drift (shared/model/drift.py), measured after each feature job: the window of predictions
+    # read, and the fewest of them worth a KL estimate (below it nothing is emitted).
+    drift_window_hours: float = Field(24.0, gt=0)
+    drift_min_rows: int = Field(200, ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.ml",
     "tests.fixtures.chain",
     "tests.fixtures.infra",
+    "tests.fixtures.drift",
 ]
 
 TEMPLATE_DB = "tg_template"

@@ -4,11 +4,17 @@ open what they need from Settings, run, return a JSON-able summary."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from shared.errors import ValidationFailed
+from shared.observability import logger
+
+if TYPE_CHECKING:
+    from shared.model.drift import DriftReport
+
+DRIFT_STATEMENT_TIMEOUT_MS = 120_000  # one read of a day's predictions of one model version
 
 
 class ScheduledJob(BaseModel):
@@ -71,6 +77,8 @@ def etl_job(job: ScheduledJob) -> dict[str, Any]:
 
 
 def feature_job(job: ScheduledJob) -> dict[str, Any]:
+    """The feature tables brought to the job's time, then the served model's drift up to that time
+    (`drift`: per-feature KL and the maximum, or why there is none)."""
     from shared.db import connect
     from shared.features.batch import run_feature_job
 
@@ -83,7 +91,55 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
         "rows_written": summary.rows_written,
         "cache_keys_invalidated": summary.cache_keys_invalidated,
         "seconds": round(summary.seconds, 3),
+        "drift": _drift_after_features(summary.as_of).model_dump(mode="json"),
     }
+
+
+def _drift_after_features(end: datetime) -> DriftReport:
+    """Never raises: the feature tables are written by now, and a failed invocation would be retried
+    (EventBridge async, 2 retries), rerunning the whole job for the sake of a monitoring figure."""
+    from shared.model.drift import DriftReport
+
+    try:
+        return model_drift(end)
+    except Exception as exc:
+        logger.exception("model drift not measured")
+        return DriftReport(status="failed", detail=f"{type(exc).__name__}: {exc}")
+
+
+def model_drift(end: datetime) -> DriftReport:
+    """Drift of the served model (Settings.model_dir: /opt/model on Lambda, else the registry's
+    CURRENT) over the drift window ending at `end`; no model or a model without a feature reference
+    is reported, not raised."""
+    from datetime import timedelta
+
+    from shared.config import get_settings
+    from shared.db import connect
+    from shared.errors import ConfigurationError
+    from shared.model import resolve_model_dir
+    from shared.model.drift import DriftReport, measure_drift
+    from shared.model.manifest import read_manifest
+
+    settings = get_settings()
+    try:
+        manifest = read_manifest(resolve_model_dir())
+    except ConfigurationError as exc:
+        return DriftReport(status="no_model", detail=exc.message)
+    if manifest.feature_reference is None:
+        return DriftReport(
+            status="no_reference",
+            detail=f"model {manifest.version} has no feature_reference in its manifest: retrain to measure drift",
+            model_version=manifest.version,
+        )
+    with connect(statement_timeout_ms=DRIFT_STATEMENT_TIMEOUT_MS) as conn:
+        return measure_drift(
+            conn,
+            manifest.feature_reference,
+            manifest.version,
+            end=end,
+            window=timedelta(hours=settings.drift_window_hours),
+            min_rows=settings.drift_min_rows,
+        )
 
 
 def refresh_job() -> dict[str, Any]:

@@ -19,8 +19,10 @@ from shared.errors import ConfigurationError, ModelIntegrityError
 from shared.ml import compile as native
 from shared.ml import defences, evaluate, registry, report, train
 from shared.ml.data import LabelledTable
+from shared.ml.reference import build_feature_reference
 from shared.ml.splits import Splits, time_splits
 from shared.model.compiled import CompiledModel
+from shared.model.reference import FeatureReference
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +163,11 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
         root, feature_names, options.current_model_dir
     )
     splits, screening = _screen(splits, current_manifest, options.margin, options.seed)
+    # Drift is measured against what the model learned from: the training and validation rows left
+    # after screening, not the held-out test split.
+    reference = build_feature_reference(
+        pd.concat([splits.train.features, splits.valid.features], ignore_index=True)
+    )
 
     x_train, y_train = splits.train.features, splits.train.labels
     x_valid, y_valid = splits.valid.features, splits.valid.labels
@@ -289,7 +296,9 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
             json.dumps(content, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
         (staging / "report.md").write_text(report.render_markdown(content), encoding="utf-8")
-        registry.write_manifest(staging, _manifest_fields(content, options, built, window, screening))
+        registry.write_manifest(
+            staging, _manifest_fields(content, options, built, window, screening, reference)
+        )
         directory = registry.publish(staging, root, version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -305,6 +314,7 @@ def _manifest_fields(
     built: dict[str, Any],
     window: dict[str, Any],
     screening: dict[str, Any],
+    reference: FeatureReference,
 ) -> dict[str, Any]:
     test = content["test"]
     review = test["thresholds"].get(f"{options.thresholds[len(options.thresholds) // 2]:.2f}", {})
@@ -340,6 +350,7 @@ def _manifest_fields(
             "fraud_rate": (content["splits"]["train"]["frauds"] + content["splits"]["valid"]["frauds"])
             / max(content["splits"]["train"]["rows"] + content["splits"]["valid"]["rows"], 1),
         },
+        "feature_reference": reference.as_json(),
         "gate": {k: content["gate"][k] for k in ("promote", "reasons", "current_version")},
         **options.extra_manifest,
     }

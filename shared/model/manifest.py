@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shared.errors import ConfigurationError, ModelIntegrityError
+from shared.model.reference import FeatureReference
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
@@ -59,6 +60,8 @@ class Manifest:
     libraries: dict[str, str]
     files: dict[str, str]
     raw: dict[str, Any]
+    # The training distribution drift is measured against; None in manifests written before it existed.
+    feature_reference: FeatureReference | None = None
 
     def library_path(self, architecture: str) -> Path:
         try:
@@ -119,6 +122,12 @@ def read_manifest(directory: Path) -> Manifest:
     for arch, name in libraries.items():
         if name not in files:
             raise ModelIntegrityError(f"model manifest {path}: library for {arch} ({name}) has no SHA-256")
+    reference = None
+    if raw.get("feature_reference") is not None:
+        try:
+            reference = FeatureReference.from_json(raw["feature_reference"], tuple(names))
+        except ValueError as exc:
+            raise ModelIntegrityError(f"model manifest {path}: {exc}") from None
     return Manifest(
         directory=directory,
         version=version,
@@ -127,6 +136,7 @@ def read_manifest(directory: Path) -> Manifest:
         libraries=dict(libraries),
         files=dict(files),
         raw=raw,
+        feature_reference=reference,
     )
 
 

@@ -74,6 +74,16 @@ def test_given_the_score_function_then_it_mounts_the_model_layer_at_opt_model(de
             assert "TG_MODEL_DIR" not in functions[name]["Environment"]["Variables"]
 
 
+def test_given_the_features_function_then_it_mounts_the_model_layer_for_drift(dev_synth):
+    # Given the synthesized service stack
+    functions = _functions(dev_synth)
+    # Then the features function, which measures the served model's drift (ModelDriftKL) after each
+    # run, mounts the same model layer as score and reads the manifest from /opt/model
+    features, score = functions["features"], functions["score"]
+    assert len(features["Layers"]) == 2 and features["Layers"] == score["Layers"]
+    assert features["Environment"]["Variables"]["TG_MODEL_DIR"] == "/opt/model"
+
+
 def test_given_database_functions_then_they_get_the_proxy_endpoint_and_the_secret_arn(dev_synth):
     for name, props in _functions(dev_synth).items():
         env = props["Environment"]["Variables"]
