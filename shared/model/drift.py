@@ -16,12 +16,12 @@ saw) counts heavily, which is the risk to the model's decisions. Both sides are 
 with SMOOTHING_PSEUDOCOUNT (alpha) per bucket, so that an empty bucket never gives an infinite term:
     p_i = (live_count_i + alpha) / (n + alpha * B)
     q_i = (share_i * N + alpha) / (N + alpha * B)
-where B is the number of buckets, n the live rows and N the reference's training rows; with N in the
-tens of thousands q stays within about 1e-5 of the recorded shares. The metric is the maximum over
+where B is the number of buckets, n the live rows and N the reference's training rows; q differs
+from the recorded shares by at most alpha * B / N (2e-4 for 30 000 rows). The metric is the maximum over
 features, reported with the feature that has it. Fewer than `min_rows` live rows give
 "insufficient_data" and no value: the estimate's upward bias is about (B - 1) / (2 n) nats, 0.025 at
 200 rows (Settings.drift_min_rows) and 11 buckets, well below the alarm threshold. The window
-(Settings.drift_window_hours, 24 h) ends at the feature job's time.
+(end - Settings.drift_window_hours, end], 24 h by default, ends at the feature job's time.
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ def live_features(
 ) -> Iterator[dict[str, Any]]:
     """The stored feature vectors of the version's model-scored predictions in (start, end], streamed."""
     params = {"reason": Reason.MODEL.value, "model_version": model_version, "start": start, "end": end}
-    for (features,) in conn.cursor().stream(LIVE_FEATURES_SQL, params):
-        yield features
+    with conn.cursor() as cursor:
+        for (features,) in cursor.stream(LIVE_FEATURES_SQL, params):
+            yield features
 
 
 def measure_drift(
