@@ -385,10 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--usage-plans", default=None, help="another usage_plans.yaml")
     parser.add_argument("--workers", type=int, default=1)
-    # auto = uvloop and httptools when installed (they are, with the `local` extra); the pure-Python
-    # pair stays selectable so that the benchmark can show what the C pair is worth.
-    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
-    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     args = parser.parse_args(argv)
     if args.usage_plans:
         os.environ[USAGE_PLANS_ENV] = args.usage_plans
@@ -398,8 +394,6 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        loop=args.loop,
-        http=args.http,
         log_level="warning",
         access_log=False,
         lifespan="off",
