@@ -22,11 +22,11 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
+from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
 
 OPENAPI_PATH = PROJECT_ROOT / "shared" / "api" / "openapi.yaml"
@@ -184,13 +184,7 @@ class RestApi(Construct):
             Annotations.of(self).add_warning_v2(
                 "ticketguard:undeployed-route", f"{line}: answers 503 until deployed"
             )
-        self.access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.access_logs = encrypted_log_group(self, "AccessLogs", key=key)
         stage_name = config.name
         self.api = apigw.SpecRestApi(
             self,

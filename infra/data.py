@@ -12,13 +12,13 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
 from infra.network import Network
 
@@ -85,13 +85,12 @@ class Database(Construct):
             description="RDS Proxy: from the functions only",
             allow_all_outbound=False,
         )
-        postgres_log_group = logs.LogGroup(
+        # RDS exports to the group of this fixed name.
+        postgres_log_group = encrypted_log_group(
             self,
             "PostgresLogs",
+            key=key,
             log_group_name=f"/aws/rds/instance/{self.instance_identifier}/postgresql",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.DESTROY,
         )
         parameters = rds.ParameterGroup(
             self,
@@ -217,13 +216,7 @@ class Cache(Construct):
             description="TicketGuard Redis (isolated subnets)",
             subnet_ids=network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
         )
-        self.slow_log_group = logs.LogGroup(
-            self,
-            "SlowLog",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.slow_log_group = encrypted_log_group(self, "SlowLog", key=key)
         multi_az = cache.multi_az and cache.replicas > 1
         self.replication_group = elasticache.CfnReplicationGroup(
             self,

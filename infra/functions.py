@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import Annotations, Duration, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, IgnoreMode, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -24,6 +24,7 @@ from constructs import Construct
 
 from infra.assets import PROJECT_ROOT, handler_exists, handler_path, stage_function_code
 from infra.config import EnvironmentConfig
+from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, finding_text
 
 Kind = Literal["api", "job", "custom_resource"]
@@ -193,13 +194,7 @@ class FunctionFactory(Construct):
         stack = Stack.of(self)
         sizing = config.sizing(spec.name)
         construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=self.key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        log_group = encrypted_log_group(self, f"{construct_id}Logs", key=self.key)
         role = iam.Role(
             self,
             f"{construct_id}Role",

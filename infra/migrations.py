@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from aws_cdk import CustomResource, RemovalPolicy
+from aws_cdk import CustomResource
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.assets import PROJECT_ROOT
+from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
 
 MIGRATIONS_DIR = PROJECT_ROOT / "shared" / "db" / "migrations"
@@ -38,13 +38,7 @@ class SchemaMigrations(Construct):
         self, scope: Construct, construct_id: str, *, handler: lambda_.IFunction, key: kms.IKey
     ) -> None:
         super().__init__(scope, construct_id)
-        provider_logs = logs.LogGroup(
-            self,
-            "ProviderLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        provider_logs = encrypted_log_group(self, "ProviderLogs", key=key)
         self.provider = cr.Provider(
             self,
             "Provider",

@@ -10,12 +10,13 @@ Subnet tiers:
 
 from __future__ import annotations
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.log_groups import encrypted_log_group
 
 INTERFACE_ENDPOINTS = {
     "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -53,12 +54,8 @@ class Network(Construct):
             subnet_configuration=subnets,
             restrict_default_security_group=True,
         )
-        flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-        )
+        # Kept when the stack is deleted (the CDK default this group always had), unlike the others.
+        flow_log_group = encrypted_log_group(self, "FlowLogs", key=key, removal_policy=RemovalPolicy.RETAIN)
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),

@@ -17,6 +17,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.log_groups import encrypted_log_group
 
 FAILED_MFA_TERMS = ("Mfa", "Failure")
 MANAGED_RULE_GROUPS = (
@@ -154,14 +155,7 @@ class WebFirewall(Construct):
             visibility_config=_visibility(f"{prefix}-api"),
         )
         # WAF only delivers to log groups named aws-waf-logs-*.
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"aws-waf-logs-{prefix}",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = encrypted_log_group(self, "Logs", key=key, log_group_name=f"aws-waf-logs-{prefix}")
         wafv2.CfnLoggingConfiguration(
             self,
             "Logging",
@@ -228,13 +222,11 @@ class AdminAuth(Construct):
         )
         # Threat protection's user-activity log (Plus plan) feeds the spec's "3 failed MFA in 5 min"
         # alert: one FailedAdminMfa per sign-in event whose MFA challenge failed.
-        self.auth_events = logs.LogGroup(
+        self.auth_events = encrypted_log_group(
             self,
             "AuthEvents",
+            key=key,
             log_group_name=f"/aws/vendedlogs/cognito/ticketguard-{config.name}-admins",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.DESTROY,
         )
         cognito.CfnLogDeliveryConfiguration(
             self,
