@@ -20,9 +20,12 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
-from infra.network import Network
+from infra.network import Network, closed_security_group
 
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens here
+# Left out of the generated master password: one list for the first password and every rotated one,
+# so that a rotation cannot produce a password the first one could not have been.
+CREDENTIAL_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,11 @@ class Database(Construct):
         super().__init__(scope, construct_id)
         db = config.database
         self.instance_identifier = f"ticketguard-{config.name}"
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "DbSg",
-            vpc=network.vpc,
-            description="PostgreSQL: from RDS Proxy only",
-            allow_all_outbound=False,
+        self.security_group = closed_security_group(
+            self, "DbSg", vpc=network.vpc, description="PostgreSQL: from RDS Proxy only"
         )
-        self.proxy_security_group = ec2.SecurityGroup(
-            self,
-            "ProxySg",
-            vpc=network.vpc,
-            description="RDS Proxy: from the functions only",
-            allow_all_outbound=False,
+        self.proxy_security_group = closed_security_group(
+            self, "ProxySg", vpc=network.vpc, description="RDS Proxy: from the functions only"
         )
         # RDS exports to the group of this fixed name.
         postgres_log_group = encrypted_log_group(
@@ -92,10 +87,12 @@ class Database(Construct):
             key=key,
             log_group_name=f"/aws/rds/instance/{self.instance_identifier}/postgresql",
         )
+        # The parameter group must be of the instance's engine.
+        engine = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_14)
         parameters = rds.ParameterGroup(
             self,
             "Parameters",
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_14),
+            engine=engine,
             parameters={
                 "rds.force_ssl": "1",
                 "log_min_duration_statement": "1000",
@@ -106,7 +103,7 @@ class Database(Construct):
             self,
             "Postgres",
             instance_identifier=self.instance_identifier,
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_14),
+            engine=engine,
             instance_type=ec2.InstanceType(db.instance_type),
             vpc=network.vpc,
             vpc_subnets=network.isolated,
@@ -114,7 +111,7 @@ class Database(Construct):
             port=db.port,
             database_name=db.database_name,
             credentials=rds.Credentials.from_generated_secret(
-                "ticketguard_admin", encryption_key=key, exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+                "ticketguard_admin", encryption_key=key, exclude_characters=CREDENTIAL_EXCLUDED_CHARACTERS
             ),
             parameter_group=parameters,
             storage_encrypted=True,
@@ -146,7 +143,7 @@ class Database(Construct):
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=Duration.days(db.rotation_days),
             vpc_subnets=network.isolated,
-            exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+            exclude_characters=CREDENTIAL_EXCLUDED_CHARACTERS,
         )
         self.proxy = self.instance.add_proxy(
             "Proxy",
@@ -165,12 +162,7 @@ class Database(Construct):
         self.proxy_security_group.add_egress_rule(
             network.endpoint_security_group, ec2.Port.tcp(443), "to the Secrets Manager endpoint"
         )
-        self.proxy_security_group.add_ingress_rule(
-            network.function_security_group, ec2.Port.tcp(PROXY_PORT), "from the functions"
-        )
-        network.function_security_group.add_egress_rule(
-            self.proxy_security_group, ec2.Port.tcp(PROXY_PORT), "to RDS Proxy"
-        )
+        network.admit_functions(self.proxy_security_group, PROXY_PORT, "RDS Proxy")
         self.database_name = db.database_name
         self.proxy_port = PROXY_PORT
 
@@ -197,19 +189,10 @@ class Cache(Construct):
                 exclude_punctuation=True, password_length=64, include_space=False
             ),
         )
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "RedisSg",
-            vpc=network.vpc,
-            description="Redis: from the functions only",
-            allow_all_outbound=False,
+        self.security_group = closed_security_group(
+            self, "RedisSg", vpc=network.vpc, description="Redis: from the functions only"
         )
-        self.security_group.add_ingress_rule(
-            network.function_security_group, ec2.Port.tcp(cache.port), "from the functions"
-        )
-        network.function_security_group.add_egress_rule(
-            self.security_group, ec2.Port.tcp(cache.port), "to Redis"
-        )
+        network.admit_functions(self.security_group, cache.port, "Redis")
         subnet_group = elasticache.CfnSubnetGroup(
             self,
             "Subnets",

@@ -28,6 +28,14 @@ INTERFACE_ENDPOINTS = {
 }
 
 
+def closed_security_group(
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, description: str
+) -> ec2.SecurityGroup:
+    """A security group that allows no outbound traffic of its own: each rule is added where its peer
+    is known, so every path through the VPC is one that a rule names."""
+    return ec2.SecurityGroup(scope, construct_id, vpc=vpc, description=description, allow_all_outbound=False)
+
+
 class Network(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
@@ -71,12 +79,8 @@ class Network(Construct):
         self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated]
         )
-        self.endpoint_security_group = ec2.SecurityGroup(
-            self,
-            "EndpointSg",
-            vpc=self.vpc,
-            description="Interface VPC endpoints: HTTPS from inside the VPC",
-            allow_all_outbound=False,
+        self.endpoint_security_group = closed_security_group(
+            self, "EndpointSg", vpc=self.vpc, description="Interface VPC endpoints: HTTPS from inside the VPC"
         )
         self.endpoint_security_group.add_ingress_rule(
             ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
@@ -93,15 +97,19 @@ class Network(Construct):
             )
 
         # Functions share one security group: the data stores admit it and nothing else.
-        self.function_security_group = ec2.SecurityGroup(
-            self,
-            "FunctionSg",
-            vpc=self.vpc,
-            description="TicketGuard Lambda functions",
-            allow_all_outbound=False,
+        self.function_security_group = closed_security_group(
+            self, "FunctionSg", vpc=self.vpc, description="TicketGuard Lambda functions"
         )
         # HTTPS out: in isolated subnets the only routes are the VPC endpoints (S3's gateway endpoint
         # serves public S3 addresses, hence no narrower CIDR); in the egress subnets, the chain RPC.
         self.function_security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: VPC endpoints, S3 gateway, chain RPC (ETL)"
         )
+
+    def admit_functions(self, security_group: ec2.SecurityGroup, port: int, destination: str) -> None:
+        """Let the functions reach `port` of `security_group`: the target admits the function group, and
+        the function group, which allows no outbound traffic of its own, gets the matching egress rule."""
+        security_group.add_ingress_rule(
+            self.function_security_group, ec2.Port.tcp(port), "from the functions"
+        )
+        self.function_security_group.add_egress_rule(security_group, ec2.Port.tcp(port), f"to {destination}")
