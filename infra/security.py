@@ -33,47 +33,55 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     )
 
 
+def _rule(
+    name: str,
+    priority: int,
+    statement: wafv2.CfnWebACL.StatementProperty,
+    *,
+    action: wafv2.CfnWebACL.RuleActionProperty | None = None,
+    override_action: wafv2.CfnWebACL.OverrideActionProperty | None = None,
+) -> wafv2.CfnWebACL.RuleProperty:
+    """A web ACL rule whose CloudWatch metric is named after the rule. Own rules take an `action`,
+    managed rule groups an `override_action`."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=action,
+        override_action=override_action,
+        statement=statement,
+        visibility_config=_visibility(name),
+    )
+
+
+def _in_ip_set(ip_set: wafv2.CfnIPSet) -> wafv2.CfnWebACL.StatementProperty:
+    """Matches requests whose source address is in `ip_set`."""
+    return wafv2.CfnWebACL.StatementProperty(
+        ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(arn=ip_set.attr_arn)
+    )
+
+
 class WebFirewall(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = f"ticketguard-{config.name}"
-        self.block_list = wafv2.CfnIPSet(
-            self,
-            "BlockList",
-            name=f"{prefix}-blocklist",
-            description="IPs blocked by the SOAR block-IP response",
-            scope="REGIONAL",
-            ip_address_version="IPV4",
-            addresses=[],
+        self.block_list = self._ip_set(
+            "BlockList", f"{prefix}-blocklist", "IPs blocked by the SOAR block-IP response", addresses=[]
         )
-        self.admin_cidrs = wafv2.CfnIPSet(
-            self,
+        self.admin_cidrs = self._ip_set(
             "AdminCidrs",
-            name=f"{prefix}-admin-cidrs",
-            description="Corporate VPN ranges allowed on the admin routes",
-            scope="REGIONAL",
-            ip_address_version="IPV4",
+            f"{prefix}-admin-cidrs",
+            "Corporate VPN ranges allowed on the admin routes",
             addresses=list(config.admin_cidrs),
         )
+        block = wafv2.CfnWebACL.RuleActionProperty(block={})
         rules = [
-            wafv2.CfnWebACL.RuleProperty(
-                name="BlockList",
-                priority=0,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
-                        arn=self.block_list.attr_arn
-                    )
-                ),
-                visibility_config=_visibility("BlockList"),
-            ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="AdminFromAdminCidrs",
-                priority=1,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
+            _rule("BlockList", 0, _in_ip_set(self.block_list), action=block),
+            _rule(
+                "AdminFromAdminCidrs",
+                1,
+                wafv2.CfnWebACL.StatementProperty(
                     and_statement=wafv2.CfnWebACL.AndStatementProperty(
                         statements=[
                             wafv2.CfnWebACL.StatementProperty(
@@ -93,21 +101,24 @@ class WebFirewall(Construct):
                             ),
                             wafv2.CfnWebACL.StatementProperty(
                                 not_statement=wafv2.CfnWebACL.NotStatementProperty(
-                                    statement=wafv2.CfnWebACL.StatementProperty(
-                                        ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
-                                            arn=self.admin_cidrs.attr_arn
-                                        )
-                                    )
+                                    statement=_in_ip_set(self.admin_cidrs)
                                 )
                             ),
                         ]
                     )
                 ),
-                visibility_config=_visibility("AdminFromAdminCidrs"),
+                action=block,
             ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="RatePerIp",
-                priority=2,
+            _rule(
+                "RatePerIp",
+                2,
+                wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=config.api.waf_requests_per_ip,
+                        evaluation_window_sec=config.api.waf_window_seconds,
+                    )
+                ),
                 action=wafv2.CfnWebACL.RuleActionProperty(
                     block=wafv2.CfnWebACL.BlockActionProperty(
                         custom_response=wafv2.CfnWebACL.CustomResponseProperty(
@@ -115,28 +126,19 @@ class WebFirewall(Construct):
                         )
                     )
                 ),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=config.api.waf_requests_per_ip,
-                        evaluation_window_sec=config.api.waf_window_seconds,
-                    )
-                ),
-                visibility_config=_visibility("RatePerIp"),
             ),
         ]
         for offset, group in enumerate(MANAGED_RULE_GROUPS):
             rules.append(
-                wafv2.CfnWebACL.RuleProperty(
-                    name=group,
-                    priority=10 + offset,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
+                _rule(
+                    group,
+                    10 + offset,
+                    wafv2.CfnWebACL.StatementProperty(
                         managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
                             vendor_name="AWS", name=group
                         )
                     ),
-                    visibility_config=_visibility(group),
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                 )
             )
         self.web_acl = wafv2.CfnWebACL(
@@ -164,6 +166,20 @@ class WebFirewall(Construct):
             redacted_fields=[
                 wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"})
             ],
+        )
+
+    def _ip_set(
+        self, construct_id: str, name: str, description: str, *, addresses: list[str]
+    ) -> wafv2.CfnIPSet:
+        """A regional IPv4 set, the kind the API's web ACL can reference."""
+        return wafv2.CfnIPSet(
+            self,
+            construct_id,
+            name=name,
+            description=description,
+            scope="REGIONAL",
+            ip_address_version="IPV4",
+            addresses=addresses,
         )
 
     def protect(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:
