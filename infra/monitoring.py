@@ -125,6 +125,18 @@ def app_metric(
     )
 
 
+def cognito_failed_admin_mfa(label: str | None = None) -> cloudwatch.Metric:
+    """FailedAdminMfa as the Cognito auth-event metric filter publishes it: without the service
+    dimension of the functions' EMF metrics (`app_metric`)."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name="FailedAdminMfa",
+        statistic="Sum",
+        period=Duration.minutes(5),
+        label=label,
+    )
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -146,14 +158,36 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         thresholds = config.alarms
-        api_dimensions = {"ApiName": api_name, "Stage": stage_name}
-        latency_p95 = cloudwatch.Metric(
-            namespace="AWS/ApiGateway",
-            metric_name="Latency",
-            dimensions_map=api_dimensions,
-            statistic="p95",
-            period=Duration.minutes(5),
-        )
+
+        def api_metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                dimensions_map={"ApiName": api_name, "Stage": stage_name},
+                statistic=statistic,
+                period=period,
+            )
+
+        def waf_blocked_requests(rule: str, period: Duration, label: str | None = None) -> cloudwatch.Metric:
+            """Requests the web ACL blocked, by one rule or by all (`ALL`)."""
+            return cloudwatch.Metric(
+                namespace="AWS/WAFV2",
+                metric_name="BlockedRequests",
+                dimensions_map={"WebACL": web_acl_name, "Rule": rule, "Region": config.region},
+                statistic="Sum",
+                period=period,
+                label=label,
+            )
+
+        def postgres_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/RDS",
+                metric_name=name,
+                dimensions_map={"DBInstanceIdentifier": db_instance_identifier},
+                statistic=statistic,
+            )
+
+        latency_p95 = api_metric("Latency", "p95", Duration.minutes(5))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
 
         def alarm(name: str, severity: str, **kwargs: object) -> cloudwatch.Alarm:
@@ -206,12 +240,7 @@ class Monitoring(Construct):
             metric=cloudwatch.MathExpression(
                 expression="FILL(cognito, 0) + FILL(functions, 0)",
                 using_metrics={
-                    "cognito": cloudwatch.Metric(
-                        namespace=NAMESPACE,
-                        metric_name="FailedAdminMfa",
-                        statistic="Sum",
-                        period=Duration.minutes(5),
-                    ),
+                    "cognito": cognito_failed_admin_mfa(),
                     "functions": app_metric("FailedAdminMfa", "Sum"),
                 },
                 label="FailedAdminMfa",
@@ -242,12 +271,13 @@ class Monitoring(Construct):
         score_logs = [function_log_groups[name] for name in ("score",) if name in function_log_groups]
         all_function_logs = list(function_log_groups.values())
 
-        def header(text: str) -> cloudwatch.TextWidget:
-            return cloudwatch.TextWidget(markdown=f"## {text}", width=24, height=1)
+        def section(title: str, *widgets: cloudwatch.IWidget) -> None:
+            """A full-width heading row, then the section's widgets in one row."""
+            self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## {title}", width=24, height=1))
+            self.dashboard.add_widgets(*widgets)
 
-        # 1. KPIs
-        self.dashboard.add_widgets(header("1. Key performance indicators"))
-        self.dashboard.add_widgets(
+        section(
+            "1. Key performance indicators",
             cloudwatch.SingleValueWidget(
                 title="Transactions / hour",
                 metrics=[app_metric("ScoredTransactions", "Sum", Duration.hours(1))],
@@ -263,9 +293,8 @@ class Monitoring(Construct):
                 width=6,
             ),
         )
-        # 2. Real-time fraud detection
-        self.dashboard.add_widgets(header("2. Real-time fraud detection"))
-        self.dashboard.add_widgets(
+        section(
+            "2. Real-time fraud detection",
             cloudwatch.GraphWidget(
                 title="Fraud score distribution",
                 left=[
@@ -304,20 +333,12 @@ class Monitoring(Construct):
                     height=6,
                 )
             )
-        # 3. API rate limiting and traffic
-        self.dashboard.add_widgets(header("3. API rate limiting and traffic"))
-        self.dashboard.add_widgets(
+        section(
+            "3. API rate limiting and traffic",
             cloudwatch.GraphWidget(
                 title="Requests per minute",
                 left=[
-                    cloudwatch.Metric(
-                        namespace="AWS/ApiGateway",
-                        metric_name=name,
-                        dimensions_map=api_dimensions,
-                        statistic="Sum",
-                        period=Duration.minutes(1),
-                    )
-                    for name in ("Count", "4XXError", "5XXError")
+                    api_metric(name, "Sum", Duration.minutes(1)) for name in ("Count", "4XXError", "5XXError")
                 ],
                 width=8,
             ),
@@ -325,14 +346,7 @@ class Monitoring(Construct):
                 title="Rate-limit violations",
                 left=[
                     app_metric("RateLimited", "Sum", Duration.minutes(1), label="application limiter"),
-                    cloudwatch.Metric(
-                        namespace="AWS/WAFV2",
-                        metric_name="BlockedRequests",
-                        dimensions_map={"WebACL": web_acl_name, "Rule": "RatePerIp", "Region": config.region},
-                        statistic="Sum",
-                        period=Duration.minutes(1),
-                        label="WAF rate rule",
-                    ),
+                    waf_blocked_requests("RatePerIp", Duration.minutes(1), label="WAF rate rule"),
                 ],
                 width=8,
             ),
@@ -343,9 +357,8 @@ class Monitoring(Construct):
                 width=8,
             ),
         )
-        # 4. Model performance
-        self.dashboard.add_widgets(header("4. Model performance"))
-        self.dashboard.add_widgets(
+        section(
+            "4. Model performance",
             cloudwatch.GraphWidget(
                 title="Confusion matrix (24 h)",
                 left=[
@@ -372,9 +385,8 @@ class Monitoring(Construct):
                 width=8,
             ),
         )
-        # 5. System health
-        self.dashboard.add_widgets(header("5. System health"))
-        self.dashboard.add_widgets(
+        section(
+            "5. System health",
             cloudwatch.AlarmStatusWidget(
                 title="Service status (alarms)", alarms=list(self.alarms.values()), width=6
             ),
@@ -398,24 +410,8 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="PostgreSQL",
-                left=[
-                    cloudwatch.Metric(
-                        namespace="AWS/RDS",
-                        metric_name=name,
-                        dimensions_map={"DBInstanceIdentifier": db_instance_identifier},
-                        statistic="Average",
-                    )
-                    for name in ("CPUUtilization", "DatabaseConnections")
-                ],
-                right=[
-                    cloudwatch.Metric(
-                        namespace="AWS/RDS",
-                        metric_name=name,
-                        dimensions_map={"DBInstanceIdentifier": db_instance_identifier},
-                        statistic="Minimum",
-                    )
-                    for name in ("FreeableMemory", "FreeStorageSpace")
-                ],
+                left=[postgres_metric(name, "Average") for name in ("CPUUtilization", "DatabaseConnections")],
+                right=[postgres_metric(name, "Minimum") for name in ("FreeableMemory", "FreeStorageSpace")],
                 width=6,
             ),
             cloudwatch.GraphWidget(
@@ -432,30 +428,15 @@ class Monitoring(Construct):
                 width=6,
             ),
         )
-        # 6. Security events
-        self.dashboard.add_widgets(header("6. Security events (SIEM feed)"))
-        self.dashboard.add_widgets(
+        section(
+            "6. Security events (SIEM feed)",
             cloudwatch.GraphWidget(
                 title="Failed admin MFA / WAF blocks",
                 left=[
                     app_metric("FailedAdminMfa", "Sum", Duration.minutes(5), label="functions"),
-                    cloudwatch.Metric(
-                        namespace=NAMESPACE,
-                        metric_name="FailedAdminMfa",
-                        statistic="Sum",
-                        period=Duration.minutes(5),
-                        label="Cognito",
-                    ),
+                    cognito_failed_admin_mfa(label="Cognito"),
                 ],
-                right=[
-                    cloudwatch.Metric(
-                        namespace="AWS/WAFV2",
-                        metric_name="BlockedRequests",
-                        dimensions_map={"WebACL": web_acl_name, "Rule": "ALL", "Region": config.region},
-                        statistic="Sum",
-                        period=Duration.minutes(5),
-                    )
-                ],
+                right=[waf_blocked_requests("ALL", Duration.minutes(5))],
                 width=8,
             ),
             cloudwatch.LogQueryWidget(
