@@ -190,16 +190,34 @@ class Monitoring(Construct):
         latency_p95 = api_metric("Latency", "p95", Duration.minutes(5))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
 
-        def alarm(name: str, severity: str, **kwargs: object) -> cloudwatch.Alarm:
+        def alarm(
+            name: str,
+            severity: str,
+            *,
+            alarm_description: str,
+            metric: cloudwatch.IMetric,
+            threshold: float,
+            evaluation_periods: int = 1,
+            datapoints_to_alarm: int | None = None,
+            comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        ) -> cloudwatch.Alarm:
+            """An alarm that notifies the severity's topic when it fires and when it clears; no data is
+            no breach. Most alarms fire on one period above their threshold (the defaults)."""
             created = cloudwatch.Alarm(
                 self,
                 name,
                 alarm_name=f"ticketguard-{config.name}-{name}",
+                alarm_description=alarm_description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                comparison_operator=comparison_operator,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                **kwargs,  # type: ignore[arg-type]
             )
-            created.add_alarm_action(actions.SnsAction(topics[severity]))
-            created.add_ok_action(actions.SnsAction(topics[severity]))
+            notify = actions.SnsAction(topics[severity])
+            created.add_alarm_action(notify)
+            created.add_ok_action(notify)
             self.alarms[name] = created
             return created
 
@@ -211,7 +229,6 @@ class Monitoring(Construct):
             threshold=thresholds.fraud_rate_percent,
             evaluation_periods=thresholds.fraud_rate_periods,
             datapoints_to_alarm=thresholds.fraud_rate_periods,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
         alarm(
             "api-latency-high",
@@ -219,8 +236,6 @@ class Monitoring(Construct):
             alarm_description=f"API p95 latency > {thresholds.api_latency_p95_ms} ms for 5 min (spec 4.2)",
             metric=latency_p95,
             threshold=thresholds.api_latency_p95_ms,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
         alarm(
             "model-drift",
@@ -228,8 +243,6 @@ class Monitoring(Construct):
             alarm_description=f"Feature drift KL > {thresholds.model_drift_kl} (spec 4.2): schedule a retraining",
             metric=app_metric("ModelDriftKL", "Maximum", Duration.hours(1)),
             threshold=thresholds.model_drift_kl,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
         alarm(
             "failed-admin-mfa",
@@ -247,7 +260,6 @@ class Monitoring(Construct):
                 period=Duration.minutes(5),
             ),
             threshold=thresholds.failed_admin_mfa,
-            evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
         alarm(
@@ -258,8 +270,6 @@ class Monitoring(Construct):
                 period=Duration.minutes(5), statistic="Maximum"
             ),
             threshold=0,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
 
         self.dashboard = cloudwatch.Dashboard(
