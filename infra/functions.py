@@ -32,6 +32,8 @@ Kind = Literal["api", "job", "custom_resource"]
 METRICS_NAMESPACE = "TicketGuard"
 SERVICE_NAME = "ticketguard"
 MODEL_MOUNT = "/opt/model"
+# The zip functions and their layers: the dependencies layer is built from cp312 wheels (layers/build.py).
+RUNTIME = lambda_.Runtime.PYTHON_3_12
 
 
 @dataclass(frozen=True)
@@ -133,21 +135,11 @@ class FunctionFactory(Construct):
                 raise FileNotFoundError(
                     f"the {what} layer directory {path} does not exist: run `make layers`"
                 )
-        self.deps_layer = lambda_.LayerVersion(
-            self,
-            "DepsLayer",
-            code=lambda_.Code.from_asset(str(deps_layer_dir)),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-            compatible_architectures=[self.architecture],
-            description="Runtime dependencies (requirements lock, without boto3)",
+        self.deps_layer = self._layer(
+            "DepsLayer", deps_layer_dir, "Runtime dependencies (requirements lock, without boto3)"
         )
-        self.model_layer = lambda_.LayerVersion(
-            self,
-            "ModelLayer",
-            code=lambda_.Code.from_asset(str(model_layer_dir)),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-            compatible_architectures=[self.architecture],
-            description=f"Compiled fraud model, mounted at {MODEL_MOUNT}",
+        self.model_layer = self._layer(
+            "ModelLayer", model_layer_dir, f"Compiled fraud model, mounted at {MODEL_MOUNT}"
         )
         self.dead_letters = sqs.Queue(
             self,
@@ -159,6 +151,17 @@ class FunctionFactory(Construct):
         )
         self.functions: dict[str, lambda_.Function] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
+
+    def _layer(self, construct_id: str, directory: Path, description: str) -> lambda_.LayerVersion:
+        """A layer for the functions' runtime and architecture (zip functions only)."""
+        return lambda_.LayerVersion(
+            self,
+            construct_id,
+            code=lambda_.Code.from_asset(str(directory)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[self.architecture],
+            description=description,
+        )
 
     def _image(self, spec: FunctionSpec) -> lambda_.DockerImageCode:
         arch = self.config.architecture
@@ -344,7 +347,7 @@ class FunctionFactory(Construct):
             function = lambda_.Function(
                 self,
                 construct_id,
-                runtime=lambda_.Runtime.PYTHON_3_12,
+                runtime=RUNTIME,
                 handler=handler_path(spec.name),
                 code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
                 layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
