@@ -327,8 +327,8 @@ def _read_redis(ctx: ScoringContext, client: redis_lib.Redis, reply: Any = None)
         reply = _eval(client, _READ_SCRIPT, keys, args)
     ticket_raw, wallet_raw, seeded, velocity, event_raw, location_raw, first_purchase = json.loads(reply)
     read = _RedisRead(velocity=int(velocity) if seeded is not False else None)
-    if first_purchase is not False and _from_epoch(first_purchase) < ctx.at:
-        read.first_purchase = _from_epoch(first_purchase)
+    if first_purchase is not False and (first := _from_epoch(first_purchase)) < ctx.at:
+        read.first_purchase = first
     ticket, wallet = _pairs(ticket_raw), _pairs(wallet_raw)
     if wallet and wallet.get("centrality_day") != _centrality_day(ctx.at):
         wallet = {}  # cached for another day's centrality snapshot
@@ -355,7 +355,7 @@ def _read_redis(ctx: ScoringContext, client: redis_lib.Redis, reply: Any = None)
         popularity=_opt_float(event.get("popularity")),
         ref_price=_opt_float(event.get("ref_price")),
         user_id=user_id,
-        first_seen_at=_earliest(_from_epoch(first_seen) if first_seen else None, read.first_purchase),
+        first_seen_at=_from_epoch(first_seen) if first_seen else None,
         hold_time=_opt_float(wallet.get("hold_time")),
         attendance=_opt_float(wallet.get("attendance")),
         payment_diversity=_opt_float(wallet.get("payment_diversity")),
@@ -480,8 +480,6 @@ def compute_realtime_features(
         if read is not None and read.location_known:
             facts.previous_location = read.location
             sources["geo_velocity_flag"] = "redis"
-        if read is not None:
-            facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
         if redis is not None and not degraded:
             try:
                 _write_back(
@@ -494,6 +492,10 @@ def compute_realtime_features(
                 )
             except redis_lib.RedisError:
                 degraded = True
+    if read is not None:
+        # Whichever store served the rest: a purchase scored but not yet loaded by the ETL may be
+        # the wallet's first (record_purchase keeps it); the cache holds PostgreSQL's view only.
+        facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
     return FeatureResult(values=_values(ctx, facts), degraded=degraded, sources=sources)
 
 
