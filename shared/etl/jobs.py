@@ -12,9 +12,9 @@ from shared.errors import ValidationFailed
 from shared.observability import logger
 
 if TYPE_CHECKING:
-    from shared.model.drift import DriftReport
+    import psycopg
 
-DRIFT_STATEMENT_TIMEOUT_MS = 120_000  # one read of a day's predictions of one model version
+    from shared.model.drift import DriftReport
 
 
 class ScheduledJob(BaseModel):
@@ -84,6 +84,7 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
 
     with connect(statement_timeout_ms=600_000) as conn:
         summary = run_feature_job(conn, job.mode, as_of=job.as_of or job.scheduled_at, redis=_redis())
+        drift = _drift_after_features(conn, summary.as_of)
     return {
         "mode": summary.mode,
         "as_of": summary.as_of.isoformat(),
@@ -91,30 +92,29 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
         "rows_written": summary.rows_written,
         "cache_keys_invalidated": summary.cache_keys_invalidated,
         "seconds": round(summary.seconds, 3),
-        "drift": _drift_after_features(summary.as_of).model_dump(mode="json"),
+        "drift": drift.model_dump(mode="json"),
     }
 
 
-def _drift_after_features(end: datetime) -> DriftReport:
+def _drift_after_features(conn: psycopg.Connection, end: datetime) -> DriftReport:
     """Never raises: the feature tables are written by now, and a failed invocation would be retried
     (EventBridge async, 2 retries), rerunning the whole job for the sake of a monitoring figure."""
     from shared.model.drift import DriftReport
 
     try:
-        return model_drift(end)
+        return model_drift(conn, end)
     except Exception as exc:
         logger.exception("model drift not measured")
         return DriftReport(status="failed", detail=f"{type(exc).__name__}: {exc}")
 
 
-def model_drift(end: datetime) -> DriftReport:
+def model_drift(conn: psycopg.Connection, end: datetime) -> DriftReport:
     """Drift of the served model (Settings.model_dir: /opt/model on Lambda, else the registry's
     CURRENT) over the drift window ending at `end`; no model or a model without a feature reference
     is reported, not raised."""
     from datetime import timedelta
 
     from shared.config import get_settings
-    from shared.db import connect
     from shared.errors import ConfigurationError
     from shared.model import resolve_model_dir
     from shared.model.drift import DriftReport, measure_drift
@@ -131,15 +131,14 @@ def model_drift(end: datetime) -> DriftReport:
             detail=f"model {manifest.version} has no feature_reference in its manifest: retrain to measure drift",
             model_version=manifest.version,
         )
-    with connect(statement_timeout_ms=DRIFT_STATEMENT_TIMEOUT_MS) as conn:
-        return measure_drift(
-            conn,
-            manifest.feature_reference,
-            manifest.version,
-            end=end,
-            window=timedelta(hours=settings.drift_window_hours),
-            min_rows=settings.drift_min_rows,
-        )
+    return measure_drift(
+        conn,
+        manifest.feature_reference,
+        manifest.version,
+        end=end,
+        window=timedelta(hours=settings.drift_window_hours),
+        min_rows=settings.drift_min_rows,
+    )
 
 
 def refresh_job() -> dict[str, Any]:

@@ -198,7 +198,7 @@ def test_given_a_drift_window_setting_then_the_window_ends_at_the_given_time_and
     # When drift is measured over a 2-hour window (TG_DRIFT_WINDOW_HOURS)
     monkeypatch.setenv("TG_DRIFT_WINDOW_HOURS", "2")
     get_settings.cache_clear()
-    report = model_drift(END)
+    report = model_drift(db, END)
     # Then only the recent ones count
     assert report.window_start == END - timedelta(hours=2) and report.window_end == END
     assert report.rows == 250 and report.status == "measured"

@@ -52,7 +52,7 @@ def test_given_the_trained_model_served_then_drift_of_like_traffic_is_small(
     end = datetime(2026, 9, 30, tzinfo=UTC)
     store_predictions(db, live_vectors(500, seed=31), at=end, model_version="vtest.1")
     # When the feature job's drift step measures it
-    report = model_drift(end)
+    report = model_drift(db, end)
     # Then it is measured against that version's reference and stays below the alarm threshold
     assert report.status == "measured" and report.model_version == "vtest.1" and report.rows == 500
     assert report.kl_max is not None and report.kl_max < 0.15
