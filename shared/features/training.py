@@ -6,8 +6,8 @@ exact at `t`. Batch features are the snapshot in force at `t` (shared.features.c
 (hold time, popularity, the 7-day price reference, the first Transfer on chain) as of
 HOURLY.snapshot_at(t), daily ones (attendance, payment diversity, centrality) as of
 DAILY.snapshot_at(t); both from the data strictly before their boundary, as the batch jobs compute
-them. Training on fresher values than the scoring path can
-serve would teach the model a signal it never gets in production.
+them. Training on fresher values than the scoring path can serve would teach the model a signal it
+never gets in production.
 
 The user of a purchase is the buyer wallet's linked account (intel.wallets.user_id), as the
 scoring path resolves it; no linked account: payment diversity missing, no previous location.

@@ -1,8 +1,8 @@
 -- Training/serving agreement (shared/features/cadence.py): every batch feature the scoring path
 -- reads is a snapshot as of a cadence boundary, so the two inputs it used to compute at request
 -- time move into the snapshots too.
---   wallet_features.first_seen_at: the wallet's first Transfer before the daily boundary (null:
---     none yet), so wallet_age_days is "age of a wallet known at the last daily run".
+--   wallet_features.first_seen_at: the wallet's first Transfer before the hourly boundary (null:
+--     none yet); scoring takes the earlier of it and the wallet's first purchase.
 --   event_features.ref_price_7d: the median price of the event's trades in the 7 days before the
 --     hourly boundary (null: none), the reference of price_deviation_ratio.
 ALTER TABLE intel.wallet_features

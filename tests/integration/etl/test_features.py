@@ -187,7 +187,7 @@ def test_three_paths_agree_on_every_transaction_at_production_cadence(
     served = replay_at_production_cadence(db, redis_client, pool, purchases)
     # Then what the scoring path served (live, warm, PostgreSQL only) is each purchase's training row
     assert disagreements(frame, served) == []
-    # And the replay crossed both kinds of run and both feature sources
+    # And the replay crossed both kinds of run (hourly and daily)
     firings = feature_job_firings(purchases[0][5], purchases[-1][5])
     assert {mode for _, mode in firings} == {"hourly", "daily"}
 
