@@ -259,6 +259,7 @@ def bench_http(
                 "description": "raised for make bench-api only",
                 "throttle": {"rate_limit": 5000, "burst_limit": 5000},
                 "api_keys": [{"name": "benchmark", "local_value": BENCH_KEY}],
+                "operations": ["predictFraud", "getMetrics", "getHealthDetails"],
             }
         ]
     }

@@ -5,6 +5,12 @@ proxy integration of each operation (`x-ticketguard-function` names the function
 validation (body and parameters), the Cognito authorizer on `/admin/*`, and gateway responses in
 the project's error shape `{"error": {"code", "message"}}`. The file itself stays the single source.
 Usage plans and API keys come from `shared/api/usage_plans.yaml` (shared with the local gateway).
+
+A usage plan covers the whole stage: API Gateway cannot keep a key to some of its methods. So each
+plan lists its operations, and each API function gets the ids of the keys allowed on its operations
+(`allowed_api_key_ids`, turned into TG_ALLOWED_API_KEY_IDS by the stack) and refuses the others
+(shared/api/access.py). The keys are made without stage keys (a usage plan key attaches them to the
+stage): with StageKeys, function -> key -> stage -> API body -> function would be a dependency cycle.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ OPENAPI_PATH = PROJECT_ROOT / "shared" / "api" / "openapi.yaml"
 USAGE_PLANS_PATH = PROJECT_ROOT / "shared" / "api" / "usage_plans.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 FUNCTION_EXTENSION = "x-ticketguard-function"
+API_KEY_SCHEME = "api_key"
+ALLOWED_API_KEY_IDS_ENV = "TG_ALLOWED_API_KEY_IDS"
 ADMIN_PREFIX = "/admin/"
 COGNITO_SCHEME = "cognito_admin"
 VALIDATOR = "body_and_parameters"
@@ -159,6 +167,45 @@ def load_usage_plans(path: Path = USAGE_PLANS_PATH) -> list[dict[str, Any]]:
     return plans
 
 
+def requires_api_key(document: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
+    security = operation.get("security", document.get("security", []))
+    return any(API_KEY_SCHEME in requirement for requirement in security)
+
+
+def key_scopes(document: Mapping[str, Any], plans: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Function -> names of the API keys whose plan lists its operations that require a key. One
+    function holds one list, so its keyed operations must admit the same keys (else: a function of
+    its own for one of them)."""
+    keyed = {
+        operation.get("operationId"): (function, f"{method.upper()} {path}")
+        for path, method, operation in operations(document)
+        if requires_api_key(document, operation)
+        and (function := operation.get(FUNCTION_EXTENSION)) is not None
+    }
+    for plan in plans:
+        for operation_id in plan.get("operations", []):
+            if operation_id not in keyed:
+                raise ValueError(
+                    f"usage plan {plan['name']}: {operation_id} is not an operation that requires an API key"
+                )
+    scopes: dict[str, list[str]] = {}
+    first_route: dict[str, str] = {}
+    for operation_id, (function, route) in keyed.items():
+        names = sorted(
+            key["name"]
+            for plan in plans
+            if operation_id in plan.get("operations", [])
+            for key in plan.get("api_keys", [])
+        )
+        if function in scopes and scopes[function] != names:
+            raise ValueError(
+                f"{function} serves {first_route[function]} and {route}, open to different API keys: "
+                "give one of them a function of its own"
+            )
+        scopes[function], first_route[function] = names, first_route.get(function, route)
+    return scopes
+
+
 class RestApi(Construct):
     def __init__(
         self,
@@ -231,7 +278,8 @@ class RestApi(Construct):
                 )
         self.api_keys: dict[str, apigw.IApiKey] = {}
         self.usage_plans: dict[str, apigw.UsagePlan] = {}
-        for plan_config in load_usage_plans():
+        plans = load_usage_plans()
+        for plan_config in plans:
             throttle = plan_config.get("throttle", {})
             quota = plan_config.get("quota")
             plan = self.api.add_usage_plan(
@@ -247,7 +295,9 @@ class RestApi(Construct):
                 api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
             )
             for key_config in plan_config.get("api_keys", []):
-                api_key = self.api.add_api_key(
+                # Not api.add_api_key(): it would give the key StageKeys (see the module's docstring).
+                api_key = apigw.ApiKey(
+                    self.api,
                     f"Key-{key_config['name']}",
                     api_key_name=f"ticketguard-{config.name}-{key_config['name']}",
                     description=f"{plan_config['name']} usage plan",
@@ -255,6 +305,13 @@ class RestApi(Construct):
                 plan.add_api_key(api_key)
                 self.api_keys[key_config["name"]] = api_key
             self.usage_plans[plan_config["name"]] = plan
+        # Function -> ids of the API keys its keyed operations admit (the stack puts them in its
+        # environment as ALLOWED_API_KEY_IDS_ENV).
+        self.allowed_api_key_ids: dict[str, list[str]] = {
+            function: [self.api_keys[name].key_id for name in names]
+            for function, names in key_scopes(document, plans).items()
+            if function in functions
+        }
         acknowledge(
             self.api,
             "AwsSolutions-APIG2",

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import App, CfnOutput, Environment, Stack, Tags
+from aws_cdk import App, CfnOutput, Environment, Fn, Stack, Tags
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.api import RestApi
+from infra.api import ALLOWED_API_KEY_IDS_ENV, RestApi
 from infra.config import EnvironmentConfig
 from infra.data import ArchiveBucket, Cache, Database, archive_bucket_name
 from infra.functions import CATALOG, Dependencies, FunctionFactory
@@ -152,6 +152,8 @@ class ServiceStack(Stack):
         self.rest_api = RestApi(
             self, "Api", config=config, functions=api_functions, user_pool=self.admin.user_pool, key=self.key
         )
+        for name, key_ids in self.rest_api.allowed_api_key_ids.items():
+            functions[name].add_environment(ALLOWED_API_KEY_IDS_ENV, Fn.join(",", key_ids))
         self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
         self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
         self.jobs = Jobs(

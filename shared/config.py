@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
     log_pii_salt: str = "ticketguard-local"
     max_body_bytes: int = Field(16_384, ge=256)
+    # API functions: the comma-separated ids of the API keys whose usage plan includes this function's
+    # operations (set by the CDK stack; see shared/api/access.py). Unset locally: the gateway enforces it.
+    allowed_api_key_ids: str | None = None
     # Model drift (shared/model/drift.py), measured after each feature job: the window of predictions
     # read, and the fewest of them worth a KL estimate (below it nothing is emitted).
     drift_window_hours: float = Field(24.0, gt=0)

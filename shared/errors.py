@@ -42,6 +42,12 @@ class Unauthorized(TicketGuardError):
     code = "unauthorized"
 
 
+class Forbidden(TicketGuardError):
+    """A known caller asking for what it may not do (an API key outside its usage plan's operations)."""
+
+    code = "forbidden"
+
+
 class DependencyUnavailable(TicketGuardError):
     code = "dependency_unavailable"
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.api.access import require_allowed_api_key
 from shared.api.errors import register_error_handlers
 from shared.api.http import client_ip, json_response
 from shared.api.models import MetricsQuery
@@ -26,6 +27,7 @@ register_error_handlers(app)
 
 @app.get("/api/v1/metrics")
 def get_metrics() -> Response[str]:
+    require_allowed_api_key(app.current_event)
     query = MetricsQuery.model_validate(app.current_event.query_string_parameters or {})
     start, end = query.window()
     enforce("GET /api/v1/metrics", ip=client_ip(app.current_event))

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.api.access import require_allowed_api_key
 from shared.api.errors import register_error_handlers
 from shared.api.http import client_ip, json_response, parse_json_body
 from shared.api.models import PredictRequest
@@ -24,6 +25,7 @@ register_error_handlers(app)
 
 @app.post("/api/v1/ml/predict/fraud")
 def predict_fraud() -> Response[str]:
+    require_allowed_api_key(app.current_event)
     request = parse_json_body(app.current_event, PredictRequest)
     decision = score_transaction(request, client_ip=client_ip(app.current_event))
     return json_response(200, decision)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from shared.errors import (
     Conflict,
     DependencyUnavailable,
+    Forbidden,
     ModelIntegrityError,
     NotFound,
     RateLimited,
@@ -41,6 +42,7 @@ class ModelUnavailable(TicketGuardError):
 _STATUS: tuple[tuple[type[TicketGuardError], int], ...] = (
     (ValidationFailed, 400),
     (Unauthorized, 403),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),

@@ -130,3 +130,9 @@ class HealthChecks(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded", "down"]
     checks: HealthChecks
+
+    def anonymous(self) -> HealthResponse:
+        """What GET /health tells anyone: the same shape, each dependency's status only (version,
+        latency and detail null); the full report is GET /health/details, behind an API key."""
+        statuses = {name: {"status": check["status"]} for name, check in self.checks.model_dump().items()}
+        return HealthResponse(status=self.status, checks=HealthChecks.model_validate(statuses))

@@ -1,5 +1,6 @@
 """API keys and usage plans (shared/api/usage_plans.yaml): the CDK stack and the local gateway read
-the same file, so that local throttling behaves like API Gateway's."""
+the same file, so that local throttling behaves like API Gateway's, and so that each key reaches only
+the operations its plan lists (see shared/api/access.py for how that is enforced in AWS)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ class UsagePlan(BaseModel):
     throttle: Throttle
     quota: Quota | None = None
     api_keys: list[ApiKey] = Field(min_length=1)
+    operations: list[str] = Field(
+        min_length=1, description="operationIds of shared/api/openapi.yaml this plan's keys may call"
+    )
+
+    def allows(self, operation_id: str) -> bool:
+        return operation_id in self.operations
 
 
 class UsagePlans(BaseModel):
@@ -53,6 +60,28 @@ class UsagePlans(BaseModel):
         values = [key.local_value for plan in self.usage_plans for key in plan.api_keys]
         if len(values) != len(set(values)):
             raise ValueError("two API keys share a local_value")
+        names = [key.name for plan in self.usage_plans for key in plan.api_keys]
+        if len(names) != len(set(names)):
+            raise ValueError("two API keys share a name")
+        return self
+
+    @model_validator(mode="after")
+    def _operations_exist_and_need_a_key(self) -> UsagePlans:
+        """Every listed operation is in openapi.yaml and requires an API key (a plan cannot scope an
+        anonymous route, and a typo must not pass silently)."""
+        from shared.api.spec import operations
+
+        keyed = {op.operation_id: op.requires_api_key for op in operations()}
+        for plan in self.usage_plans:
+            for operation_id in plan.operations:
+                if operation_id not in keyed:
+                    raise ValueError(
+                        f"plan {plan.name}: {operation_id} is not an operationId of openapi.yaml"
+                    )
+                if not keyed[operation_id]:
+                    raise ValueError(f"plan {plan.name}: {operation_id} does not require an API key")
+            if len(plan.operations) != len(set(plan.operations)):
+                raise ValueError(f"plan {plan.name} lists an operation twice")
         return self
 
     def plan_for_key(self, value: str) -> tuple[UsagePlan, ApiKey] | None:

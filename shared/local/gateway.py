@@ -3,7 +3,8 @@
 
 Routes come from shared/api/openapi.yaml (operation -> `x-ticketguard-function`). Like API Gateway,
 it answers before any function runs: unknown route 404, wrong method 405 (with Allow), oversize
-body 413, missing or unknown API key 403, usage-plan throttle 429 (a token bucket per key with the
+body 413, missing or unknown API key 403, a key calling an operation its usage plan does not list
+403 (not counted against throttle or quota), usage-plan throttle 429 (a token bucket per key with the
 plan's rate and burst, from shared/api/usage_plans.yaml) and quota 429. Every such answer carries
 the API's error body.
 """
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from shared.api.access import out_of_plan_message
 from shared.api.errors import error_body
 from shared.api.spec import Operation, match_path
 from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
@@ -80,6 +82,7 @@ class TokenBucket:
 
 @dataclass
 class _KeyState:
+    name: str  # the event's apiKeyId (API Gateway puts the key's id there)
     plan: UsagePlan
     bucket: TokenBucket
     quota_used: int = 0
@@ -87,22 +90,33 @@ class _KeyState:
 
 
 class ApiKeyGuard:
-    """API keys and usage plans as API Gateway applies them (per key: throttle, then quota)."""
+    """API keys and usage plans as API Gateway applies them (per key: throttle, then quota), and the
+    plan's operations, which API Gateway cannot enforce per method (see shared/api/access.py)."""
 
     def __init__(self, plans: UsagePlans) -> None:
         self._states: dict[str, _KeyState] = {}
         for plan in plans.usage_plans:
             for key in plan.api_keys:
                 self._states[key.local_value] = _KeyState(
-                    plan, TokenBucket(plan.throttle.rate_limit, plan.throttle.burst_limit)
+                    key.name, plan, TokenBucket(plan.throttle.rate_limit, plan.throttle.burst_limit)
                 )
         self._lock = threading.Lock()
 
-    def check(self, api_key: str | None) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    def key_id(self, api_key: str | None) -> str | None:
+        """The name of a valid key (what the event carries as its apiKeyId), else None."""
+        state = self._states.get(api_key or "")
+        return state.name if state is not None else None
+
+    def check(
+        self, api_key: str | None, operation: Operation
+    ) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         """None when the request may pass, else (status, error body, headers)."""
         state = self._states.get(api_key or "")
         if state is None:
             return 403, error_body("forbidden", "missing or invalid API key", "x-api-key"), {}
+        if not state.plan.allows(operation.operation_id):
+            described = f"{operation.operation_id} ({operation.method} {operation.path})"
+            return 403, error_body("forbidden", out_of_plan_message(described)), {}
         wait_s = state.bucket.take()
         if wait_s > 0:
             return (
@@ -140,6 +154,7 @@ def build_event(
     path_parameters: dict[str, str],
     body: bytes,
     request_id: str,
+    api_key_id: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event, payload format 1.0."""
     headers: dict[str, str] = {}
@@ -189,7 +204,7 @@ def build_event(
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent"),
                 "apiKey": api_key if operation.requires_api_key else None,
-                "apiKeyId": None,
+                "apiKeyId": api_key_id if operation.requires_api_key else None,
                 "accountId": None,
                 "caller": None,
                 "user": None,
@@ -278,7 +293,7 @@ class LocalGateway:
                 {"Allow": allowed},
             )
         if operation.requires_api_key:
-            refusal = self.keys.check(request.headers.get("x-api-key"))
+            refusal = self.keys.check(request.headers.get("x-api-key"), operation)
             if refusal is not None:
                 status, error, headers = refusal
                 return self._error(status, error, headers)
@@ -289,7 +304,8 @@ class LocalGateway:
                 error_body("payload_too_large", f"request body exceeds {self.max_body_bytes} bytes"),
             )
         request_id = str(uuid.uuid4())
-        event = build_event(request, operation, route.path_parameters, body, request_id)
+        api_key_id = self.keys.key_id(request.headers.get("x-api-key"))  # the key checked above
+        event = build_event(request, operation, route.path_parameters, body, request_id, api_key_id)
         context = LocalLambdaContext(operation.function, request_id)
         try:
             result = await run_in_threadpool(self.handler_for(operation.function), event, context)

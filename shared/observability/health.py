@@ -1,14 +1,25 @@
-"""Per-dependency health: PostgreSQL and the model are hard dependencies, Redis and the chain soft."""
+"""Per-dependency health: PostgreSQL and the model are hard dependencies, Redis and the chain soft.
+
+The checks run concurrently, each in a daemon thread, under one deadline for the whole report
+(HEALTH_DEADLINE_S, documented in openapi.yaml): a check that has not answered by then is `down`.
+Daemon threads rather than a ThreadPoolExecutor: a hung check is left behind without holding up the
+answer, later reports (a pool's workers would stay busy with it) or the process's exit (the
+executor's workers are joined at exit). `check_health()` is the full report (GET /health/details);
+the anonymous GET /health answers its `anonymous()` view, statuses only.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 
 from shared.api.models import DependencyStatus, HealthChecks, HealthResponse
 from shared.config import get_settings
 
-HEALTH_TIMEOUT_S = 2.0
+HEALTH_TIMEOUT_S = 2.0  # each probe's own connect/read timeout
+HEALTH_DEADLINE_S = 2.5  # the whole report: every check runs concurrently within it
 
 # The local runner's in-process EVM has no RPC URL; it registers a probe here instead.
 ChainProbe = Callable[[], int]
@@ -103,9 +114,27 @@ def check_model() -> DependencyStatus:
     return _timed(load)
 
 
-def check_health() -> HealthResponse:
-    checks = HealthChecks(
-        postgres=check_postgres(), redis=check_redis(), chain=check_chain(), model=check_model()
+def _in_thread(name: str, check: Callable[[], DependencyStatus]) -> Future[DependencyStatus]:
+    future: Future[DependencyStatus] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(check())
+        except Exception as exc:  # a check reports its own failures; this one escaped it
+            future.set_result(DependencyStatus(status="down", detail=_one_line(exc)))
+
+    threading.Thread(target=run, name=f"health-{name}", daemon=True).start()
+    return future
+
+
+def check_health(deadline_s: float = HEALTH_DEADLINE_S) -> HealthResponse:
+    """The full report (versions, latencies, details), within `deadline_s` whatever a dependency does."""
+    probes = {"postgres": check_postgres, "redis": check_redis, "chain": check_chain, "model": check_model}
+    futures = {name: _in_thread(name, probe) for name, probe in probes.items()}
+    wait(futures.values(), timeout=deadline_s)
+    late = DependencyStatus(status="down", detail=f"no answer within {deadline_s:g} s")
+    checks = HealthChecks.model_validate(
+        {name: future.result() if future.done() else late for name, future in futures.items()}
     )
     if checks.postgres.status != "up" or checks.model.status != "up":
         overall = "down"

@@ -4,11 +4,16 @@ routes, bad inputs (issue 5 item 5), API keys, rate limits; every response match
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import psycopg
 import pytest
 
+from shared.api.usage_plans import local_api_key
+from shared.config import get_settings
+from shared.observability import health as health_checks
+from shared.observability.health import HEALTH_DEADLINE_S
 from tests.fixtures.api import Market, assert_matches_openapi
 
 PREDICT = "/api/v1/ml/predict/fraud"
@@ -31,13 +36,92 @@ def _body(market: Market, txn: str, **overrides: object) -> dict[str, object]:
     }
 
 
-def test_given_stack_up_when_health_then_200_with_each_dependency(client: httpx.Client) -> None:
-    response = client.get("/health")
+@pytest.fixture
+def dashboard_key() -> str:
+    return local_api_key("dashboard")
+
+
+def test_given_stack_up_when_health_then_200_with_each_dependency_up_and_nothing_more(
+    gateway_url: str,
+) -> None:
+    # When anyone asks /health, without an API key
+    response = httpx.get(gateway_url + "/health", timeout=30)
+    # Then each dependency says up or down, and nothing else: no version, latency or detail
     assert_matches_openapi("GET", "/health", response)
     assert response.status_code == 200
     checks = response.json()["checks"]
     assert checks["postgres"]["status"] == "up" and checks["redis"]["status"] == "up"
-    assert checks["model"]["status"] == "up" and checks["model"]["version"]
+    assert checks["model"]["status"] == "up"
+    for name, check in checks.items():
+        assert check == {"status": check["status"], "version": None, "latency_ms": None, "detail": None}, name
+
+
+@pytest.mark.parametrize("plan", ["marketplace-backend", "dashboard"])
+def test_given_an_api_key_when_health_details_then_versions_and_latencies(
+    gateway_url: str, plan: str
+) -> None:
+    # Given the key of either usage plan, When it asks /health/details
+    response = httpx.get(
+        gateway_url + "/health/details", headers={"x-api-key": local_api_key(plan)}, timeout=30
+    )
+    # Then the full report: versions and latencies of what is up
+    assert_matches_openapi("GET", "/health/details", response)
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["model"]["version"] and checks["postgres"]["version"] and checks["redis"]["version"]
+    assert all(checks[name]["latency_ms"] is not None for name in ("postgres", "redis", "model"))
+
+
+def test_given_no_api_key_when_health_details_then_403(gateway_url: str) -> None:
+    response = httpx.get(gateway_url + "/health/details", timeout=30)
+    assert_matches_openapi("GET", "/health/details", response)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+
+
+def test_given_redis_down_when_health_anonymously_then_no_socket_path_or_error_text(
+    gateway_url: str, api_key: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    # Given Redis unreachable on a unix socket (its error text names the path)
+    dead = f"{tmp_path}/dead-redis.sock"
+    monkeypatch.setenv("REDIS_URL", f"unix://{dead}")
+    get_settings.cache_clear()
+    # When /health is asked anonymously
+    response = httpx.get(gateway_url + "/health", timeout=30)
+    # Then Redis is down, and the body holds neither the path nor any error text
+    assert_matches_openapi("GET", "/health", response)
+    assert response.json()["checks"]["redis"] == {
+        "status": "down",
+        "version": None,
+        "latency_ms": None,
+        "detail": None,
+    }
+    for leak in (str(tmp_path), "dead-redis", "sock", "Error", "connect"):
+        assert leak not in response.text
+    # And /health/details, with a key, says why
+    details = httpx.get(gateway_url + "/health/details", headers={"x-api-key": api_key}, timeout=30)
+    assert_matches_openapi("GET", "/health/details", details)
+    assert "dead-redis.sock" in details.json()["checks"]["redis"]["detail"]
+
+
+def test_given_a_dependency_that_hangs_when_health_then_answers_within_its_bound_with_it_down(
+    gateway_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a chain check that hangs for 10 s
+    def hangs() -> None:
+        time.sleep(10)
+
+    monkeypatch.setattr(health_checks, "check_chain", hangs)
+    # When /health is asked
+    started = time.monotonic()
+    response = httpx.get(gateway_url + "/health", timeout=30)
+    elapsed = time.monotonic() - started
+    # Then it answers within its deadline (plus a margin for the request), the chain down
+    assert elapsed < HEALTH_DEADLINE_S + 1.0, elapsed
+    assert_matches_openapi("GET", "/health", response)
+    body = response.json()
+    assert body["checks"]["chain"]["status"] == "down"
+    assert body["checks"]["postgres"]["status"] == "up"
+    assert response.status_code == 200 and body["status"] == "degraded"
 
 
 def test_given_purchase_when_posted_then_decision_matches_contract(
@@ -176,3 +260,31 @@ def test_given_metrics_without_key_when_requested_then_403(gateway_url: str) -> 
     response = httpx.get(gateway_url + "/api/v1/metrics")
     assert response.status_code == 403
     assert json.loads(response.text)["error"]["code"] == "forbidden"
+
+
+def test_given_the_dashboard_key_when_scoring_then_403_and_no_prediction_is_stored(
+    gateway_url: str, dashboard_key: str, api_market: Market, db: psycopg.Connection
+) -> None:
+    # Given the dashboard's key, whose usage plan lists the metrics (and health details) only
+    # When it posts a purchase to the scoring route
+    response = httpx.post(
+        gateway_url + PREDICT,
+        json=_body(api_market, "e2e-dashboard-scores"),
+        headers={"x-api-key": dashboard_key},
+        timeout=30,
+    )
+    # Then 403 forbidden, naming the operation, and nothing was scored or stored
+    assert_matches_openapi("POST", PREDICT, response)
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "forbidden" and "predictFraud" in error["message"]
+    [(stored,)] = db.execute("SELECT count(*) FROM intel.fraud_predictions").fetchall()
+    assert stored == 0
+
+
+def test_given_the_dashboard_key_when_reading_metrics_then_200(
+    gateway_url: str, dashboard_key: str, api_market: Market
+) -> None:
+    response = httpx.get(gateway_url + "/api/v1/metrics", headers={"x-api-key": dashboard_key}, timeout=30)
+    assert_matches_openapi("GET", "/api/v1/metrics", response)
+    assert response.status_code == 200

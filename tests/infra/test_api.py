@@ -9,10 +9,12 @@ import yaml
 
 from infra.api import (
     ADMIN_PREFIX,
+    ALLOWED_API_KEY_IDS_ENV,
     COGNITO_SCHEME,
     FUNCTION_EXTENSION,
     USAGE_PLANS_PATH,
     gateway_document,
+    key_scopes,
     load_document,
     operations,
 )
@@ -56,6 +58,7 @@ def test_given_the_document_when_completed_then_each_operation_proxies_to_its_fu
     assert seen[("post", "/api/v1/ml/predict/fraud")] == "arn:fn:score"
     assert seen[("get", "/api/v1/metrics")] == "arn:fn:metrics"
     assert seen[("get", "/health")] == "arn:fn:health"
+    assert seen[("get", "/health/details")] == "arn:fn:health"
 
 
 def test_given_the_document_when_completed_then_the_source_document_is_left_untouched():
@@ -105,7 +108,11 @@ def test_given_gateway_errors_when_completed_then_they_answer_in_the_project_err
 
 def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503_and_is_reported():
     body, undeployed = _gateway(load_document(), {"score": "arn:fn:score"})
-    assert undeployed == ["GET /api/v1/metrics -> metrics", "GET /health -> health"]
+    assert undeployed == [
+        "GET /api/v1/metrics -> metrics",
+        "GET /health -> health",
+        "GET /health/details -> health",
+    ]
     integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"
     assert integration["responses"]["default"]["statusCode"] == "503"
@@ -179,7 +186,12 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
     ]
     routes = {json.dumps(p["SourceArn"]).split('"/dev/')[-1].split('"')[0] for p in api_permissions}
-    assert routes == {"POST/api/v1/ml/predict/fraud", "GET/api/v1/metrics", "GET/health"}
+    assert routes == {
+        "POST/api/v1/ml/predict/fraud",
+        "GET/api/v1/metrics",
+        "GET/health",
+        "GET/health/details",
+    }
 
 
 def _deployment_id(document: dict, monkeypatch) -> str:
@@ -218,3 +230,100 @@ def test_given_a_change_in_the_document_when_synthesized_then_the_stage_gets_a_n
     before = _deployment_id(document, monkeypatch)
     document["components"]["schemas"]["PredictRequest"]["properties"]["price_paid"]["maximum"] = 999
     assert _deployment_id(document, monkeypatch) != before
+
+
+def _refs(value) -> set[str]:
+    """The logical ids a CloudFormation value refers to (Ref, Fn::GetAtt), at any depth."""
+    if isinstance(value, dict):
+        found = {value["Ref"]} if isinstance(value.get("Ref"), str) else set()
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            found.add(target[0] if isinstance(target, list) else str(target).split(".")[0])
+        return found | {ref for item in value.values() for ref in _refs(item)}
+    if isinstance(value, list):
+        return {ref for item in value for ref in _refs(item)}
+    return set()
+
+
+def _allowed_key_names(dev_synth, function: str) -> set[str]:
+    """The names of the API keys in a function's TG_ALLOWED_API_KEY_IDS."""
+    from aws_cdk.assertions import Template
+
+    from infra.functions import spec
+
+    template = Template.from_json(dev_synth.stack("Service"))
+    keys = template.find_resources("AWS::ApiGateway::ApiKey")
+    [fn] = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Description": spec(function).description}}
+    ).values()
+    value = fn["Properties"]["Environment"]["Variables"][ALLOWED_API_KEY_IDS_ENV]
+    referenced = _refs(value)
+    assert referenced <= set(keys), f"{ALLOWED_API_KEY_IDS_ENV} of {function} refers to more than API keys"
+    prefix = f"ticketguard-{dev_synth.config.name}-"
+    return {keys[ref]["Properties"]["Name"].removeprefix(prefix) for ref in referenced}
+
+
+def test_given_the_usage_plans_when_synthesized_then_the_scoring_function_admits_the_marketplace_key_only(
+    dev_synth,
+):
+    assert _allowed_key_names(dev_synth, "score") == {"marketplace-backend"}
+
+
+def test_given_the_usage_plans_when_synthesized_then_metrics_and_health_admit_both_keys(dev_synth):
+    assert _allowed_key_names(dev_synth, "metrics") == {"marketplace-backend", "dashboard"}
+    assert _allowed_key_names(dev_synth, "health") == {"marketplace-backend", "dashboard"}
+
+
+def _cycle(resources: dict) -> list[str] | None:
+    """A dependency cycle among a template's resources (Ref, Fn::GetAtt, DependsOn), if any."""
+    edges = {}
+    for logical_id, resource in resources.items():
+        depends_on = resource.get("DependsOn", [])
+        depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
+        edges[logical_id] = (_refs(resource.get("Properties", {})) | set(depends_on)) & set(resources)
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if state.get(node) == "open":
+            return [*path, node]
+        if state.get(node) == "done":
+            return None
+        state[node] = "open"
+        for target in sorted(edges[node]):
+            found = visit(target, [*path, node])
+            if found:
+                return found
+        state[node] = "done"
+        return None
+
+    for logical_id in resources:
+        found = visit(logical_id, [])
+        if found:
+            return found
+    return None
+
+
+def test_given_the_keys_in_function_environments_when_synthesized_then_no_template_has_a_dependency_cycle(
+    dev_synth,
+):
+    # CloudFormation refuses a cycle only at deploy; cdk synth does not see one inside a stack.
+    for name, template in dev_synth.templates.items():
+        cycle = _cycle(template.get("Resources", {}))
+        assert cycle is None, f"{name}: " + " -> ".join(cycle or [])
+
+
+def test_given_a_plan_naming_an_unknown_operation_when_scoped_then_synthesis_stops_naming_it():
+    plans = [{"name": "p", "api_keys": [{"name": "k"}], "operations": ["predictFraud", "dropTables"]}]
+    with pytest.raises(ValueError, match="usage plan p: dropTables"):
+        key_scopes(load_document(), plans)
+
+
+def test_given_a_function_serving_operations_open_to_different_keys_when_scoped_then_synthesis_stops():
+    document = load_document()
+    document["paths"]["/api/v1/metrics"]["get"][FUNCTION_EXTENSION] = "score"
+    plans = [
+        {"name": "a", "api_keys": [{"name": "a"}], "operations": ["predictFraud", "getMetrics"]},
+        {"name": "b", "api_keys": [{"name": "b"}], "operations": ["getMetrics"]},
+    ]
+    with pytest.raises(ValueError, match="give one of them a function of its own"):
+        key_scopes(document, plans)

@@ -48,6 +48,26 @@ def test_given_postgres_down_when_health_then_503_naming_it(everything_down: Mar
     assert body["checks"]["redis"]["status"] == "down"
 
 
+def test_given_postgres_down_when_health_anonymously_then_no_error_text_but_details_behind_a_key(
+    everything_down: Market, tmp_path
+) -> None:
+    # When /health is asked anonymously while PostgreSQL and Redis are unreachable
+    anonymous = invoke("health", "GET", "/health")
+    # Then it says which are down, and nothing about why: no host, port, socket path or error text
+    assert_matches_openapi("GET", "/health", anonymous)
+    for check in anonymous.json()["checks"].values():
+        assert check["detail"] is None and check["version"] is None and check["latency_ms"] is None
+    text = json.dumps(anonymous.json())
+    for leak in ("127.0.0.1", ":9", str(tmp_path), "dead.sock", "nothing"):
+        assert leak not in text
+    # And /health/details (the gateway required a key) gives the reasons
+    details = invoke("health", "GET", "/health/details")
+    assert_matches_openapi("GET", "/health/details", details)
+    assert details.status_code == 503
+    assert "dead.sock" in details.json()["checks"]["redis"]["detail"]
+    assert details.json()["checks"]["postgres"]["detail"]
+
+
 def test_given_postgres_and_redis_down_when_scoring_then_503_dependency_unavailable(
     everything_down: Market,
 ) -> None:

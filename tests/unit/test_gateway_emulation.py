@@ -11,11 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.api.spec import load_openapi, match_path, operations
+from shared.api.spec import Operation, load_openapi, match_path, operations
 from shared.api.usage_plans import ApiKey, Throttle, UsagePlan, UsagePlans, load_usage_plans
 from shared.local.gateway import ApiKeyGuard, LocalGateway, TokenBucket, start_in_thread
 
 KEY = "k" * 24
+METRICS_ONLY_KEY = "m" * 24
+KEYED_OPERATIONS = ["predictFraud", "getMetrics", "getHealthDetails"]
+
+
+def _operation(operation_id: str) -> Operation:
+    return next(op for op in operations() if op.operation_id == operation_id)
 
 
 def _plans(rate: float = 1000, burst: int = 1000) -> UsagePlans:
@@ -25,7 +31,14 @@ def _plans(rate: float = 1000, burst: int = 1000) -> UsagePlans:
                 name="test",
                 throttle=Throttle(rate_limit=rate, burst_limit=burst),
                 api_keys=[ApiKey(name="t", local_value=KEY)],
-            )
+                operations=KEYED_OPERATIONS,
+            ),
+            UsagePlan(
+                name="metrics-only",
+                throttle=Throttle(rate_limit=rate, burst_limit=burst),
+                api_keys=[ApiKey(name="m", local_value=METRICS_ONLY_KEY)],
+                operations=["getMetrics"],
+            ),
         ]
     )
 
@@ -67,10 +80,15 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
         ("POST", "/api/v1/ml/predict/fraud"),
         ("GET", "/api/v1/metrics"),
         ("GET", "/health"),
+        ("GET", "/health/details"),
     }
     for op in ops:
         assert callable(importlib.import_module(f"functions.{op.function}.handler").handler)
-    assert {op.path for op in ops if op.requires_api_key} == {"/api/v1/ml/predict/fraud", "/api/v1/metrics"}
+    assert {op.path for op in ops if op.requires_api_key} == {
+        "/api/v1/ml/predict/fraud",
+        "/api/v1/metrics",
+        "/health/details",
+    }
     assert load_openapi()["openapi"].startswith("3.0")
 
 
@@ -100,6 +118,7 @@ def test_given_request_when_forwarded_then_handler_gets_rest_proxy_event(recorde
     context = event["requestContext"]
     assert context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["identity"]["apiKey"] == KEY
+    assert context["identity"]["apiKeyId"] == "t"  # the key's name, where API Gateway puts its id
     assert context["stage"] == "local" and context["resourcePath"] == "/api/v1/ml/predict/fraud"
     assert context["httpMethod"] == "POST" and context["requestId"]
     # And a Lambda-like context with the same request id and time remaining
@@ -155,12 +174,13 @@ def test_given_public_route_when_no_key_then_function_called(recorder_gateway: A
     url, recorder = recorder_gateway
     assert httpx.get(f"{url}/health").status_code == 201
     assert recorder.events[-1]["requestContext"]["identity"]["apiKey"] is None
+    assert recorder.events[-1]["requestContext"]["identity"]["apiKeyId"] is None
 
 
 def test_given_burst_spent_when_more_requests_then_429_with_retry_after() -> None:
     # Given a plan with burst 3 and 0.5 request/s refill
     guard = ApiKeyGuard(_plans(rate=0.5, burst=3))
-    results = [guard.check(KEY) for _ in range(4)]
+    results = [guard.check(KEY, _operation("predictFraud")) for _ in range(4)]
     # Then three pass and the fourth is throttled, told to wait about 2 s
     assert results[:3] == [None, None, None]
     refused = results[3]
@@ -184,3 +204,67 @@ def test_given_shared_usage_plans_file_when_loaded_then_valid_and_keys_unique() 
     assert "marketplace-backend" in names
     for plan in plans.usage_plans:
         assert plan.throttle.burst_limit >= plan.throttle.rate_limit
+
+
+def test_given_a_key_outside_its_plan_when_calling_an_operation_then_403_before_any_function(
+    recorder_gateway: Any,
+) -> None:
+    url, recorder = recorder_gateway
+    # Given a key whose plan lists getMetrics only, When it scores a purchase
+    response = httpx.post(
+        f"{url}/api/v1/ml/predict/fraud",
+        json={"x": 1},
+        headers={"x-api-key": METRICS_ONLY_KEY},
+    )
+    # Then the gateway refuses it, naming the operation, and no function ran
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "usage plan does not include predictFraud" in error["message"]
+    assert recorder.events == []
+    # And the same key still reads the metrics, its apiKeyId in the event
+    assert httpx.get(f"{url}/api/v1/metrics", headers={"x-api-key": METRICS_ONLY_KEY}).status_code == 201
+    assert recorder.events[-1]["requestContext"]["identity"]["apiKeyId"] == "m"
+
+
+def test_given_out_of_plan_calls_when_checked_then_they_spend_no_throttle_token_or_quota() -> None:
+    # Given a key with a burst of 2 whose plan lists getMetrics only
+    guard = ApiKeyGuard(_plans(rate=0.001, burst=2))
+    # When it calls an operation outside its plan many times
+    refusals = [guard.check(METRICS_ONLY_KEY, _operation("predictFraud")) for _ in range(10)]
+    # Then each is 403, and its burst is untouched for the operations it may call
+    assert all(refusal is not None and refusal[0] == 403 for refusal in refusals)
+    assert guard.check(METRICS_ONLY_KEY, _operation("getMetrics")) is None
+    assert guard.check(METRICS_ONLY_KEY, _operation("getMetrics")) is None
+    third = guard.check(METRICS_ONLY_KEY, _operation("getMetrics"))
+    assert third is not None and third[0] == 429
+
+
+@pytest.mark.parametrize(
+    ("operations_listed", "message"),
+    [
+        (["getMetrics", "dropTables"], "dropTables is not an operationId"),
+        (["getHealth"], "getHealth does not require an API key"),
+        ([], "at least 1 item"),
+    ],
+)
+def test_given_a_plan_listing_a_bad_operation_when_loaded_then_refused(
+    operations_listed: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        UsagePlans(
+            usage_plans=[
+                UsagePlan(
+                    name="bad",
+                    throttle=Throttle(rate_limit=1, burst_limit=1),
+                    api_keys=[ApiKey(name="b", local_value="b" * 24)],
+                    operations=operations_listed,
+                )
+            ]
+        )
+
+
+def test_given_the_shared_usage_plans_then_the_dashboard_reads_metrics_and_health_details_only() -> None:
+    plans = {plan.name: plan for plan in load_usage_plans().usage_plans}
+    assert set(plans["dashboard"].operations) == {"getMetrics", "getHealthDetails"}
+    assert set(plans["marketplace-backend"].operations) == {"predictFraud", "getMetrics", "getHealthDetails"}

@@ -1,0 +1,75 @@
+"""Each API key reaches only the operations of its usage plan, in the function too (AWS cannot keep a
+key to some methods of a stage): shared/api/access.py, mapped to 403 by the one error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.api.access import require_allowed_api_key
+from shared.api.errors import to_response
+from shared.config import get_settings
+from shared.errors import Forbidden
+
+MARKETPLACE_ID, DASHBOARD_ID = "a1b2c3market", "d4e5f6dash"
+
+
+def _event(api_key_id: str | None) -> dict[str, Any]:
+    return {
+        "resource": "/api/v1/ml/predict/fraud",
+        "httpMethod": "POST",
+        "requestContext": {"identity": {"sourceIp": "203.0.113.10", "apiKeyId": api_key_id}},
+    }
+
+
+@pytest.fixture
+def allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG_ALLOWED_API_KEY_IDS", MARKETPLACE_ID)
+    get_settings.cache_clear()
+
+
+def test_given_an_allowed_key_when_checked_then_it_passes(allowed: None) -> None:
+    require_allowed_api_key(_event(MARKETPLACE_ID))
+
+
+@pytest.mark.parametrize("api_key_id", [DASHBOARD_ID, None, "", MARKETPLACE_ID + "x"])
+def test_given_a_key_not_allowed_when_checked_then_403_forbidden_naming_the_operation(
+    allowed: None, api_key_id: str | None
+) -> None:
+    with pytest.raises(Forbidden) as refused:
+        require_allowed_api_key(_event(api_key_id))
+    status, body, _ = to_response(refused.value)
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    assert "does not include predictFraud (POST /api/v1/ml/predict/fraud)" in body["error"]["message"]
+
+
+def test_given_an_empty_list_when_checked_then_every_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG_ALLOWED_API_KEY_IDS", "")
+    get_settings.cache_clear()
+    with pytest.raises(Forbidden):
+        require_allowed_api_key(_event(MARKETPLACE_ID))
+
+
+def test_given_several_ids_when_checked_then_each_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG_ALLOWED_API_KEY_IDS", f"{MARKETPLACE_ID}, {DASHBOARD_ID}")
+    get_settings.cache_clear()
+    require_allowed_api_key(_event(MARKETPLACE_ID))
+    require_allowed_api_key(_event(DASHBOARD_ID))
+
+
+def test_given_no_list_locally_when_checked_then_the_gateway_is_trusted() -> None:
+    # Given the test/local environment without TG_ALLOWED_API_KEY_IDS (the local gateway enforces it)
+    require_allowed_api_key(_event(DASHBOARD_ID))
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_given_no_list_in_a_deployed_environment_when_checked_then_every_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("TG_ENVIRONMENT", environment)
+    monkeypatch.setenv("TG_LOG_PII_SALT", "a-deployment-secret-for-this-test")
+    monkeypatch.delenv("TG_ALLOWED_API_KEY_IDS", raising=False)
+    get_settings.cache_clear()
+    with pytest.raises(Forbidden):
+        require_allowed_api_key(_event(MARKETPLACE_ID))
