@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(2000, ge=100)
     db_connect_timeout_s: float = Field(3.0, gt=0)
     redis_timeout_s: float = Field(0.2, gt=0)
+    # After a connection failure, PostgreSQL / Redis are left alone this long (one probe then).
+    db_circuit_open_s: float = Field(1.0, gt=0)
+    redis_circuit_open_s: float = Field(1.0, gt=0)
     request_timeout_s: float = Field(5.0, gt=0)
     fail_open: bool = False
     chain_confirmations: int = Field(6, ge=0)
@@ -53,7 +56,8 @@ class Settings(BaseSettings):
     waf_ip_set_name: str | None = None
     waf_ip_set_id: str | None = None
     waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
-    log_pii_salt: str = "ticketguard-local"
+    # A per-deployment secret (shared.observability.pii.pii_salt); locally generated when unset.
+    log_pii_salt: SecretStr | None = Field(None, min_length=16)
     max_body_bytes: int = Field(16_384, ge=256)
     # API functions: the comma-separated ids of the API keys whose usage plan includes this function's
     # operations (set by the CDK stack; see shared/api/access.py). Unset locally: the gateway enforces it.
@@ -62,6 +66,15 @@ class Settings(BaseSettings):
     # read, and the fewest of them worth a KL estimate (below it nothing is emitted).
     drift_window_hours: float = Field(24.0, gt=0)
     drift_min_rows: int = Field(200, ge=1)
+
+    @model_validator(mode="after")
+    def _deployed_needs_salt(self) -> Settings:
+        if self.environment in {"dev", "prod"} and self.log_pii_salt is None:
+            raise ValueError(
+                "TG_LOG_PII_SALT (or TG_LOG_PII_SALT_SECRET_ARN) must be set in a deployed environment: "
+                "the pseudonyms of IPs, emails and wallets need a secret salt"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.api.access import require_allowed_api_key
 from shared.api.errors import register_error_handlers
-from shared.api.http import client_ip, json_response, parse_json_body
+from shared.api.http import client_ip, json_response, parse_json_body, request_deadline
 from shared.api.models import PredictRequest
 from shared.observability import logger, metrics, tracer
 from shared.scoring.service import score_transaction
@@ -27,7 +27,11 @@ register_error_handlers(app)
 def predict_fraud() -> Response[str]:
     require_allowed_api_key(app.current_event)
     request = parse_json_body(app.current_event, PredictRequest)
-    decision = score_transaction(request, client_ip=client_ip(app.current_event))
+    decision = score_transaction(
+        request,
+        client_ip=client_ip(app.current_event),
+        deadline=request_deadline(app.current_event, app.lambda_context),
+    )
     return json_response(200, decision)
 
 

@@ -7,15 +7,19 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.errors import ValidationFailed
+from shared.identifiers import canonical_transaction_id, canonical_wallet
 
-_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 MAX_PRICE_USD = 1_000_000
 MAX_TICKET_ID = 2**53 - 1  # JSON-safe integer; chain token ids of this marketplace are far below
 MAX_METRICS_WINDOW = timedelta(days=31)
+# The instants a metrics window may name: wide enough for any real query, narrow enough that the
+# window arithmetic (a default start 24 h before the end, a conversion to UTC) never overflows.
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class Decision(StrEnum):
@@ -32,35 +36,30 @@ class Reason(StrEnum):
     FAIL_OPEN = "fail_open"
 
 
-def normalize_wallet(value: str) -> str:
-    """Lowercase form of a 20-byte hex address that is all lowercase or a valid EIP-55 checksum."""
-    if not _HEX_ADDRESS.match(value):
-        raise ValueError("must be a 0x-prefixed 20-byte hex address (40 hex digits)")
-    body = value[2:]
-    if body != body.lower():
-        from eth_utils import is_checksum_address  # keccak; only paid for mixed-case input
-
-        if not is_checksum_address(value):
-            raise ValueError("mixed-case address with an invalid EIP-55 checksum")
-    return value.lower()
-
-
 class PredictRequest(BaseModel):
     """POST /api/v1/ml/predict/fraud (spec 1.6). Strict: no type coercion, no unknown fields."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    transaction_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
-    ]
+    transaction_id: str
     wallet_address: str
     ticket_id: Annotated[int, Field(ge=1, le=MAX_TICKET_ID)]
     price_paid: Annotated[float, Field(ge=0, le=MAX_PRICE_USD, allow_inf_nan=False)]
 
+    @field_validator("transaction_id")
+    @classmethod
+    def _transaction_id(cls, value: str) -> str:
+        return canonical_transaction_id(value)
+
     @field_validator("wallet_address")
     @classmethod
     def _wallet(cls, value: str) -> str:
-        return normalize_wallet(value)
+        return canonical_wallet(value)
+
+
+# How the application rate limits were applied to a request: exactly (shared windows in Redis),
+# approximately (Redis unavailable: this process's own windows), or not at all (switched off).
+RateLimitMode = Literal["exact", "approximate", "off"]
 
 
 class PredictResponse(BaseModel):
@@ -76,6 +75,10 @@ class PredictResponse(BaseModel):
     degraded: bool
     replayed: bool
     scored_at: datetime
+    rate_limits: RateLimitMode = "exact"
+
+
+_OUT_OF_RANGE = "must lie between 1970-01-01T00:00:00Z and 9999-12-30T00:00:00Z"
 
 
 class MetricsQuery(BaseModel):
@@ -92,13 +95,17 @@ class MetricsQuery(BaseModel):
         """RFC 3339 date-time with an offset only: no epoch numbers, no dates, no naive times."""
         if value is None:
             return None
-        if not isinstance(value, str) or not _RFC3339.match(value):
+        if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
             raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-11-23T00:00:00Z")
         try:
-            parsed = datetime.fromisoformat(value.replace("z", "Z"))
+            parsed = datetime.fromisoformat(value.replace("z", "Z")).astimezone(UTC)
         except ValueError:
             raise ValueError("is not a real date and time") from None
-        return parsed.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            raise ValueError(_OUT_OF_RANGE) from None
+        if not EARLIEST_INSTANT <= parsed <= LATEST_INSTANT:
+            raise ValueError(_OUT_OF_RANGE)
+        return parsed
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The resolved window; defaults: end = now, start = end - 24 h."""

@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from shared.breaker import CircuitBreaker
 from shared.config import get_settings
 from shared.errors import ConfigurationError, DependencyUnavailable
 
 _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
+
+
+class DatabaseCircuitOpen(PoolTimeout):
+    """PostgreSQL failed a moment ago: refused at once instead of waiting the pool timeout again
+    (a PoolTimeout, so every caller that handles an unavailable database handles this too)."""
+
+
+class GuardedPool(ConnectionPool):
+    """The request paths' pool behind a circuit breaker: while PostgreSQL is down, one request per
+    `breaker.open_s` waits for a connection (the probe) and the others fail at once, so that an
+    outage under load cannot hold every server thread for the pool timeout."""
+
+    def __init__(self, *args: Any, breaker: CircuitBreaker, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.breaker = breaker
+
+    @contextlib.contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
+        if not self.breaker.allow():
+            raise DatabaseCircuitOpen("PostgreSQL failed a moment ago; not retried yet")
+        try:
+            with super().connection(timeout=timeout) as conn:
+                yield conn
+        except psycopg.errors.QueryCanceled:
+            raise  # a statement timeout: the server is there, only this statement was slow
+        except psycopg.OperationalError:
+            # Connection-level failures only (refused, broken, pool timeout): a constraint
+            # violation or a bad query says nothing about the server's health.
+            self.breaker.failed()
+            self._drop_broken_idle()
+            raise
+        self.breaker.succeeded()
+
+    def _drop_broken_idle(self) -> None:
+        """A server that died leaves every idle connection broken: have the pool test and replace
+        them in the background, so the next probe does not pick a dead one."""
+        with contextlib.suppress(Exception):
+            threading.Thread(target=self.check, name="pool-check", daemon=True).start()
 
 
 def database_url() -> str:
@@ -49,8 +91,9 @@ def get_pool() -> ConnectionPool:
     with _pool_lock:
         if _pool is None:
             settings = get_settings()
-            _pool = ConnectionPool(
+            _pool = GuardedPool(
                 database_url(),
+                breaker=CircuitBreaker("postgres", settings.db_circuit_open_s),
                 min_size=1,
                 max_size=8,
                 kwargs={**_connect_kwargs(), "autocommit": True},

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import uvicorn
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -37,6 +38,7 @@ from shared.observability import logger
 
 STAGE = "local"
 FUNCTION_TIMEOUT_S = 10.0
+FUNCTION_CONCURRENCY = 40  # worker threads per function
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _QUOTA_PERIOD_S = {"DAY": 86_400, "WEEK": 7 * 86_400, "MONTH": 30 * 86_400}
 
@@ -155,8 +157,11 @@ def build_event(
     body: bytes,
     request_id: str,
     api_key_id: str | None = None,
+    *,
+    arrived_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event, payload format 1.0."""
+    """An API Gateway REST proxy event, payload format 1.0; `arrived_at` is the request's arrival
+    (requestTime, requestTimeEpoch), now when not given."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers.items():
@@ -173,7 +178,7 @@ def build_event(
     except UnicodeDecodeError:
         text, is_base64 = base64.b64encode(body).decode(), True
     source_ip = request.client.host if request.client else "127.0.0.1"
-    now = datetime.now(UTC)
+    now = arrived_at or datetime.now(UTC)
     api_key = headers.get("x-api-key")
     return {
         "resource": operation.path,
@@ -246,6 +251,7 @@ class LocalGateway:
         self.keys = ApiKeyGuard(usage_plans or load_usage_plans())
         self.max_body_bytes = max_body_bytes or get_settings().max_body_bytes
         self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.app = Starlette(
             routes=[
                 Route(
@@ -255,6 +261,14 @@ class LocalGateway:
                 )
             ]
         )
+
+    def _workers(self, function: str) -> anyio.CapacityLimiter:
+        """Each function has its own workers, as each Lambda function has its own concurrency: a
+        flood of slow scoring requests cannot make /health wait for a thread."""
+        limiter = self._limiters.get(function)
+        if limiter is None:
+            limiter = self._limiters[function] = anyio.CapacityLimiter(FUNCTION_CONCURRENCY)
+        return limiter
 
     def handler_for(self, function: str) -> Handler:
         handler = self._handlers.get(function)
@@ -281,6 +295,7 @@ class LocalGateway:
         return b"".join(chunks)
 
     async def _dispatch(self, request: Request) -> Response:
+        arrived_at = datetime.now(UTC)  # requestTimeEpoch: the scoring budget counts from here
         route = match_path(request.url.path)
         if route is None:
             return self._error(404, error_body("route_not_found", f"no route {request.url.path}"))
@@ -292,12 +307,25 @@ class LocalGateway:
                 error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}"),
                 {"Allow": allowed},
             )
+        if operation.requires_api_key and len(request.headers.getlist("x-api-key")) > 1:
+            # Which of two keys would be checked, and which one would reach the function? Neither.
+            return self._error(403, error_body("forbidden", "send exactly one x-api-key header", "x-api-key"))
         if operation.requires_api_key:
             refusal = self.keys.check(request.headers.get("x-api-key"), operation)
             if refusal is not None:
                 status, error, headers = refusal
                 return self._error(status, error, headers)
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except ClientDisconnect:
+            # The client gave up mid-upload: nobody is left to answer. One quiet line, no traceback
+            # (an aborted upload is routine, and a flood of them must not flood the log).
+            logger.debug(
+                "client disconnected before sending its whole body", extra={"path": request.url.path}
+            )
+            return self._error(
+                400, error_body("client_disconnected", "the request body was not received whole")
+            )
         if body is None:
             return self._error(
                 413,
@@ -305,10 +333,17 @@ class LocalGateway:
             )
         request_id = str(uuid.uuid4())
         api_key_id = self.keys.key_id(request.headers.get("x-api-key"))  # the key checked above
-        event = build_event(request, operation, route.path_parameters, body, request_id, api_key_id)
+        event = build_event(
+            request, operation, route.path_parameters, body, request_id, api_key_id, arrived_at=arrived_at
+        )
         context = LocalLambdaContext(operation.function, request_id)
         try:
-            result = await run_in_threadpool(self.handler_for(operation.function), event, context)
+            result = await anyio.to_thread.run_sync(
+                self.handler_for(operation.function),
+                event,
+                context,
+                limiter=self._workers(operation.function),
+            )
         except Exception:
             # Lambda's unhandled error: API Gateway answers 502; never the trace.
             logger.exception("function raised", extra={"function": operation.function})
@@ -343,6 +378,9 @@ def make_server(gateway: LocalGateway, host: str, port: int) -> uvicorn.Server:
         access_log=False,  # access lines hold client IPs in clear; the handlers log, redacted
         lifespan="off",
         timeout_graceful_shutdown=5,
+        # The client address is the connection's, like API Gateway's sourceIp: X-Forwarded-For and
+        # Forwarded from a local client must not choose the IP that rate limits and blocklists see.
+        proxy_headers=False,
     )
     return uvicorn.Server(config)
 
@@ -413,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        proxy_headers=False,  # as make_server: the connection's address, never a forwarded header
     )
     return 0
 

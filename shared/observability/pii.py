@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import re
+import secrets
+from functools import lru_cache
+from pathlib import Path
 
 from shared.config import get_settings
 
@@ -17,9 +21,39 @@ _IPV6_CANDIDATE = re.compile(
 )
 
 
+def local_salt_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "ticketguard" / "pii-salt"
+
+
+@lru_cache(maxsize=4)
+def _local_salt(path: Path) -> str:
+    """This machine's own salt, made once (random, 256 bits, readable by its owner only) and kept
+    so that the runner, the jobs and the CLI agree on every pseudonym."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def pii_salt() -> str:
+    """The salt of every pseudonym: a per-deployment secret (Secrets Manager in AWS, through
+    TG_LOG_PII_SALT; Settings refuses to start a deployed function without it), or this machine's
+    own generated one locally. Never a value written in the source: with a known salt, every IPv4
+    address is one enumeration away from its pseudonym."""
+    configured = get_settings().log_pii_salt
+    if configured:
+        return configured.get_secret_value()
+    return _local_salt(local_salt_path())
+
+
 def pseudonym(kind: str, value: str) -> str:
     """Stable, salted, non-reversible stand-in for a personal value: `<kind:1a2b3c4d>`."""
-    digest = hashlib.sha256(f"{get_settings().log_pii_salt}:{value.lower()}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{pii_salt()}:{value.lower()}".encode()).hexdigest()
     return f"<{kind}:{digest[:10]}>"
 
 

@@ -22,6 +22,9 @@ import redis
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.identifiers import canonical_ip, ip_limit_subject
+from shared.ratelimit.fallback import LocalWindows
+
 Subject = Literal["ip", "user", "wallet"]
 
 PREDICT_ROUTE = "POST /api/v1/ml/predict/fraud"
@@ -96,7 +99,8 @@ class LimitDecision:
     allowed: bool
     retry_after_s: int = 0
     rule: str | None = None
-    checked: bool = True  # False when Redis was unavailable and the limits were skipped (fail-open)
+    # True when Redis was unavailable and this process's own windows decided (see fallback.py).
+    approximate: bool = False
 
 
 def _key(rule: Rule, subject_value: str) -> str:
@@ -110,6 +114,7 @@ class RateLimiter:
         self.rules = rules if rules is not None else default_rules(settings)
         self.enabled = settings.enabled if enabled is None else enabled
         self._scripts: dict[int, redis.commands.core.Script] = {}
+        self.local = LocalWindows()
 
     def _script(self, client: redis.Redis) -> redis.commands.core.Script:
         script = self._scripts.get(id(client))
@@ -129,25 +134,22 @@ class RateLimiter:
         along: Callable[[Any], None] | None = None,
     ) -> LimitDecision:
         """Count one request against every rule that applies; refuse it (counting nothing) if any
-        rule is full. No Redis client -> allowed with checked=False (API Gateway's usage plan still
-        throttles); a RedisError during the call propagates, for the caller's circuit breaker.
-        `along` queues the caller's own commands on the same pipeline: one round trip for both."""
-        applicable = (
-            [
-                (rule, subject)
-                for rule in self.rules
-                if rule.applies_to(route) and (subject := _subject(rule, ip=ip, user=user, wallet=wallet))
-            ]
-            if self.enabled
-            else []
-        )
+        rule is full. No Redis client -> this process's own windows decide (`approximate`); a
+        RedisError during the call propagates, for the caller's circuit breaker (which then calls
+        again without a client). `along` queues the caller's own commands on the same pipeline: one
+        round trip for both."""
+        applicable = self.subjects(route, ip=ip, user=user, wallet=wallet)
         if not applicable:
             if client is not None and along is not None:
                 _run_along(client, along)
             return LimitDecision(True)
-        if client is None:
-            return LimitDecision(True, checked=False)
         keys = [_key(rule, str(value)) for rule, value in applicable]
+        if client is None:
+            allowed, wait_s, refused = self.local.hit(
+                [(key, rule.limit, rule.window_s) for key, (rule, _) in zip(keys, applicable, strict=True)]
+            )
+            rule_name = applicable[refused][0].name if not allowed else None
+            return LimitDecision(allowed, retry_after_s=wait_s, rule=rule_name, approximate=True)
         args: list[str | int] = [uuid.uuid4().hex]
         for rule, _ in applicable:
             args += [rule.limit, rule.window_s * 1000]
@@ -162,10 +164,23 @@ class RateLimiter:
         rule = applicable[int(refused_index) - 1][0]
         return LimitDecision(False, retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)), rule=rule.name)
 
+    def subjects(
+        self, route: str, *, ip: str | None, user: str | None, wallet: str | None
+    ) -> list[tuple[Rule, str]]:
+        """The (rule, subject) pairs this request counts against. The IP rule always has a subject
+        (the shared `unparsed` one for a missing or unparsable IP): no input switches it off."""
+        if not self.enabled:
+            return []
+        return [
+            (rule, subject)
+            for rule in self.rules
+            if rule.applies_to(route) and (subject := _subject(rule, ip=ip, user=user, wallet=wallet))
+        ]
+
 
 def _subject(rule: Rule, *, ip: str | None, user: str | None, wallet: str | None) -> str | None:
     if rule.subject == "ip":
-        return ip
+        return ip_limit_subject(canonical_ip(ip))
     if rule.subject == "user":
         return user or wallet
     return wallet
@@ -207,23 +222,35 @@ _default_limiter: list[RateLimiter] = []
 
 def enforce(route: str, *, ip: str | None, user: str | None = None, wallet: str | None = None) -> None:
     """Raise RateLimited when the request exceeds a rule (Redis from shared.scoring.clients; when
-    Redis is unavailable the limits are skipped and the caller carries on)."""
+    Redis is unavailable, this process's own windows)."""
     from shared.errors import RateLimited
-    from shared.scoring.clients import get_redis, mark_redis_down
+    from shared.scoring.clients import get_redis, mark_redis_down, mark_redis_up
 
     if not _default_limiter:
         _default_limiter.append(RateLimiter())
+    limiter = _default_limiter[0]
     client = get_redis()
     try:
-        decision = _default_limiter[0].hit(client, route, ip=ip, user=user, wallet=wallet)
+        decision = limiter.hit(client, route, ip=ip, user=user, wallet=wallet)
+        if client is not None:
+            mark_redis_up()
     except (redis.RedisError, OSError):
         mark_redis_down()
-        return
+        decision = limiter.hit(None, route, ip=ip, user=user, wallet=wallet)
+    if decision.approximate:
+        record_fallback()
     if not decision.allowed:
         raise RateLimited(
             f"rate limit '{decision.rule}' exceeded; retry after {decision.retry_after_s} s",
             retry_after_s=decision.retry_after_s,
         )
+
+
+def record_fallback() -> None:
+    """One count of RateLimitFallback: a request whose limits this process's windows decided."""
+    from shared.observability import metrics
+
+    metrics.add_metric(name="RateLimitFallback", unit="Count", value=1)
 
 
 def reset_default_limiter() -> None:

@@ -1,21 +1,23 @@
-"""Redis for the request path: short timeouts, and a brief circuit breaker so that a dead Redis
-costs one timeout per second per container, not one per call."""
+"""Redis for the request path: short timeouts, and a circuit breaker so that a dead Redis costs one
+timeout per second per container, not one per call. Every user of `get_redis()` reports the outcome
+(`mark_redis_down` / `mark_redis_up`): the breaker lets one probe through after the open interval."""
 
 from __future__ import annotations
 
-import threading
-import time
 from functools import lru_cache
 
 import redis
 
+from shared.breaker import CircuitBreaker
 from shared.config import get_settings
 
-# After a failure, Redis is skipped for this long; the first request after it tries again.
-CIRCUIT_OPEN_S = 1.0
+_breakers: list[CircuitBreaker] = []
 
-_state_lock = threading.Lock()
-_down_until = 0.0
+
+def _breaker() -> CircuitBreaker:
+    if not _breakers:
+        _breakers.append(CircuitBreaker("redis", get_settings().redis_circuit_open_s))
+    return _breakers[0]
 
 
 @lru_cache(maxsize=4)
@@ -32,23 +34,24 @@ def _client(url: str, timeout_s: float) -> redis.Redis:
 def get_redis() -> redis.Redis | None:
     """The Redis client, or None when no REDIS_URL is configured or Redis failed a moment ago."""
     settings = get_settings()
-    if not settings.redis_url:
+    if not settings.redis_url or not _breaker().allow():
         return None
-    with _state_lock:
-        if time.monotonic() < _down_until:
-            return None
     return _client(settings.redis_url, settings.redis_timeout_s)
 
 
 def mark_redis_down() -> None:
-    global _down_until
-    with _state_lock:
-        _down_until = time.monotonic() + CIRCUIT_OPEN_S
+    _breaker().failed()
+
+
+def mark_redis_up() -> None:
+    _breaker().succeeded()
+
+
+def redis_is_down() -> bool:
+    return _breaker().is_open
 
 
 def reset_redis() -> None:
     """Forget clients and the circuit state (tests, configuration changes)."""
-    global _down_until
-    with _state_lock:
-        _down_until = 0.0
+    _breakers.clear()
     _client.cache_clear()

@@ -23,9 +23,6 @@ REQUIRE_2FA decision that is not stored.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +32,6 @@ from typing import Any, Protocol
 
 import psycopg
 import redis
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.api.errors import ModelUnavailable
@@ -43,21 +39,32 @@ from shared.api.models import Decision, PredictRequest, PredictResponse, Reason
 from shared.config import Settings, Thresholds, get_settings, get_thresholds
 from shared.errors import (
     ConfigurationError,
-    Conflict,
     DependencyUnavailable,
     ModelIntegrityError,
     RateLimited,
     TicketGuardError,
 )
+from shared.identifiers import canonical_ip
 from shared.observability import logger
+from shared.observability.pii import pii_salt
 from shared.ratelimit import RateLimiter
-from shared.ratelimit.limiter import PREDICT_ROUTE
+from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
 from shared.scoring import telemetry
-from shared.scoring.clients import get_redis, mark_redis_down
+from shared.scoring.clients import get_redis
 from shared.scoring.decision import confidence, decide, top_features
+from shared.scoring.lookup import (
+    Budget,
+    Lookup,
+    RedisSession,
+    cache_fill,
+    check_same_request,
+    hash_ip,
+    lookup,
+    read_cache,
+    store_prediction,
+    stored_response,
+)
 
-BLOCKLIST_CACHE_TTL_S = 30
-WALLET_USER_CACHE_TTL_S = 300
 NO_MODEL_VERSION = "none"
 MODEL_RECHECK_S = 1.0
 
@@ -118,185 +125,6 @@ def default_deps() -> ScoringDeps:
     )
 
 
-@dataclass
-class _Lookup:
-    existing: dict[str, Any] | None
-    user_id: int | None
-    wallet_blocked: bool
-    ip_blocked: bool
-
-
-class _RedisSession:
-    """Redis for one request: the first failure turns it off for the rest of the request."""
-
-    def __init__(self, client: redis.Redis | None) -> None:
-        self.client = client
-        self.failed = client is None
-
-    def run(self, action: Callable[[redis.Redis], Any]) -> Any:
-        if self.client is None:
-            return None
-        try:
-            return action(self.client)
-        except (redis.RedisError, OSError) as exc:
-            logger.warning("redis unavailable, continuing on PostgreSQL", extra={"error": type(exc).__name__})
-            mark_redis_down()
-            self.client = None
-            self.failed = True
-            return None
-
-
-class _Budget:
-    """Settings.request_timeout_s for the whole request: checked before each PostgreSQL step, and the
-    pool wait never exceeds what is left. With each statement capped by the statement timeout and
-    Redis by its socket timeout, no request outlives the budget by more than one statement."""
-
-    def __init__(self, started: float, settings: Settings) -> None:
-        self.deadline = started + settings.request_timeout_s
-        self.total_s = settings.request_timeout_s
-        self.pool_wait_s = settings.db_connect_timeout_s
-
-    def pool_timeout(self, step: str) -> float:
-        remaining = self.deadline - time.perf_counter()
-        if remaining <= 0:
-            raise DependencyUnavailable(f"the request used its {self.total_s:g} s budget before {step}")
-        return min(self.pool_wait_s, remaining)
-
-
-def normalize_ip(ip: str | None) -> str | None:
-    if not ip:
-        return None
-    try:
-        return ipaddress.ip_address(ip.strip()).compressed
-    except ValueError:
-        return None
-
-
-def hash_ip(ip: str | None, salt: str) -> str | None:
-    return hashlib.sha256(f"{salt}:{ip}".encode()).hexdigest() if ip else None
-
-
-_PREDICTION_COLUMNS = (
-    "transaction_id, wallet_address, ticket_id, price_paid, fraud_score, decision, confidence, "
-    "top_features, model_version, reason, degraded, created_at"
-)
-
-
-def _lookup(
-    pool: ConnectionPool,
-    request: PredictRequest,
-    ip: str | None,
-    cached: dict[str, str | None],
-    budget: _Budget,
-) -> _Lookup:
-    need_user = cached["user"] is None
-    need_wallet_bl = cached["wallet_bl"] is None
-    need_ip_bl = ip is not None and cached["ip_bl"] is None
-    live = "(expires_at IS NULL OR expires_at > now())"
-    sql = f"""
-        SELECT
-          (SELECT row_to_json(p) FROM (SELECT {_PREDICTION_COLUMNS} FROM intel.fraud_predictions
-                                       WHERE transaction_id = %(txn)s) p) AS existing,
-          {"(SELECT user_id FROM intel.wallets WHERE address = %(wallet)s)" if need_user else "NULL::bigint"} AS user_id,
-          {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'wallet' AND value = %(wallet)s AND {live})" if need_wallet_bl else "NULL::boolean"} AS wallet_blocked,
-          {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value = %(ip)s AND {live})" if need_ip_bl else "NULL::boolean"} AS ip_blocked
-    """
-    params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
-    with pool.connection(timeout=budget.pool_timeout("the lookup")) as conn:
-        row = conn.execute(sql, params).fetchone()
-    assert row is not None
-    existing, user_id, wallet_blocked, ip_blocked = row
-    if not need_user:
-        user_id = int(cached["user"]) if cached["user"] else None
-    if not need_wallet_bl:
-        wallet_blocked = cached["wallet_bl"] == "1"
-    if not need_ip_bl:
-        ip_blocked = cached["ip_bl"] == "1"
-    return _Lookup(existing, user_id, bool(wallet_blocked), bool(ip_blocked))
-
-
-def _cache_keys(wallet: str, ip: str | None) -> list[str]:
-    return [f"tg:wu:{wallet}", f"tg:bl:w:{wallet}", f"tg:bl:ip:{ip or '-'}"]
-
-
-def _read_cache(
-    session: _RedisSession, wallet: str, ip: str | None, queue_more: Callable[[Any], object] | None = None
-) -> dict[str, str | None]:
-    """The cached lookups (one MGET); `queue_more` adds the caller's reads to the same round trip
-    (their replies are set on what it returns, an exception reply left for the reader to handle)."""
-
-    def read(client: redis.Redis) -> list[Any]:
-        if queue_more is None:
-            return list(client.mget(_cache_keys(wallet, ip)))
-        pipe = client.pipeline(transaction=False)
-        pipe.mget(_cache_keys(wallet, ip))
-        handle = queue_more(pipe)
-        mget_reply, more_reply = pipe.execute(raise_on_error=False)
-        if isinstance(mget_reply, Exception):
-            raise mget_reply
-        handle.reply = more_reply  # type: ignore[attr-defined]
-        return list(mget_reply)
-
-    values = session.run(read) or [None, None, None]
-    decoded = [value.decode() if isinstance(value, bytes) else value for value in values]
-    return {"user": decoded[0], "wallet_bl": decoded[1], "ip_bl": decoded[2]}
-
-
-def _cache_fill(
-    wallet: str, ip: str | None, cached: dict[str, str | None], found: _Lookup
-) -> Callable[[Any], None] | None:
-    """The cache writes the lookup calls for, as commands to queue on a pipeline (sent together with
-    the rate-limit script: one round trip); None when the cache had everything."""
-    user_key, wallet_key, ip_key = _cache_keys(wallet, ip)
-    writes: list[tuple[str, int, str]] = []
-    if cached["user"] is None:
-        # "" = "no user linked yet"; cached too, so unknown wallets cost no query for a while
-        writes.append((user_key, WALLET_USER_CACHE_TTL_S, str(found.user_id or "")))
-    if cached["wallet_bl"] is None:
-        writes.append((wallet_key, BLOCKLIST_CACHE_TTL_S, "1" if found.wallet_blocked else "0"))
-    if ip is not None and cached["ip_bl"] is None:
-        writes.append((ip_key, BLOCKLIST_CACHE_TTL_S, "1" if found.ip_blocked else "0"))
-    if not writes:
-        return None
-
-    def queue(pipe: Any) -> None:
-        for key, ttl, value in writes:
-            pipe.setex(key, ttl, value)
-
-    return queue
-
-
-def _stored_response(row: dict[str, Any], *, replayed: bool) -> PredictResponse:
-    top = row["top_features"]
-    return PredictResponse(
-        transaction_id=row["transaction_id"],
-        fraud_score=row["fraud_score"],
-        decision=Decision(row["decision"]),
-        confidence=row["confidence"] if row["confidence"] is not None else 0.0,
-        top_features=json.loads(top) if isinstance(top, str) else top,
-        model_version=row["model_version"],
-        reason=Reason(row["reason"]),
-        degraded=bool(row["degraded"]),
-        replayed=replayed,
-        scored_at=row["created_at"]
-        if isinstance(row["created_at"], datetime)
-        else datetime.fromisoformat(row["created_at"]),
-    )
-
-
-def _check_same_request(row: dict[str, Any], request: PredictRequest) -> None:
-    same = (
-        row["wallet_address"] == request.wallet_address
-        and str(row["ticket_id"]) == str(request.ticket_id)
-        and round(float(row["price_paid"]), 2) == round(request.price_paid, 2)
-    )
-    if not same:
-        raise Conflict(
-            "transaction_id was already scored with a different wallet, ticket or price",
-            field="transaction_id",
-        )
-
-
 def _model_or_unavailable(deps: ScoringDeps) -> ModelLike:
     # load_model() re-resolves the model directory (stat calls and a read of model_artifacts/CURRENT)
     # on every call, so that a new CURRENT is picked up; once a second is enough for that, not once
@@ -315,77 +143,32 @@ def _model_or_unavailable(deps: ScoringDeps) -> ModelLike:
         raise ModelUnavailable(f"no model is loaded: {exc.message}") from exc
 
 
-def _store(
-    pool: ConnectionPool,
-    request: PredictRequest,
-    response: PredictResponse,
-    features: dict[str, float | None],
-    ip_hash: str | None,
-    latency_ms: float,
-    budget: _Budget,
-) -> dict[str, Any] | None:
-    """Insert the prediction; None when another request stored this transaction_id first."""
-    with pool.connection(timeout=budget.pool_timeout("storing the decision")) as conn:
-        row = conn.execute(
-            # Asynchronous commit for this one statement (SET LOCAL through set_config): the request
-            # does not wait for the WAL flush. A crash may lose the last few stored decisions (never
-            # half of one); a retry of such a transaction is then scored again. That is the trade for
-            # a millisecond per request; every other write keeps synchronous commit.
-            """INSERT INTO intel.fraud_predictions
-                   (transaction_id, wallet_address, ticket_id, price_paid, fraud_score, decision,
-                    confidence, reason, features, top_features, model_version, degraded,
-                    client_ip_hash, latency_ms, created_at)
-               SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
-                 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-               ON CONFLICT (transaction_id) DO NOTHING
-               RETURNING prediction_id""",
-            (
-                request.transaction_id,
-                request.wallet_address,
-                str(request.ticket_id),
-                round(request.price_paid, 2),
-                response.fraud_score,
-                response.decision.value,
-                response.confidence,
-                response.reason.value,
-                json.dumps(features),
-                json.dumps(response.top_features),
-                response.model_version,
-                response.degraded,
-                ip_hash,
-                round(latency_ms, 3),
-                response.scored_at,
-            ),
-        ).fetchone()
-        if row is not None:
-            return None
-        winner = conn.cursor(row_factory=dict_row).execute(
-            f"SELECT {_PREDICTION_COLUMNS} FROM intel.fraud_predictions WHERE transaction_id = %s",
-            (request.transaction_id,),
-        )
-        return winner.fetchone()
-
-
 def score_transaction(
     request: PredictRequest,
     *,
     client_ip: str | None,
     deps: ScoringDeps | None = None,
     now: datetime | None = None,
+    deadline: float | None = None,
 ) -> PredictResponse:
     """Decide on one purchase. Raises the domain errors the API maps (RateLimited, NotFound, Conflict,
-    DependencyUnavailable, ModelUnavailable)."""
+    DependencyUnavailable, ModelUnavailable). `deadline` (time.perf_counter() scale) is when the
+    request's time is up as its caller counts it (from its arrival); the budget never exceeds it."""
     started = time.perf_counter()
     deps = deps or _default_deps()
     settings = deps.settings()
-    ip = normalize_ip(client_ip)
+    ip = canonical_ip(client_ip)
+    if ip is None:
+        # Counted by the IP limit under one shared subject (shared.identifiers); never a way around it.
+        telemetry.record_count("UnparsableClientIp")
+        logger.warning("client IP missing or unparsable", extra={"client_ip_given": client_ip is not None})
     try:
-        response = _score(request, ip, deps, settings, started, now or datetime.now(UTC))
+        response = _score(request, ip, deps, settings, started, now or datetime.now(UTC), deadline)
     except DependencyUnavailable:
         telemetry.record_count("DependencyUnavailable")
         if not settings.fail_open:
             raise
-        response = _fail_open(request, deps, now or datetime.now(UTC))
+        response = _fail_open(request, ip, deps, now or datetime.now(UTC))
         logger.warning("PostgreSQL unavailable: fail-open decision", extra={"decision": response.decision})
     latency_ms = (time.perf_counter() - started) * 1000
     telemetry.record_decision(response, latency_ms)
@@ -430,7 +213,12 @@ def reset_default_deps() -> None:
     _deps_cache.clear()
 
 
-def _fail_open(request: PredictRequest, deps: ScoringDeps, now: datetime) -> PredictResponse:
+def _fail_open(request: PredictRequest, ip: str | None, deps: ScoringDeps, now: datetime) -> PredictResponse:
+    """REQUIRE_2FA without PostgreSQL; the limits still apply, to what is known without it (the IP
+    and the wallet; the user needs PostgreSQL or the cache)."""
+    session = RedisSession(deps.redis())
+    unknown = Lookup(existing=None, user_id=None, wallet_blocked=False, ip_blocked=False)
+    _enforce_limits(deps, session, request, ip, unknown, None)
     try:
         version = deps.load_model().version
     except Exception:
@@ -446,6 +234,7 @@ def _fail_open(request: PredictRequest, deps: ScoringDeps, now: datetime) -> Pre
         degraded=True,
         replayed=False,
         scored_at=now,
+        rate_limits=session.limits,
     )
 
 
@@ -456,13 +245,63 @@ def _score(
     settings: Settings,
     started: float,
     now: datetime,
+    deadline: float | None = None,
 ) -> PredictResponse:
-    session = _RedisSession(deps.redis())
-    budget = _Budget(started, settings)
+    session = RedisSession(deps.redis())
+    budget = Budget(started, settings, deadline)
+    response = _decide(request, ip, deps, session, budget, started, now)
+    if response.rate_limits != session.limits:
+        response = response.model_copy(update={"rate_limits": session.limits})
+    return response
+
+
+def _enforce_limits(
+    deps: ScoringDeps,
+    session: RedisSession,
+    request: PredictRequest,
+    ip: str | None,
+    found: Lookup,
+    fill: Callable[[Any], None] | None,
+) -> None:
+    """The application limits, in Redis (one Lua call sharing the cache fill's round trip) or, when
+    Redis is unavailable, in this process's windows. A retry of a stored transaction counts against
+    the IP limit only: it is not a new purchase attempt of the wallet or its user."""
+    replay = found.existing is not None
+    user = None if replay or not found.user_id else str(found.user_id)
+    wallet = None if replay else request.wallet_address
+
+    def hit(client: redis.Redis | None) -> LimitDecision:
+        return deps.limiter.hit(client, PREDICT_ROUTE, ip=ip, user=user, wallet=wallet, along=fill)
+
+    decision: LimitDecision | None = session.run(hit)
+    if decision is None:  # Redis off or failing: never no limits at all
+        decision = hit(None)
+    if not deps.limiter.enabled:
+        session.limits = "off"
+    elif decision.approximate:
+        session.limits = "approximate"
+        telemetry.record_count("RateLimitFallback")
+    if not decision.allowed:
+        telemetry.record_count("RateLimited")
+        raise RateLimited(
+            f"rate limit '{decision.rule}' exceeded; retry after {decision.retry_after_s} s",
+            retry_after_s=decision.retry_after_s,
+        )
+
+
+def _decide(
+    request: PredictRequest,
+    ip: str | None,
+    deps: ScoringDeps,
+    session: RedisSession,
+    budget: Budget,
+    started: float,
+    now: datetime,
+) -> PredictResponse:
     try:
         pool = deps.pool()
         prefetch = _feature_prefetch(request, ip, deps, now)
-        cached = _read_cache(
+        cached = read_cache(
             session,
             request.wallet_address,
             ip,
@@ -470,28 +309,13 @@ def _score(
             if prefetch is None or deps.queue_feature_read is None
             else partial(_queue_prefetch, prefetch, deps.queue_feature_read),
         )
-        found = _lookup(pool, request, ip, cached, budget)
-        fill = _cache_fill(request.wallet_address, ip, cached, found)
-        decision = session.run(
-            lambda client: deps.limiter.hit(
-                client,
-                PREDICT_ROUTE,
-                ip=ip,
-                user=str(found.user_id) if found.user_id else None,
-                wallet=request.wallet_address,
-                along=fill,
-            )
-        )
-        if decision is not None and not decision.allowed:
-            telemetry.record_count("RateLimited")
-            raise RateLimited(
-                f"rate limit '{decision.rule}' exceeded; retry after {decision.retry_after_s} s",
-                retry_after_s=decision.retry_after_s,
-            )
+        found = lookup(pool, request, ip, cached, budget)
+        fill = cache_fill(request.wallet_address, ip, cached, found)
+        _enforce_limits(deps, session, request, ip, found, fill)
 
         if found.existing is not None:
-            _check_same_request(found.existing, request)
-            return _stored_response(found.existing, replayed=True)
+            check_same_request(found.existing, request)
+            return stored_response(found.existing, replayed=True)
 
         if found.wallet_blocked or found.ip_blocked:
             return _blocked(request, ip, deps, pool, session, started, now, found, budget)
@@ -524,18 +348,18 @@ def _score(
             scored_at=now,
         )
         latency_ms = (time.perf_counter() - started) * 1000
-        winner = _store(
+        winner = store_prediction(
             pool,
             request,
             response,
             dict(features.values),
-            hash_ip(ip, settings.log_pii_salt),
+            hash_ip(ip, pii_salt()),
             latency_ms,
             budget,
         )
         if winner is not None:
-            _check_same_request(winner, request)
-            return _stored_response(winner, replayed=True)
+            check_same_request(winner, request)
+            return stored_response(winner, replayed=True)
         if response.decision is not Decision.BLOCKED:
             session.run(lambda client: deps.record_purchase(context, client))
         if session.failed and not response.degraded:
@@ -576,11 +400,11 @@ def _blocked(
     ip: str | None,
     deps: ScoringDeps,
     pool: ConnectionPool,
-    session: _RedisSession,
+    session: RedisSession,
     started: float,
     now: datetime,
-    found: _Lookup,
-    budget: _Budget,
+    found: Lookup,
+    budget: Budget,
 ) -> PredictResponse:
     try:
         version = deps.load_model().version
@@ -598,16 +422,16 @@ def _blocked(
         replayed=False,
         scored_at=now,
     )
-    winner = _store(
+    winner = store_prediction(
         pool,
         request,
         response,
         {},
-        hash_ip(ip, deps.settings().log_pii_salt),
+        hash_ip(ip, pii_salt()),
         (time.perf_counter() - started) * 1000,
         budget,
     )
     if winner is not None:
-        _check_same_request(winner, request)
-        return _stored_response(winner, replayed=True)
+        check_same_request(winner, request)
+        return stored_response(winner, replayed=True)
     return response

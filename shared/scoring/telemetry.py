@@ -11,6 +11,9 @@ Metric names are a contract with the alarms of infra/ (monitoring construct):
                    DecisionBlocked.
   ScoreBucketNN    count; histogram of fraud scores in tenths: ScoreBucket00 = [0, 0.1) ... ScoreBucket09.
   ScoringReplayed, RateLimited, FailOpenDecisions, DependencyUnavailable: counts.
+  RateLimitFallback   count; a request whose limits this instance's own windows decided (Redis down).
+  UnparsableClientIp  count; a request whose client IP was missing or did not parse (counted under
+                      one shared subject of the IP limit).
 """
 
 from __future__ import annotations

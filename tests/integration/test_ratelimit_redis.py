@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis as redis_lib
 
 from shared.ratelimit import RateLimiter, Rule
@@ -72,9 +73,40 @@ def test_given_route_rule_when_other_route_then_not_applied(redis_client: redis_
     )
 
 
-def test_given_no_redis_when_hit_then_allowed_but_flagged_unchecked() -> None:
-    decision = RateLimiter(enabled=True).hit(None, PREDICT_ROUTE, ip="192.0.2.1", user=None, wallet=None)
-    assert decision.allowed and not decision.checked
+def test_given_no_redis_when_wallet_buys_eight_times_then_process_windows_refuse_the_sixth() -> None:
+    # Given the spec's limits and no Redis (down, or its breaker open)
+    limiter = RateLimiter(default_rules(RateLimitSettings()), enabled=True)
+    wallet = "0x" + "5a" * 20
+    # When one wallet tries eight purchases in a minute
+    decisions = [limiter.hit(None, PREDICT_ROUTE, ip="192.0.2.1", user=None, wallet=wallet) for _ in range(8)]
+    # Then this process's windows still hold the purchase limit, and say they are an approximation
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 3
+    assert decisions[5].rule == "purchase" and 1 <= decisions[5].retry_after_s <= 60
+    assert all(d.approximate for d in decisions)
+
+
+def test_given_no_redis_when_one_ip_sends_110_then_100_pass() -> None:
+    limiter = RateLimiter(default_rules(RateLimitSettings()), enabled=True)
+    results = [
+        limiter.hit(None, OTHER_ROUTE, ip="198.51.100.20", user=None, wallet=None).allowed for _ in range(110)
+    ]
+    assert results.count(True) == 100
+
+
+def test_given_redis_refusing_connections_when_enforce_then_fallback_limits_apply(
+    monkeypatch: pytest.MonkeyPatch, api_state: None
+) -> None:
+    # Given a Redis that refuses every connection (nothing listens on port 1)
+    from shared.errors import RateLimited
+    from shared.ratelimit.limiter import enforce
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("TG_RATELIMIT_IP_PER_MINUTE", "3")
+    # When one IP calls the metrics route four times, Then the fourth is refused all the same
+    for _ in range(3):
+        enforce(OTHER_ROUTE, ip="203.0.113.44")
+    with pytest.raises(RateLimited):
+        enforce(OTHER_ROUTE, ip="203.0.113.44")
 
 
 def test_given_users_when_counted_then_per_user_not_per_wallet(redis_client: redis_lib.Redis) -> None:

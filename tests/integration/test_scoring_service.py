@@ -11,7 +11,6 @@ import pytest
 
 from shared.api.models import Decision, PredictRequest, Reason
 from shared.config import get_settings, get_thresholds
-from shared.db import reset_pool
 from shared.errors import Conflict, DependencyUnavailable, NotFound, RateLimited
 from shared.features.realtime import VELOCITY_PREFIX
 from shared.scoring.decision import decide
@@ -199,16 +198,13 @@ def test_given_redis_down_when_scored_then_postgres_serves_and_response_is_degra
 
 
 @pytest.fixture
-def dead_postgres(scoring: Market, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def dead_postgres(
+    scoring: Market, refusing_postgres: None, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     """PostgreSQL and Redis both unreachable (a closed port and a dead socket), short timeouts."""
-    monkeypatch.setenv("DATABASE_URL", "postgresql://tg@127.0.0.1:9/nothing")
     monkeypatch.setenv("REDIS_URL", f"unix://{tmp_path}/dead.sock")
-    monkeypatch.setenv("TG_DB_CONNECT_TIMEOUT_S", "1")
     get_settings.cache_clear()
-    reset_pool()
     reset_api_state()
-    yield
-    reset_pool()
 
 
 def test_given_postgres_and_redis_down_when_scored_then_dependency_unavailable(
