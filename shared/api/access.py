@@ -42,7 +42,16 @@ def _operation(event: APIGatewayProxyEvent) -> str:
 
 def require_allowed_api_key(event: APIGatewayProxyEvent) -> None:
     """Raise Forbidden unless the event's API key is one this function was deployed to serve.
-    Call it first in every route that requires an API key."""
+    Call it first in every route that requires an API key. Two x-api-key headers are refused here
+    too: which one API Gateway validated and which one the function would see is not left to chance."""
+    sent = [
+        name
+        for name, values in (event.get("multiValueHeaders") or {}).items()
+        for _ in (values or [])
+        if name.lower() == "x-api-key"
+    ]
+    if len(sent) > 1:
+        raise Forbidden("send exactly one x-api-key header", field="x-api-key")
     settings = get_settings()
     configured = settings.allowed_api_key_ids
     if configured is None:

@@ -73,3 +73,19 @@ def test_given_no_list_in_a_deployed_environment_when_checked_then_every_key_is_
     get_settings.cache_clear()
     with pytest.raises(Forbidden):
         require_allowed_api_key(_event(MARKETPLACE_ID))
+
+
+def test_given_two_x_api_key_headers_when_checked_then_403_naming_the_header(allowed: None) -> None:
+    # Given an event carrying the allowed key and another one (API Gateway keeps both in multiValueHeaders)
+    event = {
+        **_event(MARKETPLACE_ID),
+        "multiValueHeaders": {"x-api-key": ["key-one", "key-two"]},
+    }
+    # When checked, Then refused, whichever of the two API Gateway validated
+    with pytest.raises(Forbidden) as refused:
+        require_allowed_api_key(event)
+    assert refused.value.field == "x-api-key"
+    # And spelling the header twice in different cases counts as two headers
+    event["multiValueHeaders"] = {"x-api-key": ["key-one"], "X-Api-Key": ["key-two"]}
+    with pytest.raises(Forbidden):
+        require_allowed_api_key(event)
