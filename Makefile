@@ -103,7 +103,7 @@ CDK_ENV ?= dev
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 LAYERS_STAMP := build/layers/.built
-.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda nag-report reports
+.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda nag-report reports templates-snapshot
 lock: lock-lambda
 
 lock-lambda: $(VENV)/.installed
@@ -125,6 +125,12 @@ cdk-app: install $(LAYERS_STAMP)
 
 synth: install $(LAYERS_STAMP)
 	$(CDK) synth -c env=$(CDK_ENV) --quiet
+
+# dev and prod templates as sorted JSON, asset hashes masked, for `diff -r` against another commit's
+# (infra/snapshot_templates.py says how to snapshot a worktree). No layer build needed.
+TEMPLATES_DIR ?= build/templates
+templates-snapshot: $(VENV)/.installed
+	$(PY) infra/snapshot_templates.py $(TEMPLATES_DIR)
 
 cfn-lint: synth
 	@mkdir -p reports
