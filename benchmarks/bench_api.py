@@ -66,7 +66,7 @@ def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[t
     import psycopg
     import redis
 
-    from shared.etl.pipeline import run_full
+    from shared.jobs.scheduled import run_full
     from shared.simulator import SimulationConfig, simulate
 
     with psycopg.connect(database_url) as conn:

@@ -24,10 +24,10 @@ from shared.db import apply_migrations
 from shared.db.connection import with_database
 from shared.etl.backend import TABLES, _Transformer, extract, load_backend
 from shared.etl.chain import CHAIN_COLUMNS, sync_chain, transform_logs
-from shared.etl.geo import default_geolocator
 from shared.etl.load import insert_rows_one_by_one
 from shared.features.batch import run_feature_job
 from shared.features.cadence import DAILY
+from shared.geo import default_geolocator
 from shared.kpis.views import refresh_views
 from shared.local.services import LocalServices
 from shared.simulator import SimulationConfig, simulate

@@ -54,3 +54,9 @@ class DependencyUnavailable(TicketGuardError):
 
 class ModelIntegrityError(TicketGuardError):
     code = "model_integrity_error"
+
+
+class ModelUnavailable(TicketGuardError):
+    """No model is loaded (none shipped, or its directory is unreadable): scoring cannot decide."""
+
+    code = "model_unavailable"

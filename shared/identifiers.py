@@ -12,6 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
+# The zero address: the `from` of a mint, the `to` of a burn (ERC-721).
+ZERO_ADDRESS = "0x" + "0" * 40
+
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 TRANSACTION_ID_PATTERN = r"[A-Za-z0-9_.:-]{1,128}"
 _TRANSACTION_ID = re.compile(TRANSACTION_ID_PATTERN)

@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.etl.jobs import etl_job, parse_job
+from shared.jobs.events import parse_job
+from shared.jobs.scheduled import etl_job
 from shared.observability import logger, metrics, tracer
 
 

@@ -13,8 +13,8 @@ from shared.api.access import require_allowed_api_key
 from shared.api.errors import register_error_handlers
 from shared.api.http import json_response
 from shared.api.models import HealthResponse
+from shared.health.checks import check_health
 from shared.observability import logger, tracer
-from shared.observability.health import check_health
 
 app = APIGatewayRestResolver()
 register_error_handlers(app)

@@ -17,6 +17,7 @@ from shared.errors import (
     DependencyUnavailable,
     Forbidden,
     ModelIntegrityError,
+    ModelUnavailable,
     NotFound,
     RateLimited,
     TicketGuardError,
@@ -32,10 +33,6 @@ class PayloadTooLarge(TicketGuardError):
 
 class UnsupportedMediaType(TicketGuardError):
     code = "unsupported_media_type"
-
-
-class ModelUnavailable(TicketGuardError):
-    code = "model_unavailable"
 
 
 # Most specific class first: the first isinstance match wins.

@@ -1,5 +1,3 @@
-"""Extract (chain logs, backend tables, IP geolocation), transform, load, checkpoints."""
-
-from shared.etl.pipeline import EtlSummary, default_log_source, run_etl_incremental, run_full
-
-__all__ = ["EtlSummary", "default_log_source", "run_etl_incremental", "run_full"]
+"""The ETL room: the chain's logs (web3), the backend's tables and IP geolocation into intel.*.
+Import its modules directly (shared.etl.pipeline, ...): this package loads nothing eagerly, so that
+the rooms that need one of its pieces do not pay for web3."""

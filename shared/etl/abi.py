@@ -13,8 +13,6 @@ from typing import Any
 
 from eth_utils import keccak
 
-ZERO_ADDRESS = "0x" + "0" * 40
-
 # name -> [(argument, type, indexed)] exactly as in the contract.
 EVENT_SIGNATURES: dict[str, list[tuple[str, str, bool]]] = {
     "EventCreated": [

@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from shared.etl.geo import Geolocator, default_geolocator
 from shared.etl.load import copy_upsert, read_checkpoint, record_rejects, write_checkpoint
+from shared.geo import Geolocator, default_geolocator
 
 Row = dict[str, Any]
 Rejects = list[tuple[str, str, dict[str, Any]]]

@@ -23,8 +23,9 @@ from typing import Any
 import psycopg
 
 from shared.chain.source import LogSource
-from shared.etl.abi import ZERO_ADDRESS, IgnoredLog, UndecodableLog, as_hex, decode_log
+from shared.etl.abi import IgnoredLog, UndecodableLog, as_hex, decode_log
 from shared.etl.load import copy_upsert, read_checkpoint, record_rejects, write_checkpoint
+from shared.identifiers import ZERO_ADDRESS
 
 CHAIN_COLUMNS = (
     "block_number",

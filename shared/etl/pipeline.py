@@ -13,7 +13,7 @@ from shared.chain.source import LogSource
 from shared.errors import ConfigurationError
 from shared.etl.backend import BackendStats, sync_backend
 from shared.etl.chain import ChainStats, sync_chain
-from shared.etl.geo import Geolocator
+from shared.geo import Geolocator
 
 EtlMode = Literal["hourly", "daily"]
 # The daily run re-reads this much of the backend (without moving watermarks) to pick up rows
@@ -109,38 +109,5 @@ def run_etl_incremental(
         summary.chain = sync_chain(
             conn, log_source, _contract_of(log_source, contract_address), confirmations=confirmations
         )
-    summary.seconds = time.perf_counter() - began
-    return summary
-
-
-def run_full(
-    conn: psycopg.Connection,
-    log_source: LogSource | None,
-    contract_address: str | None = None,
-    *,
-    confirmations: int = 0,
-    as_of: datetime | None = None,
-    redis: Any = None,
-    refresh: bool = True,
-) -> EtlSummary:
-    """Everything from marketplace tables + a LogSource: ETL, the daily feature job as of `as_of`
-    (default now) and the views. What the ML room runs before build_training_set; `confirmations`
-    defaults to 0 because a simulated chain does not reorganise after the fact."""
-    from shared.features.batch import run_feature_job
-    from shared.kpis.views import refresh_views
-
-    began = time.perf_counter()
-    summary = run_etl_incremental(
-        conn,
-        mode="hourly",
-        log_source=log_source,
-        contract_address=contract_address,
-        confirmations=confirmations,
-    )
-    job = run_feature_job(conn, "daily", as_of=as_of, redis=redis)
-    summary.mode = "full"
-    summary.features = dict(job.rows_written)
-    if refresh:
-        summary.views = refresh_views(conn).refreshed
     summary.seconds = time.perf_counter() - began
     return summary

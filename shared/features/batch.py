@@ -25,8 +25,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.types.json import Jsonb
 
-from shared.etl.abi import ZERO_ADDRESS
-from shared.features.cadence import DAILY, HOURLY
+from shared.features.cadence import DAILY, HOURLY, snapshot_day
 from shared.features.formulas import (
     CENTRALITY_WINDOW,
     PAYMENT_WINDOW,
@@ -34,6 +33,7 @@ from shared.features.formulas import (
     PRICE_REFERENCE_WINDOW,
 )
 from shared.features.pagerank import pagerank
+from shared.identifiers import ZERO_ADDRESS
 
 Mode = Literal["hourly", "daily"]
 
@@ -120,10 +120,6 @@ class FeatureJobSummary:
     rows_written: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     cache_keys_invalidated: int = 0
-
-
-def snapshot_day(at: datetime) -> date:
-    return at.astimezone(UTC).date()
 
 
 def day_start(day: date) -> datetime:

@@ -27,7 +27,7 @@ wallet's earlier purchases the same day are much of the fraud signal.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 CadenceName = Literal["hourly", "daily"]
@@ -52,3 +52,8 @@ class Cadence:
 HOURLY = Cadence("hourly", timedelta(hours=1), timedelta(minutes=20))
 DAILY = Cadence("daily", timedelta(days=1), timedelta(hours=2, minutes=20))
 CADENCES: dict[CadenceName, Cadence] = {"hourly": HOURLY, "daily": DAILY}
+
+
+def snapshot_day(at: datetime) -> date:
+    """The UTC day a daily snapshot instant names (the key of the centrality snapshots)."""
+    return at.astimezone(UTC).date()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.etl.geo import great_circle_km
+from shared.geo import great_circle_km
 
 VELOCITY_WINDOW = timedelta(hours=1)
 POPULARITY_WINDOW = timedelta(hours=24)

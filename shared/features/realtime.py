@@ -31,11 +31,10 @@ import redis as redis_lib
 from psycopg_pool import PoolTimeout
 
 from shared.errors import DependencyUnavailable, NotFound, ValidationFailed
-from shared.etl.geo import default_geolocator
 from shared.features import formulas
-from shared.features.batch import snapshot_day
-from shared.features.cadence import DAILY
+from shared.features.cadence import DAILY, snapshot_day
 from shared.features.definitions import FEATURE_NAMES
+from shared.geo import default_geolocator
 
 ENTITY_PREFIX = "tg:f:"
 VELOCITY_PREFIX = "tg:rt:vel:"

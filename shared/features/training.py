@@ -28,8 +28,8 @@ import pandas as pd
 import psycopg
 
 from shared.features import formulas
-from shared.features.batch import centrality_snapshot, snapshot_day
-from shared.features.cadence import DAILY, EPOCH, HOURLY
+from shared.features.batch import centrality_snapshot
+from shared.features.cadence import DAILY, EPOCH, HOURLY, snapshot_day
 from shared.features.definitions import FEATURE_NAMES
 
 # date_bin(period, t - delay, epoch) is Cadence.snapshot_at in SQL (a test holds them equal).

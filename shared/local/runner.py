@@ -100,7 +100,7 @@ def _run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None
     scoring has data from the first request."""
     import redis
 
-    from shared.etl.pipeline import run_full
+    from shared.jobs.scheduled import run_full
 
     started = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -208,9 +208,9 @@ def cli(argv: list[str]) -> int:
     from shared.api.usage_plans import local_api_key
     from shared.config import get_settings, get_thresholds
     from shared.db import apply_migrations, reset_pool
+    from shared.health.checks import register_chain_probe
     from shared.local.gateway import LocalGateway, serve
     from shared.local.services import LocalServices
-    from shared.observability.health import register_chain_probe
 
     _free_port_or_fail(args.host, args.port)
     started = time.perf_counter()

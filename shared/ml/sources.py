@@ -63,8 +63,8 @@ def build_from_simulation(
     conn: psycopg.Connection, *, weeks: int, scale: float, seed: int, end: datetime
 ) -> tuple[LabelledTable, dict[str, Any]]:
     """simulate -> ETL + daily features -> build_training_set on [start, end - LABEL_SETTLING)."""
-    from shared.etl.pipeline import run_full
     from shared.features.training import build_training_set
+    from shared.jobs.scheduled import run_full
     from shared.simulator import SimulationConfig, simulate
 
     timings: dict[str, float] = {}

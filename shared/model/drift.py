@@ -34,7 +34,6 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
-from shared.api.models import Reason
 from shared.model.reference import FeatureBins, FeatureReference
 
 SMOOTHING_PSEUDOCOUNT = 0.5  # per bucket, on both sides (Krichevsky-Trofimov / Jeffreys prior)
@@ -111,10 +110,12 @@ def count_buckets(
 
 
 def live_features(
-    conn: psycopg.Connection, model_version: str, start: datetime, end: datetime
+    conn: psycopg.Connection, model_version: str, start: datetime, end: datetime, *, reason: str
 ) -> Iterator[dict[str, Any]]:
-    """The stored feature vectors of the version's model-scored predictions in (start, end], streamed."""
-    params = {"reason": Reason.MODEL.value, "model_version": model_version, "start": start, "end": end}
+    """The stored feature vectors of the version's predictions decided for `reason` (the scoring
+    room's name of a model decision: the caller's to give, the model room does not know the
+    scoring vocabulary) in (start, end], streamed."""
+    params = {"reason": reason, "model_version": model_version, "start": start, "end": end}
     with conn.cursor() as cursor:
         for (features,) in cursor.stream(LIVE_FEATURES_SQL, params):
             yield features
@@ -128,10 +129,12 @@ def measure_drift(
     end: datetime,
     window: timedelta,
     min_rows: int,
+    reason: str,
 ) -> DriftReport:
-    """Drift of `model_version`'s live features over (end - window, end] against its reference."""
+    """Drift of `model_version`'s live features (its predictions decided for `reason`) over
+    (end - window, end] against its reference."""
     start = end - window
-    rows, counts = count_buckets(live_features(conn, model_version, start, end), reference)
+    rows, counts = count_buckets(live_features(conn, model_version, start, end, reason=reason), reference)
     measured = {
         "model_version": model_version,
         "window_start": start,

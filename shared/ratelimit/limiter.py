@@ -221,10 +221,10 @@ _default_limiter: list[RateLimiter] = []
 
 
 def enforce(route: str, *, ip: str | None, user: str | None = None, wallet: str | None = None) -> None:
-    """Raise RateLimited when the request exceeds a rule (Redis from shared.scoring.clients; when
+    """Raise RateLimited when the request exceeds a rule (Redis from shared.cache.clients; when
     Redis is unavailable, this process's own windows)."""
+    from shared.cache.clients import get_redis, mark_redis_down, mark_redis_up
     from shared.errors import RateLimited
-    from shared.scoring.clients import get_redis, mark_redis_down, mark_redis_up
 
     if not _default_limiter:
         _default_limiter.append(RateLimiter())

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from shared.api.models import Decision
 from shared.config import Thresholds
+from shared.scoring.types import Decision
 
 TOP_FEATURES = 3
 

@@ -16,11 +16,11 @@ import redis
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from shared.api.models import Decision, PredictRequest, PredictResponse, RateLimitMode, Reason
+from shared.cache.clients import mark_redis_down, mark_redis_up
 from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable
 from shared.observability import logger
-from shared.scoring.clients import mark_redis_down, mark_redis_up
+from shared.scoring.types import Decision, PredictRequest, PredictResponse, RateLimitMode, Reason
 
 BLOCKLIST_CACHE_TTL_S = 30
 

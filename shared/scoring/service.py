@@ -34,13 +34,13 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from shared.api.errors import ModelUnavailable
-from shared.api.models import Decision, PredictRequest, PredictResponse, Reason
+from shared.cache.clients import get_redis
 from shared.config import Settings, Thresholds, get_settings, get_thresholds
 from shared.errors import (
     ConfigurationError,
     DependencyUnavailable,
     ModelIntegrityError,
+    ModelUnavailable,
     RateLimited,
     TicketGuardError,
 )
@@ -50,7 +50,6 @@ from shared.observability.pii import pii_salt
 from shared.ratelimit import RateLimiter
 from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
 from shared.scoring import telemetry
-from shared.scoring.clients import get_redis
 from shared.scoring.decision import confidence, decide, top_features
 from shared.scoring.lookup import (
     Budget,
@@ -64,6 +63,7 @@ from shared.scoring.lookup import (
     store_prediction,
     stored_response,
 )
+from shared.scoring.types import Decision, PredictRequest, PredictResponse, Reason
 
 NO_MODEL_VERSION = "none"
 MODEL_RECHECK_S = 1.0

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shared.api.models import Decision, PredictResponse, Reason
 from shared.observability import metrics
+from shared.scoring.types import Decision, PredictResponse, Reason
 
 _DECISION_METRIC = {
     Decision.APPROVED: "DecisionApproved",

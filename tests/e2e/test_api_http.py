@@ -12,8 +12,8 @@ import pytest
 
 from shared.api.usage_plans import local_api_key
 from shared.config import get_settings
-from shared.observability import health as health_checks
-from shared.observability.health import HEALTH_DEADLINE_S
+from shared.health import checks as health_checks
+from shared.health.checks import HEALTH_DEADLINE_S
 from tests.fixtures.api import Market, assert_matches_openapi
 
 PREDICT = "/api/v1/ml/predict/fraud"

@@ -6,7 +6,7 @@ import time
 
 import psycopg
 
-from shared.etl.jobs import parse_job
+from shared.jobs.events import parse_job
 from shared.local.schedules import JOBS, Job, LocalScheduler, job_handler, scheduled_event
 
 

@@ -115,7 +115,7 @@ def test_given_a_broken_feature_reference_then_the_manifest_is_refused(
 def test_the_feature_function_and_the_drift_path_import_no_heavy_ml_library() -> None:
     # Given the deps layer holds no numpy/pandas/xgboost/scikit-learn (layers/build.py FORBIDDEN_IN_DEPS)
     code = (
-        "import sys; import functions.features.handler, shared.model.drift, shared.etl.jobs; "
+        "import sys; import functions.features.handler, shared.model.drift, shared.jobs.scheduled; "
         "print(sorted(n for n in ('numpy', 'pandas', 'xgboost', 'sklearn', 'scipy') if n in sys.modules))"
     )
     # When the features function's modules are imported in a fresh interpreter

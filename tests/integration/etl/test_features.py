@@ -16,13 +16,13 @@ from redis.retry import Retry
 
 from shared.chain.synthetic import SyntheticChain
 from shared.errors import DependencyUnavailable, NotFound
-from shared.etl import run_etl_incremental
-from shared.etl.geo import CAPITALS, great_circle_km
+from shared.etl.pipeline import run_etl_incremental
 from shared.features.batch import run_feature_job
 from shared.features.cadence import DAILY, EPOCH, HOURLY
 from shared.features.definitions import FEATURE_NAMES
 from shared.features.realtime import ScoringContext, compute_realtime_features, record_purchase
 from shared.features.training import build_training_set
+from shared.geo import CAPITALS, great_circle_km
 from tests.fixtures.etl import CONTRACT, IP_DE, IP_FR, IP_GB, IP_JP, IP_US, T0, Market, new_chain
 from tests.fixtures.features import (
     PURCHASES_SQL,

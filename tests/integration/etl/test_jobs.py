@@ -13,7 +13,7 @@ from functions.features.handler import handler as features_handler
 from functions.refresh_views.handler import handler as refresh_handler
 from shared.cli import main
 from shared.errors import ValidationFailed
-from shared.etl.jobs import parse_job
+from shared.jobs.events import parse_job
 from tests.fixtures.etl import T0, Market
 
 

@@ -9,9 +9,9 @@ import pytest
 import redis as redis_lib
 from psycopg_pool import ConnectionPool
 
-from shared.etl import run_full
 from shared.features.definitions import FEATURE_NAMES
 from shared.features.training import build_training_set
+from shared.jobs.scheduled import run_full
 from shared.kpis import compute_kpis
 from tests.fixtures.features import PURCHASES_SQL, disagreements, replay_at_production_cadence
 

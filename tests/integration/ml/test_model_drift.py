@@ -13,11 +13,12 @@ import pytest
 
 from functions.features.handler import handler as features_handler
 from shared.config import get_settings
-from shared.etl.jobs import model_drift
+from shared.jobs.scheduled import model_drift
 from shared.model.drift import measure_drift
 from shared.model.manifest import MANIFEST_NAME
 from shared.model.reference import FeatureReference
 from shared.observability import metrics
+from shared.scoring.types import Reason
 from tests.fixtures.drift import (
     DRIFT_MODEL_VERSION,
     live_vectors,
@@ -33,7 +34,9 @@ ALARM_THRESHOLD = 0.15  # infra/config.py AlarmThresholds.model_drift_kl
 
 
 def _measure(db: psycopg.Connection, reference: FeatureReference, min_rows: int = 200):
-    return measure_drift(db, reference, DRIFT_MODEL_VERSION, end=END, window=DAY, min_rows=min_rows)
+    return measure_drift(
+        db, reference, DRIFT_MODEL_VERSION, end=END, window=DAY, min_rows=min_rows, reason=Reason.MODEL.value
+    )
 
 
 def test_given_predictions_drawn_like_the_training_rows_then_drift_is_small(

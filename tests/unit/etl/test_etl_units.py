@@ -11,9 +11,9 @@ import pytest
 from eth_abi import encode
 
 from shared.etl.abi import EVENT_SIGNATURES, IgnoredLog, UndecodableLog, abi_fragments, decode_log, topic0
-from shared.etl.geo import UNKNOWN, Geolocator, great_circle_km
 from shared.features import formulas
 from shared.features.pagerank import pagerank
+from shared.geo import UNKNOWN, Geolocator, great_circle_km
 
 ARTIFACT = Path(__file__).resolve().parents[3] / "contracts" / "build" / "TicketMarket.json"
 T = datetime(2026, 3, 2, 12, tzinfo=UTC)

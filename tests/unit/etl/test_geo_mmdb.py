@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ConfigurationError
-from shared.etl.geo import UNKNOWN, Geolocator
+from shared.geo import UNKNOWN, Geolocator
 
 
 def _ctrl(kind: int, size: int) -> bytes:

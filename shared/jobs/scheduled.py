@@ -1,63 +1,35 @@
-"""The scheduled jobs as one call each, for the Lambda handlers, the CLI and the local runner:
-open what they need from Settings, run, return a JSON-able summary."""
+"""The scheduled jobs as one call each, for the Lambda handlers, the CLI and the local runner: open
+what they need from Settings, run, return a JSON-able summary. The jobs room orchestrates the rooms
+below it (ETL, features, KPIs, model drift); none of them knows about another's schedule."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+import psycopg
 
-from shared.errors import ValidationFailed
+from shared.config import get_settings
+from shared.db import connect
+from shared.errors import ConfigurationError
+from shared.features.batch import run_feature_job
+from shared.jobs.events import ScheduledJob
+from shared.kpis.kpis import confusion_counts
+from shared.kpis.views import refresh_views
+from shared.model import resolve_model_dir
+from shared.model.drift import DriftReport, measure_drift
+from shared.model.manifest import read_manifest
 from shared.observability import logger
+from shared.scoring.types import Reason
 
 if TYPE_CHECKING:
-    import psycopg
-
-    from shared.model.drift import DriftReport
-
-
-class ScheduledJob(BaseModel):
-    """An EventBridge scheduled event (`detail`) or a rule target's constant input, e.g.
-    {"mode": "daily"}; both shapes are accepted, nothing else."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    mode: Literal["hourly", "daily"] = "hourly"
-    since: datetime | None = None
-    as_of: datetime | None = None
-    # EventBridge's `time`: when the rule fired. The feature snapshots follow it, not the clock,
-    # so a delayed or retried invocation still writes its own slot's snapshot.
-    scheduled_at: datetime | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unwrap(cls, value: Any) -> Any:
-        if isinstance(value, dict) and value.get("detail-type") == "Scheduled Event":
-            detail = value.get("detail")
-            detail = {} if detail is None else detail
-            if not isinstance(detail, dict):
-                raise ValueError("detail must be an object")
-            return {**detail, "scheduled_at": value.get("time")}
-        return value
-
-
-def parse_job(event: Any) -> ScheduledJob:
-    try:
-        job = ScheduledJob.model_validate(event if event is not None else {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "event"
-        raise ValidationFailed(f"invalid job event: {where}: {first['msg']}", field=where) from None
-    for name in ("since", "as_of", "scheduled_at"):
-        value = getattr(job, name)
-        if value is not None and value.tzinfo is None:
-            raise ValidationFailed(f"{name} must carry a timezone", field=name)
-    return job
+    # The ETL brings web3 (about 2 s of imports): only the jobs that read the chain load it.
+    from shared.etl.chain import LogSource
+    from shared.etl.pipeline import EtlSummary
 
 
 def _redis() -> Any:
-    from shared.config import get_settings
 
     url = get_settings().redis_url
     if not url:
@@ -68,7 +40,6 @@ def _redis() -> Any:
 
 
 def etl_job(job: ScheduledJob) -> dict[str, Any]:
-    from shared.db import connect
     from shared.etl.pipeline import default_log_source, run_etl_incremental
 
     with connect(statement_timeout_ms=600_000) as conn:
@@ -79,8 +50,6 @@ def etl_job(job: ScheduledJob) -> dict[str, Any]:
 def feature_job(job: ScheduledJob) -> dict[str, Any]:
     """The feature tables brought to the job's time, then the served model's drift up to that time
     (`drift`: per-feature KL and the maximum, or why there is none)."""
-    from shared.db import connect
-    from shared.features.batch import run_feature_job
 
     with connect(statement_timeout_ms=600_000) as conn:
         summary = run_feature_job(conn, job.mode, as_of=job.as_of or job.scheduled_at, redis=_redis())
@@ -99,7 +68,6 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
 def _drift_after_features(conn: psycopg.Connection, end: datetime) -> DriftReport:
     """Never raises: the feature tables are written by now, and a failed invocation would be retried
     (EventBridge async, 2 retries), rerunning the whole job for the sake of a monitoring figure."""
-    from shared.model.drift import DriftReport
 
     try:
         return model_drift(conn, end)
@@ -112,13 +80,6 @@ def model_drift(conn: psycopg.Connection, end: datetime) -> DriftReport:
     """Drift of the served model (Settings.model_dir: /opt/model on Lambda, else the registry's
     CURRENT) over the drift window ending at `end`; no model or a model without a feature reference
     is reported, not raised."""
-    from datetime import timedelta
-
-    from shared.config import get_settings
-    from shared.errors import ConfigurationError
-    from shared.model import resolve_model_dir
-    from shared.model.drift import DriftReport, measure_drift
-    from shared.model.manifest import read_manifest
 
     settings = get_settings()
     try:
@@ -138,15 +99,11 @@ def model_drift(conn: psycopg.Connection, end: datetime) -> DriftReport:
         end=end,
         window=timedelta(hours=settings.drift_window_hours),
         min_rows=settings.drift_min_rows,
+        reason=Reason.MODEL.value,
     )
 
 
 def refresh_job() -> dict[str, Any]:
-    from datetime import UTC, timedelta
-
-    from shared.db import connect
-    from shared.kpis.kpis import confusion_counts
-    from shared.kpis.views import refresh_views
 
     with connect(statement_timeout_ms=300_000) as conn:
         summary = refresh_views(conn)
@@ -159,3 +116,35 @@ def refresh_job() -> dict[str, Any]:
         "rows": summary.rows,
         "seconds": {k: round(v, 3) for k, v in summary.seconds.items()},
     }
+
+
+def run_full(
+    conn: psycopg.Connection,
+    log_source: LogSource | None,
+    contract_address: str | None = None,
+    *,
+    confirmations: int = 0,
+    as_of: datetime | None = None,
+    redis: Any = None,
+    refresh: bool = True,
+) -> EtlSummary:
+    """Everything from marketplace tables + a LogSource: ETL, the daily feature job as of `as_of`
+    (default now) and the views. What the ML room runs before build_training_set; `confirmations`
+    defaults to 0 because a simulated chain does not reorganise after the fact."""
+    from shared.etl.pipeline import run_etl_incremental
+
+    began = time.perf_counter()
+    summary = run_etl_incremental(
+        conn,
+        mode="hourly",
+        log_source=log_source,
+        contract_address=contract_address,
+        confirmations=confirmations,
+    )
+    job = run_feature_job(conn, "daily", as_of=as_of, redis=redis)
+    summary.mode = "full"
+    summary.features = dict(job.rows_written)
+    if refresh:
+        summary.views = refresh_views(conn).refreshed
+    summary.seconds = time.perf_counter() - began
+    return summary

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 
-from shared.api.models import DependencyStatus, HealthChecks, HealthResponse
 from shared.config import get_settings
+from shared.health.models import DependencyStatus, HealthChecks, HealthResponse
 
 HEALTH_TIMEOUT_S = 2.0  # each probe's own connect/read timeout
 HEALTH_DEADLINE_S = 2.5  # the whole report: every check runs concurrently within it

@@ -1,0 +1,1 @@
+"""The cache room: the Redis client of the request path behind its circuit breaker."""

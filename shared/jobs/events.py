@@ -1,0 +1,50 @@
+"""What a scheduled job is asked to do: the EventBridge event (or a rule's constant input) as a
+validated ScheduledJob."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from shared.errors import ValidationFailed
+
+
+class ScheduledJob(BaseModel):
+    """An EventBridge scheduled event (`detail`) or a rule target's constant input, e.g.
+    {"mode": "daily"}; both shapes are accepted, nothing else."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    mode: Literal["hourly", "daily"] = "hourly"
+    since: datetime | None = None
+    as_of: datetime | None = None
+    # EventBridge's `time`: when the rule fired. The feature snapshots follow it, not the clock,
+    # so a delayed or retried invocation still writes its own slot's snapshot.
+    scheduled_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("detail-type") == "Scheduled Event":
+            detail = value.get("detail")
+            detail = {} if detail is None else detail
+            if not isinstance(detail, dict):
+                raise ValueError("detail must be an object")
+            return {**detail, "scheduled_at": value.get("time")}
+        return value
+
+
+def parse_job(event: Any) -> ScheduledJob:
+    try:
+        job = ScheduledJob.model_validate(event if event is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise ValidationFailed(f"invalid job event: {where}: {first['msg']}", field=where) from None
+    for name in ("since", "as_of", "scheduled_at"):
+        value = getattr(job, name)
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed(f"{name} must carry a timezone", field=name)
+    return job
