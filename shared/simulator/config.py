@@ -13,15 +13,8 @@ if TYPE_CHECKING:
 
 ChainMode = Literal["evm", "synthetic"]
 
-# Fraud scenarios and their share of the fraudulent orders (overall fraud is `fraud_rate`).
-SCENARIO_SHARES: dict[str, float] = {
-    "scalper_bot": 0.35,
-    "stolen_card": 0.25,
-    "wash_trading": 0.20,
-    "account_takeover": 0.20,
-}
+# The scenario of honest orders; the others are fraud (the scenario table: shared.simulator.scenarios).
 LEGIT = "legit"
-SCENARIOS: tuple[str, ...] = (*SCENARIO_SHARES, LEGIT)
 
 # Marketplace events (orders + sessions + login attempts + listings/delistings) per order, as the
 # generator's behaviour mix produces them; `events_per_day` is turned into orders with it.
@@ -94,7 +87,7 @@ class SimulationResult:
     market: Any
     w3: Any
     counts: dict[str, int]  # rows written per table ("marketplace.orders", ...)
-    orders_by_scenario: dict[str, int]
+    orders_by_scenario: dict[str, int]  # every scenario, fraud first (scenarios.SCENARIOS' order)
     labels: dict[str, int]  # written_fraud, written_legit, pending (due after `end`), never
     chain_transactions: int
     first_block: int
@@ -114,4 +107,4 @@ class SimulationResult:
     def fraud_share(self) -> dict[str, float]:
         """Per scenario, its orders as a share of all orders (the fraud scenarios sum to ~fraud_rate)."""
         total = max(1, self.total_orders)
-        return {s: self.orders_by_scenario.get(s, 0) / total for s in SCENARIOS}
+        return {s: n / total for s, n in self.orders_by_scenario.items()}

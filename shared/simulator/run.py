@@ -17,8 +17,11 @@ from shared.chain.evm import MINT_BATCH_MAX, deploy, local_chain, set_next_block
 from shared.chain.source import Web3LogSource
 from shared.chain.synthetic import SyntheticChain
 from shared.errors import Conflict
-from shared.simulator.config import SCENARIOS, SimulationConfig, SimulationResult
-from shared.simulator.world import World, finalize
+from shared.simulator.config import SimulationConfig, SimulationResult
+from shared.simulator.generate import generate
+from shared.simulator.labels import finalize
+from shared.simulator.scenarios import SCENARIOS
+from shared.simulator.world import World
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +170,7 @@ def simulate(conn: psycopg.Connection[Any], config: SimulationConfig) -> Simulat
     first_block = log_source.latest_block() + 1
 
     # ---------------------------------------------------------------- the world
-    world = World(config, organizer=organizer)
-    world.run()
+    world = generate(config, organizer=organizer)
     labels = finalize(world)
     timings["generate"] = time.perf_counter() - clock
 
@@ -277,7 +279,7 @@ def _write(
                     _ts(e.created_at),
                     _ts(e.created_at),
                 )
-                for e, meta in zip(world.events, world._event_meta, strict=True)
+                for e, meta in zip(world.events, world.event_meta, strict=True)
             ),
         )
 

@@ -124,7 +124,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "honest": {"seed": 2, "days": 1, "transactions_per_day": 300, "fraud_rate": 0},
 }
 
-# Recorded from the code before the split of world.py (see the module's docstring).
+# Recorded from the code before the split of world.py: commit 1bdae24 added this test to that code.
 EXPECTED: dict[str, dict[str, str]] = {
     "two_days": {
         "intel.fraud_labels": "79b8a8ce430faf12692c5a7a6f04f1b0819c14b232561323c70747d3ea10e303",

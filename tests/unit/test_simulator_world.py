@@ -13,9 +13,13 @@ import pytest
 from geoip2fast import GeoIP2Fast
 
 from shared.chain.units import usd_to_wei
-from shared.simulator.config import LEGIT, SCENARIO_SHARES, SimulationConfig
+from shared.simulator.config import LEGIT, SimulationConfig
+from shared.simulator.generate import generate
 from shared.simulator.geo import distance_km
-from shared.simulator.world import DAY, Labels, Order, World, finalize
+from shared.simulator.labels import Labels, finalize
+from shared.simulator.records import Order
+from shared.simulator.scenarios import SCENARIO_SHARES
+from shared.simulator.world import DAY, World
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 ORGANIZER = "0x" + "0a" * 20
@@ -23,8 +27,7 @@ ORGANIZER = "0x" + "0a" * 20
 
 def _world(**overrides: object) -> tuple[World, Labels]:
     config = SimulationConfig(**{"seed": 5, "days": 7, "transactions_per_day": 1500, "end": END, **overrides})  # type: ignore[arg-type]
-    world = World(config, organizer=ORGANIZER)
-    world.run()
+    world = generate(config, organizer=ORGANIZER)
     return world, finalize(world)
 
 
