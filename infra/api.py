@@ -3,7 +3,9 @@
 At synth a copy of the document is completed with what only the deployment knows: the Lambda
 proxy integration of each operation (`x-ticketguard-function` names the function), request
 validation (body and parameters), the Cognito authorizer on `/admin/*`, and gateway responses in
-the project's error shape `{"error": {"code", "message"}}`. The file itself stays the single source.
+the project's error shape `{"error": {"code", "message"}}` from the document's own table of them
+(`x-ticketguard-gateway-responses`, which the local gateway answers from too). The file itself stays
+the single source.
 Usage plans and API keys come from `shared/api/usage_plans.yaml` (shared with the local gateway).
 
 A usage plan covers the whole stage: API Gateway cannot keep a key to some of its methods. So each
@@ -45,23 +47,10 @@ ADMIN_PREFIX = "/admin/"
 COGNITO_SCHEME = "cognito_admin"
 VALIDATOR = "body_and_parameters"
 
-# Gateway responses (API Gateway answers these itself, before any function runs) in the error shape
-# of the document. `$context.error.messageString` is already a quoted JSON string.
-GATEWAY_RESPONSES: dict[str, tuple[str, str]] = {
-    "BAD_REQUEST_BODY": ("400", "validation_error"),
-    "BAD_REQUEST_PARAMETERS": ("400", "validation_error"),
-    "INVALID_API_KEY": ("403", "forbidden"),
-    "ACCESS_DENIED": ("403", "forbidden"),
-    "WAF_FILTERED": ("403", "forbidden"),
-    "UNAUTHORIZED": ("401", "unauthorized"),
-    "MISSING_AUTHENTICATION_TOKEN": ("404", "route_not_found"),  # what REST APIs answer for unknown routes
-    "THROTTLED": ("429", "throttled"),
-    "QUOTA_EXCEEDED": ("429", "rate_limited"),
-    "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
-    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
-    "DEFAULT_4XX": ("", "bad_request"),
-    "DEFAULT_5XX": ("", "internal_error"),
-}
+# The gateway's own answers (API Gateway answers these itself, before any function runs): a table of
+# the document, response type -> status, code (and the local gateway's message); `local_only` entries
+# are answered by the local gateway alone.
+GATEWAY_RESPONSES_EXTENSION = "x-ticketguard-gateway-responses"
 
 
 def load_document(path: Path = OPENAPI_PATH) -> dict[str, Any]:
@@ -69,6 +58,18 @@ def load_document(path: Path = OPENAPI_PATH) -> dict[str, Any]:
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.0"):
         raise ValueError(f"{path}: API Gateway imports OpenAPI 3.0.x documents only")
     return document
+
+
+def gateway_responses(document: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """API Gateway response type -> (status, or "" for the error's own; code), from the document."""
+    table = document.get(GATEWAY_RESPONSES_EXTENSION)
+    if not table:
+        raise ValueError(f"the document has no {GATEWAY_RESPONSES_EXTENSION}: what does the gateway answer?")
+    return {
+        name: (str(entry.get("status", "")), entry["code"])
+        for name, entry in table.items()
+        if not entry.get("local_only", False)
+    }
 
 
 def operations(document: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -91,6 +92,8 @@ def gateway_document(
 ) -> tuple[dict[str, Any], list[str]]:
     """The document API Gateway imports, and the operations whose function is not deployed."""
     body = copy.deepcopy(dict(document))
+    responses = gateway_responses(body)
+    body.pop(GATEWAY_RESPONSES_EXTENSION)
     undeployed = []
     for path, method, operation in operations(body):
         function = operation.pop(FUNCTION_EXTENSION, None)
@@ -155,7 +158,7 @@ def gateway_document(
             },
             "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
         }
-        for name, (status, code) in GATEWAY_RESPONSES.items()
+        for name, (status, code) in responses.items()
     }
     return body, undeployed
 

@@ -12,6 +12,7 @@ import yaml
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+GATEWAY_RESPONSES_EXTENSION = "x-ticketguard-gateway-responses"
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,33 @@ def match_path(path: str) -> RouteMatch | None:
         if found:
             return RouteMatch(template, found.groupdict(), allowed)
     return None
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of the gateway's own answers (the document's x-ticketguard-gateway-responses table)."""
+
+    type: str  # API Gateway's gateway response type, or a local-only name
+    status: int | None  # None: the error's own status (DEFAULT_4XX, DEFAULT_5XX)
+    code: str
+    message: str = ""  # the local gateway's message, a format string
+    field: str | None = None
+    local_only: bool = False
+
+
+@lru_cache(maxsize=1)
+def gateway_responses() -> dict[str, GatewayResponse]:
+    """Response type -> the gateway's answer, as the CDK stack deploys it (infra/api.py reads the
+    same table) and the local gateway answers it."""
+    table = load_openapi()[GATEWAY_RESPONSES_EXTENSION]
+    return {
+        name: GatewayResponse(
+            type=name,
+            status=entry.get("status"),
+            code=entry["code"],
+            message=entry.get("message", ""),
+            field=entry.get("field"),
+            local_only=bool(entry.get("local_only", False)),
+        )
+        for name, entry in table.items()
+    }

@@ -6,7 +6,8 @@ it answers before any function runs: unknown route 404, wrong method 405 (with A
 body 413, missing or unknown API key 403, a key calling an operation its usage plan does not list
 403 (not counted against throttle or quota), usage-plan throttle 429 (a token bucket per key with the
 plan's rate and burst, from shared/api/usage_plans.yaml) and quota 429. Every such answer carries
-the API's error body.
+the API's error body, with the status and code of the document's table of gateway responses
+(`x-ticketguard-gateway-responses`, which the CDK stack deploys too).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from starlette.routing import Route
 
 from shared.api.access import out_of_plan_message
 from shared.api.errors import error_body
-from shared.api.spec import Operation, match_path
+from shared.api.spec import Operation, gateway_responses, match_path
 from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
 from shared.config import get_settings
 from shared.observability import logger
@@ -41,6 +42,15 @@ FUNCTION_TIMEOUT_S = 10.0
 FUNCTION_CONCURRENCY = 40  # worker threads per function
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _QUOTA_PERIOD_S = {"DAY": 86_400, "WEEK": 7 * 86_400, "MONTH": 30 * 86_400}
+
+
+def gateway_answer(response_type: str, **values: Any) -> tuple[int, dict[str, Any]]:
+    """Status and error body of one of the gateway's own answers, from openapi.yaml's table; `values`
+    fill its message."""
+    response = gateway_responses()[response_type]
+    if response.status is None:
+        raise ValueError(f"gateway response {response_type} has no status of its own")
+    return response.status, error_body(response.code, response.message.format(**values), response.field)
 
 
 class LocalLambdaContext:
@@ -115,17 +125,13 @@ class ApiKeyGuard:
         """None when the request may pass, else (status, error body, headers)."""
         state = self._states.get(api_key or "")
         if state is None:
-            return 403, error_body("forbidden", "missing or invalid API key", "x-api-key"), {}
+            return *gateway_answer("INVALID_API_KEY"), {}
         if not state.plan.allows(operation.operation_id):
             described = f"{operation.operation_id} ({operation.method} {operation.path})"
             return 403, error_body("forbidden", out_of_plan_message(described)), {}
         wait_s = state.bucket.take()
         if wait_s > 0:
-            return (
-                429,
-                error_body("throttled", "too many requests for this API key's usage plan"),
-                {"Retry-After": str(max(1, int(wait_s + 0.999)))},
-            )
+            return *gateway_answer("THROTTLED"), {"Retry-After": str(max(1, int(wait_s + 0.999)))}
         quota = state.plan.quota
         if quota is not None:
             with self._lock:
@@ -135,11 +141,7 @@ class ApiKeyGuard:
                     state.quota_started, state.quota_used = now, 0
                 if state.quota_used >= quota.limit:
                     retry = int(state.quota_started + period - now) + 1
-                    return (
-                        429,
-                        error_body("quota_exceeded", "this API key's quota is used up"),
-                        {"Retry-After": str(retry)},
-                    )
+                    return *gateway_answer("QUOTA_EXCEEDED"), {"Retry-After": str(retry)}
                 state.quota_used += 1
         return None
 
@@ -228,7 +230,8 @@ def to_http(result: dict[str, Any]) -> Response:
         headers: dict[str, str] = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
         multi = result.get("multiValueHeaders") or {}
     except (KeyError, TypeError, ValueError):
-        return JSONResponse(error_body("bad_gateway", "malformed function response"), status_code=502)
+        status, error = gateway_answer("MALFORMED_FUNCTION_RESPONSE")
+        return JSONResponse(error, status_code=status)
     response = Response(content=raw, status_code=status, headers=headers)
     for name, values in multi.items():
         if name in headers:
@@ -280,6 +283,11 @@ class LocalGateway:
     def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
         return JSONResponse(body, status_code=status, headers=headers)
 
+    @classmethod
+    def _answer(cls, response_type: str, headers: dict[str, str] | None = None, **values: Any) -> Response:
+        """One of the gateway's own answers (openapi.yaml's x-ticketguard-gateway-responses)."""
+        return cls._error(*gateway_answer(response_type, **values), headers)
+
     async def _read_body(self, request: Request) -> bytes | None:
         """The body, or None when it exceeds the limit (stops reading as soon as it does)."""
         declared = request.headers.get("content-length")
@@ -298,14 +306,12 @@ class LocalGateway:
         arrived_at = datetime.now(UTC)  # requestTimeEpoch: the scoring budget counts from here
         route = match_path(request.url.path)
         if route is None:
-            return self._error(404, error_body("route_not_found", f"no route {request.url.path}"))
+            return self._answer("MISSING_AUTHENTICATION_TOKEN", path=request.url.path)
         operation = route.operations.get(request.method)
         if operation is None:
             allowed = ", ".join(sorted(route.operations))
-            return self._error(
-                405,
-                error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}"),
-                {"Allow": allowed},
+            return self._answer(
+                "METHOD_NOT_ALLOWED", {"Allow": allowed}, method=request.method, allowed=allowed
             )
         if operation.requires_api_key and len(request.headers.getlist("x-api-key")) > 1:
             # Which of two keys would be checked, and which one would reach the function? Neither.
@@ -323,14 +329,9 @@ class LocalGateway:
             logger.debug(
                 "client disconnected before sending its whole body", extra={"path": request.url.path}
             )
-            return self._error(
-                400, error_body("client_disconnected", "the request body was not received whole")
-            )
+            return self._answer("CLIENT_DISCONNECTED")
         if body is None:
-            return self._error(
-                413,
-                error_body("payload_too_large", f"request body exceeds {self.max_body_bytes} bytes"),
-            )
+            return self._answer("REQUEST_TOO_LARGE", limit=self.max_body_bytes)
         request_id = str(uuid.uuid4())
         api_key_id = self.keys.key_id(request.headers.get("x-api-key"))  # the key checked above
         event = build_event(
@@ -347,7 +348,7 @@ class LocalGateway:
         except Exception:
             # Lambda's unhandled error: API Gateway answers 502; never the trace.
             logger.exception("function raised", extra={"function": operation.function})
-            return self._error(502, error_body("bad_gateway", "the function failed"))
+            return self._answer("FUNCTION_FAILED")
         response = to_http(result)
         response.headers["x-amzn-requestid"] = request_id
         return response
