@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="ViewRefreshDuration", unit=MetricUnit.Seconds, value=sum(summary["seconds"].values())
     )
-    # the monitoring dashboard's confusion matrix (infra/monitoring.py METRICS), last 24 hours
+    # the monitoring dashboard's confusion matrix (shared/observability/metrics_catalogue.yaml), last 24 hours
     confusion = summary["confusion_24h"]
     metrics.add_metric(name="ConfusionTruePositive", unit=MetricUnit.Count, value=confusion["true_positive"])
     metrics.add_metric(
