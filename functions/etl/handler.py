@@ -7,14 +7,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.jobs.entry import job_handler
 from shared.jobs.events import parse_job
 from shared.jobs.scheduled import etl_job
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, metrics
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@job_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = parse_job(event)
     summary = etl_job(job)

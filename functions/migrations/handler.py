@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent, event_source
 from pydantic import BaseModel, ConfigDict
 
 from shared.db import apply_migrations, connect
@@ -18,25 +19,23 @@ PHYSICAL_ID = "ticketguard-schema-migrations"
 STATEMENT_TIMEOUT_MS = 240_000  # migrations may rewrite tables; the function's own timeout is 300 s
 
 
-class ProviderEvent(BaseModel):
+class _Request(BaseModel):
+    """What this handler relies on, validated (Powertools' event class reads, it does not check)."""
+
     model_config = ConfigDict(extra="ignore")
 
     RequestType: Literal["Create", "Update", "Delete"]
-    PhysicalResourceId: str | None = None
-    ResourceProperties: dict[str, Any] = {}
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = ProviderEvent.model_validate(event)
-    if request.RequestType == "Delete":
-        return {"PhysicalResourceId": request.PhysicalResourceId or PHYSICAL_ID}
+@event_source(data_class=CloudFormationCustomResourceEvent)
+def handler(event: CloudFormationCustomResourceEvent, context: Any) -> dict[str, Any]:
+    if _Request.model_validate(event.raw_event).RequestType == "Delete":
+        return {"PhysicalResourceId": event.physical_resource_id or PHYSICAL_ID}
     with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS) as conn:
         applied = apply_migrations(conn)
-    logger.info(
-        "migrations applied",
-        extra={"applied": applied, "fingerprint": request.ResourceProperties.get("Fingerprint")},
-    )
+    fingerprint = (event.resource_properties or {}).get("Fingerprint")
+    logger.info("migrations applied", extra={"applied": applied, "fingerprint": fingerprint})
     return {
         "PhysicalResourceId": PHYSICAL_ID,
         "Data": {"Applied": ",".join(applied) or "none", "Count": len(applied)},

@@ -9,22 +9,42 @@ Public API (other rooms import from here):
   also takes the client's write calls; `reorg(depth)`), `Block`
 """
 
-from shared.chain.artifacts import ContractArtifact, load_artifact, ticket_market_abi
-from shared.chain.evm import (
-    ChainTransactionFailed,
-    Roles,
-    TicketMarketClient,
-    decode_revert,
-    deploy,
-    deploy_artifact,
-    local_chain,
-    set_next_block_timestamp,
-)
-from shared.chain.source import LOG_KEYS, Block, BlockHeader, LogSource, Web3LogSource
-from shared.chain.synthetic import SyntheticChain, SyntheticChainError
-from shared.chain.units import WEI_PER_USD, usd_to_cents, usd_to_wei, wei_to_usd
+from __future__ import annotations
 
-SyntheticLogSource = SyntheticChain  # the name the cross-room interface uses
+import importlib
+from typing import Any
+
+# Loaded on first use (PEP 562): the EVM side brings web3 and py-evm (seconds of imports), which the
+# rooms that only need the units or the log-source protocol must not pay for.
+_HOME = {
+    **dict.fromkeys(("ContractArtifact", "load_artifact", "ticket_market_abi"), "artifacts"),
+    **dict.fromkeys(
+        (
+            "ChainTransactionFailed",
+            "Roles",
+            "TicketMarketClient",
+            "decode_revert",
+            "deploy",
+            "deploy_artifact",
+            "local_chain",
+            "set_next_block_timestamp",
+        ),
+        "evm",
+    ),
+    **dict.fromkeys(("LOG_KEYS", "Block", "BlockHeader", "LogSource", "Web3LogSource"), "source"),
+    **dict.fromkeys(("SyntheticChain", "SyntheticChainError"), "synthetic"),
+    **dict.fromkeys(("WEI_PER_USD", "usd_to_cents", "usd_to_wei", "wei_to_usd"), "units"),
+}
+_ALIASES = {"SyntheticLogSource": "SyntheticChain"}  # the name the cross-room interface uses
+
+
+def __getattr__(name: str) -> Any:
+    target = _ALIASES.get(name, name)
+    module = _HOME.get(target)
+    if module is None:
+        raise AttributeError(f"module 'shared.chain' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"shared.chain.{module}"), target)
+
 
 __all__ = [
     "LOG_KEYS",

@@ -20,12 +20,10 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from shared.chain.artifacts import ContractArtifact, load_artifact
+from shared.chain.units import MINT_BATCH_MAX, PRIMARY_FEE_BPS, RESALE_FEE_BPS
 from shared.errors import TicketGuardError
 
 DEFAULT_GAS_LIMIT = 30_000_000
-PRIMARY_FEE_BPS = 500  # 5% of a primary sale goes to the platform
-RESALE_FEE_BPS = 1_000  # 10% of a resale goes to the platform
-MINT_BATCH_MAX = 400  # tickets per mint transaction (about 50k gas each; stays well under a block)
 _TX_GAS = 400_000
 _BYTES_REPR = re.compile(r"b'(?:[^'\\]|\\.)*'")
 

@@ -32,3 +32,10 @@ def wei_to_usd(price_wei: int) -> Decimal:
         raise ValueError(f"wei amount must not be negative, got {price_wei}")
     cents = (Decimal(price_wei) / WEI_PER_CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return (cents * _CENT).quantize(_CENT)
+
+
+# The contract's fixed rates and limits (TicketMarket.sol), here rather than with the EVM client so that
+# the rooms that only price tickets (the simulator's market) do not load web3.
+PRIMARY_FEE_BPS = 500  # 5% of a primary sale goes to the platform
+RESALE_FEE_BPS = 1_000  # 10% of a resale goes to the platform
+MINT_BATCH_MAX = 400  # tickets per mint transaction (about 50k gas each; stays well under a block)

@@ -3,6 +3,7 @@ validated ScheduledJob."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,13 +28,26 @@ class ScheduledJob(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _unwrap(cls, value: Any) -> Any:
-        if isinstance(value, dict) and value.get("detail-type") == "Scheduled Event":
-            detail = value.get("detail")
-            detail = {} if detail is None else detail
-            if not isinstance(detail, dict):
-                raise ValueError("detail must be an object")
-            return {**detail, "scheduled_at": value.get("time")}
-        return value
+        """A whole EventBridge event (a rule's or EventBridge Scheduler's) is read through Powertools'
+        EventBridgeModel: its `detail` (an object from a rule, a JSON string from Scheduler) holds
+        the job, its `time` when it fired."""
+        if not (isinstance(value, dict) and "detail-type" in value):
+            return value
+        detail = value.get("detail")
+        if isinstance(detail, str):
+            try:
+                detail = json.loads(detail) if detail.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError("detail is a string but not JSON") from None
+        if detail is None:
+            detail = {}
+        if not isinstance(detail, dict):
+            raise ValueError("detail must be an object")
+        # Imported here: Powertools' parser models package builds every AWS event model (~0.7 s).
+        from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+        envelope = EventBridgeModel.model_validate({**value, "detail": detail})
+        return {**detail, "scheduled_at": envelope.time}
 
 
 def parse_job(event: Any) -> ScheduledJob:

@@ -1,9 +1,32 @@
 """The marketplace simulator: users, wallets, events, tickets, sales and resales on the chain, sessions
-and logins, fraud scenarios with delayed and noisy labels. `simulate(conn, SimulationConfig(...))`."""
+and logins, fraud scenarios with delayed and noisy labels. `simulate(conn, SimulationConfig(...))`.
 
-from shared.simulator.config import LEGIT, SimulationConfig, SimulationResult
-from shared.simulator.run import SIM_SCHEMA, TABLES, simulate
-from shared.simulator.scenarios import SCENARIO_SHARES, SCENARIOS
+The names below load on first use (PEP 562): `simulate` and the tables bring the EVM (web3, seconds of
+imports), which the scenario logic and its unit tests do not need."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOME = {
+    "LEGIT": "config",
+    "SimulationConfig": "config",
+    "SimulationResult": "config",
+    "SIM_SCHEMA": "run",
+    "TABLES": "run",
+    "simulate": "run",
+    "SCENARIO_SHARES": "scenarios",
+    "SCENARIOS": "scenarios",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shared.simulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"shared.simulator.{module}"), name)
+
 
 __all__ = [
     "LEGIT",

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from shared.chain.evm import PRIMARY_FEE_BPS, RESALE_FEE_BPS
-from shared.chain.units import usd_to_wei, wei_to_usd
+from shared.chain.units import PRIMARY_FEE_BPS, RESALE_FEE_BPS, usd_to_wei, wei_to_usd
 from shared.simulator.catalogue import event_of_ticket, pick_event
 from shared.simulator.records import ChainOp, Event, Listing, Order, User
 from shared.simulator.scenario import Scenario

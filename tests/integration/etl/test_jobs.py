@@ -94,3 +94,26 @@ def test_cli_runs_each_job_once(
     )
     out = capsys.readouterr().out
     assert '"rows_written": 5' in out and '"transactions": 1' in out
+
+
+def test_given_eventbridge_scheduler_event_with_string_detail_when_parsed_then_job_and_time_read() -> None:
+    # Given EventBridge Scheduler's shape: the detail as a JSON string
+    event = {**scheduled({}), "detail": '{"mode": "daily"}'}
+    # When parsed, Then the job is the detail's and its time the event's
+    job = parse_job(event)
+    assert job.mode == "daily"
+    assert job.scheduled_at is not None and job.scheduled_at.isoformat() == "2026-03-02T12:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {**scheduled({}), "detail": "not json"},
+        {**scheduled({}), "detail": [1, 2]},
+        {k: v for k, v in scheduled({}).items() if k != "time"},
+        {**scheduled({}), "time": "yesterday"},
+    ],
+)
+def test_given_malformed_eventbridge_event_when_parsed_then_validation_error_naming_it(event: dict) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_job(event)
