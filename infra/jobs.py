@@ -1,4 +1,5 @@
-"""EventBridge schedules of the batch jobs (spec 6.3), all in UTC.
+"""EventBridge schedules of the batch jobs (spec 6.3), all in UTC, one rule per row of the schedules
+table (shared/jobs/schedules.yaml), which the local timers of `make run` read too.
 
 Bi-weekly retraining: cron cannot say "every other Sunday" (the spec's `0 2 */14 * *` means days
 1, 15 and 29 of each month, not every second Sunday). The rule fires every Sunday at 02:00 UTC with
@@ -9,8 +10,6 @@ emergency retrain (drift) invokes it without that input.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -19,51 +18,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from shared.jobs.schedules import SCHEDULES, Schedule
 
-@dataclass(frozen=True)
-class Schedule:
-    name: str
-    function: str
-    expression: str
-    description: str
-    payload: Mapping[str, Any] | None = None  # the rule's constant input (None: EventBridge's own event)
-    # Add the rule's firing time to the payload as `scheduled_at` (the feature jobs snapshot by it).
-    with_time: bool = False
-
-
-# The ETL room's jobs take `{"mode": "hourly" | "daily"}` (shared.etl.jobs.ScheduledJob), the same
-# inputs as the local timers of shared/local/schedules.py. Hourly runs skip 02:00, when the daily run
-# of the same job does the full pass; features follow the ETL by the publish delays of
-# shared/features/cadence.py, which the training-set builder assumes (a test holds them equal).
-SCHEDULES = (
-    Schedule("etl-daily", "etl", "cron(0 2 * * ? *)", "Daily full ETL at 02:00 UTC", {"mode": "daily"}),
-    Schedule("etl-hourly", "etl", "cron(0 0-1,3-23 * * ? *)", "Hourly incremental ETL", {"mode": "hourly"}),
-    Schedule(
-        "features-daily",
-        "features",
-        "cron(20 2 * * ? *)",
-        "Daily batch features after the ETL",
-        {"mode": "daily"},
-        with_time=True,
-    ),
-    Schedule(
-        "features-hourly",
-        "features",
-        "cron(20 0-1,3-23 * * ? *)",
-        "Hourly feature updates",
-        {"mode": "hourly"},
-        with_time=True,
-    ),
-    Schedule("refresh-views", "refresh_views", "rate(5 minutes)", "Refresh the KPI materialized views"),
-    Schedule("retention", "retention", "cron(0 3 ? * SUN *)", "Weekly retention, Sunday 03:00 UTC"),
-    Schedule(
-        "retrain",
-        "retrain",
-        "cron(0 2 ? * SUN *)",
-        "Retraining, Sundays 02:00 UTC; the handler trains on even ISO weeks only (bi-weekly)",
-        {"cadence": "biweekly"},
-    ),
-)
+__all__ = ["SCHEDULES", "Jobs", "Schedule"]
 
 
 class Jobs(Construct):

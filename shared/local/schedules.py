@@ -1,8 +1,9 @@
 """The scheduled jobs, run locally on a timer: each tick calls the job's Lambda handler
 (functions/<name>/handler.py) with an EventBridge scheduled event, the same code path as in AWS.
 
-Intervals follow the spec's cadences (2.2 ETL, 1.2 feature update frequencies); `speedup` divides
-them, so that a local demo sees hourly and daily jobs run within minutes.
+The jobs and their intervals come from the schedules table (shared/jobs/schedules.yaml), the one the
+EventBridge rules are made from: each row with a `local_interval_s` runs here. `speedup` divides the
+intervals, so that a local demo sees hourly and daily jobs run within minutes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.jobs.schedules import SCHEDULES, Schedule
 from shared.observability import logger
 
 
@@ -27,13 +29,26 @@ class Job:
     detail: dict[str, Any]
 
 
-JOBS: tuple[Job, ...] = (
-    Job("etl-hourly", "etl", 60 * 60, {"mode": "hourly"}),
-    Job("etl-daily", "etl", 24 * 60 * 60, {"mode": "daily"}),
-    Job("features-hourly", "features", 60 * 60, {"mode": "hourly"}),
-    Job("features-daily", "features", 24 * 60 * 60, {"mode": "daily"}),
-    Job("refresh-views", "refresh_views", 5 * 60, {}),
-)
+def local_jobs(schedules: tuple[Schedule, ...] = SCHEDULES) -> tuple[Job, ...]:
+    """The table's rows that run locally, grouped by function with the shortest interval first: when
+    an hourly and a daily run of one job fall due together, the daily full pass runs last."""
+    local = [schedule for schedule in schedules if schedule.local_interval_s is not None]
+    first_seen: dict[str, int] = {}
+    for index, schedule in enumerate(local):
+        first_seen.setdefault(schedule.function, index)
+    local.sort(key=lambda schedule: (first_seen[schedule.function], schedule.local_interval_s))
+    return tuple(
+        Job(
+            schedule.name,
+            schedule.function,
+            float(schedule.local_interval_s or 0),
+            dict(schedule.payload or {}),
+        )
+        for schedule in local
+    )
+
+
+JOBS: tuple[Job, ...] = local_jobs()
 
 
 def scheduled_event(job: Job, at: datetime | None = None) -> dict[str, Any]:
