@@ -1,8 +1,9 @@
 """`make bench-api`: latency of the fraud-scoring path, in one run.
 
-1. In-process: the score Lambda handler called directly (API Gateway proxy events built like the
-   local gateway builds them), 10,000 requests, real embedded PostgreSQL and Redis, the shipped
-   model and the ETL's real-time features over a small simulated marketplace. p50/p95/p99.
+1. In-process: the score Lambda handler called directly (API Gateway proxy events from the builder
+   the local gateway uses, shared/api/proxy_event.py), 10,000 requests, real embedded PostgreSQL
+   and Redis, the shipped model and the ETL's real-time features over a small simulated
+   marketplace. p50/p95/p99.
 2. HTTP: the local API Gateway (uvicorn + Starlette) in its own process, and a load generator in
    another process sending POSTs on a fixed-rate, open-loop schedule (500 requests/s by default;
    latency counted from each request's scheduled time, so a stalled server cannot hide its queue).
@@ -85,29 +86,18 @@ def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[t
 
 
 def proxy_event(body: dict[str, Any], source_ip: str) -> dict[str, Any]:
-    request_id = str(uuid.uuid4())
-    text = json.dumps(body)
-    return {
-        "resource": PREDICT,
-        "path": PREDICT,
-        "httpMethod": "POST",
-        "headers": {"content-type": "application/json", "x-api-key": BENCH_KEY},
-        "multiValueHeaders": {"content-type": ["application/json"], "x-api-key": [BENCH_KEY]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "body": text,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "resourcePath": PREDICT,
-            "httpMethod": "POST",
-            "path": f"/bench{PREDICT}",
-            "stage": "bench",
-            "requestId": request_id,
-            "identity": {"sourceIp": source_ip, "apiKey": BENCH_KEY},
-        },
-    }
+    """The event API Gateway would send for this request (the one builder the local gateway uses)."""
+    from shared.api.proxy_event import rest_proxy_event
+
+    return rest_proxy_event(
+        "POST",
+        PREDICT,
+        PREDICT,
+        source_ip=source_ip,
+        headers={"content-type": "application/json", "x-api-key": BENCH_KEY},
+        body=json.dumps(body),
+        stage="bench",
+    )
 
 
 def bench_in_process(samples: list[tuple[str, int, float]], requests: int) -> dict[str, Any]:

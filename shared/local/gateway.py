@@ -1,5 +1,6 @@
-"""The local API Gateway: HTTP (Starlette + uvicorn) -> REST proxy event (payload 1.0) -> the same
-`handler(event, context)` of functions/<name>/handler.py that Lambda calls -> HTTP.
+"""The local API Gateway: HTTP (Starlette + uvicorn) -> REST proxy event (payload 1.0, from the one
+builder, shared/api/proxy_event.py) -> the same `handler(event, context)` of
+functions/<name>/handler.py that Lambda calls -> HTTP.
 
 Routes come from shared/api/openapi.yaml (operation -> `x-ticketguard-function`). Like API Gateway,
 it answers before any function runs: unknown route 404, wrong method 405 (with Allow), oversize
@@ -32,6 +33,7 @@ from starlette.routing import Route
 
 from shared.api.access import out_of_plan_message
 from shared.api.errors import error_body
+from shared.api.proxy_event import rest_proxy_event
 from shared.api.spec import Operation, gateway_responses, match_path
 from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
 from shared.config import get_settings
@@ -152,75 +154,6 @@ def _load_handler(function: str) -> Handler:
     return handler
 
 
-def build_event(
-    request: Request,
-    operation: Operation,
-    path_parameters: dict[str, str],
-    body: bytes,
-    request_id: str,
-    api_key_id: str | None = None,
-    *,
-    arrived_at: datetime | None = None,
-) -> dict[str, Any]:
-    """An API Gateway REST proxy event, payload format 1.0; `arrived_at` is the request's arrival
-    (requestTime, requestTimeEpoch), now when not given."""
-    headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
-        headers[name] = value  # the last value wins, as in API Gateway
-        multi_headers.setdefault(name, []).append(value)
-    query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        query[name] = value
-        multi_query.setdefault(name, []).append(value)
-    try:
-        text: str | None = body.decode("utf-8") if body else None
-        is_base64 = False
-    except UnicodeDecodeError:
-        text, is_base64 = base64.b64encode(body).decode(), True
-    source_ip = request.client.host if request.client else "127.0.0.1"
-    now = arrived_at or datetime.now(UTC)
-    api_key = headers.get("x-api-key")
-    return {
-        "resource": operation.path,
-        "path": request.url.path,
-        "httpMethod": operation.method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": path_parameters or None,
-        "stageVariables": None,
-        "body": text,
-        "isBase64Encoded": is_base64,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "stage": STAGE,
-            "resourcePath": operation.path,
-            "httpMethod": operation.method,
-            "path": f"/{STAGE}{request.url.path}",
-            "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "resourceId": operation.operation_id,
-            "identity": {
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent"),
-                "apiKey": api_key if operation.requires_api_key else None,
-                "apiKeyId": api_key_id if operation.requires_api_key else None,
-                "accountId": None,
-                "caller": None,
-                "user": None,
-                "userArn": None,
-            },
-        },
-    }
-
-
 def to_http(result: dict[str, Any]) -> Response:
     """Lambda proxy result -> HTTP response (API Gateway's 502 if the result is malformed)."""
     try:
@@ -334,8 +267,21 @@ class LocalGateway:
             return self._answer("REQUEST_TOO_LARGE", limit=self.max_body_bytes)
         request_id = str(uuid.uuid4())
         api_key_id = self.keys.key_id(request.headers.get("x-api-key"))  # the key checked above
-        event = build_event(
-            request, operation, route.path_parameters, body, request_id, api_key_id, arrived_at=arrived_at
+        event = rest_proxy_event(
+            operation.method,
+            operation.path,
+            request.url.path,
+            # the connection's address, like API Gateway's sourceIp: never a forwarded header
+            source_ip=request.client.host if request.client else "127.0.0.1",
+            headers=request.headers.items(),
+            query=request.query_params.multi_items(),
+            path_parameters=route.path_parameters,
+            body=body,
+            api_key_id=api_key_id,
+            arrived_at=arrived_at,
+            request_id=request_id,
+            stage=STAGE,
+            protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
         )
         context = LocalLambdaContext(operation.function, request_id)
         try:
