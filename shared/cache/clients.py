@@ -1,6 +1,12 @@
-"""Redis for the request path: short timeouts, and a circuit breaker so that a dead Redis costs one
-timeout per second per container, not one per call. Every user of `get_redis()` reports the outcome
-(`mark_redis_down` / `mark_redis_up`): the breaker lets one probe through after the open interval."""
+"""Redis clients, built in one place (`make_client`).
+
+- The request path (`get_redis()`): short timeouts, and a circuit breaker so that a dead Redis costs
+  one timeout per second per container, not one per call. Every user of `get_redis()` reports the
+  outcome (`mark_redis_down` / `mark_redis_up`): the breaker lets one probe through after the open
+  interval.
+- A scheduled job (`job_redis()`): the same timeouts, no breaker (a job runs once and reports).
+- Anything else (the health probe with its own timeout, the local runner) calls `make_client`.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +26,9 @@ def _breaker() -> CircuitBreaker:
     return _breakers[0]
 
 
-@lru_cache(maxsize=4)
-def _client(url: str, timeout_s: float) -> redis.Redis:
+def make_client(url: str, *, timeout_s: float | None = None) -> redis.Redis:
+    """A client for `url`: `timeout_s` bounds the connection and every reply (None: no bound); a
+    timeout is not retried (the caller, or its breaker, decides what a slow Redis means)."""
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout_s,
@@ -31,12 +38,25 @@ def _client(url: str, timeout_s: float) -> redis.Redis:
     )
 
 
+@lru_cache(maxsize=4)
+def _client(url: str, timeout_s: float) -> redis.Redis:
+    return make_client(url, timeout_s=timeout_s)
+
+
 def get_redis() -> redis.Redis | None:
     """The Redis client, or None when no REDIS_URL is configured or Redis failed a moment ago."""
     settings = get_settings()
     if not settings.redis_url or not _breaker().allow():
         return None
     return _client(settings.redis_url, settings.redis_timeout_s)
+
+
+def job_redis() -> redis.Redis | None:
+    """A client for a scheduled job (Settings.redis_timeout_s, no breaker), or None without REDIS_URL."""
+    settings = get_settings()
+    if not settings.redis_url:
+        return None
+    return make_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
 
 
 def mark_redis_down() -> None:

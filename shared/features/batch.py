@@ -11,8 +11,9 @@ A run at time `as_of` writes each cadence's snapshot of the boundary in force at
 each from the data strictly before its boundary. So the tables after a run at t hold exactly what
 the training-set builder gives a transaction at t, and a late or repeated run of the same slot
 writes the same values.
-After writing, the Redis copies of entity features are invalidated so that the next read
-refreshes them from these tables.
+After the commit, the snapshot is published to the Redis cache (shared.features.redis_store): the
+snapshot generation is bumped, so that no request that read the old tables writes them back, and the
+cached entity features are dropped, so that the next read refreshes them from these tables.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from shared.features.formulas import (
     PRICE_REFERENCE_WINDOW,
 )
 from shared.features.pagerank import pagerank
+from shared.features.redis_store import invalidate_entity_cache
 from shared.identifiers import ZERO_ADDRESS
 
 Mode = Literal["hourly", "daily"]
@@ -197,8 +199,6 @@ def run_feature_job(
             (mode, as_of, Jsonb(written), Jsonb({k: v.isoformat() for k, v in summary.snapshots.items()})),
         )
     if redis is not None:
-        from shared.features.realtime import invalidate_entity_cache
-
         summary.cache_keys_invalidated = invalidate_entity_cache(redis)
     summary.seconds = time.perf_counter() - began
     return summary

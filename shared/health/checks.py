@@ -72,13 +72,11 @@ def check_redis() -> DependencyStatus:
         return DependencyStatus(status="not_configured")
 
     def probe() -> str | None:
-        import redis
+        from shared.cache.clients import make_client
 
-        client = redis.Redis.from_url(
-            settings.redis_url or "",
-            socket_timeout=HEALTH_TIMEOUT_S,
-            socket_connect_timeout=HEALTH_TIMEOUT_S,
-        )
+        # Its own short-lived client with the probe's timeout: the health answer must not wait on, or
+        # trip, the request path's circuit breaker.
+        client = make_client(settings.redis_url or "", timeout_s=HEALTH_TIMEOUT_S)
         try:
             info = client.info("server")
         finally:

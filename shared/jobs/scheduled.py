@@ -30,13 +30,9 @@ if TYPE_CHECKING:
 
 
 def _redis() -> Any:
+    from shared.cache.clients import job_redis
 
-    url = get_settings().redis_url
-    if not url:
-        return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=get_settings().redis_timeout_s)
+    return job_redis()
 
 
 def etl_job(job: ScheduledJob) -> dict[str, Any]:

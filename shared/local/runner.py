@@ -98,8 +98,7 @@ def _simulate(database_url: str, args: argparse.Namespace) -> Any | None:
 def _run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None) -> None:
     """The ETL (backend tables + the chain's logs), the daily features and the views, once, so that
     scoring has data from the first request."""
-    import redis
-
+    from shared.cache.clients import make_client
     from shared.jobs.scheduled import run_full
 
     started = time.perf_counter()
@@ -108,7 +107,7 @@ def _run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None
             conn,
             simulation.log_source if simulation is not None else None,
             simulation.contract_address if simulation is not None else None,
-            redis=redis.Redis.from_url(redis_url),
+            redis=make_client(redis_url),
         )
     _say(
         f"  pipeline: ETL + features + views: {summary.rows_written} rows written, "

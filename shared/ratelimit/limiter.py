@@ -14,14 +14,16 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import redis
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.cache.keys import RATE_LIMIT
+from shared.cache.roundtrip import RoundTrip, raw
+from shared.cache.scripts import LuaScript
 from shared.identifiers import canonical_ip, ip_limit_subject
 from shared.ratelimit.fallback import LocalWindows
 
@@ -29,7 +31,7 @@ Subject = Literal["ip", "user", "wallet"]
 
 PREDICT_ROUTE = "POST /api/v1/ml/predict/fraud"
 
-_SLIDING_LOG = """
+_SLIDING_LOG = LuaScript("""
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local member = now .. '-' .. ARGV[1]
@@ -57,7 +59,7 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
 end
 return {1, 0, 0}
-"""
+""")
 
 
 class RateLimitSettings(BaseSettings):
@@ -105,7 +107,7 @@ class LimitDecision:
 
 def _key(rule: Rule, subject_value: str) -> str:
     digest = hashlib.blake2b(subject_value.lower().encode(), digest_size=10).hexdigest()
-    return f"tg:{{rl}}:{rule.name}:{digest}"
+    return RATE_LIMIT.key(f"{rule.name}:{digest}")
 
 
 class RateLimiter:
@@ -113,15 +115,7 @@ class RateLimiter:
         settings = RateLimitSettings()
         self.rules = rules if rules is not None else default_rules(settings)
         self.enabled = settings.enabled if enabled is None else enabled
-        self._scripts: dict[int, redis.commands.core.Script] = {}
         self.local = LocalWindows()
-
-    def _script(self, client: redis.Redis) -> redis.commands.core.Script:
-        script = self._scripts.get(id(client))
-        if script is None:
-            script = client.register_script(_SLIDING_LOG)
-            self._scripts[id(client)] = script
-        return script
 
     def hit(
         self,
@@ -131,17 +125,17 @@ class RateLimiter:
         ip: str | None,
         user: str | None,
         wallet: str | None,
-        along: Callable[[Any], None] | None = None,
+        along: RoundTrip | None = None,
     ) -> LimitDecision:
         """Count one request against every rule that applies; refuse it (counting nothing) if any
         rule is full. No Redis client -> this process's own windows decide (`approximate`); a
         RedisError during the call propagates, for the caller's circuit breaker (which then calls
-        again without a client). `along` queues the caller's own commands on the same pipeline: one
-        round trip for both."""
+        again without a client). `along`: the caller's round trip (on this client) with its own
+        commands queued; the script joins them and this call executes it: one round trip for both."""
         applicable = self.subjects(route, ip=ip, user=user, wallet=wallet)
         if not applicable:
             if client is not None and along is not None:
-                _run_along(client, along)
+                along.execute()
             return LimitDecision(True)
         keys = [_key(rule, str(value)) for rule, value in applicable]
         if client is None:
@@ -153,12 +147,10 @@ class RateLimiter:
         args: list[str | int] = [uuid.uuid4().hex]
         for rule, _ in applicable:
             args += [rule.limit, rule.window_s * 1000]
-        script = self._script(client)
-        if along is None:
-            reply = script(keys=keys, args=args)
-        else:
-            reply = _with_along(client, script, along, keys, args)
-        allowed, wait_ms, refused_index = reply
+        trip = along if along is not None else RoundTrip(client)
+        reply = trip.eval(_SLIDING_LOG, keys, args, parse=raw)
+        trip.execute()
+        allowed, wait_ms, refused_index = reply.result()
         if allowed:
             return LimitDecision(True)
         rule = applicable[int(refused_index) - 1][0]
@@ -184,37 +176,6 @@ def _subject(rule: Rule, *, ip: str | None, user: str | None, wallet: str | None
     if rule.subject == "user":
         return user or wallet
     return wallet
-
-
-def _run_along(client: redis.Redis, along: Callable[[Any], None]) -> None:
-    pipe = client.pipeline(transaction=False)
-    along(pipe)
-    if len(pipe):
-        pipe.execute()
-
-
-def _with_along(
-    client: redis.Redis,
-    script: redis.commands.core.Script,
-    along: Callable[[Any], None],
-    keys: list[str],
-    args: list[str | int],
-) -> Any:
-    """The caller's commands and the script's EVALSHA in one pipeline. EVALSHA directly (not through
-    Script, whose pipeline support costs a SCRIPT EXISTS round trip each time); a server that does
-    not know the script yet answers NOSCRIPT, and the script is then run through Script (loading it)."""
-    pipe = client.pipeline(transaction=False)
-    along(pipe)
-    pipe.evalsha(script.sha, len(keys), *keys, *args)
-    replies = pipe.execute(raise_on_error=False)
-    for reply in replies[:-1]:
-        if isinstance(reply, Exception):
-            raise reply
-    if isinstance(replies[-1], redis.exceptions.NoScriptError):
-        return script(keys=keys, args=args)
-    if isinstance(replies[-1], Exception):
-        raise replies[-1]
-    return replies[-1]
 
 
 _default_limiter: list[RateLimiter] = []

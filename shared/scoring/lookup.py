@@ -10,22 +10,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import redis
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from shared.cache import keys
 from shared.cache.clients import mark_redis_down, mark_redis_up
+from shared.cache.roundtrip import RoundTrip
 from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable
 from shared.observability import logger
 from shared.scoring.types import Decision, PredictRequest, PredictResponse, RateLimitMode, Reason
-
-BLOCKLIST_CACHE_TTL_S = 30
-
-
-WALLET_USER_CACHE_TTL_S = 300
 
 
 @dataclass
@@ -123,54 +121,60 @@ def lookup(
 
 
 def cache_keys(wallet: str, ip: str | None) -> list[str]:
-    return [f"tg:wu:{wallet}", f"tg:bl:w:{wallet}", f"tg:bl:ip:{ip or '-'}"]
+    return [keys.WALLET_USER.key(wallet), keys.BLOCKLIST_WALLET.key(wallet), keys.BLOCKLIST_IP.key(ip or "-")]
+
+
+def _decoded(values: Any) -> list[str | None]:
+    return [value.decode() if isinstance(value, bytes) else value for value in values]
 
 
 def read_cache(
-    session: RedisSession, wallet: str, ip: str | None, queue_more: Callable[[Any], object] | None = None
+    session: RedisSession,
+    wallet: str,
+    ip: str | None,
+    queue_more: Callable[[RoundTrip], object] | None = None,
 ) -> dict[str, str | None]:
     """The cached lookups (one MGET); `queue_more` adds the caller's reads to the same round trip
-    (their replies are set on what it returns, an exception reply left for the reader to handle)."""
+    (their replies reach the handles it keeps, an exception reply left for their reader to handle)."""
 
-    def read(client: redis.Redis) -> list[Any]:
-        if queue_more is None:
-            return list(client.mget(cache_keys(wallet, ip)))
-        pipe = client.pipeline(transaction=False)
-        pipe.mget(cache_keys(wallet, ip))
-        handle = queue_more(pipe)
-        mget_reply, more_reply = pipe.execute(raise_on_error=False)
-        if isinstance(mget_reply, Exception):
-            raise mget_reply
-        handle.reply = more_reply  # type: ignore[attr-defined]
-        return list(mget_reply)
+    def read(client: redis.Redis) -> list[str | None]:
+        trip = RoundTrip(client)
+        cached = trip.queue(lambda pipe: pipe.mget(cache_keys(wallet, ip)), parse=_decoded)
+        if queue_more is not None:
+            queue_more(trip)
+        trip.execute()
+        return cached.result()
 
     values = session.run(read) or [None, None, None]
-    decoded = [value.decode() if isinstance(value, bytes) else value for value in values]
-    return {"user": decoded[0], "wallet_bl": decoded[1], "ip_bl": decoded[2]}
+    return {"user": values[0], "wallet_bl": values[1], "ip_bl": values[2]}
 
 
 def cache_fill(
     wallet: str, ip: str | None, cached: dict[str, str | None], found: Lookup
-) -> Callable[[Any], None] | None:
-    """The cache writes the lookup calls for, as commands to queue on a pipeline (sent together with
-    the rate-limit script: one round trip); None when the cache had everything."""
+) -> Callable[[RoundTrip], None] | None:
+    """The cache writes the lookup calls for, to queue on a round trip (sent together with the
+    rate-limit script); None when the cache had everything."""
     user_key, wallet_key, ip_key = cache_keys(wallet, ip)
     writes: list[tuple[str, int, str]] = []
     if cached["user"] is None:
         # "" = "no user linked yet"; cached too, so unknown wallets cost no query for a while
-        writes.append((user_key, WALLET_USER_CACHE_TTL_S, str(found.user_id or "")))
+        writes.append((user_key, keys.WALLET_USER_CACHE_TTL_S, str(found.user_id or "")))
     if cached["wallet_bl"] is None:
-        writes.append((wallet_key, BLOCKLIST_CACHE_TTL_S, "1" if found.wallet_blocked else "0"))
+        writes.append((wallet_key, keys.BLOCKLIST_CACHE_TTL_S, "1" if found.wallet_blocked else "0"))
     if ip is not None and cached["ip_bl"] is None:
-        writes.append((ip_key, BLOCKLIST_CACHE_TTL_S, "1" if found.ip_blocked else "0"))
+        writes.append((ip_key, keys.BLOCKLIST_CACHE_TTL_S, "1" if found.ip_blocked else "0"))
     if not writes:
         return None
 
-    def queue(pipe: Any) -> None:
+    def queue(trip: RoundTrip) -> None:
         for key, ttl, value in writes:
-            pipe.setex(key, ttl, value)
+            trip.write(partial(_setex, key=key, ttl=ttl, value=value))
 
     return queue
+
+
+def _setex(pipe: Any, *, key: str, ttl: int, value: str) -> None:
+    pipe.setex(key, ttl, value)
 
 
 def stored_response(row: dict[str, Any], *, replayed: bool) -> PredictResponse:

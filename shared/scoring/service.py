@@ -2,7 +2,8 @@
 
 The order of one scoring request:
 1. Redis (one MGET): cached wallet->user link and blocklist verdicts for the wallet and the IP;
-   the feature read (shared.features.realtime.queue_read) rides in the same round trip.
+   the feature read (shared.features.realtime.queue_read) rides in the same round trip
+   (shared.cache.roundtrip: one pipeline, each reply handed to its reader).
 2. PostgreSQL (one query): a stored prediction for this transaction_id (idempotency), plus whatever
    the cache missed (the cache is then filled, briefly: a new blocklist entry applies within 30 s).
 3. Rate limits (one Lua call, in the same round trip as the cache fill): client IP, user, purchase
@@ -11,7 +12,8 @@ The order of one scoring request:
 5. Blocklisted wallet or IP -> BLOCKED without scoring, `reason` says which.
 6. Features (shared.features.realtime, from the prefetched read; PostgreSQL on a miss), the model,
    the decision band, the top features.
-Redis round trips per request: 3 when the caches hit (7 before), +1 on a feature-cache miss.
+Redis round trips per request: 3 when the caches hit (7 before), +1 on a feature-cache miss
+(the guarded write-back; tests/integration/test_cache_room.py counts them).
 7. INSERT ... ON CONFLICT DO NOTHING: if a concurrent request with the same transaction_id won the
    race, its decision is returned instead; only the winner updates the real-time windows.
 
@@ -35,6 +37,7 @@ import redis
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.cache.clients import get_redis
+from shared.cache.roundtrip import RoundTrip
 from shared.config import Settings, Thresholds, get_settings, get_thresholds
 from shared.errors import (
     ConfigurationError,
@@ -95,9 +98,9 @@ class ScoringDeps:
     make_context: Callable[..., Any]
     load_model: Callable[[], ModelLike]
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    # Queues the feature read on the cache read's pipeline (one round trip for both); its handle,
-    # with the reply set, goes to compute_features as `prefetched`. None: features read on their own.
-    queue_feature_read: Callable[[Any, Any], Any] | None = None
+    # Queues the feature read on the cache read's round trip (one for both): (context, RoundTrip) ->
+    # a handle, which goes to compute_features as `prefetched`. None: features read on their own.
+    queue_feature_read: Callable[[Any, RoundTrip], Any] | None = None
     # (monotonic time, model) of the last successful load_model(); see _model_or_unavailable.
     model_memo: tuple[float, ModelLike] | None = field(default=None, init=False, repr=False)
     settings: Callable[[], Settings] = get_settings
@@ -261,7 +264,7 @@ def _enforce_limits(
     request: PredictRequest,
     ip: str | None,
     found: Lookup,
-    fill: Callable[[Any], None] | None,
+    fill: Callable[[RoundTrip], None] | None,
 ) -> None:
     """The application limits, in Redis (one Lua call sharing the cache fill's round trip) or, when
     Redis is unavailable, in this process's windows. A retry of a stored transaction counts against
@@ -271,7 +274,11 @@ def _enforce_limits(
     wallet = None if replay else request.wallet_address
 
     def hit(client: redis.Redis | None) -> LimitDecision:
-        return deps.limiter.hit(client, PREDICT_ROUTE, ip=ip, user=user, wallet=wallet, along=fill)
+        along = None
+        if client is not None and fill is not None:
+            along = RoundTrip(client)
+            fill(along)
+        return deps.limiter.hit(client, PREDICT_ROUTE, ip=ip, user=user, wallet=wallet, along=along)
 
     decision: LimitDecision | None = session.run(hit)
     if decision is None:  # Redis off or failing: never no limits at all
@@ -390,8 +397,8 @@ def _feature_prefetch(
     return _Prefetch(context)
 
 
-def _queue_prefetch(prefetch: _Prefetch, queue_read: Callable[[Any, Any], Any], pipe: Any) -> Any:
-    prefetch.handle = queue_read(prefetch.context, pipe)
+def _queue_prefetch(prefetch: _Prefetch, queue_read: Callable[[Any, RoundTrip], Any], trip: RoundTrip) -> Any:
+    prefetch.handle = queue_read(prefetch.context, trip)
     return prefetch.handle
 
 

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from shared.api.models import Decision, PredictRequest, Reason
+from shared.cache.keys import VELOCITY
 from shared.config import get_settings, get_thresholds
 from shared.errors import Conflict, DependencyUnavailable, NotFound, RateLimited
-from shared.features.realtime import VELOCITY_PREFIX
 from shared.scoring.decision import decide
 from shared.scoring.service import score_transaction
 from tests.fixtures.api import Market, reset_api_state
@@ -83,7 +83,7 @@ def test_given_retry_with_same_transaction_when_scored_then_stored_decision_retu
     )
     assert len(_stored(db, "t-retry")) == 1
     # And the purchase entered the wallet's real-time window once, not twice
-    purchases = redis_client.zrangebyscore(VELOCITY_PREFIX + scoring.honest_wallet, "(0", "+inf")
+    purchases = redis_client.zrangebyscore(VELOCITY.key(scoring.honest_wallet), "(0", "+inf")
     assert len(purchases) == 1
 
 

@@ -1,0 +1,98 @@
+"""The online feature store in PostgreSQL: one query gathers every fact about a purchase from the
+batch feature tables (the snapshots in force at its time) and the loaded transactions (exact)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from shared.errors import DependencyUnavailable, NotFound
+from shared.features import formulas
+from shared.features.facts import Facts, ScoringContext, centrality_day
+
+FACTS_SQL = """
+WITH tk AS (
+    SELECT * FROM (
+        SELECT ticket_id, event_id, minted_at, 0 AS preference FROM intel.tickets WHERE ticket_id = %(ticket)s
+        UNION ALL
+        SELECT ticket_id, event_id, minted_at, 1 FROM marketplace.tickets WHERE ticket_id = %(ticket)s
+    ) candidates ORDER BY preference LIMIT 1
+), wl AS (
+    -- the wallet's account; the backend's own table for a wallet the ETL has not loaded yet
+    SELECT user_id FROM (
+        SELECT user_id, 0 AS preference FROM intel.wallets WHERE address = %(wallet)s AND user_id IS NOT NULL
+        UNION ALL
+        SELECT user_id, 1 FROM marketplace.wallets WHERE address = %(wallet)s
+    ) candidates ORDER BY preference LIMIT 1
+), snapshot AS (
+    SELECT max(snapshot_day) AS day FROM intel.centrality_snapshots WHERE snapshot_day <= %(day)s
+)
+SELECT tk.event_id, tk.minted_at,
+       coalesce((SELECT face_value FROM intel.events WHERE event_id = tk.event_id),
+                (SELECT face_value FROM marketplace.events WHERE event_id = tk.event_id))::float8,
+       coalesce(ef.event_popularity_score, 0.0),
+       ef.ref_price_7d,
+       wl.user_id,
+       least(wf.first_seen_at, (SELECT min(f.occurred_at) FROM intel.transactions f
+                                 WHERE f.wallet_address = %(wallet)s AND f.occurred_at < %(at)s)),
+       wf.avg_ticket_hold_time,
+       coalesce(wf.cross_event_attendance, 0),
+       CASE WHEN wl.user_id IS NULL THEN NULL ELSE coalesce(uf.payment_method_diversity, 0) END,
+       CASE WHEN snapshot.day IS NULL THEN NULL
+            ELSE coalesce((SELECT pagerank FROM intel.wallet_centrality
+                           WHERE address = %(wallet)s AND snapshot_day = snapshot.day), 0.0) END,
+       (SELECT array_agg(v.ticket_id::text || ':' || floor(extract(epoch FROM v.occurred_at) * 1000)::bigint::text)
+          FROM intel.transactions v
+         WHERE v.wallet_address = %(wallet)s AND v.occurred_at > %(at)s - %(w1)s AND v.occurred_at < %(at)s),
+       (SELECT count(*) FROM intel.transactions v
+         WHERE v.wallet_address = %(wallet)s AND v.occurred_at > %(at)s - %(w1)s AND v.occurred_at < %(at)s),
+       pl.geo_lat, pl.geo_lon, pl.occurred_at
+FROM tk
+CROSS JOIN snapshot
+LEFT JOIN wl ON true
+LEFT JOIN intel.event_features ef ON ef.event_id = tk.event_id
+LEFT JOIN intel.wallet_features wf ON wf.address = %(wallet)s
+LEFT JOIN intel.user_features uf ON uf.user_id = wl.user_id
+LEFT JOIN LATERAL (
+    SELECT geo_lat, geo_lon, occurred_at FROM intel.transactions
+    WHERE user_id = wl.user_id AND occurred_at < %(at)s AND geo_lat IS NOT NULL
+    ORDER BY occurred_at DESC LIMIT 1) pl ON true
+"""
+
+
+def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
+    """One query; DependencyUnavailable when PostgreSQL does not answer, NotFound for an unknown ticket."""
+    params = {
+        "ticket": ctx.ticket_id,
+        "wallet": ctx.wallet_address,
+        "at": ctx.at,
+        "day": centrality_day(ctx.at),
+        "w1": formulas.VELOCITY_WINDOW,
+    }
+    try:
+        with pool.connection() as conn:
+            row = conn.execute(FACTS_SQL, params).fetchone()
+    except (psycopg.OperationalError, PoolTimeout) as exc:  # includes statement timeouts
+        raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
+    if row is None:
+        raise NotFound(f"ticket {ctx.ticket_id} is not known", field="ticket_id")
+    (event_id, minted_at, face_value, popularity, ref_price, user_id, first_seen, hold, attendance,
+     diversity, centrality, members, velocity, lat, lon, prev_at) = row  # fmt: skip
+    return Facts(
+        event_id=event_id,
+        minted_at=minted_at,
+        face_value=face_value,
+        popularity=popularity,
+        ref_price=ref_price,
+        user_id=user_id,
+        first_seen_at=first_seen,
+        hold_time=hold,
+        attendance=None if attendance is None else float(attendance),
+        payment_diversity=None if diversity is None else float(diversity),
+        centrality=centrality,
+        velocity=int(velocity),
+        velocity_members=list(members or []),
+        previous_location=(lat, lon, prev_at) if lat is not None and lon is not None else None,
+    )
