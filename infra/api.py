@@ -6,7 +6,8 @@ validation (body and parameters), the Cognito authorizer on `/admin/*`, and gate
 the project's error shape `{"error": {"code", "message"}}` from the document's own table of them
 (`x-ticketguard-gateway-responses`, which the local gateway answers from too). The file itself stays
 the single source.
-Usage plans and API keys come from `shared/api/usage_plans.yaml` (shared with the local gateway).
+Usage plans and API keys come from `shared/api/usage_plans.yaml`, read by its one loader and schema
+(`shared/api/usage_plans.py`, which the local gateway uses too).
 
 A usage plan covers the whole stage: API Gateway cannot keep a key to some of its methods. So each
 plan lists its operations, and each API function gets the ids of the keys allowed on its operations
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,9 @@ from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
+from shared.api.usage_plans import UsagePlan, load_usage_plans
 
 OPENAPI_PATH = PROJECT_ROOT / "shared" / "api" / "openapi.yaml"
-USAGE_PLANS_PATH = PROJECT_ROOT / "shared" / "api" / "usage_plans.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 FUNCTION_EXTENSION = "x-ticketguard-function"
 API_KEY_SCHEME = "api_key"
@@ -163,19 +164,12 @@ def gateway_document(
     return body, undeployed
 
 
-def load_usage_plans(path: Path = USAGE_PLANS_PATH) -> list[dict[str, Any]]:
-    plans = yaml.safe_load(path.read_text()).get("usage_plans", [])
-    if not plans:
-        raise ValueError(f"{path} defines no usage plan")
-    return plans
-
-
 def requires_api_key(document: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
     security = operation.get("security", document.get("security", []))
     return any(API_KEY_SCHEME in requirement for requirement in security)
 
 
-def key_scopes(document: Mapping[str, Any], plans: list[dict[str, Any]]) -> dict[str, list[str]]:
+def key_scopes(document: Mapping[str, Any], plans: Sequence[UsagePlan]) -> dict[str, list[str]]:
     """Function -> names of the API keys whose plan lists its operations that require a key. One
     function holds one list, so its keyed operations must admit the same keys (else: a function of
     its own for one of them)."""
@@ -186,20 +180,15 @@ def key_scopes(document: Mapping[str, Any], plans: list[dict[str, Any]]) -> dict
         and (function := operation.get(FUNCTION_EXTENSION)) is not None
     }
     for plan in plans:
-        for operation_id in plan.get("operations", []):
-            if operation_id not in keyed:
+        for listed in plan.operations:
+            if listed not in keyed:
                 raise ValueError(
-                    f"usage plan {plan['name']}: {operation_id} is not an operation that requires an API key"
+                    f"usage plan {plan.name}: {listed} is not an operation that requires an API key"
                 )
     scopes: dict[str, list[str]] = {}
     first_route: dict[str, str] = {}
     for operation_id, (function, route) in keyed.items():
-        names = sorted(
-            key["name"]
-            for plan in plans
-            if operation_id in plan.get("operations", [])
-            for key in plan.get("api_keys", [])
-        )
+        names = sorted(key.name for plan in plans if operation_id in plan.operations for key in plan.api_keys)
         if function in scopes and scopes[function] != names:
             raise ValueError(
                 f"{function} serves {first_route[function]} and {route}, open to different API keys: "
@@ -281,33 +270,32 @@ class RestApi(Construct):
                 )
         self.api_keys: dict[str, apigw.IApiKey] = {}
         self.usage_plans: dict[str, apigw.UsagePlan] = {}
-        plans = load_usage_plans()
+        plans = load_usage_plans().usage_plans
         for plan_config in plans:
-            throttle = plan_config.get("throttle", {})
-            quota = plan_config.get("quota")
+            quota = plan_config.quota
             plan = self.api.add_usage_plan(
-                f"Plan-{plan_config['name']}",
-                name=f"ticketguard-{config.name}-{plan_config['name']}",
-                description=plan_config.get("description"),
+                f"Plan-{plan_config.name}",
+                name=f"ticketguard-{config.name}-{plan_config.name}",
+                description=plan_config.description or None,
                 throttle=apigw.ThrottleSettings(
-                    rate_limit=throttle.get("rate_limit"), burst_limit=throttle.get("burst_limit")
+                    rate_limit=plan_config.throttle.rate_limit, burst_limit=plan_config.throttle.burst_limit
                 ),
-                quota=apigw.QuotaSettings(limit=quota["limit"], period=apigw.Period[quota["period"]])
+                quota=apigw.QuotaSettings(limit=quota.limit, period=apigw.Period[quota.period])
                 if quota
                 else None,
                 api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
             )
-            for key_config in plan_config.get("api_keys", []):
+            for key_config in plan_config.api_keys:
                 # Not api.add_api_key(): it would give the key StageKeys (see the module's docstring).
                 api_key = apigw.ApiKey(
                     self.api,
-                    f"Key-{key_config['name']}",
-                    api_key_name=f"ticketguard-{config.name}-{key_config['name']}",
-                    description=f"{plan_config['name']} usage plan",
+                    f"Key-{key_config.name}",
+                    api_key_name=f"ticketguard-{config.name}-{key_config.name}",
+                    description=f"{plan_config.name} usage plan",
                 )
                 plan.add_api_key(api_key)
-                self.api_keys[key_config["name"]] = api_key
-            self.usage_plans[plan_config["name"]] = plan
+                self.api_keys[key_config.name] = api_key
+            self.usage_plans[plan_config.name] = plan
         # Function -> ids of the API keys its keyed operations admit (the stack puts them in its
         # environment as ALLOWED_API_KEY_IDS_ENV).
         self.allowed_api_key_ids: dict[str, list[str]] = {

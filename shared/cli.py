@@ -9,6 +9,7 @@ import sys
 from shared.errors import TicketGuardError
 
 # name -> ("module:function", one-line help). Each function takes argv (list[str]) and returns an exit code.
+# A command is registered once its module exists (tests/unit/test_cli.py imports every one).
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("shared.local.runner:cli", "start the local stack and serve the API on 127.0.0.1:3000"),
     "migrate": ("shared.db.cli:cli", "apply the SQL migrations to DATABASE_URL"),
@@ -17,8 +18,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "features": ("shared.jobs.cli:features_cli", "run the hourly/daily feature jobs once"),
     "refresh-views": ("shared.jobs.cli:refresh_views_cli", "refresh the materialized views once"),
     "train": ("shared.ml.cli:cli", "train, evaluate, compile and register a fraud model"),
-    "retention": ("shared.retention.cli:cli", "archive and delete data past its retention"),
-    "siem": ("shared.siem.cli:cli", "run the SIEM correlation rules once"),
 }
 
 

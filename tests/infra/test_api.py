@@ -12,12 +12,12 @@ from infra.api import (
     ALLOWED_API_KEY_IDS_ENV,
     COGNITO_SCHEME,
     FUNCTION_EXTENSION,
-    USAGE_PLANS_PATH,
     gateway_document,
     key_scopes,
     load_document,
     operations,
 )
+from shared.api.usage_plans import USAGE_PLANS_PATH, ApiKey, Throttle, UsagePlan
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -34,6 +34,15 @@ def _document_with_admin_route() -> dict:
         }
     }
     return document
+
+
+def _plan(name: str, operations: list[str]) -> UsagePlan:
+    return UsagePlan(
+        name=name,
+        throttle=Throttle(rate_limit=1, burst_limit=1),
+        api_keys=[ApiKey(name=name, local_value=f"{name}-local-key-0000000000")],
+        operations=operations,
+    )
 
 
 def _gateway(document: dict, arns: dict | None = None) -> tuple[dict, list[str]]:
@@ -178,6 +187,34 @@ def test_given_usage_plans_yaml_then_each_plan_and_key_is_deployed_with_its_thro
     assert len(dev_synth.resources("AWS::ApiGateway::UsagePlanKey")) == len(keys)
 
 
+def test_given_the_one_usage_plans_loader_when_synthesized_then_aws_deploys_the_plans_the_local_gateway_enforces(
+    dev_synth,
+):
+    # Given the loader (and schema) the local gateway reads the usage plans with
+    from infra import api
+    from shared.api import usage_plans
+    from shared.local import gateway
+
+    assert api.load_usage_plans is usage_plans.load_usage_plans is gateway.load_usage_plans
+    plans = usage_plans.load_usage_plans().usage_plans
+    # Then the stack deployed exactly those plans, throttles, quotas and keys
+    deployed = {
+        p["Properties"]["UsagePlanName"].removeprefix("ticketguard-dev-"): p["Properties"]
+        for p in dev_synth.resources("AWS::ApiGateway::UsagePlan").values()
+    }
+    assert set(deployed) == {plan.name for plan in plans}
+    for plan in plans:
+        props = deployed[plan.name]
+        assert props["Throttle"] == {
+            "RateLimit": plan.throttle.rate_limit,
+            "BurstLimit": plan.throttle.burst_limit,
+        }
+        quota = {"Limit": plan.quota.limit, "Period": plan.quota.period} if plan.quota else None
+        assert props.get("Quota") == quota
+    keys = {k["Properties"]["Name"] for k in dev_synth.resources("AWS::ApiGateway::ApiKey").values()}
+    assert keys == {f"ticketguard-dev-{key.name}" for plan in plans for key in plan.api_keys}
+
+
 def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route_only(dev_synth):
     permissions = dev_synth.resources("AWS::Lambda::Permission", stack="Service")
     api_permissions = [
@@ -313,7 +350,7 @@ def test_given_the_keys_in_function_environments_when_synthesized_then_no_templa
 
 
 def test_given_a_plan_naming_an_unknown_operation_when_scoped_then_synthesis_stops_naming_it():
-    plans = [{"name": "p", "api_keys": [{"name": "k"}], "operations": ["predictFraud", "dropTables"]}]
+    plans = [_plan("p", ["predictFraud", "dropTables"])]
     with pytest.raises(ValueError, match="usage plan p: dropTables"):
         key_scopes(load_document(), plans)
 
@@ -321,9 +358,6 @@ def test_given_a_plan_naming_an_unknown_operation_when_scoped_then_synthesis_sto
 def test_given_a_function_serving_operations_open_to_different_keys_when_scoped_then_synthesis_stops():
     document = load_document()
     document["paths"]["/api/v1/metrics"]["get"][FUNCTION_EXTENSION] = "score"
-    plans = [
-        {"name": "a", "api_keys": [{"name": "a"}], "operations": ["predictFraud", "getMetrics"]},
-        {"name": "b", "api_keys": [{"name": "b"}], "operations": ["getMetrics"]},
-    ]
+    plans = [_plan("a", ["predictFraud", "getMetrics"]), _plan("b", ["getMetrics"])]
     with pytest.raises(ValueError, match="give one of them a function of its own"):
         key_scopes(document, plans)
