@@ -24,7 +24,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(CONTRACT_ARTIFACT)
+install: $(VENV)/.installed node_modules/.installed $(CONTRACT_ARTIFACT) pgbouncer
+
+# PgBouncer (transaction mode) stands in for RDS Proxy in front of the embedded PostgreSQL. From Debian's
+# packages, as root; without root and without it, the local stack says how to install it (or to run
+# without it: TG_LOCAL_POOLER=off).
+.PHONY: pgbouncer
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing pgbouncer"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null; \
+	  else echo "note: pgbouncer is not installed (sudo apt-get install pgbouncer); the local stack needs it, or TG_LOCAL_POOLER=off" >&2; fi; }
 
 $(CONTRACT_ARTIFACT): contracts/*.sol contracts/test/*.sol contracts/compile.mjs node_modules/.installed
 	node contracts/compile.mjs

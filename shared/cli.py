@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "etl": ("shared.jobs.cli:etl_cli", "run the ETL once (chain, backend, geolocation)"),
     "features": ("shared.jobs.cli:features_cli", "run the hourly/daily feature jobs once"),
     "refresh-views": ("shared.jobs.cli:refresh_views_cli", "refresh the materialized views once"),
+    "smoke": ("shared.smoke:cli", "check a deployed API: health, scoring, a bad request, metrics"),
     "train": ("shared.ml.cli:cli", "train, evaluate, compile and register a fraud model"),
 }
 

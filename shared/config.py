@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore", populate_by_name=True)
 
     environment: Literal["local", "test", "dev", "prod"] = "local"
+    # The request path's database (through RDS Proxy, locally PgBouncer), and the one for jobs and
+    # migrations (the server itself; default: the same URL).
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    database_direct_url: str | None = Field(None, validation_alias="DATABASE_DIRECT_URL")
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     chain_rpc_url: str | None = Field(None, validation_alias="CHAIN_RPC_URL")
     contract_address: str | None = None

@@ -5,12 +5,17 @@ the endpoint instead; this module turns them into the variables `shared.config.S
 
 | given by the deployment | becomes |
 | --- | --- |
-| `TG_DB_SECRET_ARN`, `TG_DB_HOST`, `TG_DB_PORT`, `TG_DB_NAME` | `DATABASE_URL` (user/password from the RDS secret JSON) |
+| `TG_DB_SECRET_ARN`, `TG_DB_HOST`, `TG_DB_PORT`, `TG_DB_NAME` | `DATABASE_URL` (user/password from the RDS secret JSON; the host is RDS Proxy's) |
+| the same, with `TG_DB_DIRECT_HOST` | `DATABASE_DIRECT_URL` (the instance itself: jobs and migrations, which need startup parameters and sessions) |
 | `TG_REDIS_SECRET_ARN`, `TG_REDIS_HOST`, `TG_REDIS_PORT` | `REDIS_URL` = `rediss://:<token>@host:port/0` (TLS + AUTH) |
 | `TG_LOG_PII_SALT_SECRET_ARN` | `TG_LOG_PII_SALT` |
 | `TG_CHAIN_RPC_URL_PARAMETER` (SSM SecureString) | `CHAIN_RPC_URL` |
 
 A variable already set wins (local runs, tests). Nothing is fetched when no ARN is given.
+
+The database password rotates (every 30 days): `current_database_url()` re-reads the secret through
+Powertools' parameters cache (at most every SECRET_MAX_AGE_S, and at once after a failed login), so
+that the connections a warm container opens after a rotation use the new password.
 """
 
 from __future__ import annotations
@@ -30,6 +35,51 @@ def database_url_from_secret(secret: dict[str, Any], *, host: str, port: str, db
     except KeyError as missing:
         raise ConfigurationError(f"the database secret has no {missing} field") from None
     return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{dbname}?sslmode=require"
+
+
+SECRET_MAX_AGE_S = 300
+
+
+def current_database_url(*, direct: bool = False, refresh: bool = False) -> str | None:
+    """The database URL from the secret as it is now, for a deployed function (None when the
+    deployment gives no TG_DB_SECRET_ARN: then DATABASE_URL / DATABASE_DIRECT_URL are the URLs).
+    `direct`: the instance's own endpoint when the deployment gives one (TG_DB_DIRECT_HOST)."""
+    env = os.environ
+    arn = env.get("TG_DB_SECRET_ARN")
+    host = (env.get("TG_DB_DIRECT_HOST") if direct else None) or env.get("TG_DB_HOST")
+    if not arn or not host:
+        return None
+    from aws_lambda_powertools.utilities import parameters  # boto3: deployed functions only
+
+    try:
+        secret = parameters.get_secret(
+            arn, transform="json", max_age=SECRET_MAX_AGE_S, force_fetch=refresh and _refresh_allowed()
+        )
+    except parameters.exceptions.TransformParameterError:
+        raise ConfigurationError("the database secret is not JSON") from None
+    except Exception as exc:  # botocore raises many types; all mean the same here
+        raise DependencyUnavailable(f"cannot read secret {arn}: {type(exc).__name__}") from exc
+    if not isinstance(secret, dict):
+        raise ConfigurationError("the database secret is not a JSON object")
+    return database_url_from_secret(
+        secret, host=host, port=env.get("TG_DB_PORT", "5432"), dbname=env.get("TG_DB_NAME", "ticketguard")
+    )
+
+
+_last_forced_refresh = [0.0]
+FORCED_REFRESH_MIN_INTERVAL_S = 30.0
+
+
+def _refresh_allowed() -> bool:
+    """A failed login forces a re-read of the secret, at most every 30 s per container: during an
+    outage every connection attempt fails, and Secrets Manager is billed per call."""
+    import time
+
+    now = time.monotonic()
+    if now - _last_forced_refresh[0] < FORCED_REFRESH_MIN_INTERVAL_S:
+        return False
+    _last_forced_refresh[0] = now
+    return True
 
 
 def redis_url_from_token(token: str, *, host: str, port: str) -> str:
@@ -75,12 +125,15 @@ def resolve_environment(
                 secret = json.loads(secret_string(env[source]))
             except json.JSONDecodeError:
                 raise ConfigurationError("the database secret is not JSON") from None
+            port, dbname = env.get("TG_DB_PORT", "5432"), required("TG_DB_NAME")
             env[target] = database_url_from_secret(
-                secret,
-                host=required("TG_DB_HOST"),
-                port=env.get("TG_DB_PORT", "5432"),
-                dbname=required("TG_DB_NAME"),
+                secret, host=required("TG_DB_HOST"), port=port, dbname=dbname
             )
+            direct_host = env.get("TG_DB_DIRECT_HOST")
+            if direct_host and not env.get("DATABASE_DIRECT_URL"):
+                env["DATABASE_DIRECT_URL"] = database_url_from_secret(
+                    secret, host=direct_host, port=port, dbname=dbname
+                )
         elif target == "REDIS_URL":
             env[target] = redis_url_from_token(
                 secret_string(env[source]),

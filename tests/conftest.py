@@ -59,13 +59,18 @@ def template_database(services: LocalServices) -> str:
 def database_url(
     services: LocalServices, template_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """A fresh, migrated, empty database for one test; DATABASE_URL points at it."""
+    """A fresh, migrated, empty database for one test; DATABASE_URL (pooled) and DATABASE_DIRECT_URL
+    point at it; the direct URL is returned."""
     assert services.database_url
     name = f"tg_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(services.database_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
     url = with_database(services.database_url, name)
-    monkeypatch.setenv("DATABASE_URL", url)
+    # The code under test reaches it as deployed: the request path through the pooler (PgBouncer in
+    # transaction mode, RDS Proxy's stand-in), jobs and migrations directly. The test's own setup
+    # and checks use the direct URL returned here.
+    monkeypatch.setenv("DATABASE_URL", services.pooled_url(url) or url)
+    monkeypatch.setenv("DATABASE_DIRECT_URL", url)
     _reset_cached_settings()
     yield url
     _reset_cached_settings()
@@ -102,6 +107,7 @@ def redis_client(redis_url: str) -> redis_lib.Redis:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests never see the developer's shell settings or each other's cached settings."""
     monkeypatch.setenv("TG_ENVIRONMENT", "test")
+    monkeypatch.delenv("DATABASE_DIRECT_URL", raising=False)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ticketguard")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TicketGuard")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")

@@ -10,7 +10,7 @@ from shared.api.lambda_app import api_app, api_handler
 from shared.api.models import MetricsQuery
 from shared.db import get_pool
 from shared.ratelimit.limiter import enforce
-from shared.scoring.report import metrics_report
+from shared.kpis.report import metrics_report
 
 app = api_app()
 

@@ -23,8 +23,8 @@ from hexbytes import HexBytes
 from web3.datastructures import AttributeDict
 
 from shared.chain.artifacts import ticket_market_abi
-from shared.chain.units import MINT_BATCH_MAX, PRIMARY_FEE_BPS, RESALE_FEE_BPS
 from shared.chain.source import Block
+from shared.chain.units import MINT_BATCH_MAX, PRIMARY_FEE_BPS, RESALE_FEE_BPS
 
 _STATIC_WORD_TYPES = {"uint256", "uint32", "uint16", "uint8", "address", "bool"}
 

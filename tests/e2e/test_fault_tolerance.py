@@ -61,7 +61,8 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         with psycopg.connect(services.database_url, autocommit=True) as conn:
             apply_migrations(conn)
             market = seed_market(conn)
-        monkeypatch.setenv("DATABASE_URL", services.database_url)
+        monkeypatch.setenv("DATABASE_URL", services.pooled_url() or services.database_url)
+        monkeypatch.setenv("DATABASE_DIRECT_URL", services.database_url)
         monkeypatch.setenv("REDIS_URL", services.redis_url)
         monkeypatch.setenv("TG_REQUEST_TIMEOUT_S", str(BUDGET_S))
         monkeypatch.setenv("TG_DB_CONNECT_TIMEOUT_S", "1")

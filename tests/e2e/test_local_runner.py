@@ -59,7 +59,7 @@ def test_given_run_when_sigint_then_serves_health_then_leaves_no_server_behind()
         checks = health.json()["checks"]
         assert checks["postgres"]["status"] == "up" and checks["redis"]["status"] == "up"
         pids = [int(pid) for pid in re.findall(r"embedded, pid (\d+)", "".join(lines))]
-        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 3 and all(_alive(pid) for pid in pids)  # PostgreSQL, PgBouncer, Redis
         # When Ctrl-C arrives
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -125,7 +125,7 @@ def test_given_restarted_server_when_closed_then_no_server_process_and_no_superv
 ) -> None:
     # Given a Redis that was killed and restarted, and a PostgreSQL never killed
     old_pids = [pid for pid in (_pid(embedded, "redis"), _pid(embedded, "postgres")) if pid]
-    assert len(old_pids) == 2 and embedded.supervised == ("postgres", "redis")
+    assert len(old_pids) == 2 and embedded.supervised == ("postgres", "pgbouncer", "redis")
     os.kill(old_pids[0], signal.SIGKILL)
     _wait_for(lambda: _pid(embedded, "redis") not in (old_pids[0], None), 10, "the Redis restart")
     new_redis = _pid(embedded, "redis")
@@ -156,9 +156,11 @@ def test_given_one_external_server_when_both_servers_sigkilled_then_only_the_emb
         raw.append(ext_pg.get_pid())
         urls = {"database_url": str(ext_pg.get_uri())}
     embedded_name = "postgres" if external == "redis" else "redis"
+    # PgBouncer runs in front of an embedded PostgreSQL only (an external one is the user's to pool)
+    embedded_names = ("postgres", "pgbouncer") if embedded_name == "postgres" else ("redis",)
     try:
         with LocalServices(workdir=tmp_path, **urls) as services:
-            assert services.supervised == (embedded_name,)
+            assert services.supervised == embedded_names
             ext_url = services.redis_url if external == "redis" else services.database_url
             embedded_pid = _pid(services, embedded_name)
             assert ext_url and embedded_pid and _pid(services, external) is None
@@ -214,7 +216,7 @@ def test_given_restarted_servers_when_parent_sigkilled_then_reaper_stops_the_new
         line = child.stdout.readline()  # type: ignore[union-attr]
         assert line, "the child exited before its servers came back"
         new_pids = [int(pid) for pid in json.loads(line).values()]
-        assert len(new_pids) == 2 and all(_alive(pid) for pid in new_pids)
+        assert len(new_pids) == 3 and all(_alive(pid) for pid in new_pids)  # PostgreSQL, PgBouncer, Redis
         # When that process dies without a chance to clean up
         child.kill()
         child.wait(timeout=10)

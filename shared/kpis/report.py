@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from shared.kpis import compute_kpis
+from shared.kpis.kpis import compute_kpis
 
 # KpiReport field -> our response name, for the names that differ.
 _KPI_ALIASES = {"ticket_resale_velocity_hours": "resale_velocity_hours"}
