@@ -9,8 +9,8 @@ from shared.api.http import client_ip, json_response
 from shared.api.lambda_app import api_app, api_handler
 from shared.api.models import MetricsQuery
 from shared.db import get_pool
-from shared.ratelimit.limiter import enforce
 from shared.kpis.report import metrics_report
+from shared.ratelimit.limiter import enforce
 
 app = api_app()
 

@@ -30,14 +30,13 @@ def out_of_plan_message(operation: str) -> str:
 
 
 def _operation(event: APIGatewayProxyEvent) -> str:
-    """The operation the event calls, named as in openapi.yaml (read only on a refusal)."""
-    from shared.api.spec import operations
-
+    """The operation the event calls: API Gateway puts the method's operationName (the OpenAPI
+    operationId) in the request context. Read from the event, not from openapi.yaml: a deployed
+    function has no YAML parser (PyYAML is a local-only dependency)."""
+    context = event.get("requestContext") or {}
     method, resource = event.get("httpMethod"), event.get("resource")
-    for operation in operations():
-        if operation.method == method and operation.path == resource:
-            return f"{operation.operation_id} ({method} {resource})"
-    return f"{method} {resource}"
+    name = context.get("operationName")
+    return f"{name} ({method} {resource})" if name else f"{method} {resource}"
 
 
 def require_allowed_api_key(event: APIGatewayProxyEvent) -> None:

@@ -96,6 +96,9 @@ def rest_proxy_event(
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "resourceId": operation.operation_id if operation else None,
+            # API Gateway sets it from the method's operationName, which the OpenAPI import takes
+            # from operationId.
+            "operationName": operation.operation_id if operation else None,
             "identity": {
                 "sourceIp": source_ip,
                 "userAgent": named.get("user-agent"),

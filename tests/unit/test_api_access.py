@@ -19,7 +19,10 @@ def _event(api_key_id: str | None) -> dict[str, Any]:
     return {
         "resource": "/api/v1/ml/predict/fraud",
         "httpMethod": "POST",
-        "requestContext": {"identity": {"sourceIp": "203.0.113.10", "apiKeyId": api_key_id}},
+        "requestContext": {
+            "operationName": "predictFraud",
+            "identity": {"sourceIp": "203.0.113.10", "apiKeyId": api_key_id},
+        },
     }
 
 
