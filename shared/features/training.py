@@ -20,17 +20,19 @@ the label itself is the only column allowed to come from after `t`.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import psycopg
 
 from shared.features import formulas
 from shared.features.batch import centrality_snapshot
 from shared.features.cadence import DAILY, EPOCH, HOURLY, snapshot_day
 from shared.features.definitions import FEATURE_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # date_bin(period, t - delay, epoch) is Cadence.snapshot_at in SQL (a test holds them equal).
 _ROWS_SQL = """
@@ -87,8 +89,10 @@ def _micros(at: datetime) -> int:
 
 
 def _popularity(conn: psycopg.Connection, rows: list[tuple[Any, ...]], end: datetime) -> list[float]:
-    """event_popularity_score as of each row's hourly boundary, from sorted per-event time arrays
-    (an SQL subquery per row would scan every event's last 24 h of sales for the maximum)."""
+    """event_popularity_score as of each row's hourly boundary, from sorted per-event time lists
+    (an SQL subquery per row would scan every event's last 24 h of sales for the maximum). Rows share
+    their hourly boundary, so each count is computed once per (boundary, event). Pure Python: the
+    training-set export runs in a Lambda function without numpy."""
     if not rows:
         return []
     sales: dict[int, list[int]] = {}
@@ -103,42 +107,52 @@ def _popularity(conn: psycopg.Connection, rows: list[tuple[Any, ...]], end: date
             if ticket_id not in firsts or at < firsts[ticket_id]:
                 firsts[ticket_id] = at
     capacity: dict[int, int] = dict(conn.execute("SELECT event_id, capacity FROM intel.events").fetchall())
-    query = np.array([_micros(r[_HOURLY_COLUMN]) for r in rows], dtype=np.int64)
     window = int(formulas.POPULARITY_WINDOW.total_seconds() * 1_000_000)
-    sorted_sales = {e: np.sort(np.array(times, dtype=np.int64)) for e, times in sales.items()}
-    recent_of: dict[int, np.ndarray] = {}
-    busiest = np.zeros(len(rows), dtype=np.int64)
-    for event_id, times in sorted_sales.items():
-        recent = np.searchsorted(times, query, "left") - np.searchsorted(times, query - window, "left")
-        recent_of[event_id] = recent
-        np.maximum(busiest, recent, out=busiest)
-    sold_of = {
-        e: np.searchsorted(np.sort(np.array(list(firsts.values()), dtype=np.int64)), query, "left")
-        for e, firsts in first_primary.items()
-    }
+    sorted_sales = {e: sorted(times) for e, times in sales.items()}
+    sorted_firsts = {e: sorted(firsts.values()) for e, firsts in first_primary.items()}
+    recent_at: dict[int, dict[int, int]] = {}  # boundary -> event -> sales in the window before it
+    busiest_at: dict[int, int] = {}
+
+    def recent(boundary: int) -> dict[int, int]:
+        if boundary not in recent_at:
+            counts = {
+                e: bisect_left(times, boundary) - bisect_left(times, boundary - window)
+                for e, times in sorted_sales.items()
+            }
+            recent_at[boundary] = counts
+            busiest_at[boundary] = max(counts.values(), default=0)
+        return recent_at[boundary]
+
     out = []
-    for i, row in enumerate(rows):
-        event_id = row[4]
-        sold = int(sold_of[event_id][i]) if event_id in sold_of else 0
-        recent_count = int(recent_of[event_id][i]) if event_id in recent_of else 0
-        out.append(formulas.event_popularity_score(sold, capacity[event_id], recent_count, int(busiest[i])))
+    for row in rows:
+        event_id, boundary = row[4], _micros(row[_HOURLY_COLUMN])
+        counts = recent(boundary)
+        sold = bisect_left(sorted_firsts[event_id], boundary) if event_id in sorted_firsts else 0
+        out.append(
+            formulas.event_popularity_score(
+                sold, capacity[event_id], counts.get(event_id, 0), busiest_at[boundary]
+            )
+        )
     return out
 
 
-def build_training_set(
+TRAINING_SET_COLUMNS = ("transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud")
+
+
+def training_rows(
     conn: psycopg.Connection, start: datetime, end: datetime, *, label_horizon: timedelta | None = None
-) -> pd.DataFrame:
-    """Columns: transaction_id, occurred_at, <FEATURE_NAMES...>, is_fraud (0/1). Missing feature
-    values are NaN (the model's "missing"), never 0."""
+) -> list[list[Any]]:
+    """The training set as rows of TRAINING_SET_COLUMNS (transaction id, occurrence time, the features
+    in FEATURE_NAMES order, is_fraud 0/1), in time order. A missing feature is None, never 0. Pure
+    Python (no pandas, no numpy): the retraining pipeline's export function runs it."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if label_horizon is not None:
         latest = conn.execute("SELECT max(labelled_at) FROM intel.fraud_labels").fetchone()
         if latest and latest[0] is not None:
             end = min(end, latest[0] - label_horizon)
-    columns = ["transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud"]
     if end <= start:
-        return pd.DataFrame(columns=columns)
+        return []
     rows = conn.execute(
         _ROWS_SQL,
         {
@@ -176,8 +190,20 @@ def build_training_set(
             "wallet_centrality": centrality[day].get(wallet, 0.0),
             "resale_time": formulas.resale_time_hours(minted_at, at),
         }
-        records.append([txn_id, at, *(values[name] for name in FEATURE_NAMES), int(bool(is_fraud))])
-    frame = pd.DataFrame.from_records(records, columns=columns)
+        features = [None if (v := values[name]) is None else float(v) for name in FEATURE_NAMES]
+        records.append([txn_id, at, *features, int(bool(is_fraud))])
+    return records
+
+
+def build_training_set(
+    conn: psycopg.Connection, start: datetime, end: datetime, *, label_horizon: timedelta | None = None
+) -> pd.DataFrame:
+    """`training_rows` as a DataFrame. Columns: transaction_id, occurred_at, <FEATURE_NAMES...>,
+    is_fraud (0/1). Missing feature values are NaN (the model's "missing"), never 0."""
+    import pandas as pd
+
+    records = training_rows(conn, start, end, label_horizon=label_horizon)
+    frame = pd.DataFrame.from_records(records, columns=list(TRAINING_SET_COLUMNS))
     for name in FEATURE_NAMES:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     frame["is_fraud"] = frame["is_fraud"].astype("int64")
