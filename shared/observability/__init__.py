@@ -8,6 +8,7 @@ investigator can still correlate lines about the same subject.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -29,4 +30,10 @@ logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-__all__ = ["NAMESPACE", "SERVICE", "logger", "metrics", "redact", "tracer"]
+
+def segment(name: str) -> Any:
+    """An X-Ray subsegment `## name` around one stage of a request (a no-op when tracing is off)."""
+    return tracer.provider.in_subsegment(f"## {name}")
+
+
+__all__ = ["NAMESPACE", "SERVICE", "logger", "metrics", "redact", "segment", "tracer"]

@@ -48,7 +48,7 @@ from shared.errors import (
     TicketGuardError,
 )
 from shared.identifiers import canonical_ip
-from shared.observability import logger
+from shared.observability import logger, segment
 from shared.observability.pii import pii_salt
 from shared.ratelimit import RateLimiter
 from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
@@ -308,17 +308,18 @@ def _decide(
     try:
         pool = deps.pool()
         prefetch = _feature_prefetch(request, ip, deps, now)
-        cached = read_cache(
-            session,
-            request.wallet_address,
-            ip,
-            None
-            if prefetch is None or deps.queue_feature_read is None
-            else partial(_queue_prefetch, prefetch, deps.queue_feature_read),
-        )
-        found = lookup(pool, request, ip, cached, budget)
-        fill = cache_fill(request.wallet_address, ip, cached, found)
-        _enforce_limits(deps, session, request, ip, found, fill)
+        with segment("lookup"):
+            cached = read_cache(
+                session,
+                request.wallet_address,
+                ip,
+                None
+                if prefetch is None or deps.queue_feature_read is None
+                else partial(_queue_prefetch, prefetch, deps.queue_feature_read),
+            )
+            found = lookup(pool, request, ip, cached, budget)
+            fill = cache_fill(request.wallet_address, ip, cached, found)
+            _enforce_limits(deps, session, request, ip, found, fill)
 
         if found.existing is not None:
             check_same_request(found.existing, request)
@@ -328,26 +329,28 @@ def _decide(
             return _blocked(request, ip, deps, pool, session, started, now, found, budget)
 
         model = _model_or_unavailable(deps)
-        if prefetch is not None:
-            context = prefetch.context
-            budget.pool_timeout("computing the features")
-            features = deps.compute_features(
-                context, redis=session.client, pool=pool, prefetched=prefetch.handle
-            )
-        else:
-            context = _scoring_context(deps, request, ip, now)
-            budget.pool_timeout("computing the features")
-            features = deps.compute_features(context, redis=session.client, pool=pool)
-        vector = [features.values.get(name) for name in model.feature_names]
-        # Rounded once, before deciding: the band always follows from the score the client sees.
-        score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
+        budget.pool_timeout("computing the features")
+        with segment("features"):
+            if prefetch is not None:
+                context = prefetch.context
+                features = deps.compute_features(
+                    context, redis=session.client, pool=pool, prefetched=prefetch.handle
+                )
+            else:
+                context = _scoring_context(deps, request, ip, now)
+                features = deps.compute_features(context, redis=session.client, pool=pool)
+        with segment("model"):
+            vector = [features.values.get(name) for name in model.feature_names]
+            # Rounded once, before deciding: the band always follows from the score the client sees.
+            score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
+            contributions = model.contributions(vector)
         thresholds = deps.thresholds()
         response = PredictResponse(
             transaction_id=request.transaction_id,
             fraud_score=score,
             decision=decide(score, thresholds),
             confidence=confidence(score, thresholds),
-            top_features=top_features(model.contributions(vector), model.feature_names, features.values),
+            top_features=top_features(contributions, model.feature_names, features.values),
             model_version=model.version,
             reason=Reason.MODEL,
             degraded=bool(features.degraded) or session.failed,
@@ -355,15 +358,16 @@ def _decide(
             scored_at=now,
         )
         latency_ms = (time.perf_counter() - started) * 1000
-        winner = store_prediction(
-            pool,
-            request,
-            response,
-            dict(features.values),
-            hash_ip(ip, pii_salt()),
-            latency_ms,
-            budget,
-        )
+        with segment("store"):
+            winner = store_prediction(
+                pool,
+                request,
+                response,
+                dict(features.values),
+                hash_ip(ip, pii_salt()),
+                latency_ms,
+                budget,
+            )
         if winner is not None:
             check_same_request(winner, request)
             return stored_response(winner, replayed=True)

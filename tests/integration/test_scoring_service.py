@@ -223,3 +223,21 @@ def test_given_fail_open_when_postgres_down_then_require_2fa_not_stored(
     assert response.decision is Decision.REQUIRE_2FA and response.reason is Reason.FAIL_OPEN
     assert response.fraud_score is None and response.degraded
     assert json.loads(response.model_dump_json())["confidence"] == 0.0
+
+
+def test_given_a_scored_purchase_when_traced_then_each_stage_has_its_subsegment(
+    scoring: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    import shared.scoring.service as service
+
+    stages: list[str] = []
+
+    def recording(name: str):
+        stages.append(name)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(service, "segment", recording)
+    score_transaction(_request(scoring, "t-traced"), client_ip=CLIENT_IP)
+    assert stages == ["lookup", "features", "model", "store"]
