@@ -11,8 +11,7 @@ Public API (other rooms import from here):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from shared.lazy import lazy_attributes
 
 # Loaded on first use (PEP 562): the EVM side brings web3 and py-evm (seconds of imports), which the
 # rooms that only need the units or the log-source protocol must not pay for.
@@ -38,13 +37,7 @@ _HOME = {
 _ALIASES = {"SyntheticLogSource": "SyntheticChain"}  # the name the cross-room interface uses
 
 
-def __getattr__(name: str) -> Any:
-    target = _ALIASES.get(name, name)
-    module = _HOME.get(target)
-    if module is None:
-        raise AttributeError(f"module 'shared.chain' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"shared.chain.{module}"), target)
-
+__getattr__ = lazy_attributes(__name__, _HOME, _ALIASES)
 
 __all__ = [
     "LOG_KEYS",

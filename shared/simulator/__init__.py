@@ -6,8 +6,7 @@ imports), which the scenario logic and its unit tests do not need."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from shared.lazy import lazy_attributes
 
 _HOME = {
     "LEGIT": "config",
@@ -21,12 +20,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shared.simulator' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"shared.simulator.{module}"), name)
-
+__getattr__ = lazy_attributes(__name__, _HOME)
 
 __all__ = [
     "LEGIT",
