@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.config import Settings
+
 Architecture = Literal["arm64", "x86_64"]
+# Lambda keeps this much of an account's concurrency unreserved: a reservation that would leave less
+# is refused at deploy (PutFunctionConcurrency), so the synth refuses it first.
+UNRESERVED_CONCURRENCY_MINIMUM = 100
+# The request path's statement timeout (shared.config): the server default on RDS, as PgBouncer's
+# connect_query makes it locally (RDS Proxy forwards no startup parameter and pins on SET).
+REQUEST_STATEMENT_TIMEOUT_MS: int = Settings.model_fields["db_statement_timeout_ms"].default
 
 
 class _Strict(BaseModel):
@@ -22,8 +30,9 @@ class _Strict(BaseModel):
 class FunctionSizing(_Strict):
     memory_mb: int = Field(512, ge=128, le=10240)
     timeout_s: int = Field(30, ge=1, le=900)
-    # None = no reservation. Jobs get a small reservation so that a backlog of retries can never
-    # open more database connections than the proxy budget allows.
+    # None = no reservation (the default everywhere: a new account may have 10 concurrent executions in
+    # all, and reserves nothing then). An environment reserves per function in cdk.json, checked against
+    # its `account_concurrency_limit`.
     reserved_concurrency: int | None = Field(None, ge=1)
 
 
@@ -32,12 +41,12 @@ def _default_functions() -> dict[str, FunctionSizing]:
         "score": FunctionSizing(memory_mb=1024, timeout_s=10),
         "metrics": FunctionSizing(memory_mb=512, timeout_s=10),
         "health": FunctionSizing(memory_mb=256, timeout_s=5),
-        "etl": FunctionSizing(memory_mb=1024, timeout_s=900, reserved_concurrency=1),
-        "features": FunctionSizing(memory_mb=1024, timeout_s=900, reserved_concurrency=1),
-        "refresh_views": FunctionSizing(memory_mb=256, timeout_s=240, reserved_concurrency=1),
-        "retrain": FunctionSizing(memory_mb=3008, timeout_s=900, reserved_concurrency=1),
-        "retention": FunctionSizing(memory_mb=512, timeout_s=900, reserved_concurrency=1),
-        "migrations": FunctionSizing(memory_mb=256, timeout_s=300, reserved_concurrency=1),
+        "etl": FunctionSizing(memory_mb=1024, timeout_s=900),
+        "features": FunctionSizing(memory_mb=1024, timeout_s=900),
+        "refresh_views": FunctionSizing(memory_mb=256, timeout_s=240),
+        "retrain": FunctionSizing(memory_mb=3008, timeout_s=900),
+        "retention": FunctionSizing(memory_mb=512, timeout_s=900),
+        "migrations": FunctionSizing(memory_mb=256, timeout_s=300),
     }
 
 
@@ -48,11 +57,17 @@ class DatabaseConfig(_Strict):
     multi_az: bool = False
     deletion_protection: bool = False
     backup_retention_days: int = Field(7, ge=1, le=35)
-    # A non-default port (AwsSolutions-RDS11); clients always go through the proxy on 5432.
+    # A non-default port (AwsSolutions-RDS11). API functions go through the proxy on 5432; jobs and
+    # migrations (sessions, startup parameters) connect to the instance on this port.
     port: int = Field(5433, ge=1150, le=65535)
     database_name: str = "ticketguard"
     rotation_days: int = Field(30, ge=1, le=365)
     proxy_max_connections_percent: int = Field(90, ge=1, le=100)
+    # How long a request waits for a pooled connection before the proxy refuses it (RDS's default is
+    # 120 s; locally PgBouncer's query_wait_timeout is 2 s): within the request's budget.
+    proxy_borrow_timeout_s: int = Field(2, ge=1, le=3)
+    # The server default (parameter group), i.e. what every connection through the proxy gets.
+    statement_timeout_ms: int = Field(REQUEST_STATEMENT_TIMEOUT_MS, ge=100)
 
 
 class CacheConfig(_Strict):
@@ -124,6 +139,11 @@ class EnvironmentConfig(_Strict):
         None, description="SSM SecureString parameter name holding the chain RPC URL (it embeds a key)"
     )
     contract_address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    # False: the ETL runs on the backend tables alone, on purpose (it logs so and emits EtlChainSkipped).
+    chain_ingestion: bool = True
+    # The account's Lambda "Concurrent executions" quota in this region (Service Quotas L-B99A9384);
+    # None: unknown, and then no function may reserve concurrency.
+    account_concurrency_limit: int | None = Field(None, ge=10)
     cognito_domain_prefix: str | None = None
 
     @field_validator("admin_cidrs")
@@ -150,6 +170,52 @@ class EnvironmentConfig(_Strict):
         for zone in self.availability_zones:
             if not zone.startswith(self.region):
                 raise ValueError(f"availability zone {zone} is not in region {self.region}")
+        return self
+
+    @model_validator(mode="after")
+    def _chain_configured(self) -> EnvironmentConfig:
+        missing = [
+            name
+            for name, value in (
+                ("chain_rpc_url_parameter", self.chain_rpc_url_parameter),
+                ("contract_address", self.contract_address),
+            )
+            if not value
+        ]
+        if self.chain_ingestion and missing:
+            raise ValueError(
+                f"environment {self.name}: chain ingestion needs {' and '.join(missing)} "
+                "(chain_rpc_url_parameter: the SSM SecureString parameter holding the RPC URL; "
+                "contract_address: the ticket contract); set them, or set chain_ingestion: false to run "
+                "the ETL on the backend tables alone"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reservations_fit(self) -> EnvironmentConfig:
+        reserved = {
+            name: sizing.reserved_concurrency
+            for name, sizing in self.functions.items()
+            if sizing.reserved_concurrency
+        }
+        if not reserved:
+            return self
+        total = sum(reserved.values())
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(reserved.items()))
+        if self.account_concurrency_limit is None:
+            raise ValueError(
+                f"environment {self.name}: functions reserve concurrency ({listed}) but "
+                "account_concurrency_limit is not set: give the account's Lambda concurrent-executions "
+                "quota in this region (Service Quotas L-B99A9384), or reserve none"
+            )
+        allowed = self.account_concurrency_limit - UNRESERVED_CONCURRENCY_MINIMUM
+        if total > allowed:
+            raise ValueError(
+                f"environment {self.name}: functions reserve {total} concurrent executions ({listed}); "
+                f"an account limit of {self.account_concurrency_limit} allows at most {allowed} "
+                f"(Lambda keeps {UNRESERVED_CONCURRENCY_MINIMUM} unreserved): lower the reservations "
+                "or raise the quota and account_concurrency_limit"
+            )
         return self
 
     @property

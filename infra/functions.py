@@ -98,6 +98,11 @@ class Dependencies:
     db_host: str
     db_port: int
     db_name: str
+    # The instance itself, for jobs and migrations (RDS Proxy refuses their startup parameters and
+    # pins their sessions), and the security group the instance admits them by.
+    db_direct_host: str
+    db_direct_port: int
+    db_direct_security_group: ec2.ISecurityGroup
     redis_secret: secretsmanager.ISecret
     redis_host: str
     redis_port: int
@@ -236,6 +241,12 @@ class FunctionFactory(Construct):
                 "TG_DB_NAME": deps.db_name,
             }
             secrets.append(deps.db_secret)
+        direct_db = spec.database and spec.kind != "api"
+        if direct_db:
+            environment |= {
+                "TG_DB_DIRECT_HOST": deps.db_direct_host,
+                "TG_DB_DIRECT_PORT": str(deps.db_direct_port),
+            }
         if spec.cache:
             environment |= {
                 "TG_REDIS_SECRET_ARN": deps.redis_secret.secret_arn,
@@ -334,7 +345,7 @@ class FunctionFactory(Construct):
             "tracing": lambda_.Tracing.ACTIVE,
             "vpc": deps.vpc,
             "vpc_subnets": deps.egress if spec.egress else deps.isolated,
-            "security_groups": [deps.security_group],
+            "security_groups": [deps.security_group, *([deps.db_direct_security_group] if direct_db else [])],
             "dead_letter_queue": self.dead_letters if is_async else None,
             "retry_attempts": 2 if is_async else None,
             "max_event_age": Duration.hours(6) if is_async else None,
@@ -352,6 +363,19 @@ class FunctionFactory(Construct):
                 code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
                 layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
                 **common,
+            )
+        if is_async:
+            # Lambda sends a failed event to the KMS-encrypted dead-letter queue with this role: the
+            # SendMessage the Function grants is refused without these two on the queue's key.
+            queue_key = self.dead_letters.encryption_master_key
+            assert queue_key is not None
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DeadLetterQueueKey",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[queue_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+                )
             )
         if not spec.image:
             acknowledge(

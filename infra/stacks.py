@@ -116,6 +116,9 @@ class ServiceStack(Stack):
             db_host=database.proxy.endpoint,
             db_port=database.proxy_port,
             db_name=database.database_name,
+            db_direct_host=database.direct_host,
+            db_direct_port=database.direct_port,
+            db_direct_security_group=database.direct_client_security_group,
             redis_secret=cache.auth_secret,
             redis_host=cache.host,
             redis_port=cache.port,
@@ -147,7 +150,7 @@ class ServiceStack(Stack):
                     # New code must not run against the old schema.
                     function.node.add_dependency(self.migrations.resource)
 
-        self.admin = AdminAuth(self, "Admin", config=config, key=self.key)
+        self.admin = AdminAuth(self, "Admin", config=config)
         api_functions = {name: fn for name, fn in functions.items() if name in {"score", "metrics", "health"}}
         self.rest_api = RestApi(
             self, "Api", config=config, functions=api_functions, user_pool=self.admin.user_pool, key=self.key

@@ -42,9 +42,13 @@ def canonical_wallet(value: object) -> str:
 
 
 def canonical_transaction_id(value: object) -> str:
+    """A transaction id, or any other id the marketplace gives us as text (ticket, user)."""
     if not isinstance(value, str) or _TRANSACTION_ID.fullmatch(value) is None:
         raise ValueError("must be 1-128 characters of A-Z a-z 0-9 _ . : - (nothing around them)")
     return value
+
+
+canonical_marketplace_id = canonical_transaction_id
 
 
 def canonical_ip(value: object) -> str | None:

@@ -14,7 +14,7 @@ from shared.features.cadence import DAILY, snapshot_day
 @dataclass(frozen=True, slots=True)
 class ScoringContext:
     wallet_address: str
-    ticket_id: int
+    ticket_id: int | str  # the marketplace's id; an integer is the ticket's token id on chain
     price_paid: float
     client_ip: str | None
     at: datetime
@@ -32,8 +32,8 @@ class ScoringContext:
 class Facts:
     """Everything the ten features need about one purchase, from either store."""
 
-    event_id: int
-    minted_at: datetime
+    event_id: int | None  # None: a ticket the service does not know (yet)
+    minted_at: datetime | None
     face_value: float | None
     popularity: float | None
     ref_price: float | None
@@ -46,6 +46,12 @@ class Facts:
     velocity: int
     velocity_members: list[str]
     previous_location: tuple[float, float, datetime] | None
+
+
+def chain_ticket_id(ticket_id: int | str) -> int | None:
+    """The token id the ticket tables are keyed by: an integer id is one; another id is the
+    marketplace's own, which no ticket row carries (its ticket is unknown to the features)."""
+    return ticket_id if isinstance(ticket_id, int) else None
 
 
 def centrality_day(at: datetime) -> str:

@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from shared.errors import DependencyUnavailable, NotFound
+from shared.errors import DependencyUnavailable
 from shared.features import formulas
-from shared.features.facts import Facts, ScoringContext, centrality_day
+from shared.features.facts import Facts, ScoringContext, centrality_day, chain_ticket_id
 
 FACTS_SQL = """
 WITH tk AS (
@@ -32,7 +32,7 @@ WITH tk AS (
 SELECT tk.event_id, tk.minted_at,
        coalesce((SELECT face_value FROM intel.events WHERE event_id = tk.event_id),
                 (SELECT face_value FROM marketplace.events WHERE event_id = tk.event_id))::float8,
-       coalesce(ef.event_popularity_score, 0.0),
+       CASE WHEN tk.event_id IS NULL THEN NULL ELSE coalesce(ef.event_popularity_score, 0.0) END,
        ef.ref_price_7d,
        wl.user_id,
        least(wf.first_seen_at, (SELECT min(f.occurred_at) FROM intel.transactions f
@@ -49,8 +49,8 @@ SELECT tk.event_id, tk.minted_at,
        (SELECT count(*) FROM intel.transactions v
          WHERE v.wallet_address = %(wallet)s AND v.occurred_at > %(at)s - %(w1)s AND v.occurred_at < %(at)s),
        pl.geo_lat, pl.geo_lon, pl.occurred_at
-FROM tk
-CROSS JOIN snapshot
+FROM snapshot
+LEFT JOIN tk ON true  -- an unknown ticket: the purchase is scored without its ticket's features
 LEFT JOIN wl ON true
 LEFT JOIN intel.event_features ef ON ef.event_id = tk.event_id
 LEFT JOIN intel.wallet_features wf ON wf.address = %(wallet)s
@@ -63,9 +63,10 @@ LEFT JOIN LATERAL (
 
 
 def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
-    """One query; DependencyUnavailable when PostgreSQL does not answer, NotFound for an unknown ticket."""
+    """One query; DependencyUnavailable when PostgreSQL does not answer. An unknown ticket gives
+    facts without its ticket and event (event_id None)."""
     params = {
-        "ticket": ctx.ticket_id,
+        "ticket": chain_ticket_id(ctx.ticket_id),
         "wallet": ctx.wallet_address,
         "at": ctx.at,
         "day": centrality_day(ctx.at),
@@ -76,8 +77,7 @@ def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
             row = conn.execute(FACTS_SQL, params).fetchone()
     except (psycopg.OperationalError, PoolTimeout) as exc:  # includes statement timeouts
         raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
-    if row is None:
-        raise NotFound(f"ticket {ctx.ticket_id} is not known", field="ticket_id")
+    assert row is not None  # FROM snapshot: an aggregate, always one row
     (event_id, minted_at, face_value, popularity, ref_price, user_id, first_seen, hold, attendance,
      diversity, centrality, members, velocity, lat, lon, prev_at) = row  # fmt: skip
     return Facts(

@@ -45,11 +45,20 @@ __all__ = [
 ]
 
 
+# The features that need the ticket (its event, its mint), the buyer's account, or the buyer's IP.
+TICKET_FEATURES = ("event_popularity_score", "price_deviation_ratio", "resale_time")
+ACCOUNT_FEATURES = ("payment_method_diversity",)
+IP_FEATURES = ("geo_velocity_flag",)
+
+
 @dataclass(slots=True)
 class FeatureResult:
     values: dict[str, float | None]
     degraded: bool = False
     sources: dict[str, str] = field(default_factory=dict)
+    # Features missing because what they describe is not known (yet): an unknown ticket, a wallet
+    # with no account, no buyer IP. The model scores them as missing values.
+    unavailable: list[str] = field(default_factory=list)
 
     def vector(self) -> list[float | None]:
         """The values in model order (FEATURE_NAMES)."""
@@ -92,8 +101,21 @@ def _values(ctx: ScoringContext, facts: Facts) -> dict[str, float | None]:
         ),
         "payment_method_diversity": facts.payment_diversity,
         "wallet_centrality": facts.centrality,
-        "resale_time": formulas.resale_time_hours(facts.minted_at, ctx.at),
+        "resale_time": None
+        if facts.minted_at is None
+        else formulas.resale_time_hours(facts.minted_at, ctx.at),
     }
+
+
+def _unavailable(ctx: ScoringContext, facts: Facts) -> list[str]:
+    names: list[str] = []
+    if facts.event_id is None:
+        names += TICKET_FEATURES
+    if facts.user_id is None:
+        names += ACCOUNT_FEATURES
+    if ctx.client_ip is None:
+        names += IP_FEATURES
+    return names
 
 
 def _prefetched(ctx: ScoringContext, prefetched: PrefetchedRead | None) -> redis_store.RedisRead | None:
@@ -136,7 +158,8 @@ def compute_realtime_features(
         if read is not None and read.location_known:
             facts.previous_location = read.location
             sources["geo_velocity_flag"] = "redis"
-        if redis is not None and read is not None:
+        # An unknown ticket is not cached: it may be registered any moment, and then must be seen.
+        if redis is not None and read is not None and facts.event_id is not None:
             try:
                 redis_store.write_back(
                     ctx,
@@ -153,7 +176,9 @@ def compute_realtime_features(
         # Whichever store served the rest: a purchase scored but not yet loaded by the ETL may be
         # the wallet's first (record_purchase keeps it); the cache holds PostgreSQL's view only.
         facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
-    return FeatureResult(values=_values(ctx, facts), degraded=degraded, sources=sources)
+    return FeatureResult(
+        values=_values(ctx, facts), degraded=degraded, sources=sources, unavailable=_unavailable(ctx, facts)
+    )
 
 
 def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:

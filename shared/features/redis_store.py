@@ -235,7 +235,10 @@ def write_back(
     seed_location: bool,
 ) -> bool:
     """Cache what PostgreSQL answered (one round trip, atomic), unless a batch snapshot was published
-    since `generation` was read: then nothing is written and the answer is False."""
+    since `generation` was read: then nothing is written and the answer is False. Only for a known
+    ticket (the caller does not cache an unknown one)."""
+    if facts.event_id is None or facts.minted_at is None:
+        raise ValueError("an unknown ticket's facts are not cached")
     write_keys = [
         keys.FEATURE_GENERATION,
         keys.FEATURE_TICKET.key(ctx.ticket_id),

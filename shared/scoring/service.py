@@ -75,6 +75,7 @@ MODEL_RECHECK_S = 1.0
 class FeatureResultLike(Protocol):
     values: dict[str, float | None]
     degraded: bool
+    unavailable: list[str]
 
 
 class ModelLike(Protocol):
@@ -160,7 +161,9 @@ def score_transaction(
     started = time.perf_counter()
     deps = deps or _default_deps()
     settings = deps.settings()
-    ip = canonical_ip(client_ip)
+    # The buyer's IP as the marketplace saw it, when it sends one (validated by the request model);
+    # else the API caller's, which for a marketplace backend is its own address (README: send buyer_ip).
+    ip = request.buyer_ip or canonical_ip(client_ip)
     if ip is None:
         # Counted by the IP limit under one shared subject (shared.identifiers); never a way around it.
         telemetry.record_count("UnparsableClientIp")
@@ -270,7 +273,9 @@ def _enforce_limits(
     Redis is unavailable, in this process's windows. A retry of a stored transaction counts against
     the IP limit only: it is not a new purchase attempt of the wallet or its user."""
     replay = found.existing is not None
-    user = None if replay or not found.user_id else str(found.user_id)
+    # The marketplace's user id when it sends one, else the wallet's account as the service knows it.
+    known_user = request.user_id or (str(found.user_id) if found.user_id else None)
+    user = None if replay else known_user
     wallet = None if replay else request.wallet_address
 
     def hit(client: redis.Redis | None) -> LimitDecision:
@@ -354,6 +359,7 @@ def _decide(
             model_version=model.version,
             reason=Reason.MODEL,
             degraded=bool(features.degraded) or session.failed,
+            unavailable_features=list(features.unavailable),
             replayed=False,
             scored_at=now,
         )

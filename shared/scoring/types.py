@@ -9,7 +9,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.identifiers import canonical_transaction_id, canonical_wallet
+from shared.identifiers import (
+    canonical_ip,
+    canonical_marketplace_id,
+    canonical_transaction_id,
+    canonical_wallet,
+)
 
 MAX_PRICE_USD = 1_000_000
 MAX_TICKET_ID = 2**53 - 1  # JSON-safe integer; chain token ids of this marketplace are far below
@@ -36,13 +41,46 @@ class PredictRequest(BaseModel):
 
     transaction_id: str
     wallet_address: str
-    ticket_id: Annotated[int, Field(ge=1, le=MAX_TICKET_ID)]
+    # The marketplace's own id: an integer (the ticket's token id on chain) or its text id.
+    ticket_id: int | str
     price_paid: Annotated[float, Field(ge=0, le=MAX_PRICE_USD, allow_inf_nan=False)]
+    # The buyer's context, as the marketplace saw it (optional, additive to the spec's four fields):
+    # the IP-derived features, the IP limit and the IP blocklist use buyer_ip when it is given.
+    buyer_ip: str | None = None
+    user_id: str | None = None
 
     @field_validator("transaction_id")
     @classmethod
     def _transaction_id(cls, value: str) -> str:
         return canonical_transaction_id(value)
+
+    @field_validator("ticket_id", mode="plain")
+    @classmethod
+    def _ticket_id(cls, value: object) -> int | str:
+        """One rule, one message: an integer in [1, 2^53 - 1] (JSON-safe; never a boolean), or a
+        text id (no coercion between the two: "7" is the text id "7")."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_TICKET_ID:
+                raise ValueError(f"an integer ticket id must lie between 1 and {MAX_TICKET_ID}")
+            return value
+        if isinstance(value, str):
+            return canonical_marketplace_id(value)
+        raise ValueError("must be a positive integer or a text id of 1-128 characters of A-Z a-z 0-9 _ . : -")
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_marketplace_id(value)
+
+    @field_validator("buyer_ip")
+    @classmethod
+    def _buyer_ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        canonical = canonical_ip(value)
+        if canonical is None:
+            raise ValueError("must be an IPv4 or IPv6 address (nothing around it)")
+        return canonical
 
     @field_validator("wallet_address")
     @classmethod
@@ -69,3 +107,6 @@ class PredictResponse(BaseModel):
     replayed: bool
     scored_at: datetime
     rate_limits: RateLimitMode = "exact"
+    # Features the model scored as missing because what they describe is not known yet (an unknown
+    # ticket, a wallet without an account, no buyer IP).
+    unavailable_features: list[str] = Field(default_factory=list)

@@ -155,13 +155,14 @@ def test_given_blocklisted_wallet_when_posted_then_blocked_saying_why(
     [
         ({"drop": "wallet_address"}, "wallet_address"),
         ({"set": {"coupon": "x"}}, "coupon"),
-        ({"set": {"ticket_id": "1001"}}, "ticket_id"),
+        ({"set": {"ticket_id": 10.5}}, "ticket_id"),
+        ({"set": {"ticket_id": "evt 1"}}, "ticket_id"),
+        ({"set": {"buyer_ip": "203.0.113.7\n"}}, "buyer_ip"),
         ({"set": {"price_paid": -5}}, "price_paid"),
         ({"set": {"price_paid": 10**9}}, "price_paid"),
         ({"set": {"wallet_address": "0xnot-a-wallet"}}, "wallet_address"),
         ({"set": {"wallet_address": CHECKSUMMED.replace("Cc", "cC")}}, "wallet_address"),
         ({"set": {"transaction_id": "has space"}}, "transaction_id"),
-        ({"set": {"ticket_id": 987654}}, "ticket_id"),  # unknown ticket -> 404
     ],
 )
 def test_given_bad_field_when_posted_then_4xx_naming_it(
@@ -288,3 +289,22 @@ def test_given_the_dashboard_key_when_reading_metrics_then_200(
     response = httpx.get(gateway_url + "/api/v1/metrics", headers={"x-api-key": dashboard_key}, timeout=30)
     assert_matches_openapi("GET", "/api/v1/metrics", response)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("ticket_id", [987_654, "evt_xyz_001"])
+def test_given_a_ticket_the_service_does_not_know_when_posted_then_scored_saying_what_was_unavailable(
+    client: httpx.Client, api_market: Market, ticket_id: int | str
+) -> None:
+    # Given the spec's own example id (a marketplace text id) or a token id never seen
+    response = client.post(
+        PREDICT,
+        json=_body(api_market, f"e2e-unknown-{ticket_id}", ticket_id=ticket_id, buyer_ip="198.51.100.9"),
+    )
+    # Then a decision, never a 404, and the response names the ticket's features it could not know
+    assert_matches_openapi("POST", PREDICT, response)
+    assert response.status_code == 200 and response.json()["reason"] == "model"
+    assert response.json()["unavailable_features"] == [
+        "event_popularity_score",
+        "price_deviation_ratio",
+        "resale_time",
+    ]

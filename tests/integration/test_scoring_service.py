@@ -12,7 +12,7 @@ import pytest
 from shared.api.models import Decision, PredictRequest, Reason
 from shared.cache.keys import VELOCITY
 from shared.config import get_settings, get_thresholds
-from shared.errors import Conflict, DependencyUnavailable, NotFound, RateLimited
+from shared.errors import Conflict, DependencyUnavailable, RateLimited
 from shared.scoring.decision import decide
 from shared.scoring.service import score_transaction
 from tests.fixtures.api import Market, reset_api_state
@@ -165,13 +165,59 @@ def test_given_blocklist_verdict_cached_when_entry_added_then_applies_after_cach
     assert response.reason is Reason.BLOCKLIST_WALLET
 
 
-def test_given_unknown_ticket_when_scored_then_not_found_naming_ticket_and_nothing_stored(
+def test_given_unknown_ticket_when_scored_then_decided_and_stored_saying_what_was_unavailable(
     scoring: Market, db: psycopg.Connection
 ) -> None:
-    with pytest.raises(NotFound) as caught:
-        score_transaction(_request(scoring, "t-404", ticket=999_999), client_ip=CLIENT_IP)
-    assert caught.value.field == "ticket_id"
-    assert _stored(db, "t-404") == []
+    # Given a ticket the service has not seen yet (issue 11: never a 404 for a well-formed id)
+    response = score_transaction(_request(scoring, "t-unknown", ticket=999_999), client_ip=CLIENT_IP)
+    # Then the model decided from what is known, the response says what was not, and it is stored
+    assert response.reason is Reason.MODEL and response.fraud_score is not None
+    assert response.unavailable_features == ["event_popularity_score", "price_deviation_ratio", "resale_time"]
+    [row] = _stored(db, "t-unknown")
+    features = row[5] if isinstance(row[5], dict) else json.loads(row[5])
+    assert features["resale_time"] is None and features["event_popularity_score"] is None
+
+
+def test_given_a_buyer_ip_when_scored_then_the_ip_limit_and_blocklist_use_it_not_the_callers(
+    scoring: Market, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the marketplace backend's own address as the caller, and an IP limit of 2 a minute
+    monkeypatch.setenv("TG_RATELIMIT_IP_PER_MINUTE", "2")
+    reset_api_state()
+    backend = "10.0.0.5"
+    wallets = ["0x" + f"{i:02x}" * 20 for i in range(30, 37)]
+
+    def buy(i: int, buyer_ip: str) -> object:
+        request = PredictRequest(
+            transaction_id=f"t-bip-{i}",
+            wallet_address=wallets[i],
+            ticket_id=scoring.ticket_ids[i],
+            price_paid=80.0,
+            buyer_ip=buyer_ip,
+        )
+        return score_transaction(request, client_ip=backend)
+
+    # When four distinct buyers buy through the same backend, Then none is throttled by the IP limit
+    for i in range(4):
+        buy(i, f"198.51.100.{i + 1}")
+    # And one buyer IP over its limit is
+    buy(4, "198.51.100.77")
+    buy(5, "198.51.100.77")
+    with pytest.raises(RateLimited):
+        buy(6, "198.51.100.77")
+    # And a blocklisted buyer IP is blocked even though the caller's address is not listed
+    db.execute(
+        "INSERT INTO intel.blocklist (kind, value, reason, source) VALUES ('ip', '198.51.100.88', 'x', 'soar')"
+    )
+    request = PredictRequest(
+        transaction_id="t-bip-bl",
+        wallet_address="0x" + "77" * 20,
+        ticket_id=scoring.ticket_ids[9],
+        price_paid=80.0,
+        buyer_ip="198.51.100.88",
+    )
+    blocked = score_transaction(request, client_ip=backend)
+    assert blocked.reason is Reason.BLOCKLIST_IP
 
 
 def test_given_six_purchases_in_a_minute_when_scored_then_sixth_is_rate_limited(scoring: Market) -> None:

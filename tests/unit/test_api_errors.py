@@ -65,7 +65,7 @@ def test_given_configuration_error_when_mapped_then_500_hides_message() -> None:
     [
         ({k: v for k, v in VALID.items() if k != "ticket_id"}, "ticket_id"),  # missing
         ({**VALID, "coupon": "FREE"}, "coupon"),  # extra
-        ({**VALID, "ticket_id": "7"}, "ticket_id"),  # wrong type, no coercion
+        ({**VALID, "ticket_id": "7 "}, "ticket_id"),  # a text id with something around it
         ({**VALID, "ticket_id": True}, "ticket_id"),
         ({**VALID, "price_paid": -1}, "price_paid"),  # negative
         ({**VALID, "price_paid": 1e12}, "price_paid"),  # absurd

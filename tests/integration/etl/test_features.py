@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from shared.chain.synthetic import SyntheticChain
-from shared.errors import DependencyUnavailable, NotFound
+from shared.errors import DependencyUnavailable
 from shared.etl.pipeline import run_etl_incremental
 from shared.features.batch import run_feature_job
 from shared.features.cadence import DAILY, EPOCH, HOURLY
@@ -345,14 +345,21 @@ def test_postgres_down_too_raises_dependency_unavailable(scenario: Scenario) -> 
         )
 
 
-def test_unknown_ticket_is_not_found(
+def test_unknown_ticket_is_scored_without_its_ticket_features(
     scenario: Scenario, pool: ConnectionPool, redis_client: redis_lib.Redis
 ) -> None:
-    with pytest.raises(NotFound) as raised:
-        compute_realtime_features(
-            ScoringContext(scenario.w1, 999_999, 60.0, IP_GB, T0), redis=redis_client, pool=pool
+    # Given a token id no ticket row carries, and a marketplace text id
+    for ticket_id in (999_999, "evt_xyz_001"):
+        # When its features are computed
+        result = compute_realtime_features(
+            ScoringContext(scenario.w1, ticket_id, 60.0, IP_GB, T0), redis=redis_client, pool=pool
         )
-    assert raised.value.field == "ticket_id"
+        # Then the ticket's features are missing and said to be, the wallet's are there
+        assert result.unavailable == ["event_popularity_score", "price_deviation_ratio", "resale_time"]
+        assert all(result.values[name] is None for name in result.unavailable)
+        assert result.values["txn_velocity_1h"] is not None and result.values["wallet_age_days"] is not None
+        # And nothing about the unknown ticket was cached (it may be registered any moment)
+        assert redis_client.exists(f"tg:f:ticket:{ticket_id}") == 0
 
 
 def test_unknown_wallet_gets_zero_age_and_missing_user_features(
