@@ -1,7 +1,11 @@
 // Compiles contracts/*.sol and contracts/test/*.sol with the solc-js pinned in package.json
 // (node_modules/solc: the compiler is bundled in the package, nothing is downloaded) and writes one
-// artifact per contract to contracts/build/<Name>.json: {"abi": [...], "bytecode": "0x..."}.
+// artifact per contract to contracts/build/<Name>.json: {"abi": [...], "bytecode": "0x...", "sourceHash": ...}.
+// `sourceHash` is the SHA-256 of what the build was made from (each .sol source and this script, by
+// path and content): shared/chain/artifacts.py recomputes it and refuses an artifact built from other
+// sources, and the test fixture rebuilds such a build.
 // Exits non-zero with the compiler's messages when a source does not compile.
+import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
@@ -36,6 +40,20 @@ const sources = Object.fromEntries(
   files.map((file) => [relative(root, file), { content: readFileSync(file, "utf8") }]),
 );
 
+// The inputs of the build, hashed as shared/chain/artifacts.py:source_hash does: for each file (the
+// sources in the order above, then this script) its repository-relative path, a NUL, its bytes, a NUL.
+function sourceHash() {
+  const hash = createHash("sha256");
+  for (const file of [...files, fileURLToPath(import.meta.url)]) {
+    hash.update(relative(root, file), "utf8");
+    hash.update("\0");
+    hash.update(readFileSync(file));
+    hash.update("\0");
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
+const builtFrom = sourceHash();
+
 const input = {
   language: "Solidity",
   sources,
@@ -65,7 +83,11 @@ for (const [source, contracts] of Object.entries(output.contracts ?? {})) {
     const bytecode = artifact.evm?.bytecode?.object ?? "";
     if (bytecode.length === 0) continue; // interfaces and abstract contracts have nothing to deploy
     const target = join(buildDir, `${name}.json`);
-    const body = JSON.stringify({ contractName: name, source, compiler: solc.version(), abi: artifact.abi, bytecode: `0x${bytecode}` }, null, 1);
+    const body = JSON.stringify(
+      { contractName: name, source, compiler: solc.version(), sourceHash: builtFrom, abi: artifact.abi, bytecode: `0x${bytecode}` },
+      null,
+      1,
+    );
     // Write then rename, so a reader never sees half an artifact.
     const partial = `${target}.${process.pid}.tmp`;
     writeFileSync(partial, `${body}\n`);

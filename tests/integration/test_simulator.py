@@ -18,6 +18,8 @@ from shared.simulator import TABLES, SimulationConfig, simulate
 from tests.fixtures.chain import SimulatedMarketplace
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
+# The synthetic chain encodes its logs from the compiled ABI: built (or rebuilt) first.
+pytestmark = pytest.mark.usefixtures("contract_artifacts")
 
 
 def _table_digest(conn: psycopg.Connection, table: str) -> str:

@@ -25,6 +25,8 @@ import pytest
 from shared.simulator import SimulationConfig, SimulationResult, simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
+# The synthetic chain encodes its logs from the compiled ABI: built (or rebuilt) first.
+pytestmark = pytest.mark.usefixtures("contract_artifacts")
 
 
 class _RecordingCopy:

@@ -15,14 +15,12 @@ from shared.features import formulas
 from shared.features.pagerank import pagerank
 from shared.geo import UNKNOWN, Geolocator, great_circle_km
 
-ARTIFACT = Path(__file__).resolve().parents[3] / "contracts" / "build" / "TicketMarket.json"
 T = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 
-def test_fragments_match_the_compiled_contract() -> None:
-    if not ARTIFACT.exists():
-        pytest.skip("contracts/build/TicketMarket.json not built (make contracts)")
-    compiled = {e["name"]: e for e in json.loads(ARTIFACT.read_text())["abi"] if e["type"] == "event"}
+def test_fragments_match_the_compiled_contract(contract_artifacts: Path) -> None:
+    artifact = json.loads((contract_artifacts / "TicketMarket.json").read_text())
+    compiled = {e["name"]: e for e in artifact["abi"] if e["type"] == "event"}
     for fragment in abi_fragments():
         theirs = compiled[fragment["name"]]
         assert [(i["name"], i["type"], i["indexed"]) for i in theirs["inputs"]] == [
