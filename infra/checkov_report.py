@@ -19,9 +19,10 @@ JUSTIFICATIONS: dict[str, str] = {
     "CKV_AWS_111": "Statement with Resource '*' is Lambda VPC networking (ec2:Create/Delete/Describe NetworkInterface, "
     "Assign/UnassignPrivateIpAddresses) and X-Ray PutTraceSegments, which accept no narrower resource; all data-plane "
     "permissions are scoped to ARNs (tests/infra/test_functions.py checks it).",
-    "CKV_AWS_115": "API functions (score, metrics, health) scale with traffic, bounded by the stage and usage-plan throttles; "
-    "prod reserves concurrency for score/metrics in cdk.json, dev does not (a new account has 10 in all). Jobs and "
-    "migrations are reserved. The two CDK framework functions (custom-resource providers) run once per deploy.",
+    "CKV_AWS_115": "API functions (score, metrics, health) scale with traffic, bounded by the stage and usage-plan throttles. "
+    "Reservations are per environment (cdk.json, checked at synth against account_concurrency_limit so that 100 stay "
+    "unreserved): prod reserves score, metrics, and one each for the jobs and migrations; dev reserves nothing (a new "
+    "account has 10 in all and can reserve none). The CDK framework functions (custom-resource providers) run once per deploy.",
     "CKV_AWS_116": "A DLQ only applies to asynchronous invocations. The API functions are invoked synchronously by API "
     "Gateway, migrations synchronously by the custom-resource framework, and the framework functions by CloudFormation. "
     "Every asynchronous function (the scheduled jobs) has a DLQ.",
@@ -30,6 +31,9 @@ JUSTIFICATIONS: dict[str, str] = {
     "CKV_AWS_120": "No API Gateway cache: scoring is a POST per transaction and the metrics/health answers are live; a "
     "cache would serve stale decisions and KPIs.",
     "CKV_AWS_157": "Dev only: a single-AZ instance to save cost. Prod is Multi-AZ (cdk.json; tests/infra/test_data.py).",
+    "CKV_AWS_158": "The Cognito user-activity log group only: Cognito delivers to a group without a KMS key and refuses "
+    "one with (CloudWatchLogsConfiguration.LogGroupArn); CloudWatch Logs encrypts it at rest with its own key. Every other "
+    "log group uses the stack's key (tests/infra/test_data.py).",
     "CKV_AWS_173": "The only environment variable of the CDK custom-resource framework function is the ARN of the "
     "migrations handler: no secret to encrypt. Our own functions encrypt their environment with the service key.",
     "CKV_AWS_18": "This is the server-access-log bucket itself; logging it into itself would loop.",

@@ -75,7 +75,7 @@ class Database(Construct):
         db = config.database
         self.instance_identifier = f"ticketguard-{config.name}"
         self.security_group = closed_security_group(
-            self, "DbSg", vpc=network.vpc, description="PostgreSQL: from RDS Proxy only"
+            self, "DbSg", vpc=network.vpc, description="PostgreSQL: from RDS Proxy, jobs and migrations"
         )
         self.proxy_security_group = closed_security_group(
             self, "ProxySg", vpc=network.vpc, description="RDS Proxy: from the functions only"
@@ -97,6 +97,9 @@ class Database(Construct):
                 "rds.force_ssl": "1",
                 "log_min_duration_statement": "1000",
                 "password_encryption": "scram-sha-256",
+                # The request path's timeout as the server default: connections through RDS Proxy
+                # cannot set it (no startup options; SET pins). Jobs set their own at connect.
+                "statement_timeout": str(db.statement_timeout_ms),
             },
         )
         self.instance = rds.DatabaseInstance(
@@ -154,7 +157,7 @@ class Database(Construct):
             require_tls=True,
             iam_auth=False,
             max_connections_percent=db.proxy_max_connections_percent,
-            borrow_timeout=Duration.seconds(5),
+            borrow_timeout=Duration.seconds(db.proxy_borrow_timeout_s),
             idle_client_timeout=Duration.minutes(15),
         )
         # add_proxy() already opened proxy -> PostgreSQL on the instance port.
@@ -163,8 +166,21 @@ class Database(Construct):
             network.endpoint_security_group, ec2.Port.tcp(443), "to the Secrets Manager endpoint"
         )
         network.admit_functions(self.proxy_security_group, PROXY_PORT, "RDS Proxy")
+        # Jobs and migrations hold sessions and send startup parameters, which RDS Proxy refuses or
+        # pins: they connect to the instance itself. Only functions that also carry this group may.
+        self.direct_client_security_group = closed_security_group(
+            self, "DirectClientSg", vpc=network.vpc, description="Jobs and migrations: to PostgreSQL directly"
+        )
+        self.security_group.add_ingress_rule(
+            self.direct_client_security_group, ec2.Port.tcp(db.port), "from the jobs and migrations"
+        )
+        self.direct_client_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(db.port), "to PostgreSQL"
+        )
         self.database_name = db.database_name
         self.proxy_port = PROXY_PORT
+        self.direct_host = self.instance.db_instance_endpoint_address
+        self.direct_port = db.port
 
 
 class Cache(Construct):

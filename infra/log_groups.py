@@ -6,7 +6,7 @@ design want both on every group). Deleted with the stack unless a caller says ot
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -31,4 +31,16 @@ def encrypted_log_group(
         retention=LOG_RETENTION,
         encryption_key=key,
         removal_policy=removal_policy,
+    )
+
+
+def delivery_arn(log_group: logs.ILogGroup) -> str:
+    """The group's ARN as log-delivery APIs want it, `arn:...:log-group:NAME`: the CloudFormation `Arn`
+    attribute (`log_group_arn`) ends in `:*`, which Cognito's LogDeliveryConfiguration refuses
+    (its pattern has no `*`)."""
+    return Stack.of(log_group).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=log_group.log_group_name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )

@@ -17,7 +17,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.log_groups import encrypted_log_group
+from infra.log_groups import LOG_RETENTION, delivery_arn, encrypted_log_group
 
 FAILED_MFA_TERMS = ("Mfa", "Failure")
 MANAGED_RULE_GROUPS = (
@@ -162,7 +162,7 @@ class WebFirewall(Construct):
             self,
             "Logging",
             resource_arn=self.web_acl.attr_arn,
-            log_destination_configs=[self.log_group.log_group_arn],
+            log_destination_configs=[delivery_arn(self.log_group)],
             redacted_fields=[
                 wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"})
             ],
@@ -192,9 +192,7 @@ class AdminAuth(Construct):
     """Cognito user pool of the admins (spec threat 4): TOTP MFA required, 15-minute sessions,
     threat protection enforced, no self sign-up."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self,
@@ -237,12 +235,15 @@ class AdminAuth(Construct):
             auth_session_validity=Duration.minutes(3),
         )
         # Threat protection's user-activity log (Plus plan) feeds the spec's "3 failed MFA in 5 min"
-        # alert: one FailedAdminMfa per sign-in event whose MFA challenge failed.
-        self.auth_events = encrypted_log_group(
+        # alert: one FailedAdminMfa per sign-in event whose MFA challenge failed. Cognito delivers only
+        # to a group that is not KMS-encrypted (CloudWatch Logs still encrypts it at rest, with its own
+        # key), so this is the one group without the stack's key.
+        self.auth_events = logs.LogGroup(
             self,
             "AuthEvents",
-            key=key,
             log_group_name=f"/aws/vendedlogs/cognito/ticketguard-{config.name}-admins",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         cognito.CfnLogDeliveryConfiguration(
             self,
@@ -253,7 +254,7 @@ class AdminAuth(Construct):
                     event_source="userAuthEvents",
                     log_level="INFO",
                     cloud_watch_logs_configuration=cognito.CfnLogDeliveryConfiguration.CloudWatchLogsConfigurationProperty(
-                        log_group_arn=self.auth_events.log_group_arn
+                        log_group_arn=delivery_arn(self.auth_events)
                     ),
                 )
             ],

@@ -6,7 +6,7 @@ the endpoint instead; this module turns them into the variables `shared.config.S
 | given by the deployment | becomes |
 | --- | --- |
 | `TG_DB_SECRET_ARN`, `TG_DB_HOST`, `TG_DB_PORT`, `TG_DB_NAME` | `DATABASE_URL` (user/password from the RDS secret JSON; the host is RDS Proxy's) |
-| the same, with `TG_DB_DIRECT_HOST` | `DATABASE_DIRECT_URL` (the instance itself: jobs and migrations, which need startup parameters and sessions) |
+| the same, with `TG_DB_DIRECT_HOST`, `TG_DB_DIRECT_PORT` | `DATABASE_DIRECT_URL` (the instance itself, on its own port: jobs and migrations, which need startup parameters and sessions) |
 | `TG_REDIS_SECRET_ARN`, `TG_REDIS_HOST`, `TG_REDIS_PORT` | `REDIS_URL` = `rediss://:<token>@host:port/0` (TLS + AUTH) |
 | `TG_LOG_PII_SALT_SECRET_ARN` | `TG_LOG_PII_SALT` |
 | `TG_CHAIN_RPC_URL_PARAMETER` (SSM SecureString) | `CHAIN_RPC_URL` |
@@ -49,6 +49,7 @@ def current_database_url(*, direct: bool = False, refresh: bool = False) -> str 
     host = (env.get("TG_DB_DIRECT_HOST") if direct else None) or env.get("TG_DB_HOST")
     if not arn or not host:
         return None
+    port = _direct_port(env) if direct and env.get("TG_DB_DIRECT_HOST") else env.get("TG_DB_PORT", "5432")
     from aws_lambda_powertools.utilities import parameters  # boto3: deployed functions only
 
     try:
@@ -61,9 +62,12 @@ def current_database_url(*, direct: bool = False, refresh: bool = False) -> str 
         raise DependencyUnavailable(f"cannot read secret {arn}: {type(exc).__name__}") from exc
     if not isinstance(secret, dict):
         raise ConfigurationError("the database secret is not a JSON object")
-    return database_url_from_secret(
-        secret, host=host, port=env.get("TG_DB_PORT", "5432"), dbname=env.get("TG_DB_NAME", "ticketguard")
-    )
+    return database_url_from_secret(secret, host=host, port=port, dbname=env.get("TG_DB_NAME", "ticketguard"))
+
+
+def _direct_port(env: MutableMapping[str, str]) -> str:
+    """The instance's port (not the proxy's: RDS Proxy listens on 5432, the instance on its own)."""
+    return env.get("TG_DB_DIRECT_PORT") or env.get("TG_DB_PORT", "5432")
 
 
 _last_forced_refresh = [0.0]
@@ -132,7 +136,7 @@ def resolve_environment(
             direct_host = env.get("TG_DB_DIRECT_HOST")
             if direct_host and not env.get("DATABASE_DIRECT_URL"):
                 env["DATABASE_DIRECT_URL"] = database_url_from_secret(
-                    secret, host=direct_host, port=port, dbname=dbname
+                    secret, host=direct_host, port=_direct_port(env), dbname=dbname
                 )
         elif target == "REDIS_URL":
             env[target] = redis_url_from_token(

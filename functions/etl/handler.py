@@ -23,4 +23,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="EtlRowsRejected", unit=MetricUnit.Count, value=summary["rows_rejected"])
     metrics.add_metric(name="EtlDuration", unit=MetricUnit.Seconds, value=summary["seconds"])
     metrics.add_metric(name="RevenueUsd", unit=MetricUnit.NoUnit, value=summary["fees_loaded_usd"])
+    # 1 when the run read no chain (none configured): a dev ETL says so instead of skipping it silently.
+    metrics.add_metric(
+        name="EtlChainSkipped", unit=MetricUnit.Count, value=1 if summary["chain"] is None else 0
+    )
     return summary

@@ -36,10 +36,19 @@ def _redis() -> Any:
 
 
 def etl_job(job: ScheduledJob) -> dict[str, Any]:
+    """The ETL of the backend tables, and of the chain when one is configured; without one it says so
+    (a warning here, `chain: null` in the summary, which the handler counts as EtlChainSkipped)."""
     from shared.etl.pipeline import default_log_source, run_etl_incremental
 
+    log_source = default_log_source()
+    if log_source is None:
+        logger.warning(
+            "ETL without the chain: CHAIN_RPC_URL is not set (deployed: no TG_CHAIN_RPC_URL_PARAMETER, "
+            "the environment's chain_ingestion is off); on-chain sales and transfers are not loaded",
+            extra={"chain_ingestion": False},
+        )
     with connect(statement_timeout_ms=600_000) as conn:
-        summary = run_etl_incremental(conn, mode=job.mode, log_source=default_log_source(), since=job.since)
+        summary = run_etl_incremental(conn, mode=job.mode, log_source=log_source, since=job.since)
     return summary.as_dict()
 
 

@@ -99,3 +99,22 @@ def test_given_a_secret_that_is_not_an_rds_secret_when_resolving_then_it_says_wh
     arn = secrets.create_secret(Name="db", SecretString=json.dumps({"user": "u"}))["ARN"]
     with pytest.raises(ConfigurationError, match="no 'username' field"):
         resolve_environment({"TG_DB_SECRET_ARN": arn, "TG_DB_HOST": "h", "TG_DB_NAME": "d"}, secrets=secrets)
+
+
+def test_given_the_instance_endpoint_when_resolving_then_jobs_get_it_on_the_instance_port(aws):
+    # Given a job function's variables: the proxy on 5432, the instance on its own port (5433)
+    secrets, _ = aws
+    arn = secrets.create_secret(Name="db", SecretString=json.dumps({"username": "u", "password": "p"}))["ARN"]
+    environ = {
+        "TG_DB_SECRET_ARN": arn,
+        "TG_DB_HOST": "proxy",
+        "TG_DB_PORT": "5432",
+        "TG_DB_DIRECT_HOST": "instance",
+        "TG_DB_DIRECT_PORT": "5433",
+        "TG_DB_NAME": "ticketguard",
+    }
+    # When the cold start resolves them
+    resolve_environment(environ, secrets=secrets)
+    # Then the request path goes through the proxy and the jobs' URL names the instance and its port
+    assert environ["DATABASE_URL"] == "postgresql://u:p@proxy:5432/ticketguard?sslmode=require"
+    assert environ["DATABASE_DIRECT_URL"] == "postgresql://u:p@instance:5433/ticketguard?sslmode=require"

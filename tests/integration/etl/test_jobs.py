@@ -117,3 +117,32 @@ def test_given_eventbridge_scheduler_event_with_string_detail_when_parsed_then_j
 def test_given_malformed_eventbridge_event_when_parsed_then_validation_error_naming_it(event: dict) -> None:
     with pytest.raises(ValidationFailed):
         parse_job(event)
+
+
+def test_given_no_chain_configured_when_the_etl_runs_then_it_says_so_in_a_log_line_and_a_metric(
+    db: psycopg.Connection,
+    market: Market,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from shared.config import get_settings
+    from shared.observability import metrics
+
+    # Given an environment with no chain RPC (chain_ingestion off) and metrics switched on
+    monkeypatch.delenv("CHAIN_RPC_URL", raising=False)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    get_settings.cache_clear()
+    metrics.clear_metrics()
+    market.order(market.ticket(market.event()), market.wallet(market.user()), at=T0)
+    # When the scheduled ETL runs
+    summary = etl_handler(scheduled({"mode": "hourly"}), FakeLambdaContext())
+    # Then the backend tables are loaded, the chain is not, and both the log and the metrics say so
+    assert summary["chain"] is None and summary["rows_written"] == 5
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert any("ETL without the chain" in message for message in warnings)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [emf] = lines
+    assert emf["EtlChainSkipped"] in (1.0, [1.0])  # Powertools lists the samples of a metric
