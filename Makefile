@@ -82,10 +82,12 @@ clean:
 
 # ---------------------------------------------------------------- ML room: toolchain, model, layer, benchmark
 # The model libraries are compiled for both Lambda architectures: gcc for x86_64, Debian's cross gcc for
-# arm64, qemu-user to run the arm64 build in tests, binutils for the GLIBC symbol check.
+# arm64, qemu-user to run the arm64 build in tests, binutils for the GLIBC symbol check. Only what
+# compiles a model needs it (training, the suite, the model benchmark): synth and deploy use the
+# committed libraries, and need no apt, no root and no cross compiler.
 ML_TOOLCHAIN := gcc gcc-aarch64-linux-gnu binutils binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 .PHONY: toolchain model-layer
-install: toolchain
+model test integration bench-model: toolchain
 
 toolchain:
 	@dpkg -s $(ML_TOOLCHAIN) >/dev/null 2>&1 || { \
@@ -108,7 +110,9 @@ bench-sim: install
 	$(PY) benchmarks/bench_simulator.py
 
 # ---------------------------------------------------------------- INFRA room: layers, synth, static checks
-# `npx cdk synth` runs `make cdk-app` (cdk.json), so a fresh clone installs and builds what it needs first.
+# `npx cdk synth` runs `make cdk-app` (cdk.json), so a fresh clone installs and builds what it needs first:
+# the Python packages and the layers (pip wheels + the committed model libraries); no root, no apt
+# (tests/infra/test_synth_needs.py holds it so).
 CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
 CDK_ENV ?= dev
 CHECKOV_VERSION := 3.3.30
@@ -123,7 +127,7 @@ lock-lambda: $(VENV)/.installed
 	$(UV) pip compile --quiet pyproject.toml --extra ml -c requirements/dev.txt --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o requirements/retrain-x86_64.txt
 
 # Both architectures, no Docker: pip --platform wheels (deps) + the ML room's model layer recipe.
-$(LAYERS_STAMP): requirements/runtime.txt requirements/runtime-x86_64.txt layers/build.py $(wildcard layers/model/build.py) $(wildcard model_artifacts/CURRENT)
+$(LAYERS_STAMP): requirements/runtime.txt requirements/runtime-x86_64.txt layers/build.py $(wildcard layers/model/build.py) $(wildcard model_artifacts/CURRENT) | $(VENV)/.installed
 	$(PY) layers/build.py --arch all
 	@touch $@
 
@@ -131,10 +135,10 @@ layers: $(VENV)/.installed
 	$(PY) layers/build.py --arch all
 	@touch $(LAYERS_STAMP)
 
-cdk-app: install $(LAYERS_STAMP)
+cdk-app: $(VENV)/.installed $(LAYERS_STAMP)
 	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) app.py
 
-synth: install $(LAYERS_STAMP)
+synth: $(VENV)/.installed node_modules/.installed $(LAYERS_STAMP)
 	$(CDK) synth -c env=$(CDK_ENV) --quiet
 
 # dev and prod templates as sorted JSON, asset hashes masked, for `diff -r` against another commit's
