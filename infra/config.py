@@ -44,7 +44,9 @@ def _default_functions() -> dict[str, FunctionSizing]:
         "etl": FunctionSizing(memory_mb=1024, timeout_s=900),
         "features": FunctionSizing(memory_mb=1024, timeout_s=900),
         "refresh_views": FunctionSizing(memory_mb=256, timeout_s=240),
-        "retrain": FunctionSizing(memory_mb=3008, timeout_s=900),
+        # The retraining pipeline's Lambda steps (training itself runs on CodeBuild: infra/retrain.py).
+        "retrain_export": FunctionSizing(memory_mb=3008, timeout_s=900),
+        "retrain_publish": FunctionSizing(memory_mb=512, timeout_s=120),
         "retention": FunctionSizing(memory_mb=512, timeout_s=900),
         "migrations": FunctionSizing(memory_mb=256, timeout_s=300),
     }

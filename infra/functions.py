@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import Annotations, Duration, IgnoreMode, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,12 +21,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import PROJECT_ROOT, handler_exists, handler_path, stage_function_code
+from infra.assets import handler_exists, handler_path, stage_function_code
 from infra.config import EnvironmentConfig
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, finding_text
 
-Kind = Literal["api", "job", "custom_resource"]
+# api: API Gateway; job: EventBridge (asynchronous: DLQ, retries); custom_resource: CloudFormation;
+# task: a step of a state machine (synchronous; the state machine retries and alarms).
+Kind = Literal["api", "job", "custom_resource", "task"]
 
 METRICS_NAMESPACE = "TicketGuard"
 SERVICE_NAME = "ticketguard"
@@ -48,7 +49,6 @@ class FunctionSpec:
     archive_prefixes: tuple[str, ...] = ()  # read/write on these archive-bucket prefixes
     alerts: bool = False  # publishes to the severity topics
     required: bool = True  # a missing handler fails the synth; optional ones are skipped with a warning
-    image: bool = False  # a container image (infra/images/<name>/Dockerfile) instead of zip + layers
 
 
 CATALOG: tuple[FunctionSpec, ...] = (
@@ -62,14 +62,11 @@ CATALOG: tuple[FunctionSpec, ...] = (
     # features measures the served model's drift after each run: it reads the model's manifest.
     FunctionSpec("features", "Hourly/daily batch features", "job", cache=True, model=True),
     FunctionSpec("refresh_views", "Refresh the KPI materialized views", "job"),
+    # The retraining pipeline's two Lambda steps (infra/retrain.py: the state machine invokes them and
+    # grants their S3 access there; training itself runs on CodeBuild).
+    FunctionSpec("retrain_export", "Retraining: plan (bi-weekly) and export the training set", "task"),
     FunctionSpec(
-        "retrain",
-        "Bi-weekly retraining (even ISO weeks)",
-        "job",
-        archive_prefixes=("models/",),
-        alerts=True,
-        required=False,
-        image=True,
+        "retrain_publish", "Retraining: verify a promoted model and publish it", "task", database=False
     ),
     FunctionSpec(
         "retention",
@@ -168,26 +165,6 @@ class FunctionFactory(Construct):
             description=description,
         )
 
-    def _image(self, spec: FunctionSpec) -> lambda_.DockerImageCode:
-        arch = self.config.architecture
-        return lambda_.DockerImageCode.from_image_asset(
-            str(PROJECT_ROOT),
-            file=f"infra/images/{spec.name}/Dockerfile",
-            build_args={"LOCK": f"requirements/{spec.name}-{arch}.txt"},
-            platform=ecr_assets.Platform.LINUX_ARM64 if arch == "arm64" else ecr_assets.Platform.LINUX_AMD64,
-            # The build context is the project, minus everything the image does not copy.
-            ignore_mode=IgnoreMode.DOCKER,
-            exclude=[
-                "*",
-                "!shared/",
-                "!functions/",
-                "!requirements/",
-                "!infra/images/",
-                "**/__pycache__",
-                "**/*.pyc",
-            ],
-        )
-
     def make(self, spec: FunctionSpec) -> lambda_.Function | None:
         if not handler_exists(spec.name):
             message = (
@@ -256,11 +233,6 @@ class FunctionFactory(Construct):
             secrets.append(deps.redis_secret)
         if spec.model:
             environment["TG_MODEL_DIR"] = MODEL_MOUNT
-        if spec.image:
-            # Only the native compiler is in the image: build the library for the deployed architecture.
-            environment["TG_RETRAIN_ARCHITECTURES"] = (
-                "aarch64" if config.architecture == "arm64" else "x86_64"
-            )
         if spec.archive_prefixes:
             environment["TG_ARCHIVE_BUCKET"] = deps.archive_bucket_name
             bucket_arn = f"arn:{stack.partition}:s3:::{deps.archive_bucket_name}"
@@ -351,19 +323,15 @@ class FunctionFactory(Construct):
             "max_event_age": Duration.hours(6) if is_async else None,
             "recursive_loop": lambda_.RecursiveLoop.TERMINATE,
         }
-        function: lambda_.Function
-        if spec.image:
-            function = lambda_.DockerImageFunction(self, construct_id, code=self._image(spec), **common)
-        else:
-            function = lambda_.Function(
-                self,
-                construct_id,
-                runtime=RUNTIME,
-                handler=handler_path(spec.name),
-                code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
-                layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
-                **common,
-            )
+        function = lambda_.Function(
+            self,
+            construct_id,
+            runtime=RUNTIME,
+            handler=handler_path(spec.name),
+            code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
+            layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
+            **common,
+        )
         if is_async:
             # Lambda sends a failed event to the KMS-encrypted dead-letter queue with this role: the
             # SendMessage the Function grants is refused without these two on the queue's key.
@@ -377,13 +345,12 @@ class FunctionFactory(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
                 )
             )
-        if not spec.image:
-            acknowledge(
-                function,
-                "AwsSolutions-L1",
-                "Pinned to python3.12: the dependencies layer is built from cp312 wheels for this runtime "
-                "(layers/build.py); moving runtime means rebuilding and re-testing the layer.",
-            )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Pinned to python3.12: the dependencies layer is built from cp312 wheels for this runtime "
+            "(layers/build.py); moving runtime means rebuilding and re-testing the layer.",
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -1,10 +1,8 @@
 """EventBridge schedules of the batch jobs (spec 6.3), all in UTC, one rule per row of the schedules
 table (shared/jobs/schedules.yaml), which the local timers of `make run` read too.
 
-Bi-weekly retraining: cron cannot say "every other Sunday" (the spec's `0 2 */14 * *` means days
-1, 15 and 29 of each month, not every second Sunday). The rule fires every Sunday at 02:00 UTC with
-the input `{"cadence": "biweekly"}`, and the retrain handler trains only in even ISO weeks; an
-emergency retrain (drift) invokes it without that input.
+Rows naming a state machine instead of a function (the bi-weekly retraining) get their rule from the
+construct that owns that state machine (infra/retrain.py), from the same row.
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ class Jobs(Construct):
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.Rule] = {}
         for schedule in SCHEDULES:
-            function = functions.get(schedule.function)
+            function = functions.get(schedule.function) if schedule.function else None
             if function is None:
                 continue  # not deployed (see the synth warnings); its schedule would have no target
             rule = events.Rule(

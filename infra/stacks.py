@@ -23,6 +23,7 @@ from infra.migrations import SchemaMigrations
 from infra.monitoring import AlertTopics, Monitoring
 from infra.nag import acknowledge
 from infra.network import Network
+from infra.retrain import RetrainPipeline, expire_run_data
 from infra.security import AdminAuth, WebFirewall
 
 
@@ -48,6 +49,7 @@ class FoundationStack(Stack):
         self.database = Database(self, "Database", config=config, network=self.network, key=self.key)
         self.cache = Cache(self, "Cache", config=config, network=self.network, key=self.key)
         self.archive = ArchiveBucket(self, "Archive", config=config, key=self.key)
+        expire_run_data(self.archive.bucket)
         self.alerts = AlertTopics(self, "Alerts", config=config, key=self.key)
         self.pii_salt = secretsmanager.Secret(
             self,
@@ -161,6 +163,17 @@ class ServiceStack(Stack):
         self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
         self.jobs = Jobs(
             self, "Jobs", functions=functions, dead_letters=self.factory.dead_letters, environment=config.name
+        )
+        self.retrain = RetrainPipeline(
+            self,
+            "Retrain",
+            config=config,
+            functions=functions,
+            archive_bucket_name=deps.archive_bucket_name,
+            data_key=foundation.key,
+            key=self.key,
+            topics=deps.topics,
+            dead_letters=self.factory.dead_letters,
         )
 
         CfnOutput(self, "ApiUrl", value=self.rest_api.api.url)

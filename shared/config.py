@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     chain_rpc_url: str | None = Field(None, validation_alias="CHAIN_RPC_URL")
     contract_address: str | None = None
     model_dir: str | None = None
+    # The model registry in S3 (s3://bucket/models/): its CURRENT version is served when it fetches and
+    # verifies, else the model of model_dir (shared.model.remote); CURRENT is re-read every ttl seconds.
+    model_registry: str | None = Field(None, pattern=r"^s3://[^/]+/")
+    model_registry_ttl_s: float = Field(60.0, ge=1.0)
+    model_cache_dir: str | None = None  # where fetched versions are kept (default: the temp dir)
     geoip_db_path: str | None = None
     feature_cache_ttl_seconds: int = Field(300, ge=1)
     db_statement_timeout_ms: int = Field(2000, ge=100)

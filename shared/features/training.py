@@ -34,6 +34,10 @@ from shared.features.definitions import FEATURE_NAMES
 if TYPE_CHECKING:
     import pandas as pd
 
+# Fraud labels (chargebacks) arrive up to 30 days after the purchase: a training window ends this long
+# before now, so that every row's label is as final as it will get.
+LABEL_SETTLING = timedelta(days=30)
+
 # date_bin(period, t - delay, epoch) is Cadence.snapshot_at in SQL (a test holds them equal).
 _ROWS_SQL = """
 SELECT x.transaction_id, x.occurred_at, x.wallet_address, xw.user_id, x.event_id, x.price_paid::float8,

@@ -32,15 +32,15 @@ class Job:
 def local_jobs(schedules: tuple[Schedule, ...] = SCHEDULES) -> tuple[Job, ...]:
     """The table's rows that run locally, grouped by function with the shortest interval first: when
     an hourly and a daily run of one job fall due together, the daily full pass runs last."""
-    local = [schedule for schedule in schedules if schedule.local_interval_s is not None]
-    first_seen: dict[str, int] = {}
+    local = [s for s in schedules if s.local_interval_s is not None and s.function is not None]
+    first_seen: dict[str | None, int] = {}
     for index, schedule in enumerate(local):
         first_seen.setdefault(schedule.function, index)
     local.sort(key=lambda schedule: (first_seen[schedule.function], schedule.local_interval_s))
     return tuple(
         Job(
             schedule.name,
-            schedule.function,
+            schedule.function or "",
             float(schedule.local_interval_s or 0),
             dict(schedule.payload or {}),
         )

@@ -2,16 +2,23 @@
 
 ticketguard train                         # simulator + ETL training set (the default source)
 ticketguard train --data FILE.csv --label COLUMN [--exclude COL ...] [--out DIR]
+ticketguard train --training-set FILE|s3://... [--registry s3://BUCKET/models/ --outcome FILE|s3://...]
+                                          # an exported production training set (the retraining
+                                          # pipeline's build step: shared/ml/retrain.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from shared.ml import compile as native
-from shared.ml import defences, registry
+from shared.ml import defences
+from shared.ml import registry as local_registry
+from shared.model.remote import Registry
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--time-column", help="timestamp column for the time split (default: guessed by name)"
     )
+    exported = parser.add_argument_group("an exported production training set (the retraining pipeline)")
+    exported.add_argument(
+        "--training-set", metavar="FILE|s3://...", help="gzip/plain CSV written by the pipeline's export step"
+    )
+    exported.add_argument(
+        "--registry",
+        metavar="s3://BUCKET/models/",
+        help="gate against the version its CURRENT names (else the shipped model) and upload the candidate "
+        "there; CURRENT is left to the publish step",
+    )
+    exported.add_argument(
+        "--outcome", metavar="FILE|s3://...", help="with --registry: write the outcome JSON"
+    )
+    exported.add_argument("--source", help="what the training set is, for the manifest and report")
     sim = parser.add_argument_group("the default source: simulated marketplace -> ETL training set")
     sim.add_argument("--weeks", type=int, default=6, help="weeks of marketplace to simulate (default 6)")
     sim.add_argument(
@@ -67,6 +88,12 @@ def cli(argv: list[str]) -> int:
         parser.error("--data needs --label COLUMN")
     if args.data is None and (args.label or args.exclude or args.time_column):
         parser.error("--label/--exclude/--time-column go with --data FILE.csv")
+    if args.training_set is not None and args.data is not None:
+        parser.error("--training-set and --data are two different sources: give one")
+    if (args.registry or args.outcome or args.source) and args.training_set is None:
+        parser.error("--registry/--outcome/--source go with --training-set")
+    if args.outcome and not args.registry:
+        parser.error("--outcome needs --registry")
     if not 0 <= args.tolerance < 1 or args.bootstrap < 0 or args.weeks < 3 or not 0 < args.scale <= 100:
         parser.error("need 0 <= --tolerance < 1, --bootstrap >= 0, --weeks >= 3 and 0 < --scale <= 100")
     architectures = tuple(a.strip() for a in args.arch.split(",") if a.strip())
@@ -74,11 +101,27 @@ def cli(argv: list[str]) -> int:
     if unknown or not architectures:
         parser.error(f"--arch takes {', '.join(native.ARCHITECTURES)}")
 
+    with tempfile.TemporaryDirectory(prefix="tg-train-") as work:
+        return _train(args, architectures, Path(work))
+
+
+def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path) -> int:
     from shared.ml.data import load_csv
     from shared.ml.pipeline import TrainOptions, run_training
 
     extra: dict[str, object] = {}
-    if args.data is not None:
+    registry = baseline = s3 = None
+    if args.training_set is not None:
+        from shared.ml import retrain
+
+        s3 = _s3_client() if args.training_set.startswith("s3://") or args.registry else None
+        source = args.source or f"exported training set {args.training_set}"
+        table = retrain.read_training_set(retrain.local_copy(args.training_set, work / "input", s3), source)
+        if args.registry:
+            registry = Registry.parse(args.registry)
+            baseline = retrain.fetch_baseline(registry, s3, work)
+            print(f"baseline: {baseline.source} model {baseline.version or '(none)'}")
+    elif args.data is not None:
         table = load_csv(args.data, args.label, exclude=args.exclude, time_column=args.time_column)
         source = f"user table {args.data.name} (label {args.label!r})"
     else:
@@ -96,15 +139,16 @@ def cli(argv: list[str]) -> int:
     for warning in table.warnings:
         print(f"warning: {warning}")
     options = TrainOptions(
-        out_root=args.out or registry.default_root(),
+        out_root=args.out or (work / "registry" if registry else local_registry.default_root()),
         training_source=source,
         seed=args.seed,
         n_boot=args.bootstrap,
         tolerance=args.tolerance,
-        promote=not args.no_promote,
+        promote=not args.no_promote and registry is None,
         force=args.force,
         architectures=architectures,
         extra_manifest=extra,
+        current_model_dir=baseline.directory if baseline else None,
     )
     outcome = run_training(table, options)
     test = outcome.report["test"]
@@ -120,6 +164,27 @@ def cli(argv: list[str]) -> int:
             f"F1 {point['f1']:.3f}"
         )
     gate = outcome.report["gate"]
-    print(f"gate: {'promoted' if outcome.promoted else 'NOT promoted'} ({'; '.join(gate['reasons'])})")
+    if registry is None:
+        verdict = "promoted" if outcome.promoted else "NOT promoted"
+    else:
+        verdict = "passed (the publish step promotes it)" if gate["promote"] else "refused"
+    print(f"gate: {verdict} ({'; '.join(gate['reasons'])})")
     print(f"report: {outcome.directory / 'report.md'}")
+    if registry is not None and baseline is not None:
+        from shared.ml import retrain
+
+        uploaded = retrain.upload_version(outcome.directory, registry, s3)
+        print(f"uploaded {len(uploaded)} files to {registry.uri}{outcome.version}/ (CURRENT unchanged)")
+        if args.outcome:
+            document = retrain.outcome_document(
+                outcome, registry=registry, baseline=baseline, forced=args.force, uploaded=uploaded
+            )
+            retrain.write_outcome(document, args.outcome, s3)
+            print(f"outcome: {args.outcome} (promote: {document['promote']})")
     return 0
+
+
+def _s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")

@@ -21,11 +21,11 @@ import psycopg
 
 from shared.db import apply_migrations
 from shared.db.connection import with_database
+from shared.features.training import LABEL_SETTLING
 from shared.ml.data import LabelledTable, table_from_training_set
 
 logger = logging.getLogger(__name__)
 
-LABEL_SETTLING = timedelta(days=30)
 # The simulated world starts empty: wallet ages, holding times and attendance only reach their steady
 # state after a few weeks, so the training window starts after this warm-up (its rows still feed the
 # history every feature looks back on).

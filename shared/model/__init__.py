@@ -3,6 +3,10 @@ library. Imports no numpy, pandas, xgboost, scikit-learn or tl2cgen (cold start 
 
 Public API: `load_model(model_dir=None) -> CompiledModel`, `resolve_model_dir`, `clear_model_cache`,
 `CompiledModel`, `ModelThresholds`.
+
+Which model: an explicit directory; else, with TG_MODEL_REGISTRY (the deployed functions), the version
+the registry's CURRENT names, fetched and verified by shared.model.remote, falling back to TG_MODEL_DIR
+(the model layer); else TG_MODEL_DIR; else the repository's model_artifacts/CURRENT.
 """
 
 from __future__ import annotations
@@ -49,12 +53,24 @@ def _follow_current(root: Path) -> Path:
 
 
 def resolve_model_dir(model_dir: str | Path | None = None) -> Path:
-    """Explicit argument, else Settings.model_dir (TG_MODEL_DIR, `/opt/model` on Lambda), else the
-    version named by model_artifacts/CURRENT. A registry root (a directory with CURRENT) is followed."""
+    """Explicit argument, else the registry's served version (TG_MODEL_REGISTRY, when it fetches and
+    verifies), else Settings.model_dir (TG_MODEL_DIR, `/opt/model` on Lambda), else the version named
+    by model_artifacts/CURRENT. A registry root (a directory with CURRENT) is followed."""
     if model_dir is None:
         from shared.config import get_settings  # pydantic only when no directory was given
 
-        model_dir = get_settings().model_dir
+        settings = get_settings()
+        model_dir = settings.model_dir
+        if settings.model_registry:
+            from shared.model.remote import served_model
+
+            served = served_model(
+                settings.model_registry,
+                fallback=model_dir,
+                cache_dir=settings.model_cache_dir,
+                ttl_s=settings.model_registry_ttl_s,
+            ).directory()
+            model_dir = served if served is not None else model_dir
     directory = Path(model_dir) if model_dir is not None else ARTIFACTS_ROOT
     if not directory.is_dir():
         raise ConfigurationError(f"model directory {directory} does not exist")
@@ -80,5 +96,8 @@ def load_model(model_dir: str | Path | None = None) -> CompiledModel:
 
 
 def clear_model_cache() -> None:
+    from shared.model.remote import reset_served_models
+
     with _cache_lock:
         _cache.clear()
+    reset_served_models()

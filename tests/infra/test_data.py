@@ -112,9 +112,9 @@ def test_given_the_retention_table_then_each_archived_type_expires_when_its_tota
     }
     assert {prefix: rules[prefix]["ExpirationInDays"] for prefix in expected} == expected
     assert {r.prefix: r.expiration_days for r in RETENTION_RULES} == expected
-    for rule in rules.values():
-        assert rule["Status"] == "Enabled"
-        assert rule["Transitions"][0]["StorageClass"] == "GLACIER_IR"
+    for prefix in expected:
+        assert rules[prefix]["Status"] == "Enabled"
+        assert rules[prefix]["Transitions"][0]["StorageClass"] == "GLACIER_IR"
 
 
 def test_given_the_network_then_data_lives_in_isolated_subnets_and_aws_apis_go_through_endpoints(dev_synth):

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from infra.assets import handler_exists
 from infra.config import REQUEST_STATEMENT_TIMEOUT_MS, load_environment
 from infra.functions import CATALOG, spec
 from shared.config import Settings
@@ -115,6 +114,8 @@ def test_given_the_proxy_then_a_request_waits_at_most_3_seconds_for_a_connection
 COGNITO = r"arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?"
 WAF = r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:aws-waf-logs-[\w.#/-]+"
 API_GATEWAY = r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[\w.#/-]+(:\*)?"
+# Step Functions' logging destination: "The ARN must end with :*" (CloudFormation reference).
+STEP_FUNCTIONS = r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[\w.#/-]+:\*"
 ACCEPTED = {
     (
         "AWS::Cognito::LogDeliveryConfiguration",
@@ -122,6 +123,10 @@ ACCEPTED = {
     ): COGNITO,
     ("AWS::WAFv2::LoggingConfiguration", "LogDestinationConfigs[]"): WAF,
     ("AWS::ApiGateway::Stage", "AccessLogSetting.DestinationArn"): API_GATEWAY,
+    (
+        "AWS::StepFunctions::StateMachine",
+        "LoggingConfiguration.Destinations[].CloudWatchLogsLogGroup.LogGroupArn",
+    ): STEP_FUNCTIONS,
 }
 # Policies name ARNs too, but IAM and KMS accept the `:*` form (it is what scopes a group's streams).
 POLICY_TYPES = {"AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::KMS::Key"}
@@ -297,11 +302,6 @@ def test_given_no_chain_settings_when_chain_ingestion_is_on_then_synth_refuses_n
 # ---------------------------------------------------------------- no Docker at deploy
 
 
-@pytest.mark.xfail(
-    handler_exists("retrain"),
-    strict=True,
-    reason="retrain is a DockerImageFunction until the retrain pipeline lands",
-)
 @pytest.mark.parametrize("synth_name", ["dev_synth", "prod_synth"])
 def test_given_the_synthesized_app_then_no_asset_needs_docker(synth_name, request):
     synth = request.getfixturevalue(synth_name)

@@ -29,17 +29,20 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
         "refresh-views": ("refresh_views", "rate(5 minutes)", None),  # spec: every 5 minutes
         "retention": ("retention", "cron(0 3 ? * SUN *)", None),  # spec: weekly, Sunday 03:00
         "retrain": (
-            "retrain",
+            "state machine retrain",  # the retraining pipeline (infra/retrain.py)
             "cron(0 2 ? * SUN *)",
             {"cadence": "biweekly"},
         ),  # spec: bi-weekly Sunday 02:00
     }
-    assert {s.name: (s.function, s.expression, s.payload) for s in SCHEDULES} == expected
+    assert {
+        s.name: (s.function or f"state machine {s.state_machine}", s.expression, s.payload) for s in SCHEDULES
+    } == expected
     rules = _rules(dev_synth)
     descriptions = {
         r["Properties"].get("Description") for r in dev_synth.resources("AWS::Lambda::Function").values()
     }
     deployed = {spec.name for spec in CATALOG if spec.description in descriptions}
+    deployed |= {f"state machine {name}" for name in _state_machines(dev_synth)}
     for name, (function, expression, payload) in expected.items():
         rule = rules.get(f"ticketguard-dev-{name}")
         if function not in deployed:
@@ -57,6 +60,13 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
             assert json.loads(template) == {**payload, "scheduled_at": "2026-03-02T02:20:00Z"}
         else:
             assert (json.loads(target["Input"]) if "Input" in target else None) == payload
+
+
+def _state_machines(synth) -> set[str]:
+    return {
+        machine["Properties"]["StateMachineName"].removeprefix(f"ticketguard-{synth.config.name}-")
+        for machine in synth.resources("AWS::StepFunctions::StateMachine").values()
+    }
 
 
 def test_given_the_feature_schedules_then_they_run_at_the_publish_delay_training_assumes():
@@ -82,8 +92,8 @@ def test_given_the_etl_jobs_then_the_schedule_inputs_parse_as_their_job_events()
             assert job.mode == (schedule.payload or {}).get("mode", "hourly")
 
 
-def test_given_retraining_then_the_weekly_rule_says_biweekly_to_the_handler():
-    [retrain] = [s for s in SCHEDULES if s.function == "retrain"]
+def test_given_retraining_then_the_weekly_rule_says_biweekly_to_the_pipeline():
+    [retrain] = [s for s in SCHEDULES if s.state_machine == "retrain"]
     assert retrain.payload == {"cadence": "biweekly"}
     assert retrain.expression == "cron(0 2 ? * SUN *)"
 

@@ -42,10 +42,14 @@ def test_given_the_schedules_table_when_synthesized_then_each_deployed_function_
         for function in dev_synth.resources("AWS::Lambda::Function").values()
     }
     deployed = {spec.name for spec in CATALOG if spec.description in descriptions}
+    machines = {
+        machine["Properties"]["StateMachineName"].removeprefix("ticketguard-dev-")
+        for machine in dev_synth.resources("AWS::StepFunctions::StateMachine").values()
+    }
     expected = {
         f"ticketguard-dev-{schedule.name}": (schedule.expression, schedule.description)
         for schedule in SCHEDULES
-        if schedule.function in deployed
+        if schedule.function in deployed or schedule.state_machine in machines
     }
     assert {
         name: (rule["ScheduleExpression"], rule["Description"]) for name, rule in rules.items()
@@ -87,6 +91,15 @@ def test_given_an_hourly_and_a_daily_run_of_one_job_then_the_local_timers_run_th
         (
             "{name: a, function: etl, expression: 'rate(5 minutes)', description: d, local_interval_s: 0}",
             "positive",
+        ),
+        (
+            "{name: a, function: etl, state_machine: b, expression: 'rate(5 minutes)', description: d}",
+            "either a function or a state_machine",
+        ),
+        ("{name: a, expression: 'rate(5 minutes)', description: d}", "either a function or a state_machine"),
+        (
+            "{name: a, state_machine: b, expression: 'rate(1 hour)', description: d, local_interval_s: 3600}",
+            "only a function runs on the local timers",
         ),
     ],
 )

@@ -1,0 +1,41 @@
+"""Retraining pipeline, last step (invoked by the state machine of infra/retrain.py): a candidate the
+gate promoted is fetched, verified and loaded as the scoring function will load it, then the model
+registry's CURRENT names it (the functions follow within TG_MODEL_REGISTRY_TTL_S)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.config import get_settings
+from shared.errors import ConfigurationError
+from shared.jobs.entry import job_handler
+from shared.jobs.retrain import publish_step
+from shared.model.remote import DEFAULT_CACHE_DIR, Registry
+from shared.observability import logger, metrics
+
+
+@job_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    if not settings.model_registry:
+        raise ConfigurationError("TG_MODEL_REGISTRY is not set: nowhere to publish the model")
+    result = publish_step(
+        event,
+        registry=Registry.parse(settings.model_registry),
+        s3=boto3.client("s3"),
+        cache_dir=Path(settings.model_cache_dir) if settings.model_cache_dir else DEFAULT_CACHE_DIR,
+    )
+    metrics.add_metric(
+        name="RetrainPromoted", unit=MetricUnit.Count, value=int(result["status"] == "promoted")
+    )
+    if result["test_auc_pr"] is not None:
+        metrics.add_metric(
+            name="RetrainTestAucPr", unit=MetricUnit.NoUnit, value=float(result["test_auc_pr"])
+        )
+    logger.info("retraining published", extra={"result": result})
+    return result

@@ -1,0 +1,414 @@
+"""The retraining pipeline (spec 1.6 / 6.3) and the model distribution, with nothing built on the
+deploying machine: no Docker, no image.
+
+    EventBridge (the `retrain` row of shared/jobs/schedules.yaml: Sundays 02:00 UTC, {"cadence": "biweekly"})
+      -> Step Functions `ticketguard-<env>-retrain`
+         1. ExportTrainingSet  Lambda retrain_export (VPC, database): odd ISO week -> NotThisWeek; else the
+                               point-in-time training set -> s3://<archive>/retrain-runs/<run>/training-set.csv.gz
+         2. TrainEvaluateCompile  CodeBuild, an AWS-managed Amazon Linux 2023 image of the functions'
+                               architecture; source: this project as an S3 asset (a zip, no Docker); the
+                               buildspec installs requirements/retrain-<arch>.txt and runs
+                               `ticketguard train --training-set ... --registry s3://<archive>/models/ --outcome ...`:
+                               gate against the served model (the registry's CURRENT, else the shipped one),
+                               upload the candidate to models/<version>/ (never CURRENT)
+         3. Publish            Lambda retrain_publish: a promoted candidate is fetched, verified and loaded as
+                               the scoring function will; then models/CURRENT names it -> Promoted | Refused
+      Emergency retraining (issue 17) starts the same state machine with {"reason": "drift", "detail": {...}}
+      (no cadence: it always trains); shared/jobs/retrain.py documents the input.
+
+Model distribution: score, health and features get TG_MODEL_REGISTRY and read-only access to models/CURRENT,
+the manifests and their architecture's library; shared/model/remote.py serves the CURRENT version, verified,
+and falls back to the model layer (TG_MODEL_DIR). Rollback = rewrite models/CURRENT (or delete it).
+
+Alarms (MEDIUM): a failed, timed-out or aborted execution; a failed build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, IgnoreMode, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.assets import PROJECT_ROOT
+from infra.config import EnvironmentConfig
+from infra.log_groups import encrypted_log_group
+from infra.model_access import MODEL_ARCHITECTURES, RUNS_PREFIX, ArchiveAccess
+from infra.nag import acknowledge, finding_text
+from shared.jobs.schedules import SCHEDULES
+
+RUN_DATA_DAYS = 30
+BUILD_IMAGES = {
+    "arm64": codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+    "x86_64": codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
+}
+# The state machine's input for an emergency retraining (issue 17 starts executions with it).
+EMERGENCY_INPUT_EXAMPLE = {"reason": "drift", "detail": {"model_drift_kl": 0.21}}
+# The project directory as the build's source (gitignore semantics): only what `ticketguard train` needs.
+SOURCE_EXCLUDES = [
+    "*",
+    "!pyproject.toml",
+    "!requirements/",
+    "!requirements/retrain-*.txt",
+    "!shared/",
+    "!shared/**",
+    "!model_artifacts/",
+    "!model_artifacts/**",
+    "**/__pycache__",
+    "**/*.pyc",
+]
+
+
+def buildspec(lock: str) -> dict[str, object]:
+    """Install the pinned requirements, then the project's own entry point: nothing else runs. The
+    project is installed editable, so that shared/ finds the shipped model (model_artifacts/) beside it:
+    the gate's baseline while the registry has no CURRENT."""
+    venv = "/tmp/venv"  # noqa: S108  (the build container's scratch space)
+    return {
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {
+            "install": {
+                "runtime-versions": {"python": "3.12"},
+                "commands": [
+                    f"python -m venv {venv}",
+                    f"{venv}/bin/pip install --quiet --disable-pip-version-check --no-deps -r {lock}",
+                    f"{venv}/bin/pip install --quiet --disable-pip-version-check --no-deps --editable .",
+                ],
+            },
+            "build": {
+                "commands": [
+                    f'{venv}/bin/ticketguard train --training-set "$TG_TRAINING_SET" '
+                    '--registry "$TG_MODEL_REGISTRY" --outcome "$TG_OUTCOME" '
+                    '--source "$TG_TRAINING_SOURCE" --arch "$TG_MODEL_ARCHITECTURE"'
+                ]
+            },
+        },
+    }
+
+
+def expire_run_data(bucket: s3.Bucket) -> None:
+    """A run's training set and outcome are scratch data (the version's report keeps the figures)."""
+    bucket.add_lifecycle_rule(
+        id=RUNS_PREFIX.rstrip("/"),
+        prefix=RUNS_PREFIX,
+        expiration=Duration.days(RUN_DATA_DAYS),
+        noncurrent_version_expiration=Duration.days(1),
+    )
+
+
+class RetrainPipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        functions: Mapping[str, lambda_.Function],
+        archive_bucket_name: str,
+        data_key: kms.IKey,
+        key: kms.IKey,
+        topics: Mapping[str, sns.ITopic],
+        dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.access = ArchiveAccess(
+            self, bucket_name=archive_bucket_name, data_key=data_key, architecture=config.architecture
+        )
+        export, publish = functions["retrain_export"], functions["retrain_publish"]
+        self.model_readers = self.access.model_readers(functions)
+        self.access.export_step(export, archive_bucket_name)
+        self.access.publish_step(publish)
+        self.project = self._build_project(key)
+        self.state_machine = self._state_machine(export, publish, key)
+        self.rule = self._schedule(dead_letters)
+        self.alarms = self._alarms(topics["medium"])
+
+    # ------------------------------------------------------------------ build
+    def _build_project(self, key: kms.IKey) -> codebuild.Project:
+        config = self.config
+        source = s3_assets.Asset(
+            self, "Source", path=str(PROJECT_ROOT), exclude=SOURCE_EXCLUDES, ignore_mode=IgnoreMode.GIT
+        )
+        log_group = encrypted_log_group(self, "BuildLogs", key=key)
+        project = codebuild.Project(
+            self,
+            "Build",
+            project_name=f"ticketguard-{config.name}-retrain",
+            description="Retraining: train, evaluate, gate and compile with the project's `ticketguard train`",
+            build_spec=codebuild.BuildSpec.from_object(
+                buildspec(f"requirements/retrain-{config.architecture}.txt")
+            ),
+            environment=codebuild.BuildEnvironment(
+                build_image=BUILD_IMAGES[config.architecture],
+                compute_type=codebuild.ComputeType.LARGE,
+                privileged=False,
+                environment_variables={
+                    "TG_MODEL_ARCHITECTURE": codebuild.BuildEnvironmentVariable(
+                        value=MODEL_ARCHITECTURES[config.architecture]
+                    ),
+                    "TG_MODEL_REGISTRY": codebuild.BuildEnvironmentVariable(value=self.access.registry_uri),
+                },
+            ),
+            timeout=Duration.minutes(90),
+            queued_timeout=Duration.hours(1),
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)
+            ),
+        )
+        # The source is the asset zip, read with the one statement below (Source.s3 would grant
+        # s3:GetObject*/s3:List* on the whole bootstrap bucket).
+        cfn = project.node.default_child
+        assert isinstance(cfn, codebuild.CfnProject)
+        cfn.add_property_override("Source.Type", "S3")
+        cfn.add_property_override("Source.Location", f"{source.s3_bucket_name}/{source.s3_object_key}")
+        # The project's key, granted without the ReEncrypt*/GenerateDataKey* that `encryption_key` adds.
+        cfn.add_property_override("EncryptionKey", key.key_arn)
+        acknowledge(
+            project,
+            "AwsSolutions-CB4",
+            "The project is encrypted with the service key: EncryptionKey is set by a property override "
+            "(cdk-nag reads the L2 prop) so that the role gets Decrypt/Encrypt/GenerateDataKey on it, "
+            "not the ReEncrypt*/GenerateDataKey* the L2 grants.",
+        )
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ProjectKey",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+            )
+        )
+        bootstrap_bucket = f"arn:{Stack.of(self).partition}:s3:::{source.s3_bucket_name}"
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="SourceAsset",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[f"{bootstrap_bucket}/{source.s3_object_key}"],
+            )
+        )
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="SourceBucket",
+                actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                resources=[bootstrap_bucket],
+            )
+        )
+        self.access.build(project.role)
+        stack = Stack.of(self)
+        account = f"{stack.region}:{stack.account}"
+        for resource, why in (
+            (
+                f"arn:{stack.partition}:logs:{account}:log-group:/aws/codebuild/{project.project_name}:*",
+                "CDK's default CodeBuild policy names this project's own default log group (the build logs "
+                "go to the encrypted group configured on the project).",
+            ),
+            (
+                f"arn:{stack.partition}:codebuild:{account}:report-group/{project.project_name}-*",
+                "CDK's default CodeBuild policy: test-report groups named after this project only (the "
+                "build publishes no reports).",
+            ),
+        ):
+            assert project.role is not None
+            acknowledge(project.role, f"AwsSolutions-IAM5[Resource::{finding_text(project, resource)}]", why)
+        return project
+
+    # ------------------------------------------------------------------ orchestration
+    def _state_machine(
+        self, export: lambda_.Function, publish: lambda_.Function, key: kms.IKey
+    ) -> sfn.StateMachine:
+        export_step = tasks.LambdaInvoke(
+            self,
+            "ExportTrainingSet",
+            comment="Odd ISO week of the bi-weekly schedule: skip; else export the training set to S3",
+            lambda_function=export,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "request": sfn.JsonPath.entire_payload,
+                    "run_id": sfn.JsonPath.execution_name,
+                    "started_at": sfn.JsonPath.execution_start_time,
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.export",
+            task_timeout=sfn.Timeout.duration(Duration.minutes(16)),
+        )
+        # The database may be restarting (maintenance, a failover): try again later, twice.
+        export_step.add_retry(
+            errors=["DependencyUnavailable"], interval=Duration.minutes(5), max_attempts=2, backoff_rate=2
+        )
+        variable = codebuild.BuildEnvironmentVariable
+        train_step = tasks.CodeBuildStartBuild(
+            self,
+            "TrainEvaluateCompile",
+            comment="`ticketguard train --training-set ... --registry ...` on CodeBuild: gate, compile, upload",
+            project=self.project,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            environment_variables_override={
+                "TG_TRAINING_SET": variable(value=sfn.JsonPath.string_at("$.export.training_set")),
+                "TG_OUTCOME": variable(value=sfn.JsonPath.string_at("$.export.outcome")),
+                "TG_TRAINING_SOURCE": variable(value=sfn.JsonPath.string_at("$.export.source")),
+            },
+            result_selector={"id": sfn.JsonPath.string_at("$.Build.Id")},
+            result_path="$.build",
+            task_timeout=sfn.Timeout.duration(Duration.hours(2)),
+        )
+        publish_step = tasks.LambdaInvoke(
+            self,
+            "Publish",
+            comment="A promoted candidate: fetch, verify and load it as scoring will, then move models/CURRENT",
+            lambda_function=publish,
+            payload=sfn.TaskInput.from_object(
+                {"run_id": sfn.JsonPath.execution_name, "outcome": sfn.JsonPath.string_at("$.export.outcome")}
+            ),
+            payload_response_only=True,
+            result_path="$.publish",
+            task_timeout=sfn.Timeout.duration(Duration.minutes(5)),
+        )
+        outcome = (
+            sfn.Choice(self, "PromotedOrRefused")
+            .when(
+                sfn.Condition.string_equals("$.publish.status", "promoted"),
+                sfn.Succeed(self, "Promoted", comment="models/CURRENT names the new version"),
+            )
+            .otherwise(
+                sfn.Succeed(
+                    self,
+                    "Refused",
+                    comment="Refused by the gate (or the served model changed): CURRENT unchanged",
+                )
+            )
+        )
+        plan = (
+            sfn.Choice(self, "TrainsThisRun")
+            .when(
+                sfn.Condition.string_equals("$.export.status", "skipped"),
+                sfn.Succeed(self, "NotThisWeek", comment="Bi-weekly: odd ISO weeks do not train"),
+            )
+            .otherwise(train_step.next(publish_step).next(outcome))
+        )
+        log_group = encrypted_log_group(self, "StateMachineLogs", key=key)
+        machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=f"ticketguard-{self.config.name}-retrain",
+            comment=(
+                'Retraining. Input: {"cadence": "biweekly"} (the schedule: even ISO weeks train), or for an '
+                'emergency retraining {"reason": "drift" | "detection_drop" | "manual", "detail": {...}} '
+                '(always trains); optional "weeks" (3..52), "time" (ISO instant).'
+            ),
+            definition_body=sfn.DefinitionBody.from_chainable(export_step.next(plan)),
+            timeout=Duration.hours(3),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        assert machine.role is not None
+        for function in (export, publish):
+            acknowledge(
+                machine.role,
+                f"AwsSolutions-IAM5[Resource::{finding_text(machine, function.function_arn)}:*]",
+                "CDK's LambdaInvoke task grants lambda:InvokeFunction on the function and its versions and "
+                "aliases (`:*`); only the pipeline's own two functions are named.",
+            )
+        acknowledge(
+            machine.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray tracing (PutTraceSegments, GetSamplingRules) and CloudWatch Logs delivery "
+            "(CreateLogDelivery, DescribeLogGroups, ...) accept no resource narrower than '*'.",
+        )
+        return machine
+
+    def _schedule(self, dead_letters: sqs.IQueue) -> events.Rule:
+        [row] = [schedule for schedule in SCHEDULES if schedule.state_machine == "retrain"]
+        rule = events.Rule(
+            self,
+            "Schedule",
+            rule_name=f"ticketguard-{self.config.name}-{row.name}",
+            description=row.description,
+            schedule=events.Schedule.expression(row.expression),
+        )
+        rule.add_target(
+            targets.SfnStateMachine(
+                self.state_machine,
+                input=events.RuleTargetInput.from_object(dict(row.payload or {})),
+                dead_letter_queue=dead_letters,
+                retry_attempts=2,
+                max_event_age=Duration.hours(2),
+            )
+        )
+        return rule
+
+    # ------------------------------------------------------------------ alarms
+    def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        machine = {"StateMachineArn": self.state_machine.state_machine_arn}
+        period = Duration.minutes(5)
+        failed = cloudwatch.MathExpression(
+            expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
+            using_metrics={
+                name: cloudwatch.Metric(
+                    namespace="AWS/States",
+                    metric_name=metric,
+                    dimensions_map=machine,
+                    statistic="Sum",
+                    period=period,
+                )
+                for name, metric in (
+                    ("failed", "ExecutionsFailed"),
+                    ("timedout", "ExecutionsTimedOut"),
+                    ("aborted", "ExecutionsAborted"),
+                )
+            },
+            period=period,
+            label="failed retraining executions",
+        )
+        build_failed = cloudwatch.Metric(
+            namespace="AWS/CodeBuild",
+            metric_name="FailedBuilds",
+            dimensions_map={"ProjectName": self.project.project_name},
+            statistic="Sum",
+            period=period,
+        )
+        alarms = {}
+        for name, metric, description in (
+            (
+                "retrain-failed",
+                failed,
+                "A retraining execution failed, timed out or was aborted: the served model is unchanged; "
+                "see the execution's failed step (Step Functions console) and its logs",
+            ),
+            (
+                "retrain-build-failed",
+                build_failed,
+                "The retraining build (ticketguard train on CodeBuild) failed: see its CloudWatch logs",
+            ),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                "".join(part.capitalize() for part in name.split("-")),
+                alarm_name=f"ticketguard-{self.config.name}-{name}",
+                alarm_description=description,
+                metric=metric,
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            notify = actions.SnsAction(topic)
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
+            alarms[name] = alarm
+        return alarms

@@ -1,0 +1,322 @@
+"""The model registry in S3, as the functions read it (boto3 and the standard library only).
+
+Layout, under `s3://<archive bucket>/models/`: one folder per version (`<version>/manifest.json`, the
+compiled libraries, the report), and `CURRENT`, one line naming the served version. The retraining
+pipeline uploads a version; its publish step rewrites CURRENT only after fetching, verifying and
+loading that version exactly as the functions will. Rolling back is rewriting CURRENT (one `PUT`);
+deleting it sends every function back to the model shipped in its layer.
+
+`ServedModel` is the functions' side. At cold start it reads CURRENT, downloads that version's
+manifest and the library for this architecture into a local cache (/tmp on Lambda), checks the
+manifest names that version and the library matches the manifest's SHA-256, and loads it; if anything
+fails it serves the fallback (the model layer, TG_MODEL_DIR). A warm container re-reads CURRENT at most
+every `ttl_s` seconds, in a background thread (a conditional GET: requests never wait on S3), and
+switches when CURRENT names another version that fetches and loads; a failed switch keeps the model
+it serves and is retried at the next check.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigurationError, ModelIntegrityError
+from shared.model.compiled import CompiledModel
+from shared.model.manifest import MANIFEST_NAME, current_architecture, read_manifest, verify_files
+from shared.observability import logger
+
+POINTER = "CURRENT"
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "tg-models"
+MAX_VERSION_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Where the versions live: `s3://bucket/prefix/`."""
+
+    bucket: str
+    prefix: str  # "" or ends with "/"
+
+    @classmethod
+    def parse(cls, uri: str) -> Registry:
+        parts = urlsplit(uri)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ConfigurationError(f"a model registry is s3://bucket/prefix/, got {uri!r}")
+        prefix = parts.path.lstrip("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return cls(parts.netloc, prefix)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + "/".join(parts)
+
+
+def s3_client(timeout_s: float = 5.0) -> Any:
+    """An S3 client with short timeouts and one retry (a pointer check must not hang a container)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        config=Config(
+            connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 2, "mode": "standard"}
+        ),
+    )
+
+
+def check_version_name(name: str) -> str:
+    """A version is one folder name: no separators, no dot names, nothing around it."""
+    if (
+        not name
+        or len(name) > MAX_VERSION_LENGTH
+        or name != name.strip()
+        or any(c in name for c in "/\\\n\r\t ")
+        or name in {".", ".."}
+    ):
+        raise ModelIntegrityError(f"a model version is one folder name, got {name!r}")
+    return name
+
+
+def _error_code(exc: Exception) -> tuple[str | None, int | None]:
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code"), response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+@dataclass(frozen=True)
+class Pointer:
+    version: str | None  # None: there is no CURRENT (serve the shipped model)
+    etag: str | None
+
+
+def read_pointer(registry: Registry, s3: Any, *, unless_etag: str | None = None) -> Pointer | None:
+    """CURRENT as it is now; None when it still has the ETag `unless_etag` (a conditional GET)."""
+    from botocore.exceptions import ClientError
+
+    request: dict[str, Any] = {"Bucket": registry.bucket, "Key": registry.key(POINTER)}
+    if unless_etag:
+        request["IfNoneMatch"] = unless_etag
+    try:
+        response = s3.get_object(**request)
+    except ClientError as exc:
+        code, status = _error_code(exc)
+        if status == 304 or code in {"304", "NotModified"}:
+            return None
+        if code in {"NoSuchKey", "404", "NotFound"}:
+            return Pointer(None, None)
+        raise
+    text = response["Body"].read(MAX_VERSION_LENGTH + 2).decode("utf-8", errors="replace").strip()
+    return Pointer(check_version_name(text), response.get("ETag"))
+
+
+def write_pointer(registry: Registry, version: str, s3: Any) -> None:
+    s3.put_object(
+        Bucket=registry.bucket,
+        Key=registry.key(POINTER),
+        Body=(check_version_name(version) + "\n").encode(),
+        ContentType="text/plain",
+    )
+
+
+def load_verified(
+    directory: Path, version: str | None = None, architecture: str | None = None
+) -> CompiledModel:
+    """The model of `directory` for this architecture, after the manifest check (its version is
+    `version` when given) and the SHA-256 of the library; the library is loaded (ctypes)."""
+    manifest = read_manifest(directory)
+    if version is not None and manifest.version != version:
+        raise ModelIntegrityError(
+            f"{directory}: the manifest is of model {manifest.version!r}, the registry names {version!r}"
+        )
+    architecture = architecture or current_architecture()
+    library = manifest.libraries.get(architecture)
+    if library is None:
+        raise ConfigurationError(
+            f"model {manifest.version} has no library for {architecture} (has: {sorted(manifest.libraries)})"
+        )
+    verify_files(manifest, required=(library,))
+    return CompiledModel(manifest, manifest.library_path(architecture))
+
+
+def probe(model: CompiledModel) -> float:
+    """One prediction on an all-missing row: the library answers, with a probability."""
+    score = model.predict([None] * model.n_features)
+    if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+        raise ModelIntegrityError(f"model {model.version} answers {score!r} to an all-missing row")
+    return score
+
+
+def fetch_version(
+    registry: Registry, version: str, cache_dir: Path, s3: Any, *, architecture: str | None = None
+) -> Path:
+    """`version`'s manifest and its library for `architecture` in `cache_dir/<version>/`, downloaded
+    once, verified each time (a cached copy that no longer verifies is fetched again)."""
+    check_version_name(version)
+    architecture = architecture or current_architecture()
+    final = cache_dir / version
+    if final.is_dir():
+        try:
+            load_verified(final, version, architecture)
+            return final
+        except (ConfigurationError, ModelIntegrityError):
+            shutil.rmtree(final, ignore_errors=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=cache_dir))
+    try:
+        s3.download_file(registry.bucket, registry.key(version, MANIFEST_NAME), str(staging / MANIFEST_NAME))
+        manifest = read_manifest(staging)
+        if manifest.version != version:
+            raise ModelIntegrityError(
+                f"{registry.uri}{version}/{MANIFEST_NAME} is the manifest of model {manifest.version!r}"
+            )
+        library = manifest.libraries.get(architecture)
+        if library is None:
+            raise ConfigurationError(
+                f"model {version} in {registry.uri} has no library for {architecture} "
+                f"(has: {sorted(manifest.libraries)})"
+            )
+        target = manifest.library_path(architecture)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(registry.bucket, registry.key(version, library), str(target))
+        verify_files(manifest, required=(library,))
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+class ServedModel:
+    """Which directory the functions load their model from: the registry's CURRENT version, fetched
+    and verified, or `fallback` (the model layer). Thread-safe; see the module docstring."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        fallback: Path | None,
+        cache_dir: Path = DEFAULT_CACHE_DIR,
+        ttl_s: float = 60.0,
+        client: Callable[[], Any] = s3_client,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.fallback = fallback
+        self.cache_dir = cache_dir
+        self.ttl_s = ttl_s
+        self._client = client
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._refreshing = threading.Event()
+        self._checked_at: float | None = None
+        self._etag: str | None = None
+        self.version: str | None = None  # the registry version served; None: the fallback
+        self._directory: Path | None = None
+        self.last_error: str | None = None
+
+    def directory(self) -> Path | None:
+        """The served directory; the first call checks the registry itself, later ones start a
+        background check once `ttl_s` has passed since the last."""
+        if self._checked_at is None:
+            return self.refresh()
+        if self._clock() - self._checked_at >= self.ttl_s and not self._refreshing.is_set():
+            self._refreshing.set()
+            threading.Thread(target=self._background, name="model-pointer", daemon=True).start()
+        return self._directory or self.fallback
+
+    def refresh(self) -> Path | None:
+        """Check the registry now, in this thread."""
+        with self._lock:
+            self._check()
+        return self._directory or self.fallback
+
+    def wait(self, timeout_s: float = 10.0) -> None:
+        """Until a background check in progress has finished (tests)."""
+        deadline = self._clock() + timeout_s
+        while self._refreshing.is_set() and self._clock() < deadline:
+            time.sleep(0.01)
+
+    def _background(self) -> None:
+        try:
+            with self._lock:
+                self._check()
+        finally:
+            self._refreshing.clear()
+
+    def _check(self) -> None:
+        self._checked_at = self._clock()
+        try:
+            s3 = self._client()
+            pointer = read_pointer(self.registry, s3, unless_etag=self._etag)
+            if pointer is None:
+                return  # CURRENT unchanged
+            if pointer.version is None:
+                if self.version is not None:
+                    logger.warning(
+                        "model registry has no CURRENT: serving the shipped model",
+                        extra={"registry": self.registry.uri, "fallback": str(self.fallback)},
+                    )
+                self.version, self._directory, self._etag = None, None, pointer.etag
+                return
+            if pointer.version != self.version:
+                directory = fetch_version(self.registry, pointer.version, self.cache_dir, s3)
+                probe(load_verified(directory, pointer.version))
+                logger.info(
+                    "serving model from the registry",
+                    extra={
+                        "version": pointer.version,
+                        "registry": self.registry.uri,
+                        "previous": self.version,
+                    },
+                )
+                self.version, self._directory = pointer.version, directory
+            self._etag = pointer.etag
+            self.last_error = None
+        except Exception as exc:  # any failure: keep what is served (at cold start, the fallback)
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.error(
+                "model registry check failed: keeping the model served",
+                extra={
+                    "registry": self.registry.uri,
+                    "error": self.last_error,
+                    "serving": self.version or f"fallback {self.fallback}",
+                },
+            )
+
+
+_served: dict[tuple[str, str | None, str, float], ServedModel] = {}
+_served_lock = threading.Lock()
+
+
+def served_model(
+    registry_uri: str, *, fallback: str | Path | None, cache_dir: str | Path | None, ttl_s: float
+) -> ServedModel:
+    """The process-wide ServedModel of this registry and fallback."""
+    key = (registry_uri, None if fallback is None else str(fallback), str(cache_dir or ""), ttl_s)
+    with _served_lock:
+        served = _served.get(key)
+        if served is None:
+            served = ServedModel(
+                Registry.parse(registry_uri),
+                fallback=None if fallback is None else Path(fallback),
+                cache_dir=Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR,
+                ttl_s=ttl_s,
+            )
+            _served[key] = served
+        return served
+
+
+def reset_served_models() -> None:
+    with _served_lock:
+        _served.clear()
