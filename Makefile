@@ -121,6 +121,8 @@ LAYERS_STAMP := build/layers/.built
 .PHONY: layers synth cdk-app cfn-lint checkov lock-lambda nag-report reports templates-snapshot
 lock: lock-lambda
 
+# runtime-x86_64.txt: the x86_64 deps layer; retrain-<arch>.txt: what the retraining build installs on
+# CodeBuild before it runs `ticketguard train` (infra/retrain.py), the runtime plus the `ml` extra.
 lock-lambda: $(VENV)/.installed
 	$(UV) pip compile --quiet pyproject.toml --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o requirements/runtime-x86_64.txt
 	$(UV) pip compile --quiet pyproject.toml --extra ml -c requirements/dev.txt --python-version 3.12 --python-platform aarch64-manylinux_2_28 -o requirements/retrain-arm64.txt

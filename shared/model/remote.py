@@ -115,9 +115,19 @@ def read_pointer(registry: Registry, s3: Any, *, unless_etag: str | None = None)
             return None
         if code in {"NoSuchKey", "404", "NotFound"}:
             return Pointer(None, None)
+        if code in {"AccessDenied", "403"} and not _pointer_listed(registry, s3):
+            # S3 answers 403 for a missing key unless the GET may also list it: the functions may list
+            # this one key (infra/model_access.py), which tells "no CURRENT" from a real refusal.
+            return Pointer(None, None)
         raise
     text = response["Body"].read(MAX_VERSION_LENGTH + 2).decode("utf-8", errors="replace").strip()
     return Pointer(check_version_name(text), response.get("ETag"))
+
+
+def _pointer_listed(registry: Registry, s3: Any) -> bool:
+    key = registry.key(POINTER)
+    listing = s3.list_objects_v2(Bucket=registry.bucket, Prefix=key, MaxKeys=1)
+    return any(item.get("Key") == key for item in listing.get("Contents", []))
 
 
 def write_pointer(registry: Registry, version: str, s3: Any) -> None:
@@ -217,6 +227,7 @@ class ServedModel:
         self.ttl_s = ttl_s
         self._client = client
         self._clock = clock
+        self._s3: Any = None
         self._lock = threading.Lock()
         self._refreshing = threading.Event()
         self._checked_at: float | None = None
@@ -257,7 +268,7 @@ class ServedModel:
     def _check(self) -> None:
         self._checked_at = self._clock()
         try:
-            s3 = self._client()
+            s3 = self._s3 = self._s3 or self._client()
             pointer = read_pointer(self.registry, s3, unless_etag=self._etag)
             if pointer is None:
                 return  # CURRENT unchanged
