@@ -45,6 +45,10 @@ class SimulationConfig(BaseModel):
     legit_mislabelled: float = Field(0.0015, ge=0, le=1)
     legit_reviewed: float = Field(0.05, ge=0, le=1)
     replace: bool = False  # truncate what a previous simulation wrote instead of refusing
+    # The fixed demo identities of `make run` (shared.simulator.demo), added after the simulated world.
+    # Left out of model_dump (the run record says it only when set), so that runs without it record the
+    # same config as before.
+    demo_cast: bool = Field(False, exclude=True)
 
     @field_validator("end")
     @classmethod

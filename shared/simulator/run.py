@@ -18,6 +18,7 @@ from shared.chain.source import Web3LogSource
 from shared.chain.synthetic import SyntheticChain
 from shared.errors import Conflict
 from shared.simulator.config import SimulationConfig, SimulationResult
+from shared.simulator.demo import add_demo_cast
 from shared.simulator.generate import generate
 from shared.simulator.labels import finalize
 from shared.simulator.scenarios import SCENARIOS
@@ -172,6 +173,8 @@ def simulate(conn: psycopg.Connection[Any], config: SimulationConfig) -> Simulat
     # ---------------------------------------------------------------- the world
     world = generate(config, organizer=organizer)
     labels = finalize(world)
+    if config.demo_cast:
+        add_demo_cast(world, labels)
     timings["generate"] = time.perf_counter() - clock
 
     # ---------------------------------------------------------------- sales on chain
@@ -371,7 +374,9 @@ def _write(
                 contract_address,
                 config.start,
                 config.end,
-                json.dumps(config.model_dump(mode="json")),
+                json.dumps(
+                    config.model_dump(mode="json") | ({"demo_cast": True} if config.demo_cast else {})
+                ),
                 json.dumps(counts),
             ),
         )
