@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     drift_min_rows: int = Field(200, ge=1)
 
     @model_validator(mode="after")
+    def _redis_within_the_budget(self) -> Settings:
+        # A scoring request pays at most one Redis timeout (its first Redis failure turns Redis off
+        # for the rest of it, and the breaker for the next requests); what is left of the budget must
+        # still hold the PostgreSQL path. A hanging Redis with a longer timeout would turn every
+        # request into a 503 after the budget, instead of a degraded decision within it.
+        if self.redis_timeout_s > self.request_timeout_s / 2:
+            raise ValueError(
+                f"TG_REDIS_TIMEOUT_S ({self.redis_timeout_s:g} s) must be at most half of TG_REQUEST_TIMEOUT_S "
+                f"({self.request_timeout_s:g} s): a request that waits out a hanging Redis must still have "
+                "time to answer from PostgreSQL"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _deployed_needs_salt(self) -> Settings:
         if self.environment in {"dev", "prod"} and self.log_pii_salt is None:
             raise ValueError(
