@@ -196,6 +196,23 @@ def compile_library(src: Path, architecture: str, out: Path) -> Path:
 
 
 GLIBC_PATTERN = re.compile(r"GLIBC_(\d+)\.(\d+)(?:\.(\d+))?")
+_VERSION = re.compile(r"\d+(?:\.\d+)*")
+
+
+def glibc_version(version: str | tuple[int, ...]) -> tuple[int, ...]:
+    """The version as numbers, "2.34" -> (2, 34), so that versions compare part by part: "2.4" is
+    older than "2.34", though it sorts after it as a string."""
+    if isinstance(version, tuple):
+        return version
+    text = version.strip().removeprefix("GLIBC_")
+    if not _VERSION.fullmatch(text):
+        raise ValueError(f"not a glibc version: {version!r}")
+    return tuple(int(part) for part in text.split("."))
+
+
+def glibc_allowed(version: str | tuple[int, ...], limit: tuple[int, ...] = MAX_GLIBC) -> bool:
+    """True when a library needing this glibc loads on Lambda (at most `limit`, 2.34)."""
+    return glibc_version(version) <= limit
 
 
 def glibc_requirement(library: Path) -> tuple[int, ...]:
@@ -218,7 +235,7 @@ def compile_model(
         for architecture in architectures:
             library = compile_library(src, architecture, out_dir / library_name(architecture))
             needed = glibc_requirement(library)
-            if needed > MAX_GLIBC:
+            if not glibc_allowed(needed):
                 raise ConfigurationError(
                     f"{library.name} needs GLIBC {'.'.join(map(str, needed))}, newer than Lambda's 2.34"
                 )
