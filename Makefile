@@ -118,7 +118,7 @@ CDK_ENV ?= dev
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 LAYERS_STAMP := build/layers/.built
-.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda nag-report reports templates-snapshot
+.PHONY: layers synth cdk-app cfn-lint checkov lock-lambda nag-report reports templates-snapshot cost
 lock: lock-lambda
 
 # runtime-x86_64.txt: the x86_64 deps layer; retrain-<arch>.txt: what the retraining build installs on
@@ -148,6 +148,11 @@ synth: $(VENV)/.installed node_modules/.installed $(LAYERS_STAMP)
 TEMPLATES_DIR ?= build/templates
 templates-snapshot: $(VENV)/.installed
 	$(PY) infra/snapshot_templates.py $(TEMPLATES_DIR)
+
+# The monthly cost of dev and prod at the spec's traffic, priced from the synthesized templates
+# (infra/cost_report.py; unit prices in infra/cost_prices.py): prints it and rewrites README's table.
+cost: $(VENV)/.installed
+	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) infra/cost_report.py --write-readme README.md
 
 cfn-lint: synth
 	@mkdir -p reports

@@ -1,0 +1,457 @@
+"""The cost model of `infra/cost_report.py`: one month of each resource of the synthesized templates,
+as lines (what was counted, what it costs), from `Traffic` and the unit prices of infra/cost_prices.py.
+
+Every resource type of the templates is either priced by a line (`Line.types`) or listed in
+FREE_TYPES with the reason it costs nothing by itself; `unpriced_types` names the others.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from infra.cost_prices import (
+    CODEBUILD_MINUTE,
+    DAYS_PER_MONTH,
+    ELASTICACHE_NODE_HOUR,
+    HOURS_PER_MONTH,
+    PRICES,
+    RDS_INSTANCE_HOUR,
+    RDS_VCPUS,
+    Traffic,
+)
+
+Templates = dict[str, dict[str, Any]]  # stack name -> template
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str  # one per kind of charge; CUTS says how to cut it
+    service: str
+    quantity: str  # what was counted, and how
+    monthly: float
+    types: tuple[str, ...]  # the resource types this line prices
+
+
+# Resource types that cost nothing by themselves (or whose charge another line counts), and why.
+FREE_TYPES: dict[str, str] = {
+    "AWS::ApiGateway::Account": "account setting",
+    "AWS::ApiGateway::ApiKey": "priced per request (RestApi)",
+    "AWS::ApiGateway::Deployment": "priced per request (RestApi)",
+    "AWS::ApiGateway::Stage": "priced per request (RestApi)",
+    "AWS::ApiGateway::UsagePlan": "priced per request (RestApi)",
+    "AWS::ApiGateway::UsagePlanKey": "priced per request (RestApi)",
+    "AWS::Cognito::LogDeliveryConfiguration": "the logs are priced with the log groups",
+    "AWS::Cognito::UserPoolClient": "priced per user (UserPool)",
+    "AWS::EC2::InternetGateway": "free",
+    "AWS::EC2::Route": "free",
+    "AWS::EC2::RouteTable": "free",
+    "AWS::EC2::SecurityGroup": "free",
+    "AWS::EC2::SecurityGroupEgress": "free",
+    "AWS::EC2::SecurityGroupIngress": "free",
+    "AWS::EC2::Subnet": "free",
+    "AWS::EC2::SubnetRouteTableAssociation": "free",
+    "AWS::EC2::VPC": "free",
+    "AWS::EC2::VPCGatewayAttachment": "free",
+    "AWS::ElastiCache::SubnetGroup": "free",
+    "AWS::Events::Rule": "scheduled rules are free",
+    "AWS::IAM::Policy": "free",
+    "AWS::IAM::Role": "free",
+    "AWS::Lambda::EventInvokeConfig": "free",
+    "AWS::Lambda::LayerVersion": "storage within the free 75 GB",
+    "AWS::Lambda::Permission": "free",
+    "AWS::Logs::MetricFilter": "its metric is priced with the custom metrics",
+    "AWS::RDS::DBParameterGroup": "free",
+    "AWS::RDS::DBProxyTargetGroup": "priced with the proxy",
+    "AWS::RDS::DBSubnetGroup": "free",
+    "AWS::S3::BucketPolicy": "free",
+    "AWS::SNS::Subscription": "e-mail notifications: the first 1,000 a month are free",
+    "AWS::SNS::TopicPolicy": "free",
+    "AWS::SQS::QueuePolicy": "free",
+    "AWS::SecretsManager::ResourcePolicy": "free",
+    "AWS::SecretsManager::RotationSchedule": "the rotation function runs monthly: cents",
+    "AWS::SecretsManager::SecretTargetAttachment": "free",
+    "AWS::Serverless::Application": "the hosted rotation function: one run a month",
+    "AWS::WAFv2::IPSet": "free (the rules using it are priced)",
+    "AWS::WAFv2::WebACLAssociation": "free",
+    "Custom::": "a custom resource: its function runs once per deploy",
+}
+
+
+def resources(templates: Templates, resource_type: str | None = None) -> Iterator[tuple[str, dict, dict]]:
+    """(logical id, properties, template) of every resource, or of one type."""
+    for template in templates.values():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource_type is None or resource["Type"] == resource_type:
+                yield logical_id, resource.get("Properties", {}), template
+
+
+def resource_types(templates: Templates) -> set[str]:
+    return {r["Type"] for t in templates.values() for r in t.get("Resources", {}).values()}
+
+
+def is_free(resource_type: str) -> bool:
+    return resource_type in FREE_TYPES or (resource_type.startswith("Custom::") and "Custom::" in FREE_TYPES)
+
+
+# ---------------------------------------------------------------- schedules
+
+
+def _cron_values(field: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
+    values: set[int] = set()
+    for part in field.split(","):
+        for name, number in (names or {}).items():
+            part = part.replace(name, str(number))
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/")
+            step = int(step_text)
+        if part in {"*", "?"}:
+            start, stop = low, high
+        elif "-" in part:
+            start, stop = (int(x) for x in part.split("-"))
+        else:
+            start = int(part)
+            stop = high if step > 1 else start
+        values.update(range(start, stop + 1, step))
+    return values
+
+
+def fires_per_month(expression: str) -> float:
+    """How often an EventBridge schedule expression fires in an average month (over a whole year)."""
+    rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
+    if rate:
+        minutes = int(rate.group(1)) * {"m": 1, "h": 60, "d": 1440}[rate.group(2)[0]]
+        return HOURS_PER_MONTH * 60 / minutes
+    cron = re.fullmatch(r"cron\((.+)\)", expression)
+    if not cron:
+        raise ValueError(f"not a schedule expression: {expression}")
+    minute, hour, dom, month, dow, _year = cron.group(1).split()
+    days = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
+    per_day = len(_cron_values(minute, 0, 59)) * len(_cron_values(hour, 0, 23))
+    doms, months, dows = _cron_values(dom, 1, 31), _cron_values(month, 1, 12), _cron_values(dow, 1, 7, days)
+    day, fired_days = date(2025, 1, 1), 0
+    while day.year == 2025:
+        weekday = day.isoweekday() % 7 + 1  # EventBridge: 1 = Sunday
+        if day.month in months and day.day in doms and weekday in dows:
+            fired_days += 1
+        day += timedelta(days=1)
+    return per_day * fired_days / 12
+
+
+def _target_id(target: dict) -> str | None:
+    arn = target.get("Arn", {})
+    if isinstance(arn, dict):
+        if "Fn::GetAtt" in arn:
+            return str(arn["Fn::GetAtt"][0])
+        if "Ref" in arn:
+            return str(arn["Ref"])
+    return None
+
+
+def _scheduled_runs(templates: Templates) -> dict[str, float]:
+    """Logical id of a function or state machine -> runs a month, from the scheduled rules."""
+    runs: dict[str, float] = {}
+    for _, props, _ in resources(templates, "AWS::Events::Rule"):
+        if "ScheduleExpression" not in props:
+            continue
+        for target in props.get("Targets", []):
+            target_id = _target_id(target)
+            if target_id:
+                runs[target_id] = runs.get(target_id, 0.0) + fires_per_month(props["ScheduleExpression"])
+    return runs
+
+
+# ---------------------------------------------------------------- the lines
+
+
+def _functions(templates: Templates) -> dict[str, tuple[str, dict]]:
+    """Catalog name (or logical id) -> (logical id, properties) of every Lambda function."""
+    from infra.functions import CATALOG
+
+    by_description = {item.description: item.name for item in CATALOG}
+    return {
+        by_description.get(props.get("Description", ""), logical_id): (logical_id, props)
+        for logical_id, props, _ in resources(templates, "AWS::Lambda::Function")
+    }
+
+
+def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
+    runs = _scheduled_runs(templates)
+    machines = {lid: props for lid, props, _ in resources(templates, "AWS::StepFunctions::StateMachine")}
+    machine_runs = sum(runs.get(lid, 0.0) for lid in machines)
+    api_requests = traffic.api_requests_per_day * DAYS_PER_MONTH
+    gb_seconds = {"arm64": 0.0, "x86_64": 0.0}
+    invocations = 0.0
+    for name, (logical_id, props) in _functions(templates).items():
+        definitions = json.dumps(
+            [m.get("DefinitionString", m.get("Definition", "")) for m in machines.values()]
+        )
+        if name == "score":
+            count, seconds = api_requests, traffic.score_billed_ms / 1000
+        elif logical_id in runs:
+            count, seconds = runs[logical_id], traffic.seconds_of(name)
+        elif logical_id in definitions:  # a step of a scheduled state machine
+            count, seconds = machine_runs, traffic.seconds_of(name)
+        else:  # API functions besides scoring, custom resources, rotation: no steady traffic
+            continue
+        architecture = (props.get("Architectures") or ["x86_64"])[0]
+        gb_seconds[architecture] += count * seconds * props.get("MemorySize", 128) / 1024
+        invocations += count
+    compute = sum(gb * PRICES[f"lambda_{arch}_gb_second"] for arch, gb in gb_seconds.items())
+    requests = invocations / 1e6 * PRICES["lambda_requests_million"]
+    total_gbs = sum(gb_seconds.values())
+    return [
+        Line(
+            "lambda",
+            "Lambda",
+            f"{invocations / 1e6:.1f} M invocations, {total_gbs / 1e6:.2f} M GB-s",
+            compute + requests,
+            ("AWS::Lambda::Function",),
+        )
+    ]
+
+
+def _network_lines(templates: Templates, traffic: Traffic) -> list[Line]:
+    lines = []
+    nat = len(list(resources(templates, "AWS::EC2::NatGateway")))
+    eips = len(list(resources(templates, "AWS::EC2::EIP")))
+    if nat or eips:
+        cost = nat * (
+            HOURS_PER_MONTH * PRICES["nat_gateway_hour"] + traffic.nat_gb * PRICES["nat_gateway_gb"]
+        )
+        cost += eips * HOURS_PER_MONTH * PRICES["public_ipv4_hour"]
+        what = f"{nat} NAT, {eips} public IPv4, {traffic.nat_gb:.0f} GB"
+        lines.append(Line("nat", "NAT gateway", what, cost, ("AWS::EC2::NatGateway", "AWS::EC2::EIP")))
+    endpoint_azs = [
+        len(props.get("SubnetIds", []))
+        for _, props, _ in resources(templates, "AWS::EC2::VPCEndpoint")
+        if props.get("VpcEndpointType") == "Interface"
+    ]
+    if endpoint_azs:
+        cost = sum(endpoint_azs) * HOURS_PER_MONTH * PRICES["interface_endpoint_az_hour"]
+        lines.append(
+            Line(
+                "endpoints",
+                "VPC endpoints",
+                f"{len(endpoint_azs)} interface x {max(endpoint_azs)} AZs (S3 gateway: free)",
+                cost,
+                ("AWS::EC2::VPCEndpoint",),
+            )
+        )
+    return lines
+
+
+def _data_lines(templates: Templates, traffic: Traffic) -> list[Line]:
+    lines = []
+    for _, props, _ in resources(templates, "AWS::RDS::DBInstance"):
+        klass, copies = props["DBInstanceClass"], 2 if props.get("MultiAZ") else 1
+        storage = float(props.get("AllocatedStorage", 20))
+        cost = copies * (HOURS_PER_MONTH * RDS_INSTANCE_HOUR[klass] + storage * PRICES["rds_gp3_gb_month"])
+        az = "Multi-AZ" if copies == 2 else "Single-AZ"
+        lines.append(
+            Line(
+                "rds",
+                "RDS PostgreSQL",
+                f"{klass} {az}, {storage:.0f} GB",
+                cost,
+                ("AWS::RDS::DBInstance",),
+            )
+        )
+        for _ in resources(templates, "AWS::RDS::DBProxy"):
+            vcpus = max(2, RDS_VCPUS[klass])
+            cost = vcpus * HOURS_PER_MONTH * PRICES["rds_proxy_vcpu_hour"]
+            lines.append(
+                Line("rds_proxy", "RDS Proxy", f"{vcpus} vCPUs of {klass}", cost, ("AWS::RDS::DBProxy",))
+            )
+    for _, props, _ in resources(templates, "AWS::ElastiCache::ReplicationGroup"):
+        nodes, node_type = int(props.get("NumCacheClusters", 1)), props["CacheNodeType"]
+        cost = nodes * HOURS_PER_MONTH * ELASTICACHE_NODE_HOUR[node_type]
+        lines.append(
+            Line(
+                "elasticache",
+                "ElastiCache Redis",
+                f"{nodes} x {node_type}",
+                cost,
+                ("AWS::ElastiCache::ReplicationGroup",),
+            )
+        )
+    buckets = len(list(resources(templates, "AWS::S3::Bucket")))
+    if buckets:
+        cost = traffic.archive_gb * PRICES["s3_standard_gb_month"]
+        lines.append(
+            Line(
+                "s3",
+                "S3",
+                f"{buckets} buckets, ~{traffic.archive_gb:.0f} GB",
+                cost,
+                ("AWS::S3::Bucket",),
+            )
+        )
+    return lines
+
+
+def _edge_lines(templates: Templates, traffic: Traffic) -> list[Line]:
+    lines = []
+    requests = traffic.api_requests_per_day * DAYS_PER_MONTH / 1e6
+    if list(resources(templates, "AWS::ApiGateway::RestApi")):
+        cost = requests * PRICES["apigw_rest_requests_million"]
+        lines.append(
+            Line(
+                "apigw",
+                "API Gateway (REST)",
+                f"{requests:.1f} M requests",
+                cost,
+                ("AWS::ApiGateway::RestApi",),
+            )
+        )
+    for _, props, _ in resources(templates, "AWS::WAFv2::WebACL"):
+        rules = len(props.get("Rules", []))
+        fixed = PRICES["waf_web_acl_month"] + rules * PRICES["waf_rule_month"]
+        types = ("AWS::WAFv2::WebACL",)
+        lines.append(Line("waf", "WAF web ACL", f"1 web ACL, {rules} rules", fixed, types))
+        cost = requests * PRICES["waf_requests_million"]
+        lines.append(Line("waf_requests", "WAF requests", f"{requests:.1f} M requests", cost, types))
+    pools = len(list(resources(templates, "AWS::Cognito::UserPool")))
+    if pools:
+        cost = pools * traffic.admins * PRICES["cognito_plus_mau"]
+        lines.append(
+            Line(
+                "cognito",
+                "Cognito (Plus)",
+                f"{traffic.admins} admins a month",
+                cost,
+                ("AWS::Cognito::UserPool",),
+            )
+        )
+    return lines
+
+
+def _observability_lines(templates: Templates, traffic: Traffic) -> list[Line]:
+    from infra.metrics_catalogue import load_catalogue
+
+    requests = traffic.api_requests_per_day * DAYS_PER_MONTH
+    ingested = requests * (traffic.lambda_log_bytes_per_request + traffic.access_log_bytes_per_request) / 1e9
+    if list(resources(templates, "AWS::WAFv2::LoggingConfiguration")):
+        ingested += requests * traffic.waf_log_bytes_per_request / 1e9
+    if list(resources(templates, "AWS::EC2::FlowLog")):
+        ingested += traffic.flow_log_gb
+    groups = len(list(resources(templates, "AWS::Logs::LogGroup")))
+    logs = ingested * (PRICES["logs_ingest_gb"] + traffic.logs_compression * PRICES["logs_storage_gb_month"])
+    alarms = sum(
+        max(1, len(props.get("Metrics", [])) - 1)
+        for _, props, _ in resources(templates, "AWS::CloudWatch::Alarm")
+    )
+    dashboards = len(list(resources(templates, "AWS::CloudWatch::Dashboard")))
+    metrics = len(load_catalogue().metrics)
+    sampled = min(
+        requests,
+        traffic.xray_reservoir_per_s * HOURS_PER_MONTH * 3600
+        + traffic.xray_rate * max(0.0, requests - traffic.xray_reservoir_per_s * HOURS_PER_MONTH * 3600),
+    )
+    return [
+        Line(
+            "logs",
+            "CloudWatch Logs",
+            f"{ingested:.0f} GB into {groups} groups, kept 30 days",
+            logs,
+            ("AWS::Logs::LogGroup", "AWS::WAFv2::LoggingConfiguration", "AWS::EC2::FlowLog"),
+        ),
+        Line(
+            "metrics",
+            "CloudWatch metrics, alarms, dashboards",
+            f"{metrics} custom metrics, {alarms} alarms, {dashboards} dashboard",
+            metrics * PRICES["metric_month"]
+            + alarms * PRICES["alarm_month"]
+            + dashboards * PRICES["dashboard_month"],
+            ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"),
+        ),
+        Line(
+            "xray",
+            "X-Ray",
+            f"{sampled / 1e6:.1f} M traces",
+            sampled / 1e6 * PRICES["xray_traces_million"],
+            (),
+        ),
+    ]
+
+
+def _small_lines(templates: Templates, traffic: Traffic) -> list[Line]:
+    secrets = len(list(resources(templates, "AWS::SecretsManager::Secret")))
+    keys = len(list(resources(templates, "AWS::KMS::Key")))
+    lines = [
+        Line(
+            "secrets",
+            "Secrets Manager",
+            f"{secrets} secrets, {traffic.secrets_api_calls / 1e3:.0f} k calls",
+            secrets * PRICES["secret_month"] + traffic.secrets_api_calls / 1e4 * PRICES["secrets_api_10k"],
+            ("AWS::SecretsManager::Secret",),
+        ),
+        Line(
+            "kms",
+            "KMS",
+            f"{keys} customer keys, {traffic.kms_requests / 1e3:.0f} k requests",
+            keys * PRICES["kms_key_month"] + traffic.kms_requests / 1e4 * PRICES["kms_requests_10k"],
+            ("AWS::KMS::Key",),
+        ),
+    ]
+    queues, topics = (len(list(resources(templates, t))) for t in ("AWS::SQS::Queue", "AWS::SNS::Topic"))
+    lines.append(
+        Line(
+            "messaging",
+            "SQS, SNS",
+            f"{queues} queue, {topics} topics",
+            queues * 0.1 * PRICES["sqs_requests_million"],
+            ("AWS::SQS::Queue", "AWS::SNS::Topic"),
+        )
+    )
+    runs = _scheduled_runs(templates)
+    for logical_id, _props, _ in resources(templates, "AWS::StepFunctions::StateMachine"):
+        transitions = runs.get(logical_id, 0.0) * traffic.stepfunctions_transitions_per_run
+        lines.append(
+            Line(
+                "retrain",
+                "Step Functions",
+                f"{runs.get(logical_id, 0.0):.1f} runs",
+                transitions / 1e3 * PRICES["stepfunctions_transitions_1k"],
+                ("AWS::StepFunctions::StateMachine",),
+            )
+        )
+    for _, props, _ in resources(templates, "AWS::CodeBuild::Project"):
+        environment = props.get("Environment", {})
+        per_minute = CODEBUILD_MINUTE[(environment.get("Type", ""), environment.get("ComputeType", ""))]
+        minutes = traffic.retrain_runs_per_month * traffic.retrain_build_minutes
+        lines.append(
+            Line(
+                "retrain",
+                "CodeBuild (training)",
+                f"{minutes:.0f} min {environment.get('ComputeType')}",
+                minutes * per_minute,
+                ("AWS::CodeBuild::Project",),
+            )
+        )
+    return lines
+
+
+def monthly_costs(templates: Templates, traffic: Traffic | None = None) -> list[Line]:
+    """The month's lines for one environment's templates, biggest first."""
+    traffic = traffic or Traffic()
+    lines = [
+        *_network_lines(templates, traffic),
+        *_data_lines(templates, traffic),
+        *_lambda_lines(templates, traffic),
+        *_edge_lines(templates, traffic),
+        *_observability_lines(templates, traffic),
+        *_small_lines(templates, traffic),
+    ]
+    return sorted(lines, key=lambda line: -line.monthly)
+
+
+def unpriced_types(templates: Templates, lines: list[Line]) -> set[str]:
+    """Resource types of the templates that neither a line prices nor FREE_TYPES explains."""
+    priced = {t for line in lines for t in line.types}
+    return {t for t in resource_types(templates) if t not in priced and not is_free(t)}
