@@ -24,8 +24,9 @@ JUSTIFICATIONS: dict[str, str] = {
     "unreserved): prod reserves score, metrics, and one each for the jobs and migrations; dev reserves nothing (a new "
     "account has 10 in all and can reserve none). The CDK framework functions (custom-resource providers) run once per deploy.",
     "CKV_AWS_116": "A DLQ only applies to asynchronous invocations. The API functions are invoked synchronously by API "
-    "Gateway, migrations synchronously by the custom-resource framework, and the framework functions by CloudFormation. "
-    "Every asynchronous function (the scheduled jobs) has a DLQ.",
+    "Gateway, migrations synchronously by the custom-resource framework, the retraining steps (retrain_export, "
+    "retrain_publish) synchronously by their state machine (which retries them and alarms on a failed execution), "
+    "and the framework functions by CloudFormation. Every asynchronous function (the scheduled jobs) has a DLQ.",
     "CKV_AWS_117": "CDK custom-resource framework functions call only AWS control-plane APIs and CloudFormation's response "
     "URL; they touch no data store, so they stay outside the VPC (and need no NAT).",
     "CKV_AWS_120": "No API Gateway cache: scoring is a POST per transaction and the metrics/health answers are live; a "
