@@ -122,7 +122,8 @@ def export_step(
     """Step 1. `connect(statement_timeout_ms=...)` opens the database connection (shared.db.connect)."""
     parsed: ExportEvent = parse_event(ExportEvent, event)
     request = parsed.request
-    now = (request.time or parsed.started_at).astimezone(UTC)
+    now = request.time or parsed.started_at
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     run, why = should_run(now, request.cadence)
     if not run:
         return {"status": "skipped", "reason": why, "run_id": parsed.run_id}
@@ -134,6 +135,7 @@ def export_step(
         rows = training_rows(conn, start, end)
     frauds = sum(row[-1] for row in rows)
     window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+    trigger = request.reason or ("scheduled" if request.cadence else "on demand")
     if not rows:
         raise ValidationFailed(f"no transactions between {start:%Y-%m-%d} and {end:%Y-%m-%d} to train on")
     if not frauds:
@@ -145,11 +147,11 @@ def export_step(
         s3.upload_file(str(path), bucket, prefix + TRAINING_SET_NAME)
     return {
         "status": "exported",
-        "reason": request.reason or why,
+        "reason": trigger,
         "run_id": parsed.run_id,
         "training_set": f"s3://{bucket}/{prefix}{TRAINING_SET_NAME}",
         "outcome": f"s3://{bucket}/{prefix}{OUTCOME_NAME}",
-        "source": f"production intel.* {window} ({request.reason or 'scheduled'})",
+        "source": f"production intel.* {window} ({trigger})",
         "window": {"start": start.isoformat(), "end": end.isoformat()},
         "rows": len(rows),
         "frauds": frauds,
