@@ -68,7 +68,7 @@ class TrainOutcome:
 def _current_model(
     root: Path, feature_names: list[str], explicit: Path | None
 ) -> tuple[str | None, CompiledModel | None, dict[str, Any] | None]:
-    """The model new versions must beat: `explicit` (e.g. /opt/model in the retrain function) or the
+    """The model new versions must beat: `explicit` (the served version the retraining build fetched) or the
     registry's CURRENT; scored through its verified compiled library, as production scores."""
     directory = explicit if explicit is not None else registry.current_version_dir(root)
     if directory is None:
