@@ -45,6 +45,8 @@ contracts: $(CONTRACT_ARTIFACT)
 run: install
 	$(VENV)/bin/ticketguard run
 
+# The suite runs every test: the layers and checkov's venv are prerequisites too (see the INFRA room's
+# section, where they are defined).
 test: install check
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
@@ -164,6 +166,10 @@ $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
 	@touch $@
+
+# `make test` runs every test, the layers' and checkov's included (in CI a test that finds them missing
+# fails: tests/fixtures/environment.py): both are prerequisites of the suite, built once.
+test: $(LAYERS_STAMP) $(CHECKOV_VENV)/.installed
 
 checkov: synth $(CHECKOV_VENV)/.installed
 	$(PY) infra/checkov_report.py --checkov $(CHECKOV_VENV)/bin/checkov --templates cdk.out --out reports/checkov.md

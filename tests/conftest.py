@@ -15,6 +15,7 @@ from shared.config import get_settings, get_thresholds
 from shared.db import apply_migrations, reset_pool
 from shared.db.connection import with_database
 from shared.local.services import LocalServices
+from tests.fixtures.environment import SKIP_PREFIX
 
 # Each room adds its fixture module here (tests/fixtures/<room>.py).
 pytest_plugins: list[str] = [
@@ -115,3 +116,15 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _reset_cached_settings()
     yield
     _reset_cached_settings()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Tests skipped for a missing environment, counted where nobody can miss it (in CI they fail)."""
+    missing = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_PREFIX in str(r.longrepr)]
+    if missing:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(missing)} test(s) did NOT run: this machine lacks what they need (see MissingEnvironment above)",
+            red=True,
+            bold=True,
+        )

@@ -9,6 +9,7 @@ import pytest
 
 from infra.assets import EXCLUDED_SHARED, PROJECT_ROOT, heavy_packages_in, stage_function_code
 from layers import build as layer_build
+from tests.fixtures.environment import missing_environment
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -90,7 +91,7 @@ def _elf_machine(path: Path) -> int | None:
 def test_given_a_built_deps_layer_then_every_native_library_is_for_its_architecture(arch):
     layer = PROJECT_ROOT / "build" / "layers" / arch / "deps" / "python"
     if not layer.is_dir():
-        pytest.skip(f"{layer} not built (make layers)")
+        missing_environment(f"{layer} is not built", "`make test` builds the layers (make layers)")
     libraries = [path for path in layer.rglob("*.so*") if path.is_file()]
     assert libraries, "a deps layer without native code: psycopg-binary, pydantic-core are missing"
     wrong = [str(path) for path in libraries if _elf_machine(path) not in (None, ELF_MACHINES[arch])]

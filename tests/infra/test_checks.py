@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.environment import missing_environment
+
 pytestmark = pytest.mark.xdist_group("infra")
 
 
@@ -55,7 +57,10 @@ def test_given_every_template_then_cfn_lint_reports_no_error(synth_fixture, requ
 def test_given_the_dev_templates_then_every_checkov_failure_is_justified(dev_synth, tmp_path):
     checkov = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
     if not checkov.exists():
-        pytest.skip("checkov lives in its own venv: `make checkov` creates it")
+        missing_environment(
+            "checkov's venv (.venv-checkov) is missing",
+            "`make test` installs it (make .venv-checkov/.installed)",
+        )
     from infra.checkov_report import main
 
     report = tmp_path / "checkov.md"

@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from tests.fixtures.environment import missing_environment
 from tests.fixtures.infra import ROOT
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -23,7 +24,7 @@ def _planned(target: str) -> str:
     """Every command `make <target>` would run with every prerequisite out of date (a fresh clone)."""
     make = shutil.which("make")
     if make is None:
-        pytest.skip("no make on PATH")
+        missing_environment("no make on PATH", "install make (`make test` itself needs it)")
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAKE")}
     result = subprocess.run(
         [make, "--dry-run", "--always-make", "--no-print-directory", target],
