@@ -34,6 +34,9 @@ class Reason(StrEnum):
     FAIL_OPEN = "fail_open"
 
 
+NOT_NULL = "must be a string when given: leave the field out rather than send null"
+
+
 class PredictRequest(BaseModel):
     """POST /api/v1/ml/predict/fraud (spec 1.6). Strict: no type coercion, no unknown fields."""
 
@@ -67,16 +70,21 @@ class PredictRequest(BaseModel):
             return canonical_marketplace_id(value)
         raise ValueError("must be a positive integer or a text id of 1-128 characters of A-Z a-z 0-9 _ . : -")
 
+    # An optional field is given as a string or left out, never null: the API document says so (type
+    # string), and API Gateway's request validation refuses a null before the function runs; the
+    # validators run only on a value the request gave (a left-out field keeps its default).
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str | None) -> str | None:
-        return None if value is None else canonical_marketplace_id(value)
+        if value is None:
+            raise ValueError(NOT_NULL)
+        return canonical_marketplace_id(value)
 
     @field_validator("buyer_ip")
     @classmethod
     def _buyer_ip(cls, value: str | None) -> str | None:
         if value is None:
-            return None
+            raise ValueError(NOT_NULL)
         canonical = canonical_ip(value)
         if canonical is None:
             raise ValueError("must be an IPv4 or IPv6 address (nothing around it)")
