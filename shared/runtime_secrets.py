@@ -104,13 +104,19 @@ def resolve_environment(
     todo = {target: source for target, source in wanted.items() if not env.get(target) and env.get(source)}
     if not todo:
         return []
-    import boto3  # only deployed functions get here; boto3 is part of the Lambda runtime
+    # Only deployed functions get here: Powertools' providers (boto3 is part of the Lambda runtime),
+    # with their cache, so that the pool's later re-reads of the DB secret (current_database_url)
+    # cost nothing within SECRET_MAX_AGE_S.
+    from aws_lambda_powertools.utilities import parameters
+
+    secrets_provider = parameters.SecretsProvider(boto3_client=secrets) if secrets else None
+    ssm_provider = parameters.SSMProvider(boto3_client=ssm) if ssm else None
 
     def secret_string(arn: str) -> str:
-        nonlocal secrets
-        secrets = secrets or boto3.client("secretsmanager")
         try:
-            return str(secrets.get_secret_value(SecretId=arn)["SecretString"])
+            if secrets_provider is not None:
+                return str(secrets_provider.get(arn, max_age=SECRET_MAX_AGE_S))
+            return str(parameters.get_secret(arn, max_age=SECRET_MAX_AGE_S))
         except Exception as exc:  # botocore raises many types; all mean the same to a cold start
             raise DependencyUnavailable(f"cannot read secret {arn}: {type(exc).__name__}") from exc
 
@@ -147,11 +153,12 @@ def resolve_environment(
         elif target == "TG_LOG_PII_SALT":
             env[target] = secret_string(env[source])
         else:
-            ssm = ssm or boto3.client("ssm")
             try:
-                env[target] = str(
-                    ssm.get_parameter(Name=env[source], WithDecryption=True)["Parameter"]["Value"]
-                )
+                if ssm_provider is not None:
+                    value = ssm_provider.get(env[source], decrypt=True, max_age=SECRET_MAX_AGE_S)
+                else:
+                    value = parameters.get_parameter(env[source], decrypt=True, max_age=SECRET_MAX_AGE_S)
+                env[target] = str(value)
             except Exception as exc:
                 raise DependencyUnavailable(
                     f"cannot read parameter {env[source]}: {type(exc).__name__}"
