@@ -4,8 +4,8 @@ Four checks over HTTPS, each printed PASS or FAIL with what was seen; the exit s
 all pass:
 - health: GET /health answers 200 with status ok or degraded;
 - scoring: one POST of a purchase (transaction id `smoke-<random>`, so that a stored smoke decision is
-  recognisable) answers a decision, or 404 `not_found` for a ticket the service does not know (the
-  scoring path ran and answered from its data; pass --ticket-id for a real one);
+  recognisable) answers a decision; for a ticket the service does not know (pass --ticket-id for a
+  real one) the decision lists the ticket's features as unavailable, and the check says so;
 - bad request: the same route with an invalid wallet answers 400 naming the field;
 - metrics: GET /api/v1/metrics answers 200 with the five KPIs.
 """
@@ -75,13 +75,12 @@ def check_scoring(client: httpx.Client, ticket_id: int | str, wallet: str) -> tu
     response = client.post(PREDICT, json=purchase)
     payload = _body(response)
     if response.status_code == 200 and isinstance(payload, dict) and "decision" in payload:
-        return (
-            True,
-            f"200 {payload['decision']} ({payload.get('reason')}, model {payload.get('model_version')})",
-        )
+        detail = f"200 {payload['decision']} ({payload.get('reason')}, model {payload.get('model_version')})"
+        unavailable = payload.get("unavailable_features") or []
+        if unavailable:
+            detail += f"; unavailable: {', '.join(unavailable)} (pass --ticket-id for a ticket it knows)"
+        return True, detail
     code = _error_code(payload)
-    if response.status_code == 404 and code == "not_found":
-        return True, "404 not_found: the ticket is unknown to the service (pass --ticket-id for a real one)"
     return False, f"{response.status_code} {code or (response.text[:120] if response.text else '')}"
 
 

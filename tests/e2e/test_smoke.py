@@ -29,7 +29,7 @@ def test_given_an_unknown_ticket_when_smoke_tested_then_scoring_passes_saying_so
     gateway_url: str, api_key: str
 ) -> None:
     [_, scoring, _, _] = run_checks(gateway_url, api_key, ticket_id=987_654)
-    assert scoring.passed and "404 not_found" in scoring.detail
+    assert scoring.passed and "unavailable: event_popularity_score" in scoring.detail
 
 
 def test_given_a_wrong_key_when_smoke_tested_then_the_keyed_checks_fail_and_the_exit_status_is_1(
