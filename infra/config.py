@@ -87,6 +87,11 @@ class ApiLimits(_Strict):
 
     waf_requests_per_ip: int = Field(100, ge=10, description="WAF rate rule limit per client IP per window")
     waf_window_seconds: Literal[60, 120, 300, 600] = 60
+    # Requests with an API key, per IP and window: above the largest usage plan's rate (200/s) so that
+    # it never throttles the marketplace backend, which sends every buyer's purchase from its address.
+    waf_keyed_requests_per_ip: int = Field(
+        15_000, ge=100, description="WAF limit per IP per window, keyed requests"
+    )
     usage_plan_rate_per_second: float = Field(500 / 60, gt=0, description="steady rate per API key")
     usage_plan_burst: int = Field(50, ge=1)
     usage_plan_quota_per_day: int | None = Field(None, ge=1)

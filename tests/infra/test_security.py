@@ -17,17 +17,51 @@ def _rules(synth) -> dict:
     return {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
 
 
+KEY_HEADER = {"SingleHeader": {"Name": "x-api-key"}}
+
+
+def _keyed(statement: dict) -> bool:
+    size = statement["SizeConstraintStatement"]
+    return size["FieldToMatch"] == KEY_HEADER and size["ComparisonOperator"] == "GT" and size["Size"] == 0
+
+
+def _anonymous(statement: dict) -> bool:
+    return _keyed(statement["NotStatement"]["Statement"])
+
+
 def test_given_the_web_acl_then_a_rate_rule_blocks_more_than_100_requests_per_minute_per_ip(dev_synth):
+    # Requests without an API key: the spec's 100/min per IP
     rule = _rules(dev_synth)["RatePerIp"]
-    statement = rule["Statement"]["RateBasedStatement"]
+    statement = dict(rule["Statement"]["RateBasedStatement"])
+    assert _anonymous(statement.pop("ScopeDownStatement"))
     assert statement == {"AggregateKeyType": "IP", "Limit": 100, "EvaluationWindowSec": 60}
     assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+
+
+def test_given_the_marketplace_backend_when_it_calls_at_its_plans_full_rate_then_no_waf_rule_throttles_it(
+    dev_synth,
+):
+    # Given the backend: one address, an API key, up to its usage plan's rate (issue 11: the caller is
+    # the backend, not the buyer)
+    from shared.api.usage_plans import load_usage_plans
+
+    fastest = max(plan.throttle.rate_limit for plan in load_usage_plans().usage_plans)
+    rules = _rules(dev_synth)
+    keyed = rules["RatePerIpKeyed"]["Statement"]["RateBasedStatement"]
+    # Then the keyed requests' per-IP limit is above what the plan lets through in a window
+    assert _keyed(keyed["ScopeDownStatement"])
+    assert keyed["Limit"] > fastest * keyed["EvaluationWindowSec"]
+    # And the anonymous-IP group (hosting providers: where a backend runs) judges anonymous requests only
+    anonymous_ip = rules["AWSManagedRulesAnonymousIpList"]["Statement"]["ManagedRuleGroupStatement"]
+    assert _anonymous(anonymous_ip["ScopeDownStatement"])
 
 
 def test_given_the_web_acl_then_managed_common_and_anonymous_ip_groups_are_on(dev_synth):
     rules = _rules(dev_synth)
     for group in MANAGED_RULE_GROUPS:
-        assert rules[group]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": group}
+        statement = dict(rules[group]["Statement"]["ManagedRuleGroupStatement"])
+        statement.pop("ScopeDownStatement", None)
+        assert statement == {"VendorName": "AWS", "Name": group}
         assert rules[group]["OverrideAction"] == {"None": {}}  # enforced, not count-only
     assert "AWSManagedRulesAnonymousIpList" in rules and "AWSManagedRulesCommonRuleSet" in rules
 
