@@ -1,9 +1,6 @@
-"""CloudFormation custom resource (behind the CDK `cr.Provider` framework): apply the SQL migrations.
-
-Create/Update run `shared.db.migrations.apply_migrations` (idempotent, under an advisory lock);
-Delete does nothing: the schema outlives the stack's custom resource. A failure raises, which the
-framework reports to CloudFormation, which rolls the deploy back.
-"""
+"""CloudFormation custom resource (CDK `cr.Provider`): Create/Update apply the SQL migrations
+(idempotent, under an advisory lock); Delete does nothing, the schema outlives the resource. A failure
+raises: the framework reports it, CloudFormation rolls the deploy back."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Retraining pipeline, last step (invoked by the state machine of infra/retrain.py): a candidate the
-gate promoted is fetched, verified and loaded as the scoring function will load it, then the model
-registry's CURRENT names it (the functions follow within TG_MODEL_REGISTRY_TTL_S)."""
+"""Retraining's last step (infra/retrain.py): a promoted candidate is fetched, verified and loaded as
+scoring will load it, then the registry's CURRENT names it (functions follow within the registry TTL)."""
 
 from __future__ import annotations
 
