@@ -39,14 +39,17 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
         raise ValidationFailed("request body is not valid base64") from None
 
 
-def parse_json_body(event: APIGatewayProxyEvent, model: type[Model]) -> Model:
-    """The request body as `model`; 413 if too large, 415 if not JSON, 400 naming the field otherwise
-    (a key given twice included). The limit is checked here too, not only by the gateway: API
+def parse_json_body(
+    event: APIGatewayProxyEvent, model: type[Model], *, max_bytes: int | None = None
+) -> Model:
+    """The request body as `model`; 413 if larger than `max_bytes` (default: the configured limit),
+    415 if not JSON, 400 naming the field otherwise (a key given twice included). The limit is checked here too, not only by the gateway: API
     Gateway's own limit is 10 MB. A body sent without a content type is read as JSON, as it always
     was: it is parsed as strictly as any other, and refusing it would break working clients."""
     body = _raw_body(event)
-    if len(body) > get_settings().max_body_bytes:
-        raise PayloadTooLarge(f"request body exceeds {get_settings().max_body_bytes} bytes")
+    limit = max_bytes or get_settings().max_body_bytes
+    if len(body) > limit:
+        raise PayloadTooLarge(f"request body exceeds {limit} bytes")
     content_type = header(event, "content-type")
     if content_type is not None:
         media_type = content_type.split(";", 1)[0].strip().lower()

@@ -22,6 +22,8 @@ class Operation:
     operation_id: str
     function: str  # functions/<function>/handler.py serves it
     requires_api_key: bool
+    # The operation's own body limit (`x-ticketguard-max-body-bytes`), else the configured one
+    max_body_bytes: int | None = None
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +50,7 @@ def operations() -> tuple[Operation, ...]:
                     operation_id=spec["operationId"],
                     function=spec["x-ticketguard-function"],
                     requires_api_key=any("api_key" in requirement for requirement in security),
+                    max_body_bytes=spec.get("x-ticketguard-max-body-bytes"),
                 )
             )
     return tuple(found)

@@ -221,16 +221,16 @@ class LocalGateway:
         """One of the gateway's own answers (openapi.yaml's x-ticketguard-gateway-responses)."""
         return cls._error(*gateway_answer(response_type, **values), headers)
 
-    async def _read_body(self, request: Request) -> bytes | None:
-        """The body, or None when it exceeds the limit (stops reading as soon as it does)."""
+    async def _read_body(self, request: Request, limit: int) -> bytes | None:
+        """The body, or None when it exceeds `limit` (stops reading as soon as it does)."""
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared and declared.isdigit() and int(declared) > limit:
             return None
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
@@ -254,8 +254,9 @@ class LocalGateway:
             if refusal is not None:
                 status, error, headers = refusal
                 return self._error(status, error, headers)
+        limit = operation.max_body_bytes or self.max_body_bytes
         try:
-            body = await self._read_body(request)
+            body = await self._read_body(request, limit)
         except ClientDisconnect:
             # The client gave up mid-upload: nobody is left to answer. One quiet line, no traceback
             # (an aborted upload is routine, and a flood of them must not flood the log).
@@ -264,7 +265,7 @@ class LocalGateway:
             )
             return self._answer("CLIENT_DISCONNECTED")
         if body is None:
-            return self._answer("REQUEST_TOO_LARGE", limit=self.max_body_bytes)
+            return self._answer("REQUEST_TOO_LARGE", limit=limit)
         request_id = str(uuid.uuid4())
         api_key_id = self.keys.key_id(request.headers.get("x-api-key"))  # the key checked above
         event = rest_proxy_event(

@@ -57,10 +57,13 @@ def _gateway(document: dict, arns: dict | None = None) -> tuple[dict, list[str]]
 
 def test_given_the_document_when_completed_then_each_operation_proxies_to_its_function():
     body, undeployed = _gateway(load_document())
-    assert undeployed == []
+    # The ingest route's function (API Gateway -> SQS -> consumer, issue 11) is not in the stacks yet
+    assert undeployed == ["POST /api/v1/events -> ingest"]
     seen = {}
     for path, method, operation in operations(body):
         integration = operation["x-amazon-apigateway-integration"]
+        if (method, path) == ("post", "/api/v1/events"):
+            continue  # undeployed: a mock answering 503
         assert integration["type"] == "aws_proxy" and integration["httpMethod"] == "POST"
         seen[(method, path)] = integration["uri"].split("/functions/")[1].split("/")[0]
         assert FUNCTION_EXTENSION not in operation
@@ -121,6 +124,7 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
         "GET /api/v1/metrics -> metrics",
         "GET /health -> health",
         "GET /health/details -> health",
+        "POST /api/v1/events -> ingest",
     ]
     integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"

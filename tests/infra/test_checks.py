@@ -35,7 +35,12 @@ def test_given_the_app_then_every_acknowledgment_names_a_rule_and_gives_a_reason
 
 def test_given_the_app_then_the_only_synth_warnings_are_functions_not_written_yet(dev_synth):
     unexpected = [
-        w for w in dev_synth.warnings if "ticketguard:missing-" not in w and "is not deployed" not in w
+        w
+        for w in dev_synth.warnings
+        if "ticketguard:missing-" not in w
+        and "is not deployed" not in w
+        # POST /api/v1/events: its queue and consumer come with the ingest infra (issue 11)
+        and "ticketguard:undeployed-route" not in w
     ]
     assert unexpected == []
 

@@ -78,6 +78,7 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
     ops = operations()
     assert {(op.method, op.path) for op in ops} == {
         ("POST", "/api/v1/ml/predict/fraud"),
+        ("POST", "/api/v1/events"),
         ("GET", "/api/v1/metrics"),
         ("GET", "/health"),
         ("GET", "/health/details"),
@@ -86,6 +87,7 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
         assert callable(importlib.import_module(f"functions.{op.function}.handler").handler)
     assert {op.path for op in ops if op.requires_api_key} == {
         "/api/v1/ml/predict/fraud",
+        "/api/v1/events",
         "/api/v1/metrics",
         "/health/details",
     }
@@ -267,4 +269,9 @@ def test_given_a_plan_listing_a_bad_operation_when_loaded_then_refused(
 def test_given_the_shared_usage_plans_then_the_dashboard_reads_metrics_and_health_details_only() -> None:
     plans = {plan.name: plan for plan in load_usage_plans().usage_plans}
     assert set(plans["dashboard"].operations) == {"getMetrics", "getHealthDetails"}
-    assert set(plans["marketplace-backend"].operations) == {"predictFraud", "getMetrics", "getHealthDetails"}
+    assert set(plans["marketplace-backend"].operations) == {
+        "predictFraud",
+        "ingestEvents",
+        "getMetrics",
+        "getHealthDetails",
+    }

@@ -1,0 +1,284 @@
+"""Accepted facts into PostgreSQL: one transaction per batch, so a crash mid-batch leaves nothing
+and the rerun stores every event exactly once.
+
+- The `ingest.events` ledger holds the id of every applied event: an id found there is a duplicate,
+  answered as such and not applied again.
+- Each table's upsert overwrites a row only with a newer fact (`source_occurred_at`), so late and
+  out-of-order deliveries resolve by `occurred_at`; `fraud_labels` by its `labelled_at`.
+- The facts of a batch are written a type at a time (executemany), parents first (users, events
+  before wallets, tickets, orders), so a batch may carry a new user and its wallet together.
+- A fact about a row that does not exist yet (a wallet of an unknown user) is rejected naming the
+  field, and is not put in the ledger: sent again once its parent is in, it is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from shared.ingest.models import IngestEvent
+from shared.ingest.validation import EventResult
+
+_NEWER = "{t}.source_occurred_at IS NULL OR {t}.source_occurred_at < EXCLUDED.source_occurred_at"
+
+
+def _upsert(table: str, key: str, columns: tuple[str, ...], updated: tuple[str, ...] | None = None) -> str:
+    alias = table.split(".")[1]
+    names = (*columns, "source_occurred_at")
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*(updated or columns), "source_occurred_at"))
+    return (
+        f"INSERT INTO {table} AS {alias} ({', '.join(names)}) "
+        f"VALUES ({', '.join(f'%({c})s' for c in names)}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now() "
+        f"WHERE {_NEWER.format(t=alias)}"
+    )
+
+
+@dataclass(frozen=True)
+class Reference:
+    field: str  # in `data`
+    table: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Writer:
+    types: tuple[str, ...]
+    sqls: tuple[str, ...]  # none: the fact is kept in the ledger only
+    params: Callable[[IngestEvent], dict[str, Any]]
+    references: tuple[Reference, ...] = ()
+
+
+def _fields(event: IngestEvent, **extra: Any) -> dict[str, Any]:
+    return {**event.data.model_dump(), "source_occurred_at": event.occurred_at, **extra}
+
+
+_USERS = Reference("user_id", "marketplace.users", "user_id")
+_ORDER_STATUS = {"order.paid": "completed", "order.failed": "failed", "order.refunded": "refunded"}
+
+# Parents before children; the ledger-only facts (no table holds them) last.
+WRITERS: tuple[Writer, ...] = (
+    Writer(
+        ("user.created", "user.updated"),
+        (
+            _upsert(
+                "marketplace.users", "user_id",
+                ("user_id", "email", "display_name", "country", "kyc_level", "created_at"),
+            ),
+        ),
+        _fields,
+    ),
+    Writer(
+        ("event.listed",),
+        (
+            _upsert(
+                "marketplace.events", "event_id",
+                ("event_id", "name", "venue", "city", "country", "category", "capacity", "face_value",
+                 "sale_starts_at", "starts_at", "created_at"),
+            ),
+        ),
+        lambda e: _fields(e, created_at=e.occurred_at),
+    ),
+    Writer(
+        ("wallet.linked",),
+        (_upsert("marketplace.wallets", "address", ("address", "user_id", "created_at"), ("user_id",)),),
+        lambda e: _fields(e, created_at=e.occurred_at),
+        (_USERS,),
+    ),
+    Writer(
+        ("ticket.minted",),
+        (
+            _upsert(
+                "marketplace.tickets", "ticket_id",
+                ("ticket_id", "event_id", "seat", "face_value", "owner_wallet", "minted_at", "mint_tx_hash"),
+            ),
+        ),
+        lambda e: _fields(e, minted_at=e.occurred_at),
+        (Reference("event_id", "marketplace.events", "event_id"),),
+    ),
+    Writer(
+        ("ticket.transferred",),
+        (
+            "UPDATE marketplace.tickets AS tickets SET owner_wallet = %(to_wallet)s, updated_at = now(),"
+            " source_occurred_at = %(source_occurred_at)s WHERE ticket_id = %(ticket_id)s"
+            " AND (tickets.source_occurred_at IS NULL OR tickets.source_occurred_at < %(source_occurred_at)s)",
+        ),
+        _fields,
+        (Reference("ticket_id", "marketplace.tickets", "ticket_id"),),
+    ),
+    Writer(
+        tuple(_ORDER_STATUS),
+        (
+            _upsert(
+                "marketplace.orders", "order_id",
+                ("order_id", "transaction_id", "ticket_id", "event_id", "buyer_user_id", "buyer_wallet",
+                 "seller_wallet", "kind", "price", "fee", "currency", "payment_type", "payment_instrument",
+                 "client_ip", "status", "created_at"),
+            ),
+        ),
+        lambda e: _fields(e, client_ip=e.data.model_dump()["buyer_ip"], status=_ORDER_STATUS[e.type]),
+        (
+            Reference("ticket_id", "marketplace.tickets", "ticket_id"),
+            Reference("event_id", "marketplace.events", "event_id"),
+            Reference("buyer_user_id", "marketplace.users", "user_id"),
+            Reference("buyer_wallet", "marketplace.wallets", "address"),
+        ),
+    ),
+    Writer(
+        ("session.started", "session.ended"),
+        (
+            _upsert(
+                "marketplace.sessions", "session_id",
+                ("session_id", "user_id", "ip", "user_agent", "started_at", "ended_at"),
+            ),
+        ),
+        _fields,
+        (_USERS,),
+    ),
+    Writer(
+        ("login.attempted",),
+        (
+            _upsert(
+                "marketplace.login_attempts", "attempt_id",
+                ("attempt_id", "user_id", "email", "ip", "success", "failure_reason", "is_admin", "attempted_at"),
+            ),
+        ),
+        lambda e: _fields(e, attempted_at=e.occurred_at),
+        (_USERS,),
+    ),
+    Writer(
+        ("chargeback.filed", "fraud.confirmed", "fraud.false_positive"),
+        (
+            "INSERT INTO intel.fraud_labels AS l (transaction_id, is_fraud, source, labelled_at)"
+            " VALUES (%(transaction_id)s, %(is_fraud)s, %(source)s, %(source_occurred_at)s)"
+            " ON CONFLICT (transaction_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud,"
+            " source = EXCLUDED.source, labelled_at = EXCLUDED.labelled_at"
+            " WHERE l.labelled_at < EXCLUDED.labelled_at",
+            # A chargeback also settles the order's status (when the order is there and older).
+            "UPDATE marketplace.orders AS orders SET status = 'charged_back', updated_at = now(),"
+            " source_occurred_at = %(source_occurred_at)s"
+            " WHERE %(source)s = 'chargeback' AND transaction_id = %(transaction_id)s"
+            " AND (orders.source_occurred_at IS NULL OR orders.source_occurred_at < %(source_occurred_at)s)",
+        ),
+        lambda e: _fields(
+            e,
+            is_fraud=e.type != "fraud.false_positive",
+            source="chargeback" if e.type == "chargeback.filed" else e.data.model_dump()["source"],
+        ),
+    ),
+    Writer(("order.placed", "ticket.listed"), (), _fields),
+)  # fmt: skip
+WRITER_OF = {event_type: writer for writer in WRITERS for event_type in writer.types}
+
+Indexed = tuple[int, IngestEvent]
+
+
+def _rejected(index: int, event: IngestEvent, field: str, reason: str) -> EventResult:
+    return EventResult(
+        index=index, event_id=event.event_id, status="rejected", field=field, reason=f"{field}: {reason}"
+    )
+
+
+def store_events(conn: psycopg.Connection[Any], events: list[Indexed]) -> list[EventResult]:
+    """Apply `events` (validated, ids unique in the batch) in one transaction; a result for each."""
+    results: list[EventResult] = []
+    with conn.transaction():
+        ids = [event.event_id for _, event in events]
+        known = {
+            row[0]
+            for row in conn.execute("SELECT event_id FROM ingest.events WHERE event_id = ANY(%s)", (ids,))
+        }
+        fresh = []
+        for index, event in events:
+            if event.event_id in known:
+                results.append(EventResult(index=index, event_id=event.event_id, status="duplicate"))
+            else:
+                fresh.append((index, event))
+        applied: list[Indexed] = []
+        for writer in WRITERS:
+            group = [(index, event) for index, event in fresh if event.type in writer.types]
+            if not group:
+                continue
+            group = _known_references(conn, writer, group, results)
+            applied += apply_group(conn, writer, group, results)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO ingest.events (event_id, type, occurred_at, data) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                [
+                    (e.event_id, e.type, e.occurred_at, Jsonb(e.data.model_dump(mode="json")))
+                    for _, e in applied
+                ],
+            )
+    results += [
+        EventResult(index=index, event_id=event.event_id, status="accepted") for index, event in applied
+    ]
+    return sorted(results, key=lambda result: result.index)
+
+
+def _known_references(
+    conn: psycopg.Connection[Any], writer: Writer, group: list[Indexed], results: list[EventResult]
+) -> list[Indexed]:
+    """The events of `group` whose referenced rows exist; a rejection for each other one."""
+    for reference in writer.references:
+        values = {getattr(event.data, reference.field) for _, event in group} - {None}
+        if not values:
+            continue
+        found = {
+            row[0]
+            for row in conn.execute(
+                f"SELECT {reference.column} FROM {reference.table} WHERE {reference.column} = ANY(%s)",
+                (list(values),),
+            )
+        }
+        kept = []
+        for index, event in group:
+            value = getattr(event.data, reference.field)
+            if value is None or value in found:
+                kept.append((index, event))
+            else:
+                what = reference.table.split(".")[1].rstrip("s")
+                results.append(
+                    _rejected(
+                        index,
+                        event,
+                        f"data.{reference.field}",
+                        f"unknown {what} {value!r}: send its fact first",
+                    )
+                )
+        group = kept
+    return group
+
+
+def apply_group(
+    conn: psycopg.Connection[Any], writer: Writer, group: list[Indexed], results: list[EventResult]
+) -> list[Indexed]:
+    """Write one type's events in one round of executemany; when a constraint refuses one of them
+    (an email already taken by another user, a seat sold twice), again one by one, each in its own
+    savepoint, rejecting the refused ones with the database's reason."""
+    if not writer.sqls or not group:
+        return group
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            rows = [writer.params(event) for _, event in group]
+            for sql in writer.sqls:
+                cur.executemany(sql, rows)
+        return group
+    except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+        pass
+    applied = []
+    for index, event in group:
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                for sql in writer.sqls:
+                    cur.execute(sql, writer.params(event))
+            applied.append((index, event))
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+            column = exc.diag.column_name or exc.diag.constraint_name or ""
+            field = f"data.{column}" if column else "data"
+            results.append(_rejected(index, event, field, exc.diag.message_primary or type(exc).__name__))
+    return applied
