@@ -98,6 +98,8 @@ def gateway_document(
     undeployed = []
     for path, method, operation in operations(body):
         function = operation.pop(FUNCTION_EXTENSION, None)
+        # The local gateway's own body limit per operation; API Gateway has its own (10 MB).
+        operation.pop("x-ticketguard-max-body-bytes", None)
         if function is None:
             raise ValueError(
                 f"{method.upper()} {path} has no {FUNCTION_EXTENSION}: which function serves it?"
