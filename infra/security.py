@@ -81,6 +81,17 @@ def _without_api_key() -> wafv2.CfnWebACL.StatementProperty:
     )
 
 
+def _per_ip(
+    limit: int, window_s: int, scope: wafv2.CfnWebACL.StatementProperty
+) -> wafv2.CfnWebACL.StatementProperty:
+    """More than `limit` requests from one IP in `window_s`, counting only the requests `scope` matches."""
+    return wafv2.CfnWebACL.StatementProperty(
+        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+            aggregate_key_type="IP", limit=limit, evaluation_window_sec=window_s, scope_down_statement=scope
+        )
+    )
+
+
 def _in_ip_set(ip_set: wafv2.CfnIPSet) -> wafv2.CfnWebACL.StatementProperty:
     """Matches requests whose source address is in `ip_set`."""
     return wafv2.CfnWebACL.StatementProperty(
@@ -147,27 +158,13 @@ class WebFirewall(Construct):
             _rule(
                 "RatePerIp",
                 2,
-                wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=config.api.waf_requests_per_ip,
-                        evaluation_window_sec=config.api.waf_window_seconds,
-                        scope_down_statement=_without_api_key(),
-                    )
-                ),
+                _per_ip(config.api.waf_requests_per_ip, config.api.waf_window_seconds, _without_api_key()),
                 action=too_many,
             ),
             _rule(
                 "RatePerIpKeyed",
                 3,
-                wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=config.api.waf_keyed_requests_per_ip,
-                        evaluation_window_sec=config.api.waf_window_seconds,
-                        scope_down_statement=_with_api_key(),
-                    )
-                ),
+                _per_ip(config.api.waf_keyed_requests_per_ip, config.api.waf_window_seconds, _with_api_key()),
                 action=too_many,
             ),
         ]

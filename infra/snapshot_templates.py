@@ -47,8 +47,9 @@ def without_asset_hashes(value: Any) -> Any:
     return value
 
 
-def synthesize(env_name: str, workdir: Path) -> dict[str, dict[str, Any]]:
-    """Stack name -> template of the app for `env_name`, synthesized in `workdir`."""
+def placeholder_app(env_name: str, workdir: Path) -> tuple[Any, Path]:
+    """The CDK app of `env_name` with cdk-nag on, built over tiny placeholder layer directories in
+    `workdir` (no ~100 MB layer build), and the directory it synthesizes to. The infra tests use it too."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     from aws_cdk import App
 
@@ -58,19 +59,25 @@ def synthesize(env_name: str, workdir: Path) -> dict[str, dict[str, Any]]:
     from infra.stacks import BuildPaths, build
 
     root = Path(infra.__file__).resolve().parent.parent
-    deps = workdir / "layers" / "deps" / "python"
-    deps.mkdir(parents=True)
-    (deps / "placeholder.txt").write_text("test placeholder for the dependencies layer\n")
-    model = workdir / "layers" / "model" / "model"
-    model.mkdir(parents=True)
-    (model / "placeholder.txt").write_text("test placeholder for the model layer\n")
+    layers = {}
+    for name, inner, what in (("deps", "python", "dependencies"), ("model", "model", "model")):
+        folder = workdir / "layers" / name / inner
+        folder.mkdir(parents=True)
+        (folder / "placeholder.txt").write_text(f"test placeholder for the {what} layer\n")
+        layers[name] = folder.parent
     outdir = workdir / "cdk.out"
     context = json.loads((root / "cdk.json").read_text())["context"]
     config = load_environment(context["environments"], env_name)
     app = App(outdir=str(outdir), context={**context, "env": env_name})
-    paths = BuildPaths(deps_layer=deps.parent, model_layer=model.parent, staging=workdir / "staging")
+    paths = BuildPaths(deps_layer=layers["deps"], model_layer=layers["model"], staging=workdir / "staging")
     build(app, config, paths, account=None)
     enable_nag(app)
+    return app, outdir
+
+
+def synthesize(env_name: str, workdir: Path) -> dict[str, dict[str, Any]]:
+    """Stack name -> template of the app for `env_name`, synthesized in `workdir`."""
+    app, outdir = placeholder_app(env_name, workdir)
     try:
         app.synth()
     except RuntimeError as exc:  # cdk-nag findings: the templates are written all the same

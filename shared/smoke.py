@@ -22,14 +22,9 @@ from typing import Any
 
 import httpx
 
+from shared.kpis.report import KPI_NAMES
+
 PREDICT = "/api/v1/ml/predict/fraud"
-KPIS = (
-    "fraud_detection_rate",
-    "false_positive_rate",
-    "resale_velocity_hours",
-    "user_engagement_score",
-    "revenue_per_hour",
-)
 SMOKE_WALLET = "0x" + "5e" * 20
 
 
@@ -101,7 +96,7 @@ def check_metrics(client: httpx.Client) -> tuple[bool, str]:
     response = client.get("/api/v1/metrics")
     payload = _body(response)
     kpis = payload.get("kpis") if isinstance(payload, dict) else None
-    missing = [name for name in KPIS if not isinstance(kpis, dict) or name not in kpis]
+    missing = [name for name in KPI_NAMES if not isinstance(kpis, dict) or name not in kpis]
     passed = response.status_code == 200 and not missing
     return passed, f"{response.status_code}" + (f" missing {', '.join(missing)}" if missing else " five KPIs")
 

@@ -143,6 +143,7 @@ class RateLimiter:
                 [(key, rule.limit, rule.window_s) for key, (rule, _) in zip(keys, applicable, strict=True)]
             )
             rule_name = applicable[refused][0].name if not allowed else None
+            record_fallback()
             return LimitDecision(allowed, retry_after_s=wait_s, rule=rule_name, approximate=True)
         args: list[str | int] = [uuid.uuid4().hex]
         for rule, _ in applicable:
@@ -198,8 +199,6 @@ def enforce(route: str, *, ip: str | None, user: str | None = None, wallet: str 
     except (redis.RedisError, OSError):
         mark_redis_down()
         decision = limiter.hit(None, route, ip=ip, user=user, wallet=wallet)
-    if decision.approximate:
-        record_fallback()
     if not decision.allowed:
         raise RateLimited(
             f"rate limit '{decision.rule}' exceeded; retry after {decision.retry_after_s} s",

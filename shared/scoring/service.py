@@ -290,9 +290,8 @@ def _enforce_limits(
         decision = hit(None)
     if not deps.limiter.enabled:
         session.limits = "off"
-    elif decision.approximate:
+    elif decision.approximate:  # the limiter counted it (RateLimitFallback)
         session.limits = "approximate"
-        telemetry.record_count("RateLimitFallback")
     if not decision.allowed:
         telemetry.record_count("RateLimited")
         raise RateLimited(

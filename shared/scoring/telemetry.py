@@ -11,7 +11,7 @@ Metric names are a contract with the alarms of infra/ (monitoring construct):
                    DecisionBlocked.
   ScoreBucketNN    count; histogram of fraud scores in tenths: ScoreBucket00 = [0, 0.1) ... ScoreBucket09.
   ScoringReplayed, RateLimited, FailOpenDecisions, DependencyUnavailable: counts.
-  RateLimitFallback   count; a request whose limits this instance's own windows decided (Redis down).
+  RateLimitFallback   (emitted by shared/ratelimit/limiter.py, where the fallback is decided).
   UnparsableClientIp  count; a request whose client IP was missing or did not parse (counted under
                       one shared subject of the IP limit).
 """

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from shared.cli import COMMANDS
+from shared.kpis.report import KPI_NAMES
 from shared.local.examples import examples
 from shared.model import resolve_model_dir
 from shared.model.manifest import read_manifest
@@ -34,13 +35,6 @@ pytestmark = pytest.mark.xdist_group("readme")
 READY_TARGET_S = 30.0
 READY_LIMIT_S = 60.0
 STARTUP_TIMEOUT_S = 180.0
-KPI_NAMES = (
-    "fraud_detection_rate",
-    "false_positive_rate",
-    "resale_velocity_hours",
-    "user_engagement_score",
-    "revenue_per_hour",
-)
 
 
 @dataclass
