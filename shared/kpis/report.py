@@ -1,14 +1,16 @@
-"""The payload of GET /api/v1/metrics: the five KPIs (shared.kpis) and the operational figures of
-the dashboard's first section (spec 4.1): transactions/hour, fraud rate, p95 latency, revenue/hour."""
+"""The payload of GET /api/v1/metrics: the five KPIs (shared.kpis), the operational figures of the
+dashboard's first section (spec 4.1): transactions/hour, fraud rate, p95 latency, revenue/hour, and
+the model quality per version (section 4: precision, recall, detection rate, FPR, confusion matrix)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from shared.kpis.kpis import compute_kpis
+from shared.kpis.quality import QUALITY_LABEL_DELAY, quality_by_version
 
 # KpiReport field -> our response name, for the names that differ.
 _KPI_ALIASES = {"ticket_resale_velocity_hours": "resale_velocity_hours"}
@@ -73,4 +75,35 @@ def metrics_report(conn: psycopg.Connection, start: datetime, end: datetime) -> 
         },
         "kpis": _kpis(conn, start, end),
         "operational": operational_figures(conn, start, end),
+        "model_quality": model_quality(conn, start, end),
+    }
+
+
+def model_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, Any]:
+    """Each model version's quality over the decisions of the window, with the labels known now;
+    `settled` says whether the window ended QUALITY_LABEL_DELAY ago (shared.kpis.quality)."""
+    now = datetime.now(UTC)
+    versions = []
+    for row in quality_by_version(conn, start, end, known_at=now):
+        counts = row.counts.model_dump()
+        versions.append(
+            {
+                "model_version": row.model_version,
+                "role": row.role,
+                **{
+                    name: counts[name]
+                    for name in ("precision", "recall", "detection_rate", "false_positive_rate")
+                },
+                "confusion": {
+                    name: counts[name]
+                    for name in ("true_positive", "false_positive", "true_negative", "false_negative")
+                },
+                "scored": counts["scored"],
+                "labelled_frauds": counts["frauds"],
+            }
+        )
+    return {
+        "label_delay_hours": int(QUALITY_LABEL_DELAY.total_seconds() // 3600),
+        "settled": end <= now - QUALITY_LABEL_DELAY,
+        "versions": versions,
     }
