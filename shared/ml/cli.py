@@ -163,6 +163,17 @@ def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path)
             f"  at {key}: detection {point['detection_rate']:.1%}, FPR {point['false_positive_rate']:.2%}, "
             f"F1 {point['f1']:.3f}"
         )
+    operating = outcome.report["operating_point"]
+    for band, point in operating["bands"].items():
+        print(
+            f"  band {band} (score {point['score_threshold']:.2f} = probability {point['probability_cut']:.4g}): "
+            f"detection {point['detection']['rate']:.1%}, FPR {point['false_positive']['rate']:.2%}"
+        )
+    at = operating["at_spec_fpr"]
+    print(
+        f"  at FPR {operating['spec']['false_positive_rate']:.1%} on test: detection {at['detection']['rate']:.1%} "
+        f"(spec: {operating['spec']['detection_rate']:.1%})"
+    )
     gate = outcome.report["gate"]
     if registry is None:
         verdict = "promoted" if outcome.promoted else "NOT promoted"

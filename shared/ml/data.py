@@ -36,6 +36,8 @@ class LabelledTable:
     warnings: list[str] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
     rows_read: int = 0
+    # Per row, the fraud scenario that made it (the simulator's truth), for the per-scenario report.
+    scenarios: pd.Series | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -51,6 +53,7 @@ class LabelledTable:
             warnings=self.warnings,
             left_out=self.left_out,
             rows_read=self.rows_read,
+            scenarios=None if self.scenarios is None else self.scenarios.iloc[rows].reset_index(drop=True),
         )
 
 
@@ -247,4 +250,5 @@ def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:
         warnings=warnings,
         left_out={"transaction_id": "identifies rows", "occurred_at": "time column"},
         rows_read=len(keep),
+        scenarios=frame["scenario"].astype("string").reset_index(drop=True) if "scenario" in frame else None,
     )

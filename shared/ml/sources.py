@@ -83,6 +83,9 @@ def build_from_simulation(
     window_start = result.start + WARM_UP
     window_end = result.end - LABEL_SETTLING
     frame = build_training_set(conn, window_start, window_end)
+    # The scenario behind each purchase (sim.truth), for the report's per-scenario detection; never a feature.
+    truth: dict[str, str] = dict(conn.execute("SELECT transaction_id, scenario FROM sim.truth").fetchall())
+    frame["scenario"] = frame["transaction_id"].map(truth)
     timings["training_set"] = time.perf_counter() - clock
     details = {
         "summary": (

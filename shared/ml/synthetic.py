@@ -11,9 +11,16 @@ from shared.features.definitions import FEATURE_NAMES
 
 
 def synthetic_transactions(
-    n: int = 4000, *, weeks: int = 4, fraud_rate: float = 0.05, seed: int = 7, overlap: float = 0.5
+    n: int = 4000,
+    *,
+    weeks: int = 4,
+    fraud_rate: float = 0.05,
+    seed: int = 7,
+    overlap: float = 0.5,
+    with_scenario: bool = False,
 ) -> pd.DataFrame:
-    """`overlap` in [0, 1): the share of frauds that look like legitimate traffic on most features."""
+    """`overlap` in [0, 1): the share of frauds that look like legitimate traffic on most features.
+    `with_scenario`: a last column `scenario` (loud / quiet fraud, legit), as the simulator's truth."""
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2026-09-01", tz="UTC")
     occurred = start + pd.to_timedelta(np.sort(rng.uniform(0, weeks * 7 * 86400, n)), unit="s")
@@ -41,4 +48,6 @@ def synthetic_transactions(
     frame.loc[rng.random(n) < 0.05, "wallet_centrality"] = np.nan
     frame["is_fraud"] = fraud.astype(int)
     assert list(frame.columns[2:-1]) == list(FEATURE_NAMES)
+    if with_scenario:
+        frame["scenario"] = np.where(loud, "loud_fraud", np.where(fraud, "quiet_fraud", "legit"))
     return frame

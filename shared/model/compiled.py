@@ -1,6 +1,11 @@
 """ctypes over the compiled model library: tl2cgen's `predict(union Entry*, int pred_margin, float*)` plus
 our `tg_contributions` (native TreeSHAP) and `tg_predict_batch`, all in one shared library per architecture.
 
+Two quantities: the model's probability (`probability`, `predict_buffer`: what XGBoost predicts, what
+the compiled library returns) and the client's `fraud_score` (`predict`, `predict_batch`): the
+probability through the version's policy calibration (shared.model.policy, from the manifest), on
+which the decision bands are set. Versions without a calibration score their probability.
+
 `union Entry { int missing; float fvalue; int qvalue; }` is four bytes; a missing value is `missing == -1`.
 Each thread fills its own Entry buffer (threading.local), and the C side keeps no mutable state, so one
 `CompiledModel` serves any number of threads.
@@ -18,6 +23,7 @@ from typing import Any
 
 from shared.errors import ModelIntegrityError, ValidationFailed
 from shared.model.manifest import Manifest, ModelThresholds
+from shared.model.policy import PolicyCalibration
 
 NATIVE_ABI_VERSION = 1
 MISSING = -1
@@ -43,6 +49,7 @@ class CompiledModel:
         self.version: str = manifest.version
         self.feature_names: tuple[str, ...] = manifest.feature_names
         self.thresholds: ModelThresholds = manifest.thresholds
+        self.policy: PolicyCalibration = manifest.policy
         self.library_path = library_path
         self.n_features = len(self.feature_names)
         try:
@@ -121,7 +128,12 @@ class CompiledModel:
 
     # ----------------------------------------------------------------- outputs
     def predict(self, values: Values) -> float:
-        """Fraud probability for one row (None or NaN = missing, never imputed)."""
+        """The fraud score for one row (None or NaN = missing, never imputed): the probability through
+        the policy calibration, the number the decision bands and the client read."""
+        return self.policy.apply(self.probability(values))
+
+    def probability(self, values: Values) -> float:
+        """The model's fraud probability for one row (XGBoost's prediction)."""
         buffers = self._fill(values)
         buffers.out[0] = 0.0  # the generated predict() accumulates into its output
         self._predict(buffers.floats, 0, buffers.out)
@@ -135,7 +147,7 @@ class CompiledModel:
         return float(buffers.out[0])
 
     def predict_batch(self, rows: Sequence[Values], *, threads: int = 0) -> list[float]:
-        """Probabilities for many rows in one native call (threads <= 0: one per CPU for big batches)."""
+        """Fraud scores for many rows in one native call (threads <= 0: one per CPU for big batches)."""
         flat = array("f")
         for row in rows:
             for value in self._ordered(row):
@@ -146,10 +158,11 @@ class CompiledModel:
                     flat.append(float(value))
                 except (TypeError, ValueError):
                     raise ValidationFailed(f"feature values must be numbers or None, got {value!r}") from None
-        return self.predict_buffer(flat, len(rows), threads=threads).tolist()
+        apply = self.policy.apply
+        return [apply(p) for p in self.predict_buffer(flat, len(rows), threads=threads)]
 
     def predict_buffer(self, buffer: Any, n_rows: int, *, threads: int = 0) -> array[float]:
-        """Probabilities for `n_rows` rows given as any C-contiguous float32 buffer (row-major, NaN = missing),
+        """Probabilities (not scores) for `n_rows` rows given as any C-contiguous float32 buffer (row-major, NaN = missing),
         e.g. `array('f')` or a float32 NumPy array, read in place; returns an `array('f')`."""
         view = memoryview(buffer)
         if view.format != "f" or view.nbytes != n_rows * self.n_features * 4 or not view.c_contiguous:

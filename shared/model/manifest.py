@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shared.errors import ConfigurationError, ModelIntegrityError
+from shared.model.policy import IDENTITY, PolicyCalibration, PolicyError
 from shared.model.reference import FeatureReference
 
 MANIFEST_NAME = "manifest.json"
@@ -62,6 +63,8 @@ class Manifest:
     raw: dict[str, Any]
     # The training distribution drift is measured against; None in manifests written before it existed.
     feature_reference: FeatureReference | None = None
+    # probability -> the client's fraud_score (shared.model.policy); the identity in manifests before it.
+    policy: PolicyCalibration = IDENTITY
 
     def library_path(self, architecture: str) -> Path:
         try:
@@ -128,6 +131,12 @@ def read_manifest(directory: Path) -> Manifest:
             reference = FeatureReference.from_json(raw["feature_reference"], tuple(names))
         except ValueError as exc:
             raise ModelIntegrityError(f"model manifest {path}: {exc}") from None
+    policy = IDENTITY
+    if raw.get("policy_calibration") is not None:
+        try:
+            policy = PolicyCalibration.from_json(raw["policy_calibration"])
+        except PolicyError as exc:
+            raise ModelIntegrityError(f"model manifest {path}: {exc}") from None
     return Manifest(
         directory=directory,
         version=version,
@@ -137,6 +146,7 @@ def read_manifest(directory: Path) -> Manifest:
         files=dict(files),
         raw=raw,
         feature_reference=reference,
+        policy=policy,
     )
 
 

@@ -86,13 +86,29 @@ def test_compiled_probabilities_match_xgboost_on_the_whole_test_split(
 ) -> None:
     model = load_model(version_dir)
     expected = booster.predict(xgb_matrix(test_rows))
-    single = np.array([model.predict(as_values(row)) for row in test_rows])
-    batch = np.array(model.predict_batch([as_values(row) for row in test_rows]))
+    single = np.array([model.probability(as_values(row)) for row in test_rows])
     buffered = np.array(model.predict_buffer(np.ascontiguousarray(test_rows), len(test_rows), threads=2))
     assert np.isnan(test_rows).any(), "the test split must exercise missing values"
     assert np.abs(single - expected).max() <= 1e-5
-    assert np.abs(batch - expected).max() <= 1e-5
     assert np.abs(buffered - expected).max() <= 1e-5
+
+
+def test_the_fraud_score_is_the_probability_through_the_manifests_policy(
+    version_dir: Path, booster: xgb.Booster, test_rows: np.ndarray
+) -> None:
+    # Given the session model, whose manifest holds a policy calibration fitted on validation
+    model = load_model(version_dir)
+    assert not model.policy.is_identity
+    expected = booster.predict(xgb_matrix(test_rows))
+    # When scored one row at a time and in a batch
+    single = np.array([model.predict(as_values(row)) for row in test_rows])
+    batch = np.array(model.predict_batch([as_values(row) for row in test_rows]))
+    # Then both are XGBoost's probability through the same monotone map (the policy, not the identity)
+    mapped = np.array([model.policy.apply(float(p)) for p in expected])
+    assert np.abs(single - mapped).max() <= 1e-4 and np.abs(batch - mapped).max() <= 1e-4
+    assert np.abs(single - expected).max() > 1e-3
+    order = np.argsort(expected, kind="stable")
+    assert (np.diff(single[order]) >= -1e-6).all()  # ranks kept
 
 
 def test_native_contributions_match_xgboost_pred_contribs(
