@@ -12,7 +12,9 @@ manifest names that version and the library matches the manifest's SHA-256, and 
 fails it serves the fallback (the model layer, TG_MODEL_DIR). A warm container re-reads CURRENT at most
 every `ttl_s` seconds, in a background thread (a conditional GET: requests never wait on S3), and
 switches when CURRENT names another version that fetches and loads; a failed switch keeps the model
-it serves and is retried at the next check.
+it serves and is retried at the next check. The same check reads `ROLLOUT.json` (shared.model.rollout:
+a candidate in shadow or canary) and fetches the candidate the same way; a candidate that does not
+fetch or load is not served, and the served model is unaffected.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from shared.model.manifest import MANIFEST_NAME, current_architecture, read_mani
 from shared.observability import logger
 
 POINTER = "CURRENT"
+ROLLOUT = "ROLLOUT.json"  # shared.model.rollout
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "tg-models"
 MAX_VERSION_LENGTH = 128
 
@@ -128,6 +131,32 @@ def _pointer_listed(registry: Registry, s3: Any) -> bool:
     key = registry.key(POINTER)
     listing = s3.list_objects_v2(Bucket=registry.bucket, Prefix=key, MaxKeys=1)
     return any(item.get("Key") == key for item in listing.get("Contents", []))
+
+
+def read_rollout(
+    registry: Registry, s3: Any, *, unless_etag: str | None = None
+) -> tuple[dict[str, Any], str | None] | None:
+    """ROLLOUT.json ({} when there is none) and its ETag; None when it still has `unless_etag`."""
+    import json
+
+    from botocore.exceptions import ClientError
+
+    request: dict[str, Any] = {"Bucket": registry.bucket, "Key": registry.key(ROLLOUT)}
+    if unless_etag:
+        request["IfNoneMatch"] = unless_etag
+    try:
+        response = s3.get_object(**request)
+    except ClientError as exc:
+        code, status = _error_code(exc)
+        if status == 304 or code in {"304", "NotModified"}:
+            return None
+        if code in {"NoSuchKey", "404", "NotFound", "AccessDenied", "403"}:
+            return {}, None  # none (a reader may not list the bucket: 403 for a missing key)
+        raise
+    document = json.loads(response["Body"].read())
+    if not isinstance(document, dict):
+        raise ModelIntegrityError(f"{registry.uri}{ROLLOUT} is not a JSON object")
+    return document, response.get("ETag")
 
 
 def write_pointer(registry: Registry, version: str, s3: Any) -> None:
@@ -235,6 +264,9 @@ class ServedModel:
         self.version: str | None = None  # the registry version served; None: the fallback
         self._directory: Path | None = None
         self.last_error: str | None = None
+        # The candidate under trial: (its directory, mode, weight), from ROLLOUT.json; None: none.
+        self.candidate: tuple[Path, str, float] | None = None
+        self._rollout_etag: str | None = None
 
     def directory(self) -> Path | None:
         """The served directory; the first call checks the registry itself, later ones start a
@@ -267,6 +299,32 @@ class ServedModel:
 
     def _check(self) -> None:
         self._checked_at = self._clock()
+        self._check_pointer()
+        try:
+            self._check_rollout()
+        except Exception as exc:  # the served model stays; the candidate is not run
+            self.candidate = None
+            logger.error(
+                "model candidate not fetched: no shadow or canary scoring",
+                extra={"registry": self.registry.uri, "error": f"{type(exc).__name__}: {exc}"},
+            )
+
+    def _check_rollout(self) -> None:
+        s3 = self._s3 = self._s3 or self._client()
+        found = read_rollout(self.registry, s3, unless_etag=self._rollout_etag)
+        if found is None:
+            return  # unchanged
+        document, etag = found
+        candidate, mode = document.get("candidate"), document.get("mode")
+        if not candidate or mode not in {"shadow", "canary"}:
+            self.candidate, self._rollout_etag = None, etag
+            return
+        directory = fetch_version(self.registry, check_version_name(str(candidate)), self.cache_dir, s3)
+        probe(load_verified(directory, str(candidate)))
+        self.candidate = (directory, str(mode), float(document.get("weight") or 0.0))
+        self._rollout_etag = etag
+
+    def _check_pointer(self) -> None:
         try:
             s3 = self._s3 = self._s3 or self._client()
             pointer = read_pointer(self.registry, s3, unless_etag=self._etag)

@@ -52,7 +52,7 @@ from shared.observability import logger, segment
 from shared.observability.pii import pii_salt
 from shared.ratelimit import RateLimiter
 from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
-from shared.scoring import telemetry
+from shared.scoring import rollout, telemetry
 from shared.scoring.decision import confidence, decide, top_features
 from shared.scoring.lookup import (
     Budget,
@@ -106,6 +106,8 @@ class ScoringDeps:
     model_memo: tuple[float, ModelLike] | None = field(default=None, init=False, repr=False)
     settings: Callable[[], Settings] = get_settings
     thresholds: Callable[[], Thresholds] = get_thresholds
+    # The model version under trial beside the served one (shared.model.rollout.Candidate) or None.
+    candidate: Callable[[], Any] | None = None
 
 
 def default_deps() -> ScoringDeps:
@@ -117,6 +119,7 @@ def default_deps() -> ScoringDeps:
         record_purchase,
     )
     from shared.model import load_model
+    from shared.model.rollout import candidate
 
     return ScoringDeps(
         pool=get_pool,
@@ -126,6 +129,7 @@ def default_deps() -> ScoringDeps:
         make_context=ScoringContext,
         load_model=load_model,
         queue_feature_read=queue_read,
+        candidate=rollout.CandidateMemo(candidate),
     )
 
 
@@ -333,6 +337,9 @@ def _decide(
             return _blocked(request, ip, deps, pool, session, started, now, found, budget)
 
         model = _model_or_unavailable(deps)
+        trial = deps.candidate() if deps.candidate is not None else None
+        if trial is not None and trial.decides(request.transaction_id):
+            model = trial.model  # a canary's share of the purchases
         budget.pool_timeout("computing the features")
         with segment("features"):
             if prefetch is not None:
@@ -376,6 +383,17 @@ def _decide(
         if winner is not None:
             check_same_request(winner, request)
             return stored_response(winner, replayed=True)
+        if trial is not None and trial.mode == "shadow":
+            rollout.store_shadow(
+                pool,
+                trial.model,
+                transaction_id=request.transaction_id,
+                values=features.values,
+                served_version=model.version,
+                thresholds=thresholds,
+                at=now,
+                timeout_s=lambda: budget.pool_timeout("storing the shadow score"),
+            )
         if response.decision is not Decision.BLOCKED:
             session.run(lambda client: deps.record_purchase(context, client))
         if session.failed and not response.degraded:

@@ -40,7 +40,7 @@ CREATE TABLE intel.model_ops_log (
     entry_id      bigserial PRIMARY KEY,
     at            timestamptz NOT NULL DEFAULT now(),
     action        text NOT NULL CHECK (action IN
-                    ('retrain_started', 'retrain_cooldown', 'rollback', 'promote', 'candidate_ok')),
+                    ('retrain_started', 'retrain_cooldown', 'retrain_outcome', 'rollback')),
     reason        text NOT NULL,
     model_version text,
     detail        jsonb NOT NULL DEFAULT '{}'::jsonb
