@@ -1,9 +1,11 @@
 """Labelled tables for training: the simulator/ETL training set, or any CSV a user brings.
 
 The CSV path is forgiving about shape and strict about meaning: blank cells are missing values,
-duplicate rows are dropped, text columns and empty columns are skipped, columns that identify rows
-rather than describe them are left out (each with a warning naming the columns), and a label that is
-absent or not binary is refused with a clear message.
+duplicate rows are dropped, text columns with few values are one-hot encoded (one 0/1 column per value,
+blank = missing), other text columns and empty columns are skipped, columns that identify rows rather
+than describe them are left out (each with a warning naming the columns), and a label that is absent
+or not binary is refused with a clear message. Without a time column the file's order means nothing:
+a file sorted or grouped by label is detected and said (the splits are then stratified, not by order).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ TIME_NAMES = ("occurred_at", "timestamp", "time", "datetime", "date", "created_a
 ID_NAME = re.compile(r"(^|_)(id|uuid|guid|hash|address|wallet|index|row|rownum|key)s?$", re.IGNORECASE)
 # A mostly-numeric column keeps its numbers when at most this share of its non-blank cells is junk.
 NUMERIC_JUNK_TOLERANCE = 0.05
+# A text column is encoded (one-hot) when it has at most this many distinct values, each seen on average
+# at least twice; more looks like free text or a key, and is skipped.
+MAX_CATEGORIES = 20
 
 
 @dataclass
@@ -38,6 +43,8 @@ class LabelledTable:
     rows_read: int = 0
     # Per row, the fraud scenario that made it (the simulator's truth), for the per-scenario report.
     scenarios: pd.Series | None = None
+    # Text columns encoded one-hot: column -> its values, in the order of their feature columns.
+    encoded: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -54,6 +61,7 @@ class LabelledTable:
             left_out=self.left_out,
             rows_read=self.rows_read,
             scenarios=None if self.scenarios is None else self.scenarios.iloc[rows].reset_index(drop=True),
+            encoded=self.encoded,
         )
 
 
@@ -121,6 +129,48 @@ def _identifies_rows(name: str, column: pd.Series, numeric: pd.Series | None) ->
     return bool(np.all(np.mod(numeric.to_numpy(), 1.0) == 0.0))
 
 
+def _categories(column: pd.Series) -> list[str] | None:
+    """The values of a text column worth encoding (few, repeated), sorted; None for free text."""
+    text = column.astype("string").str.strip()
+    values = text.mask(text == "").dropna()
+    distinct = sorted(values.unique())
+    if not distinct or len(distinct) > MAX_CATEGORIES or len(distinct) > len(values) / 2:
+        return None
+    return [str(v) for v in distinct]
+
+
+def one_hot(name: str, column: pd.Series, categories: list[str]) -> dict[str, pd.Series]:
+    """One 0/1 float column per category, named `name=value`; a blank cell is missing in all of them."""
+    text = column.astype("string").str.strip()
+    blank = (text.mask(text == "").isna()).to_numpy()
+    encoded = {}
+    for value in categories:
+        indicator = (text == value).fillna(False).to_numpy(dtype=np.float64)
+        indicator[blank] = np.nan
+        # XGBoost refuses '[', ']' and '<' in feature names.
+        encoded[re.sub(r"[\[\]<]", "_", f"{name}={value}")] = pd.Series(indicator, index=column.index)
+    return encoded
+
+
+def label_layout(labels: np.ndarray) -> str | None:
+    """'sorted' / 'grouped' when the file's order follows the label, else None.
+
+    Grouped: far fewer runs of equal labels than a random order gives (1 + 2 n0 n1 / n expected)."""
+    n = len(labels)
+    if n < 2:
+        return None
+    runs = 1 + int(np.count_nonzero(labels[1:] != labels[:-1]))
+    if runs <= 2:
+        return f"sorted by label (one block of each class, {'frauds last' if labels[-1] else 'frauds first'})"
+    positives = int(labels.sum())
+    expected = 1 + 2 * positives * (n - positives) / n
+    if runs < 0.5 * expected:
+        return (
+            f"grouped by label ({runs} runs of equal labels where a random order gives about {expected:.0f})"
+        )
+    return None
+
+
 def load_csv(
     path: str | Path,
     label: str,
@@ -181,11 +231,18 @@ def table_from_frame(
         left_out[name] = "time column: used to split by time, not as a feature"
         break
     if times is None:
-        warnings.append("no time column found: rows are taken to be in time order (file order)")
+        warnings.append(
+            "no time column found: training, validation and test are a stratified random split (each keeps "
+            "the fraud rate), not a split by time, so the test figures do not show how the model ages"
+        )
+        layout = label_layout(labels.to_numpy(dtype=np.int8))
+        if layout:
+            warnings.append(f"the file's rows are {layout}: its order is not time order and is not used")
 
     for name in exclude:
         left_out[name] = "excluded by --exclude"
     columns: dict[str, pd.Series] = {}
+    encoded: dict[str, list[str]] = {}
     empty, text, identifiers = [], [], []
     for name in raw.columns:
         if name == label or name in left_out:
@@ -199,7 +256,12 @@ def table_from_frame(
             identifiers.append(name)
             continue
         if numeric is None:
-            text.append(name)
+            categories = _categories(column)
+            if categories is None:
+                text.append(name)
+            else:
+                encoded[name] = categories
+                columns.update(one_hot(name, column, categories))
             continue
         if junk:
             warnings.append(f"column {name!r}: {junk} non-numeric cell(s) read as missing")
@@ -210,12 +272,17 @@ def table_from_frame(
         columns[name] = numeric
     for names, why in (
         (empty, "empty column"),
-        (text, "text column (not numeric)"),
+        (
+            text,
+            f"text column with too many distinct values to encode (over {MAX_CATEGORIES} or mostly unique)",
+        ),
         (identifiers, "identifies rows (unique per row), does not describe them"),
     ):
         if names:
             warnings.append(f"skipped {why}: {', '.join(names)}")
             left_out.update(dict.fromkeys(names, why))
+    for name, categories in encoded.items():
+        warnings.append(f"encoded text column {name!r} one-hot: {len(categories)} value(s) {categories}")
     if not columns:
         raise ValidationFailed("no numeric feature column left to train on after skipping " + str(left_out))
     features = pd.DataFrame(columns)
@@ -227,6 +294,7 @@ def table_from_frame(
         warnings=warnings,
         left_out=left_out,
         rows_read=rows_read,
+        encoded=encoded,
     )
 
 

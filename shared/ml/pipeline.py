@@ -158,7 +158,7 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     root.mkdir(parents=True, exist_ok=True)
     version = options.version or registry.new_version()
     feature_names = table.feature_names
-    splits = time_splits(table)
+    splits = time_splits(table, seed=options.seed)
     current_version, current_model, current_manifest = _current_model(
         root, feature_names, options.current_model_dir
     )
@@ -277,6 +277,7 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
             "training_source": options.training_source,
             "features": feature_names,
             "left_out_columns": table.left_out,
+            "encoded_columns": {name: {"one_hot": values} for name, values in table.encoded.items()},
             "warnings": table.warnings,
             "rows_read": table.rows_read,
             "splits": {"rule": splits.rule, **splits.windows},
@@ -336,6 +337,8 @@ def _manifest_fields(
         "training_source": options.training_source,
         "feature_names": content["features"],
         "thresholds": bands,
+        # How a text column became features (`column=value`, 1/0, missing when blank): callers encode alike.
+        "feature_encoding": content["encoded_columns"],
         "policy_calibration": content["operating_point"]["policy_calibration"],
         "training_window": window,
         "metrics": {

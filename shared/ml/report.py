@@ -93,6 +93,12 @@ def render_markdown(content: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"![{name}]({file})" for name, file in content["plots"].items()]
+    if content.get("encoded_columns"):
+        lines += ["", "## Text columns encoded (one 0/1 feature per value, blank = missing)", ""]
+        lines += [f"- `{n}`: {', '.join(e['one_hot'])}" for n, e in content["encoded_columns"].items()]
+    if content.get("left_out_columns"):
+        lines += ["", "## Columns left out, and why", ""]
+        lines += [f"- `{name}`: {why}" for name, why in content["left_out_columns"].items()]
     if content["warnings"]:
         lines += ["", "## Data warnings", ""] + [f"- {w}" for w in content["warnings"]]
     return "\n".join(lines) + "\n"

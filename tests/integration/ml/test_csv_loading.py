@@ -81,7 +81,7 @@ def test_word_labels_and_mostly_numeric_columns_are_understood(tmp_path: Path) -
     assert table.feature_names == ["x", "score"]
     assert table.features["score"].isna().sum() == 1
     assert any("score" in w and "non-numeric" in w for w in table.warnings)
-    assert any("file order" in w for w in table.warnings)
+    assert any("stratified random split" in w for w in table.warnings)
 
 
 def test_unique_measurements_are_kept_but_unique_integers_are_ids(tmp_path: Path) -> None:
