@@ -35,6 +35,8 @@ from constructs import Construct
 
 from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
+from infra.ingest import QueueIntegration
+from infra.ingest import integration as queue_integration
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
 from shared.api.usage_plans import UsagePlan, load_usage_plans
@@ -42,6 +44,7 @@ from shared.api.usage_plans import UsagePlan, load_usage_plans
 OPENAPI_PATH = PROJECT_ROOT / "shared" / "api" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 FUNCTION_EXTENSION = "x-ticketguard-function"
+QUEUE_EXTENSION = "x-ticketguard-queue"  # the gateway sends the body to this queue (infra/ingest.py)
 API_KEY_SCHEME = "api_key"
 ALLOWED_API_KEY_IDS_ENV = "TG_ALLOWED_API_KEY_IDS"
 ADMIN_PREFIX = "/admin/"
@@ -90,6 +93,7 @@ def gateway_document(
     region: str,
     partition: str,
     user_pool_arn: str,
+    queues: Mapping[str, QueueIntegration] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The document API Gateway imports, and the operations whose function is not deployed."""
     body = copy.deepcopy(dict(document))
@@ -98,13 +102,22 @@ def gateway_document(
     undeployed = []
     for path, method, operation in operations(body):
         function = operation.pop(FUNCTION_EXTENSION, None)
+        queue = operation.pop(QUEUE_EXTENSION, None)
         # The local gateway's own body limit per operation; API Gateway has its own (10 MB).
         operation.pop("x-ticketguard-max-body-bytes", None)
-        if function is None:
+        if function is None and queue is None:
             raise ValueError(
-                f"{method.upper()} {path} has no {FUNCTION_EXTENSION}: which function serves it?"
+                f"{method.upper()} {path} has neither {FUNCTION_EXTENSION} nor {QUEUE_EXTENSION}: what serves it?"
             )
-        if function in function_arns:
+        target = function or f"the {queue} queue"
+        if queue is not None and queue in (queues or {}):
+            operation["x-amazon-apigateway-integration"] = queue_integration(
+                (queues or {})[queue],
+                region=region,
+                partition=partition,
+                operation_id=operation["operationId"],
+            )
+        elif function in function_arns:
             operation["x-amazon-apigateway-integration"] = {
                 "type": "aws_proxy",
                 "httpMethod": "POST",
@@ -116,7 +129,7 @@ def gateway_document(
                 ),
             }
         else:
-            undeployed.append(f"{method.upper()} {path} -> {function}")
+            undeployed.append(f"{method.upper()} {path} -> {target}")
             operation["x-amazon-apigateway-integration"] = {
                 "type": "mock",
                 "requestTemplates": {"application/json": '{"statusCode": 503}'},
@@ -128,7 +141,7 @@ def gateway_document(
                                 {
                                     "error": {
                                         "code": "dependency_unavailable",
-                                        "message": f"{function} is not deployed",
+                                        "message": f"{target} is not deployed",
                                     }
                                 }
                             )
@@ -171,6 +184,12 @@ def requires_api_key(document: Mapping[str, Any], operation: Mapping[str, Any]) 
     return any(API_KEY_SCHEME in requirement for requirement in security)
 
 
+def served_by(operation: Mapping[str, Any]) -> str | None:
+    """The function that serves an operation, or `queue:<name>` for one the gateway sends to a queue."""
+    queue = operation.get(QUEUE_EXTENSION)
+    return f"queue:{queue}" if queue else operation.get(FUNCTION_EXTENSION)
+
+
 def key_scopes(document: Mapping[str, Any], plans: Sequence[UsagePlan]) -> dict[str, list[str]]:
     """Function -> names of the API keys whose plan lists its operations that require a key. One
     function holds one list, so its keyed operations must admit the same keys (else: a function of
@@ -178,8 +197,7 @@ def key_scopes(document: Mapping[str, Any], plans: Sequence[UsagePlan]) -> dict[
     keyed = {
         operation.get("operationId"): (function, f"{method.upper()} {path}")
         for path, method, operation in operations(document)
-        if requires_api_key(document, operation)
-        and (function := operation.get(FUNCTION_EXTENSION)) is not None
+        if requires_api_key(document, operation) and (function := served_by(operation)) is not None
     }
     for plan in plans:
         for listed in plan.operations:
@@ -210,6 +228,7 @@ class RestApi(Construct):
         functions: Mapping[str, lambda_.IFunction],
         user_pool: cognito.IUserPool,
         key: kms.IKey,
+        queues: Mapping[str, QueueIntegration] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -220,6 +239,7 @@ class RestApi(Construct):
             region=stack.region,
             partition=stack.partition,
             user_pool_arn=user_pool.user_pool_arn,
+            queues=queues,
         )
         for line in undeployed:
             Annotations.of(self).add_warning_v2(
@@ -298,12 +318,12 @@ class RestApi(Construct):
                 plan.add_api_key(api_key)
                 self.api_keys[key_config.name] = api_key
             self.usage_plans[plan_config.name] = plan
-        # Function -> ids of the API keys its keyed operations admit (the stack puts them in its
-        # environment as ALLOWED_API_KEY_IDS_ENV).
+        # Function (or `queue:<name>`) -> ids of the API keys its keyed operations admit (the stack puts
+        # them in the function's environment as ALLOWED_API_KEY_IDS_ENV, or in the queue's template).
         self.allowed_api_key_ids: dict[str, list[str]] = {
-            function: [self.api_keys[name].key_id for name in names]
-            for function, names in key_scopes(document, plans).items()
-            if function in functions
+            target: [self.api_keys[name].key_id for name in names]
+            for target, names in key_scopes(document, plans).items()
+            if target in functions or target.removeprefix("queue:") in (queues or {})
         }
         acknowledge(
             self.api,

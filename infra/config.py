@@ -48,6 +48,9 @@ def _default_functions() -> dict[str, FunctionSizing]:
         "retrain_export": FunctionSizing(memory_mb=3008, timeout_s=900),
         "retrain_publish": FunctionSizing(memory_mb=512, timeout_s=120),
         "retention": FunctionSizing(memory_mb=512, timeout_s=900),
+        # Up to 10 queued batches (5,000 events) an invocation; the queue's visibility timeout is 6x this.
+        "ingest": FunctionSizing(memory_mb=1024, timeout_s=120),
+        "ingest_batches": FunctionSizing(memory_mb=256, timeout_s=10),
         "migrations": FunctionSizing(memory_mb=256, timeout_s=300),
     }
 

@@ -64,6 +64,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::Lambda::EventInvokeConfig": "free",
     "AWS::Lambda::LayerVersion": "storage within the free 75 GB",
     "AWS::Lambda::Permission": "free",
+    "AWS::Lambda::EventSourceMapping": "free (its polling requests are SQS requests, priced with the queues)",
     "AWS::Logs::MetricFilter": "its metric is priced with the custom metrics",
     "AWS::RDS::DBParameterGroup": "free",
     "AWS::RDS::DBProxyTargetGroup": "priced with the proxy",

@@ -27,8 +27,9 @@ from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, finding_text
 
 # api: API Gateway; job: EventBridge (asynchronous: DLQ, retries); custom_resource: CloudFormation;
-# task: a step of a state machine (synchronous; the state machine retries and alarms).
-Kind = Literal["api", "job", "custom_resource", "task"]
+# task: a step of a state machine (synchronous; the state machine retries and alarms);
+# queue: an SQS event source's consumer (the queue retries, then its dead-letter queue: infra/ingest.py).
+Kind = Literal["api", "job", "custom_resource", "task", "queue"]
 
 METRICS_NAMESPACE = "TicketGuard"
 SERVICE_NAME = "ticketguard"
@@ -58,6 +59,10 @@ CATALOG: tuple[FunctionSpec, ...] = (
     FunctionSpec("metrics", "GET /api/v1/metrics: the five KPIs and operational figures", "api", cache=True),
     # health reports the model's status too, so it mounts the model layer.
     FunctionSpec("health", "GET /health: per-dependency status", "api", cache=True, model=True),
+    FunctionSpec(
+        "ingest", "The ingest queue's consumer: batches of the marketplace's facts -> PostgreSQL", "queue"
+    ),
+    FunctionSpec("ingest_batches", "GET /api/v1/events/batches/{batch_id}: a queued batch's results", "api"),
     FunctionSpec("etl", "Daily ETL: chain logs, backend tables, IP geo", "job", cache=True, egress=True),
     # features measures the served model's drift after each run: it reads the model's manifest.
     FunctionSpec("features", "Hourly/daily batch features", "job", cache=True, model=True),
@@ -218,7 +223,9 @@ class FunctionFactory(Construct):
                 "TG_DB_NAME": deps.db_name,
             }
             secrets.append(deps.db_secret)
-        direct_db = spec.database and spec.kind != "api"
+        # The request path and the queue consumer go through RDS Proxy (many short transactions from many
+        # concurrent instances); jobs and migrations to the instance itself.
+        direct_db = spec.database and spec.kind not in {"api", "queue"}
         if direct_db:
             environment |= {
                 "TG_DB_DIRECT_HOST": deps.db_direct_host,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import App, CfnOutput, Environment, Fn, Stack, Tags
+from aws_cdk import App, CfnOutput, Duration, Environment, Fn, Stack, Tags
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -17,6 +17,8 @@ from infra.api import ALLOWED_API_KEY_IDS_ENV, RestApi
 from infra.config import EnvironmentConfig
 from infra.data import ArchiveBucket, Cache, Database, archive_bucket_name
 from infra.functions import CATALOG, Dependencies, FunctionFactory
+from infra.functions import spec as function_spec
+from infra.ingest import IngestQueue
 from infra.jobs import Jobs
 from infra.keys import service_key
 from infra.migrations import SchemaMigrations
@@ -152,13 +154,33 @@ class ServiceStack(Stack):
                     # New code must not run against the old schema.
                     function.node.add_dependency(self.migrations.resource)
 
+        self.ingest: IngestQueue | None = None
+        if "ingest" in functions:
+            self.ingest = IngestQueue(
+                self,
+                "Ingest",
+                config=config,
+                key=self.key,
+                consumer=functions["ingest"],
+                consumer_timeout=Duration.seconds(config.sizing("ingest").timeout_s),
+                topics=deps.topics,
+            )
         self.admin = AdminAuth(self, "Admin", config=config)
-        api_functions = {name: fn for name, fn in functions.items() if name in {"score", "metrics", "health"}}
+        api_functions = {name: fn for name, fn in functions.items() if function_spec(name).kind == "api"}
         self.rest_api = RestApi(
-            self, "Api", config=config, functions=api_functions, user_pool=self.admin.user_pool, key=self.key
+            self,
+            "Api",
+            config=config,
+            functions=api_functions,
+            user_pool=self.admin.user_pool,
+            key=self.key,
+            queues={"ingest": self.ingest.integration} if self.ingest else None,
         )
         for name, key_ids in self.rest_api.allowed_api_key_ids.items():
-            functions[name].add_environment(ALLOWED_API_KEY_IDS_ENV, Fn.join(",", key_ids))
+            if name == "queue:ingest" and self.ingest is not None:
+                self.ingest.allow_api_keys(key_ids)
+            else:
+                functions[name].add_environment(ALLOWED_API_KEY_IDS_ENV, Fn.join(",", key_ids))
         self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
         self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
         self.jobs = Jobs(

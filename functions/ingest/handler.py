@@ -1,26 +1,26 @@
-"""POST /api/v1/events: parse the batch -> shared.ingest -> 202 with a result per event.
-
-For now the events are stored synchronously; in AWS the route is to become API Gateway -> SQS ->
-this logic in a queue consumer (issue 11, not built yet)."""
+"""The ingest queue's consumer (SQS event source, partial-batch failure reporting): each message is a
+batch POST /api/v1/events queued -> shared.ingest.consumer stores it exactly once. A message whose
+store failed (PostgreSQL unavailable) is reported in batchItemFailures: SQS delivers it again, and
+after the queue's receive limit moves it to the dead-letter queue."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
+from typing import Any
 
-from shared.api.access import require_allowed_api_key
-from shared.api.http import json_response, parse_json_body
-from shared.api.lambda_app import api_app, api_handler
-from shared.ingest.service import ingest_events
-from shared.ingest.validation import MAX_BATCH_BYTES, IngestBatch
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-app = api_app()
+from shared.ingest.consumer import consume_record
+from shared.jobs.entry import job_handler
 
-
-@app.post("/api/v1/events")
-def post_events() -> Response[str]:
-    require_allowed_api_key(app.current_event)
-    batch = parse_json_body(app.current_event, IngestBatch, max_bytes=MAX_BATCH_BYTES)
-    return json_response(202, ingest_events(batch.events))
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
-handler = api_handler(app)
+def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dict(
+        process_partial_response(
+            event=event, record_handler=consume_record, processor=processor, context=context
+        )
+    )
+
+
+handler = job_handler(_run)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.errors import ValidationFailed
 from shared.health.models import DependencyStatus, HealthChecks, HealthResponse
@@ -70,9 +70,18 @@ class MetricsQuery(BaseModel):
         return start, end
 
 
+class BatchPath(BaseModel):
+    """Path of GET /api/v1/events/batches/{batch_id}: the id POST /api/v1/events answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
 __all__ = [
     "MAX_PRICE_USD",
     "MAX_TICKET_ID",
+    "BatchPath",
     "Decision",
     "DependencyStatus",
     "HealthChecks",

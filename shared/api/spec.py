@@ -20,10 +20,13 @@ class Operation:
     path: str  # the template, e.g. /api/v1/ml/predict/fraud (API Gateway's `resource`)
     method: str  # upper case
     operation_id: str
-    function: str  # functions/<function>/handler.py serves it
+    function: str  # functions/<function>/handler.py serves it ("" for a queued operation)
     requires_api_key: bool
     # The operation's own body limit (`x-ticketguard-max-body-bytes`), else the configured one
     max_body_bytes: int | None = None
+    # `x-ticketguard-queue`: the gateway puts the body on this queue and answers 202 itself (API
+    # Gateway -> SQS in AWS, shared.local.queue locally); a function drains the queue.
+    queue: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -48,9 +51,10 @@ def operations() -> tuple[Operation, ...]:
                     path=path,
                     method=method.upper(),
                     operation_id=spec["operationId"],
-                    function=spec["x-ticketguard-function"],
+                    function=spec.get("x-ticketguard-function", ""),
                     requires_api_key=any("api_key" in requirement for requirement in security),
                     max_body_bytes=spec.get("x-ticketguard-max-body-bytes"),
+                    queue=spec.get("x-ticketguard-queue"),
                 )
             )
     return tuple(found)

@@ -38,13 +38,6 @@ class IngestBatch(BaseModel):
     events: list[Any] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
-class IngestResponse(BaseModel):
-    accepted: int
-    duplicates: int
-    rejected: int
-    results: list[EventResult]
-
-
 def _rejected(index: int, event_id: str | None, field: str, reason: str) -> EventResult:
     return EventResult(
         index=index, event_id=event_id, status="rejected", field=field, reason=f"{field}: {reason}"

@@ -18,14 +18,17 @@ import importlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import uvicorn
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +40,9 @@ from shared.api.proxy_event import rest_proxy_event
 from shared.api.spec import Operation, gateway_responses, match_path
 from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
 from shared.config import get_settings
+from shared.ingest.consumer import message_attributes, queued_batch, receipt
+from shared.ingest.validation import IngestBatch
+from shared.local.queue import DirectoryQueue, QueueDrainer
 from shared.observability import logger
 
 STAGE = "local"
@@ -154,6 +160,21 @@ def _load_handler(function: str) -> Handler:
     return handler
 
 
+@contextmanager
+def queue_consumers(root: Path) -> Iterator[dict[str, DirectoryQueue]]:
+    """The local queues with their consumers running: the ingest queue under `root`, drained by
+    functions/ingest/handler.py as Lambda's SQS event source would. For LocalGateway(queues=...)."""
+    queue = DirectoryQueue(root / "ingest")
+    drainer = QueueDrainer(
+        queue, _load_handler("ingest"), lambda: LocalLambdaContext("ingest", str(uuid.uuid4()), timeout_s=900)
+    )
+    drainer.start()
+    try:
+        yield {"ingest": queue}
+    finally:
+        drainer.stop()
+
+
 def to_http(result: dict[str, Any]) -> Response:
     """Lambda proxy result -> HTTP response (API Gateway's 502 if the result is malformed)."""
     try:
@@ -183,8 +204,10 @@ class LocalGateway:
         *,
         max_body_bytes: int | None = None,
         handlers: dict[str, Handler] | None = None,
+        queues: dict[str, DirectoryQueue] | None = None,
     ) -> None:
         self.keys = ApiKeyGuard(usage_plans or load_usage_plans())
+        self.queues: dict[str, DirectoryQueue] = dict(queues or {})
         self.max_body_bytes = max_body_bytes or get_settings().max_body_bytes
         self._handlers: dict[str, Handler] = dict(handlers or {})
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
@@ -268,6 +291,8 @@ class LocalGateway:
             return self._answer("REQUEST_TOO_LARGE", limit=limit)
         request_id = str(uuid.uuid4())
         api_key_id = self.keys.key_id(request.headers.get("x-api-key"))  # the key checked above
+        if operation.queue is not None:
+            return self._enqueue(operation.queue, request, body, request_id, api_key_id, arrived_at)
         event = rest_proxy_event(
             operation.method,
             operation.path,
@@ -299,6 +324,49 @@ class LocalGateway:
         response = to_http(result)
         response.headers["x-amzn-requestid"] = request_id
         return response
+
+    def _enqueue(
+        self,
+        queue_name: str,
+        request: Request,
+        body: bytes,
+        request_id: str,
+        api_key_id: str | None,
+        arrived_at: datetime,
+    ) -> Response:
+        """What API Gateway's SQS integration does (infra/ingest.py): the request validator checks the
+        body against the document's schema, the body goes on the queue whole, 202 with the batch's id."""
+        content_type = request.headers.get("content-type")
+        media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            return self._error(
+                415,
+                error_body("unsupported_media_type", f"content type {media_type!r} is not application/json"),
+            )
+        try:
+            IngestBatch.model_validate_json(body)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in error["loc"]) or "body"
+            return self._answer_with("BAD_REQUEST_BODY", f"{where}: {error['msg']}")
+        queue = self.queues.get(queue_name)
+        if queue is None:
+            return self._error(
+                503, error_body("dependency_unavailable", f"the {queue_name} queue is not running")
+            )
+        batch = queued_batch(
+            body.decode("utf-8"), batch_id=request_id, received_at=arrived_at, api_key_id=api_key_id
+        )
+        queue.send(batch.body, message_attributes(batch))
+        response = JSONResponse(receipt(request_id), status_code=202)
+        response.headers["x-amzn-requestid"] = request_id
+        return response
+
+    @classmethod
+    def _answer_with(cls, response_type: str, message: str) -> Response:
+        status, body = gateway_answer(response_type)
+        body["error"]["message"] = message
+        return cls._error(status, body)
 
 
 @dataclass

@@ -125,7 +125,7 @@ def cli(argv: list[str]) -> int:
     from shared.db import apply_migrations, reset_pool
     from shared.health.checks import register_chain_probe
     from shared.local.examples import examples
-    from shared.local.gateway import LocalGateway, serve
+    from shared.local.gateway import LocalGateway, queue_consumers, serve
     from shared.local.seed import seed
     from shared.local.services import LocalServices
 
@@ -177,7 +177,8 @@ def cli(argv: list[str]) -> int:
         _say(examples(base_url) + "\n")
         _announce_when_listening(args.host, args.port, base_url, started)
         try:
-            serve(LocalGateway(), args.host, args.port)
+            with queue_consumers(services.queue_dir) as queues:
+                serve(LocalGateway(queues=queues), args.host, args.port)
         finally:
             if scheduler is not None:
                 scheduler.stop()

@@ -65,6 +65,13 @@ class LocalServices:
     _bouncer: PgBouncer | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
+    @property
+    def queue_dir(self) -> Path:
+        """Where the local queues live: this run's directory (removed at close), or TG_LOCAL_QUEUE_DIR
+        (to keep queued batches across runs against an external database)."""
+        assert self._tmp is not None, "start() first"
+        return Path(os.environ.get("TG_LOCAL_QUEUE_DIR") or self._tmp / "queues")
+
     @classmethod
     def from_env(cls) -> LocalServices:
         return cls(database_url=os.environ.get("DATABASE_URL"), redis_url=os.environ.get("REDIS_URL"))

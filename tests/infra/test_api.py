@@ -17,11 +17,17 @@ from infra.api import (
     load_document,
     operations,
 )
+from infra.ingest import QueueIntegration
 from shared.api.usage_plans import USAGE_PLANS_PATH, ApiKey, Throttle, UsagePlan
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-ARNS = {"score": "arn:fn:score", "metrics": "arn:fn:metrics", "health": "arn:fn:health"}
+ARNS = {
+    "score": "arn:fn:score",
+    "metrics": "arn:fn:metrics",
+    "health": "arn:fn:health",
+    "ingest_batches": "arn:fn:ingest_batches",
+}
 
 
 def _document_with_admin_route() -> dict:
@@ -57,13 +63,14 @@ def _gateway(document: dict, arns: dict | None = None) -> tuple[dict, list[str]]
 
 def test_given_the_document_when_completed_then_each_operation_proxies_to_its_function():
     body, undeployed = _gateway(load_document())
-    # The ingest route's function (API Gateway -> SQS -> consumer, issue 11) is not in the stacks yet
-    assert undeployed == ["POST /api/v1/events -> ingest"]
+    # Without its queue the ingest route answers 503 (a mock); with it, see the queue tests below
+    assert undeployed == ["POST /api/v1/events -> the ingest queue"]
     seen = {}
     for path, method, operation in operations(body):
         integration = operation["x-amazon-apigateway-integration"]
         if (method, path) == ("post", "/api/v1/events"):
-            continue  # undeployed: a mock answering 503
+            assert integration["type"] == "mock"
+            continue
         assert integration["type"] == "aws_proxy" and integration["httpMethod"] == "POST"
         seen[(method, path)] = integration["uri"].split("/functions/")[1].split("/")[0]
         assert FUNCTION_EXTENSION not in operation
@@ -71,6 +78,7 @@ def test_given_the_document_when_completed_then_each_operation_proxies_to_its_fu
     assert seen[("get", "/api/v1/metrics")] == "arn:fn:metrics"
     assert seen[("get", "/health")] == "arn:fn:health"
     assert seen[("get", "/health/details")] == "arn:fn:health"
+    assert seen[("get", "/api/v1/events/batches/{batch_id}")] == "arn:fn:ingest_batches"
 
 
 def test_given_the_document_when_completed_then_the_source_document_is_left_untouched():
@@ -124,7 +132,8 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
         "GET /api/v1/metrics -> metrics",
         "GET /health -> health",
         "GET /health/details -> health",
-        "POST /api/v1/events -> ingest",
+        "POST /api/v1/events -> the ingest queue",
+        "GET /api/v1/events/batches/{batch_id} -> ingest_batches",
     ]
     integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"
@@ -134,7 +143,9 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
 def test_given_an_operation_without_a_function_when_completed_then_synthesis_stops_naming_it():
     document = load_document()
     del document["paths"]["/health"]["get"][FUNCTION_EXTENSION]
-    with pytest.raises(ValueError, match="GET /health has no x-ticketguard-function"):
+    with pytest.raises(
+        ValueError, match="GET /health has neither x-ticketguard-function nor x-ticketguard-queue"
+    ):
         _gateway(document)
 
 
@@ -232,6 +243,7 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
         "GET/api/v1/metrics",
         "GET/health",
         "GET/health/details",
+        "GET/api/v1/events/batches/{batch_id}",
     }
 
 
@@ -365,3 +377,58 @@ def test_given_a_function_serving_operations_open_to_different_keys_when_scoped_
     plans = [_plan("a", ["predictFraud", "getMetrics"]), _plan("b", ["getMetrics"])]
     with pytest.raises(ValueError, match="give one of them a function of its own"):
         key_scopes(document, plans)
+
+
+def _queued_ingest_integration() -> dict:
+    queue = QueueIntegration(
+        queue_name="ingest-q", account="123456789012", role_arn="arn:role", allowed_api_key_ids="k1,k2"
+    )
+    body, undeployed = gateway_document(
+        load_document(),
+        function_arns=ARNS,
+        region="eu-west-1",
+        partition="aws",
+        user_pool_arn="arn:pool",
+        queues={"ingest": queue},
+    )
+    assert undeployed == []
+    return body["paths"]["/api/v1/events"]["post"]["x-amazon-apigateway-integration"]
+
+
+def test_given_the_ingest_queue_when_completed_then_post_events_sends_the_body_to_sqs_with_its_attributes():
+    integration = _queued_ingest_integration()
+    # Then API Gateway calls SQS SendMessage itself, with a role of its own; no function in front
+    assert integration["type"] == "aws"
+    assert integration["uri"] == "arn:aws:apigateway:eu-west-1:sqs:path/123456789012/ingest-q"
+    assert integration["credentials"] == "arn:role"
+    assert integration["passthroughBehavior"] == "never"  # another content type: 415
+    template = integration["requestTemplates"]["application/json"]
+    assert "Action=SendMessage&MessageBody=$util.urlEncode($input.body)" in template
+    # the attributes the consumer reads (shared.ingest.consumer.message_attributes names them)
+    from datetime import UTC, datetime
+
+    from shared.ingest.consumer import message_attributes, queued_batch
+
+    names = message_attributes(
+        queued_batch("{}", batch_id="b", received_at=datetime.now(UTC), api_key_id="k")
+    )
+    for index, name in enumerate(names, start=1):
+        assert f"MessageAttribute.{index}.Name={name}&" in template
+    # the batch id the answer names is the one the message carries
+    assert (
+        "$context.requestId" in integration["responses"]["default"]["responseTemplates"]["application/json"]
+    )
+    assert integration["responses"]["default"]["statusCode"] == "202"
+
+
+def test_given_the_ingest_queue_when_a_key_outside_the_plan_posts_then_no_message_is_sent_and_403():
+    integration = _queued_ingest_integration()
+    template = integration["requestTemplates"]["application/json"]
+    # Given the plan's key ids in the template, When the key is not one of them, Then SQS gets an action
+    # it refuses (nothing queued), and the refusal answers 403 for that key, 413 (size) for a plan key
+    assert template.startswith('#set($allowed = ",k1,k2,")')
+    assert "#else\nAction=TicketGuardApiKeyNotInPlan\n#end" in template
+    refused = integration["responses"]["4\\d{2}"]["responseTemplates"]["application/json"]
+    assert "responseOverride.status = 403" in refused and "responseOverride.status = 413" in refused
+    assert '"code": "forbidden"' in refused and '"code": "payload_too_large"' in refused
+    assert integration["responses"]["5\\d{2}"]["statusCode"] == "503"

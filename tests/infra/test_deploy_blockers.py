@@ -33,8 +33,11 @@ def _functions(synth) -> dict[str, dict]:
 
 
 def _direct_jobs(synth) -> set[str]:
-    """The deployed functions that open database sessions of their own: jobs and migrations."""
-    return {name for name in _functions(synth) if spec(name).database and spec(name).kind != "api"}
+    """The deployed functions that open database sessions of their own: jobs and migrations (the API
+    functions and the ingest queue's consumer go through the proxy)."""
+    return {
+        name for name in _functions(synth) if spec(name).database and spec(name).kind not in {"api", "queue"}
+    }
 
 
 def _db_groups(synth) -> dict[str, str]:

@@ -82,12 +82,16 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
         ("GET", "/api/v1/metrics"),
         ("GET", "/health"),
         ("GET", "/health/details"),
+        ("GET", "/api/v1/events/batches/{batch_id}"),
     }
     for op in ops:
-        assert callable(importlib.import_module(f"functions.{op.function}.handler").handler)
+        # a queued operation is drained by its queue's consumer, functions/<queue>/handler.py
+        module = op.function or op.queue
+        assert callable(importlib.import_module(f"functions.{module}.handler").handler)
     assert {op.path for op in ops if op.requires_api_key} == {
         "/api/v1/ml/predict/fraud",
         "/api/v1/events",
+        "/api/v1/events/batches/{batch_id}",
         "/api/v1/metrics",
         "/health/details",
     }
@@ -272,6 +276,7 @@ def test_given_the_shared_usage_plans_then_the_dashboard_reads_metrics_and_healt
     assert set(plans["marketplace-backend"].operations) == {
         "predictFraud",
         "ingestEvents",
+        "getIngestBatch",
         "getMetrics",
         "getHealthDetails",
     }

@@ -1,0 +1,244 @@
+"""Ingest's queue: POST /api/v1/events -> API Gateway's SQS integration (no function in front, so
+nothing is lost while the consumer or the database is down) -> the ingest Lambda (SQS event source,
+partial-batch failure reporting) -> PostgreSQL; a dead-letter queue after 5 receives; alarms on the
+dead-letter queue's depth and on the age of the oldest queued batch.
+
+Documented limits this is built against:
+- SQS: a message is at most 1 MiB (1,048,576 bytes) with its attributes, and the queue must be
+  created with that maximum (the default was 256 KiB): the API refuses batches over 1 MB (1,000,000
+  bytes), which leaves room for the three message attributes the request template adds.
+- API Gateway REST: the request validator checks the body against the document's IngestBatch schema
+  (1-500 events) before the integration runs; the payload limit (10 MB) is above the queue's, so a
+  larger body reaches SQS and is refused there (400 -> our 413).
+- A usage plan covers the whole stage, and no function runs before the queue: the request template
+  itself sends only for the API keys whose plan lists ingestEvents; any other key gets an action SQS
+  refuses, and the integration response turns that into 403 (a size refusal into 413).
+- Lambda's SQS event source: visibility timeout at least 6 x the function's timeout (AWS's advice,
+  so a batch is not redelivered while its first delivery still runs); maximum concurrency bounds the
+  database connections ingest can take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsii
+from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+
+MAX_MESSAGE_BYTES = 1_048_576
+MAX_RECEIVES = 5
+OLDEST_MESSAGE_ALARM_S = 300
+CONSUMER_MAX_CONCURRENCY = 5  # the SQS event source's minimum is 2
+
+
+@dataclass(frozen=True)
+class QueueIntegration:
+    """What the API document needs to send a request's body to a queue."""
+
+    queue_name: str
+    account: str
+    role_arn: str
+    allowed_api_key_ids: str  # comma-separated (a token, resolved at synth)
+
+
+def request_template(allowed_api_key_ids: str) -> str:
+    """SendMessage (query protocol) with the body whole and the attributes the consumer reads
+    (shared.ingest.consumer.message_attributes); an API key outside the plan sends an action SQS
+    refuses (see the module's docstring)."""
+    attributes = [
+        ("batch_id", "$context.requestId"),
+        ("received_at_ms", "$context.requestTimeEpoch"),
+        ("api_key_id", "$util.urlEncode($context.identity.apiKeyId)"),
+    ]
+    parts = ["Action=SendMessage", "MessageBody=$util.urlEncode($input.body)"]
+    for index, (name, value) in enumerate(attributes, start=1):
+        parts += [
+            f"MessageAttribute.{index}.Name={name}",
+            f"MessageAttribute.{index}.Value.DataType=String",
+            f"MessageAttribute.{index}.Value.StringValue={value}",
+        ]
+    return (
+        f'#set($allowed = ",{allowed_api_key_ids},")\n'
+        '#if($allowed.contains(",$context.identity.apiKeyId,"))\n'
+        + "&".join(parts)
+        + "\n#else\nAction=TicketGuardApiKeyNotInPlan\n#end"
+    )
+
+
+def integration(queue: QueueIntegration, *, region: str, partition: str, operation_id: str) -> dict[str, Any]:
+    """The operation's x-amazon-apigateway-integration: API Gateway -> SQS SendMessage."""
+    receipt = (
+        '{"batch_id": "$context.requestId", "status": "queued", '
+        '"results": "/api/v1/events/batches/$context.requestId"}'
+    )
+    refused = (
+        f'#set($allowed = ",{queue.allowed_api_key_ids},")\n'
+        '#if($allowed.contains(",$context.identity.apiKeyId,"))\n'
+        "#set($context.responseOverride.status = 413)\n"
+        '{"error": {"code": "payload_too_large", "message": "the batch exceeds what one queue message holds '
+        '(1 MB) or holds characters a queue message cannot carry"}}\n'
+        "#else\n"
+        "#set($context.responseOverride.status = 403)\n"
+        '{"error": {"code": "forbidden", "message": "this API key\'s usage plan does not include '
+        f'{operation_id}", "field": "x-api-key"}}}}\n'
+        "#end"
+    )
+    return {
+        "type": "aws",
+        "httpMethod": "POST",
+        "uri": f"arn:{partition}:apigateway:{region}:sqs:path/{queue.account}/{queue.queue_name}",
+        "credentials": queue.role_arn,
+        "passthroughBehavior": "never",  # a content type without a template: 415
+        "timeoutInMillis": 29000,
+        "requestParameters": {
+            "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'",
+            "integration.request.header.Accept": "'application/json'",
+        },
+        "requestTemplates": {"application/json": request_template(queue.allowed_api_key_ids)},
+        "responses": {
+            "default": {"statusCode": "202", "responseTemplates": {"application/json": receipt}},
+            "4\\d{2}": {"statusCode": "413", "responseTemplates": {"application/json": refused}},
+            "5\\d{2}": {
+                "statusCode": "503",
+                "responseTemplates": {
+                    "application/json": '{"error": {"code": "dependency_unavailable", '
+                    '"message": "the ingest queue did not take the batch: send it again"}}'
+                },
+            },
+        },
+    }
+
+
+@jsii.implements(IStableStringProducer)
+class _JoinedAtSynth:
+    """The key ids, joined when the template is written: the keys are made after the API's document."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.values = values
+
+    def produce(self) -> str:
+        return ",".join(self.values)
+
+
+class IngestQueue(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        consumer: lambda_.Function,
+        consumer_timeout: Duration,
+        topics: Mapping[str, sns.ITopic],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        common: dict[str, Any] = {
+            "encryption": sqs.QueueEncryption.KMS,
+            "encryption_master_key": key,
+            "enforce_ssl": True,
+            "retention_period": Duration.days(14),
+            "max_message_size_bytes": MAX_MESSAGE_BYTES,
+        }
+        self.dead_letters = sqs.Queue(self, "DeadLetters", **common)
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            visibility_timeout=Duration.seconds(6 * consumer_timeout.to_seconds()),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES, queue=self.dead_letters),
+            **common,
+        )
+        consumer.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=10,
+                max_batching_window=Duration.seconds(1),
+                report_batch_item_failures=True,
+                max_concurrency=CONSUMER_MAX_CONCURRENCY,
+            )
+        )
+        self.gateway_role = iam.Role(
+            self,
+            "GatewayRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway: POST /api/v1/events -> the ingest queue (SendMessage only)",
+        )
+        # Written out rather than queue.grant_send_messages(): that grant adds kms:GenerateDataKey*
+        # on the key from any service; SQS needs these two, through SQS only.
+        self.gateway_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SendToIngestQueue", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]
+            )
+        )
+        self.gateway_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="IngestQueueKey",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+            )
+        )
+        self._allowed_api_key_ids: list[str] = []
+        self.integration = QueueIntegration(
+            queue_name=self.queue.queue_name,
+            account=stack.account,
+            role_arn=self.gateway_role.role_arn,
+            allowed_api_key_ids=Lazy.string(_JoinedAtSynth(self._allowed_api_key_ids)),
+        )
+
+        def alarm(
+            name: str, severity: str, description: str, metric: cloudwatch.IMetric, threshold: float
+        ) -> None:
+            created = cloudwatch.Alarm(
+                self,
+                name,
+                alarm_name=f"ticketguard-{config.name}-{name}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            notify = actions.SnsAction(topics[severity])
+            created.add_alarm_action(notify)
+            created.add_ok_action(notify)
+
+        alarm(
+            "ingest-dead-letters",
+            "high",
+            f"An ingest batch failed {MAX_RECEIVES} deliveries (PostgreSQL down, or a consumer bug): it is kept "
+            "in the dead-letter queue; fix the cause, then redrive it to the ingest queue",
+            self.dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            0,
+        )
+        alarm(
+            "ingest-queue-backlog",
+            "high",
+            f"The oldest queued ingest batch is over {OLDEST_MESSAGE_ALARM_S} s old: the consumer is down, "
+            "throttled or failing; features and labels are going stale",
+            self.queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            OLDEST_MESSAGE_ALARM_S,
+        )
+
+    def allow_api_keys(self, key_ids: list[str]) -> None:
+        """The ids of the API keys the request template sends for (set once the keys exist)."""
+        self._allowed_api_key_ids[:] = key_ids

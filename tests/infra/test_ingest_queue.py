@@ -1,0 +1,81 @@
+"""Issue 11: the ingest path in the templates: API Gateway -> SQS (1 MiB messages, a dead-letter queue
+after 5 receives) -> the consumer with partial-batch failure reporting, and the alarms that page."""
+
+from __future__ import annotations
+
+import json
+
+from infra.functions import spec
+from infra.ingest import MAX_MESSAGE_BYTES, MAX_RECEIVES
+
+
+def _queues(synth) -> dict[str, dict]:
+    return {
+        lid: q["Properties"]
+        for lid, q in synth.resources("AWS::SQS::Queue", stack="Service").items()
+        if lid.startswith("Ingest")
+    }
+
+
+def test_given_the_ingest_queue_then_it_takes_1_mib_messages_and_dead_letters_after_5_receives(dev_synth):
+    queues = _queues(dev_synth)
+    [main] = [q for q in queues.values() if "RedrivePolicy" in q]
+    [dead] = [lid for lid, q in queues.items() if "RedrivePolicy" not in q]
+    # Then both queues hold a whole batch (SQS's default is 256 KiB), encrypted with the service key
+    assert all(q["MaximumMessageSize"] == MAX_MESSAGE_BYTES == 1_048_576 for q in queues.values())
+    assert all("KmsMasterKeyId" in q for q in queues.values())
+    assert main["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
+    assert dead in json.dumps(main["RedrivePolicy"]["deadLetterTargetArn"])
+    # and a batch is not redelivered while its first delivery may still run (6 x the timeout)
+    [consumer] = [
+        f["Properties"]
+        for f in dev_synth.resources("AWS::Lambda::Function", stack="Service").values()
+        if f["Properties"].get("Description", "").startswith(spec("ingest").description[:30])
+    ]
+    assert main["VisibilityTimeout"] == 6 * consumer["Timeout"]
+
+
+def test_given_the_consumer_then_sqs_reports_partial_batch_failures_with_bounded_concurrency(dev_synth):
+    [mapping] = dev_synth.resources("AWS::Lambda::EventSourceMapping", stack="Service").values()
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BatchSize"] == 10
+    assert 2 <= properties["ScalingConfig"]["MaximumConcurrency"] <= 10
+
+
+def test_given_the_ingest_alarms_then_dead_letters_and_backlog_page(dev_synth):
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in dev_synth.resources("AWS::CloudWatch::Alarm", stack="Service").values()
+    }
+    dead = alarms["ticketguard-dev-ingest-dead-letters"]
+    backlog = alarms["ticketguard-dev-ingest-queue-backlog"]
+    assert dead["MetricName"] == "ApproximateNumberOfMessagesVisible" and dead["Threshold"] == 0
+    assert backlog["MetricName"] == "ApproximateAgeOfOldestMessage" and backlog["Threshold"] == 300
+    assert dead["AlarmActions"] and backlog["AlarmActions"]
+
+
+def test_given_the_api_then_post_events_goes_to_the_queue_with_the_marketplace_key_only(dev_synth):
+    [api] = dev_synth.resources("AWS::ApiGateway::RestApi", stack="Service").values()
+    operation = api["Properties"]["Body"]["paths"]["/api/v1/events"]["post"]
+    integration = operation["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws"
+    template = json.dumps(integration["requestTemplates"])
+    # the allowed keys are the marketplace plan's key, resolved at synth (a reference, not a literal)
+    [key_id] = [
+        lid
+        for lid, k in dev_synth.resources("AWS::ApiGateway::ApiKey", stack="Service").items()
+        if k["Properties"]["Name"].endswith("marketplace-backend")
+    ]
+    assert key_id in template
+    dashboard_key = next(
+        lid
+        for lid, k in dev_synth.resources("AWS::ApiGateway::ApiKey", stack="Service").items()
+        if k["Properties"]["Name"].endswith("dashboard")
+    )
+    assert dashboard_key not in template
+    # the gateway's role may send to the queue and nothing else
+    roles = dev_synth.resources("AWS::IAM::Policy", stack="Service")
+    [policy] = [p for lid, p in roles.items() if lid.startswith("IngestGatewayRole")]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Action"] for s in statements] == ["sqs:SendMessage", ["kms:Decrypt", "kms:GenerateDataKey"]]
