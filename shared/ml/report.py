@@ -104,10 +104,13 @@ def render_markdown(content: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _rate(point: dict[str, Any]) -> str:
+def _rate(point: dict[str, Any], digits: int = 1) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.{digits}f}%"
+
     interval = point.get("ci95") or []
-    shown = f"{_pct(point['rate'])} ({point['count']}/{point['of']})"
-    return shown + (f" [{_pct(interval[0])}, {_pct(interval[1])}]" if interval else "")
+    shown = f"{pct(point['rate'])} ({point['count']}/{point['of']})"
+    return shown + (f" [{pct(interval[0])}, {pct(interval[1])}]" if interval else "")
 
 
 def operating_lines(op: dict[str, Any]) -> list[str]:
@@ -135,7 +138,7 @@ def operating_lines(op: dict[str, Any]) -> list[str]:
     for band, point in bands.items():
         lines.append(
             f"| {names.get(band, band)} (>{'=' if band == 'two_factor' else ''} {point['score_threshold']:.2f}) | "
-            f"{point['probability_cut']:.4g} | {_rate(point['detection'])} | {_rate(point['false_positive'])} |"
+            f"{point['probability_cut']:.4g} | {_rate(point['detection'])} | {_rate(point['false_positive'], 2)} |"
         )
     lines += [
         "",
