@@ -10,7 +10,7 @@ CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
 PYTEST_ARGS ?=
 
 .PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
-        bench bench-etl bench-model bench-api synth layers model clean
+        bench bench-etl bench-model bench-api bench-retention synth layers model clean
 
 # ---------------------------------------------------------------- installs
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
@@ -192,3 +192,11 @@ bench-api: install
 # load, features and views, each timed; the load step against row-by-row INSERTs in the same run.
 bench-etl: install
 	$(PY) benchmarks/bench_etl.py
+
+# ---------------------------------------------------------------- RETENTION room: archive benchmark
+# Transaction logs of a 200,000-events/day marketplace archived by the real code path (write, read back,
+# verify, delete) to a local archive root: rows/s, archive vs PostgreSQL bytes, and one month dropped by
+# row DELETE vs DETACH + DROP PARTITION, in one run. BENCH_RETENTION_ARGS scales it down.
+BENCH_RETENTION_ARGS ?=
+bench-retention: install
+	$(PY) benchmarks/bench_retention.py $(BENCH_RETENTION_ARGS)

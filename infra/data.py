@@ -47,7 +47,8 @@ class RetentionRule:
 
 RETENTION_RULES = (
     RetentionRule("transaction-logs/", "Transaction logs (PCI-DSS)", 90, 2 * 365, None),
-    RetentionRule("ml-predictions/", "ML predictions (audit trail)", 180, 5 * 365, 365),
+    # No Deep Archive: Athena cannot read it, and the archive must stay queryable (issue 16).
+    RetentionRule("ml-predictions/", "ML predictions (audit trail)", 180, 5 * 365, None),
     RetentionRule("audit-logs/", "Audit logs (SOC 2)", 365, 7 * 365, 365),
 )
 # Spec 2.1 rows with no archive tier: on-chain data (permanent, on chain), user sessions (30 days,
@@ -308,6 +309,15 @@ class ArchiveBucket(Construct):
         rules.append(
             s3.LifecycleRule(
                 id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+            )
+        )
+        # The archive's Athena workgroup writes query results here (infra/retention.py).
+        rules.append(
+            s3.LifecycleRule(
+                id="athena-results",
+                prefix="athena-results/",
+                expiration=Duration.days(30),
+                noncurrent_version_expiration=Duration.days(1),
             )
         )
         self.bucket = s3.Bucket(

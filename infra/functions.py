@@ -77,8 +77,8 @@ CATALOG: tuple[FunctionSpec, ...] = (
         "retention",
         "Weekly retention: archive to S3, then delete (spec 2.1)",
         "job",
-        archive_prefixes=("transaction-logs/", "ml-predictions/", "audit-logs/"),
-        required=False,
+        # audit-logs/ live in the Object Lock bucket: infra/retention.py grants that one.
+        archive_prefixes=("transaction-logs/", "ml-predictions/"),
     ),
     FunctionSpec("migrations", "CloudFormation custom resource: apply SQL migrations", "custom_resource"),
 )

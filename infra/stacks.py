@@ -25,6 +25,7 @@ from infra.migrations import SchemaMigrations
 from infra.monitoring import AlertTopics, Monitoring
 from infra.nag import acknowledge
 from infra.network import Network
+from infra.retention import AuditArchive, RetentionCatalog
 from infra.retrain import RetrainPipeline, expire_run_data
 from infra.security import AdminAuth, WebFirewall
 
@@ -52,6 +53,9 @@ class FoundationStack(Stack):
         self.cache = Cache(self, "Cache", config=config, network=self.network, key=self.key)
         self.archive = ArchiveBucket(self, "Archive", config=config, key=self.key)
         expire_run_data(self.archive.bucket)
+        self.audit_archive = AuditArchive(
+            self, "AuditArchive", config=config, key=self.key, access_logs=self.archive.access_logs
+        )
         self.alerts = AlertTopics(self, "Alerts", config=config, key=self.key)
         self.pii_salt = secretsmanager.Secret(
             self,
@@ -185,6 +189,15 @@ class ServiceStack(Stack):
         self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
         self.jobs = Jobs(
             self, "Jobs", functions=functions, dead_letters=self.factory.dead_letters, environment=config.name
+        )
+        self.retention = RetentionCatalog(
+            self,
+            "Retention",
+            config=config,
+            function=functions.get("retention"),
+            archive_bucket_name=deps.archive_bucket_name,
+            data_key=foundation.key,
+            topics=deps.topics,
         )
         self.retrain = RetrainPipeline(
             self,

@@ -67,7 +67,7 @@ class Manifest:
     key_hi: str
     cutoff: str
     row_count: int
-    source_sha256: str  # of the rows as PostgreSQL holds them (plaintext JSON lines)
+    source_sha256: str  # of the rows' PostgreSQL text forms in key order (PostgreSQL computes it)
     object_sha256: str  # of the object's uncompressed content (personal fields encrypted)
     object_key: str
     manifest_key: str
@@ -154,41 +154,69 @@ def plan(conn: psycopg.Connection, policy: TablePolicy, cutoff: datetime, rows: 
     return batch
 
 
-def _select(policy: TablePolicy, *, lock: bool) -> sql.Composed:
-    columns = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(name)) for name, _ in policy.columns)
-    return sql.SQL("SELECT {cols}, {subject} FROM {tbl} WHERE {where} ORDER BY {k}{lock}").format(
-        cols=columns,
+def _archive_form(name: str, kind: str) -> sql.Composable:
+    """The column as the archive writes it, converted by PostgreSQL (C, not Python, per value)."""
+    column = sql.SQL("r.{}").format(sql.Identifier(name))
+    if kind == "timestamp":
+        return sql.SQL("to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").format(column)
+    if kind.startswith("decimal"):
+        return sql.SQL("{}::float8").format(column)  # numeric(12,2): exact in a double's shortest form
+    if kind == "string":
+        return sql.SQL("{}::text").format(column)  # inet without its /32, jsonb as JSON text
+    return column
+
+
+# The batch's checksum as PostgreSQL computes it: sha256 of the rows' text forms in key order. The
+# same expression at write time and inside the delete transaction, so any change in between shows.
+_DIGEST = (
+    "encode(sha256(convert_to(coalesce(string_agg(whole::text, E'\\n' ORDER BY k), ''), 'UTF8')), 'hex')"
+)
+
+
+def _select(policy: TablePolicy) -> sql.Composed:
+    """The batch's rows in archive form + subject, each carrying the batch's count and checksum
+    (one statement: one snapshot for the rows and their checksum)."""
+    forms = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_archive_form(name, kind), sql.Identifier(f"c{i}"))
+        for i, (name, kind) in enumerate(policy.columns)
+    )
+    names = sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in range(len(policy.columns)))
+    return sql.SQL(
+        "WITH b AS (SELECT r AS whole, {k} AS k, {forms}, {subject} AS subject FROM {tbl} WHERE {where}) "
+        "SELECT k, {names}, subject, (SELECT " + _DIGEST + " FROM b) FROM b ORDER BY k"
+    ).format(
+        k=_key(policy),
+        forms=forms,
+        names=names,
         subject=sql.SQL(policy.subject_sql),  # a constant expression of the policy table, never input
         tbl=_table(policy),
         where=_in_batch(policy),
-        k=_key(policy),
-        lock=sql.SQL(" FOR UPDATE OF r") if lock else sql.SQL(""),
     )
 
 
-def _rows(conn: psycopg.Connection, policy: TablePolicy, batch: Batch, *, lock: bool) -> list[tuple]:
-    return conn.execute(_select(policy, lock=lock), _params(batch)).fetchall()
-
-
-def source_digest(policy: TablePolicy, rows: list[tuple]) -> str:
-    names = [name for name, _ in policy.columns]
-    return codec.sha256(codec.jsonl(names, ([codec.plain(v) for v in row[:-1]] for row in rows)))
+def _locked_digest(policy: TablePolicy) -> sql.Composed:
+    return sql.SQL(
+        "SELECT count(*), "
+        + _DIGEST
+        + " FROM (SELECT r AS whole, {k} AS k FROM {tbl} WHERE {where} FOR UPDATE OF r) s"
+    ).format(k=_key(policy), tbl=_table(policy), where=_in_batch(policy))
 
 
 def encode(conn: psycopg.Connection, policy: TablePolicy, rows: list[tuple]) -> tuple[bytes, tuple[str, ...]]:
-    """The object's uncompressed content (personal fields encrypted) and the key ids it uses."""
+    """The object's uncompressed content (personal fields encrypted) and the key ids it uses. A row
+    is (key, the policy's columns..., subject, digest)."""
     names = [name for name, _ in policy.columns]
-    personal = {i for i, name in enumerate(names) if name in policy.personal}
-    keys = SubjectKeys.ensure(conn, (row[-1] for row in rows)) if personal and rows else None
+    personal = [(i, f"{policy.table}.{name}") for i, name in enumerate(names) if name in policy.personal]
+    keys = SubjectKeys.ensure(conn, (row[-2] for row in rows)) if personal and rows else None
     used: set[str] = set()
     lines = []
     for row in rows:
-        values = [codec.plain(v) for v in row[:-1]]
+        values = list(row[1:-2])
         if keys is not None:
-            subject = row[-1]
-            for i in personal:
+            subject = row[-2]
+            for i, context in personal:
                 if values[i] is not None:
-                    values[i] = keys.encrypt(subject, f"{policy.table}.{names[i]}", codec.as_text(values[i]))
+                    values[i] = keys.encrypt(subject, context, codec.as_text(values[i]))
             used.add(keys.key_id(subject))
         lines.append(codec.line(names, values))
     conn.commit()  # the new subjects' keys, before any object uses them
@@ -196,7 +224,7 @@ def encode(conn: psycopg.Connection, policy: TablePolicy, rows: list[tuple]) -> 
 
 
 def write(conn: psycopg.Connection, stores: Stores, policy: TablePolicy, batch: Batch) -> Manifest:
-    rows = _rows(conn, policy, batch, lock=False)
+    rows = conn.execute(_select(policy), _params(batch)).fetchall()
     content, key_ids = encode(conn, policy, rows)
     body = codec.compress(content)
     manifest = Manifest(
@@ -208,7 +236,7 @@ def write(conn: psycopg.Connection, stores: Stores, policy: TablePolicy, batch: 
         key_hi=batch.key_hi,
         cutoff=batch.cutoff.isoformat(),
         row_count=len(rows),
-        source_sha256=source_digest(policy, rows),
+        source_sha256=rows[0][-1] if rows else codec.sha256(b""),
         object_sha256=codec.sha256(content),
         object_key=batch.object_key,
         manifest_key=batch.manifest_key,
@@ -245,11 +273,13 @@ def delete(
 ) -> int:
     """The verified range leaves PostgreSQL and the batch is done, in one transaction."""
     try:
-        rows = _rows(conn, policy, batch, lock=True)
-        if len(rows) != manifest.row_count or source_digest(policy, rows) != manifest.source_sha256:
+        found = conn.execute(_locked_digest(policy), _params(batch)).fetchone()
+        assert found is not None
+        count, digest = int(found[0]), found[1]
+        if (count, digest) != (manifest.row_count, manifest.source_sha256):
             raise BatchChanged(
                 f"{policy.table} {batch.key_lo}..{batch.key_hi}: rows changed since they were archived "
-                f"({len(rows)} now, {manifest.row_count} archived); the batch is rewritten next run"
+                f"({count} now, {manifest.row_count} archived); the batch is rewritten next run"
             )
         deleted = conn.execute(
             sql.SQL("DELETE FROM {tbl} WHERE {where}").format(tbl=_table(policy), where=_in_batch(policy)),

@@ -18,12 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.errors import ConfigurationError
 from shared.retention.policy import Bucket
 
-DEFAULT_LOCAL_ROOT = ".ticketguard/archive"
+DEFAULT_LOCAL_ROOT = Path.home() / ".ticketguard" / "archive"  # outside any checkout
 
 
 class RetentionSettings(BaseSettings):
     """TG_ARCHIVE_BUCKET / TG_AUDIT_ARCHIVE_BUCKET in AWS (the function's environment); locally
-    TG_ARCHIVE_ROOT (default .ticketguard/archive under the working directory)."""
+    TG_ARCHIVE_ROOT (default ~/.ticketguard/archive)."""
 
     model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore")
 
@@ -144,5 +144,5 @@ def stores_from_settings(settings: RetentionSettings | None = None, *, client: A
         )
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise ConfigurationError("TG_ARCHIVE_BUCKET is not set: a deployed function never archives locally")
-    root = settings.archive_root or Path(DEFAULT_LOCAL_ROOT)
+    root = settings.archive_root or DEFAULT_LOCAL_ROOT
     return Stores(LocalStore(root / "archive"), LocalStore(root / "audit"))

@@ -70,6 +70,7 @@ def _archive(synth):
         b
         for b in buckets.values()
         if "LifecycleConfiguration" in b["Properties"] and "LoggingConfiguration" in b["Properties"]
+        and "ObjectLockConfiguration" not in b["Properties"]  # the audit archive (infra/retention.py)
     ]
     return archive["Properties"]
 

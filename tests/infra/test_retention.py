@@ -1,0 +1,134 @@
+"""Issue 16 in the templates: the retention function on its schedule, least-privilege IAM, the audit
+archive under Object Lock (compliance), the Glue tables (what the archiver writes) and Athena
+workgroup, the alarms on failure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.retention.policy import ARCHIVED, AUDIT_LOGS
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def _retention_function(synth: Any) -> tuple[str, dict[str, Any]]:
+    [(logical_id, function)] = [
+        (k, v)
+        for k, v in synth.resources("AWS::Lambda::Function", "Service").items()
+        if v["Properties"].get("Description", "").startswith("Weekly retention")
+    ]
+    return logical_id, function
+
+
+def _statements_of_role(synth: Any, role_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in synth.resources("AWS::IAM::Policy", "Service").values():
+        if role_id in json.dumps(policy["Properties"]["Roles"]):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_given_the_dev_app_then_the_retention_function_runs_weekly_sunday_0300_utc(dev_synth):
+    logical_id, function = _retention_function(dev_synth)
+    [rule] = [
+        r["Properties"]
+        for r in dev_synth.resources("AWS::Events::Rule", "Service").values()
+        if r["Properties"]["Name"] == "ticketguard-dev-retention"
+    ]
+    assert rule["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
+    assert logical_id in json.dumps(rule["Targets"])
+    assert function["Properties"]["Timeout"] == 900
+    env = function["Properties"]["Environment"]["Variables"]
+    assert {"TG_ARCHIVE_BUCKET", "TG_AUDIT_ARCHIVE_BUCKET", "TG_DB_DIRECT_HOST"} <= set(env)
+
+
+def test_given_the_retention_role_then_it_may_write_and_read_its_prefixes_only_and_delete_nothing_locked(
+    dev_synth,
+):
+    _, function = _retention_function(dev_synth)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = _statements_of_role(dev_synth, role_id)
+    s3_objects = [
+        s for s in statements if any(a.startswith("s3:") and "Object" in a for a in _list(s["Action"]))
+    ]
+    prefixes = ("/transaction-logs/*", "/ml-predictions/*", f"/{AUDIT_LOGS.prefix}*")
+    resources = [json.dumps(r) for s in s3_objects for r in _list(s["Resource"])]
+    assert resources and all(any(p in r for p in prefixes) for r in resources), resources
+    audit = [s for s in s3_objects if "audit-archive-arn" in json.dumps(s["Resource"])]
+    assert audit and all(set(_list(s["Action"])) == {"s3:GetObject", "s3:PutObject"} for s in audit)
+    assert all(AUDIT_LOGS.prefix in json.dumps(s["Resource"]) for s in audit)
+    [invoke] = [s for s in statements if "lambda:InvokeFunction" in _list(s["Action"])]
+    assert invoke["Resource"] == {"Fn::GetAtt": [_retention_function(dev_synth)[0], "Arn"]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(
+    ("synth_fixture", "days"), [("dev_synth", 1), ("prod_synth", AUDIT_LOGS.archive_days)]
+)
+def test_given_the_audit_archive_then_objects_are_locked_in_compliance_mode_and_expire_after(
+    synth_fixture, days, request
+):
+    synth = request.getfixturevalue(synth_fixture)
+    [bucket] = [
+        b["Properties"]
+        for b in synth.resources("AWS::S3::Bucket", "Foundation").values()
+        if "ObjectLockConfiguration" in b["Properties"]
+    ]
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {
+        "Mode": "COMPLIANCE",
+        "Days": days,
+    }
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert (
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
+        == "aws:kms"
+    )
+    assert "LoggingConfiguration" in bucket
+    [rule] = [r for r in bucket["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == AUDIT_LOGS.prefix]
+    assert rule["ExpirationInDays"] == AUDIT_LOGS.archive_days  # 7 years in all, 1 of them hot
+
+
+def test_given_the_archive_then_each_archived_table_has_a_glue_table_matching_what_the_archiver_writes(
+    dev_synth,
+):
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]
+        for t in dev_synth.resources("AWS::Glue::Table", "Service").values()
+    }
+    assert set(tables) == {p.glue_name for p in ARCHIVED}
+    for policy in ARCHIVED:
+        table = tables[policy.glue_name]["TableInput"]
+        descriptor = table["StorageDescriptor"]
+        assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == list(policy.hive_columns())
+        assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+        assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+        location = json.dumps(descriptor["Location"])
+        bucket = "audit-archive-name" if policy.data_type.bucket == "audit" else "-archive-"
+        assert bucket in location and f"/{policy.location}" in location
+        assert table["Parameters"]["projection.enabled"] == "true"
+        assert "dt=${dt}/" in json.dumps(table["Parameters"]["storage.location.template"])
+    [workgroup] = dev_synth.resources("AWS::Athena::WorkGroup", "Service").values()
+    config = workgroup["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+
+
+def test_given_the_retention_function_then_a_failure_and_an_unfinished_run_alarm(dev_synth):
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in dev_synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+    failed = alarms["ticketguard-dev-retention-failed"]
+    assert failed["MetricName"] == "Errors" and failed["Namespace"] == "AWS/Lambda"
+    incomplete = alarms["ticketguard-dev-retention-incomplete"]
+    assert incomplete["MetricName"] == "RetentionIncomplete"
+    assert all(alarm["AlarmActions"] for alarm in (failed, incomplete))

@@ -1,0 +1,135 @@
+"""Retention's pure parts: the spec 2.1 table, the SIV sealing of personal fields, the archive codec,
+the local store, the Lambda's continuation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from Crypto.Cipher import AES
+
+from shared.errors import ConfigurationError
+from shared.retention import codec
+from shared.retention.job import continue_later
+from shared.retention.policy import (
+    ARCHIVED,
+    AUDIT_LOGS,
+    ML_PREDICTIONS,
+    POLICIES,
+    TRANSACTION_LOGS,
+    USER_SESSIONS,
+)
+from shared.retention.shred import PREFIX, IntegrityError, SubjectKeys, _Sealer, key_id_of
+from shared.retention.store import LocalStore, RetentionSettings, stores_from_settings
+
+KEY = bytes(range(32))
+
+
+def test_given_spec_2_1_then_each_data_type_has_its_hot_and_total_ages() -> None:
+    assert (TRANSACTION_LOGS.hot_days, TRANSACTION_LOGS.hot_days + TRANSACTION_LOGS.archive_days) == (90, 730)
+    assert (ML_PREDICTIONS.hot_days, ML_PREDICTIONS.hot_days + ML_PREDICTIONS.archive_days) == (180, 5 * 365)
+    assert (AUDIT_LOGS.hot_days, AUDIT_LOGS.hot_days + AUDIT_LOGS.archive_days) == (365, 7 * 365)
+    assert (USER_SESSIONS.hot_days, USER_SESSIONS.archived) == (30, False)
+    assert {p.table for p in POLICIES if p.data_type is USER_SESSIONS} == {
+        "marketplace.sessions",
+        "intel.sessions",
+    }
+    for policy in ARCHIVED:
+        names = [name for name, _ in policy.columns]
+        assert (
+            set(policy.personal) <= set(names) and policy.key_column in names and policy.time_column in names
+        )
+        assert not policy.manifest_prefix.startswith(policy.location)  # Athena must not read manifests
+
+
+@pytest.mark.parametrize("plaintext", ["", "a", "203.0.113.45", "x" * 16, "y" * 17, "ünïcode " * 40])
+def test_given_a_field_when_sealed_then_it_is_aes_ctr_from_its_synthetic_iv_and_opens_back(
+    plaintext: str,
+) -> None:
+    sealer = _Sealer(KEY)
+    sealed = sealer.seal("t.c", plaintext)
+    iv, ciphertext = sealed[:16], sealed[16:]
+    reference = AES.new(sealer.enc_key, AES.MODE_CTR, nonce=b"", initial_value=iv).encrypt(plaintext.encode())
+    assert ciphertext == reference
+    assert sealer.open("t.c", sealed) == plaintext
+    assert sealer.seal("t.c", plaintext) == sealed  # deterministic: a rewritten batch is the same bytes
+
+
+def test_given_a_sealed_field_when_altered_or_read_as_another_column_then_it_does_not_open() -> None:
+    sealer = _Sealer(KEY)
+    sealed = bytearray(sealer.seal("t.email", "person@example.com"))
+    with pytest.raises(IntegrityError):
+        sealer.open("t.ip", bytes(sealed))
+    sealed[-1] ^= 1
+    with pytest.raises(IntegrityError):
+        sealer.open("t.email", bytes(sealed))
+
+
+def test_given_subject_keys_when_a_key_is_gone_then_its_fields_cannot_be_read() -> None:
+    keys = SubjectKeys({"user:1": ("k-1", KEY), "user:2": ("k-2", bytes(32))})
+    value = keys.encrypt("user:1", "t.c", "secret")
+    assert value.startswith(PREFIX) and key_id_of(value) == "k-1" and "secret" not in value
+    assert keys.decrypt("t.c", value) == "secret"
+    shredded = SubjectKeys({"user:2": ("k-2", bytes(32))})
+    assert shredded.decrypt("t.c", value) is None
+    payload = value.rsplit(":", 1)[1]
+    assert len(base64.urlsafe_b64decode(payload)) == 16 + len("secret")
+
+
+def test_given_rows_then_the_archive_object_is_deterministic_gzip_json_lines() -> None:
+    rows = [(1, "a", None, 2.5), (2, "b", True, None)]
+    names = ["id", "s", "flag", "x"]
+    first = codec.compress(codec.jsonl(names, rows))
+    assert first == codec.compress(codec.jsonl(names, rows))
+    content, count = codec.read_lines(first)
+    assert count == 2 and codec.parse(first)[1] == {"id": 2, "s": "b", "flag": True, "x": None}
+    assert content.endswith(b"\n")
+    assert codec.plain(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02 03:04:05.000006"
+    assert codec.plain({"b": 1, "a": [1]}) == '{"a":[1],"b":1}'
+
+
+def test_given_a_local_store_then_keys_are_files_under_its_root_and_cannot_leave_it(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "archive")
+    store.put("transaction-logs/t/dt=2026-01-01/part-1.jsonl.gz", b"x", content_type="x")
+    assert list(store.keys("transaction-logs/")) == ["transaction-logs/t/dt=2026-01-01/part-1.jsonl.gz"]
+    assert store.get("transaction-logs/t/dt=2026-01-01/part-1.jsonl.gz") == b"x"
+    with pytest.raises(ValueError, match="leaves the archive root"):
+        store.put("../outside", b"x", content_type="x")
+
+
+def test_given_a_deployed_function_without_a_bucket_then_it_refuses_to_archive_locally(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "retention")
+    with pytest.raises(ConfigurationError, match="TG_ARCHIVE_BUCKET"):
+        stores_from_settings(RetentionSettings())
+    with pytest.raises(ConfigurationError, match="both"):
+        stores_from_settings(RetentionSettings(archive_bucket="a"))
+
+
+class FakeLambda:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+
+def test_given_an_unfinished_run_then_it_continues_itself_with_the_same_as_of_up_to_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TG_RETENTION_MAX_CONTINUATIONS", "2")
+    client = FakeLambda()
+    as_of = datetime(2026, 6, 7, 3, 0, tzinfo=UTC)
+    assert continue_later("fn", as_of, 0, client=client)
+    assert continue_later("fn", as_of, 1, client=client)
+    assert not continue_later("fn", as_of, 2, client=client)
+    assert [c["InvocationType"] for c in client.calls] == ["Event", "Event"]
+    assert [json.loads(c["Payload"]) for c in client.calls] == [
+        {"as_of": as_of.isoformat(), "continuation": 1},
+        {"as_of": as_of.isoformat(), "continuation": 2},
+    ]
