@@ -162,8 +162,9 @@ class CompiledModel:
         return [apply(p) for p in self.predict_buffer(flat, len(rows), threads=threads)]
 
     def predict_buffer(self, buffer: Any, n_rows: int, *, threads: int = 0) -> array[float]:
-        """Probabilities (not scores) for `n_rows` rows given as any C-contiguous float32 buffer (row-major, NaN = missing),
-        e.g. `array('f')` or a float32 NumPy array, read in place; returns an `array('f')`."""
+        """Probabilities (not fraud scores) for `n_rows` rows given as any C-contiguous float32 buffer
+        (row-major, NaN = missing), e.g. `array('f')` or a float32 NumPy array, read in place; returns an
+        `array('f')`. `self.policy.apply` turns one into a fraud score."""
         view = memoryview(buffer)
         if view.format != "f" or view.nbytes != n_rows * self.n_features * 4 or not view.c_contiguous:
             raise ValidationFailed(
