@@ -10,7 +10,7 @@ CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
 PYTEST_ARGS ?=
 
 .PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
-        bench bench-etl bench-model bench-api bench-retention synth layers model clean
+        bench bench-etl bench-model bench-api bench-retention bench-ingest synth layers model clean
 
 # ---------------------------------------------------------------- installs
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
@@ -192,6 +192,14 @@ bench-api: install
 # load, features and views, each timed; the load step against row-by-row INSERTs in the same run.
 bench-etl: install
 	$(PY) benchmarks/bench_etl.py
+
+# ---------------------------------------------------------------- INGEST room: ingest benchmark
+# One simulated day of a 200,000-events/day marketplace as its backend's facts, through the ingest queue
+# and the consumer's Lambda handler into PostgreSQL (through PgBouncer), against row-by-row inserts of the
+# same facts in the same run. BENCH_INGEST_ARGS scales it (e.g. --events-per-day 50000).
+BENCH_INGEST_ARGS ?=
+bench-ingest: install
+	$(PY) benchmarks/bench_ingest.py $(BENCH_INGEST_ARGS)
 
 # ---------------------------------------------------------------- RETENTION room: archive benchmark
 # Transaction logs of a 200,000-events/day marketplace archived by the real code path (write, read back,

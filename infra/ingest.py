@@ -13,9 +13,15 @@ Documented limits this is built against:
 - A usage plan covers the whole stage, and no function runs before the queue: the request template
   itself sends only for the API keys whose plan lists ingestEvents; any other key gets an action SQS
   refuses, and the integration response turns that into 403 (a size refusal into 413).
+- Order: a child fact (a wallet) is rejected while its parent (the user) is not stored, so the
+  batches of one marketplace must be applied in the order it sent them. A standard queue reorders and
+  its consumers run concurrently; so the queue is FIFO, one message group per API key: SQS hands a
+  group's next batch out only once the previous one is deleted, and the consumer stops at the first
+  failed record of a batch (Powertools' SqsFifoPartialProcessor) so nothing overtakes it. A group
+  moves up to 300 messages a second (150,000 events/s), far above the spec's load.
 - Lambda's SQS event source: visibility timeout at least 6 x the function's timeout (AWS's advice,
   so a batch is not redelivered while its first delivery still runs); maximum concurrency bounds the
-  database connections ingest can take.
+  database connections ingest can take (one group is consumed by one invocation at a time anyway).
 """
 
 from __future__ import annotations
@@ -63,7 +69,14 @@ def request_template(allowed_api_key_ids: str) -> str:
         ("received_at_ms", "$context.requestTimeEpoch"),
         ("api_key_id", "$util.urlEncode($context.identity.apiKeyId)"),
     ]
-    parts = ["Action=SendMessage", "MessageBody=$util.urlEncode($input.body)"]
+    parts = [
+        "Action=SendMessage",
+        "MessageBody=$util.urlEncode($input.body)",
+        # FIFO: one marketplace's batches are consumed in the order it sent them (a wallet after its
+        # user), and a retried SendMessage within 5 minutes is stored once.
+        "MessageGroupId=$util.urlEncode($context.identity.apiKeyId)",
+        "MessageDeduplicationId=$context.requestId",
+    ]
     for index, (name, value) in enumerate(attributes, start=1):
         parts += [
             f"MessageAttribute.{index}.Name={name}",
@@ -153,6 +166,7 @@ class IngestQueue(Construct):
             "enforce_ssl": True,
             "retention_period": Duration.days(14),
             "max_message_size_bytes": MAX_MESSAGE_BYTES,
+            "fifo": True,
         }
         self.dead_letters = sqs.Queue(self, "DeadLetters", **common)
         self.queue = sqs.Queue(
@@ -166,7 +180,6 @@ class IngestQueue(Construct):
             sources.SqsEventSource(
                 self.queue,
                 batch_size=10,
-                max_batching_window=Duration.seconds(1),
                 report_batch_item_failures=True,
                 max_concurrency=CONSUMER_MAX_CONCURRENCY,
             )

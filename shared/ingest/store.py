@@ -5,7 +5,7 @@ and the rerun stores every event exactly once.
   answered as such and not applied again.
 - Each table's upsert overwrites a row only with a newer fact (`source_occurred_at`), so late and
   out-of-order deliveries resolve by `occurred_at`; `fraud_labels` by its `labelled_at`.
-- The facts of a batch are written a type at a time (executemany), parents first (users, events
+- The facts of a batch are written a type at a time (one set-based statement per table), parents first (users, events
   before wallets, tickets, orders), so a batch may carry a new user and its wallet together.
 - A fact about a row that does not exist yet (a wallet of an unknown user) is rejected naming the
   field, and is not put in the ledger: sent again once its parent is in, it is applied.
@@ -13,7 +13,8 @@ and the rerun stores every event exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +28,26 @@ _NEWER = "{t}.source_occurred_at IS NULL OR {t}.source_occurred_at < EXCLUDED.so
 
 
 def _upsert(table: str, key: str, columns: tuple[str, ...], updated: tuple[str, ...] | None = None) -> str:
+    """One statement for a whole group: the rows arrive as one JSON array typed by the table's own row
+    type; of several facts about one row in the group, the newest is kept (an upsert may not touch a
+    row twice), and it overwrites the stored row only when it is newer."""
     alias = table.split(".")[1]
-    names = (*columns, "source_occurred_at")
+    names = ", ".join((*columns, "source_occurred_at"))
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*(updated or columns), "source_occurred_at"))
     return (
-        f"INSERT INTO {table} AS {alias} ({', '.join(names)}) "
-        f"VALUES ({', '.join(f'%({c})s' for c in names)}) "
+        f"INSERT INTO {table} AS {alias} ({names}) "
+        f"SELECT DISTINCT ON ({key}) {names} FROM jsonb_populate_recordset(NULL::{table}, %(rows)s) "
+        f"ORDER BY {key}, source_occurred_at DESC "
         f"ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now() "
         f"WHERE {_NEWER.format(t=alias)}"
+    )
+
+
+def _newest(columns: str, key: str) -> str:
+    """The group's rows (typed `columns`), the newest fact per `key`."""
+    return (
+        f"(SELECT DISTINCT ON ({key}) * FROM jsonb_to_recordset(%(rows)s) AS r({columns}) "
+        f"ORDER BY {key}, source_occurred_at DESC) AS r"
     )
 
 
@@ -58,6 +71,7 @@ def _fields(event: IngestEvent, **extra: Any) -> dict[str, Any]:
 
 
 _USERS = Reference("user_id", "marketplace.users", "user_id")
+_LABEL_COLUMNS = "transaction_id text, is_fraud boolean, source text, source_occurred_at timestamptz"
 _ORDER_STATUS = {"order.paid": "completed", "order.failed": "failed", "order.refunded": "refunded"}
 
 # Parents before children; the ledger-only facts (no table holds them) last.
@@ -103,9 +117,11 @@ WRITERS: tuple[Writer, ...] = (
     Writer(
         ("ticket.transferred",),
         (
-            "UPDATE marketplace.tickets AS tickets SET owner_wallet = %(to_wallet)s, updated_at = now(),"
-            " source_occurred_at = %(source_occurred_at)s WHERE ticket_id = %(ticket_id)s"
-            " AND (tickets.source_occurred_at IS NULL OR tickets.source_occurred_at < %(source_occurred_at)s)",
+            "UPDATE marketplace.tickets AS tickets SET owner_wallet = r.to_wallet, updated_at = now(),"
+            " source_occurred_at = r.source_occurred_at FROM "
+            + _newest("ticket_id bigint, to_wallet text, source_occurred_at timestamptz", "ticket_id")
+            + " WHERE tickets.ticket_id = r.ticket_id"
+            " AND (tickets.source_occurred_at IS NULL OR tickets.source_occurred_at < r.source_occurred_at)",
         ),
         _fields,
         (Reference("ticket_id", "marketplace.tickets", "ticket_id"),),
@@ -154,15 +170,17 @@ WRITERS: tuple[Writer, ...] = (
         ("chargeback.filed", "fraud.confirmed", "fraud.false_positive"),
         (
             "INSERT INTO intel.fraud_labels AS l (transaction_id, is_fraud, source, labelled_at)"
-            " VALUES (%(transaction_id)s, %(is_fraud)s, %(source)s, %(source_occurred_at)s)"
-            " ON CONFLICT (transaction_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud,"
+            " SELECT transaction_id, is_fraud, source, source_occurred_at FROM "
+            + _newest(_LABEL_COLUMNS, "transaction_id")
+            + " ON CONFLICT (transaction_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud,"
             " source = EXCLUDED.source, labelled_at = EXCLUDED.labelled_at"
             " WHERE l.labelled_at < EXCLUDED.labelled_at",
             # A chargeback also settles the order's status (when the order is there and older).
             "UPDATE marketplace.orders AS orders SET status = 'charged_back', updated_at = now(),"
-            " source_occurred_at = %(source_occurred_at)s"
-            " WHERE %(source)s = 'chargeback' AND transaction_id = %(transaction_id)s"
-            " AND (orders.source_occurred_at IS NULL OR orders.source_occurred_at < %(source_occurred_at)s)",
+            " source_occurred_at = r.source_occurred_at FROM "
+            + _newest(_LABEL_COLUMNS, "transaction_id")
+            + " WHERE r.source = 'chargeback' AND orders.transaction_id = r.transaction_id"
+            " AND (orders.source_occurred_at IS NULL OR orders.source_occurred_at < r.source_occurred_at)",
         ),
         lambda e: _fields(
             e,
@@ -172,6 +190,17 @@ WRITERS: tuple[Writer, ...] = (
     ),
     Writer(("order.placed", "ticket.listed"), (), _fields),
 )  # fmt: skip
+
+
+def _json_rows(rows: Iterable[dict[str, Any]]) -> Jsonb:
+    """Rows as one JSON array parameter (decimals and instants as text, which PostgreSQL reads exactly)."""
+    return Jsonb(list(rows), dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
 WRITER_OF = {event_type: writer for writer in WRITERS for event_type in writer.types}
 
 Indexed = tuple[int, IngestEvent]
@@ -205,15 +234,23 @@ def store_events(conn: psycopg.Connection[Any], events: list[Indexed]) -> list[E
                 continue
             group = _known_references(conn, writer, group, results)
             applied += apply_group(conn, writer, group, results)
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO ingest.events (event_id, type, occurred_at, data) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (event_id) DO NOTHING",
-                [
-                    (e.event_id, e.type, e.occurred_at, Jsonb(e.data.model_dump(mode="json")))
+        conn.execute(
+            "INSERT INTO ingest.events (event_id, type, occurred_at, data)"
+            " SELECT event_id, type, occurred_at, data FROM jsonb_to_recordset(%s)"
+            " AS r(event_id text, type text, occurred_at timestamptz, data jsonb)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            (
+                _json_rows(
+                    {
+                        "event_id": e.event_id,
+                        "type": e.type,
+                        "occurred_at": e.occurred_at,
+                        "data": e.data.model_dump(mode="json"),
+                    }
                     for _, e in applied
-                ],
-            )
+                ),
+            ),
+        )
     results += [
         EventResult(index=index, event_id=event.event_id, status="accepted") for index, event in applied
     ]
@@ -264,9 +301,9 @@ def apply_group(
         return group
     try:
         with conn.transaction(), conn.cursor() as cur:
-            rows = [writer.params(event) for _, event in group]
+            rows = {"rows": _json_rows(writer.params(event) for _, event in group)}
             for sql in writer.sqls:
-                cur.executemany(sql, rows)
+                cur.execute(sql, rows)
         return group
     except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
         pass
@@ -275,7 +312,7 @@ def apply_group(
         try:
             with conn.transaction(), conn.cursor() as cur:
                 for sql in writer.sqls:
-                    cur.execute(sql, writer.params(event))
+                    cur.execute(sql, {"rows": _json_rows([writer.params(event)])})
             applied.append((index, event))
         except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
             column = exc.diag.column_name or exc.diag.constraint_name or ""

@@ -1,12 +1,14 @@
-"""The local stand-in for SQS: a durable queue in a directory, drained by the same Lambda handler.
+"""The local stand-in for SQS (FIFO): a durable queue in a directory, drained by the same Lambda handler.
 
 What `make run` needs from SQS, with SQS's semantics (at-least-once, visibility timeout, receive
 count, dead letters after `max_receives`), and nothing of ours in memory:
 
 - send: the message is written to a temporary file, fsynced, then renamed into `ready/`: a crash
   leaves either no message or a whole one;
-- receive: a message is claimed by renaming it into `inflight/` (atomic: two consumers never get the
-  same one); its receive count goes up; `delete` (after the handler succeeded) removes it;
+- receive: the oldest messages are claimed by renaming them into `inflight/` (atomic: two consumers
+  never get the same one), and none while another is in flight (FIFO, one message group: what the
+  deployed queue does for one marketplace); its receive count goes up; `delete` (after the handler
+  succeeded) removes it;
 - a message in flight longer than the visibility timeout (its consumer died) goes back to `ready/`,
   or to `dead/` once it has been received `max_receives` times.
 
@@ -77,6 +79,8 @@ class DirectoryQueue:
     def receive(self, max_messages: int = 10) -> list[Message]:
         self._return_expired()
         received: list[Message] = []
+        if any((self.root / "inflight").iterdir()):
+            return received  # FIFO: the group's next message waits until the one in flight is settled
         for path in sorted((self.root / "ready").iterdir())[: max_messages * 2]:
             if len(received) == max_messages:
                 break
@@ -137,6 +141,8 @@ def sqs_event(messages: list[Message]) -> dict[str, Any]:
                     "SentTimestamp": str(m.sent_at_ms),
                     "SenderId": "local-gateway",
                     "ApproximateFirstReceiveTimestamp": str(m.sent_at_ms),
+                    "MessageGroupId": m.attributes.get("api_key_id", "local"),
+                    "MessageDeduplicationId": m.attributes.get("batch_id", m.message_id),
                 },
                 "messageAttributes": {
                     name: {

@@ -11,12 +11,15 @@ Ctrl-C (or SIGTERM) stops everything, embedded servers included. Bad configurati
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -54,7 +57,34 @@ def _parser() -> argparse.ArgumentParser:
         help="run the scheduled jobs this many times faster (e.g. 60: hourly jobs every minute)",
     )
     parser.add_argument("--no-schedules", action="store_true", help="do not run the scheduled jobs")
+    parser.add_argument(
+        "--bulk-seed",
+        action="store_true",
+        help="write the simulated marketplace straight into the tables (COPY) instead of posting its "
+        "facts to the ingest API",
+    )
     return parser
+
+
+def _feed_through_ingest(queues: dict[str, Any], facts: list[dict[str, Any]]) -> Any:
+    """The simulated backend posts its facts to POST /api/v1/events of a gateway of its own (the same
+    gateway, queue and consumer as the API's), before the API serves; a rejected fact stops the run."""
+    from shared.api.usage_plans import load_usage_plans
+    from shared.local.gateway import LocalGateway, start_in_thread
+    from shared.simulator.feed import post_facts
+
+    plans = load_usage_plans()
+    key = next(k.local_value for p in plans.usage_plans if "ingestEvents" in p.operations for k in p.api_keys)
+    running = start_in_thread(LocalGateway(plans, queues=queues))
+    try:
+        report = post_facts(running.url, key, facts)
+    finally:
+        running.stop()
+    if report.rejected:
+        raise ConfigurationError(
+            f"ingest rejected {report.rejected} simulated facts, e.g. {report.rejections[:2]}"
+        )
+    return report
 
 
 def _say(message: str) -> None:
@@ -132,7 +162,7 @@ def cli(argv: list[str]) -> int:
     _free_port_or_fail(args.host, args.port)
     started = time.perf_counter() - _process_age_s()
     _say("TicketGuard local stack")
-    with LocalServices.from_env() as services:
+    with LocalServices.from_env() as services, contextlib.ExitStack() as stack:
         assert services.database_url and services.redis_url
         for status in services.statuses:
             where = f"embedded, pid {status.pid}" if status.embedded else "external"
@@ -148,6 +178,7 @@ def cli(argv: list[str]) -> int:
             applied = apply_migrations(conn)
         _say(f"  migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ""))
 
+        queues = stack.enter_context(queue_consumers(services.queue_dir))
         report = seed(
             services.database_url,
             services.redis_url,
@@ -157,6 +188,7 @@ def cli(argv: list[str]) -> int:
             chain=args.chain,
             replace=args.replace_data,
             simulate=not args.no_seed,
+            feed=None if args.bulk_seed else partial(_feed_through_ingest, queues),
         )
         for line in report.lines:
             _say(f"  {line}")
@@ -177,8 +209,7 @@ def cli(argv: list[str]) -> int:
         _say(examples(base_url) + "\n")
         _announce_when_listening(args.host, args.port, base_url, started)
         try:
-            with queue_consumers(services.queue_dir) as queues:
-                serve(LocalGateway(queues=queues), args.host, args.port)
+            serve(LocalGateway(queues=queues), args.host, args.port)
         finally:
             if scheduler is not None:
                 scheduler.stop()

@@ -1,8 +1,9 @@
 """What `make run` seeds before it serves: a simulated marketplace with history, the demo cast, the
 pipeline once, a decision for every seeded purchase, and the demo scalper on the blocklist.
 
-- The marketplace: `days` of history (default 7) from the simulator's bulk path (COPY into the
-  backend tables, the contract's logs built synthetically, byte-identical to what the contract emits;
+- The marketplace: `days` of history (default 7), its facts posted to the ingest API as the real
+  backend would (`feed`: the runner's; without one, the simulator's bulk path, COPY into the tables),
+  the contract's logs built synthetically (byte-identical to what the contract emits;
   `chain="evm"` puts every sale through the in-process EVM instead, at ~25 sales/s), labels as
   known now (bans hours after a purchase, reviews within days, chargebacks weeks), plus the fixed demo
   cast (shared.simulator.demo) that the README's examples use.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +45,14 @@ class SeedReport:
 
 
 def simulate_marketplace(
-    database_url: str, *, seed: int, days: float, transactions_per_day: int, chain: str, replace: bool
+    database_url: str,
+    *,
+    seed: int,
+    days: float,
+    transactions_per_day: int,
+    chain: str,
+    replace: bool,
+    feed: Callable[[list[dict[str, Any]]], Any] | None = None,
 ) -> Any | None:
     """The simulated marketplace with the demo cast, or None when the database already holds orders
     (an external database is never reseeded unless `replace`)."""
@@ -61,9 +70,14 @@ def simulate_marketplace(
             replace=True,
             demo_cast=True,
         )
-        result = simulate(conn, config)
+        result = simulate(conn, config, feed)
         conn.commit()
     return result
+
+
+def feed_summary(sim: Any) -> str:
+    facts = sum(v for k, v in sim.counts.items() if k.startswith(("marketplace.", "intel.")))
+    return f"{facts} rows from the marketplace's facts, posted in batches of 500 and stored by the ingest consumer"
 
 
 def run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None) -> Any:
@@ -172,8 +186,10 @@ def seed(
     chain: str = "synthetic",
     replace: bool = False,
     simulate: bool = True,
+    feed: Callable[[list[dict[str, Any]]], Any] | None = None,
 ) -> SeedReport:
-    """Everything above, in order; each step's line and time in the report."""
+    """Everything above, in order; each step's line and time in the report. `feed`: how the
+    marketplace's facts reach the database (the runner's: POST /api/v1/events); None: in bulk."""
     report = SeedReport()
     began = time.perf_counter()
     if simulate:
@@ -184,6 +200,7 @@ def seed(
             transactions_per_day=transactions_per_day,
             chain=chain,
             replace=replace,
+            feed=feed,
         )
         report.seconds["simulate"] = time.perf_counter() - began
         sim = report.simulation
@@ -199,6 +216,8 @@ def seed(
                 f"{chain} chain (contract {sim.contract_address}, blocks {sim.first_block}-{sim.last_block}) "
                 f"({report.seconds['simulate']:.1f} s)"
             )
+            if feed is not None:
+                report.lines.append(f"  through POST /api/v1/events: {feed_summary(sim)}")
     step = time.perf_counter()
     summary = run_pipeline_once(database_url, redis_url, report.simulation)
     report.seconds["pipeline"] = time.perf_counter() - step

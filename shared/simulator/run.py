@@ -7,7 +7,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from shared.chain.synthetic import SyntheticChain
 from shared.errors import Conflict
 from shared.simulator.config import SimulationConfig, SimulationResult
 from shared.simulator.demo import add_demo_cast
+from shared.simulator.facts import marketplace_facts
 from shared.simulator.generate import generate
 from shared.simulator.labels import finalize
 from shared.simulator.scenarios import SCENARIOS
@@ -54,6 +55,10 @@ CREATE TABLE IF NOT EXISTS sim.runs (
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 """
+
+# The ingest room's ledger and batches: emptied with the tables when the facts go through ingest.
+INGEST_TABLES = ("ingest.events", "ingest.batches")
+Feed = Callable[[list[dict[str, Any]]], Any]
 
 # What the simulator writes, in foreign-key order.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -91,10 +96,10 @@ def _derived_address(seed: int, role: str) -> str:
     return "0x" + keccak(f"ticketguard-sim:{seed}:{role}".encode())[-20:].hex()
 
 
-def _prepare(conn: psycopg.Connection[Any], config: SimulationConfig) -> None:
+def _prepare(conn: psycopg.Connection[Any], config: SimulationConfig, also: tuple[str, ...] = ()) -> None:
     conn.execute(SIM_SCHEMA)
     if config.replace:
-        conn.execute(f"TRUNCATE {', '.join(reversed(TABLES))}, sim.runs")
+        conn.execute(f"TRUNCATE {', '.join((*reversed(TABLES), *also))}, sim.runs")
         return
     busy = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM marketplace.users) OR EXISTS (SELECT 1 FROM marketplace.orders)"
@@ -140,10 +145,16 @@ def _copy(conn: psycopg.Connection[Any], table: str, rows: Iterable[Sequence[Any
     return n
 
 
-def simulate(conn: psycopg.Connection[Any], config: SimulationConfig) -> SimulationResult:
+def simulate(
+    conn: psycopg.Connection[Any], config: SimulationConfig, feed: Feed | None = None
+) -> SimulationResult:
     """Generates `config.days` of marketplace activity ending at `config.end` into the database
-    behind `conn` (marketplace.*, intel.fraud_labels, sim.truth, sim.runs) in one transaction, with
-    every sale on the chain (`config.chain`: the in-process EVM, or synthetic logs)."""
+    behind `conn` (marketplace.*, intel.fraud_labels, sim.truth, sim.runs), with every sale on the
+    chain (`config.chain`: the in-process EVM, or synthetic logs).
+
+    `feed`: the marketplace's facts go through it (shared.simulator.feed: the ingest API, as the real
+    backend's would); without it, the bulk mode: COPY into the tables in one transaction, for
+    benchmarks and training sets."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     genesis = int((config.start - CHAIN_LEAD).timestamp())
@@ -197,7 +208,13 @@ def simulate(conn: psycopg.Connection[Any], config: SimulationConfig) -> Simulat
 
     # ---------------------------------------------------------------- the backend tables
     clock = time.perf_counter()
-    counts = _write(conn, config, world, labels.rows, mint_hashes, organizer, contract_address)
+    if feed is None:
+        counts = _write(conn, config, world, labels.rows, mint_hashes, organizer, contract_address)
+    else:
+        facts = marketplace_facts(world, labels.rows, organizer, mint_hashes)
+        counts = _feed(conn, config, world, lambda: feed(facts))
+        with conn.transaction():
+            _record_run(conn, config, contract_address, counts)
     timings["write"] = time.perf_counter() - clock
 
     by_scenario = Counter(order.scenario for order in world.orders)
@@ -365,19 +382,47 @@ def _write(
         )
         counts["sim.truth"] = _copy(conn, "sim.truth", ((o.transaction_id, o.scenario) for o in world.orders))
         counts["sim.user_kinds"] = _copy(conn, "sim.user_kinds", ((u.user_id, u.kind) for u in world.users))
-        conn.execute(
-            "INSERT INTO sim.runs (seed, chain, contract_address, window_start, window_end, config, counts)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                config.seed,
-                config.chain,
-                contract_address,
-                config.start,
-                config.end,
-                json.dumps(
-                    config.model_dump(mode="json") | ({"demo_cast": True} if config.demo_cast else {})
-                ),
-                json.dumps(counts),
-            ),
-        )
+        _record_run(conn, config, contract_address, counts)
+    return counts
+
+
+def _record_run(
+    conn: psycopg.Connection[Any], config: SimulationConfig, contract_address: str, counts: dict[str, int]
+) -> None:
+    conn.execute(
+        "INSERT INTO sim.runs (seed, chain, contract_address, window_start, window_end, config, counts)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            config.seed,
+            config.chain,
+            contract_address,
+            config.start,
+            config.end,
+            json.dumps(config.model_dump(mode="json") | ({"demo_cast": True} if config.demo_cast else {})),
+            json.dumps(counts),
+        ),
+    )
+
+
+def _feed(
+    conn: psycopg.Connection[Any],
+    config: SimulationConfig,
+    world: World,
+    send: Callable[[], Any],
+) -> dict[str, int]:
+    """The facts through `send` (the ingest API), the simulator's own truth tables directly. The
+    truncation commits first: the consumer's own connections must not wait on its lock."""
+    conn.commit()  # ends the caller's implicit transaction, if any, so the block below commits
+    with conn.transaction():
+        _prepare(conn, config, also=INGEST_TABLES)
+    send()
+    counts = {
+        table: int(row[0])
+        for table in TABLES
+        if table.startswith(("marketplace.", "intel."))
+        and (row := conn.execute(f"SELECT count(*) FROM {table}").fetchone()) is not None
+    }
+    with conn.transaction():
+        counts["sim.truth"] = _copy(conn, "sim.truth", ((o.transaction_id, o.scenario) for o in world.orders))
+        counts["sim.user_kinds"] = _copy(conn, "sim.user_kinds", ((u.user_id, u.kind) for u in world.users))
     return counts

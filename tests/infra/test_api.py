@@ -404,6 +404,9 @@ def test_given_the_ingest_queue_when_completed_then_post_events_sends_the_body_t
     assert integration["passthroughBehavior"] == "never"  # another content type: 415
     template = integration["requestTemplates"]["application/json"]
     assert "Action=SendMessage&MessageBody=$util.urlEncode($input.body)" in template
+    # one FIFO message group per API key (order), deduplicated by the request's id (retries)
+    assert "MessageGroupId=$util.urlEncode($context.identity.apiKeyId)&" in template
+    assert "MessageDeduplicationId=$context.requestId&" in template
     # the attributes the consumer reads (shared.ingest.consumer.message_attributes names them)
     from datetime import UTC, datetime
 

@@ -24,6 +24,8 @@ def test_given_the_ingest_queue_then_it_takes_1_mib_messages_and_dead_letters_af
     # Then both queues hold a whole batch (SQS's default is 256 KiB), encrypted with the service key
     assert all(q["MaximumMessageSize"] == MAX_MESSAGE_BYTES == 1_048_576 for q in queues.values())
     assert all("KmsMasterKeyId" in q for q in queues.values())
+    # FIFO: a marketplace's batches are applied in the order it sent them (children after parents)
+    assert all(q["FifoQueue"] is True for q in queues.values())
     assert main["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
     assert dead in json.dumps(main["RedrivePolicy"]["deadLetterTargetArn"])
     # and a batch is not redelivered while its first delivery may still run (6 x the timeout)
@@ -40,6 +42,12 @@ def test_given_the_consumer_then_sqs_reports_partial_batch_failures_with_bounded
     properties = mapping["Properties"]
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["BatchSize"] == 10
+    # and the handler stops at the first failed batch, so no later batch of the group overtakes it
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+
+    import functions.ingest.handler as consumer
+
+    assert isinstance(consumer.processor, SqsFifoPartialProcessor)
     assert 2 <= properties["ScalingConfig"]["MaximumConcurrency"] <= 10
 
 
