@@ -21,6 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# EMF and traces are for CloudWatch: off before the handler's modules read them.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
 import psycopg
 from bench_etl import CpuMeter, rate, scratch_database
 
@@ -105,9 +110,6 @@ def main() -> int:
         help="facts the row-by-row baseline stores (it is slow)",
     )
     args = parser.parse_args()
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
     began = time.perf_counter()
     facts = day_of_facts(args.events_per_day)
