@@ -49,8 +49,9 @@ RETENTION_RULES = (
     RetentionRule("transaction-logs/", "Transaction logs (PCI-DSS)", 90, 2 * 365, None),
     # No Deep Archive: Athena cannot read it, and the archive must stay queryable (issue 16).
     RetentionRule("ml-predictions/", "ML predictions (audit trail)", 180, 5 * 365, None),
-    RetentionRule("audit-logs/", "Audit logs (SOC 2)", 365, 7 * 365, 365),
 )
+# Audit logs (1 year hot, 7 years in all) are archived to a bucket of their own under Object Lock
+# (infra/retention.py: AuditArchive), which carries their lifecycle rule.
 # Spec 2.1 rows with no archive tier: on-chain data (permanent, on chain), user sessions (30 days,
 # deleted from PostgreSQL), Redis cache (5-minute TTL). None of them is ever written to the bucket.
 INSTANT_RETRIEVAL_AFTER_DAYS = 30
