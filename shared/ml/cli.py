@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--label", help="the 0/1 column to predict (required with --data)")
     source.add_argument("--exclude", nargs="+", default=[], metavar="COLUMN", help="columns to leave out")
     source.add_argument(
-        "--time-column", help="timestamp column for the time split (default: guessed by name)"
+        "--time-column",
+        help="timestamp column for the time split (default: guessed by name; none found: a stratified "
+        "random split)",
     )
     exported = parser.add_argument_group("an exported production training set (the retraining pipeline)")
     exported.add_argument(
