@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from functions.retention.handler import handler
+from shared.cli import main
 from shared.local.gateway import LocalLambdaContext
 from shared.local.schedules import JOBS, scheduled_event
 from shared.retention.policy import POLICIES
@@ -54,3 +55,56 @@ def test_given_the_migrated_schema_then_each_policy_lists_exactly_its_tables_col
             )
         ]
         assert sorted(name for name, _ in policy.columns) == sorted(live), policy.table
+
+
+class ShortContext(LocalLambdaContext):
+    """An invocation with less time left than the retention margin: no batch may start."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.mark.parametrize("continued", [True, False])
+def test_given_too_little_time_when_the_handler_runs_then_it_continues_itself_or_reports_incomplete(
+    continued: bool,
+    db: psycopg.Connection,
+    stores: Stores,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed(db)
+    monkeypatch.setenv("TG_ARCHIVE_BUCKET", ARCHIVE)
+    monkeypatch.setenv("TG_AUDIT_ARCHIVE_BUCKET", AUDIT)
+    calls: list[tuple[str, Any, int]] = []
+
+    def continue_later(function_name: str, as_of: Any, continuation: int) -> bool:
+        calls.append((function_name, as_of, continuation))
+        return continued
+
+    monkeypatch.setattr("functions.retention.handler.continue_later", continue_later)
+    event = {"as_of": AS_OF.isoformat(), "continuation": 3}
+    summary = handler(event, ShortContext("retention", "req-2", timeout_s=900))
+    # Then nothing moved, the same as_of is handed on, and the metric says whether work was dropped
+    assert not summary["complete"] and summary["batches"] == 0
+    assert calls == [("ticketguard-retention", AS_OF, 3)] and summary["continued"] is continued
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [incomplete] = [m["RetentionIncomplete"] for m in metrics if "RetentionIncomplete" in m]
+    assert incomplete in ((0.0, [0.0]) if continued else (1.0, [1.0]))
+
+
+def test_given_old_rows_when_the_cli_dry_runs_then_it_prints_each_table_and_changes_nothing(
+    database_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: Any
+) -> None:
+    seed(db)
+    monkeypatch.setenv("TG_ARCHIVE_ROOT", str(tmp_path))
+    before = db.execute("SELECT count(*) FROM marketplace.orders").fetchone()
+    assert main(["retention", "--dry-run", "--as-of", AS_OF.isoformat()]) == 0
+    out = capsys.readouterr().out
+    for policy in POLICIES:
+        assert policy.table in out
+    assert (
+        "marketplace.orders          transaction logs  archive, then delete  before 2026-03-03T03:00:00+00:00: 24 rows"
+        in out
+    )
+    assert db.execute("SELECT count(*) FROM marketplace.orders").fetchone() == before
+    assert not list(tmp_path.rglob("*.gz"))
