@@ -67,6 +67,11 @@ CATALOG: tuple[FunctionSpec, ...] = (
     # features measures the served model's drift after each run: it reads the model's manifest.
     FunctionSpec("features", "Hourly/daily batch features", "job", cache=True, model=True),
     FunctionSpec("refresh_views", "Refresh the KPI materialized views", "job"),
+    # The model-ops job (issue 17): quality from labels, the rollout watchdog, emergency retraining; it
+    # reads the served model (drift, version) and rewrites models/ROLLOUT.json (infra/retrain.py).
+    FunctionSpec(
+        "model_ops", "Model quality from labels, rollout watchdog, emergency retraining", "job", model=True
+    ),
     # The retraining pipeline's two Lambda steps (infra/retrain.py: the state machine invokes them and
     # grants their S3 access there; training itself runs on CodeBuild).
     FunctionSpec("retrain_export", "Retraining: plan (bi-weekly) and export the training set", "task"),

@@ -2,6 +2,10 @@
 
     models/CURRENT                     the served version's name: read by every model reader, written by
                                        the publish step only (the build is denied it)
+    models/ROLLOUT.json                the candidate in shadow or canary and the rollout's history
+                                       (shared/model/rollout.py): read by every model reader, written by
+                                       the publish step (a new version starts in shadow) and the model-ops
+                                       job (the watchdog's rollback); the build is denied it
     models/<version>/manifest.json     read by the model readers; written (with the rest of the version)
     models/<version>/libtgmodel-<arch>.so   by the build
     retrain-runs/<run>/training-set.csv.gz  written by the export step, read by the build
@@ -27,6 +31,7 @@ from infra.nag import acknowledge, finding_text
 MODELS_PREFIX = "models/"
 RUNS_PREFIX = "retrain-runs/"  # shared/jobs/retrain.py: a run's training set and outcome
 POINTER_KEY = f"{MODELS_PREFIX}CURRENT"
+ROLLOUT_KEY = f"{MODELS_PREFIX}ROLLOUT.json"  # shared.model.rollout.ROLLOUT_NAME
 TRAINING_SET = f"{RUNS_PREFIX}*/training-set.csv.gz"
 OUTCOME = f"{RUNS_PREFIX}*/outcome.json"
 CANDIDATE_FILES = f"{MODELS_PREFIX}v*/*"  # a version folder is v<date>.<time> (shared/ml/registry.py)
@@ -89,7 +94,9 @@ class ArchiveAccess:
                 continue
             function.add_environment("TG_MODEL_REGISTRY", self.registry_uri)
             function.add_to_role_policy(
-                self.statement("ModelRegistryRead", "s3:GetObject", POINTER_KEY, *self.version_files)
+                self.statement(
+                    "ModelRegistryRead", "s3:GetObject", POINTER_KEY, ROLLOUT_KEY, *self.version_files
+                )
             )
             function.add_to_role_policy(self.pointer_listing("ModelRegistryPointer"))
             function.add_to_role_policy(self.key_via_s3("ModelRegistryKey", "kms:Decrypt"))
@@ -115,16 +122,23 @@ class ArchiveAccess:
     def publish_step(self, publish: lambda_.Function) -> None:
         publish.add_environment("TG_MODEL_REGISTRY", self.registry_uri)
         reads = [*self.version_files, OUTCOME]
-        publish.add_to_role_policy(self.statement("RegistryRead", "s3:GetObject", POINTER_KEY, *reads))
-        publish.add_to_role_policy(self.statement("PointerWrite", "s3:PutObject", POINTER_KEY))
+        publish.add_to_role_policy(
+            self.statement("RegistryRead", "s3:GetObject", POINTER_KEY, ROLLOUT_KEY, *reads)
+        )
+        publish.add_to_role_policy(self.statement("PointerWrite", "s3:PutObject", POINTER_KEY, ROLLOUT_KEY))
         publish.add_to_role_policy(self.pointer_listing("PointerListing"))
         publish.add_to_role_policy(self.key_via_s3("RegistryKey", "kms:Decrypt", "kms:GenerateDataKey"))
         self.acknowledge_objects(
             publish.role,
             reads,
-            "Read-only: the run's outcome, the candidate's manifest and library; the only object it writes "
-            "is models/CURRENT.",
+            "Read-only: the run's outcome, the candidate's manifest and library; the only objects it writes "
+            "are models/CURRENT and models/ROLLOUT.json.",
         )
+
+    def rollout_writer(self, function: lambda_.Function) -> None:
+        """The model-ops job (a model reader already) rolls a candidate back: it rewrites ROLLOUT.json."""
+        function.add_to_role_policy(self.statement("RolloutWrite", "s3:PutObject", ROLLOUT_KEY))
+        function.add_to_role_policy(self.key_via_s3("RolloutKey", "kms:GenerateDataKey"))
 
     def build(self, role: iam.IRole | None) -> None:
         """The build reads the served version and the run's training set, writes the candidate's files
@@ -141,7 +155,7 @@ class ArchiveAccess:
                 sid="NeverThePointer",
                 effect=iam.Effect.DENY,
                 actions=["s3:PutObject", "s3:DeleteObject"],
-                resources=self.objects(POINTER_KEY),
+                resources=self.objects(POINTER_KEY, ROLLOUT_KEY),
             )
         )
         role.add_to_principal_policy(self.pointer_listing("PointerListing"))

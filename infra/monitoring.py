@@ -7,6 +7,8 @@ spec alerts:
 - Fraud Rate Spike: FraudRate (percent) > 3 for 10 min (2 x 5-min periods)      -> HIGH
 - API Latency High: API Gateway Latency p95 > 100 ms for 5 min                   -> MEDIUM
 - Model Drift: ModelDriftKL > 0.15                                              -> MEDIUM
+and issue 17's: Model detection drop: ModelDetectionDrop > 10 (%, against the served version's baseline)
+-> MEDIUM; both start an emergency retraining through EventBridge (infra/retrain.py, `AlarmTrigger`).
 - Failed Admin Login: FailedAdminMfa >= 3 in 5 min                              -> CRITICAL
 """
 
@@ -209,6 +211,14 @@ class Monitoring(Construct):
             threshold=thresholds.model_drift_kl,
         )
         alarm(
+            "model-detection-drop",
+            "medium",
+            alarm_description="Fraud detection rate down more than 10% against the served version's baseline "
+            "(spec 1.6, settled labels): an emergency retraining starts (model-ops job)",
+            metric=app_metric("ModelDetectionDrop", "Maximum", Duration.hours(1), on="model-detection-drop"),
+            threshold=10,
+        )
+        alarm(
             "failed-admin-mfa",
             "critical",
             alarm_description=f">= {thresholds.failed_admin_mfa} failed admin MFA in 5 min (spec 4.2): lock the account",
@@ -361,8 +371,7 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Precision / recall (%)",
-                # Nothing emits these yet (issue 17 will): the catalogue says so, and its test lists
-                # them as the known-missing emitters.
+                # The served version over the latest settled window (the model-ops job, hourly).
                 left=catalogued_metrics("Precision / recall (%)", "Average", Duration.hours(1)),
                 width=8,
             ),

@@ -12,9 +12,13 @@ deploying machine: no Docker, no image.
                                gate against the served model (the registry's CURRENT, else the shipped one),
                                upload the candidate to models/<version>/ (never CURRENT)
          3. Publish            Lambda retrain_publish: a promoted candidate is fetched, verified and loaded as
-                               the scoring function will; then models/CURRENT names it -> Promoted | Refused
-      Emergency retraining (issue 17) starts the same state machine with {"reason": "drift", "detail": {...}}
-      (no cadence: it always trains); shared/jobs/retrain.py documents the input.
+                               the scoring function will; then it runs in shadow (models/ROLLOUT.json names
+                               it; CURRENT is unchanged until a person promotes it) -> Promoted | Refused
+         The outcome is paged: Promoted, Refused and Failed (any step's error) publish to the MEDIUM topic.
+      Emergency retraining (issue 17): the model-ops function receives the state changes of the model-drift and
+      model-detection-drop alarms (an EventBridge rule, `AlarmTrigger`) and, past its cooldown, starts the
+      same state machine with {"reason": "drift" | "detection_drop", "detail": {...}} (no cadence: it always
+      trains); the same rule hands it the fraud-rate and latency alarms, which roll a canary back.
 
 Model distribution: score, health and features get TG_MODEL_REGISTRY and read-only access to models/CURRENT,
 the manifests and their architecture's library; shared/model/remote.py serves the CURRENT version, verified,
@@ -56,8 +60,10 @@ BUILD_IMAGES = {
     "arm64": codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
     "x86_64": codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
 }
-# The state machine's input for an emergency retraining (issue 17 starts executions with it).
+# The state machine's input for an emergency retraining (shared/jobs/model_ops.py starts executions with it).
 EMERGENCY_INPUT_EXAMPLE = {"reason": "drift", "detail": {"model_drift_kl": 0.21}}
+# Alarms (infra/monitoring.py) that, firing while a canary decides a share of the purchases, roll it back.
+CANARY_ROLLBACK_ALARMS = ("fraud-rate-spike", "api-latency-high")
 # The project directory as the build's source (gitignore semantics): only what `ticketguard train` needs.
 SOURCE_EXCLUDES = [
     "*",
@@ -134,10 +140,18 @@ class RetrainPipeline(Construct):
         self.model_readers = self.access.model_readers(functions)
         self.access.export_step(export, archive_bucket_name)
         self.access.publish_step(publish)
+        publish.add_environment("TG_RETRAIN_PUBLISH_TO", "shadow")  # a new version runs in shadow first
         self.project = self._build_project(key)
-        self.state_machine = self._state_machine(export, publish, key)
+        self.state_machine = self._state_machine(export, publish, key, topics["medium"], data_key)
         self.rule = self._schedule(dead_letters)
         self.alarms = self._alarms(topics["medium"])
+        self.alarm_rule: events.Rule | None = None
+        model_ops = functions.get("model_ops")
+        if model_ops is not None:
+            self.access.rollout_writer(model_ops)
+            model_ops.add_environment("TG_RETRAIN_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+            self.state_machine.grant_start_execution(model_ops)
+            self.alarm_rule = self._alarm_trigger(model_ops, dead_letters)
 
     # ------------------------------------------------------------------ build
     def _build_project(self, key: kms.IKey) -> codebuild.Project:
@@ -228,8 +242,25 @@ class RetrainPipeline(Construct):
         return project
 
     # ------------------------------------------------------------------ orchestration
+    def _page(self, name: str, topic: sns.ITopic, subject: str) -> tasks.SnsPublish:
+        """A step that publishes the execution's outcome to the topic (its state as JSON)."""
+        return tasks.SnsPublish(
+            self,
+            f"Page{name}",
+            comment=f"Page the outcome: {subject}",
+            topic=topic,
+            subject=f"TicketGuard {self.config.name}: retraining {subject}",
+            message=sfn.TaskInput.from_json_path_at("$"),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+
     def _state_machine(
-        self, export: lambda_.Function, publish: lambda_.Function, key: kms.IKey
+        self,
+        export: lambda_.Function,
+        publish: lambda_.Function,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        data_key: kms.IKey,
     ) -> sfn.StateMachine:
         export_step = tasks.LambdaInvoke(
             self,
@@ -283,16 +314,29 @@ class RetrainPipeline(Construct):
             sfn.Choice(self, "PromotedOrRefused")
             .when(
                 sfn.Condition.string_equals("$.publish.status", "promoted"),
-                sfn.Succeed(self, "Promoted", comment="models/CURRENT names the new version"),
+                self._page("Promoted", topic, "promoted (shadow)").next(
+                    sfn.Succeed(
+                        self, "Promoted", comment="models/ROLLOUT.json runs the new version in shadow"
+                    )
+                ),
             )
             .otherwise(
-                sfn.Succeed(
-                    self,
-                    "Refused",
-                    comment="Refused by the gate (or the served model changed): CURRENT unchanged",
+                self._page("Refused", topic, "refused").next(
+                    sfn.Succeed(
+                        self,
+                        "Refused",
+                        comment="Refused by the gate (or the served model changed): CURRENT unchanged",
+                    )
                 )
             )
         )
+        failed = self._page("Failed", topic, "FAILED").next(
+            sfn.Fail(
+                self, "Failed", comment="A step failed: the served model is unchanged", error="RetrainFailed"
+            )
+        )
+        for step in (export_step, train_step, publish_step):
+            step.add_catch(failed, result_path="$.error")
         plan = (
             sfn.Choice(self, "TrainsThisRun")
             .when(
@@ -317,6 +361,15 @@ class RetrainPipeline(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         assert machine.role is not None
+        # The topics are encrypted with the data key: publishing needs it, through SNS only.
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PageTopicKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}},
+            )
+        )
         for function in (export, publish):
             acknowledge(
                 machine.role,
@@ -348,6 +401,32 @@ class RetrainPipeline(Construct):
                 dead_letter_queue=dead_letters,
                 retry_attempts=2,
                 max_event_age=Duration.hours(2),
+            )
+        )
+        return rule
+
+    def _alarm_trigger(self, model_ops: lambda_.IFunction, dead_letters: sqs.IQueue) -> events.Rule:
+        """The alarms' state changes to ALARM -> the model-ops function (shared/jobs/model_ops.py): the
+        drift and detection-drop alarms start an emergency retraining past the cooldown; the others roll
+        a canary back. By name: the alarms live in the monitoring stack, deployed after this one."""
+        names = [
+            f"ticketguard-{self.config.name}-{name}"
+            for name in ("model-drift", "model-detection-drop", *CANARY_ROLLBACK_ALARMS)
+        ]
+        rule = events.Rule(
+            self,
+            "AlarmTrigger",
+            rule_name=f"ticketguard-{self.config.name}-model-ops-alarms",
+            description="Model alarms to the model-ops job: emergency retraining, canary rollback",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={"alarmName": names, "state": {"value": ["ALARM"]}},
+            ),
+        )
+        rule.add_target(
+            targets.LambdaFunction(
+                model_ops, dead_letter_queue=dead_letters, retry_attempts=2, max_event_age=Duration.hours(1)
             )
         )
         return rule

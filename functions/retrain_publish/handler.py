@@ -1,8 +1,11 @@
 """Retraining's last step (infra/retrain.py): a promoted candidate is fetched, verified and loaded as
-scoring will load it, then the registry's CURRENT names it (functions follow within the registry TTL)."""
+scoring will load it, then it runs in shadow (TG_RETRAIN_PUBLISH_TO=shadow, as deployed: the registry's
+ROLLOUT.json names it) or the registry's CURRENT names it (`serve`, the default); functions follow
+within the registry TTL."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         registry=Registry.parse(settings.model_registry),
         s3=boto3.client("s3"),
         cache_dir=Path(settings.model_cache_dir) if settings.model_cache_dir else DEFAULT_CACHE_DIR,
+        first="shadow" if os.environ.get("TG_RETRAIN_PUBLISH_TO") == "shadow" else "serve",
     )
     metrics.add_metric(
         name="RetrainPromoted", unit=MetricUnit.Count, value=int(result["status"] == "promoted")

@@ -318,7 +318,11 @@ def run_model_ops(event: dict[str, Any], *, starter: Starter | None = None) -> d
     ops = OpsSettings()
     alarm = alarm_event(event)
     job = None if alarm else parse_job(event)
-    now = now_utc(None if job is None else job.as_of or job.scheduled_at)
+    if job is not None:
+        now = now_utc(job.as_of or job.scheduled_at)
+    else:  # an alarm's state change: EventBridge's `time` is when it changed
+        stamp = str(event.get("time") or "")
+        now = now_utc(datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None)
     with connect(autocommit=True, statement_timeout_ms=300_000) as conn:
         store = _store()
         if alarm is not None:

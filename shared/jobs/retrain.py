@@ -6,8 +6,10 @@ between them CodeBuild runs `ticketguard train --training-set ... --registry ...
    trains), then the point-in-time training set of the `weeks` before `now - LABEL_SETTLING` (labels
    settled) as gzip CSV at `s3://<archive>/retrain-runs/<run>/training-set.csv.gz`.
 2. publish (`publish_step`): read the build's outcome (`retrain-runs/<run>/outcome.json`); a candidate
-   the gate promoted is fetched, verified and loaded exactly as the scoring function will, then the
-   registry's CURRENT names it, unless the served model changed while the candidate trained.
+   the gate promoted is fetched, verified and loaded exactly as the scoring function will, then it runs
+   in shadow beside the served version (`first="shadow"`, the deployed setting: the registry's
+   ROLLOUT.json names it, shared.model.rollout; a person promotes it, the watchdog may roll it back) or
+   the registry's CURRENT names it (`first="serve"`), unless the served model changed meanwhile.
 
 The state machine's input, documented for the emergency trigger of issue 17 (drift over 0.15 or a
 detection drop), which starts an execution with a reason and no cadence, so that it always trains:
@@ -181,8 +183,10 @@ def publish_step(
     s3: Any,
     cache_dir: Path,
     architecture: str | None = None,
+    first: Literal["serve", "shadow"] = "serve",
 ) -> dict[str, Any]:
-    """Step 2. Moves CURRENT only for a promoted candidate that fetches, verifies and loads here."""
+    """Step 2. Moves CURRENT (or starts the shadow) only for a promoted candidate that fetches,
+    verifies and loads here."""
     parsed: PublishEvent = parse_event(PublishEvent, event)
     bucket, key = split_s3_uri(parsed.outcome)
     outcome = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -205,5 +209,12 @@ def publish_step(
         return {**result, "status": "refused", "reasons": reasons}
     directory = fetch_version(registry, version, cache_dir, s3, architecture=architecture)
     probe(load_verified(directory, version, architecture))
-    move_pointer(registry, version, s3)
-    return {**result, "status": "promoted", "reasons": list(outcome.get("reasons") or [])}
+    if first == "shadow":
+        from shared.model.rollout import S3Store, start_candidate
+
+        start_candidate(
+            S3Store(registry, s3), version, "shadow", by="retrain", reason=f"retraining run {parsed.run_id}"
+        )
+    else:
+        move_pointer(registry, version, s3)
+    return {**result, "status": "promoted", "rollout": first, "reasons": list(outcome.get("reasons") or [])}

@@ -28,6 +28,7 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
         "features-hourly": ("features", "cron(20 0-1,3-23 * * ? *)", {"mode": "hourly"}),  # spec: hourly
         "refresh-views": ("refresh_views", "rate(5 minutes)", None),  # spec: every 5 minutes
         "retention": ("retention", "cron(0 3 ? * SUN *)", None),  # spec: weekly, Sunday 03:00
+        "model-ops": ("model_ops", "cron(40 * * * ? *)", None),  # issue 17: quality, watchdog (hourly)
         "retrain": (
             "state machine retrain",  # the retraining pipeline (infra/retrain.py)
             "cron(0 2 ? * SUN *)",

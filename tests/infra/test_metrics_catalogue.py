@@ -25,8 +25,6 @@ NONE: tuple[tuple[str, str], ...] = ()  # a metric filter's carry none
 # Plotted or alarmed, emitted by nothing yet: who adds the emitter. The test fails when one of them gets
 # an emitter (then take it off this list and give the catalogue its emitter).
 KNOWN_MISSING = {
-    ("ModelPrecision", EMF): "issue 17",
-    ("ModelRecall", EMF): "issue 17",
     ("FailedAdminMfa", EMF): "the admin room",
 }
 # Named at run time, so that no reading of the code finds them by name.

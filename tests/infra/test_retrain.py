@@ -15,6 +15,7 @@ from infra.model_access import (
     MODEL_ARCHITECTURES,
     OUTCOME,
     POINTER_KEY,
+    ROLLOUT_KEY,
     RUNS_PREFIX,
     TRAINING_SET,
     library_name,
@@ -202,9 +203,20 @@ def test_given_the_state_machine_then_it_exports_trains_on_codebuild_and_publish
     assert outcome["Choices"][0] == {
         "Variable": "$.publish.status",
         "StringEquals": "promoted",
-        "Next": "Promoted",
+        "Next": "PagePromoted",
     }
-    assert states[outcome["Default"]]["Type"] == "Succeed"
+    # Each outcome is paged (the MEDIUM topic), then ends: promoted (to shadow), refused, failed
+    for page, end, kind in (
+        ("PagePromoted", "Promoted", "Succeed"),
+        (outcome["Default"], "Refused", "Succeed"),
+        ("PageFailed", "Failed", "Fail"),
+    ):
+        assert states[page]["Resource"].endswith(":states:::sns:publish"), page
+        assert "AlertsMedium" in flat(states[page]["Parameters"]["TopicArn"])
+        assert states[page]["Parameters"]["Message.$"] == "$"
+        assert states[page]["Next"] == end and states[end]["Type"] == kind
+    for step in (export, train, publish):
+        assert [c["Next"] for c in step["Catch"]] == ["PageFailed"]
     assert definition["TimeoutSeconds"] <= 3 * 3600 and train["TimeoutSeconds"] <= 2 * 3600
     assert '"reason": "drift"' in definition["Comment"]  # the emergency hook is documented on the machine
 
@@ -256,6 +268,7 @@ def test_given_the_model_readers_then_they_read_current_the_manifests_and_their_
     library = library_name(MODEL_ARCHITECTURES["arm64"])
     expected = {
         ("s3:GetObject", f"archive/{POINTER_KEY}"),
+        ("s3:GetObject", f"archive/{ROLLOUT_KEY}"),
         ("s3:GetObject", "archive/models/*/manifest.json"),
         ("s3:GetObject", f"archive/models/*/{library}"),
         ("s3:ListBucket", f"archive prefix={POINTER_KEY}"),
@@ -285,12 +298,19 @@ def test_given_the_export_step_then_it_reads_the_database_secret_and_writes_only
     assert any("DatabasePostgresSecret" in flat(r) for s in secrets for r in _listed(s["Resource"]))
 
 
-def test_given_the_publish_step_then_the_only_object_it_writes_is_current_and_it_has_no_database(dev_synth):
+def test_given_the_publish_step_then_it_writes_only_current_and_rollout_and_it_has_no_database(dev_synth):
     statements = _statements(dev_synth, _role_of_function(dev_synth, "retrain_publish"))
     writes = {resource for action, resource in _grants(statements) if action != "s3:GetObject"}
-    assert writes == {f"archive/{POINTER_KEY}", f"archive prefix={POINTER_KEY}"}
+    assert writes == {f"archive/{POINTER_KEY}", f"archive/{ROLLOUT_KEY}", f"archive prefix={POINTER_KEY}"}
     reads = {resource for action, resource in _grants(statements) if action == "s3:GetObject"}
-    assert f"archive/{OUTCOME}" in reads and f"archive/{POINTER_KEY}" in reads
+    assert {f"archive/{OUTCOME}", f"archive/{POINTER_KEY}", f"archive/{ROLLOUT_KEY}"} <= reads
+    [function] = [
+        r["Properties"]
+        for r in _service(dev_synth).values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == "functions.retrain_publish.handler.handler"
+    ]
+    assert function["Environment"]["Variables"]["TG_RETRAIN_PUBLISH_TO"] == "shadow"  # a new version: shadow
     assert not any("DatabasePostgresSecret" in flat(r) for s in statements for r in _listed(s["Resource"]))
 
 
@@ -307,6 +327,8 @@ def test_given_the_build_then_it_writes_candidates_and_outcomes_and_is_denied_cu
     assert _grants(statements, effect="Deny") == {
         ("s3:PutObject", f"archive/{POINTER_KEY}"),
         ("s3:DeleteObject", f"archive/{POINTER_KEY}"),
+        ("s3:PutObject", f"archive/{ROLLOUT_KEY}"),
+        ("s3:DeleteObject", f"archive/{ROLLOUT_KEY}"),
     }
     # the source asset: its one object, never the whole bootstrap bucket
     [source] = [s for s in statements if s.get("Sid") == "SourceAsset"]

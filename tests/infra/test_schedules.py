@@ -36,6 +36,7 @@ def test_given_the_schedules_table_when_synthesized_then_each_deployed_function_
     rules = {
         rule["Properties"]["Name"]: rule["Properties"]
         for rule in dev_synth.resources("AWS::Events::Rule").values()
+        if "ScheduleExpression" in rule["Properties"]  # not the rules of an event pattern (alarms)
     }
     descriptions = {
         function["Properties"].get("Description")
