@@ -103,26 +103,44 @@ class Pointer:
     etag: str | None
 
 
-def read_pointer(registry: Registry, s3: Any, *, unless_etag: str | None = None) -> Pointer | None:
-    """CURRENT as it is now; None when it still has the ETag `unless_etag` (a conditional GET)."""
+def _conditional_get(
+    registry: Registry, name: str, s3: Any, unless_etag: str | None
+) -> tuple[Any, str | None, Exception | None]:
+    """GET of the registry's object `name`: (response, None, None), or (None, why, the error) with why
+    "not_modified" (it still has the ETag `unless_etag`), "missing" (404) or "denied" (403); any other
+    error raises."""
     from botocore.exceptions import ClientError
 
-    request: dict[str, Any] = {"Bucket": registry.bucket, "Key": registry.key(POINTER)}
+    request: dict[str, Any] = {"Bucket": registry.bucket, "Key": registry.key(name)}
     if unless_etag:
         request["IfNoneMatch"] = unless_etag
     try:
-        response = s3.get_object(**request)
+        return s3.get_object(**request), None, None
     except ClientError as exc:
         code, status = _error_code(exc)
         if status == 304 or code in {"304", "NotModified"}:
-            return None
+            return None, "not_modified", exc
         if code in {"NoSuchKey", "404", "NotFound"}:
-            return Pointer(None, None)
-        if code in {"AccessDenied", "403"} and not _pointer_listed(registry, s3):
-            # S3 answers 403 for a missing key unless the GET may also list it: the functions may list
-            # this one key (infra/model_access.py), which tells "no CURRENT" from a real refusal.
-            return Pointer(None, None)
+            return None, "missing", exc
+        if code in {"AccessDenied", "403"}:
+            return None, "denied", exc
         raise
+
+
+def read_pointer(registry: Registry, s3: Any, *, unless_etag: str | None = None) -> Pointer | None:
+    """CURRENT as it is now; None when it still has the ETag `unless_etag` (a conditional GET)."""
+    response, why, error = _conditional_get(registry, POINTER, s3, unless_etag)
+    if why == "not_modified":
+        return None
+    if why == "missing":
+        return Pointer(None, None)
+    if why == "denied":
+        # S3 answers 403 for a missing key unless the GET may also list it: the functions may list
+        # this one key (infra/model_access.py), which tells "no CURRENT" from a real refusal.
+        if not _pointer_listed(registry, s3):
+            return Pointer(None, None)
+        assert error is not None
+        raise error
     text = response["Body"].read(MAX_VERSION_LENGTH + 2).decode("utf-8", errors="replace").strip()
     return Pointer(check_version_name(text), response.get("ETag"))
 
@@ -139,20 +157,11 @@ def read_rollout(
     """ROLLOUT.json ({} when there is none) and its ETag; None when it still has `unless_etag`."""
     import json
 
-    from botocore.exceptions import ClientError
-
-    request: dict[str, Any] = {"Bucket": registry.bucket, "Key": registry.key(ROLLOUT)}
-    if unless_etag:
-        request["IfNoneMatch"] = unless_etag
-    try:
-        response = s3.get_object(**request)
-    except ClientError as exc:
-        code, status = _error_code(exc)
-        if status == 304 or code in {"304", "NotModified"}:
-            return None
-        if code in {"NoSuchKey", "404", "NotFound", "AccessDenied", "403"}:
-            return {}, None  # none (a reader may not list the bucket: 403 for a missing key)
-        raise
+    response, why, _ = _conditional_get(registry, ROLLOUT, s3, unless_etag)
+    if why == "not_modified":
+        return None
+    if why is not None:
+        return {}, None  # none (readers may not list the bucket for it: S3 answers 403 for a missing key)
     document = json.loads(response["Body"].read())
     if not isinstance(document, dict):
         raise ModelIntegrityError(f"{registry.uri}{ROLLOUT} is not a JSON object")
