@@ -25,11 +25,11 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_etl import scratch_database  # noqa: E402
-from shared.local.services import LocalServices  # noqa: E402
-from shared.retention.job import run_retention  # noqa: E402
-from shared.retention.policy import policy  # noqa: E402
-from shared.retention.store import LocalStore, Stores  # noqa: E402
+from benchmarks.bench_etl import scratch_database
+from shared.local.services import LocalServices
+from shared.retention.job import run_retention
+from shared.retention.policy import policy
+from shared.retention.store import LocalStore, Stores
 
 FIRST_DAY = datetime(2026, 1, 1, tzinfo=UTC)
 USERS = 20_000
@@ -130,7 +130,9 @@ def drop_month_both_ways(conn: psycopg.Connection, days: int) -> tuple[int, floa
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events-per-day", type=int, default=200_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--batch-rows", type=int, default=20_000)
@@ -142,7 +144,9 @@ def main() -> int:
         assert services.database_url
         with scratch_database(services.database_url, "bench_retention") as url, psycopg.connect(url) as conn:
             conn.execute("SET statement_timeout = 0")
-            print(f"generating {args.days} days x {args.events_per_day:,} events/day (SQL generate_series) ...")
+            print(
+                f"generating {args.days} days x {args.events_per_day:,} events/day (SQL generate_series) ..."
+            )
             began = time.perf_counter()
             total = generate(conn, args.events_per_day, args.days)
             print(f"  {total:,} marketplace.orders rows in {time.perf_counter() - began:.1f} s")

@@ -69,7 +69,8 @@ def _archive(synth):
     [archive] = [
         b
         for b in buckets.values()
-        if "LifecycleConfiguration" in b["Properties"] and "LoggingConfiguration" in b["Properties"]
+        if "LifecycleConfiguration" in b["Properties"]
+        and "LoggingConfiguration" in b["Properties"]
         and "ObjectLockConfiguration" not in b["Properties"]  # the audit archive (infra/retention.py)
     ]
     return archive["Properties"]
