@@ -84,6 +84,9 @@ CATALOG: tuple[FunctionSpec, ...] = (
         "job",
         # audit-logs/ live in the Object Lock bucket: infra/retention.py grants that one.
         archive_prefixes=("transaction-logs/", "ml-predictions/"),
+        # Through the NAT: a run past its time invokes itself (lambda:InvokeFunction), and the isolated
+        # subnets have no Lambda endpoint.
+        egress=True,
     ),
     FunctionSpec("migrations", "CloudFormation custom resource: apply SQL migrations", "custom_resource"),
 )

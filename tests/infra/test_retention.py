@@ -62,6 +62,14 @@ def test_given_the_retention_role_then_it_may_write_and_read_its_prefixes_only_a
     assert all(AUDIT_LOGS.prefix in json.dumps(s["Resource"]) for s in audit)
     [invoke] = [s for s in statements if "lambda:InvokeFunction" in _list(s["Action"])]
     assert invoke["Resource"] == {"Fn::GetAtt": [_retention_function(dev_synth)[0], "Arn"]}
+    # ... which it can reach: the isolated subnets have no Lambda endpoint, so it runs where the ETL does
+    [etl] = [
+        f
+        for f in dev_synth.resources("AWS::Lambda::Function", "Service").values()
+        if f["Properties"].get("Description", "").startswith("Daily ETL")
+    ]
+    subnets = function["Properties"]["VpcConfig"]["SubnetIds"]
+    assert subnets == etl["Properties"]["VpcConfig"]["SubnetIds"]
 
 
 def _list(value: Any) -> list[Any]:
