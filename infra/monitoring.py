@@ -34,6 +34,7 @@ CATALOGUE = load_catalogue()
 NAMESPACE = CATALOGUE.namespace
 DIMENSIONS = dict(CATALOGUE.dimensions)  # the functions' EMF metrics
 SEVERITIES = ("critical", "high", "medium")
+SETTLED_CONFUSION = "Confusion matrix, settled 24 h (served version)"
 
 
 class AlertTopics(Construct):
@@ -355,7 +356,16 @@ class Monitoring(Construct):
                     "Confusion matrix (24 h)", "Maximum", Duration.hours(24), label_without="Confusion"
                 ),
                 view=cloudwatch.GraphWidgetView.BAR,
-                width=8,
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title=SETTLED_CONFUSION,
+                # The served version over the latest 24 hours whose labels have settled (model-ops job).
+                left=catalogued_metrics(
+                    SETTLED_CONFUSION, "Maximum", Duration.hours(1), label_without="Settled"
+                ),
+                view=cloudwatch.GraphWidgetView.BAR,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Feature drift (KL), weekly trend",
@@ -367,13 +377,13 @@ class Monitoring(Construct):
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(value=thresholds.model_drift_kl, label="retrain")
                 ],
-                width=8,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Precision / recall (%)",
                 # The served version over the latest settled window (the model-ops job, hourly).
                 left=catalogued_metrics("Precision / recall (%)", "Average", Duration.hours(1)),
-                width=8,
+                width=6,
             ),
         )
         section(

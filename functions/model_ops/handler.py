@@ -20,6 +20,13 @@ PERCENT_METRICS = {
     "detection_rate": "ModelDetectionRate",
     "false_positive_rate": "ModelFalsePositiveRate",
 }
+# ... and its confusion matrix over that window (count).
+CONFUSION_METRICS = {
+    "true_positive": "SettledTruePositive",
+    "false_positive": "SettledFalsePositive",
+    "true_negative": "SettledTrueNegative",
+    "false_negative": "SettledFalseNegative",
+}
 
 
 @job_handler
@@ -41,6 +48,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             metrics.add_metric(
                 name=PERCENT_METRICS[field], unit=MetricUnit.Percent, value=round(100 * served[field], 4)
             )
+    if served:
+        for field in CONFUSION_METRICS:
+            metrics.add_metric(name=CONFUSION_METRICS[field], unit=MetricUnit.Count, value=served[field])
     if quality["detection_drop"] is not None:
         metrics.add_metric(
             name="ModelDetectionDrop",

@@ -4,6 +4,7 @@ often the job or an alarm asks within the cooldown, an alarm during a canary rol
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,48 @@ def test_given_a_canary_when_another_alarm_fires_then_the_canary_is_rolled_back(
     assert actions(db) == [
         ("rollback", f"alarm ticketguard-dev-fraud-rate-spike fired while {CANDIDATE} ran as a canary")
     ]
+
+
+def test_given_a_settled_day_when_the_handler_runs_then_it_emits_the_served_versions_quality(
+    db: psycopg.Connection,
+    drift_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.model_ops.handler import handler
+    from shared.local.gateway import LocalLambdaContext
+    from shared.observability import metrics
+    from tests.fixtures.drift import DRIFT_MODEL_VERSION
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    # Given the served version's decisions of a day that ended 14 days ago: 3 frauds (2 stopped), 5 honest
+    day = NOW - timedelta(days=14, hours=12)
+    for i, (decision, fraud) in enumerate(
+        [("BLOCKED", True), ("MANUAL_REVIEW", True), ("APPROVED", True), ("BLOCKED", False)]
+        + [("APPROVED", False)] * 4
+    ):
+        predict(db, f"s{i}", decision, at=day, version=DRIFT_MODEL_VERSION)
+        if fraud:
+            label(db, f"s{i}", True, at=day + hours(30))
+    metrics.clear_metrics()
+    capsys.readouterr()
+    # When the hourly job's handler runs
+    summary = handler(scheduled(NOW), LocalLambdaContext("model_ops", "r1"))
+    [emf_line] = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = json.loads(emf_line)
+    # Then the served version's precision 2/3, recall 2/3, detection 2/3, FPR 1/5 and its matrix are emitted
+    assert summary["quality"]["served_version"] == DRIFT_MODEL_VERSION
+    assert emf["ModelPrecision"] == [pytest.approx(66.6667)] and emf["ModelRecall"] == [
+        pytest.approx(66.6667)
+    ]
+    assert emf["ModelDetectionRate"] == [pytest.approx(66.6667)] and emf["ModelFalsePositiveRate"] == [20.0]
+    assert [
+        emf[f"Settled{n}"] for n in ("TruePositive", "FalsePositive", "TrueNegative", "FalseNegative")
+    ] == [
+        [2],
+        [1],
+        [4],
+        [1],
+    ]
+    assert emf["RetrainRequested"] == [0] and emf["model_version"] == DRIFT_MODEL_VERSION
+    assert db.execute("SELECT count(*) FROM intel.model_quality").fetchone() == (1,)
