@@ -13,11 +13,17 @@ from shared.features import formulas
 from shared.features.facts import Facts, ScoringContext, centrality_day, chain_ticket_id
 
 FACTS_SQL = """
-WITH tk AS (
+WITH tid AS (
+    -- an integer ticket id is the row's; a text id, the integer ingest gave it (ingest.external_ids)
+    SELECT coalesce(%(ticket)s::bigint,
+                    (SELECT internal_id FROM ingest.external_ids
+                      WHERE kind = 'ticket' AND external_id = %(ticket_text)s)) AS id
+), tk AS (
     SELECT * FROM (
-        SELECT ticket_id, event_id, minted_at, 0 AS preference FROM intel.tickets WHERE ticket_id = %(ticket)s
+        SELECT ticket_id, event_id, minted_at, 0 AS preference FROM intel.tickets
+         WHERE ticket_id = (SELECT id FROM tid)
         UNION ALL
-        SELECT ticket_id, event_id, minted_at, 1 FROM marketplace.tickets WHERE ticket_id = %(ticket)s
+        SELECT ticket_id, event_id, minted_at, 1 FROM marketplace.tickets WHERE ticket_id = (SELECT id FROM tid)
     ) candidates ORDER BY preference LIMIT 1
 ), wl AS (
     -- the wallet's account; the backend's own table for a wallet the ETL has not loaded yet
@@ -67,6 +73,7 @@ def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
     facts without its ticket and event (event_id None)."""
     params = {
         "ticket": chain_ticket_id(ctx.ticket_id),
+        "ticket_text": ctx.ticket_id if isinstance(ctx.ticket_id, str) else None,
         "wallet": ctx.wallet_address,
         "at": ctx.at,
         "day": centrality_day(ctx.at),

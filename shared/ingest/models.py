@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    model_validator,
+)
 
 from shared.identifiers import canonical_ip, canonical_transaction_id, canonical_wallet
 
@@ -22,8 +31,23 @@ def _ip(value: str) -> str:
     return canonical
 
 
-# Strict integers (a bool or "12" is refused): the marketplace tables key on bigint.
-Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# Strict integers (a bool is refused), or the marketplace's own text ids ("usr_8f2", "evt_xyz_001"):
+# the tables key on bigint, so a text id is given an integer once (ingest.external_ids, by
+# shared.ingest.external_ids) and keeps it. "12" is a text id, not the integer 12.
+_TEXT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
+def _id(value: object) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID:
+        return value
+    if isinstance(value, str) and _TEXT_ID.fullmatch(value):
+        return value
+    raise ValueError(
+        f"must be an integer from 1 to {MAX_ID} or a text id of 1-128 letters, digits, '_', '.', ':' or '-'"
+    )
+
+
+Id = Annotated[int | str, PlainValidator(_id)]
 Wallet = Annotated[str, AfterValidator(canonical_wallet)]
 TransactionId = Annotated[str, AfterValidator(canonical_transaction_id)]
 Ip = Annotated[str, AfterValidator(_ip)]

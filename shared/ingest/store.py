@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from shared.ingest.external_ids import resolve_text_ids
 from shared.ingest.models import IngestEvent
 from shared.ingest.validation import EventResult
 
@@ -227,13 +228,17 @@ def store_events(conn: psycopg.Connection[Any], events: list[Indexed]) -> list[E
                 results.append(EventResult(index=index, event_id=event.event_id, status="duplicate"))
             else:
                 fresh.append((index, event))
+        # The ledger and the messages keep the ids as the marketplace sent them.
+        sent = dict(fresh)
+        fresh = resolve_text_ids(conn, fresh)
         applied: list[Indexed] = []
         for writer in WRITERS:
             group = [(index, event) for index, event in fresh if event.type in writer.types]
             if not group:
                 continue
-            group = _known_references(conn, writer, group, results)
+            group = _known_references(conn, writer, group, results, sent)
             applied += apply_group(conn, writer, group, results)
+        applied = [(index, sent[index]) for index, _ in applied]
         conn.execute(
             "INSERT INTO ingest.events (event_id, type, occurred_at, data)"
             " SELECT event_id, type, occurred_at, data FROM jsonb_to_recordset(%s)"
@@ -258,7 +263,11 @@ def store_events(conn: psycopg.Connection[Any], events: list[Indexed]) -> list[E
 
 
 def _known_references(
-    conn: psycopg.Connection[Any], writer: Writer, group: list[Indexed], results: list[EventResult]
+    conn: psycopg.Connection[Any],
+    writer: Writer,
+    group: list[Indexed],
+    results: list[EventResult],
+    sent: dict[int, IngestEvent],
 ) -> list[Indexed]:
     """The events of `group` whose referenced rows exist; a rejection for each other one."""
     for reference in writer.references:
@@ -284,7 +293,7 @@ def _known_references(
                         index,
                         event,
                         f"data.{reference.field}",
-                        f"unknown {what} {value!r}: send its fact first",
+                        f"unknown {what} {getattr(sent[index].data, reference.field)!r}: send its fact first",
                     )
                 )
         group = kept

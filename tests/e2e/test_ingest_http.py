@@ -108,3 +108,36 @@ def test_given_a_non_json_content_type_when_posted_then_415(client: httpx.Client
     response = client.post(EVENTS, content=b"events=1", headers={"content-type": "text/plain"})
     assert response.status_code == 415
     assert_matches_openapi("POST", EVENTS, response)
+
+
+def test_given_a_ticket_ingested_with_a_text_id_when_scored_by_that_id_then_its_features_are_known(
+    client: httpx.Client,
+) -> None:
+    # Given the marketplace's own text ids for the user, event and ticket
+    wallet = "0x" + "5f" * 20
+    batch = {
+        "events": [
+            event("user.created", user("usr_e2e_1")),  # type: ignore[arg-type]
+            event("wallet.linked", {"address": wallet, "user_id": "usr_e2e_1"}),
+            event("event.listed", listed_event("evt_e2e")),  # type: ignore[arg-type]
+            event("ticket.minted", minted("evt_e2e_001", "evt_e2e")),  # type: ignore[arg-type]
+        ]
+    }
+    assert post_and_wait(client, batch)["accepted"] == 4
+    # When a purchase of it is scored with the same text ticket id (the spec's example shape)
+    body = {
+        "transaction_id": "ingest-e2e-text-1",
+        "wallet_address": wallet,
+        "ticket_id": "evt_e2e_001",
+        "price_paid": 80.0,
+        "buyer_ip": "203.0.113.78",
+    }
+    scored = client.post(PREDICT, json=body)
+    # Then the ticket, its event and the account are known: no feature unavailable
+    assert scored.status_code == 200, scored.text
+    assert scored.json().get("unavailable_features", []) == []
+    # while a text id never ingested is scored without its ticket's features
+    unknown = client.post(
+        PREDICT, json={**body, "transaction_id": "ingest-e2e-text-2", "ticket_id": "evt_nope"}
+    )
+    assert unknown.status_code == 200 and "resale_time" in unknown.json()["unavailable_features"]

@@ -1,0 +1,84 @@
+"""Issue 11: a marketplace's own text ids ("usr_8f2", "evt_xyz_001") through ingest: each is given an
+integer once (ingest.external_ids), every later fact finds the same row, and the ledger and the
+rejection reasons keep the ids as they were sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from shared.db.connection import reset_pool
+from shared.ingest.service import ingest_events
+from tests.fixtures.ingest import event, listed_event, minted, order, user
+
+WALLET = "0x" + "7e" * 20
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pool(database_url: str) -> Any:
+    reset_pool()
+    yield
+    reset_pool()
+
+
+def _row(db: psycopg.Connection, sql: str, *params: Any) -> Any:
+    return db.execute(sql, params).fetchone()
+
+
+def test_given_text_ids_when_ingested_then_each_is_one_row_found_again_by_later_facts(
+    db: psycopg.Connection,
+) -> None:
+    # Given a user, wallet, event, ticket and order that all carry the marketplace's text ids
+    first = ingest_events(
+        [
+            event("user.created", user("usr_8f2")),  # type: ignore[arg-type]
+            event("wallet.linked", {"address": WALLET, "user_id": "usr_8f2"}),
+            event("event.listed", listed_event("evt_xyz")),  # type: ignore[arg-type]
+            event("ticket.minted", minted("evt_xyz_001", "evt_xyz")),  # type: ignore[arg-type]
+        ]
+    )
+    assert first.accepted == 4
+    # When a later batch refers to them by the same text ids
+    later = ingest_events(
+        [
+            event(
+                "order.paid",
+                order("ord_1", ticket_id="evt_xyz_001", event_id="evt_xyz", user_id="usr_8f2", wallet=WALLET),  # type: ignore[arg-type]
+            ),
+            event("user.updated", user("usr_8f2", country="FR"), occurred_at=None),  # type: ignore[arg-type]
+        ]
+    )
+    # Then they resolve to the rows stored before: one user (updated), its wallet, the order on the ticket
+    assert later.accepted == 2, later.results
+    user_id = _row(
+        db, "SELECT internal_id FROM ingest.external_ids WHERE kind = 'user' AND external_id = 'usr_8f2'"
+    )[0]
+    assert user_id >= 2**62
+    assert _row(db, "SELECT count(*), min(country) FROM marketplace.users") == (1, "FR")
+    assert _row(db, "SELECT user_id FROM marketplace.wallets WHERE address = %s", WALLET) == (user_id,)
+    ticket_id = _row(
+        db,
+        "SELECT internal_id FROM ingest.external_ids WHERE kind = 'ticket' AND external_id = 'evt_xyz_001'",
+    )[0]
+    assert _row(db, "SELECT ticket_id, buyer_user_id FROM marketplace.orders") == (ticket_id, user_id)
+    # and the ledger keeps what the marketplace sent
+    assert _row(db, "SELECT data->>'ticket_id' FROM ingest.events WHERE type = 'order.paid'") == (
+        "evt_xyz_001",
+    )
+
+
+def test_given_a_text_id_not_sent_yet_when_referenced_then_the_reason_names_it_as_sent(
+    db: psycopg.Connection,
+) -> None:
+    response = ingest_events([event("wallet.linked", {"address": WALLET, "user_id": "usr_missing"})])
+    [result] = response.results
+    assert result.status == "rejected" and result.field == "data.user_id"
+    assert "'usr_missing'" in (result.reason or "")
+    # an integer and a text of digits are different ids: "12" is a text id
+    both = ingest_events(
+        [event("user.created", user(12)), event("user.created", user("12", email="text12@example.com"))]  # type: ignore[arg-type]
+    )
+    assert both.accepted == 2
+    assert _row(db, "SELECT count(*) FROM marketplace.users") == (2,)
