@@ -5,6 +5,7 @@ duplicates nothing; dry-run says exactly what moves."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -207,3 +208,36 @@ def test_given_a_deadline_when_it_comes_then_the_run_stops_between_batches_and_t
         second = run_retention(conn, stores, AS_OF, batch_rows=4)
     assert second.complete
     _assert_nothing_lost_nothing_doubled(db, stores, seeded)
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+
+
+def _fits(kind: str, value: Any) -> bool:
+    """Whether a JSON value reads as the Hive type the Glue table declares (OpenX JSON SerDe)."""
+    if value is None:
+        return True
+    if kind == "bigint":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "double" or kind.startswith("decimal"):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "timestamp":
+        return isinstance(value, str) and bool(_TIMESTAMP.match(value))
+    return isinstance(value, str)
+
+
+def test_given_archived_rows_then_every_value_reads_as_its_glue_column_type(
+    database_url: str, db: psycopg.Connection, stores: Stores, seeded: dict[str, set[str]]
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        run_retention(conn, stores, AS_OF, batch_rows=50)
+    for policy in ARCHIVED:
+        rows = _archived(stores, policy)
+        assert rows, policy.table
+        for row in rows:
+            assert list(row) == [name for name, _ in policy.columns]  # the Glue table's column order
+            wrong = {name: row[name] for name, kind in policy.hive_columns() if not _fits(kind, row[name])}
+            assert wrong == {}, policy.table
+            assert all(row[c] is None or str(row[c]).startswith("enc:v1:") for c in policy.personal)
