@@ -79,7 +79,7 @@ PSEUDONYMIZE: tuple[tuple[str, str, str], ...] = (
     ("intel.fraud_predictions", "wallet_address = ANY(%(wallets)s)", "client_ip_hash = NULL"),
     (
         "ingest.events",
-        "data->>'user_id' = %(user_text)s OR data->>'buyer_user_id' = %(user_text)s "
+        "data->>'user_id' = ANY(%(user_texts)s) OR data->>'buyer_user_id' = ANY(%(user_texts)s) "
         "OR lower(data->>'email') = ANY(%(emails)s)",
         "data = data || (SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb) "
         "FROM jsonb_each_text(%(ingest_personal)s::jsonb) AS p(k, v) WHERE data ? k)",
@@ -106,6 +106,18 @@ def _identity(conn: psycopg.Connection, user_id: int) -> dict[str, Any] | None:
         {"u": user_id},
     ).fetchone()
     return found if found and found["known"] else None
+
+
+def ledger_ids(conn: psycopg.Connection, user_id: int) -> list[str]:
+    """The user's ids as the ingest ledger holds them (the facts as sent): the integer, and any text
+    id of the marketplace's that ingest gave this integer (ingest.external_ids)."""
+    texts = [
+        row[0]
+        for row in conn.execute(
+            "SELECT external_id FROM ingest.external_ids WHERE kind = 'user' AND internal_id = %s", (user_id,)
+        )
+    ]
+    return [str(user_id), *texts]
 
 
 def subjects_of(user_id: int, wallets: Iterable[str]) -> list[str]:
@@ -146,7 +158,7 @@ def erase(conn: psycopg.Connection, redis: Any, user_id: int, *, actor: str) -> 
     emails = [identity["email"]] if identity["email"] else []
     params = {
         "user": user_id,
-        "user_text": str(user_id),
+        "user_texts": ledger_ids(conn, user_id),
         "emails": emails,
         "email_hashes": [identity["email_hash"]] if identity["email_hash"] else [],
         "wallets": identity["wallets"],
@@ -184,7 +196,10 @@ _EXPORT: tuple[tuple[str, str], ...] = (
     ("marketplace.sessions", "user_id = %(user)s"),
     ("marketplace.login_attempts", "user_id = %(user)s"),
     ("intel.fraud_predictions", "wallet_address = ANY(%(wallets)s)"),
-    ("ingest.events", "data->>'user_id' = %(user_text)s OR data->>'buyer_user_id' = %(user_text)s"),
+    (
+        "ingest.events",
+        "data->>'user_id' = ANY(%(user_texts)s) OR data->>'buyer_user_id' = ANY(%(user_texts)s)",
+    ),
 )
 
 
@@ -194,7 +209,7 @@ def export(conn: psycopg.Connection, stores: Stores, user_id: int) -> dict[str, 
     identity = _identity(conn, user_id)
     if identity is None:
         raise NotFound(f"unknown user {user_id}: no such user in marketplace.users or intel.users")
-    params = {"user": user_id, "user_text": str(user_id), "wallets": identity["wallets"]}
+    params = {"user": user_id, "user_texts": ledger_ids(conn, user_id), "wallets": identity["wallets"]}
     cur = conn.cursor(row_factory=dict_row)
     hot = {
         table: [

@@ -82,3 +82,31 @@ def test_given_a_text_id_not_sent_yet_when_referenced_then_the_reason_names_it_a
     )
     assert both.accepted == 2
     assert _row(db, "SELECT count(*) FROM marketplace.users") == (2,)
+
+
+def test_given_a_user_ingested_by_a_text_id_when_erased_then_the_ledger_keeps_nothing_personal(
+    database_url: str, db: psycopg.Connection
+) -> None:
+    from shared.retention import gdpr
+
+    # Given a user and an order sent with the marketplace's text ids (the ledger holds them as sent)
+    ingest_events(
+        [
+            event("user.created", user("usr_gone", email="gone@example.com")),  # type: ignore[arg-type]
+            event("wallet.linked", {"address": WALLET, "user_id": "usr_gone"}),
+            event("event.listed", listed_event("evt_g")),  # type: ignore[arg-type]
+            event("ticket.minted", minted("evt_g_1", "evt_g")),  # type: ignore[arg-type]
+            event(
+                "order.paid",
+                order("ord_g", ticket_id="evt_g_1", event_id="evt_g", user_id="usr_gone", wallet=WALLET),  # type: ignore[arg-type]
+            ),
+        ]
+    )
+    internal = _row(db, "SELECT internal_id FROM ingest.external_ids WHERE external_id = 'usr_gone'")[0]
+    assert "gone@example.com" in str(db.execute("SELECT data FROM ingest.events").fetchall())
+    # When the user is erased by the id the tables know it by
+    with psycopg.connect(database_url) as conn:
+        assert gdpr.erase(conn, None, internal, actor="test")["status"] == "erased"
+    # Then the ledger's facts about that user hold no email and no buyer IP
+    ledger = str(db.execute("SELECT data FROM ingest.events").fetchall())
+    assert "gone@example.com" not in ledger and "203.0.113.9" not in ledger
