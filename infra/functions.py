@@ -70,7 +70,13 @@ CATALOG: tuple[FunctionSpec, ...] = (
     # The model-ops job (issue 17): quality from labels, the rollout watchdog, emergency retraining; it
     # reads the served model (drift, version) and rewrites models/ROLLOUT.json (infra/retrain.py).
     FunctionSpec(
-        "model_ops", "Model quality from labels, rollout watchdog, emergency retraining", "job", model=True
+        "model_ops",
+        "Model quality from labels, rollout watchdog, emergency retraining",
+        "job",
+        model=True,
+        # Through the NAT: it starts the retraining state machine (states:StartExecution), and the
+        # isolated subnets have no Step Functions endpoint.
+        egress=True,
     ),
     # The retraining pipeline's two Lambda steps (infra/retrain.py: the state machine invokes them and
     # grants their S3 access there; training itself runs on CodeBuild).

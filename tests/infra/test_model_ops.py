@@ -27,7 +27,10 @@ def _function(synth, name: str) -> dict[str, Any]:
 def test_given_the_model_ops_function_then_it_reads_the_model_writes_only_rollout_and_starts_the_pipeline(
     dev_synth,
 ):
-    variables = _function(dev_synth, "model_ops")["Environment"]["Variables"]
+    function = _function(dev_synth, "model_ops")
+    # it reaches Step Functions through the NAT, as the ETL reaches the chain
+    assert function["VpcConfig"]["SubnetIds"] == _function(dev_synth, "etl")["VpcConfig"]["SubnetIds"]
+    variables = function["Environment"]["Variables"]
     assert "TG_MODEL_REGISTRY" in variables and "TG_DB_SECRET_ARN" in variables
     assert "RetrainStateMachine" in flat(variables["TG_RETRAIN_STATE_MACHINE_ARN"])
     statements = _statements(dev_synth, _role_of_function(dev_synth, "model_ops"))
