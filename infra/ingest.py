@@ -33,7 +33,6 @@ from typing import Any
 import jsii
 from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -42,6 +41,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.alarms import paging_alarm
 from infra.config import EnvironmentConfig
 
 MAX_MESSAGE_BYTES = 1_048_576
@@ -216,20 +216,16 @@ class IngestQueue(Construct):
         def alarm(
             name: str, severity: str, description: str, metric: cloudwatch.IMetric, threshold: float
         ) -> None:
-            created = cloudwatch.Alarm(
+            paging_alarm(
                 self,
                 name,
-                alarm_name=f"ticketguard-{config.name}-{name}",
-                alarm_description=description,
+                environment=config.name,
+                name=name,
+                description=description,
                 metric=metric,
                 threshold=threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                topic=topics[severity],
             )
-            notify = actions.SnsAction(topics[severity])
-            created.add_alarm_action(notify)
-            created.add_ok_action(notify)
 
         alarm(
             "ingest-dead-letters",

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.alarms import AT_LEAST, paging_alarm
 from infra.config import EnvironmentConfig
 from infra.data import INSTANT_RETRIEVAL_AFTER_DAYS
 from infra.monitoring import app_metric
@@ -193,33 +192,31 @@ class RetentionCatalog(Construct):
     def _alarms(
         self, config: EnvironmentConfig, function: lambda_.Function, topics: dict[str, sns.ITopic]
     ) -> None:
-        failed = cloudwatch.Alarm(
+        high = topics["high"]
+        paging_alarm(
             self,
             "Failed",
-            alarm_name=f"ticketguard-{config.name}-retention-failed",
-            alarm_description="The retention function failed (a batch stays pending; the next run resumes it). "
+            environment=config.name,
+            name="retention-failed",
+            description="The retention function failed (a batch stays pending; the next run resumes it). "
             "Logs: the retention function's log group; state: retention.batches.",
             metric=function.metric_errors(period=Duration.hours(1), statistic="Sum"),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=high,
+            comparison=AT_LEAST,
         )
-        incomplete = cloudwatch.Alarm(
+        paging_alarm(
             self,
             "Incomplete",
-            alarm_name=f"ticketguard-{config.name}-retention-incomplete",
-            alarm_description="Retention stopped with rows still past their hot age (continuations exhausted): "
+            environment=config.name,
+            name="retention-incomplete",
+            description="Retention stopped with rows still past their hot age (continuations exhausted): "
             "raise TG_RETENTION_MAX_CONTINUATIONS or run `ticketguard retention` by hand.",
             metric=app_metric("RetentionIncomplete", "Sum", Duration.hours(1), on="retention-incomplete"),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=high,
+            comparison=AT_LEAST,
         )
-        for alarm in (failed, incomplete):
-            alarm.add_alarm_action(actions.SnsAction(topics["high"]))
-            alarm.add_ok_action(actions.SnsAction(topics["high"]))
 
 
 def _glue_table(scope: Construct, policy: TablePolicy, bucket: str, database_name: str) -> glue.CfnTable:
