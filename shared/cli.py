@@ -20,7 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "smoke": ("shared.smoke:cli", "check a deployed API: health, scoring, a bad request, metrics"),
     "train": ("shared.ml.cli:cli", "train, evaluate, compile and register a fraud model"),
     "model": ("shared.jobs.model_cli:cli", "model rollout: status, shadow, canary, promote, rollback"),
-    "retention": ("shared.retention.cli:retention_cli", "archive rows past their hot age, then delete (--dry-run)"),
+    "retention": (
+        "shared.retention.cli:retention_cli",
+        "archive rows past their hot age, then delete (--dry-run)",
+    ),
     "gdpr": ("shared.retention.cli:gdpr_cli", "GDPR erase/export of one user's personal data"),
 }
 

@@ -177,12 +177,10 @@ def consume_record(record: SQSRecord) -> BatchOutcome:
             outcome = consume(conn, batch)
     except PoolTimeout as exc:
         raise DependencyUnavailable("the event store (PostgreSQL) is unavailable") from exc
-    for status, count in (
-        ("Accepted", outcome.accepted),
-        ("Duplicate", outcome.duplicates),
-        ("Rejected", outcome.rejected),
-    ):
-        metrics.add_metric(name=f"IngestEvents{status}", unit=MetricUnit.Count, value=count)
+    # Named in full: the metrics catalogue's test finds each emitter by its literal name.
+    metrics.add_metric(name="IngestEventsAccepted", unit=MetricUnit.Count, value=outcome.accepted)
+    metrics.add_metric(name="IngestEventsDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
+    metrics.add_metric(name="IngestEventsRejected", unit=MetricUnit.Count, value=outcome.rejected)
     if outcome.status == "refused":
         metrics.add_metric(name="IngestBatchesRefused", unit=MetricUnit.Count, value=1)
         logger.warning("ingest batch refused", extra={"batch_id": batch.batch_id, "error": outcome.error})
