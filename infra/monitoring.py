@@ -18,7 +18,6 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -27,6 +26,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.alarms import paging_alarm
 from infra.config import EnvironmentConfig
 from infra.metrics_catalogue import load_catalogue
 
@@ -168,23 +168,21 @@ class Monitoring(Construct):
             datapoints_to_alarm: int | None = None,
             comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         ) -> cloudwatch.Alarm:
-            """An alarm that notifies the severity's topic when it fires and when it clears; no data is
-            no breach. Most alarms fire on one period above their threshold (the defaults)."""
-            created = cloudwatch.Alarm(
+            """An alarm that pages the severity's topic (infra/alarms.py). Most fire on one period above
+            their threshold (the defaults)."""
+            created = paging_alarm(
                 self,
                 name,
-                alarm_name=f"ticketguard-{config.name}-{name}",
-                alarm_description=alarm_description,
+                environment=config.name,
+                name=name,
+                description=alarm_description,
                 metric=metric,
                 threshold=threshold,
+                topic=topics[severity],
+                comparison=comparison_operator,
                 evaluation_periods=evaluation_periods,
                 datapoints_to_alarm=datapoints_to_alarm,
-                comparison_operator=comparison_operator,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            notify = actions.SnsAction(topics[severity])
-            created.add_alarm_action(notify)
-            created.add_ok_action(notify)
             self.alarms[name] = created
             return created
 

@@ -33,7 +33,6 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, IgnoreMode, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -48,6 +47,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.alarms import AT_LEAST, paging_alarm
 from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
 from infra.log_groups import encrypted_log_group
@@ -475,19 +475,16 @@ class RetrainPipeline(Construct):
                 "The retraining build (ticketguard train on CodeBuild) failed: see its CloudWatch logs",
             ),
         ):
-            alarm = cloudwatch.Alarm(
+            alarm = paging_alarm(
                 self,
                 "".join(part.capitalize() for part in name.split("-")),
-                alarm_name=f"ticketguard-{self.config.name}-{name}",
-                alarm_description=description,
+                environment=self.config.name,
+                name=name,
+                description=description,
                 metric=metric,
                 threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                topic=topic,
+                comparison=AT_LEAST,
             )
-            notify = actions.SnsAction(topic)
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
             alarms[name] = alarm
         return alarms
