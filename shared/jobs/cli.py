@@ -7,18 +7,12 @@ import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
+from shared.cli_args import aware_instant
 from shared.db import connect
 from shared.errors import ValidationFailed
 from shared.jobs.events import ScheduledJob
 from shared.jobs.scheduled import feature_job, refresh_job
 from shared.kpis.kpis import compute_kpis
-
-
-def _aware(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a timezone, e.g. 2026-03-01T00:00:00+00:00")
-    return value
 
 
 def etl_cli(argv: list[str]) -> int:
@@ -28,7 +22,7 @@ def etl_cli(argv: list[str]) -> int:
     )
     parser.add_argument("--mode", choices=["hourly", "daily"], default="hourly")
     parser.add_argument(
-        "--since", type=_aware, help="re-read backend rows updated since (ISO time with zone)"
+        "--since", type=aware_instant, help="re-read backend rows updated since (ISO time with zone)"
     )
     parser.add_argument("--confirmations", type=int, help="blocks on top before a log is loaded")
     args = parser.parse_args(argv)
@@ -56,7 +50,7 @@ def features_cli(argv: list[str]) -> int:
     parser.add_argument("--mode", choices=["hourly", "daily"], default="daily")
     parser.add_argument(
         "--as-of",
-        type=_aware,
+        type=aware_instant,
         help=(
             "bring the tables to what scoring reads at this time (default: now): the hourly "
             "snapshot in force then, and with --mode daily the daily one (shared/features/cadence.py)"
@@ -73,8 +67,8 @@ def refresh_views_cli(argv: list[str]) -> int:
         description="refresh the dashboard views once; with --kpis, print the KPIs of a window too",
     )
     parser.add_argument("--kpis", action="store_true", help="also print the KPIs of [--start, --end)")
-    parser.add_argument("--start", type=_aware, help="default: 24 hours before --end")
-    parser.add_argument("--end", type=_aware, help="default: now")
+    parser.add_argument("--start", type=aware_instant, help="default: 24 hours before --end")
+    parser.add_argument("--end", type=aware_instant, help="default: now")
     args = parser.parse_args(argv)
     print(json.dumps(refresh_job(), indent=2))
     if args.kpis:

@@ -9,14 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared.cli_args import aware_instant
 from shared.errors import ConfigurationError
-
-
-def _aware(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a timezone, e.g. 2026-03-01T00:00:00+00:00")
-    return value
 
 
 def retention_cli(argv: list[str]) -> int:
@@ -27,7 +21,9 @@ def retention_cli(argv: list[str]) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would move, per table; change nothing"
     )
-    parser.add_argument("--as-of", type=_aware, help="the run's 'now' (ISO time with zone; default: now)")
+    parser.add_argument(
+        "--as-of", type=aware_instant, help="the run's 'now' (ISO time with zone; default: now)"
+    )
     args = parser.parse_args(argv)
     as_of = args.as_of or datetime.now(UTC)
     if not args.dry_run:
