@@ -408,7 +408,7 @@ def _small_lines(templates: Templates, traffic: Traffic) -> list[Line]:
         Line(
             "messaging",
             "SQS, SNS",
-            f"{queues} queue, {topics} topics",
+            f"{queues} queue{'s' if queues != 1 else ''}, {topics} topics",
             queues * 0.1 * PRICES["sqs_requests_million"],
             ("AWS::SQS::Queue", "AWS::SNS::Topic"),
         )
