@@ -47,7 +47,9 @@ class FunctionSpec:
     cache: bool = False
     model: bool = False
     egress: bool = False  # needs the Internet (chain RPC) through the NAT
-    archive_prefixes: tuple[str, ...] = ()  # read/write on these archive-bucket prefixes
+    # read and write on these archive-bucket prefixes; never delete: an archive's end of life is the
+    # bucket's lifecycle rules (issue 16)
+    archive_prefixes: tuple[str, ...] = ()
     alerts: bool = False  # publishes to the severity topics
     required: bool = True  # a missing handler fails the synth; optional ones are skipped with a warning
 
@@ -260,7 +262,7 @@ class FunctionFactory(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ArchiveObjects",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    actions=["s3:GetObject", "s3:PutObject"],
                     resources=[f"{bucket_arn}/{prefix}*" for prefix in spec.archive_prefixes],
                 )
             )

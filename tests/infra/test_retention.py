@@ -140,3 +140,17 @@ def test_given_the_retention_function_then_a_failure_and_an_unfinished_run_alarm
     incomplete = alarms["ticketguard-dev-retention-incomplete"]
     assert incomplete["MetricName"] == "RetentionIncomplete"
     assert all(alarm["AlarmActions"] for alarm in (failed, incomplete))
+
+
+def test_given_the_retention_function_then_it_may_not_delete_archive_objects(dev_synth):
+    # Given the retention function's policies: it writes and reads back archive objects, and never
+    # deletes one (the lifecycle rules end an archive's life; Object Lock guards the audit bucket)
+    import json
+
+    policies = dev_synth.resources("AWS::IAM::Policy", stack="Service")
+    retention = [p for lid, p in policies.items() if lid.startswith("FunctionsRetentionRole")]
+    assert retention
+    actions = json.dumps(
+        [s["Action"] for p in retention for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    )
+    assert "s3:PutObject" in actions and "s3:DeleteObject" not in actions
