@@ -69,17 +69,17 @@ def consume(conn: psycopg.Connection[Any], batch: QueuedBatch) -> BatchOutcome:
     """Apply one queued batch (see the module's docstring); the outcome, new or recorded before."""
     try:
         with conn.transaction():
-            claimed = conn.execute(
-                "SELECT 1 FROM ingest.batches WHERE batch_id = %s FOR UPDATE", (batch.batch_id,)
+            seen = conn.execute(
+                "SELECT 1 FROM ingest.batches WHERE batch_id = %s", (batch.batch_id,)
             ).fetchone()
-            if claimed is None:
-                _apply(conn, batch)
+            outcome = None if seen else _apply(conn, batch)
+        # A redelivered batch answers what its first delivery recorded.
+        return outcome or batch_outcome(conn, batch.batch_id)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("the event store (PostgreSQL) is unavailable") from exc
-    return batch_outcome(conn, batch.batch_id)
 
 
-def _apply(conn: psycopg.Connection[Any], batch: QueuedBatch) -> None:
+def _apply(conn: psycopg.Connection[Any], batch: QueuedBatch) -> BatchOutcome:
     parsed = _parse(batch.body)
     error = parsed if isinstance(parsed, str) else None
     results: list[EventResult] = []
@@ -88,20 +88,36 @@ def _apply(conn: psycopg.Connection[Any], batch: QueuedBatch) -> None:
         valid, rejected = validate_events(parsed.events, now=batch.received_at)
         stored = store_events(conn, valid) if valid else []
         results = sorted([*stored, *rejected], key=lambda result: result.index)
-    conn.execute(
+    counts = {
+        status: sum(r.status == status for r in results) for status in ("accepted", "duplicate", "rejected")
+    }
+    status = "refused" if error else "processed"
+    row = conn.execute(
         "INSERT INTO ingest.batches (batch_id, api_key_id, received_at, status, accepted, duplicates,"
-        " rejected, error, results) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " rejected, error, results) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING processed_at",
         (
             batch.batch_id,
             batch.api_key_id,
             batch.received_at,
-            "refused" if error else "processed",
-            sum(r.status == "accepted" for r in results),
-            sum(r.status == "duplicate" for r in results),
-            sum(r.status == "rejected" for r in results),
+            status,
+            counts["accepted"],
+            counts["duplicate"],
+            counts["rejected"],
             error,
             Jsonb([r.model_dump(mode="json", exclude_none=True) for r in results]),
         ),
+    ).fetchone()
+    assert row is not None
+    return BatchOutcome(
+        batch_id=batch.batch_id,
+        status=status,
+        received_at=batch.received_at,
+        processed_at=row[0],
+        accepted=counts["accepted"],
+        duplicates=counts["duplicate"],
+        rejected=counts["rejected"],
+        error=error,
+        results=results,
     )
 
 

@@ -71,6 +71,16 @@ def _fields(event: IngestEvent, **extra: Any) -> dict[str, Any]:
     return {**event.data.model_dump(), "source_occurred_at": event.occurred_at, **extra}
 
 
+def _order_fields(event: IngestEvent) -> dict[str, Any]:
+    fields = _fields(event, status=_ORDER_STATUS[event.type])
+    return fields | {"client_ip": fields["buyer_ip"]}
+
+
+def _label_fields(event: IngestEvent) -> dict[str, Any]:
+    fields = _fields(event, is_fraud=event.type != "fraud.false_positive")
+    return fields | {"source": "chargeback" if event.type == "chargeback.filed" else fields["source"]}
+
+
 _USERS = Reference("user_id", "marketplace.users", "user_id")
 _LABEL_COLUMNS = "transaction_id text, is_fraud boolean, source text, source_occurred_at timestamptz"
 _ORDER_STATUS = {"order.paid": "completed", "order.failed": "failed", "order.refunded": "refunded"}
@@ -137,7 +147,7 @@ WRITERS: tuple[Writer, ...] = (
                  "client_ip", "status", "created_at"),
             ),
         ),
-        lambda e: _fields(e, client_ip=e.data.model_dump()["buyer_ip"], status=_ORDER_STATUS[e.type]),
+        _order_fields,
         (
             Reference("ticket_id", "marketplace.tickets", "ticket_id"),
             Reference("event_id", "marketplace.events", "event_id"),
@@ -183,11 +193,7 @@ WRITERS: tuple[Writer, ...] = (
             + " WHERE r.source = 'chargeback' AND orders.transaction_id = r.transaction_id"
             " AND (orders.source_occurred_at IS NULL OR orders.source_occurred_at < r.source_occurred_at)",
         ),
-        lambda e: _fields(
-            e,
-            is_fraud=e.type != "fraud.false_positive",
-            source="chargeback" if e.type == "chargeback.filed" else e.data.model_dump()["source"],
-        ),
+        _label_fields,
     ),
     Writer(("order.placed", "ticket.listed"), (), _fields),
 )  # fmt: skip

@@ -14,7 +14,6 @@ from shared.ingest.models import DATA_MODELS, MAX_EVENTS, IngestEvent
 # A clock ahead of ours by more than this is a bad clock (or a forged time), not a fact from the future:
 # a future occurred_at would win every later update.
 CLOCK_SKEW = timedelta(minutes=5)
-MAX_BATCH_BYTES = 1_048_576  # 1 MiB, a batch's body
 _ENVELOPE_FIELDS = {"event_id", "type", "occurred_at", "data"}
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 

@@ -336,6 +336,8 @@ class LocalGateway:
     ) -> Response:
         """What API Gateway's SQS integration does (infra/ingest.py): the request validator checks the
         body against the document's schema, the body goes on the queue whole, 202 with the batch's id."""
+        # Exactly application/json (absent: read as it), not shared.api.http's "+json" rule: the
+        # integration has a request template for application/json only, and answers 415 to the rest.
         content_type = request.headers.get("content-type")
         media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
         if media_type != "application/json":

@@ -87,3 +87,20 @@ def test_given_the_api_then_post_events_goes_to_the_queue_with_the_marketplace_k
     [policy] = [p for lid, p in roles.items() if lid.startswith("IngestGatewayRole")]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert [s["Action"] for s in statements] == ["sqs:SendMessage", ["kms:Decrypt", "kms:GenerateDataKey"]]
+
+
+def test_given_the_documented_batch_limit_then_a_whole_batch_and_its_attributes_fit_one_sqs_message():
+    # SQS counts a message's body and its attributes (name, data type, value) against the 1 MiB limit:
+    # the largest body the API admits, with the largest attributes the gateway adds, must still fit
+    from datetime import UTC, datetime
+
+    from shared.api.spec import operations
+    from shared.ingest.consumer import message_attributes, queued_batch
+
+    [ingest] = [op for op in operations() if op.queue == "ingest"]
+    assert ingest.max_body_bytes is not None
+    largest = queued_batch("", batch_id="b" * 128, received_at=datetime.now(UTC), api_key_id="k" * 128)
+    attributes = sum(
+        len(name) + len("String") + len(value) for name, value in message_attributes(largest).items()
+    )
+    assert ingest.max_body_bytes + attributes <= MAX_MESSAGE_BYTES
