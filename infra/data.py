@@ -6,7 +6,7 @@ and the endpoint, and build their connection URL at cold start (`shared/runtime_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -21,6 +21,7 @@ from infra.config import EnvironmentConfig
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
 from infra.network import Network, closed_security_group
+from shared.retention.policy import DATA_TYPES, DataType
 
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens here
 # Left out of the generated master password: one list for the first password and every rotated one,
@@ -28,33 +29,53 @@ PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens here
 CREDENTIAL_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
 
-@dataclass(frozen=True)
-class RetentionRule:
-    """One row of spec 2.1 that has an archive tier: hot storage in PostgreSQL (`hot_days`), then the
-    archive bucket until `total_days` after the record was created. Archived objects are written when
-    a record leaves hot storage, so the bucket expires them `total_days - hot_days` after upload."""
-
-    prefix: str
-    data_type: str
-    hot_days: int
-    total_days: int
-    deep_archive_after_days: int | None
-
-    @property
-    def expiration_days(self) -> int:
-        return self.total_days - self.hot_days
-
-
-RETENTION_RULES = (
-    RetentionRule("transaction-logs/", "Transaction logs (PCI-DSS)", 90, 2 * 365, None),
-    # No Deep Archive: Athena cannot read it, and the archive must stay queryable (issue 16).
-    RetentionRule("ml-predictions/", "ML predictions (audit trail)", 180, 5 * 365, None),
-)
-# Audit logs (1 year hot, 7 years in all) are archived to a bucket of their own under Object Lock
-# (infra/retention.py: AuditArchive), which carries their lifecycle rule.
-# Spec 2.1 rows with no archive tier: on-chain data (permanent, on chain), user sessions (30 days,
-# deleted from PostgreSQL), Redis cache (5-minute TTL). None of them is ever written to the bucket.
+# Spec 2.1's archived data types (shared/retention/policy.py) whose archive is this module's bucket.
+# Audit logs go to a bucket of their own under Object Lock (infra/retention.py: AuditArchive). Rows with
+# no archive tier: on-chain data (permanent, on chain), user sessions (30 days, deleted from
+# PostgreSQL), Redis cache (5-minute TTL); none of them is ever written to a bucket.
+ARCHIVE_BUCKET_TYPES = tuple(t for t in DATA_TYPES if t.archived and t.bucket == "archive")
 INSTANT_RETRIEVAL_AFTER_DAYS = 30
+ATHENA_RESULTS_PREFIX = "athena-results/"  # the archive's Athena workgroup (infra/retention.py)
+
+
+def archive_lifecycle_rule(data_type: DataType, *, noncurrent_days: int) -> s3.LifecycleRule:
+    """A data type's archive prefix: Glacier Instant Retrieval after 30 days (no Deep Archive: Athena
+    cannot read it, and the archive must stay queryable, issue 16), then expired when the type's total
+    retention ends. Objects are written when a record leaves hot storage, so that is `archive_days`
+    after the upload."""
+    return s3.LifecycleRule(
+        id=data_type.prefix.rstrip("/"),
+        prefix=data_type.prefix,
+        transitions=[
+            s3.Transition(
+                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                transition_after=Duration.days(INSTANT_RETRIEVAL_AFTER_DAYS),
+            )
+        ],
+        expiration=Duration.days(data_type.archive_days),
+        noncurrent_version_expiration=Duration.days(noncurrent_days),
+    )
+
+
+def private_bucket(scope: Construct, construct_id: str, *, key: kms.IKey | None, **props: Any) -> s3.Bucket:
+    """A bucket as every TicketGuard bucket is: TLS 1.2 only, never public, owner-enforced, versioned;
+    SSE-KMS with `key` (bucket key on), or SSE-S3 without one (a server access log target)."""
+    encryption: dict[str, Any] = (
+        {"encryption": s3.BucketEncryption.KMS, "encryption_key": key, "bucket_key_enabled": True}
+        if key is not None
+        else {"encryption": s3.BucketEncryption.S3_MANAGED}
+    )
+    return s3.Bucket(
+        scope,
+        construct_id,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=True,
+        **encryption,
+        **props,
+    )
 
 
 def archive_bucket_name(scope: Construct, environment: str) -> str:
@@ -263,15 +284,10 @@ class ArchiveBucket(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         retain = RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY
-        self.access_logs = s3.Bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # the log-delivery target cannot use SSE-KMS
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
+            key=None,  # the log-delivery target cannot use SSE-KMS
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
@@ -282,57 +298,25 @@ class ArchiveBucket(Construct):
             removal_policy=retain,
             auto_delete_objects=False,
         )
-        rules = [
-            s3.LifecycleRule(
-                id=rule.prefix.rstrip("/"),
-                prefix=rule.prefix,
-                transitions=[
-                    s3.Transition(
-                        storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                        transition_after=Duration.days(INSTANT_RETRIEVAL_AFTER_DAYS),
-                    ),
-                    *(
-                        [
-                            s3.Transition(
-                                storage_class=s3.StorageClass.DEEP_ARCHIVE,
-                                transition_after=Duration.days(rule.deep_archive_after_days),
-                            )
-                        ]
-                        if rule.deep_archive_after_days
-                        else []
-                    ),
-                ],
-                expiration=Duration.days(rule.expiration_days),
-                noncurrent_version_expiration=Duration.days(30),
-            )
-            for rule in RETENTION_RULES
-        ]
+        rules = [archive_lifecycle_rule(t, noncurrent_days=30) for t in ARCHIVE_BUCKET_TYPES]
         rules.append(
             s3.LifecycleRule(
                 id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
             )
         )
-        # The archive's Athena workgroup writes query results here (infra/retention.py).
         rules.append(
             s3.LifecycleRule(
                 id="athena-results",
-                prefix="athena-results/",
+                prefix=ATHENA_RESULTS_PREFIX,
                 expiration=Duration.days(30),
                 noncurrent_version_expiration=Duration.days(1),
             )
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Archive",
+            key=key,
             bucket_name=archive_bucket_name(self, config.name),
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="archive/",
             lifecycle_rules=rules,

@@ -25,12 +25,11 @@ from constructs import Construct
 
 from infra.alarms import AT_LEAST, paging_alarm
 from infra.config import EnvironmentConfig
-from infra.data import INSTANT_RETRIEVAL_AFTER_DAYS
+from infra.data import ATHENA_RESULTS_PREFIX, archive_lifecycle_rule, private_bucket
 from infra.monitoring import app_metric
 from infra.nag import acknowledge, finding_text
 from shared.retention.policy import ARCHIVED, AUDIT_LOGS, TablePolicy
 
-ATHENA_RESULTS_PREFIX = "athena-results/"
 DEV_LOCK_DAYS = 1
 
 
@@ -55,17 +54,10 @@ class AuditArchive(Construct):
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
+            key=key,
             object_lock_enabled=True,
             object_lock_default_retention=s3.ObjectLockRetention.compliance(
                 Duration.days(audit_lock_days(config))
@@ -73,18 +65,7 @@ class AuditArchive(Construct):
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="audit-archive/",
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id=AUDIT_LOGS.prefix.rstrip("/"),
-                    prefix=AUDIT_LOGS.prefix,
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                            transition_after=Duration.days(INSTANT_RETRIEVAL_AFTER_DAYS),
-                        )
-                    ],
-                    expiration=Duration.days(AUDIT_LOGS.archive_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                ),
+                archive_lifecycle_rule(AUDIT_LOGS, noncurrent_days=1),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
                 ),

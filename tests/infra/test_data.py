@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.data import RETENTION_RULES
+from infra.data import ARCHIVE_BUCKET_TYPES
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -113,7 +113,7 @@ def test_given_the_retention_table_then_each_archived_type_expires_when_its_tota
     }  # audit-logs/: the Object Lock bucket's rule (tests/infra/test_retention.py)
     assert {prefix: rules[prefix]["ExpirationInDays"] for prefix in expected} == expected
     assert "audit-logs/" not in rules  # a prefix nothing writes in this bucket
-    assert {r.prefix: r.expiration_days for r in RETENTION_RULES} == expected
+    assert {t.prefix: t.archive_days for t in ARCHIVE_BUCKET_TYPES} == expected
     for prefix in expected:
         assert rules[prefix]["Status"] == "Enabled"
         assert rules[prefix]["Transitions"][0]["StorageClass"] == "GLACIER_IR"
