@@ -64,12 +64,7 @@ def resolve_model_dir(model_dir: str | Path | None = None) -> Path:
         if settings.model_registry:
             from shared.model.remote import served_model
 
-            served = served_model(
-                settings.model_registry,
-                fallback=model_dir,
-                cache_dir=settings.model_cache_dir,
-                ttl_s=settings.model_registry_ttl_s,
-            ).directory()
+            served = served_model(settings).directory()
             model_dir = served if served is not None else model_dir
     directory = Path(model_dir) if model_dir is not None else ARTIFACTS_ROOT
     if not directory.is_dir():

@@ -27,13 +27,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError, ModelIntegrityError
 from shared.model.compiled import CompiledModel
 from shared.model.manifest import MANIFEST_NAME, current_architecture, read_manifest, verify_files
 from shared.observability import logger
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 POINTER = "CURRENT"
 ROLLOUT = "ROLLOUT.json"  # shared.model.rollout
@@ -377,10 +380,13 @@ _served: dict[tuple[str, str | None, str, float], ServedModel] = {}
 _served_lock = threading.Lock()
 
 
-def served_model(
-    registry_uri: str, *, fallback: str | Path | None, cache_dir: str | Path | None, ttl_s: float
-) -> ServedModel:
-    """The process-wide ServedModel of this registry and fallback."""
+def served_model(settings: Settings) -> ServedModel:
+    """The process-wide ServedModel of the settings' registry (TG_MODEL_REGISTRY, which must be set),
+    fallback (TG_MODEL_DIR), cache directory and re-check period."""
+    registry_uri, fallback, cache_dir = settings.model_registry, settings.model_dir, settings.model_cache_dir
+    if not registry_uri:
+        raise ConfigurationError("no model registry configured (TG_MODEL_REGISTRY)")
+    ttl_s = settings.model_registry_ttl_s
     key = (registry_uri, None if fallback is None else str(fallback), str(cache_dir or ""), ttl_s)
     with _served_lock:
         served = _served.get(key)

@@ -14,17 +14,15 @@ scoring path (shared/scoring/rollout.py) asks `candidate()` for it. The model-op
 through `ticketguard model ...` (shared/ml/model_cli.py): no HTTP route changes the served model.
 
 The same code locally and in AWS: only the store differs (LocalStore, S3Store). Functions re-read the
-pointer files at most every Settings.model_registry_ttl_s (AWS, shared.model.remote) or every second
-(a directory, `LOCAL_RECHECK_S`).
+pointer files at most every Settings.model_registry_ttl_s (AWS, in the background: shared.model.remote);
+the scoring path asks `candidate()` at most once a second (shared.scoring.rollout.CandidateMemo), which
+reads a registry directory's ROLLOUT.json then.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +36,6 @@ POINTER = "CURRENT"
 MODES = ("shadow", "canary")
 DEFAULT_CANARY_WEIGHT = 0.1
 MAX_HISTORY = 50
-LOCAL_RECHECK_S = 1.0
 Mode = Literal["shadow", "canary"]
 
 
@@ -150,8 +147,6 @@ class S3Store:
         return Rollout.from_json(found[0] if found else {})
 
     def set_rollout(self, rollout: Rollout) -> None:
-        import json
-
         self.s3.put_object(
             Bucket=self.registry.bucket,
             Key=self.registry.key(ROLLOUT_NAME),
@@ -328,31 +323,6 @@ class Candidate:
         return self.mode == "canary" and routed_to_candidate(transaction_id, self.weight)
 
 
-class _LocalCandidate:
-    """The candidate of a registry directory, re-read at most every LOCAL_RECHECK_S."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._checked: tuple[float, Path, Candidate | None] | None = None
-
-    def get(self, root: Path, load: Callable[[Path], Any]) -> Candidate | None:
-        with self._lock:
-            now = self._clock()
-            checked = self._checked
-            if checked is not None and checked[1] == root and now - checked[0] < LOCAL_RECHECK_S:
-                return checked[2]
-            rollout = LocalStore(root).rollout()
-            found = None
-            if rollout.candidate is not None and rollout.mode is not None:
-                found = Candidate(load(root / rollout.candidate), rollout.mode, rollout.weight)
-            self._checked = (now, root, found)
-            return found
-
-
-_local = _LocalCandidate()
-
-
 def registry_root() -> Path | None:
     """The local registry directory the served model comes from: TG_MODEL_DIR when it holds CURRENT,
     else model_artifacts/ (no TG_MODEL_DIR); None when TG_MODEL_DIR is a version directory."""
@@ -376,12 +346,7 @@ def candidate() -> Candidate | None:
         if settings.model_registry:
             from shared.model.remote import served_model
 
-            served = served_model(
-                settings.model_registry,
-                fallback=settings.model_dir,
-                cache_dir=settings.model_cache_dir,
-                ttl_s=settings.model_registry_ttl_s,
-            )
+            served = served_model(settings)
             served.directory()
             trial = served.candidate
             if trial is None:
@@ -389,7 +354,12 @@ def candidate() -> Candidate | None:
             directory, mode, weight = trial
             return Candidate(load_model(directory), "canary" if mode == "canary" else "shadow", weight)
         root = registry_root()
-        return None if root is None else _local.get(root, load_model)
+        if root is None:
+            return None
+        state = LocalStore(root).rollout()
+        if state.candidate is None or state.mode is None:
+            return None
+        return Candidate(load_model(root / state.candidate), state.mode, state.weight)
     except Exception as exc:
         logger.error(
             "model candidate not loaded: scoring with the served model only", extra={"error": str(exc)}

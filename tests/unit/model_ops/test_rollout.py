@@ -104,3 +104,46 @@ def test_canary_routing_is_deterministic_and_close_to_its_weight() -> None:
     wider = [rollout.routed_to_candidate(i, 0.3) for i in ids]
     assert all(w for r, w in zip(routed, wider, strict=True) if r)
     assert not any(rollout.routed_to_candidate(i, 0.0) for i in ids[:100])
+
+
+def test_given_no_rollout_when_the_scoring_path_asks_then_no_candidate_model_is_loaded(
+    store: rollout.LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the served registry is this directory, with no ROLLOUT.json
+    import shared.model
+    from shared.config import get_settings
+
+    loaded: list[Path] = []
+    monkeypatch.setattr(
+        shared.model, "load_model", lambda directory=None: loaded.append(directory) or "model"
+    )
+    monkeypatch.setenv("TG_MODEL_DIR", str(store.root))
+    monkeypatch.delenv("TG_MODEL_REGISTRY", raising=False)
+    get_settings.cache_clear()
+    try:
+        # When the scoring path asks for the candidate: none, and no model is loaded for it
+        assert rollout.candidate() is None
+        assert loaded == []
+        # And once v2 is a canary, it is loaded from the registry directory and runs at its weight
+        rollout.start_candidate(store, "v2", "canary", weight=0.2, by="t", reason="r")
+        assert rollout.candidate() == rollout.Candidate("model", "canary", 0.2)
+        assert loaded == [store.root / "v2"]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_given_the_scoring_paths_candidate_memo_then_the_rollout_is_read_at_most_once_a_second() -> None:
+    from shared.scoring.rollout import MEMO_S, CandidateMemo
+
+    # Given a candidate source counting its reads, behind the memo, on a clock the test moves
+    reads: list[float] = []
+    now = [100.0]
+    memo = CandidateMemo(lambda: reads.append(now[0]) or len(reads), clock=lambda: now[0])
+    # When asked many times within a second: one read, its answer reused
+    assert [memo() for _ in range(5)] == [1] * 5
+    now[0] += MEMO_S / 2
+    assert memo() == 1
+    # Then once a second has passed, read again (a rollout change reaches scoring within MEMO_S)
+    now[0] += MEMO_S / 2
+    assert memo() == 2
+    assert reads == [100.0, 100.0 + MEMO_S]
