@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from shared.retention.policy import (
     USER_SESSIONS,
 )
 from shared.retention.shred import PREFIX, IntegrityError, SubjectKeys, _Sealer, key_id_of
-from shared.retention.store import LocalStore, RetentionSettings, stores_from_settings
+from shared.retention.store import LocalStore, RetentionSettings, S3Store, stores_from_settings
 
 KEY = bytes(range(32))
 
@@ -133,3 +133,25 @@ def test_given_an_unfinished_run_then_it_continues_itself_with_the_same_as_of_up
         {"as_of": as_of.isoformat(), "continuation": 1},
         {"as_of": as_of.isoformat(), "continuation": 2},
     ]
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.puts: list[dict[str, Any]] = []
+
+    def put_object(self, **kwargs: Any) -> None:
+        self.puts.append(kwargs)
+
+
+def test_given_the_audit_store_when_it_writes_then_s3_gets_a_checksum_and_a_compliance_lock() -> None:
+    # Given S3's rule: a PUT into an Object Lock bucket is refused without an integrity checksum
+    # (moto does not enforce it, so the integration tests cannot hold it)
+    client = FakeS3()
+    S3Store("audit", client=client, lock_days=2190).put("audit-logs/a", b"x", content_type="t")
+    S3Store("archive", client=client).put("transaction-logs/b", b"y", content_type="t")
+    # Then every PUT carries a checksum; the audit one its lock until `lock_days` after the upload
+    assert [p["ChecksumAlgorithm"] for p in client.puts] == ["SHA256", "SHA256"]
+    locked, plain = client.puts
+    assert locked["ObjectLockMode"] == "COMPLIANCE"
+    assert locked["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=2189)
+    assert "ObjectLockMode" not in plain and "ObjectLockRetainUntilDate" not in plain
