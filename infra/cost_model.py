@@ -188,13 +188,11 @@ def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
     runs = _scheduled_runs(templates)
     machines = {lid: props for lid, props, _ in resources(templates, "AWS::StepFunctions::StateMachine")}
     machine_runs = sum(runs.get(lid, 0.0) for lid in machines)
+    definitions = json.dumps([m.get("DefinitionString", m.get("Definition", "")) for m in machines.values()])
     api_requests = traffic.api_requests_per_day * DAYS_PER_MONTH
     gb_seconds = {"arm64": 0.0, "x86_64": 0.0}
     invocations = 0.0
     for name, (logical_id, props) in _functions(templates).items():
-        definitions = json.dumps(
-            [m.get("DefinitionString", m.get("Definition", "")) for m in machines.values()]
-        )
         if name == "score":
             count, seconds = api_requests, traffic.score_billed_ms / 1000
         elif logical_id in runs:

@@ -16,9 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from shared.jobs.schedules import SCHEDULES, Schedule
-
-__all__ = ["SCHEDULES", "Jobs", "Schedule"]
+from shared.jobs.schedules import SCHEDULES
 
 
 class Jobs(Construct):

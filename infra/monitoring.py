@@ -32,7 +32,6 @@ from infra.metrics_catalogue import load_catalogue
 
 CATALOGUE = load_catalogue()
 NAMESPACE = CATALOGUE.namespace
-DIMENSIONS = dict(CATALOGUE.dimensions)  # the functions' EMF metrics
 SEVERITIES = ("critical", "high", "medium")
 SETTLED_CONFUSION = "Confusion matrix, settled 24 h (served version)"
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from infra.functions import CATALOG
-from infra.jobs import SCHEDULES
 from shared.features.cadence import DAILY, HOURLY
 from shared.jobs.events import parse_job
+from shared.jobs.schedules import SCHEDULES
 from shared.local.schedules import JOBS, scheduled_event
 
 pytestmark = pytest.mark.xdist_group("infra")
