@@ -19,20 +19,23 @@ from shared.retention.store import Stores
 from tests.integration.retention.conftest import ARCHIVE, AS_OF, AUDIT, seed
 
 
-def test_given_the_sunday_event_when_the_handler_runs_then_old_rows_are_archived_and_it_reports(
-    db: psycopg.Connection,
-    stores: Stores,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def deployed(db: psycopg.Connection, stores: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
+    """The seeded database, and the function's environment naming the (moto) buckets, as in AWS."""
     seed(db)
     monkeypatch.setenv("TG_ARCHIVE_BUCKET", ARCHIVE)
     monkeypatch.setenv("TG_AUDIT_ARCHIVE_BUCKET", AUDIT)
+    return stores
+
+
+def test_given_the_sunday_event_when_the_handler_runs_then_old_rows_are_archived_and_it_reports(
+    deployed: Stores, capsys: pytest.CaptureFixture[str]
+) -> None:
     [job] = [j for j in JOBS if j.function == "retention"]
     summary = handler(scheduled_event(job, AS_OF), LocalLambdaContext("retention", "req-1", timeout_s=900))
     assert summary["complete"] and not summary["continued"] and summary["as_of"] == AS_OF.isoformat()
     assert summary["rows_archived"] > 0 and summary["rows_deleted"] > summary["rows_archived"]  # + sessions
-    assert list(stores.archive.keys("transaction-logs/marketplace_orders/"))
+    assert list(deployed.archive.keys("transaction-logs/marketplace_orders/"))
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     emitted: dict[str, Any] = {k: v for m in metrics for k, v in m.items() if k.startswith("Retention")}
     assert emitted["RetentionIncomplete"] in (0.0, [0.0])
@@ -67,14 +70,10 @@ class ShortContext(LocalLambdaContext):
 @pytest.mark.parametrize("continued", [True, False])
 def test_given_too_little_time_when_the_handler_runs_then_it_continues_itself_or_reports_incomplete(
     continued: bool,
-    db: psycopg.Connection,
-    stores: Stores,
+    deployed: Stores,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    seed(db)
-    monkeypatch.setenv("TG_ARCHIVE_BUCKET", ARCHIVE)
-    monkeypatch.setenv("TG_AUDIT_ARCHIVE_BUCKET", AUDIT)
     calls: list[tuple[str, Any, int]] = []
 
     def continue_later(function_name: str, as_of: Any, continuation: int) -> bool:
