@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -48,10 +48,6 @@ def as_text(value: Any) -> str:
 
 def line(columns: Sequence[str], values: Sequence[Any]) -> bytes:
     return json.dumps(dict(zip(columns, values, strict=True)), separators=(",", ":")).encode() + b"\n"
-
-
-def jsonl(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    return b"".join(line(columns, row) for row in rows)
 
 
 def compress(data: bytes) -> bytes:
