@@ -159,3 +159,32 @@ def test_given_every_function_role_then_wildcard_resources_are_only_for_eni_and_
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
                 assert set(actions) <= allowed, (logical_id, actions)
+
+
+# API Gateway REST's integration timeout: at most 29 s (DESIGN.md, "Two places it runs").
+API_GATEWAY_INTEGRATION_TIMEOUT_MS = 29_000
+
+
+@pytest.mark.parametrize("synth_name", ["dev_synth", "prod_synth"])
+def test_given_api_functions_then_they_time_out_before_api_gateway_gives_up_on_them(synth_name, request):
+    # Given an environment's REST API and its functions
+    synth = request.getfixturevalue(synth_name)
+    (api,) = synth.resources("AWS::ApiGateway::RestApi", stack="Service").values()
+    timeouts = [
+        operation["x-amazon-apigateway-integration"]["timeoutInMillis"]
+        for operations in api["Properties"]["Body"]["paths"].values()
+        for operation in operations.values()
+        if isinstance(operation, dict)
+        and "timeoutInMillis" in operation.get("x-amazon-apigateway-integration", {})
+    ]
+    api_functions = {
+        name: props
+        for name, props in _functions(synth).items()
+        if name in {s.name for s in CATALOG if s.kind == "api"}
+    }
+    # Then every integration waits at most API Gateway's 29 s...
+    assert timeouts and max(timeouts) <= API_GATEWAY_INTEGRATION_TIMEOUT_MS
+    # ...and every API function ends before its integration does (no work left running after a 504)
+    assert api_functions
+    for name, props in api_functions.items():
+        assert props["Timeout"] * 1000 < min(timeouts), name
