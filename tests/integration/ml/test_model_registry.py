@@ -7,34 +7,19 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from shared.errors import ModelIntegrityError
 from shared.jobs.retrain import publish_step
 from shared.ml import registry as local_registry
 from shared.ml.retrain import upload_version
-from shared.model import ARTIFACTS_ROOT
 from shared.model.manifest import read_manifest
 from shared.model.remote import POINTER, Registry, ServedModel, read_pointer, write_pointer
-
-BUCKET = "archive"
-REGISTRY = Registry(BUCKET, "models/")
-SHIPPED = local_registry.current_version_dir(ARTIFACTS_ROOT)
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        yield client
+from tests.integration.ml.s3_registry import BUCKET, REGISTRY, SHIPPED
 
 
 @pytest.fixture

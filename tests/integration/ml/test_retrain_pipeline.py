@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,35 +17,21 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from moto import mock_aws
 
 from shared.cli import main as ticketguard
 from shared.config import get_settings
 from shared.errors import ValidationFailed
 from shared.features.training import LABEL_SETTLING, build_training_set
 from shared.jobs.retrain import OUTCOME_NAME, RUNS_PREFIX, TRAINING_SET_NAME, write_training_set_csv
-from shared.ml import registry as local_registry
 from shared.ml.compile import host_architecture
 from shared.ml.retrain import read_training_set, upload_version
 from shared.ml.synthetic import synthetic_transactions
 from shared.model import ARTIFACTS_ROOT, clear_model_cache, load_model
 from shared.model.manifest import read_manifest
-from shared.model.remote import Registry, read_pointer, write_pointer
+from shared.model.remote import read_pointer, write_pointer
 from tests.fixtures.etl import T0, Market
 from tests.fixtures.ml import LambdaContext, require_tool
-
-BUCKET = "archive"
-REGISTRY = Registry(BUCKET, "models/")
-SHIPPED = local_registry.current_version_dir(ARTIFACTS_ROOT)
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    """moto's S3 with the archive bucket; every boto3 client made meanwhile talks to it."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        yield client
+from tests.integration.ml.s3_registry import BUCKET, REGISTRY, SHIPPED
 
 
 @pytest.fixture

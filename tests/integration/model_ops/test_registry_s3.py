@@ -8,27 +8,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from shared.cli import main as ticketguard
 from shared.config import get_settings
 from shared.jobs.retrain import publish_step
 from shared.model import clear_model_cache, rollout
-from shared.model.remote import Registry, ServedModel, read_pointer, write_pointer
+from shared.model.remote import ServedModel, read_pointer, write_pointer
+from tests.integration.ml.s3_registry import BUCKET, REGISTRY, archive_bucket
 from tests.integration.model_ops.conftest import CANDIDATE, SERVED
-
-BUCKET = "archive"
-REGISTRY = Registry(BUCKET, "models/")
 
 
 @pytest.fixture
 def s3(two_versions: Path) -> Iterator[Any]:
     """moto's S3 holding both versions, CURRENT naming the served one, and the run's outcome."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    with archive_bucket() as client:
         for version in (SERVED, CANDIDATE):
             for path in sorted(p for p in (two_versions / version).rglob("*") if p.is_file()):
                 key = REGISTRY.key(version, path.relative_to(two_versions / version).as_posix())
