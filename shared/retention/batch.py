@@ -75,7 +75,8 @@ class Manifest:
     key_ids: tuple[str, ...]  # the subject keys the object's encrypted fields use (GDPR export)
 
 
-def _key(policy: TablePolicy) -> sql.Composable:
+def key_sql(policy: TablePolicy) -> sql.Composable:
+    """The key column, ordered bytewise when text (the same order in every query of a batch)."""
     column = sql.Identifier(policy.key_column)
     return sql.SQL('{} COLLATE "C"').format(column) if policy.key_type == "text" else column
 
@@ -84,7 +85,8 @@ def _bound(policy: TablePolicy) -> sql.Composable:
     return sql.SQL("%s") if policy.key_type == "text" else sql.SQL("%s::bigint")
 
 
-def _table(policy: TablePolicy) -> sql.Composable:
+def table_sql(policy: TablePolicy) -> sql.Composable:
+    """The policy's table, aliased `r` (the alias its `subject_sql` names)."""
     schema, name = policy.table.split(".")
     return sql.SQL("{}.{} AS r").format(sql.Identifier(schema), sql.Identifier(name))
 
@@ -93,7 +95,7 @@ def _in_batch(policy: TablePolicy) -> sql.Composable:
     """The batch's rows: its day (before the cutoff) and its key range."""
     time = sql.Identifier(policy.time_column)
     return sql.SQL("{t} >= %s AND {t} < %s AND {t} < %s AND {k} BETWEEN {b} AND {b}").format(
-        t=time, k=_key(policy), b=_bound(policy)
+        t=time, k=key_sql(policy), b=_bound(policy)
     )
 
 
@@ -131,7 +133,7 @@ def plan(conn: psycopg.Connection, policy: TablePolicy, cutoff: datetime, rows: 
     """The next range to archive (oldest day first, at most `rows` rows), recorded as pending."""
     time = sql.Identifier(policy.time_column)
     oldest = conn.execute(
-        sql.SQL("SELECT min({t}) FROM {tbl} WHERE {t} < %s").format(t=time, tbl=_table(policy)), (cutoff,)
+        sql.SQL("SELECT min({t}) FROM {tbl} WHERE {t} < %s").format(t=time, tbl=table_sql(policy)), (cutoff,)
     ).fetchone()
     if oldest is None or oldest[0] is None:
         conn.commit()
@@ -141,7 +143,7 @@ def plan(conn: psycopg.Connection, policy: TablePolicy, cutoff: datetime, rows: 
     query = sql.SQL(
         "SELECT min(k)::text, max(k)::text FROM (SELECT {k} AS k FROM {tbl} "
         "WHERE {t} >= %s AND {t} < %s AND {t} < %s ORDER BY {k} LIMIT %s) s"
-    ).format(k=_key(policy), tbl=_table(policy), t=time)
+    ).format(k=key_sql(policy), tbl=table_sql(policy), t=time)
     found = conn.execute(query, (start, start + timedelta(days=1), cutoff, rows)).fetchone()
     assert found is not None and found[0] is not None
     batch = batch_for(policy, day, found[0], found[1], cutoff)
@@ -185,11 +187,11 @@ def _select(policy: TablePolicy) -> sql.Composed:
         "WITH b AS (SELECT r AS whole, {k} AS k, {forms}, {subject} AS subject FROM {tbl} WHERE {where}) "
         "SELECT k, {names}, subject, (SELECT " + _DIGEST + " FROM b) FROM b ORDER BY k"
     ).format(
-        k=_key(policy),
+        k=key_sql(policy),
         forms=forms,
         names=names,
         subject=sql.SQL(policy.subject_sql),  # a constant expression of the policy table, never input
-        tbl=_table(policy),
+        tbl=table_sql(policy),
         where=_in_batch(policy),
     )
 
@@ -199,7 +201,7 @@ def _locked_digest(policy: TablePolicy) -> sql.Composed:
         "SELECT count(*), "
         + _DIGEST
         + " FROM (SELECT r AS whole, {k} AS k FROM {tbl} WHERE {where} FOR UPDATE OF r) s"
-    ).format(k=_key(policy), tbl=_table(policy), where=_in_batch(policy))
+    ).format(k=key_sql(policy), tbl=table_sql(policy), where=_in_batch(policy))
 
 
 def encode(conn: psycopg.Connection, policy: TablePolicy, rows: list[tuple]) -> tuple[bytes, tuple[str, ...]]:
@@ -282,7 +284,7 @@ def delete(
                 f"({count} now, {manifest.row_count} archived); the batch is rewritten next run"
             )
         deleted = conn.execute(
-            sql.SQL("DELETE FROM {tbl} WHERE {where}").format(tbl=_table(policy), where=_in_batch(policy)),
+            sql.SQL("DELETE FROM {tbl} WHERE {where}").format(tbl=table_sql(policy), where=_in_batch(policy)),
             _params(batch),
         ).rowcount
         if deleted != manifest.row_count:

@@ -27,6 +27,10 @@ def cutoff_of(policy: TablePolicy, as_of: datetime) -> datetime:
     return as_of - timedelta(days=policy.data_type.hot_days)
 
 
+def _action(policy: TablePolicy) -> str:
+    return "archive, then delete" if policy.data_type.archived else "delete"
+
+
 @dataclass
 class TableRun:
     table: str
@@ -94,12 +98,7 @@ def run_retention(
     for policy in policies:
         cutoff = cutoff_of(policy, as_of)
         archived = policy.data_type.archived
-        table = TableRun(
-            policy.table,
-            policy.data_type.name,
-            "archive, then delete" if archived else "delete",
-            cutoff.isoformat(),
-        )
+        table = TableRun(policy.table, policy.data_type.name, _action(policy), cutoff.isoformat())
         run.tables.append(table)
         while True:
             if not time_left():
@@ -149,15 +148,13 @@ def dry_run(
     moves = []
     for policy in policies:
         cutoff = cutoff_of(policy, as_of)
-        schema, name = policy.table.split(".")
-        key = sql.Identifier(policy.key_column)
-        if policy.key_type == "text":
-            key = sql.SQL('{} COLLATE "C"').format(key)  # type: ignore[assignment]
         row = conn.execute(
             sql.SQL(
                 "SELECT count(*), min({t}), max({t}), count(DISTINCT ({t} AT TIME ZONE 'UTC')::date), "
                 "min({k})::text, max({k})::text FROM {tbl} WHERE {t} < %s"
-            ).format(t=sql.Identifier(policy.time_column), k=key, tbl=sql.Identifier(schema, name)),
+            ).format(
+                t=sql.Identifier(policy.time_column), k=batches.key_sql(policy), tbl=batches.table_sql(policy)
+            ),
             (cutoff,),
         ).fetchone()
         assert row is not None
@@ -170,7 +167,7 @@ def dry_run(
             PlannedMove(
                 table=policy.table,
                 data_type=policy.data_type.name,
-                action="archive, then delete" if archived else "delete",
+                action=_action(policy),
                 cutoff=cutoff.isoformat(),
                 rows=int(row[0]),
                 oldest=row[1].astimezone(UTC).isoformat() if row[1] else None,
