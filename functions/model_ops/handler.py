@@ -34,14 +34,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     summary = run_model_ops(event)
     logger.info("model-ops job finished", extra={"summary": summary})
     if "quality" not in summary:  # an alarm's state change
-        metrics.add_metric(
-            name="RetrainRequested", unit=MetricUnit.Count, value=int(summary.get("status") == "started")
-        )
-        metrics.add_metric(
-            name="CandidateRolledBack", unit=MetricUnit.Count, value=int(summary.get("action") == "rollback")
-        )
-        return summary
-    quality = summary["quality"]
+        requested = summary.get("status") == "started"
+        rolled_back = summary.get("action") == "rollback"
+    else:
+        _quality_metrics(summary["quality"])
+        requested = (summary["emergency"] or {}).get("status") == "started"
+        rolled_back = summary["watchdog"].get("verdict") == "worse"
+    metrics.add_metric(name="RetrainRequested", unit=MetricUnit.Count, value=int(requested))
+    metrics.add_metric(name="CandidateRolledBack", unit=MetricUnit.Count, value=int(rolled_back))
+    return summary
+
+
+def _quality_metrics(quality: dict[str, Any]) -> None:
     served = quality["served"] or {}
     for field in PERCENT_METRICS:
         if served.get(field) is not None:
@@ -59,10 +63,3 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     if quality["served_version"]:
         metrics.add_metadata(key="model_version", value=quality["served_version"])
-    rolled_back = summary["watchdog"].get("verdict") == "worse"
-    metrics.add_metric(name="CandidateRolledBack", unit=MetricUnit.Count, value=int(rolled_back))
-    emergency = summary["emergency"] or {}
-    metrics.add_metric(
-        name="RetrainRequested", unit=MetricUnit.Count, value=int(emergency.get("status") == "started")
-    )
-    return summary
