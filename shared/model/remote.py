@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 POINTER = "CURRENT"
-ROLLOUT = "ROLLOUT.json"  # shared.model.rollout
+ROLLOUT = "ROLLOUT.json"  # a rollout under trial: shared.model.rollout
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "tg-models"
 MAX_VERSION_LENGTH = 128
 

@@ -30,9 +30,19 @@ from typing import Any, Literal, Protocol
 
 from shared.errors import ConfigurationError, ModelIntegrityError
 from shared.model.manifest import MANIFEST_NAME
+from shared.model.remote import (
+    POINTER,
+    ROLLOUT,
+    Registry,
+    check_version_name,
+    read_pointer,
+    read_rollout,
+    s3_client,
+    served_model,
+    write_pointer,
+)
 
-ROLLOUT_NAME = "ROLLOUT.json"
-POINTER = "CURRENT"
+ROLLOUT_NAME = ROLLOUT
 MODES = ("shadow", "canary")
 DEFAULT_CANARY_WEIGHT = 0.1
 MAX_HISTORY = 50
@@ -130,19 +140,13 @@ class S3Store:
         return self.registry.uri
 
     def current(self) -> str | None:
-        from shared.model.remote import read_pointer
-
         pointer = read_pointer(self.registry, self.s3)
         return pointer.version if pointer else None
 
     def set_current(self, version: str) -> None:
-        from shared.model.remote import write_pointer
-
         write_pointer(self.registry, version, self.s3)
 
     def rollout(self) -> Rollout:
-        from shared.model.remote import read_rollout
-
         found = read_rollout(self.registry, self.s3)
         return Rollout.from_json(found[0] if found else {})
 
@@ -156,8 +160,6 @@ class S3Store:
 
     def has_version(self, version: str) -> bool:
         from botocore.exceptions import ClientError
-
-        from shared.model.remote import check_version_name
 
         try:
             self.s3.head_object(
@@ -178,8 +180,6 @@ def open_store(where: str | None = None) -> Store:
 
         where = get_settings().model_registry
     if where and where.startswith("s3://"):
-        from shared.model.remote import Registry, s3_client
-
         return S3Store(Registry.parse(where), s3_client())
     root = Path(where) if where else registry_root()
     if root is None or not (root / POINTER).is_file():
@@ -344,8 +344,6 @@ def candidate() -> Candidate | None:
     try:
         settings = get_settings()
         if settings.model_registry:
-            from shared.model.remote import served_model
-
             served = served_model(settings)
             served.directory()
             trial = served.candidate
