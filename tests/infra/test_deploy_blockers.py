@@ -19,7 +19,7 @@ from tests.fixtures.infra import cdk_context
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-API = {"score", "metrics", "health"}
+API = {item.name for item in CATALOG if item.kind == "api"}  # every function API Gateway invokes
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
 
@@ -53,6 +53,7 @@ def test_given_api_functions_then_they_reach_postgres_through_rds_proxy_only(dev
     direct_group = next(
         lid for d, lid in _db_groups(dev_synth).items() if d.startswith("Jobs and migrations")
     )
+    assert API & set(functions) >= {"score", "metrics", "health", "ingest_batches"}
     for name in API & set(functions):
         env = functions[name]["Environment"]["Variables"]
         assert "TG_DB_DIRECT_HOST" not in env and "TG_DB_DIRECT_PORT" not in env, name
