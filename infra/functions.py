@@ -23,6 +23,7 @@ from constructs import Construct
 
 from infra.assets import handler_exists, handler_path, stage_function_code
 from infra.config import EnvironmentConfig
+from infra.keys import key_use
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, finding_text
 
@@ -313,18 +314,7 @@ class FunctionFactory(Construct):
                 resources=[secret.secret_arn for secret in secrets],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DataKeyViaServices",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[deps.data_key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [f"{use}.{stack.region}.amazonaws.com" for use in sorted(key_uses)]
-                    }
-                },
-            )
-        )
+        role.add_to_policy(key_use(self, "DataKeyViaServices", deps.data_key, sorted(key_uses)))
 
         is_async = spec.kind == "job"  # invoked asynchronously by EventBridge
         common: dict[str, Any] = {
@@ -360,14 +350,7 @@ class FunctionFactory(Construct):
             # SendMessage the Function grants is refused without these two on the queue's key.
             queue_key = self.dead_letters.encryption_master_key
             assert queue_key is not None
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="DeadLetterQueueKey",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[queue_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
-                )
-            )
+            role.add_to_policy(key_use(self, "DeadLetterQueueKey", queue_key, "sqs"))
         acknowledge(
             function,
             "AwsSolutions-L1",

@@ -43,6 +43,7 @@ from constructs import Construct
 
 from infra.alarms import paging_alarm
 from infra.config import EnvironmentConfig
+from infra.keys import key_use
 
 MAX_MESSAGE_BYTES = 1_048_576
 MAX_RECEIVES = 5
@@ -197,14 +198,7 @@ class IngestQueue(Construct):
                 sid="SendToIngestQueue", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]
             )
         )
-        self.gateway_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="IngestQueueKey",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
-            )
-        )
+        self.gateway_role.add_to_policy(key_use(self, "IngestQueueKey", key, "sqs"))
         self._allowed_api_key_ids: list[str] = []
         self.integration = QueueIntegration(
             queue_name=self.queue.queue_name,

@@ -3,6 +3,8 @@ encrypted data on our behalf: CloudWatch Logs, CloudWatch alarms (SNS), EventBri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -51,3 +53,23 @@ def service_key(scope: Construct, construct_id: str, *, description: str, retain
         )
     )
     return key
+
+
+def via_services(scope: Construct, services: str | Sequence[str]) -> dict[str, dict[str, str | list[str]]]:
+    """A key policy condition: the key is used only through this AWS service (s3, sqs, sns, ...) or
+    these (a list, as IAM writes it)."""
+    region = Stack.of(scope).region
+    endpoint = "{}." + region + ".amazonaws.com"
+    via = endpoint.format(services) if isinstance(services, str) else [endpoint.format(s) for s in services]
+    return {"StringEquals": {"kms:ViaService": via}}
+
+
+def key_use(scope: Construct, sid: str, key: kms.IKey, services: str | Sequence[str]) -> iam.PolicyStatement:
+    """Encrypt and decrypt with `key` (what SQS, SNS, S3 and Secrets Manager ask of a caller), only
+    through `services`."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["kms:Decrypt", "kms:GenerateDataKey"],
+        resources=[key.key_arn],
+        conditions=via_services(scope, services),
+    )

@@ -26,6 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.functions import CATALOG
+from infra.keys import via_services
 from infra.nag import acknowledge, finding_text
 
 MODELS_PREFIX = "models/"
@@ -53,7 +54,7 @@ class ArchiveAccess:
         self.bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
         self.registry_uri = f"s3://{bucket_name}/{MODELS_PREFIX}"
         self.data_key = data_key
-        self.s3_via = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
+        self.s3_via = via_services(scope, "s3")
         self.version_files = [
             f"{MODELS_PREFIX}*/manifest.json",
             f"{MODELS_PREFIX}*/{library_name(MODEL_ARCHITECTURES[architecture])}",

@@ -50,6 +50,7 @@ from constructs import Construct
 from infra.alarms import AT_LEAST, paging_alarm
 from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
+from infra.keys import key_use
 from infra.log_groups import encrypted_log_group
 from infra.model_access import MODEL_ARCHITECTURES, RUNS_PREFIX, ArchiveAccess
 from infra.nag import acknowledge, finding_text
@@ -362,14 +363,7 @@ class RetrainPipeline(Construct):
         )
         assert machine.role is not None
         # The topics are encrypted with the data key: publishing needs it, through SNS only.
-        machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PageTopicKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}},
-            )
-        )
+        machine.add_to_role_policy(key_use(self, "PageTopicKey", data_key, "sns"))
         for function in (export, publish):
             acknowledge(
                 machine.role,
