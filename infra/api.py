@@ -318,13 +318,16 @@ class RestApi(Construct):
                 plan.add_api_key(api_key)
                 self.api_keys[key_config.name] = api_key
             self.usage_plans[plan_config.name] = plan
-        # Function (or `queue:<name>`) -> ids of the API keys its keyed operations admit (the stack puts
-        # them in the function's environment as ALLOWED_API_KEY_IDS_ENV, or in the queue's template).
-        self.allowed_api_key_ids: dict[str, list[str]] = {
-            target: [self.api_keys[name].key_id for name in names]
-            for target, names in key_scopes(document, plans).items()
-            if target in functions or target.removeprefix("queue:") in (queues or {})
-        }
+        # Function -> ids of the API keys its keyed operations admit (the stack puts them in the function's
+        # environment as ALLOWED_API_KEY_IDS_ENV); a queued operation's go into its request template.
+        self.allowed_api_key_ids: dict[str, list[str]] = {}
+        for target, names in key_scopes(document, plans).items():
+            key_ids = [self.api_keys[name].key_id for name in names]
+            queue = (queues or {}).get(target.removeprefix("queue:"))
+            if target.startswith("queue:") and queue is not None:
+                queue.api_key_ids[:] = key_ids
+            elif target in functions:
+                self.allowed_api_key_ids[target] = key_ids
         acknowledge(
             self.api,
             "AwsSolutions-APIG2",

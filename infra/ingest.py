@@ -27,7 +27,7 @@ Documented limits this is built against:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsii
@@ -58,7 +58,9 @@ class QueueIntegration:
     queue_name: str
     account: str
     role_arn: str
-    allowed_api_key_ids: str  # comma-separated (a token, resolved at synth)
+    allowed_api_key_ids: str  # comma-separated (a token, resolved at synth from `api_key_ids`)
+    # The allowed keys' ids, filled by the API once its keys exist (infra/api.py RestApi)
+    api_key_ids: list[str] = field(default_factory=list)
 
 
 def request_template(allowed_api_key_ids: str) -> str:
@@ -199,12 +201,13 @@ class IngestQueue(Construct):
             )
         )
         self.gateway_role.add_to_policy(key_use(self, "IngestQueueKey", key, "sqs"))
-        self._allowed_api_key_ids: list[str] = []
+        api_key_ids: list[str] = []
         self.integration = QueueIntegration(
             queue_name=self.queue.queue_name,
             account=stack.account,
             role_arn=self.gateway_role.role_arn,
-            allowed_api_key_ids=Lazy.string(_JoinedAtSynth(self._allowed_api_key_ids)),
+            allowed_api_key_ids=Lazy.string(_JoinedAtSynth(api_key_ids)),
+            api_key_ids=api_key_ids,
         )
 
         def alarm(
@@ -241,7 +244,3 @@ class IngestQueue(Construct):
             ),
             OLDEST_MESSAGE_ALARM_S,
         )
-
-    def allow_api_keys(self, key_ids: list[str]) -> None:
-        """The ids of the API keys the request template sends for (set once the keys exist)."""
-        self._allowed_api_key_ids[:] = key_ids

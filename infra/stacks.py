@@ -181,10 +181,7 @@ class ServiceStack(Stack):
             queues={"ingest": self.ingest.integration} if self.ingest else None,
         )
         for name, key_ids in self.rest_api.allowed_api_key_ids.items():
-            if name == "queue:ingest" and self.ingest is not None:
-                self.ingest.allow_api_keys(key_ids)
-            else:
-                functions[name].add_environment(ALLOWED_API_KEY_IDS_ENV, Fn.join(",", key_ids))
+            functions[name].add_environment(ALLOWED_API_KEY_IDS_ENV, Fn.join(",", key_ids))
         self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
         self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
         self.jobs = Jobs(
