@@ -4,6 +4,7 @@ spec's thresholds on the score, is fitted at the asked false-positive rates, and
 from __future__ import annotations
 
 import json
+import math
 from itertools import pairwise
 from pathlib import Path
 
@@ -32,6 +33,22 @@ def test_the_fitted_map_puts_each_band_at_its_false_positive_rate() -> None:
         assert rate - 1 / len(legit) <= share <= rate
     # And the thresholds stay on the score: knots (0,0), (., 0.40), (., 0.65), (., 0.85), (1,1)
     assert [s for _, s in policy.knots] == [0.0, 0.40, 0.65, 0.85, 1.0]
+
+
+@pytest.mark.parametrize("rate", [0.0185, 0.0187, 0.0183])
+def test_given_a_rate_times_n_that_is_not_whole_when_fitted_then_at_most_its_floor_is_flagged(
+    rate: float,
+) -> None:
+    # Given 1,000 distinct legitimate probabilities and rates where rate x n is not whole (18.5, 18.7,
+    # 18.3 rows): the budget is a count of rows, and a part of a row is not allowed
+    legit = _legit(1_000)
+    bands = [(0.40, rate), (0.65, rate / 3), (0.85, rate / 9)]
+    # When the policy is fitted
+    policy = fit_policy(legit, bands)
+    # Then each band flags exactly floor(rate x n) legitimate rows, never one more
+    for threshold, band_rate in bands:
+        flagged = sum(policy.apply(p) >= threshold for p in legit)
+        assert flagged == math.floor(band_rate * len(legit)), (threshold, band_rate)
 
 
 def test_the_map_is_strictly_increasing_and_inverts_at_the_bands() -> None:

@@ -69,6 +69,51 @@ def test_given_decisions_labels_and_a_shadow_when_measured_then_each_version_has
     assert set(rows) == {("vA", "served"), ("vB", "shadow")}
 
 
+def test_given_an_asymmetric_confusion_matrix_when_measured_then_each_rate_has_its_own_denominator(
+    db: psycopg.Connection,
+) -> None:
+    """Every count differs from every other (FP != FN above all), so no two rates can be swapped or
+    share a wrong denominator unseen: TP 2, FP 1, FN 3 -> precision 2/3, recall 2/5."""
+    # Given vA's decisions: 2 frauds stopped (TP), 1 legitimate stopped (FP), 3 frauds let through (FN:
+    # two asked for 2FA, which detects them but does not stop them, one approved), 9 legitimate let
+    # through (TN: five asked for 2FA, four approved; some labelled legitimate, some never labelled)
+    decisions = [
+        ("tp-1", "BLOCKED", True),
+        ("tp-2", "MANUAL_REVIEW", True),
+        ("fp-1", "BLOCKED", False),
+        ("fn-1", "REQUIRE_2FA", True),
+        ("fn-2", "REQUIRE_2FA", True),
+        ("fn-3", "APPROVED", True),
+        *((f"tn-2fa-{i}", "REQUIRE_2FA", False if i % 2 else None) for i in range(5)),
+        *((f"tn-ok-{i}", "APPROVED", False if i % 2 else None) for i in range(4)),
+    ]
+    for txn, decision, is_fraud in decisions:
+        predict(db, txn, decision, at=T0 + hours(1))
+        if is_fraud is not None:
+            label(db, txn, is_fraud, at=T0 + hours(2))
+    # When measured
+    [row] = quality_by_version(db, T0, T0 + hours(24), known_at=T0 + hours(48))
+    counts = row.counts
+    # Then each count is its own, and each rate divides by its own denominator
+    assert (counts.true_positive, counts.false_positive, counts.false_negative, counts.true_negative) == (
+        2,
+        1,
+        3,
+        9,
+    )
+    assert (counts.scored, counts.frauds, counts.frauds_detected, counts.legit, counts.legit_flagged) == (
+        15,
+        5,
+        4,
+        10,
+        6,
+    )
+    assert counts.precision == round(2 / 3, 6)  # TP / (TP + FP)
+    assert counts.recall == round(2 / 5, 6)  # TP / (TP + FN)
+    assert counts.detection_rate == round(4 / 5, 6)  # detected frauds / frauds
+    assert counts.false_positive_rate == round(6 / 10, 6)  # flagged legitimate / legitimate
+
+
 def test_given_a_shadow_when_compared_then_the_served_side_is_the_same_transactions(
     db: psycopg.Connection,
 ) -> None:

@@ -106,6 +106,20 @@ def test_canary_routing_is_deterministic_and_close_to_its_weight() -> None:
     assert not any(rollout.routed_to_candidate(i, 0.0) for i in ids[:100])
 
 
+def test_given_fixed_ids_when_routed_then_they_go_where_they_went_in_every_process_and_release() -> None:
+    """A retry may reach another Lambda instance (another process, another PYTHONHASHSEED) or the next
+    release: the routing is a function of the id alone. Pinned: computed once and written here, so a
+    per-process salted hash (Python's hash()) or any change of the function fails."""
+    # Given fixed transaction ids
+    ids = [f"txn-{i}" for i in range(100)]
+    # When routed at a canary weight of 0.5 and of 0.1
+    half = [i for i, txn in enumerate(ids[:40]) if rollout.routed_to_candidate(txn, 0.5)]
+    tenth = [i for i, txn in enumerate(ids) if rollout.routed_to_candidate(txn, 0.1)]
+    # Then they go where they went when this test was written
+    assert half == [0, 6, 8, 9, 12, 13, 15, 16, 21, 23, 27, 28, 30, 34, 37]
+    assert tenth == [16, 27, 28, 37, 50, 56, 61, 89]
+
+
 def test_given_no_rollout_when_the_scoring_path_asks_then_no_candidate_model_is_loaded(
     store: rollout.LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
