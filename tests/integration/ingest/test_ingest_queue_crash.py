@@ -13,11 +13,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
 from shared.db.connection import reset_pool
-from shared.ingest.consumer import message_attributes, queued_batch
+from shared.ingest.consumer import consume_record, message_attributes, queued_batch
 from shared.local.gateway import LocalLambdaContext
-from shared.local.queue import DirectoryQueue, drain_once
+from shared.local.queue import DirectoryQueue, drain_once, sqs_event
 from tests.fixtures.ingest import event, user
 
 KILLED = 137
@@ -29,7 +30,7 @@ _CRASHING_CONSUMER = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from shared.ingest import store
-    from shared.local.queue import DirectoryQueue, drain_once
+    from shared.local.queue import DirectoryQueue, drain_once, sqs_event
     import functions.ingest.handler as consumer
     from shared.local.gateway import LocalLambdaContext
 
@@ -120,12 +121,37 @@ def test_given_a_message_redelivered_after_it_was_stored_then_nothing_changes(
     batch = queued_batch(json.dumps({"events": _batches()[0]}), batch_id="batch-once")
     queue.send(batch.body, message_attributes(batch))
     queue.send(batch.body, message_attributes(batch))  # SQS is at-least-once: the same message twice
-    while drain_once(queue, consumer.handler, CONTEXT, batch_size=1):
-        pass
-    # Then it is applied once and answered once, with the first delivery's results
+    # When the consumer drains the queue (a failed delivery would come back at once: visibility 0)
+    settled = [drain_once(queue, consumer.handler, CONTEXT, batch_size=1) for _ in range(3)]
+    # Then both deliveries were settled at their first receive: nothing retried, nothing dead-lettered
+    assert settled == [1, 1, 0]
+    assert queue.depth() == {"ready": 0, "inflight": 0, "dead": 0}
+    # And it is applied once and answered once, with the first delivery's results
     assert _count(db, "SELECT count(*) FROM ingest.batches") == 1
     assert db.execute("SELECT accepted, duplicates FROM ingest.batches").fetchone() == (40, 0)
     assert _count(db, "SELECT count(*) FROM marketplace.users") == 40
+    assert _count(db, "SELECT count(*) FROM ingest.events") == 40
+
+
+def test_given_a_batch_delivered_twice_when_consumed_then_the_second_answers_the_first_outcome(
+    db: psycopg.Connection, tmp_path: Path
+) -> None:
+    # Given one batch on the queue twice (at-least-once delivery), both received in one SQS event
+    reset_pool()
+    queue = DirectoryQueue(tmp_path / "ingest")
+    events = [event("user.created", user(n), event_id=f"u-{n}") for n in range(1, 21)]
+    batch = queued_batch(json.dumps({"events": events}), batch_id="batch-twice")
+    for _ in range(2):
+        queue.send(batch.body, message_attributes(batch))
+    messages = queue.receive(10)
+    records = SQSEvent(sqs_event(messages)).records
+    # When the consumer takes each record in turn
+    first, second = (consume_record(record) for record in records)
+    # Then the second is answered from the first's record: the same outcome, nothing applied again
+    assert (first.status, first.accepted, first.duplicates, first.rejected) == ("processed", 20, 0, 0)
+    assert second == first
+    assert _count(db, "SELECT count(*) FROM ingest.events") == 20
+    reset_pool()
 
 
 def test_given_postgres_unavailable_when_consumed_then_the_message_is_kept_for_a_retry(
