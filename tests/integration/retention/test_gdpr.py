@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -14,8 +15,9 @@ import redis as redis_lib
 
 from shared.cli import main
 from shared.errors import NotFound
-from shared.retention import gdpr
+from shared.retention import codec, gdpr
 from shared.retention.job import run_retention
+from shared.retention.shred import key_id_of
 from shared.retention.store import Stores
 from tests.integration.retention.conftest import AGES, AS_OF, seed, wallet
 from tests.integration.retention.conftest import ip as ip_of
@@ -139,3 +141,59 @@ def test_given_an_unknown_user_when_erased_or_exported_then_a_clear_error_and_ex
     # And a known user through the same command line: erased, exit 0
     assert main(["gdpr", "erase", "--user", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "erased"
+
+
+UNLINKED = wallet(9)
+SECRET_HASH = "iphash-of-the-unlinked-wallet"
+
+
+def _archived_prediction(stores: Stores, address: str) -> dict[str, Any]:
+    [found] = [
+        row
+        for key in stores.archive.keys("ml-predictions/intel_fraud_predictions/")
+        for row in codec.parse(stores.archive.get(key))
+        if row["wallet_address"] == address
+    ]
+    return found
+
+
+def _key_ids(db: psycopg.Connection) -> set[str]:
+    return {row[0] for row in db.execute("SELECT key_id::text FROM retention.subject_keys")}
+
+
+def test_given_a_prediction_archived_before_its_wallet_was_linked_when_the_user_is_erased_then_its_key_is_gone(
+    database_url: str, db: psycopg.Connection, stores: Stores, redis_client: redis_lib.Redis
+) -> None:
+    # Given a prediction for a wallet no user is linked to yet, archived under the wallet's own key
+    seed(db, users=(1, 2))
+    db.execute(
+        """INSERT INTO intel.fraud_predictions (transaction_id, wallet_address, ticket_id, price_paid, fraud_score,
+               decision, confidence, features, top_features, model_version, client_ip_hash, created_at)
+           VALUES ('txn-unlinked', %s, '7', 20, 0.2, 'APPROVED', 0.8, '{}', '[]', 'm1', %s, %s)""",
+        (UNLINKED, SECRET_HASH, AS_OF - timedelta(days=200)),
+    )
+    with psycopg.connect(database_url) as conn:
+        assert run_retention(conn, stores, AS_OF, batch_rows=50).complete
+    sealed = _archived_prediction(stores, UNLINKED)["client_ip_hash"]
+    key_id = key_id_of(sealed)
+    assert SECRET_HASH not in archive_text(stores) and key_id in _key_ids(db)
+    # And the wallet linked to user 1 afterwards: user 1's export now decrypts that row
+    db.execute(
+        "INSERT INTO marketplace.wallets (address, user_id, created_at) VALUES (%s, 1, %s)", (UNLINKED, AS_OF)
+    )
+    with psycopg.connect(database_url) as conn:
+        before = gdpr.export(conn, stores, 1)
+    assert SECRET_HASH in json.dumps(before["archive"])
+    # When user 1 is erased
+    with psycopg.connect(database_url) as conn:
+        gdpr.erase(conn, redis_client, 1, actor="test")
+    # Then the wallet's key is gone with the user's: no key left can decrypt the archived row, and the
+    # export (the code that decrypts the archive) finds nothing of it
+    assert key_id not in _key_ids(db)
+    with psycopg.connect(database_url) as conn:
+        after = gdpr.export(conn, stores, 1)
+        other = gdpr.export(conn, stores, 2)
+    assert after["archive"] == {}
+    assert SECRET_HASH not in json.dumps(after) and SECRET_HASH not in json.dumps(other)
+    # And the other user's archive still reads (the erasure took only user 1's keys)
+    assert ip_of(2, 0) in json.dumps(other["archive"])
