@@ -150,10 +150,13 @@ def test_given_a_settled_day_when_the_handler_runs_then_it_emits_the_served_vers
     from tests.fixtures.drift import DRIFT_MODEL_VERSION
 
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    # Given the served version's decisions of a day that ended 14 days ago: 3 frauds (2 stopped), 5 honest
+    # Given the served version's decisions of a day that ended 14 days ago: 5 frauds (2 stopped, 1 asked
+    # for 2FA, 2 approved), 5 honest (1 stopped): every count and every rate differs from the others, so
+    # no two metrics can be swapped unseen (FP 1 != FN 3: precision != recall)
     day = NOW - timedelta(days=14, hours=12)
     for i, (decision, fraud) in enumerate(
-        [("BLOCKED", True), ("MANUAL_REVIEW", True), ("APPROVED", True), ("BLOCKED", False)]
+        [("BLOCKED", True), ("MANUAL_REVIEW", True), ("REQUIRE_2FA", True), ("APPROVED", True)]
+        + [("APPROVED", True), ("BLOCKED", False)]
         + [("APPROVED", False)] * 4
     ):
         predict(db, f"s{i}", decision, at=day, version=DRIFT_MODEL_VERSION)
@@ -165,19 +168,17 @@ def test_given_a_settled_day_when_the_handler_runs_then_it_emits_the_served_vers
     summary = handler(scheduled(NOW), LocalLambdaContext("model_ops", "r1"))
     [emf_line] = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     emf = json.loads(emf_line)
-    # Then the served version's precision 2/3, recall 2/3, detection 2/3, FPR 1/5 and its matrix are emitted
+    # Then the served version's precision 2/3, recall 2/5, detection 3/5, FPR 1/5 and its matrix are emitted
     assert summary["quality"]["served_version"] == DRIFT_MODEL_VERSION
-    assert emf["ModelPrecision"] == [pytest.approx(66.6667)] and emf["ModelRecall"] == [
-        pytest.approx(66.6667)
-    ]
-    assert emf["ModelDetectionRate"] == [pytest.approx(66.6667)] and emf["ModelFalsePositiveRate"] == [20.0]
+    assert emf["ModelPrecision"] == [pytest.approx(66.6667)] and emf["ModelRecall"] == [40.0]
+    assert emf["ModelDetectionRate"] == [60.0] and emf["ModelFalsePositiveRate"] == [20.0]
     assert [
         emf[f"Settled{n}"] for n in ("TruePositive", "FalsePositive", "TrueNegative", "FalseNegative")
     ] == [
         [2],
         [1],
         [4],
-        [1],
+        [3],
     ]
     assert emf["RetrainRequested"] == [0] and emf["model_version"] == DRIFT_MODEL_VERSION
     assert db.execute("SELECT count(*) FROM intel.model_quality").fetchone() == (1,)
