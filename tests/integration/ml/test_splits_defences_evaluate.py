@@ -92,13 +92,18 @@ def test_gate_refuses_a_model_worse_than_the_current_beyond_tolerance() -> None:
 
 
 def test_threshold_metrics_count_scores_at_or_above_the_threshold() -> None:
-    y = np.array([1, 1, 0, 0, 0, 1])
-    scores = np.array([0.9, 0.65, 0.65, 0.1, 0.5, 0.2])
+    # Given an asymmetric matrix at 0.65 (TP 2, FP 1, FN 3, TN 4: no two counts or rates equal, so a
+    # swapped denominator shows), scores at the threshold on both sides and one just under it
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1, 0])
+    scores = np.array([0.9, 0.65, 0.65, 0.1, 0.2, 0.5, 0.5, 0.3, 0.649, 0.0])
+    # When measured at 0.65
     point = evaluate.at_threshold(y, scores, 0.65)
-    assert point["confusion_matrix"] == {"tp": 2, "fp": 1, "fn": 1, "tn": 2}
-    assert point["detection_rate"] == pytest.approx(2 / 3)
-    assert point["false_positive_rate"] == pytest.approx(1 / 3)
-    assert point["f1"] == pytest.approx(2 / 3)
+    # Then each count and rate is its own
+    assert point["confusion_matrix"] == {"tp": 2, "fp": 1, "fn": 3, "tn": 4}
+    assert point["precision"] == pytest.approx(2 / 3)  # TP / (TP + FP)
+    assert point["detection_rate"] == pytest.approx(2 / 5)  # TP / (TP + FN)
+    assert point["false_positive_rate"] == pytest.approx(1 / 5)  # FP / (FP + TN)
+    assert point["f1"] == pytest.approx(0.5)
 
 
 def test_metrics_carry_rows_frauds_and_bootstrap_intervals_around_the_estimate() -> None:
