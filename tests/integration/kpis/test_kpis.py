@@ -46,12 +46,12 @@ def test_each_kpi_matches_a_hand_computed_value(db: psycopg.Connection, market: 
     market.order(k6, w3, at=T0 - timedelta(days=1), price="70.00", fee="7.00", seller_wallet=w1)
     t1 = market.order(k1, w1, at=T0 + m(10))
     t2 = market.order(k2, w2, at=T0 + m(20))
-    market.order(k6, w2, at=T0 + m(30), price="60.00", fee="6.00", seller_wallet=w3)
+    ta = market.order(k6, w2, at=T0 + m(30), price="60.00", fee="6.00", seller_wallet=w3)
     t3 = market.order(k1, w3, at=T0 + m(70), price="80.00", fee="8.00", seller_wallet=w1)
     t4 = market.order(k3, w2, at=T0 + m(90), status="refunded")
     t5 = market.order(k4, w2, at=T0 + m(100))
     t6 = market.order(k5, w1, at=T0 + m(110))
-    market.order(k2, w3, at=T0 + m(115), price="60.00", fee="6.00", seller_wallet=w2)
+    tb = market.order(k2, w3, at=T0 + m(115), price="60.00", fee="6.00", seller_wallet=w2)
     sync_backend(db)
     label(db, t1, True)
     decide(db, t1, "BLOCKED")
@@ -63,15 +63,20 @@ def test_each_kpi_matches_a_hand_computed_value(db: psycopg.Connection, market: 
     decide(db, t4, "APPROVED")
     label(db, t5, False)
     decide(db, t6, "MANUAL_REVIEW")
+    # (four frauds, two legitimate: the two rates and the confusion matrix's cells all differ)
+    label(db, ta, True)
+    decide(db, ta, "REQUIRE_2FA")
+    label(db, tb, True)
+    decide(db, tb, "REQUIRE_2FA")
 
     # When the KPIs of the window are computed
     report = compute_kpis(db, T0, T0 + timedelta(hours=2))
 
     # Then each matches the hand computation
     assert report.counts.transactions == 8
-    # fraud: t1 blocked, t2 approved -> 1 of 2 caught
-    assert (report.counts.labelled_fraud, report.counts.fraud_not_approved) == (2, 1)
-    assert report.fraud_detection_rate == 0.5
+    # fraud: t1 blocked, ta and tb 2FA, t2 approved -> 3 of 4 caught
+    assert (report.counts.labelled_fraud, report.counts.fraud_not_approved) == (4, 3)
+    assert report.fraud_detection_rate == 0.75
     # legit with a decision: t3 (2FA), t4 (approved) -> 1 of 2 flagged; t5 has no decision
     assert (report.counts.labelled_legit, report.counts.legit_not_approved) == (2, 1)
     assert report.false_positive_rate == 0.5
@@ -92,15 +97,15 @@ def test_each_kpi_matches_a_hand_computed_value(db: psycopg.Connection, market: 
     assert report.user_engagement_score == pytest.approx((u1_score + u2_score + u3_score) / 3)
 
     # And the dashboard's confusion counts (predictions made just now; "caught" = BLOCKED or
-    # MANUAL_REVIEW): t1 fraud blocked (TP), t2 fraud approved (FN), t3 legit 2FA and t4 legit
-    # approved (TN); t6 has no label
+    # MANUAL_REVIEW): t1 fraud blocked (TP); t2 fraud approved, ta and tb frauds asked for 2FA (FN);
+    # t3 legit 2FA and t4 legit approved (TN); t6 has no label
     now = datetime.now(UTC)
     confusion = confusion_counts(db, now - timedelta(hours=1), now + timedelta(minutes=1))
     assert confusion.model_dump() == {
         "true_positive": 1,
         "false_positive": 0,
         "true_negative": 2,
-        "false_negative": 1,
+        "false_negative": 3,
     }
 
 
