@@ -91,8 +91,15 @@ class _Crash(RuntimeError):
 def test_crash_between_batches_then_rerun_equals_one_clean_run(
     db: psycopg.Connection, market: Market
 ) -> None:
-    # Given 25 orders loaded in batches of 4
+    # Given 25 orders loaded in batches of 4, stored out of their updated_at order (each row rewritten,
+    # newest first, its updated_at kept: a scan without ORDER BY meets them newest first)
     small_market(market, orders=25)
+    for (order_id,) in db.execute(
+        "SELECT order_id FROM marketplace.orders ORDER BY updated_at DESC"
+    ).fetchall():
+        db.execute("UPDATE marketplace.orders SET updated_at = updated_at WHERE order_id = %s", (order_id,))
+    scanned = [row[0] for row in db.execute("SELECT updated_at FROM marketplace.orders")]
+    assert scanned != sorted(scanned)
 
     def crash_in_orders(table: str, batch: int) -> None:
         if table == "orders" and batch == 3:
