@@ -3,6 +3,7 @@ database cloned from a migrated template for every test that asks for one, a flu
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -104,6 +105,9 @@ def redis_client(redis_url: str) -> redis_lib.Redis:
     return redis_lib.Redis.from_url(redis_url)
 
 
+TEST_ARCHIVE_MASTER_KEY = base64.b64encode(bytes(range(64))).decode()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests never see the developer's shell settings or each other's cached settings."""
@@ -113,6 +117,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TicketGuard")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"))
+    # The archive's local master key (shared/retention/keyring.py), never the developer's file.
+    monkeypatch.setenv("TG_ARCHIVE_MASTER_KEY", TEST_ARCHIVE_MASTER_KEY)
+    monkeypatch.delenv("TG_ARCHIVE_MASTER_KEY_FILE", raising=False)
+    monkeypatch.delenv("TG_ARCHIVE_KMS_KEY_ID", raising=False)
     _reset_cached_settings()
     yield
     _reset_cached_settings()

@@ -28,6 +28,7 @@ from psycopg import sql
 
 from shared.errors import Conflict
 from shared.retention import codec
+from shared.retention.keyring import Keyring
 from shared.retention.policy import TablePolicy
 from shared.retention.shred import SubjectKeys
 from shared.retention.store import Stores
@@ -204,12 +205,14 @@ def _locked_digest(policy: TablePolicy) -> sql.Composed:
     ).format(k=key_sql(policy), tbl=table_sql(policy), where=_in_batch(policy))
 
 
-def encode(conn: psycopg.Connection, policy: TablePolicy, rows: list[tuple]) -> tuple[bytes, tuple[str, ...]]:
+def encode(
+    conn: psycopg.Connection, keyring: Keyring, policy: TablePolicy, rows: list[tuple]
+) -> tuple[bytes, tuple[str, ...]]:
     """The object's uncompressed content (personal fields encrypted) and the key ids it uses. A row
     is (key, the policy's columns..., subject, digest)."""
     names = [name for name, _ in policy.columns]
     personal = [(i, f"{policy.table}.{name}") for i, name in enumerate(names) if name in policy.personal]
-    keys = SubjectKeys.ensure(conn, (row[-2] for row in rows)) if personal and rows else None
+    keys = SubjectKeys.ensure(conn, keyring, (row[-2] for row in rows)) if personal and rows else None
     used: set[str] = set()
     lines = []
     for row in rows:
@@ -225,9 +228,11 @@ def encode(conn: psycopg.Connection, policy: TablePolicy, rows: list[tuple]) -> 
     return b"".join(lines), tuple(sorted(used))
 
 
-def write(conn: psycopg.Connection, stores: Stores, policy: TablePolicy, batch: Batch) -> Manifest:
+def write(
+    conn: psycopg.Connection, stores: Stores, keyring: Keyring, policy: TablePolicy, batch: Batch
+) -> Manifest:
     rows = conn.execute(_select(policy), _params(batch)).fetchall()
-    content, key_ids = encode(conn, policy, rows)
+    content, key_ids = encode(conn, keyring, policy, rows)
     body = codec.compress(content)
     manifest = Manifest(
         batch_id=batch.batch_id,
@@ -303,10 +308,15 @@ def delete(
 
 
 def archive_batch(
-    conn: psycopg.Connection, stores: Stores, policy: TablePolicy, batch: Batch, hook: Hook = no_hook
+    conn: psycopg.Connection,
+    stores: Stores,
+    keyring: Keyring,
+    policy: TablePolicy,
+    batch: Batch,
+    hook: Hook = no_hook,
 ) -> Manifest:
     """Steps 2-4 for a planned (or resumed) batch."""
-    manifest = write(conn, stores, policy, batch)
+    manifest = write(conn, stores, keyring, policy, batch)
     hook("written", batch)
     verify(stores, policy, manifest)
     hook("verified", batch)

@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from shared.cache import keys as cache_keys
 from shared.errors import NotFound
 from shared.retention import codec
+from shared.retention.keyring import Keyring, keyring_from_settings
 from shared.retention.policy import ARCHIVED
 from shared.retention.shred import key_id_of, keys_by_id, shred
 from shared.retention.store import Stores
@@ -203,9 +204,12 @@ _EXPORT: tuple[tuple[str, str], ...] = (
 )
 
 
-def export(conn: psycopg.Connection, stores: Stores, user_id: int) -> dict[str, Any]:
+def export(
+    conn: psycopg.Connection, stores: Stores, user_id: int, *, keyring: Keyring | None = None
+) -> dict[str, Any]:
     """Everything TicketGuard holds on the user: PostgreSQL rows, and archived rows decrypted with the
-    user's keys (none after an erasure)."""
+    user's keys (none after an erasure), unwrapped with the master key (`keyring`, default: from the
+    environment)."""
     identity = _identity(conn, user_id)
     if identity is None:
         raise NotFound(f"unknown user {user_id}: no such user in marketplace.users or intel.users")
@@ -231,12 +235,15 @@ def export(conn: psycopg.Connection, stores: Stores, user_id: int) -> dict[str, 
         "user_id": user_id,
         "erased_at": erased[0].isoformat() if erased else None,
         "postgresql": hot,
-        "archive": _archived(conn, stores, ours) if ours else {},
+        "archive": _archived(conn, stores, keyring or keyring_from_settings(), ours) if ours else {},
     }
 
 
-def _archived(conn: psycopg.Connection, stores: Stores, ours: set[str]) -> dict[str, list[dict[str, Any]]]:
-    keys = keys_by_id(conn, ours)
+def _archived(
+    conn: psycopg.Connection, stores: Stores, keyring: Keyring, ours: set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    keys = keys_by_id(conn, keyring, ours)
+    conn.commit()
     found: dict[str, list[dict[str, Any]]] = {}
     for policy in ARCHIVED:
         if not policy.personal:

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from shared.observability import logger
 from shared.retention import batch as batches
+from shared.retention.keyring import Keyring, keyring_from_settings
 from shared.retention.policy import POLICIES, TablePolicy
 from shared.retention.store import Stores
 
@@ -88,9 +89,13 @@ def run_retention(
     margin_s: float = 60.0,
     hook: batches.Hook = batches.no_hook,
     policies: tuple[TablePolicy, ...] = POLICIES,
+    keyring: Keyring | None = None,
 ) -> RetentionRun:
+    """`keyring`: the subject keys' master key (default: from the environment, KMS in AWS); one per run,
+    so that each key-encryption key is unwrapped once per run."""
     began = time.perf_counter()
     run = RetentionRun(as_of=as_of.isoformat(), dry_run=False)
+    keyring = keyring or keyring_from_settings()
 
     def time_left() -> bool:
         return remaining_s is None or remaining_s() > margin_s
@@ -116,7 +121,7 @@ def run_retention(
             if batch is None:
                 break
             hook("planned", batch)
-            manifest = batches.archive_batch(conn, stores, policy, batch, hook)
+            manifest = batches.archive_batch(conn, stores, keyring, policy, batch, hook)
             table.batches += 1
             table.rows_archived += manifest.row_count
             table.rows_deleted += manifest.row_count

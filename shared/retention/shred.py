@@ -1,130 +1,107 @@
 """Crypto-shredding: each subject (a user, or a wallet no user is linked to) has its own data key in
-PostgreSQL (retention.subject_keys); the archive holds a subject's personal fields only encrypted
-with it. Erasing the subject deletes the key, which makes every archived copy unreadable at once,
-including objects under Object Lock that nobody may rewrite or delete for years.
+PostgreSQL (retention.subject_keys), stored wrapped under the master key (shared/retention/keyring.py);
+the archive holds a subject's personal fields only encrypted with it. Erasing the subject deletes the
+key, which makes every archived copy unreadable at once, including objects under Object Lock that
+nobody may rewrite or delete for years.
 
-Deterministic authenticated encryption in the SIV construction (RFC 5297's shape, HMAC-SHA256 as
-the PRF): the synthetic IV is HMAC(mac key, column || 0 || plaintext) truncated to 128 bits, the
-plaintext is encrypted with AES-256-CTR from that IV, and the IV is the tag checked on decryption.
-The same plaintext under the same key and column gives the same ciphertext, so rewriting a batch
-after a crash writes the same bytes, and no random nonce can ever repeat; it reveals only that two
-fields of one subject are equal. (pycryptodome's own AES-SIV costs 340 us a field in Python; this
-one 24 us, which the archive's throughput needs: benchmarks/bench_retention.py.)
+Fields are sealed with RFC 5297 AES-SIV from `cryptography` (shared/retention/cipher.py: v2), which is
+deterministic: rewriting a batch after a crash writes the same bytes. Fields written before issue 21
+(v1, a hand-built SIV) still open, read-only.
 
-A field is written `enc:v1:<key id>:<base64url of IV + ciphertext>`; the key id is a random UUID
-that names no one. NULL stays NULL.
+A field is written `enc:v2:<key id>:<base64url of the SIV tag + ciphertext>`; the key id is a random
+UUID that names no one. NULL stays NULL.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import hashlib
-import hmac
-import os
 from collections.abc import Iterable
 
 import psycopg
-from Crypto.Cipher import AES
 
-PREFIX = "enc:v1:"
+from shared.retention.cipher import PREFIXES, V2, IntegrityError, SubjectKey
+from shared.retention.keyring import Keyring
+
+__all__ = ["ANONYMOUS", "PREFIX", "IntegrityError", "SubjectKeys", "key_id_of", "keys_by_id", "shred"]
+
+PREFIX = V2  # what the archiver writes now
 ANONYMOUS = "anonymous"  # rows with no subject (a login attempt on an unknown account)
 
 
 class SubjectKeys:
-    """The keys a batch or an export needs, fetched once (and created for new subjects)."""
+    """The keys a batch or an export needs, fetched once (and created for new subjects), unwrapped."""
 
-    def __init__(self, by_subject: dict[str, tuple[str, bytes]]) -> None:
-        self.by_subject = {subject: (key_id, _sealer(key)) for subject, (key_id, key) in by_subject.items()}
-        self.by_id = dict(self.by_subject.values())
+    def __init__(self, by_subject: dict[str, tuple[str, bytes]] | None = None) -> None:
+        self.by_subject: dict[str, SubjectKey] = {}
+        self.by_id: dict[str, SubjectKey] = {}
+        for subject, (key_id, raw) in (by_subject or {}).items():
+            self._add(subject, SubjectKey(key_id, raw))
+
+    def _add(self, subject: str, key: SubjectKey) -> None:
+        self.by_subject[subject] = key
+        self.by_id[key.key_id] = key
 
     @classmethod
-    def ensure(cls, conn: psycopg.Connection, subjects: Iterable[str | None]) -> SubjectKeys:
+    def ensure(
+        cls, conn: psycopg.Connection, keyring: Keyring, subjects: Iterable[str | None]
+    ) -> SubjectKeys:
         wanted = sorted({s or ANONYMOUS for s in subjects})
-        if wanted:
+        keyring.seal_legacy_keys(conn)
+        rows = _rows(conn, "subject", wanted)
+        missing = sorted(set(wanted) - {row[0] for row in rows})
+        if missing:
+            new = keyring.new_keys(conn, missing)
+            columns = [list(column) for column in zip(*new, strict=True)]
             conn.execute(
-                "INSERT INTO retention.subject_keys (subject, key) SELECT * FROM unnest(%s::text[], %s::bytea[]) "
+                "INSERT INTO retention.subject_keys (subject, key_id, kek_id, wrapped) "
+                "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::uuid[], %s::bytea[]) "
                 "ON CONFLICT (subject) DO NOTHING",
-                (wanted, [os.urandom(32) for _ in wanted]),
+                columns,
             )
-        return cls.load(conn, wanted)
+            rows += _rows(conn, "subject", missing)  # ours, or a concurrent run's where it won the race
+        return cls._from_rows(conn, keyring, rows)
 
     @classmethod
-    def load(cls, conn: psycopg.Connection, subjects: Iterable[str]) -> SubjectKeys:
-        rows = conn.execute(
-            "SELECT subject, key_id::text, key FROM retention.subject_keys WHERE subject = ANY(%s)",
-            (list(subjects),),
-        ).fetchall()
-        return cls({subject: (key_id, bytes(key)) for subject, key_id, key in rows})
+    def _from_rows(cls, conn: psycopg.Connection, keyring: Keyring, rows: list[tuple]) -> SubjectKeys:
+        keys = cls()
+        for subject, key_id, kek_id, wrapped in rows:
+            keys._add(subject, keyring.subject_key(conn, subject, key_id, kek_id, bytes(wrapped)))
+        return keys
 
     def key_id(self, subject: str | None) -> str:
-        return self.by_subject[subject or ANONYMOUS][0]
+        return self.by_subject[subject or ANONYMOUS].key_id
 
     def encrypt(self, subject: str | None, context: str, plaintext: str) -> str:
-        key_id, sealer = self.by_subject[subject or ANONYMOUS]
-        return f"{PREFIX}{key_id}:{base64.urlsafe_b64encode(sealer.seal(context, plaintext)).decode()}"
+        key = self.by_subject[subject or ANONYMOUS]
+        sealed = key.v2().seal(context, plaintext)
+        return f"{PREFIX}{key.key_id}:{base64.urlsafe_b64encode(sealed).decode()}"
 
     def decrypt(self, context: str, value: str) -> str | None:
-        """The plaintext, or None when the key is gone (shredded) or not loaded."""
-        key_id, _, payload = value.removeprefix(PREFIX).partition(":")
-        sealer = self.by_id.get(key_id)
-        if sealer is None:
+        """The plaintext (v2, or legacy v1), or None when the key is gone (shredded) or not loaded."""
+        version = _version(value)
+        if version is None:
+            raise IntegrityError(f"a {context} field is not a sealed archive value")
+        key_id, _, payload = value.removeprefix(version).partition(":")
+        key = self.by_id.get(key_id)
+        if key is None:
             return None
-        return sealer.open(context, base64.urlsafe_b64decode(payload))
+        return key.open(version, context, base64.urlsafe_b64decode(payload))
 
 
-class IntegrityError(ValueError):
-    """A sealed field that does not verify under its key: altered, or not this column's."""
-
-
-class _Sealer:
-    """The SIV construction over one subject key. CTR's keystream comes from one cached AES-ECB
-    object (the counter blocks encrypted in one call): creating a CTR cipher per field costs more
-    than the encryption itself. tests/unit/retention holds it equal to pycryptodome's MODE_CTR."""
-
-    def __init__(self, key: bytes) -> None:
-        self.enc_key = hashlib.sha256(b"ticketguard-archive-enc\0" + key).digest()
-        self.mac_key = hashlib.sha256(b"ticketguard-archive-mac\0" + key).digest()
-        self._ecb = AES.new(self.enc_key, AES.MODE_ECB)
-
-    def _iv(self, context: str, plaintext: bytes) -> bytes:
-        return hmac.new(self.mac_key, context.encode() + b"\0" + plaintext, hashlib.sha256).digest()[:16]
-
-    def _ctr(self, iv: bytes, data: bytes) -> bytes:
-        """AES-256-CTR from `iv` as a 128-bit big-endian counter (encryption = decryption)."""
-        if not data:
-            return b""
-        first = int.from_bytes(iv, "big")
-        counters = b"".join(((first + i) % _BLOCKS).to_bytes(16, "big") for i in range(-(-len(data) // 16)))
-        stream = self._ecb.encrypt(counters)[: len(data)]
-        return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
-
-    def seal(self, context: str, plaintext: str) -> bytes:
-        data = plaintext.encode()
-        iv = self._iv(context, data)
-        return iv + self._ctr(iv, data)
-
-    def open(self, context: str, sealed: bytes) -> str:
-        iv, ciphertext = sealed[:16], sealed[16:]
-        data = self._ctr(iv, ciphertext)
-        if not hmac.compare_digest(iv, self._iv(context, data)):
-            raise IntegrityError(f"a sealed {context} field does not verify")
-        return data.decode()
-
-
-_BLOCKS = 1 << 128
-
-
-@functools.lru_cache(maxsize=65_536)
-def _sealer(key: bytes) -> _Sealer:
-    """A run meets the same subjects day after day: their derived keys and AES objects are reused."""
-    return _Sealer(key)
+def _version(value: object) -> str | None:
+    if isinstance(value, str):
+        for prefix in PREFIXES:
+            if value.startswith(prefix):
+                return prefix
+    return None
 
 
 def key_id_of(value: object) -> str | None:
-    if isinstance(value, str) and value.startswith(PREFIX):
-        return value.removeprefix(PREFIX).partition(":")[0]
-    return None
+    version = _version(value)
+    if version is None:
+        return None
+    assert isinstance(value, str)
+    return value.removeprefix(version).partition(":")[0]
 
 
 def shred(conn: psycopg.Connection, subjects: Iterable[str]) -> list[str]:
@@ -136,9 +113,14 @@ def shred(conn: psycopg.Connection, subjects: Iterable[str]) -> list[str]:
     return sorted(row[0] for row in rows)
 
 
-def keys_by_id(conn: psycopg.Connection, key_ids: Iterable[str]) -> SubjectKeys:
-    rows = conn.execute(
-        "SELECT subject, key_id::text, key FROM retention.subject_keys WHERE key_id::text = ANY(%s)",
-        (sorted(set(key_ids)),),
+def keys_by_id(conn: psycopg.Connection, keyring: Keyring, key_ids: Iterable[str]) -> SubjectKeys:
+    keyring.seal_legacy_keys(conn)
+    return SubjectKeys._from_rows(conn, keyring, _rows(conn, "key_id::text", sorted(set(key_ids))))
+
+
+def _rows(conn: psycopg.Connection, column: str, values: list[str]) -> list[tuple]:
+    """The stored (wrapped) keys whose `column` (a constant of this module) is one of `values`."""
+    return conn.execute(
+        f"SELECT subject, key_id::text, kek_id::text, wrapped FROM retention.subject_keys WHERE {column} = ANY(%s)",
+        (values,),
     ).fetchall()
-    return SubjectKeys({subject: (key_id, bytes(key)) for subject, key_id, key in rows})

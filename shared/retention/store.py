@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -33,6 +33,12 @@ class RetentionSettings(BaseSettings):
     # default retention applies (infra/retention.py sets it); given: the writer sets it per object.
     audit_lock_days: int | None = Field(None, ge=1)
     archive_root: Path | None = None
+    # The master key of the archive's subject keys (shared/retention/keyring.py): in AWS the KMS key
+    # (TG_ARCHIVE_KMS_KEY_ID, its ARN); locally TG_ARCHIVE_MASTER_KEY (base64 of 64 bytes) or the file
+    # TG_ARCHIVE_MASTER_KEY_FILE (default ~/.ticketguard/archive-master.key, created once).
+    archive_kms_key_id: str | None = None
+    archive_master_key: SecretStr | None = None
+    archive_master_key_file: Path | None = None
     retention_batch_rows: int = Field(5_000, ge=1, le=200_000)
     # Each invocation stops planning new batches this long before its deadline.
     retention_margin_s: float = Field(60.0, ge=0)

@@ -282,4 +282,4 @@ def test_given_archived_rows_then_every_value_reads_as_its_glue_column_type(
             assert list(row) == [name for name, _ in policy.columns]  # the Glue table's column order
             wrong = {name: row[name] for name, kind in policy.hive_columns() if not _fits(kind, row[name])}
             assert wrong == {}, policy.table
-            assert all(row[c] is None or str(row[c]).startswith("enc:v1:") for c in policy.personal)
+            assert all(row[c] is None or str(row[c]).startswith("enc:v2:") for c in policy.personal)

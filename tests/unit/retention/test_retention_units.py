@@ -1,4 +1,4 @@
-"""Retention's pure parts: the spec 2.1 table, the SIV sealing of personal fields, the archive codec,
+"""Retention's pure parts: the spec 2.1 table, the shredding of personal fields, the archive codec,
 the local store, the Lambda's continuation."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from Crypto.Cipher import AES
 
 from shared.errors import ConfigurationError
 from shared.retention import codec
@@ -23,7 +22,7 @@ from shared.retention.policy import (
     TRANSACTION_LOGS,
     USER_SESSIONS,
 )
-from shared.retention.shred import PREFIX, IntegrityError, SubjectKeys, _Sealer, key_id_of
+from shared.retention.shred import PREFIX, SubjectKeys, key_id_of
 from shared.retention.store import LocalStore, RetentionSettings, S3Store, stores_from_settings
 
 KEY = bytes(range(32))
@@ -44,29 +43,6 @@ def test_given_spec_2_1_then_each_data_type_has_its_hot_and_total_ages() -> None
             set(policy.personal) <= set(names) and policy.key_column in names and policy.time_column in names
         )
         assert not policy.manifest_prefix.startswith(policy.location)  # Athena must not read manifests
-
-
-@pytest.mark.parametrize("plaintext", ["", "a", "203.0.113.45", "x" * 16, "y" * 17, "ünïcode " * 40])
-def test_given_a_field_when_sealed_then_it_is_aes_ctr_from_its_synthetic_iv_and_opens_back(
-    plaintext: str,
-) -> None:
-    sealer = _Sealer(KEY)
-    sealed = sealer.seal("t.c", plaintext)
-    iv, ciphertext = sealed[:16], sealed[16:]
-    reference = AES.new(sealer.enc_key, AES.MODE_CTR, nonce=b"", initial_value=iv).encrypt(plaintext.encode())
-    assert ciphertext == reference
-    assert sealer.open("t.c", sealed) == plaintext
-    assert sealer.seal("t.c", plaintext) == sealed  # deterministic: a rewritten batch is the same bytes
-
-
-def test_given_a_sealed_field_when_altered_or_read_as_another_column_then_it_does_not_open() -> None:
-    sealer = _Sealer(KEY)
-    sealed = bytearray(sealer.seal("t.email", "person@example.com"))
-    with pytest.raises(IntegrityError):
-        sealer.open("t.ip", bytes(sealed))
-    sealed[-1] ^= 1
-    with pytest.raises(IntegrityError):
-        sealer.open("t.email", bytes(sealed))
 
 
 def test_given_subject_keys_when_a_key_is_gone_then_its_fields_cannot_be_read() -> None:
