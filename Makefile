@@ -203,8 +203,9 @@ bench-ingest: install
 
 # ---------------------------------------------------------------- RETENTION room: archive benchmark
 # Transaction logs of a 200,000-events/day marketplace archived by the real code path (write, read back,
-# verify, delete) to a local archive root: rows/s, archive vs PostgreSQL bytes, and one month dropped by
-# row DELETE vs DETACH + DROP PARTITION, in one run. BENCH_RETENTION_ARGS scales it down.
+# verify, delete) to a local archive root: rows/s with the old v1 field cipher (baseline) and with AES-SIV
+# (issue 21), archive vs PostgreSQL bytes, and one month dropped by row DELETE vs DETACH + DROP PARTITION,
+# in one run. BENCH_RETENTION_ARGS scales it down.
 BENCH_RETENTION_ARGS ?=
 bench-retention: install
 	$(PY) benchmarks/bench_retention.py $(BENCH_RETENTION_ARGS)

@@ -6,7 +6,12 @@ encrypted per user) to a local archive root; then, in the same run, one month of
 dropped from PostgreSQL two ways: row DELETE on the plain table vs DETACH + DROP of the month's
 partition of a monthly range-partitioned copy.
 
-Prints rows/s, archive bytes vs PostgreSQL bytes (table and indexes), and both drop times.
+The archive's cipher before and after issue 21, in the same run: the same rows archived twice, first
+with the v1 field cipher (the hand-built SIV, benchmarks/retention_v1_baseline.py: the baseline), then
+with today's code (RFC 5297 AES-SIV from `cryptography`, subject keys wrapped under a local master key
+as KMS wraps them in AWS); and the field cipher alone (seals per second, v1 vs v2).
+
+Prints rows/s (both ciphers), archive bytes vs PostgreSQL bytes (table and indexes), and both drop times.
 Usage: python benchmarks/bench_retention.py [--events-per-day N] [--days N] [--batch-rows N]
 Uses DATABASE_URL when set (a scratch database is created on that server), else an embedded PostgreSQL.
 """
@@ -14,6 +19,8 @@ Uses DATABASE_URL when set (a scratch database is created on that server), else 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,9 +33,12 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_etl import scratch_database
+from benchmarks.retention_v1_baseline import encrypt_v1
 from shared.local.services import LocalServices
-from shared.retention.job import run_retention
-from shared.retention.policy import policy
+from shared.retention.job import RetentionRun, run_retention
+from shared.retention.keyring import Keyring, LocalMasterKey
+from shared.retention.policy import TablePolicy, policy
+from shared.retention.shred import SubjectKeys
 from shared.retention.store import LocalStore, Stores
 
 FIRST_DAY = datetime(2026, 1, 1, tzinfo=UTC)
@@ -129,6 +139,48 @@ def drop_month_both_ways(conn: psycopg.Connection, days: int) -> tuple[int, floa
     return deleted, delete_s, detach_s
 
 
+def cipher_alone(fields: int, subjects: int = 2_000) -> tuple[float, float]:
+    """Seconds to seal `fields` IP-like fields of `subjects` subjects: v1 (baseline) and v2."""
+    keys = SubjectKeys({f"user:{i}": (f"k-{i}", os.urandom(32)) for i in range(subjects)})
+    work = [(f"user:{i % subjects}", f"10.{i % 200}.{i % 250}.{i % 256}") for i in range(fields)]
+    context = "marketplace.orders.client_ip"
+    began = time.perf_counter()
+    for subject, value in work:
+        encrypt_v1(keys, subject, context, value)
+    v1_s = time.perf_counter() - began
+    began = time.perf_counter()
+    for subject, value in work:
+        keys.encrypt(subject, context, value)
+    return v1_s, time.perf_counter() - began
+
+
+def archive_pass(
+    conn: psycopg.Connection, root: Path, as_of: datetime, batch_rows: int, orders: TablePolicy, *, v1: bool
+) -> tuple[RetentionRun, float]:
+    """The rows of marketplace.orders_copy archived from scratch (no ledger, no subject keys yet)."""
+    conn.execute("TRUNCATE retention.batches, retention.subject_keys")
+    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM marketplace.orders)").fetchone() == (True,):
+        conn.execute(
+            "INSERT INTO marketplace.orders SELECT * FROM marketplace.orders_copy"
+        )  # the previous pass's
+    conn.commit()
+    vacuum(conn, "marketplace.orders", "retention.subject_keys")
+    for part in ("archive", "audit"):
+        shutil.rmtree(root / part, ignore_errors=True)
+    stores = Stores(LocalStore(root / "archive"), LocalStore(root / "audit"))
+    keyring = Keyring(LocalMasterKey(os.urandom(64)))  # KMS's stand-in: wrapping_keys grows by one a pass
+    v2_encrypt = SubjectKeys.encrypt
+    if v1:
+        SubjectKeys.encrypt = encrypt_v1  # type: ignore[method-assign]
+    try:
+        began = time.perf_counter()
+        run = run_retention(conn, stores, as_of, batch_rows=batch_rows, policies=(orders,), keyring=keyring)
+        seconds = time.perf_counter() - began
+    finally:
+        SubjectKeys.encrypt = v2_encrypt  # type: ignore[method-assign]
+    return run, seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -136,6 +188,7 @@ def main() -> int:
     parser.add_argument("--events-per-day", type=int, default=200_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--batch-rows", type=int, default=20_000)
+    parser.add_argument("--cipher-fields", type=int, default=200_000)
     args = parser.parse_args()
     orders = policy("marketplace.orders")
     as_of = FIRST_DAY + timedelta(days=args.days + orders.data_type.hot_days)
@@ -154,19 +207,29 @@ def main() -> int:
             conn.commit()
             pg_bytes = relation_bytes(conn, "marketplace.orders")
 
-            stores = Stores(LocalStore(Path(root) / "archive"), LocalStore(Path(root) / "audit"))
-            began = time.perf_counter()
-            run = run_retention(conn, stores, as_of, batch_rows=args.batch_rows, policies=(orders,))
-            seconds = time.perf_counter() - began
-            [table] = run.tables
-            assert table.rows_archived == total and run.complete, run.as_dict()
-            left = conn.execute("SELECT count(*) FROM marketplace.orders").fetchone()
-            archive_bytes = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+            v1_s, v2_s = cipher_alone(args.cipher_fields)
             print(
-                f"archive: {table.rows_archived:,} rows in {table.batches} batches of <= {args.batch_rows:,}, "
-                f"{seconds:.1f} s: {table.rows_archived / seconds:,.0f} rows/s (write, read back + verify, delete); "
-                f"rows left in PostgreSQL: {left[0] if left else '?'}"
+                f"field cipher alone, {args.cipher_fields:,} IP fields: v1 hand-built SIV (baseline) "
+                f"{v1_s / args.cipher_fields * 1e6:.1f} us/field vs v2 AES-SIV (cryptography) "
+                f"{v2_s / args.cipher_fields * 1e6:.1f} us/field: {v1_s / max(v2_s, 1e-9):.2f}x"
             )
+            rates = {}
+            for name, v1 in (
+                ("the v1 hand-built SIV (baseline; key handling as today)", True),
+                ("v2 AES-SIV (cryptography)", False),
+            ):
+                run, seconds = archive_pass(conn, Path(root), as_of, args.batch_rows, orders, v1=v1)
+                [table] = run.tables
+                assert table.rows_archived == total and run.complete, run.as_dict()
+                left = conn.execute("SELECT count(*) FROM marketplace.orders").fetchone()
+                archive_bytes = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+                rates[v1] = table.rows_archived / seconds
+                print(
+                    f"archive with {name}: {table.rows_archived:,} rows in {table.batches} batches of "
+                    f"<= {args.batch_rows:,}, {seconds:.1f} s: {rates[v1]:,.0f} rows/s (write, read back + "
+                    f"verify, delete); rows left in PostgreSQL: {left[0] if left else '?'}"
+                )
+            print(f"archive throughput after/before (v2 / v1 baseline): {rates[False] / rates[True]:.2f}x")
             print(
                 f"size: archive {archive_bytes / 1e6:,.1f} MB (gzip JSON lines + manifests) vs PostgreSQL "
                 f"{pg_bytes / 1e6:,.1f} MB (marketplace.orders with its indexes): "

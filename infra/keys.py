@@ -73,3 +73,20 @@ def key_use(scope: Construct, sid: str, key: kms.IKey, services: str | Sequence[
         resources=[key.key_arn],
         conditions=via_services(scope, services),
     )
+
+
+def archive_master_key(scope: Construct, construct_id: str, *, environment: str, retain: bool) -> kms.Key:
+    """The master key of the archive's subject keys (shared/retention/keyring.py): KMS makes and opens
+    the key-encryption keys that wrap them, so a database dump or snapshot alone decrypts nothing. A key
+    of its own: no AWS service uses it on our behalf, and only the retention function may (its grant,
+    infra/retention.py, names this key and the encryption context's purpose). Deleting it makes every
+    archived personal field unreadable: it is retained in prod."""
+    key = kms.Key(
+        scope,
+        construct_id,
+        description="TicketGuard archive: wraps the per-subject keys of crypto-shredding",
+        alias=f"alias/ticketguard-{environment}-archive-subject-keys",
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+    )
+    return key

@@ -28,6 +28,7 @@ from infra.config import EnvironmentConfig
 from infra.data import ATHENA_RESULTS_PREFIX, archive_lifecycle_rule, private_bucket
 from infra.monitoring import app_metric
 from infra.nag import acknowledge, finding_text
+from shared.retention.keyring import PURPOSE as SUBJECT_KEYS_PURPOSE
 from shared.retention.policy import ARCHIVED, AUDIT_LOGS, TablePolicy
 
 DEV_LOCK_DAYS = 1
@@ -86,10 +87,12 @@ class RetentionCatalog(Construct):
         function: lambda_.Function | None,
         archive_bucket_name: str,
         data_key: kms.IKey,
+        master_key: kms.IKey,
         topics: dict[str, sns.ITopic],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self.master_key = master_key
         # Imported by export name: the foundation stack deploys first (the service stack depends on it).
         self.audit_bucket = s3.Bucket.from_bucket_attributes(
             self,
@@ -137,10 +140,13 @@ class RetentionCatalog(Construct):
 
     def _grant(self, function: lambda_.Function) -> None:
         """What the factory's archive grants do not cover: the audit bucket (write and read back, no
-        delete: Object Lock and the lifecycle end its objects), and continuing itself asynchronously."""
+        delete: Object Lock and the lifecycle end its objects), continuing itself asynchronously, and
+        the archive's master key: exactly GenerateDataKey (a new key-encryption key) and Decrypt (open
+        one), only with the encryption context shared/retention/keyring.py gives them."""
         role = function.role
         assert role is not None
         function.add_environment("TG_AUDIT_ARCHIVE_BUCKET", self.audit_bucket.bucket_name)
+        function.add_environment("TG_ARCHIVE_KMS_KEY_ID", self.master_key.key_arn)
         audit_arn = self.audit_bucket.bucket_arn
         objects = self.audit_bucket.arn_for_objects(f"{AUDIT_LOGS.prefix}*")
         # A policy of its own (not the role's default policy, which the function depends on): the
@@ -161,6 +167,12 @@ class RetentionCatalog(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="ContinueItself", actions=["lambda:InvokeFunction"], resources=[function.function_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="ArchiveSubjectKeys",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[self.master_key.key_arn],
+                    conditions={"StringEquals": {"kms:EncryptionContext:purpose": SUBJECT_KEYS_PURPOSE}},
                 ),
             ],
         )

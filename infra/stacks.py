@@ -20,7 +20,7 @@ from infra.functions import CATALOG, Dependencies, FunctionFactory
 from infra.functions import spec as function_spec
 from infra.ingest import IngestQueue
 from infra.jobs import Jobs
-from infra.keys import service_key
+from infra.keys import archive_master_key, service_key
 from infra.migrations import SchemaMigrations
 from infra.monitoring import AlertTopics, Monitoring
 from infra.nag import acknowledge
@@ -52,6 +52,9 @@ class FoundationStack(Stack):
         self.database = Database(self, "Database", config=config, network=self.network, key=self.key)
         self.cache = Cache(self, "Cache", config=config, network=self.network, key=self.key)
         self.archive = ArchiveBucket(self, "Archive", config=config, key=self.key)
+        self.archive_master_key = archive_master_key(
+            self, "ArchiveMasterKey", environment=config.name, retain=config.is_prod
+        )
         expire_run_data(self.archive.bucket)
         self.audit_archive = AuditArchive(
             self, "AuditArchive", config=config, key=self.key, access_logs=self.archive.access_logs
@@ -194,6 +197,7 @@ class ServiceStack(Stack):
             function=functions.get("retention"),
             archive_bucket_name=deps.archive_bucket_name,
             data_key=foundation.key,
+            master_key=foundation.archive_master_key,
             topics=deps.topics,
         )
         self.retrain = RetrainPipeline(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.retention.keyring import PURPOSE
 from shared.retention.policy import ARCHIVED, AUDIT_LOGS
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -154,3 +155,63 @@ def test_given_the_retention_function_then_it_may_not_delete_archive_objects(dev
         [s["Action"] for p in retention for s in p["Properties"]["PolicyDocument"]["Statement"]]
     )
     assert "s3:PutObject" in actions and "s3:DeleteObject" not in actions
+
+
+def _archive_master_key(synth: Any) -> tuple[str, dict[str, Any]]:
+    [(logical_id, key)] = [
+        (k, v)
+        for k, v in synth.resources("AWS::KMS::Key", "Foundation").items()
+        if "per-subject keys" in v["Properties"].get("Description", "")
+    ]
+    return logical_id, key
+
+
+@pytest.mark.parametrize(("synth_fixture", "policy"), [("dev_synth", "Delete"), ("prod_synth", "Retain")])
+def test_given_the_archive_then_its_subject_keys_have_a_kms_master_key_of_their_own(
+    synth_fixture, policy, request
+):
+    # Issue 21 item 5: the subject keys are wrapped under a KMS key (envelope encryption)
+    synth = request.getfixturevalue(synth_fixture)
+    logical_id, key = _archive_master_key(synth)
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == policy  # losing it loses every archived personal field
+    # Its key policy grants no AWS service: only IAM in this account (the retention role's grant below)
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    assert statements and all("Service" not in json.dumps(s["Principal"]) for s in statements)
+    [alias] = synth.resources("AWS::KMS::Alias", "Foundation").values()
+    assert alias["Properties"]["TargetKeyId"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_given_the_retention_role_then_it_may_make_and_open_kek_with_the_master_key_and_nothing_more(
+    dev_synth,
+):
+    logical_id, _ = _archive_master_key(dev_synth)
+    _, function = _retention_function(dev_synth)
+    # The function is told which key (the ARN, exported by the foundation stack)
+    env = function["Properties"]["Environment"]["Variables"]
+    assert logical_id in json.dumps(env["TG_ARCHIVE_KMS_KEY_ID"])
+    # Its role: exactly GenerateDataKey and Decrypt on that key, only with the keyring's purpose
+    statements = _statements_of_role(dev_synth, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    on_key = [s for s in statements if logical_id in json.dumps(s["Resource"])]
+    assert len(on_key) == 1, on_key
+    [grant] = on_key
+    assert sorted(_list(grant["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert (
+        grant["Effect"] == "Allow"
+        and logical_id in json.dumps(grant["Resource"])
+        and "*" not in json.dumps(grant["Resource"])
+    )
+    assert grant["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": PURPOSE}}
+    # And no other function's role, nor any other policy of the service stack, names the key
+    named = [
+        p
+        for p in dev_synth.resources("AWS::IAM::Policy", "Service").values()
+        if logical_id in json.dumps(p["Properties"]["PolicyDocument"])
+    ]
+    assert len(named) == 1
+    others = [
+        name
+        for name, f in dev_synth.resources("AWS::Lambda::Function", "Service").items()
+        if logical_id in json.dumps(f["Properties"].get("Environment", {})) and f is not function
+    ]
+    assert others == []
