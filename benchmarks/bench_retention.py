@@ -154,6 +154,15 @@ def cipher_alone(fields: int, subjects: int = 2_000) -> tuple[float, float]:
     return v1_s, time.perf_counter() - began
 
 
+def print_cipher_alone(fields: int) -> None:
+    v1_s, v2_s = cipher_alone(fields)
+    print(
+        f"field cipher alone, {fields:,} IP fields: v1 hand-built SIV (baseline) "
+        f"{v1_s / fields * 1e6:.1f} us/field vs v2 AES-SIV (cryptography) "
+        f"{v2_s / fields * 1e6:.1f} us/field: {v1_s / max(v2_s, 1e-9):.2f}x"
+    )
+
+
 def archive_pass(
     conn: psycopg.Connection, root: Path, as_of: datetime, batch_rows: int, orders: TablePolicy, *, v1: bool
 ) -> tuple[RetentionRun, float]:
@@ -207,12 +216,7 @@ def main() -> int:
             conn.commit()
             pg_bytes = relation_bytes(conn, "marketplace.orders")
 
-            v1_s, v2_s = cipher_alone(args.cipher_fields)
-            print(
-                f"field cipher alone, {args.cipher_fields:,} IP fields: v1 hand-built SIV (baseline) "
-                f"{v1_s / args.cipher_fields * 1e6:.1f} us/field vs v2 AES-SIV (cryptography) "
-                f"{v2_s / args.cipher_fields * 1e6:.1f} us/field: {v1_s / max(v2_s, 1e-9):.2f}x"
-            )
+            print_cipher_alone(args.cipher_fields)
             rates = {}
             for name, v1 in (
                 ("the v1 hand-built SIV (baseline; key handling as today)", True),
