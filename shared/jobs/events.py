@@ -46,7 +46,9 @@ class ScheduledJob(BaseModel):
         # Imported here: Powertools' parser models package builds every AWS event model (~0.7 s).
         from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-        envelope = EventBridgeModel.model_validate({**value, "detail": detail})
+        # `version` is always "0" and says nothing to a job: an event without it (the SAM CLI's generated
+        # ScheduledEvent sample, a hand-written test event) is read as version "0".
+        envelope = EventBridgeModel.model_validate({"version": "0", **value, "detail": detail})
         return {**detail, "scheduled_at": envelope.time}
 
 
