@@ -42,6 +42,7 @@ from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
 from shared.config import get_settings
 from shared.ingest.consumer import message_attributes, queued_batch, receipt
 from shared.ingest.validation import IngestBatch
+from shared.local.logkeys import under_own_name
 from shared.local.queue import DirectoryQueue, QueueDrainer
 from shared.observability import logger
 
@@ -155,8 +156,9 @@ class ApiKeyGuard:
 
 
 def _load_handler(function: str) -> Handler:
+    """The function's Lambda handler, logging under its own name (shared.local.logkeys)."""
     module = importlib.import_module(f"functions.{function}.handler")
-    handler: Handler = module.handler
+    handler: Handler = under_own_name(module.handler)
     return handler
 
 

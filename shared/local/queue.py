@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.local.logkeys import function_log_keys
 from shared.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -169,10 +170,12 @@ def drain_once(queue: DirectoryQueue, handler: Handler, context: Any, *, batch_s
     if not messages:
         return 0
     try:
-        answer = handler(sqs_event(messages), context)
+        with function_log_keys(context):  # under the consumer's name, whoever logged last
+            answer = handler(sqs_event(messages), context)
     except Exception:
         # Lambda's unhandled error: every message of the batch comes back after the visibility timeout.
-        logger.exception("the ingest consumer failed; its messages will be received again")
+        with function_log_keys(context):
+            logger.exception("the ingest consumer failed; its messages will be received again")
         return 0
     failed = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
     for message in messages:
@@ -200,8 +203,18 @@ class QueueDrainer:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            if drain_once(self.queue, self.handler, self.context_factory()):
-                continue
-            self.queue.arrived.wait(1.0)  # polls once a second for returned messages, like long polling
-            self.queue.arrived.clear()
+        # The drainer's own lines (dead letters, a vanished queue) under the consumer's name too.
+        with function_log_keys(self.context_factory()):
+            while not self._stop.is_set():
+                try:
+                    if drain_once(self.queue, self.handler, self.context_factory()):
+                        continue
+                except FileNotFoundError:
+                    if self.queue.root.exists():
+                        raise
+                    # Its directory was removed under it (the local stack shut down first): nothing
+                    # is left to drain; stop without a traceback.
+                    logger.info("the local queue's directory is gone; its drainer stops")
+                    return
+                self.queue.arrived.wait(1.0)  # polls once a second for returned messages, like long polling
+                self.queue.arrived.clear()

@@ -179,6 +179,7 @@ def cli(argv: list[str]) -> int:
         _say(f"  migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ""))
 
         queues = stack.enter_context(queue_consumers(services.queue_dir))
+        services.on_close(stack.close)  # on Ctrl-C too: the drainer stops before its directory goes
         report = seed(
             services.database_url,
             services.redis_url,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.jobs.schedules import SCHEDULES, Schedule
+from shared.local.logkeys import under_own_name
 from shared.observability import logger
 
 
@@ -71,7 +72,7 @@ def job_handler(job: Job) -> Callable[[dict[str, Any], Any], Any]:
     handler: Callable[[dict[str, Any], Any], Any] = importlib.import_module(
         f"functions.{job.function}.handler"
     ).handler
-    return handler
+    return under_own_name(handler)  # its log lines under its own name (shared.local.logkeys)
 
 
 def run_job(job: Job) -> bool:

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -64,6 +65,7 @@ class LocalServices:
     _supervisor: threading.Thread | None = None
     _bouncer: PgBouncer | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _before_close: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def queue_dir(self) -> Path:
@@ -299,10 +301,21 @@ class LocalServices:
         raise TimeoutError(f"redis-server wrote no new pid to {pidfile} within {RESTART_UP_TIMEOUT_S:g} s")
 
     # ------------------------------------------------------------------ stop
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run `callback` when the stack closes, before any server stops or its directory (the local
+        queues') is removed: what uses them (the queue's drainer) stops first, also on Ctrl-C."""
+        self._before_close.append(callback)
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        while self._before_close:
+            callback = self._before_close.pop()
+            try:
+                callback()
+            except Exception:
+                logger.exception("a shutdown step of the local stack failed; stopping the servers anyway")
         # The supervisor first, so that no restart races the stops below.
         self._stopping.set()
         if self._supervisor is not None:

@@ -6,28 +6,15 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
 
-from shared.observability import logger
 from tests.fixtures.api import Market
 
 CLIENT_IPS = ("198.51.100.77", "2001:db8::77")
 PREDICT = "/api/v1/ml/predict/fraud"
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    handler = logger.registered_handler
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
-    try:
-        yield buffer
-    finally:
-        handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def test_given_scoring_run_when_logs_scanned_then_no_personal_data_in_clear(
