@@ -26,6 +26,8 @@ pytest_plugins: list[str] = [
     "tests.fixtures.chain",
     "tests.fixtures.infra",
     "tests.fixtures.drift",
+    "tests.fixtures.hang",
+    "tests.fixtures.faults",
 ]
 
 TEMPLATE_DB = "tg_template"

@@ -10,8 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from shared.api.errors import register_error_handlers
+from shared.api.http import request_deadline
+from shared.db.deadline import deadline_scope
 from shared.observability import logger, metrics, tracer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -33,6 +36,8 @@ def api_handler(app: APIGatewayRestResolver) -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)  # keep payloads out of X-Ray
     @metrics.log_metrics(raise_on_empty_metrics=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app.resolve(event, context)
+        # The request's time, counted from its arrival: no PostgreSQL wait of the request outlives it.
+        with deadline_scope(request_deadline(APIGatewayProxyEvent(event), context)):
+            return app.resolve(event, context)
 
     return handler

@@ -29,12 +29,16 @@ def _breaker() -> CircuitBreaker:
 def make_client(url: str, *, timeout_s: float | None = None) -> redis.Redis:
     """A client for `url`: `timeout_s` bounds the connection and every reply (None: no bound); a
     timeout is not retried (the caller, or its breaker, decides what a slow Redis means)."""
+    # TCP keepalives (a TCP URL; a unix socket has none): a vanished server or network path is
+    # noticed on an idle connection too. A stopped one (its kernel still answering) is the timeout's case.
+    tcp = {"socket_keepalive": True} if url.startswith(("redis://", "rediss://")) else {}
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         retry_on_timeout=False,
         health_check_interval=30,
+        **tcp,
     )
 
 

@@ -59,7 +59,7 @@ def check_postgres() -> DependencyStatus:
     def probe() -> str | None:
         from shared.db import get_pool
 
-        with get_pool().connection(timeout=HEALTH_TIMEOUT_S) as conn:
+        with get_pool().connection(deadline=time.perf_counter() + HEALTH_TIMEOUT_S) as conn:
             row = conn.execute("SELECT current_setting('server_version')").fetchone()
         return str(row[0]) if row else None
 

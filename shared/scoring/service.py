@@ -39,6 +39,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from shared.cache.clients import get_redis
 from shared.cache.roundtrip import RoundTrip
 from shared.config import Settings, Thresholds, get_settings, get_thresholds
+from shared.db.deadline import deadline_scope
 from shared.errors import (
     ConfigurationError,
     DependencyUnavailable,
@@ -259,7 +260,8 @@ def _score(
 ) -> PredictResponse:
     session = RedisSession(deps.redis())
     budget = Budget(started, settings, deadline)
-    response = _decide(request, ip, deps, session, budget, started, now)
+    with deadline_scope(budget.deadline):  # every PostgreSQL wait of the request ends by then
+        response = _decide(request, ip, deps, session, budget, started, now)
     if response.rate_limits != session.limits:
         response = response.model_copy(update={"rate_limits": session.limits})
     return response

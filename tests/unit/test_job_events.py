@@ -21,7 +21,9 @@ SAM_SCHEDULED_EVENT = {
 }
 
 
-def test_given_the_sam_cli_scheduled_event_without_version_when_parsed_then_the_job_runs_at_its_time() -> None:
+def test_given_the_sam_cli_scheduled_event_without_version_when_parsed_then_the_job_runs_at_its_time() -> (
+    None
+):
     # When the SAM CLI's sample is parsed
     job = parse_job(SAM_SCHEDULED_EVENT)
     # Then it is the default job at the event's time
