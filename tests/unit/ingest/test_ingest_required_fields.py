@@ -94,6 +94,11 @@ def _validated(event_type: str, data: dict[str, Any]) -> tuple[list[Any], list[A
     return validate_events([event(event_type, data, event_id="e-1", occurred_at=EARLIER)], now=NOW)
 
 
+def _validated_without(event_type: str, field: str) -> tuple[list[Any], list[Any]]:
+    """A valid event of this type with one field left out, validated."""
+    return _validated(event_type, {name: value for name, value in VALID[event_type].items() if name != field})
+
+
 def test_every_event_type_has_a_valid_example_and_every_listed_optional_field_exists() -> None:
     # Given the event types and the optional fields this file lists
     assert set(VALID) == set(DATA_MODELS), "add a valid example for each new event type"
@@ -111,10 +116,8 @@ def test_every_event_type_has_a_valid_example_and_every_listed_optional_field_ex
 def test_given_an_event_without_a_required_field_when_validated_then_it_is_rejected_naming_it(
     event_type: str, field: str
 ) -> None:
-    # Given a valid event of this type with one required field left out
-    data = {name: value for name, value in VALID[event_type].items() if name != field}
-    # When validated
-    valid, rejected = _validated(event_type, data)
+    # Given a valid event of this type with one required field left out, When validated
+    valid, rejected = _validated_without(event_type, field)
     # Then it is rejected, and the reason names data.<field>
     assert valid == [], f"{event_type} without {field} was accepted"
     assert [(r.status, r.field) for r in rejected] == [("rejected", f"data.{field}")]
@@ -125,8 +128,7 @@ def test_given_an_event_without_a_required_field_when_validated_then_it_is_rejec
 def test_given_an_event_without_an_optional_field_when_validated_then_it_is_accepted(
     event_type: str, field: str
 ) -> None:
-    # Given a valid event of this type without one of its optional fields
-    data = {name: value for name, value in VALID[event_type].items() if name != field}
-    # When validated, Then it is accepted (making it required would break the marketplace's senders)
-    valid, rejected = _validated(event_type, data)
+    # Given a valid event of this type without one of its optional fields, When validated
+    valid, rejected = _validated_without(event_type, field)
+    # Then it is accepted (making it required would break the marketplace's senders)
     assert rejected == [] and len(valid) == 1, (event_type, field, rejected)
