@@ -235,6 +235,11 @@ def test_model_layer_holds_manifest_and_the_architecture_library(
     assert zip_path.read_bytes() == first  # deterministic: a stable asset hash for CDK
     assert sorted(p.name for p in (out / "model").iterdir()) == ["libtgmodel-aarch64.so", "manifest.json"]
     import zipfile
+    from datetime import date
+
+    # (two builds seconds apart can agree by chance: the entries must carry no build time at all)
+    stamps = {info.date_time for info in zipfile.ZipFile(zip_path).infolist()}
+    assert len(stamps) == 1 and date(*next(iter(stamps))[:3]) != date.today(), stamps
 
     assert sorted(zipfile.ZipFile(zip_path).namelist()) == [
         "model/libtgmodel-aarch64.so",
