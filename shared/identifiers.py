@@ -54,8 +54,9 @@ canonical_marketplace_id = canonical_transaction_id
 def canonical_ip(value: object) -> str | None:
     """The canonical text of an IP address, or None when `value` is not one.
 
-    IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address it carries and an IPv6 zone (`%eth0`) is
-    dropped, so that a blocklisted address cannot come back in another spelling."""
+    An IPv4 address inside IPv6, in any of its spellings (`embedded_ipv4`), is that IPv4 address, and an
+    IPv6 zone (`%eth0`) is dropped, so that a blocklisted or rate-limited address cannot come back in
+    another spelling."""
     if not isinstance(value, str) or not value or value != value.strip():
         return None
     try:
@@ -63,11 +64,51 @@ def canonical_ip(value: object) -> str | None:
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped.compressed
         if address.scope_id is not None:
-            return ipaddress.IPv6Address(address.compressed.split("%", 1)[0]).compressed
+            address = ipaddress.IPv6Address(address.compressed.split("%", 1)[0])
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            return inner.compressed
     return address.compressed
+
+
+# The IPv6 ranges whose addresses carry an IPv4 address, and where its 32 bits start.
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291), still parsed and routed
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")  # RFC 3056: 2002:AABB:CCDD::/48 is a.b.c.d's site
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-compatible except :: and ::1, the
+    NAT64 well-known prefix, 6to4), or None. The same rule as intel.canonical_ip_entry in SQL."""
+    value = int(address)
+    if address in _IPV4_MAPPED or address in _NAT64_WELL_KNOWN or (address in _IPV4_COMPATIBLE and value > 1):
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    if address in _SIX_TO_FOUR:
+        return ipaddress.IPv4Address((value >> 80) & 0xFFFFFFFF)
+    return None
+
+
+def canonical_ip_entry(value: str) -> str:
+    """An IP blocklist entry as stored (the mirror of intel.canonical_ip_entry, which every write runs):
+    an IPv4 network; an IPv4 address inside IPv6 as that IPv4 address (a prefix over its bits as the
+    IPv4 prefix they fix); an IPv6 address as its /64 (what the IP limit counts); a CIDR as given
+    (its network). ValueError for anything else."""
+    network = ipaddress.ip_network(value, strict=False)
+    if isinstance(network, ipaddress.IPv4Network):
+        return network.compressed
+    base, bits = network.network_address, network.prefixlen
+    for prefix in (_IPV4_MAPPED, _NAT64_WELL_KNOWN, _IPV4_COMPATIBLE):
+        if bits >= 96 and base in prefix and (prefix is not _IPV4_COMPATIBLE or int(base) > 1):
+            return ipaddress.IPv4Network((int(base) & 0xFFFFFFFF, bits - 96)).compressed
+    if bits >= 16 and base in _SIX_TO_FOUR:
+        return ipaddress.IPv4Network(
+            ((int(base) >> 80) & 0xFFFFFFFF, min(bits - 16, 32)), strict=False
+        ).compressed
+    if "/" not in value:
+        return ipaddress.IPv6Network((base, IPV6_LIMIT_PREFIX), strict=False).compressed
+    return network.compressed
 
 
 def ip_limit_subject(canonical: str | None) -> str:

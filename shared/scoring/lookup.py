@@ -104,7 +104,7 @@ def lookup(
                                        WHERE transaction_id = %(txn)s) p) AS existing,
           {"(SELECT user_id FROM intel.wallets WHERE address = %(wallet)s)" if need_user else "NULL::bigint"} AS user_id,
           {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'wallet' AND value = %(wallet)s AND {live})" if need_wallet_bl else "NULL::boolean"} AS wallet_blocked,
-          {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value = %(ip)s AND {live})" if need_ip_bl else "NULL::boolean"} AS ip_blocked
+          {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value::cidr >>= %(ip)s::inet AND {live})" if need_ip_bl else "NULL::boolean"} AS ip_blocked
     """
     params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
     with pool.connection(timeout=budget.pool_timeout("the lookup")) as conn:
