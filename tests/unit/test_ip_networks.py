@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.identifiers import canonical_ip, canonical_ip_entry, ip_limit_subject
@@ -46,6 +46,7 @@ def spellings(v4: ipaddress.IPv4Address, low: int) -> list[str]:
     return forms
 
 
+@settings(deadline=None)  # a loaded machine's pauses are not the property's business
 @given(ipv4s, st.integers(min_value=0, max_value=2**80 - 1))
 def test_every_spelling_of_an_ipv4_address_is_that_address_for_limits_and_lists(
     v4: ipaddress.IPv4Address, low: int
@@ -57,6 +58,7 @@ def test_every_spelling_of_an_ipv4_address_is_that_address_for_limits_and_lists(
         assert canonical_ip_entry(spelling) == f"{v4}/32", spelling
 
 
+@settings(deadline=None)  # a loaded machine's pauses are not the property's business
 @given(plain_ipv6s, st.integers(min_value=0, max_value=2**64 - 1))
 def test_an_ipv6_entry_covers_exactly_the_64_the_limit_counts(
     entry: ipaddress.IPv6Address, other: int
@@ -72,6 +74,7 @@ def test_an_ipv6_entry_covers_exactly_the_64_the_limit_counts(
     assert ip_limit_subject(canonical_ip(outside.compressed)) != network.compressed
 
 
+@settings(deadline=None)  # a loaded machine's pauses are not the property's business
 @given(plain_ipv6s, st.integers(min_value=16, max_value=128))
 def test_a_cidr_given_with_an_ipv6_entry_is_kept(entry: ipaddress.IPv6Address, bits: int) -> None:
     given_network = ipaddress.IPv6Network((entry, bits), strict=False)
@@ -80,6 +83,7 @@ def test_a_cidr_given_with_an_ipv6_entry_is_kept(entry: ipaddress.IPv6Address, b
     assert canonical_ip_entry(f"{entry}/{bits}") == given_network.compressed
 
 
+@settings(deadline=None)  # a loaded machine's pauses are not the property's business
 @given(ipv4s, st.integers(min_value=0, max_value=32))
 def test_an_ipv4_prefix_written_inside_ipv6_is_the_same_ipv4_prefix(
     v4: ipaddress.IPv4Address, bits: int
