@@ -201,6 +201,17 @@ BENCH_INGEST_ARGS ?=
 bench-ingest: install
 	$(PY) benchmarks/bench_ingest.py $(BENCH_INGEST_ARGS)
 
+# ---------------------------------------------------------------- ML room: the model on the live path
+# Issue 23's matrix: simulated marketplaces (ages 7/35/90 days x 200/900/3,000 purchases a day, and three
+# seeds at 35 days x 900) replayed through the ingest consumer, the scheduled jobs and the scoring
+# handler in simulated time; detection and FPR per band and scenario against the simulator's truth,
+# beside the served version's offline report: reports/live-path/<version>/. BENCH_DETECTION_ARGS narrows
+# it (e.g. --ages 7 --volumes 200). One world: `ticketguard evaluate live --seed S --days D --per-day N`.
+.PHONY: bench-detection
+BENCH_DETECTION_ARGS ?=
+bench-detection: install
+	$(VENV)/bin/ticketguard evaluate matrix $(BENCH_DETECTION_ARGS)
+
 # ---------------------------------------------------------------- RETENTION room: archive benchmark
 # Transaction logs of a 200,000-events/day marketplace archived by the real code path (write, read back,
 # verify, delete) to a local archive root: rows/s with the old v1 field cipher (baseline) and with AES-SIV

@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "refresh-views": ("shared.jobs.cli:refresh_views_cli", "refresh the materialized views once"),
     "smoke": ("shared.smoke:cli", "check a deployed API: health, scoring, a bad request, metrics"),
     "train": ("shared.ml.cli:cli", "train, evaluate, compile and register a fraud model"),
+    "evaluate": (
+        "shared.livepath.cli:cli",
+        "the model on the live path: a simulated marketplace through the handlers",
+    ),
     "model": ("shared.jobs.model_cli:cli", "model rollout: status, shadow, canary, promote, rollback"),
     "retention": (
         "shared.retention.cli:retention_cli",

@@ -4,9 +4,11 @@ and its loader only, so that infra may import it (DESIGN: configuration schemas)
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,52 @@ def load_schedules(path: Path = SCHEDULES_PATH) -> tuple[Schedule, ...]:
 
 
 SCHEDULES = load_schedules()
+
+
+# ---------------------------------------------------------------- firing times (simulated time)
+_WEEKDAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
+_RATE_UNIT_S = {"minute": 60, "hour": 3_600, "day": 86_400}
+
+
+def _field(text: str, low: int, high: int) -> frozenset[int]:
+    """One cron field: `*` / `?`, a value, a range a-b, lists of those, an optional /step."""
+    values: set[int] = set()
+    for part in text.split(","):
+        for name, number in _WEEKDAYS.items():
+            part = part.replace(name, str(number))
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base in {"*", "?"}:
+            first, last = low, high
+        elif "-" in base:
+            first, last = (int(x) for x in base.split("-", 1))
+        else:
+            first = int(base)
+            last = high if step_text else first
+        values.update(range(first, last + 1, step))
+    return frozenset(values)
+
+
+def fire_times(schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:
+    """When EventBridge fires `schedule` in [start, end) (UTC): what a replay of the schedules in
+    simulated time (shared.livepath) runs. rate(): every period from `start`, as a rule created then."""
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", schedule.expression)
+    if rate:
+        period = timedelta(seconds=int(rate.group(1)) * _RATE_UNIT_S[rate.group(2)])
+        count = max(0, math.ceil((end - start) / period))
+        return [start + i * period for i in range(count) if start + i * period < end]
+    minute, hour, dom, month, dow, _year = schedule.expression[len("cron(") : -1].split()
+    minutes, hours = sorted(_field(minute, 0, 59)), sorted(_field(hour, 0, 23))
+    doms, months, dows = _field(dom, 1, 31), _field(month, 1, 12), _field(dow, 1, 7)
+    fired: list[datetime] = []
+    day = datetime.combine(start.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    while day < end:
+        if day.day in doms and day.month in months and day.isoweekday() % 7 + 1 in dows:
+            fired += [
+                at
+                for h in hours
+                for m in minutes
+                if start <= (at := day + timedelta(hours=h, minutes=m)) < end
+            ]
+        day += timedelta(days=1)
+    return fired

@@ -9,12 +9,12 @@ test rows, so its interval is a bootstrap that refits the cut on every resample.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from shared.kpis.rates import wilson
 from shared.model.policy import PolicyCalibration, cut_at_rate, fit_policy
 
 SPEC_DETECTION = 0.942  # spec 1.1: the system's fraud detection rate ...
@@ -23,18 +23,6 @@ SPEC_FPR = 0.018  # ... at this false-positive rate
 # REQUIRE_2FA entry spends the spec's whole budget; a review costs an analyst, a block loses a buyer).
 BAND_FPR = {"two_factor": SPEC_FPR, "review": 0.005, "block": 0.001}
 BANDS = ("two_factor", "review", "block")
-Z95 = 1.959964
-
-
-def wilson(successes: int, trials: int, z: float = Z95) -> list[float]:
-    """95% Wilson score interval of a binomial proportion ([] with no trials)."""
-    if trials <= 0:
-        return []
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def fit_operating_policy(

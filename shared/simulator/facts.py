@@ -30,6 +30,8 @@ _RANK = {
     "fraud.confirmed": 9,
     "fraud.false_positive": 9,
 }
+# Public for the live path's timeline (shared.livepath.timeline), which orders its ties the same way.
+FACT_RANK = _RANK
 _ORDER_FACT = {"completed": "order.paid", "charged_back": "order.paid", "refunded": "order.paid"}
 
 

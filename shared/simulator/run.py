@@ -8,6 +8,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,21 +146,32 @@ def _copy(conn: psycopg.Connection[Any], table: str, rows: Iterable[Sequence[Any
     return n
 
 
-def simulate(
-    conn: psycopg.Connection[Any], config: SimulationConfig, feed: Feed | None = None
-) -> SimulationResult:
-    """Generates `config.days` of marketplace activity ending at `config.end` into the database
-    behind `conn` (marketplace.*, intel.fraud_labels, sim.truth, sim.runs), with every sale on the
-    chain (`config.chain`: the in-process EVM, or synthetic logs).
+@dataclass
+class BuiltWorld:
+    """A generated, labelled world with every sale on its chain, before anything is written: what
+    `simulate` writes, and what the live-path evaluation (shared.livepath) posts through ingest as
+    simulated time passes."""
 
-    `feed`: the marketplace's facts go through it (shared.simulator.feed: the ingest API, as the real
-    backend's would); without it, the bulk mode: COPY into the tables in one transaction, for
-    benchmarks and training sets."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    world: World
+    label_rows: list[tuple[str, bool, str, float]]
+    labels: Any  # shared.simulator.labels.Labels
+    log_source: Any
+    ledger: Any
+    w3: Any
+    organizer: str
+    contract_address: str
+    mint_hashes: dict[int, list[str]]
+    first_block: int
+    timings: dict[str, float]
+
+    def facts(self) -> list[dict[str, Any]]:
+        """The marketplace's facts as its backend would send them (shared.simulator.facts)."""
+        return marketplace_facts(self.world, self.label_rows, self.organizer, self.mint_hashes)
+
+
+def _chain(config: SimulationConfig) -> tuple[Any, Any, Any, str, str]:
+    """(w3 or None, the ledger sales go through, its LogSource, organizer, contract address)."""
     genesis = int((config.start - CHAIN_LEAD).timestamp())
-
-    # ---------------------------------------------------------------- the chain
     w3 = None
     ledger: Any
     if config.chain == "evm":
@@ -179,6 +191,15 @@ def simulate(
             salt=f"ticketguard-sim:{config.seed}",
         )
         log_source = ledger
+    return w3, ledger, log_source, organizer, contract_address
+
+
+def build_world(config: SimulationConfig) -> BuiltWorld:
+    """The world of `config` generated and labelled, its sales put on the chain (`config.chain`: the
+    in-process EVM, or synthetic logs) whose head is then the window's end."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    w3, ledger, log_source, organizer, contract_address = _chain(config)
     first_block = log_source.latest_block() + 1
 
     # ---------------------------------------------------------------- the world
@@ -201,20 +222,49 @@ def simulate(
     end_ts = int(config.end.timestamp())
     if w3 is not None:
         set_next_block_timestamp(w3, end_ts)
-        w3.testing.mine(1)  # type: ignore[attr-defined]  # the head of the chain is "now"
+        w3.testing.mine(1)  # the head of the chain is "now"
     else:
         ledger.advance_to(end_ts)
     timings["chain"] = time.perf_counter() - clock
+    return BuiltWorld(
+        world=world,
+        label_rows=labels.rows,
+        labels=labels,
+        log_source=log_source,
+        ledger=ledger,
+        w3=w3,
+        organizer=organizer,
+        contract_address=contract_address,
+        mint_hashes=mint_hashes,
+        first_block=first_block,
+        timings=timings,
+    )
+
+
+def simulate(
+    conn: psycopg.Connection[Any], config: SimulationConfig, feed: Feed | None = None
+) -> SimulationResult:
+    """Generates `config.days` of marketplace activity ending at `config.end` into the database
+    behind `conn` (marketplace.*, intel.fraud_labels, sim.truth, sim.runs), with every sale on the
+    chain (`config.chain`: the in-process EVM, or synthetic logs).
+
+    `feed`: the marketplace's facts go through it (shared.simulator.feed: the ingest API, as the real
+    backend's would); without it, the bulk mode: COPY into the tables in one transaction, for
+    benchmarks and training sets."""
+    built = build_world(config)
+    world, labels, timings = built.world, built.labels, built.timings
 
     # ---------------------------------------------------------------- the backend tables
     clock = time.perf_counter()
     if feed is None:
-        counts = _write(conn, config, world, labels.rows, mint_hashes, organizer, contract_address)
+        counts = _write(
+            conn, config, world, labels.rows, built.mint_hashes, built.organizer, built.contract_address
+        )
     else:
-        facts = marketplace_facts(world, labels.rows, organizer, mint_hashes)
+        facts = built.facts()
         counts = _feed(conn, config, world, lambda: feed(facts))
         with conn.transaction():
-            _record_run(conn, config, contract_address, counts)
+            _record_run(conn, config, built.contract_address, counts)
     timings["write"] = time.perf_counter() - clock
 
     by_scenario = Counter(order.scenario for order in world.orders)
@@ -223,10 +273,10 @@ def simulate(
         start=config.start,
         end=config.end,
         chain=config.chain,
-        log_source=log_source,
-        contract_address=contract_address,
-        market=ledger,
-        w3=w3,
+        log_source=built.log_source,
+        contract_address=built.contract_address,
+        market=built.ledger,
+        w3=built.w3,
         counts=counts,
         orders_by_scenario={s: by_scenario.get(s, 0) for s in SCENARIOS},
         labels={
@@ -236,8 +286,8 @@ def simulate(
             "never": labels.never,
         },
         chain_transactions=len(world.ops),
-        first_block=first_block,
-        last_block=log_source.latest_block(),
+        first_block=built.first_block,
+        last_block=built.log_source.latest_block(),
         marketplace_events=counts["marketplace.orders"]
         + counts["marketplace.sessions"]
         + counts["marketplace.login_attempts"]

@@ -1,0 +1,125 @@
+"""The live-path matrix (`make bench-detection`): ages x volumes on seeds the served model was not
+trained on, and more seeds at one age and volume; one stack, a fresh database per cell, in sequence
+(on two shared cores a second cell in parallel only competes with the first for PostgreSQL).
+
+ticketguard evaluate matrix [--out DIR] [--ages 7 35 90] [--volumes 200 900 3000] [--seeds 101 102 103]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.errors import ConfigurationError
+from shared.livepath.stack import ENVIRONMENT
+
+AGES = (7.0, 35.0, 90.0)
+VOLUMES = (200, 900, 3000)
+SEEDS = (101, 102, 103)  # the first is the matrix's; all three at SEED_AGE x SEED_VOLUME
+SEED_AGE, SEED_VOLUME = 35.0, 900
+REPORTS = Path("reports") / "live-path"
+
+
+def cells(ages: tuple[float, ...], volumes: tuple[int, ...], seeds: tuple[int, ...]) -> list[Any]:
+    from shared.livepath.replay import Cell
+
+    grid = [Cell(seed=seeds[0], days=age, per_day=volume) for age in ages for volume in volumes]
+    extra = [Cell(seed=seed, days=SEED_AGE, per_day=SEED_VOLUME) for seed in seeds[1:]]
+    return grid + extra
+
+
+def served_report(model_dir: Path | None = None) -> tuple[str, dict[str, Any]]:
+    """(version, report.json) of the model the handlers will serve."""
+    from shared.model import resolve_model_dir
+
+    directory = model_dir or resolve_model_dir()
+    report = directory / "report.json"
+    if not report.exists():
+        raise ConfigurationError(f"{directory} has no report.json: the live path is judged beside it")
+    data: dict[str, Any] = json.loads(report.read_text())
+    return str(data.get("version") or directory.name), data
+
+
+def training_seeds(report: dict[str, Any]) -> set[int]:
+    """The simulator seeds the model's training data came from (its report's training source: a
+    record with `seed`, or the summary line that names it)."""
+    source = report.get("training_source")
+    if isinstance(source, dict) and isinstance(source.get("seed"), int):
+        return {int(source["seed"])}
+    return {int(seed) for seed in re.findall(r"\bseed (\d+)", json.dumps(source))}
+
+
+def run_matrix(
+    planned: list[Any], *, model_dir: Path | None = None, say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Every cell replayed; the matrix as the report's JSON."""
+    from shared.livepath.replay import replay
+    from shared.livepath.report import cell_lines
+    from shared.livepath.stack import stack
+
+    version, report = served_report(model_dir)
+    used = training_seeds(report)
+    clash = sorted({cell.seed for cell in planned} & used)
+    if clash:
+        raise ConfigurationError(f"seed(s) {clash} trained model {version}: evaluate it on others")
+    began = time.perf_counter()
+    load_before = os.getloadavg()
+    results: list[dict[str, Any]] = []
+    with stack() as made:
+        for n, cell in enumerate(planned, start=1):
+            say(f"[{n}/{len(planned)}] {cell.name} ...")
+            with made.cell_database() as url:
+                result = replay(cell, url, progress=say).as_dict()
+            results.append(result)
+            for line in cell_lines(result):
+                say(line)
+            say(f"  ({result['seconds']['total']:.0f} s; matrix so far {time.perf_counter() - began:.0f} s)")
+    return {
+        "model_version": version,
+        "offline": {
+            "training_source": report.get("training_source"),
+            "training_seeds": sorted(used),
+            "bands": (report.get("operating_point") or {}).get("bands"),
+            "per_scenario": (report.get("operating_point") or {}).get("per_scenario"),
+        },
+        "cells": results,
+        "run": {
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - began, 1),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticketguard evaluate matrix", description=__doc__)
+    parser.add_argument("--ages", type=float, nargs="+", default=list(AGES), help="days of marketplace")
+    parser.add_argument("--volumes", type=int, nargs="+", default=list(VOLUMES), help="purchases a day")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="the simulator's seeds")
+    parser.add_argument("--model-dir", type=Path, help="the model to serve (default: the registry's CURRENT)")
+    parser.add_argument("--out", type=Path, help=f"report directory (default {REPORTS}/<version>)")
+    return parser
+
+
+def matrix_cli(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.update(ENVIRONMENT)
+    if args.model_dir:
+        os.environ["TG_MODEL_DIR"] = str(args.model_dir.resolve())
+    from shared.livepath.report import write_report
+
+    planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds))
+    matrix = run_matrix(planned, model_dir=args.model_dir, say=lambda line: print(line, flush=True))
+    out = args.out or REPORTS / matrix["model_version"]
+    for line in write_report(matrix, out):
+        print(line, flush=True)
+    return 0
