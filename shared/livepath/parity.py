@@ -5,7 +5,9 @@ the model learns from). The builder is written to serve each row exactly what sc
 feature whose values disagree on more than SKEW_SHARE of the purchases is reported as skewed: the
 model meets at serving time something other than what it learned.
 
-Left out: the purchases of a wallet after the service blocked one of its purchases. The simulated
+Left out: degraded answers (Redis unavailable: PostgreSQL alone serves, by design without the
+purchases scored but not yet loaded), and the purchases of a wallet after the service blocked one of
+its purchases. The simulated
 marketplace does not react to decisions, so the blocked purchase still happens there and enters the
 training rows' history, while scoring (rightly) never counted it in the wallet's real-time windows."""
 
@@ -37,14 +39,16 @@ def compare(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> di
 
     served: dict[str, dict[str, Any]] = {}
     blocked: set[str] = set()  # wallets the service has blocked a purchase of, so far
-    after_block = 0
-    for txn, wallet, decision, features in conn.execute(
-        "SELECT transaction_id, wallet_address, decision, features FROM intel.fraud_predictions"
+    after_block = degraded_answers = 0
+    for txn, wallet, decision, degraded, features in conn.execute(
+        "SELECT transaction_id, wallet_address, decision, degraded, features FROM intel.fraud_predictions"
         " WHERE created_at >= %s AND created_at < %s ORDER BY created_at, transaction_id",
         (start, end),
     ):
         if wallet in blocked:
             after_block += 1
+        elif degraded:
+            degraded_answers += 1
         elif features:  # a blocklisted purchase is decided without features
             served[txn] = features if isinstance(features, dict) else json.loads(features)
         if decision == "BLOCKED":
@@ -75,6 +79,7 @@ def compare(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> di
     return {
         "compared_candidates": len(served),
         "left_out_after_a_block": after_block,
+        "left_out_degraded": degraded_answers,
         "compared": compared,
         "tolerance": {"share": SKEW_SHARE, "relative": RELATIVE_TOLERANCE},
         "features": features,

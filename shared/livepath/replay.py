@@ -6,7 +6,7 @@ through the deployed code paths in simulated time (shared.livepath.path), into a
    `post_every` after they happen, and before any purchase of the user, wallet or ticket they are
    about is scored.
 3. The ETL and feature jobs run at the schedules table's firing times in the measured window and
-   the day before it; earlier (the warm-up of a long world) only the ETL runs, once a week.
+   from the daily run before it; earlier (the warm-up of a long world) only the ETL runs, weekly.
 4. Every purchase of the measured window (the last `score_days`, at most the whole world) is scored
    by the scoring handler at its own time; the decisions are compared with the simulator's truth.
 5. The training/serving parity: the features the handler served (intel.fraud_predictions.features)
@@ -26,9 +26,9 @@ from typing import Any
 
 import psycopg
 
-from shared.jobs.schedules import SCHEDULES
+from shared.jobs.schedules import SCHEDULES, fire_times
+from shared.kpis.rates import summarize
 from shared.livepath import parity
-from shared.livepath.outcome import summarize
 from shared.livepath.path import CappedChain, LivePath, SimulatedClock
 from shared.livepath.timeline import FACT, JOB, fact_refs, firings, timeline, warm_up_firings
 
@@ -128,6 +128,14 @@ class _Plan:
     purchases: int
 
 
+def _schedule_from(start: datetime, score_from: datetime) -> datetime:
+    """Where the schedules start: at the last daily ETL before the first scored purchase (its daily
+    feature snapshot and the hourly ones after it are what that purchase is served), else at `start`."""
+    daily = next(s for s in SCHEDULES if s.function == "etl" and (s.payload or {}).get("mode") == "daily")
+    before = fire_times(daily, start, score_from + timedelta(microseconds=1))
+    return before[-1] if before else start
+
+
 def _plan(cell: Cell) -> _Plan:
     from shared.simulator import SimulationConfig
     from shared.simulator.run import build_world
@@ -135,7 +143,7 @@ def _plan(cell: Cell) -> _Plan:
     config = SimulationConfig(seed=cell.seed, days=cell.days, transactions_per_day=cell.per_day, end=cell.end)
     built = build_world(config)
     score_from = max(config.start, config.end - timedelta(days=cell.score_days))
-    jobs_from = max(config.start, score_from - timedelta(days=1))
+    jobs_from = _schedule_from(config.start, score_from)
     purchases = [o for o in built.world.orders if o.created_at >= score_from.timestamp()]
     etl = next(s for s in SCHEDULES if s.function == "etl" and (s.payload or {}).get("mode") == "hourly")
     jobs = warm_up_firings(config.start, jobs_from, WARM_UP_ETL_EVERY, etl) + firings(jobs_from, config.end)
@@ -182,6 +190,7 @@ def _run(
                     "decision": answer.get("decision"),
                     "fraud_score": answer.get("fraud_score"),
                     "model_version": answer.get("model_version"),
+                    "degraded": answer.get("degraded"),
                 }
             )
             if progress is not None and len(decisions) % 2000 == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.livepath.outcome import BAND_LABELS, percent
+from shared.kpis.rates import BAND_LABELS, percent
 
 
 def cell_lines(result: dict[str, Any]) -> list[str]:
@@ -15,6 +15,7 @@ def cell_lines(result: dict[str, Any]) -> list[str]:
         f"{result['model_version']}; scored from {result['window']['scored_from']} to {result['window']['end']}: "
         f"{outcome['legitimate']} legitimate, {outcome['frauds']} fraud purchases"
         + (f", errors {outcome['errors']}" if outcome["errors"] else "")
+        + (f", {outcome['degraded']} degraded answers" if outcome.get("degraded") else "")
     ]
     for band, label in BAND_LABELS.items():
         rates = outcome["bands"][band]

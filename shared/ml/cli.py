@@ -75,11 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--force", action="store_true", help="promote even when the gate refuses (recorded)")
     parser.add_argument(
+        "--live-gate",
+        action="store_true",
+        help="gate on the live path too: the candidate served to a simulated marketplace (shared.livepath.gate) "
+        "must reproduce its report's FPR interval at REQUIRE_2FA, with no training/serving skew",
+    )
+    parser.add_argument(
         "--arch",
         default=",".join(native.ARCHITECTURES),
         help="architectures to compile for (default x86_64,aarch64)",
     )
     return parser
+
+
+def _live_gate() -> Any:
+    from shared.livepath.gate import live_path_gate
+
+    return live_path_gate
 
 
 def cli(argv: list[str]) -> int:
@@ -151,6 +163,7 @@ def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path)
         architectures=architectures,
         extra_manifest=extra,
         current_model_dir=baseline.directory if baseline else None,
+        live_gate=_live_gate() if args.live_gate else None,
     )
     outcome = run_training(table, options)
     test = outcome.report["test"]

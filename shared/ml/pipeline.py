@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,9 @@ class TrainOptions:
     version: str | None = None
     current_model_dir: Path | None = None  # default: the registry's CURRENT
     extra_manifest: dict[str, Any] = field(default_factory=dict)
+    # The live-path check of the gate (shared.livepath.gate.live_path_gate): the registered candidate's
+    # directory -> a verdict {"passed", "reasons", ...}; a refusal keeps CURRENT where it is.
+    live_gate: Callable[[Path], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -313,9 +317,26 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    promote = _live_path_gate(options, directory, gate, promote)
     if promote:
         registry.promote(root, version)
     return TrainOutcome(version, directory, promote, content)
+
+
+def _live_path_gate(options: TrainOptions, directory: Path, gate: dict[str, Any], promote: bool) -> bool:
+    """The registered candidate on the live path (when asked for): a refusal joins the gate's reasons
+    and keeps CURRENT unless --force. The verdict's file lies beside the model, outside its manifest."""
+    if options.live_gate is None:
+        return promote
+    verdict = options.live_gate(directory)
+    gate["live_path"] = {"passed": verdict["passed"], "reasons": verdict["reasons"]}
+    if verdict["passed"]:
+        return promote
+    gate["promote"] = False
+    gate["reasons"] = [*verdict["reasons"], *gate["reasons"]]
+    if options.force:
+        gate["forced"] = True
+    return promote and options.force
 
 
 def _manifest_fields(

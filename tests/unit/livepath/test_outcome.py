@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.kpis.rates import wilson
-from shared.livepath.outcome import summarize
+from shared.kpis.rates import summarize, wilson
 from shared.livepath.report import markdown, targets
 
 

@@ -1,0 +1,75 @@
+"""`ticketguard train`'s gate with the live-path check (issue 23, item 4): a candidate whose live-path FPR
+at REQUIRE_2FA falls outside its own report's interval is registered for review, never promoted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shared.kpis.rates import summarize
+from shared.livepath.gate import judge
+from shared.ml import registry
+from shared.ml.data import table_from_training_set
+from shared.ml.pipeline import TrainOptions, run_training
+from shared.ml.synthetic import synthetic_transactions
+from tests.fixtures.ml import TINY_GRID
+
+
+def _live(directory: Path, fpr_over_report: float, seen: list[Path]) -> dict[str, Any]:
+    """What the live path would answer: the candidate's own report judged against a live FPR this far
+    above the report's test-split rate (the replay itself is tests/integration/livepath's)."""
+    seen.append(directory)
+    report = json.loads((directory / "report.json").read_text())
+    rate = report["operating_point"]["bands"]["two_factor"]["false_positive"]["rate"] + fpr_over_report
+    flagged = round(rate * 10_000)
+    rows = [{"scenario": "legit", "decision": "REQUIRE_2FA", "status": 200}] * flagged
+    rows += [{"scenario": "legit", "decision": "APPROVED", "status": 200}] * (10_000 - flagged)
+    return judge(report, summarize(rows), {"skewed": []})
+
+
+def _train(root: Path, version: str, gate: Any) -> Any:
+    table = table_from_training_set(synthetic_transactions(2500, seed=5, with_scenario=True), source="t")
+    options = TrainOptions(
+        out_root=root,
+        training_source="t",
+        n_boot=0,
+        grid=TINY_GRID,
+        version=version,
+        architectures=("x86_64",),
+    )
+    options.live_gate = gate
+    return run_training(table, options)
+
+
+def test_given_a_candidate_off_its_report_on_the_live_path_when_trained_then_current_stays(
+    tmp_path: Path,
+) -> None:
+    # Given a registry whose CURRENT was trained, and a live path where the candidate flags 7 points more
+    root = tmp_path / "registry"
+    root.mkdir()
+    seen: list[Path] = []
+    first = _train(root, "vfirst", None)
+    assert first.promoted
+    # When a candidate is trained with the live-path gate
+    outcome = _train(root, "vsecond", lambda d: _live(d, 0.07, seen))
+    # Then the gate ran on the registered candidate, refused it, and CURRENT still names the first
+    assert seen == [root / "vsecond"]
+    assert not outcome.promoted
+    assert (root / "CURRENT").read_text().strip() == "vfirst"
+    gate = outcome.report["gate"]
+    assert gate["live_path"]["passed"] is False and gate["promote"] is False
+    assert "above the report's interval" in gate["reasons"][0]
+
+
+def test_given_a_candidate_that_meets_its_report_on_the_live_path_when_trained_then_it_is_promoted(
+    tmp_path: Path,
+) -> None:
+    # Given an empty registry and a live path that reproduces the report's FPR
+    root = tmp_path / "registry"
+    root.mkdir()
+    # When trained with the live-path gate
+    outcome = _train(root, "vok", lambda d: _live(d, 0.0, []))
+    # Then it is promoted, the verdict recorded in the gate
+    assert outcome.promoted and outcome.report["gate"]["live_path"] == {"passed": True, "reasons": []}
+    assert registry.current_version_dir(root) == root / "vok"

@@ -1,0 +1,54 @@
+"""The training gate's live-path check: the live FPR at REQUIRE_2FA must lie in the candidate's own
+report interval, and no served feature may disagree with the training rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.kpis.rates import summarize
+from shared.livepath.gate import judge
+
+REPORT = {
+    "operating_point": {
+        "bands": {
+            "two_factor": {
+                "false_positive": {"rate": 0.0198, "count": 123, "of": 6221, "ci95": [0.0166, 0.0235]}
+            }
+        }
+    }
+}
+
+
+def _outcome(flagged: int, legitimate: int = 1000) -> dict[str, Any]:
+    rows = [{"scenario": "legit", "decision": "REQUIRE_2FA", "status": 200}] * flagged
+    rows += [{"scenario": "legit", "decision": "APPROVED", "status": 200}] * (legitimate - flagged)
+    return summarize(rows)
+
+
+NO_SKEW: dict[str, Any] = {"skewed": [], "features": {}}
+
+
+def test_given_a_live_fpr_inside_the_report_interval_when_judged_then_it_passes() -> None:
+    # Given 20 of 1,000 legitimate purchases flagged (2.0%, inside [1.66%, 2.35%]), When judged, Then passed
+    verdict = judge(REPORT, _outcome(20), NO_SKEW)
+    assert verdict["passed"] and verdict["reasons"] == []
+
+
+def test_given_a_live_fpr_above_or_below_the_interval_when_judged_then_it_is_refused() -> None:
+    # Given 9.1% and 0.5% live FPR, When judged, Then each is refused, saying on which side
+    above = judge(REPORT, _outcome(91), NO_SKEW)
+    below = judge(REPORT, _outcome(5), NO_SKEW)
+    assert not above["passed"] and "above the report's interval" in above["reasons"][0]
+    assert not below["passed"] and "below the report's interval" in below["reasons"][0]
+    # And the bounds themselves are inside
+    assert judge(REPORT, _outcome(2350, 100_000), NO_SKEW)["passed"]
+
+
+def test_given_a_skewed_feature_or_no_report_interval_when_judged_then_it_is_refused() -> None:
+    # Given an FPR inside the interval but a skewed feature
+    skew = {"skewed": ["event_popularity_score"], "features": {"event_popularity_score": {"share": 0.4}}}
+    verdict = judge(REPORT, _outcome(20), skew)
+    # Then refused for the skew
+    assert not verdict["passed"] and "event_popularity_score 40.0%" in verdict["reasons"][0]
+    # And a report without the interval cannot pass
+    assert not judge({}, _outcome(20), NO_SKEW)["passed"]
