@@ -32,7 +32,8 @@ def cells(ages: tuple[float, ...], volumes: tuple[int, ...], seeds: tuple[int, .
 
     grid = [Cell(seed=seeds[0], days=age, per_day=volume) for age in ages for volume in volumes]
     extra = [Cell(seed=seed, days=SEED_AGE, per_day=SEED_VOLUME) for seed in seeds[1:]]
-    return grid + extra
+    # Cheapest first (volume, then age): a run cut short has the most cells.
+    return sorted(grid + extra, key=lambda c: (c.per_day, c.days, c.seed))
 
 
 def served_report(model_dir: Path | None = None) -> tuple[str, dict[str, Any]]:
@@ -57,7 +58,11 @@ def training_seeds(report: dict[str, Any]) -> set[int]:
 
 
 def run_matrix(
-    planned: list[Any], *, model_dir: Path | None = None, say: Callable[[str], None] = print
+    planned: list[Any],
+    *,
+    model_dir: Path | None = None,
+    say: Callable[[str], None] = print,
+    after_cell: Callable[[dict[str, Any]], object] | None = None,
 ) -> dict[str, Any]:
     """Every cell replayed; the matrix as the report's JSON."""
     from shared.livepath.replay import replay
@@ -81,6 +86,20 @@ def run_matrix(
             for line in cell_lines(result):
                 say(line)
             say(f"  ({result['seconds']['total']:.0f} s; matrix so far {time.perf_counter() - began:.0f} s)")
+            if after_cell is not None:
+                after_cell(_matrix(version, report, used, results, began, load_before, len(planned)))
+    return _matrix(version, report, used, results, began, load_before, len(planned))
+
+
+def _matrix(
+    version: str,
+    report: dict[str, Any],
+    used: set[int],
+    results: list[dict[str, Any]],
+    began: float,
+    load_before: tuple[float, float, float],
+    planned: int,
+) -> dict[str, Any]:
     return {
         "model_version": version,
         "offline": {
@@ -96,6 +115,8 @@ def run_matrix(
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
+            "cells_planned": planned,
+            "cells_done": len(results),
         },
     }
 
@@ -118,8 +139,14 @@ def matrix_cli(argv: list[str]) -> int:
     from shared.livepath.report import write_report
 
     planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds))
-    matrix = run_matrix(planned, model_dir=args.model_dir, say=lambda line: print(line, flush=True))
-    out = args.out or REPORTS / matrix["model_version"]
+    version, _ = served_report(args.model_dir)
+    out = args.out or REPORTS / version
+    matrix = run_matrix(
+        planned,
+        model_dir=args.model_dir,
+        say=lambda line: print(line, flush=True),
+        after_cell=lambda partial: write_report(partial, out),  # a run cut short keeps its cells
+    )
     for line in write_report(matrix, out):
         print(line, flush=True)
     return 0

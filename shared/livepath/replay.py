@@ -3,8 +3,8 @@ through the deployed code paths in simulated time (shared.livepath.path), into a
 
 1. The world is generated and its sales put on a synthetic chain (shared.simulator.run.build_world).
 2. Its facts reach ingest as the backend would send them: in time order, posted at the latest
-   `post_every` after they happen, and before any purchase of the user, wallet or ticket they are
-   about is scored.
+   `post_every` after they happen (batched: a post costs a queue message and a transaction), and an
+   account, wallet, event or ticket before any purchase that refers to it is scored.
 3. The ETL and feature jobs run at the schedules table's firing times in the measured window and
    from the daily run before it; earlier (the warm-up of a long world) only the ETL runs, weekly.
 4. Every purchase of the measured window (the last `score_days`, at most the whole world) is scored
@@ -37,6 +37,9 @@ from shared.livepath.timeline import FACT, JOB, fact_refs, firings, timeline, wa
 DEFAULT_END = datetime(2026, 6, 1, tzinfo=UTC)
 SCORE_DAYS = 7.0
 POST_EVERY_S = 300.0
+# The facts without which a purchase's rows are unknown to ingest and scoring: posted before the
+# purchase whatever the cadence. Sessions and logins wait for the next post (at most POST_EVERY_S).
+NOUNS = frozenset({"user.created", "wallet.linked", "event.listed", "ticket.minted", "ticket.transferred"})
 WARM_UP_ETL_EVERY = timedelta(days=7)
 
 
@@ -171,7 +174,8 @@ def _run(
             flush()
         if kind == FACT:
             buffer.append(payload)
-            pending.update(fact_refs(payload))
+            if payload["type"] in NOUNS:
+                pending.update(fact_refs(payload))
             post_by = min(post_by, at + cell.post_every_s)
         elif kind == JOB:
             flush()

@@ -122,7 +122,8 @@ def markdown(matrix: dict[str, Any]) -> str:
         "truth. Rates with 95% Wilson intervals. Seeds not used in training (training seeds: "
         f"{offline.get('training_seeds')}).",
         "",
-        f"Run: {len(matrix['cells'])} cells in {run['seconds']:.0f} s on {run['cpus']} CPUs "
+        f"Run: {len(matrix['cells'])} of {run.get('cells_planned', len(matrix['cells']))} cells in "
+        f"{run['seconds']:.0f} s on {run['cpus']} CPUs "
         f"(load average before {run['load_average_before']}, after {run['load_average_after']}), "
         f"finished {run['finished_at']}.",
         "",
