@@ -48,6 +48,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::Cognito::LogDeliveryConfiguration": "the logs are priced with the log groups",
     "AWS::Cognito::UserPoolClient": "priced per user (UserPool)",
     "AWS::EC2::InternetGateway": "free",
+    "AWS::KMS::Alias": "free (KMS prices the key, priced with the keys)",
     "AWS::EC2::Route": "free",
     "AWS::EC2::RouteTable": "free",
     "AWS::EC2::SecurityGroup": "free",
