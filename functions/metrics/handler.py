@@ -18,7 +18,7 @@ app = api_app()
 @app.get("/api/v1/metrics")
 def get_metrics() -> Response[str]:
     require_allowed_api_key(app.current_event)
-    query = MetricsQuery.model_validate(app.current_event.query_string_parameters or {})
+    query = MetricsQuery.from_event(app.current_event)
     start, end = query.window()
     enforce("GET /api/v1/metrics", ip=client_ip(app.current_event))
     with get_pool().connection() as conn:

@@ -24,12 +24,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from shared.db.connection import get_pool
 from shared.errors import DependencyUnavailable, NotFound
 from shared.ingest.store import store_events
-from shared.ingest.validation import EventResult, IngestBatch, validate_events
+from shared.ingest.validation import EventResult, read_batch, validate_events
 from shared.observability import logger, metrics
 
 
@@ -56,15 +56,6 @@ class BatchOutcome(BaseModel):
     results: list[EventResult]
 
 
-def _parse(body: str) -> IngestBatch | str:
-    try:
-        return IngestBatch.model_validate_json(body)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        return f"{where}: {error['msg']}"
-
-
 def consume(conn: psycopg.Connection[Any], batch: QueuedBatch) -> BatchOutcome:
     """Apply one queued batch (see the module's docstring); the outcome, new or recorded before."""
     try:
@@ -80,12 +71,12 @@ def consume(conn: psycopg.Connection[Any], batch: QueuedBatch) -> BatchOutcome:
 
 
 def _apply(conn: psycopg.Connection[Any], batch: QueuedBatch) -> BatchOutcome:
-    parsed = _parse(batch.body)
+    parsed = read_batch(batch.body)
     error = parsed if isinstance(parsed, str) else None
     results: list[EventResult] = []
     if not isinstance(parsed, str):
         # The clock-skew bound holds against the time the batch arrived, not the time it is consumed.
-        valid, rejected = validate_events(parsed.events, now=batch.received_at)
+        valid, rejected = validate_events(parsed, now=batch.received_at)
         stored = store_events(conn, valid) if valid else []
         results = sorted([*stored, *rejected], key=lambda result: result.index)
     counts = {

@@ -1,16 +1,15 @@
 """The facts the marketplace backend sends: one `data` model per event type, each field as the
-`marketplace.*` / `intel.fraud_labels` column it writes, identifiers in their canonical form."""
+`marketplace.*` / `intel.fraud_labels` column it writes, identifiers in their canonical form, every
+time an Instant (shared/instants.py: a zone, 1970-01-01 to 9999-12-30, to the nanosecond)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +18,7 @@ from pydantic import (
 )
 
 from shared.identifiers import canonical_ip, canonical_transaction_id, canonical_wallet
+from shared.instants import AwareInstant
 
 MAX_EVENTS = 500
 MAX_ID = 2**63 - 1
@@ -66,7 +66,7 @@ class UserData(Data):
     display_name: Text
     country: Country
     kyc_level: Annotated[int, Field(strict=True, ge=0, le=3)] = 0
-    created_at: AwareDatetime
+    created_at: AwareInstant
 
 
 class WalletLinkedData(Data):
@@ -83,8 +83,8 @@ class EventListedData(Data):
     category: Literal["concert", "sports", "theatre", "festival", "conference"]
     capacity: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
     face_value: Money
-    sale_starts_at: AwareDatetime
-    starts_at: AwareDatetime
+    sale_starts_at: AwareInstant
+    starts_at: AwareInstant
 
     @model_validator(mode="after")
     def _starts_after_sale(self) -> EventListedData:
@@ -131,7 +131,7 @@ class OrderData(Data):
     payment_type: Literal["card", "crypto", "bank_transfer"]
     payment_instrument: Text
     buyer_ip: Ip
-    created_at: AwareDatetime
+    created_at: AwareInstant
 
     @model_validator(mode="after")
     def _seller_iff_resale(self) -> OrderData:
@@ -145,8 +145,8 @@ class SessionData(Data):
     user_id: Id
     ip: Ip
     user_agent: Annotated[str, Field(max_length=1024)]
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
+    started_at: AwareInstant
+    ended_at: AwareInstant | None = None
 
 
 class LoginAttemptData(Data):
@@ -208,5 +208,5 @@ class IngestEvent(BaseModel):
 
     event_id: str
     type: str
-    occurred_at: datetime
+    occurred_at: AwareInstant
     data: Data

@@ -3,12 +3,17 @@ and the rerun stores every event exactly once.
 
 - The `ingest.events` ledger holds the id of every applied event: an id found there is a duplicate,
   answered as such and not applied again.
-- Each table's upsert overwrites a row only with a newer fact (`source_occurred_at`), so late and
-  out-of-order deliveries resolve by `occurred_at`; `fraud_labels` by its `labelled_at`.
+- Each table's upsert overwrites a row only with a newer fact, so late and out-of-order deliveries
+  resolve by `occurred_at` (`labelled_at` for `fraud_labels`). The rule: the later `occurred_at` wins,
+  compared to the nanosecond (`source_occurred_at` + `source_occurred_ns`); at an equal one, the fact
+  ingested later wins (a later batch, or later in its batch): the last word the marketplace sent.
 - The facts of a batch are written a type at a time (one set-based statement per table), parents first (users, events
   before wallets, tickets, orders), so a batch may carry a new user and its wallet together.
 - A fact about a row that does not exist yet (a wallet of an unknown user) is rejected naming the
   field, and is not put in the ledger: sent again once its parent is in, it is applied.
+- A write the database refuses (a constraint, a value it cannot hold) rejects that event with the
+  database's reason; the rest of the batch is stored (each event then in its own savepoint: nothing
+  that lives past the transaction, so PgBouncer's transaction pooling and RDS Proxy are fine).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -25,7 +31,13 @@ from shared.ingest.external_ids import resolve_text_ids
 from shared.ingest.models import IngestEvent
 from shared.ingest.validation import EventResult
 
-_NEWER = "{t}.source_occurred_at IS NULL OR {t}.source_occurred_at < EXCLUDED.source_occurred_at"
+# The stored row's fact is older than (or as old as, and so sent before) the one arriving: overwritten.
+_NEWER = (
+    "{t}.source_occurred_at IS NULL OR ({t}.source_occurred_at, {t}.source_occurred_ns)"
+    " <= ({n}.source_occurred_at, {n}.source_occurred_ns)"
+)
+# Of several facts about one row in one statement, the one kept: the newest, the last sent at a tie.
+_NEWEST_FIRST = "source_occurred_at DESC, source_occurred_ns DESC, ordinality DESC"
 
 
 def _upsert(table: str, key: str, columns: tuple[str, ...], updated: tuple[str, ...] | None = None) -> str:
@@ -33,22 +45,24 @@ def _upsert(table: str, key: str, columns: tuple[str, ...], updated: tuple[str, 
     type; of several facts about one row in the group, the newest is kept (an upsert may not touch a
     row twice), and it overwrites the stored row only when it is newer."""
     alias = table.split(".")[1]
-    names = ", ".join((*columns, "source_occurred_at"))
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*(updated or columns), "source_occurred_at"))
+    names = ", ".join((*columns, "source_occurred_at", "source_occurred_ns"))
+    sets = ", ".join(
+        f"{c} = EXCLUDED.{c}" for c in (*(updated or columns), "source_occurred_at", "source_occurred_ns")
+    )
     return (
         f"INSERT INTO {table} AS {alias} ({names}) "
-        f"SELECT DISTINCT ON ({key}) {names} FROM jsonb_populate_recordset(NULL::{table}, %(rows)s) "
-        f"ORDER BY {key}, source_occurred_at DESC "
+        f"SELECT DISTINCT ON ({key}) {names} FROM jsonb_populate_recordset(NULL::{table}, %(rows)s)"
+        f" WITH ORDINALITY AS r ORDER BY {key}, {_NEWEST_FIRST} "
         f"ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now() "
-        f"WHERE {_NEWER.format(t=alias)}"
+        f"WHERE {_NEWER.format(t=alias, n='EXCLUDED')}"
     )
 
 
 def _newest(columns: str, key: str) -> str:
     """The group's rows (typed `columns`), the newest fact per `key`."""
     return (
-        f"(SELECT DISTINCT ON ({key}) * FROM jsonb_to_recordset(%(rows)s) AS r({columns}) "
-        f"ORDER BY {key}, source_occurred_at DESC) AS r"
+        f"(SELECT DISTINCT ON ({key}) * FROM ROWS FROM (jsonb_to_recordset(%(rows)s) AS ({columns}))"
+        f" WITH ORDINALITY AS r ORDER BY {key}, {_NEWEST_FIRST}) AS r"
     )
 
 
@@ -68,7 +82,12 @@ class Writer:
 
 
 def _fields(event: IngestEvent, **extra: Any) -> dict[str, Any]:
-    return {**event.data.model_dump(), "source_occurred_at": event.occurred_at, **extra}
+    return {
+        **event.data.model_dump(),
+        "source_occurred_at": event.occurred_at,
+        "source_occurred_ns": event.occurred_at.nanosecond,
+        **extra,
+    }
 
 
 def _order_fields(event: IngestEvent) -> dict[str, Any]:
@@ -82,7 +101,10 @@ def _label_fields(event: IngestEvent) -> dict[str, Any]:
 
 
 _USERS = Reference("user_id", "marketplace.users", "user_id")
-_LABEL_COLUMNS = "transaction_id text, is_fraud boolean, source text, source_occurred_at timestamptz"
+_LABEL_COLUMNS = (
+    "transaction_id text, is_fraud boolean, source text, source_occurred_at timestamptz,"
+    " source_occurred_ns smallint"
+)
 _ORDER_STATUS = {"order.paid": "completed", "order.failed": "failed", "order.refunded": "refunded"}
 
 # Parents before children; the ledger-only facts (no table holds them) last.
@@ -129,10 +151,12 @@ WRITERS: tuple[Writer, ...] = (
         ("ticket.transferred",),
         (
             "UPDATE marketplace.tickets AS tickets SET owner_wallet = r.to_wallet, updated_at = now(),"
-            " source_occurred_at = r.source_occurred_at FROM "
-            + _newest("ticket_id bigint, to_wallet text, source_occurred_at timestamptz", "ticket_id")
-            + " WHERE tickets.ticket_id = r.ticket_id"
-            " AND (tickets.source_occurred_at IS NULL OR tickets.source_occurred_at < r.source_occurred_at)",
+            " source_occurred_at = r.source_occurred_at, source_occurred_ns = r.source_occurred_ns FROM "
+            + _newest(
+                "ticket_id bigint, to_wallet text, source_occurred_at timestamptz, source_occurred_ns smallint",
+                "ticket_id",
+            )
+            + f" WHERE tickets.ticket_id = r.ticket_id AND ({_NEWER.format(t='tickets', n='r')})",
         ),
         _fields,
         (Reference("ticket_id", "marketplace.tickets", "ticket_id"),),
@@ -180,18 +204,18 @@ WRITERS: tuple[Writer, ...] = (
     Writer(
         ("chargeback.filed", "fraud.confirmed", "fraud.false_positive"),
         (
-            "INSERT INTO intel.fraud_labels AS l (transaction_id, is_fraud, source, labelled_at)"
-            " SELECT transaction_id, is_fraud, source, source_occurred_at FROM "
+            "INSERT INTO intel.fraud_labels AS l (transaction_id, is_fraud, source, labelled_at, labelled_ns)"
+            " SELECT transaction_id, is_fraud, source, source_occurred_at, source_occurred_ns FROM "
             + _newest(_LABEL_COLUMNS, "transaction_id")
             + " ON CONFLICT (transaction_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud,"
-            " source = EXCLUDED.source, labelled_at = EXCLUDED.labelled_at"
-            " WHERE l.labelled_at < EXCLUDED.labelled_at",
+            " source = EXCLUDED.source, labelled_at = EXCLUDED.labelled_at, labelled_ns = EXCLUDED.labelled_ns"
+            " WHERE (l.labelled_at, l.labelled_ns) <= (EXCLUDED.labelled_at, EXCLUDED.labelled_ns)",
             # A chargeback also settles the order's status (when the order is there and older).
             "UPDATE marketplace.orders AS orders SET status = 'charged_back', updated_at = now(),"
-            " source_occurred_at = r.source_occurred_at FROM "
+            " source_occurred_at = r.source_occurred_at, source_occurred_ns = r.source_occurred_ns FROM "
             + _newest(_LABEL_COLUMNS, "transaction_id")
             + " WHERE r.source = 'chargeback' AND orders.transaction_id = r.transaction_id"
-            " AND (orders.source_occurred_at IS NULL OR orders.source_occurred_at < r.source_occurred_at)",
+            + f" AND ({_NEWER.format(t='orders', n='r')})",
         ),
         _label_fields,
     ),
@@ -205,7 +229,13 @@ def _json_rows(rows: Iterable[dict[str, Any]]) -> Jsonb:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
+    return json.dumps(value, default=_scalar)
+
+
+def _scalar(value: Any) -> str:
+    # An instant to the microsecond, as timestamptz holds it (the nanoseconds travel in their own
+    # column): PostgreSQL would round nine digits, and a rounded-up instant would be a later fact.
+    return datetime.isoformat(value) if isinstance(value, datetime) else str(value)
 
 
 WRITER_OF = {event_type: writer for writer in WRITERS for event_type in writer.types}
@@ -219,49 +249,91 @@ def _rejected(index: int, event: IngestEvent, field: str, reason: str) -> EventR
     )
 
 
+# What one event can make the database refuse: a value it cannot hold (SQLSTATE class 22), a
+# constraint (23), a limit (54: a value too large for an index), or text no encoding takes. Anything
+# else (the connection, a lock or statement timeout, a bug) is raised: the batch is retried whole.
+REFUSALS: tuple[type[Exception], ...] = (
+    psycopg.errors.DataError,
+    psycopg.errors.IntegrityError,
+    psycopg.errors.ProgramLimitExceeded,
+    UnicodeError,
+)
+# Parents before children, in the batch's order otherwise: the order the writers apply a batch in.
+_RANK = {event_type: rank for rank, writer in enumerate(WRITERS) for event_type in writer.types}
+
+
 def store_events(conn: psycopg.Connection[Any], events: list[Indexed]) -> list[EventResult]:
-    """Apply `events` (validated, ids unique in the batch) in one transaction; a result for each."""
+    """Apply `events` (validated, ids unique in the batch) in one transaction; a result for each.
+    Set-based first; when the database refuses something no single statement's fallback caught (the
+    ledger's write of a fact no table holds), again event by event, each in its own savepoint (its rows
+    and its ledger entry together), rejecting the refused ones with the database's reason."""
+    try:
+        with conn.transaction():
+            return _store(conn, events)
+    except REFUSALS:
+        pass
     results: list[EventResult] = []
-    with conn.transaction():
-        ids = [event.event_id for _, event in events]
-        known = {
-            row[0]
-            for row in conn.execute("SELECT event_id FROM ingest.events WHERE event_id = ANY(%s)", (ids,))
-        }
-        fresh = []
-        for index, event in events:
-            if event.event_id in known:
-                results.append(EventResult(index=index, event_id=event.event_id, status="duplicate"))
-            else:
-                fresh.append((index, event))
-        # The ledger and the messages keep the ids as the marketplace sent them.
-        sent = dict(fresh)
-        fresh = resolve_text_ids(conn, fresh)
-        applied: list[Indexed] = []
-        for writer in WRITERS:
-            group = [(index, event) for index, event in fresh if event.type in writer.types]
-            if not group:
-                continue
-            group = _known_references(conn, writer, group, results, sent)
-            applied += apply_group(conn, writer, group, results)
-        applied = [(index, sent[index]) for index, _ in applied]
-        conn.execute(
-            "INSERT INTO ingest.events (event_id, type, occurred_at, data)"
-            " SELECT event_id, type, occurred_at, data FROM jsonb_to_recordset(%s)"
-            " AS r(event_id text, type text, occurred_at timestamptz, data jsonb)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            (
-                _json_rows(
-                    {
-                        "event_id": e.event_id,
-                        "type": e.type,
-                        "occurred_at": e.occurred_at,
-                        "data": e.data.model_dump(mode="json"),
-                    }
-                    for _, e in applied
-                ),
+    for index, event in sorted(events, key=lambda item: (_RANK[item[1].type], item[0])):
+        try:
+            with conn.transaction():
+                results += _store(conn, [(index, event)])
+        except REFUSALS as exc:
+            results.append(_refused(index, event, exc))
+    return sorted(results, key=lambda result: result.index)
+
+
+def _refused(index: int, event: IngestEvent, exc: Exception) -> EventResult:
+    """The rejection of an event whose write the database refused, with its reason."""
+    if isinstance(exc, psycopg.Error):
+        column = exc.diag.column_name or exc.diag.constraint_name or ""
+        field = f"data.{column}" if column else "data"
+        reason = exc.diag.message_primary or type(exc).__name__
+        detail = exc.diag.message_detail
+        return _rejected(index, event, field, f"{reason} ({detail})" if detail else reason)
+    return _rejected(index, event, "data", "holds text that cannot be encoded as UTF-8")
+
+
+def _store(conn: psycopg.Connection[Any], events: list[Indexed]) -> list[EventResult]:
+    results: list[EventResult] = []
+    ids = [event.event_id for _, event in events]
+    known = {
+        row[0] for row in conn.execute("SELECT event_id FROM ingest.events WHERE event_id = ANY(%s)", (ids,))
+    }
+    fresh = []
+    for index, event in events:
+        if event.event_id in known:
+            results.append(EventResult(index=index, event_id=event.event_id, status="duplicate"))
+        else:
+            fresh.append((index, event))
+    # The ledger and the messages keep the ids as the marketplace sent them.
+    sent = dict(fresh)
+    fresh = resolve_text_ids(conn, fresh)
+    applied: list[Indexed] = []
+    for writer in WRITERS:
+        group = [(index, event) for index, event in fresh if event.type in writer.types]
+        if not group:
+            continue
+        group = _known_references(conn, writer, group, results, sent)
+        applied += apply_group(conn, writer, group, results)
+    applied = [(index, sent[index]) for index, _ in applied]
+    conn.execute(
+        "INSERT INTO ingest.events (event_id, type, occurred_at, occurred_ns, data)"
+        " SELECT event_id, type, occurred_at, occurred_ns, data FROM jsonb_to_recordset(%s)"
+        " AS r(event_id text, type text, occurred_at timestamptz, occurred_ns smallint, data jsonb)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        (
+            _json_rows(
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "occurred_at": e.occurred_at,
+                    "occurred_ns": e.occurred_at.nanosecond,
+                    "data": e.data.model_dump(mode="json"),
+                }
+                for _, e in applied
             ),
-        )
+        ),
+    )
     results += [
         EventResult(index=index, event_id=event.event_id, status="accepted") for index, event in applied
     ]
@@ -320,7 +392,7 @@ def apply_group(
             for sql in writer.sqls:
                 cur.execute(sql, rows)
         return group
-    except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+    except REFUSALS:
         pass
     applied = []
     for index, event in group:
@@ -329,8 +401,6 @@ def apply_group(
                 for sql in writer.sqls:
                     cur.execute(sql, {"rows": _json_rows([writer.params(event)])})
             applied.append((index, event))
-        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
-            column = exc.diag.column_name or exc.diag.constraint_name or ""
-            field = f"data.{column}" if column else "data"
-            results.append(_rejected(index, event, field, exc.diag.message_primary or type(exc).__name__))
+        except REFUSALS as exc:
+            results.append(_refused(index, event, exc))
     return applied

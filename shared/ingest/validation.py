@@ -1,21 +1,28 @@
 """A batch checked event by event: each bad event gets its own reason naming its field, the good
-ones go on. Nothing here touches a database."""
+ones go on. Nothing here touches a database.
+
+Before its fields, an event is checked whole for what no reader should have to resolve or store: a
+key given twice (two parsers would keep different values; the scoring route refuses it too), and
+text PostgreSQL cannot hold (NUL, lone surrogates; shared/text.py) in any key or value."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from shared.identifiers import canonical_transaction_id
 from shared.ingest.models import DATA_MODELS, MAX_EVENTS, IngestEvent
+from shared.instants import AwareInstant, Instant
+from shared.text import first_unstorable, printable
 
 # A clock ahead of ours by more than this is a bad clock (or a forged time), not a fact from the future:
 # a future occurred_at would win every later update.
 CLOCK_SKEW = timedelta(minutes=5)
 _ENVELOPE_FIELDS = {"event_id", "type", "occurred_at", "data"}
-_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+_INSTANT: TypeAdapter[Instant] = TypeAdapter(AwareInstant)
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -27,6 +34,12 @@ class EventResult(BaseModel):
     field: str | None = None
     reason: str | None = None
 
+    @field_validator("event_id", "field", "reason")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        """Written with storable text only: a field named "a\\u0000b" is named so, not with a NUL."""
+        return None if value is None else printable(value)
+
 
 class IngestBatch(BaseModel):
     """The request body: the events are checked one by one (validate_events), so only the envelope
@@ -37,6 +50,66 @@ class IngestBatch(BaseModel):
     events: list[Any] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
+class _Repeated(dict[str, Any]):
+    """A JSON object in which a key was given more than once (`repeated`: the first such key)."""
+
+    repeated: str
+
+
+def _keep_repeated(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    marked = _Repeated(value)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked.repeated = key
+            break
+        seen.add(key)
+    return marked
+
+
+def read_batch(body: str) -> list[Any] | str:
+    """The events of a request body, or why the body as a whole is refused."""
+    try:
+        IngestBatch.model_validate_json(body)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(printable(str(part)) for part in error["loc"]) or "body"
+        return f"{where}: {error['msg']}"
+    # Read again keeping each object's repeated keys: an event with one is rejected (validate_events)
+    parsed = json.loads(body, object_pairs_hook=_keep_repeated)
+    if isinstance(parsed, _Repeated):
+        return f"body: the key {printable(parsed.repeated)!r} appears more than once"
+    events: list[Any] = parsed["events"]
+    return events
+
+
+def _first_repeated(value: Any, path: str) -> str | None:
+    """The path of the first key given twice in an object anywhere in `value`."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, _Repeated):
+            return f"{where}.{printable(item.repeated)}"
+        if isinstance(item, dict):
+            stack.extend((f"{where}.{printable(str(key))}", child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{where}.{i}", child) for i, child in enumerate(item))
+    return None
+
+
+def _unreadable(index: int, event_id: str | None, raw: dict[str, Any]) -> EventResult | None:
+    """The rejection of an event with a key given twice or text PostgreSQL cannot store, anywhere."""
+    repeated = _first_repeated(raw, "event")
+    if repeated is not None:
+        field = repeated.removeprefix("event.")
+        return _rejected(index, event_id, field, "appears more than once in the event (one value per key)")
+    unstorable = first_unstorable(raw)
+    return None if unstorable is None else _rejected(index, event_id, *unstorable)
+
+
 def _rejected(index: int, event_id: str | None, field: str, reason: str) -> EventResult:
     return EventResult(
         index=index, event_id=event_id, status="rejected", field=field, reason=f"{field}: {reason}"
@@ -45,7 +118,7 @@ def _rejected(index: int, event_id: str | None, field: str, reason: str) -> Even
 
 def _first_error(exc: ValidationError, prefix: str) -> tuple[str, str]:
     error = exc.errors(include_url=False)[0]
-    path = ".".join(str(part) for part in error["loc"])
+    path = ".".join(printable(str(part)) for part in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     return (f"{prefix}.{path}" if path else prefix), message
 
@@ -77,8 +150,12 @@ def _validate_one(index: int, raw: Any, *, now: datetime) -> IngestEvent | Event
     try:
         event_id = canonical_transaction_id(raw.get("event_id"))
     except ValueError as exc:
-        reason = "is required" if "event_id" not in raw else str(exc)
-        return _rejected(index, None, "event_id", reason)
+        return _unreadable(index, None, raw) or _rejected(
+            index, None, "event_id", "is required" if "event_id" not in raw else str(exc)
+        )
+    unreadable = _unreadable(index, event_id, raw)
+    if unreadable is not None:
+        return unreadable
     for name in sorted(_ENVELOPE_FIELDS - raw.keys()):
         return _rejected(index, event_id, name, "is required")
     for name in sorted(raw.keys() - _ENVELOPE_FIELDS):

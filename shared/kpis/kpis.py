@@ -134,7 +134,8 @@ def compute_kpis(conn: psycopg.Connection, start: datetime, end: datetime) -> Kp
         false_positive_rate=_rate(legit_flagged, legit),
         ticket_resale_velocity_hours=None if resale_median is None else float(resale_median),
         user_engagement_score=None if engagement is None else float(engagement),
-        revenue_per_hour=total_fees / hours,
+        # A window shorter than a microsecond (the instants are read to the nanosecond) holds no row
+        revenue_per_hour=total_fees / hours if hours else 0.0,
         counts=KpiCounts(
             transactions=transactions,
             labelled_fraud=fraud,

@@ -57,10 +57,12 @@ def operational_figures(conn: psycopg.Connection, start: datetime, end: datetime
     ).fetchone()
     flagged = decisions.get("BLOCKED", 0) + decisions.get("MANUAL_REVIEW", 0)
     return {
-        "transactions_per_hour": round(int(txn_count) / hours, 4),
+        # hours is 0 for a window shorter than a microsecond (instants are read to the nanosecond):
+        # no row fits in it, so no rate either
+        "transactions_per_hour": round(int(txn_count) / hours, 4) if hours else 0.0,
         "fraud_rate_percent": round(100.0 * flagged / predictions, 4) if predictions else None,
         "p95_latency_ms": round(float(p95_row[0]), 3) if p95_row and p95_row[0] is not None else None,
-        "revenue_per_hour": round(float(fees) / hours, 2),
+        "revenue_per_hour": round(float(fees) / hours, 2) if hours else 0.0,
         "predictions": predictions,
         "decisions": decisions,
     }
