@@ -13,6 +13,7 @@ behind a watermark already past it; `settle_seconds` reads only rows older than 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,16 +40,19 @@ class TableSpec:
     columns: tuple[str, ...]
     target_key: tuple[str, ...]
     update: tuple[str, ...] | None = None  # None: every non-key column
+    times: tuple[str, ...] = ("updated_at",)  # its timestamptz columns (read only when in range)
 
 
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "users", "user_id", "user_id, email, country, created_at, updated_at",
         "intel.users", ("user_id", "email_hash", "country", "created_at", "updated_at"), ("user_id",),
+        times=("created_at", "updated_at"),
     ),
     TableSpec(
         "wallets", "address", "address, user_id, created_at, updated_at",
         "intel.wallets", ("address", "user_id", "created_at", "updated_at"), ("address",),
+        times=("created_at", "updated_at"),
     ),
     TableSpec(
         "events", "event_id",
@@ -56,10 +60,12 @@ TABLES: tuple[TableSpec, ...] = (
         "intel.events",
         ("event_id", "name", "category", "country", "capacity", "face_value", "sale_starts_at", "starts_at", "updated_at"),
         ("event_id",),
+        times=("sale_starts_at", "starts_at", "updated_at"),
     ),
     TableSpec(
         "tickets", "ticket_id", "ticket_id, event_id, face_value, minted_at, updated_at",
         "intel.tickets", ("ticket_id", "event_id", "face_value", "minted_at", "updated_at"), ("ticket_id",),
+        times=("minted_at", "updated_at"),
     ),
     TableSpec(
         "orders", "order_id",
@@ -72,12 +78,14 @@ TABLES: tuple[TableSpec, ...] = (
             "status", "occurred_at", "updated_at",
         ),
         ("transaction_id",),
+        times=("created_at", "updated_at"),
     ),
     TableSpec(
         "sessions", "session_id", "session_id, user_id, host(ip) AS ip, user_agent, started_at, ended_at, updated_at",
         "intel.sessions",
         ("session_id", "user_id", "ip", "geo_country", "user_agent_hash", "started_at", "ended_at", "updated_at"),
         ("session_id",),
+        times=("started_at", "ended_at", "updated_at"),
     ),
     TableSpec(
         "login_attempts", "attempt_id",
@@ -86,9 +94,37 @@ TABLES: tuple[TableSpec, ...] = (
         ("attempt_id", "user_id", "email_hash", "ip", "geo_country", "success", "failure_reason", "is_admin",
          "attempted_at", "updated_at"),
         ("attempt_id",),
+        times=("attempted_at", "updated_at"),
     ),
 )  # fmt: skip
 TABLE_NAMES = tuple(spec.name for spec in TABLES)
+# The key a reject of the table is recorded under (an order by its transaction id, as its other rejects).
+_REJECT_KEY = {spec.name: spec.key for spec in TABLES} | {"orders": "transaction_id"}
+# A timestamp no reader can take (shared/instants.py's range): year 1 BC, year 10000. Such a row is
+# read with the value masked and quarantined (intel.etl_rejects, reason `time_out_of_range`): the
+# run goes on, the row stays in marketplace.* for someone to fix.
+_READABLE = "{c} BETWEEN '1970-01-01T00:00:00Z'::timestamptz AND '9999-12-30T00:00:00Z'::timestamptz"
+UNREADABLE = "unreadable_times"
+# A child's parent column, the intel table that must hold it, the reject's reason (the parent was
+# quarantined; the intel foreign keys would refuse the child). Orders check their ticket themselves.
+_PARENTS = {
+    "wallets": ("user_id", "intel.users", "unknown_user"),
+    "tickets": ("event_id", "intel.events", "unknown_event"),
+}
+
+
+def readable_select(spec: TableSpec) -> str:
+    """The table's select list with each timestamp read only when in range, and `unreadable_times`
+    naming the ones that are not (empty when none), over the table aliased `src`."""
+    select = spec.select
+    flags = []
+    for column in spec.times:
+        readable = _READABLE.format(c=f"src.{column}")
+        select = re.sub(
+            rf"\b{column}\b", f"CASE WHEN {readable} THEN src.{column} END AS {column}", select, count=1
+        )
+        flags.append(f"CASE WHEN NOT ({readable}) THEN '{column} ' || src.{column}::text END")
+    return f"{select}, concat_ws(', ', {', '.join(flags)}) AS {UNREADABLE}"
 
 
 @dataclass
@@ -139,20 +175,20 @@ def extract(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.cursor(row_factory=dict_row) as cursor:
             for spec in tables:
-                where = ["updated_at <= now() - make_interval(secs => %(settle)s)"]
+                where = ["src.updated_at <= now() - make_interval(secs => %(settle)s)"]
                 params: dict[str, Any] = {"settle": settle_seconds}
                 if since is not None:
-                    where.append("updated_at >= %(since)s")
+                    where.append("src.updated_at >= %(since)s")
                     params["since"] = since
                 else:
                     mark = read_checkpoint(conn, checkpoint_job(spec.name))
                     if mark is not None:
-                        where.append(f"(updated_at, {spec.key}) > (%(mark_at)s, %(mark_key)s)")
+                        where.append(f"(src.updated_at, src.{spec.key}) > (%(mark_at)s, %(mark_key)s)")
                         params["mark_at"] = mark["updated_at"]
                         params["mark_key"] = mark["key"]
                 cursor.execute(
-                    f"SELECT {spec.select} FROM marketplace.{spec.name} WHERE {' AND '.join(where)} "
-                    f"ORDER BY updated_at, {spec.key}",
+                    f"SELECT {readable_select(spec)} FROM marketplace.{spec.name} AS src"
+                    f" WHERE {' AND '.join(where)} ORDER BY src.updated_at, src.{spec.key}",
                     params,
                 )
                 out[spec.name] = cursor.fetchall()
@@ -190,6 +226,34 @@ class _Transformer:
         return self._ticket_events
 
     def transform(self, table: str, rows: list[Row]) -> tuple[list[tuple[Any, ...]], Rejects]:
+        """The rows to load and the rejects: a row with a timestamp no reader can take is quarantined
+        (`time_out_of_range`), and so is a child of a quarantined row (its parent is not in intel)."""
+        rejects: Rejects = []
+        readable = []
+        for r in rows:
+            if r.get(UNREADABLE):
+                rejects.append((str(r[_REJECT_KEY[table]]), "time_out_of_range", _jsonable(r)))
+            else:
+                readable.append(r)
+        parent = _PARENTS.get(table)
+        if parent is not None and readable:
+            column, intel_table, reason = parent
+            wanted = {r[column] for r in readable} - {None}
+            found = {
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT {column} FROM {intel_table} WHERE {column} = ANY(%s)", (list(wanted),)
+                )
+            }
+            orphans = [r for r in readable if r[column] is not None and r[column] not in found]
+            rejects += [(str(r[_REJECT_KEY[table]]), reason, _jsonable(r)) for r in orphans]
+            readable = [r for r in readable if r[column] is None or r[column] in found]
+        if table == "tickets":
+            self.remember_tickets(readable)
+        out, more = self._transform_rows(table, readable)
+        return out, rejects + more
+
+    def _transform_rows(self, table: str, rows: list[Row]) -> tuple[list[tuple[Any, ...]], Rejects]:
         out: list[tuple[Any, ...]] = []
         rejects: Rejects = []
         if table == "users":
@@ -278,8 +342,6 @@ def load_backend(
     for spec in TABLES:
         rows = extracted.get(spec.name, [])
         table_stats = stats.tables.setdefault(spec.name, TableStats())
-        if spec.name == "tickets":
-            transformer.remember_tickets(rows)
         for start in range(0, len(rows), batch_rows):
             batch = rows[start : start + batch_rows]
             began = time.perf_counter()
@@ -301,8 +363,8 @@ def load_backend(
                     conn, spec.target, spec.columns, out, key=spec.target_key, update=spec.update
                 )
                 record_rejects(conn, f"backend.{spec.name}", rejects)
-                if advance_watermark:
-                    last = batch[-1]
+                last = batch[-1]
+                if advance_watermark and last["updated_at"] is not None:  # None: masked, out of range
                     write_checkpoint(
                         conn,
                         checkpoint_job(spec.name),

@@ -82,6 +82,29 @@ def key_sql(policy: TablePolicy) -> sql.Composable:
     return sql.SQL('{} COLLATE "C"').format(column) if policy.key_type == "text" else column
 
 
+# The instants every reader of a row can take (shared/instants.py's range: PostgreSQL, Python, Athena).
+READABLE_FROM, READABLE_TO = "1970-01-01T00:00:00Z", "9999-12-30T00:00:00Z"
+
+
+def time_columns(policy: TablePolicy) -> tuple[str, ...]:
+    """The row's timestamps: its time column and every other one the archive writes."""
+    others = tuple(
+        name for name, kind in policy.columns if kind == "timestamp" and name != policy.time_column
+    )
+    return (policy.time_column, *others)
+
+
+def readable(policy: TablePolicy) -> sql.Composable:
+    """True for a row whose every timestamp is in range: the only rows a run plans, archives, deletes
+    or counts. The others are quarantined (shared/retention/job.py) and left alone."""
+    return sql.SQL(" AND ").join(
+        sql.SQL("({c} IS NULL OR {c} BETWEEN {lo}::timestamptz AND {hi}::timestamptz)").format(
+            c=sql.Identifier(name), lo=sql.Literal(READABLE_FROM), hi=sql.Literal(READABLE_TO)
+        )
+        for name in time_columns(policy)
+    )
+
+
 def _bound(policy: TablePolicy) -> sql.Composable:
     return sql.SQL("%s") if policy.key_type == "text" else sql.SQL("%s::bigint")
 
@@ -95,8 +118,8 @@ def table_sql(policy: TablePolicy) -> sql.Composable:
 def _in_batch(policy: TablePolicy) -> sql.Composable:
     """The batch's rows: its day (before the cutoff) and its key range."""
     time = sql.Identifier(policy.time_column)
-    return sql.SQL("{t} >= %s AND {t} < %s AND {t} < %s AND {k} BETWEEN {b} AND {b}").format(
-        t=time, k=key_sql(policy), b=_bound(policy)
+    return sql.SQL("{t} >= %s AND {t} < %s AND {t} < %s AND {k} BETWEEN {b} AND {b} AND {ok}").format(
+        t=time, k=key_sql(policy), b=_bound(policy), ok=readable(policy)
     )
 
 
@@ -134,7 +157,10 @@ def plan(conn: psycopg.Connection, policy: TablePolicy, cutoff: datetime, rows: 
     """The next range to archive (oldest day first, at most `rows` rows), recorded as pending."""
     time = sql.Identifier(policy.time_column)
     oldest = conn.execute(
-        sql.SQL("SELECT min({t}) FROM {tbl} WHERE {t} < %s").format(t=time, tbl=table_sql(policy)), (cutoff,)
+        sql.SQL("SELECT min({t}) FROM {tbl} WHERE {t} < %s AND {ok}").format(
+            t=time, tbl=table_sql(policy), ok=readable(policy)
+        ),
+        (cutoff,),
     ).fetchone()
     if oldest is None or oldest[0] is None:
         conn.commit()
@@ -143,8 +169,8 @@ def plan(conn: psycopg.Connection, policy: TablePolicy, cutoff: datetime, rows: 
     start = datetime.combine(day, datetime.min.time(), UTC)
     query = sql.SQL(
         "SELECT min(k)::text, max(k)::text FROM (SELECT {k} AS k FROM {tbl} "
-        "WHERE {t} >= %s AND {t} < %s AND {t} < %s ORDER BY {k} LIMIT %s) s"
-    ).format(k=key_sql(policy), tbl=table_sql(policy), t=time)
+        "WHERE {t} >= %s AND {t} < %s AND {t} < %s AND {ok} ORDER BY {k} LIMIT %s) s"
+    ).format(k=key_sql(policy), tbl=table_sql(policy), t=time, ok=readable(policy))
     found = conn.execute(query, (start, start + timedelta(days=1), cutoff, rows)).fetchone()
     assert found is not None and found[0] is not None
     batch = batch_for(policy, day, found[0], found[1], cutoff)

@@ -49,6 +49,8 @@ def retention_cli(argv: list[str]) -> int:
             head += f" -> {move.destination}"
         if move.pending_batches:
             head += f" ({move.pending_batches} pending batch resumed first)"
+        if move.unreadable:
+            head += f"; {move.unreadable} row(s) with a time out of range: quarantined, left in place"
         print(head)
     print(f"total: {sum(m.rows for m in moves)} rows")
     return 0

@@ -42,6 +42,7 @@ class TableRun:
     rows_archived: int = 0
     rows_deleted: int = 0
     archive_bytes: int = 0
+    rows_quarantined: int = 0  # newly, this run (retention.quarantine holds them all)
     complete: bool = True
 
 
@@ -59,20 +60,49 @@ class RetentionRun:
     def as_dict(self) -> dict[str, Any]:
         totals = {
             name: sum(getattr(t, name) for t in self.tables)
-            for name in ("batches", "rows_archived", "rows_deleted", "archive_bytes")
+            for name in ("batches", "rows_archived", "rows_deleted", "archive_bytes", "rows_quarantined")
         }
         return {**asdict(self), **totals, "complete": self.complete}
+
+
+def _unreadable_sql(policy: TablePolicy, action: str) -> sql.Composed:
+    """`action` over the policy's rows with a timestamp no reader takes (shared/retention/batch.py)."""
+    return sql.SQL(action).format(
+        table=sql.Literal(policy.table),
+        k=batches.key_sql(policy),
+        tbl=batches.table_sql(policy),
+        ok=batches.readable(policy),
+    )
+
+
+_QUARANTINE = (
+    "INSERT INTO retention.quarantine (source_table, row_key, reason, row_text)"
+    " SELECT {table}, ({k})::text, 'time_out_of_range', r::text FROM {tbl} WHERE NOT ({ok})"
+    " ON CONFLICT DO NOTHING"
+)
+_UNREADABLE_COUNT = "SELECT count(*) FROM {tbl} WHERE NOT ({ok})"
+
+
+def quarantine(conn: psycopg.Connection, policy: TablePolicy) -> int:
+    """Record the rows the run cannot process (a timestamp out of range) with their reason; the run
+    leaves them where they are and goes on. The number newly recorded; its own transaction."""
+    added = conn.execute(_unreadable_sql(policy, _QUARANTINE)).rowcount
+    conn.commit()
+    if added:
+        logger.warning("retention quarantined rows", extra={"table": policy.table, "rows": added})
+    return added
 
 
 def _delete_expired(conn: psycopg.Connection, policy: TablePolicy, cutoff: datetime, rows: int) -> int:
     """One bounded batch of a table with no archive tier; its own transaction."""
     schema, name = policy.table.split(".")
     query = sql.SQL(
-        "DELETE FROM {tbl} WHERE {k} IN (SELECT {k} FROM {tbl} WHERE {t} < %s ORDER BY {k} LIMIT %s)"
+        "DELETE FROM {tbl} WHERE {k} IN (SELECT {k} FROM {tbl} WHERE {t} < %s AND {ok} ORDER BY {k} LIMIT %s)"
     ).format(
         tbl=sql.Identifier(schema, name),
         k=sql.Identifier(policy.key_column),
         t=sql.Identifier(policy.time_column),
+        ok=batches.readable(policy),
     )
     deleted = conn.execute(query, (cutoff, rows)).rowcount
     conn.commit()
@@ -105,6 +135,7 @@ def run_retention(
         archived = policy.data_type.archived
         table = TableRun(policy.table, policy.data_type.name, _action(policy), cutoff.isoformat())
         run.tables.append(table)
+        table.rows_quarantined = quarantine(conn, policy)
         while True:
             if not time_left():
                 table.complete = False
@@ -144,6 +175,7 @@ class PlannedMove:
     key_range: tuple[str, str] | None
     destination: str | None
     pending_batches: int
+    unreadable: int  # rows a run quarantines (a timestamp out of range) and leaves alone
 
 
 def dry_run(
@@ -156,13 +188,17 @@ def dry_run(
         row = conn.execute(
             sql.SQL(
                 "SELECT count(*), min({t}), max({t}), count(DISTINCT ({t} AT TIME ZONE 'UTC')::date), "
-                "min({k})::text, max({k})::text FROM {tbl} WHERE {t} < %s"
+                "min({k})::text, max({k})::text FROM {tbl} WHERE {t} < %s AND {ok}"
             ).format(
-                t=sql.Identifier(policy.time_column), k=batches.key_sql(policy), tbl=batches.table_sql(policy)
+                t=sql.Identifier(policy.time_column),
+                k=batches.key_sql(policy),
+                tbl=batches.table_sql(policy),
+                ok=batches.readable(policy),
             ),
             (cutoff,),
         ).fetchone()
         assert row is not None
+        unreadable = conn.execute(_unreadable_sql(policy, _UNREADABLE_COUNT)).fetchone()
         waiting = conn.execute(
             "SELECT count(*) FROM retention.batches WHERE source_table = %s AND state = 'pending'",
             (policy.table,),
@@ -183,6 +219,7 @@ def dry_run(
                 if archived
                 else None,
                 pending_batches=int(waiting[0]) if waiting else 0,
+                unreadable=int(unreadable[0]) if unreadable else 0,
             )
         )
     conn.commit()

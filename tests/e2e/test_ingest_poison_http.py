@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from shared.local.queue import DirectoryQueue
@@ -163,3 +164,37 @@ def test_given_a_metrics_window_100_ns_long_when_requested_then_it_is_read_whole
     query = "start=2026-01-01T00:00:00.0000001Z&end=2026-01-01T00:00:00.0000002Z"
     response = client.get(f"{METRICS}?{query}")
     assert response.status_code == 200, response.text
+
+
+def test_given_a_stored_row_with_an_unreadable_date_when_the_etl_and_a_retention_dry_run_go_then_both_complete(
+    queued: tuple[httpx.Client, DirectoryQueue],
+    db: psycopg.Connection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shared.cli import main
+
+    client, _ = queued
+    monkeypatch.setenv("TG_ARCHIVE_ROOT", str(tmp_path / "archive"))
+    # Given facts ingested through the gateway, then one user's created_at and one ledger fact's
+    # occurred_at in year 1 BC, as the code before this fix stored them
+    batch = {"events": [event("user.created", user(7731)), event("user.created", user(7732))]}
+    assert post_and_wait(client, batch)["accepted"] == 2
+    db.execute(
+        "UPDATE marketplace.users SET created_at = %s WHERE user_id = 7731", ("0001-01-01T00:00:00+14:00",)
+    )
+    db.execute(
+        "UPDATE ingest.events SET occurred_at = %s WHERE event_id = (SELECT min(event_id) FROM ingest.events)",
+        ("0001-01-01T00:00:00+14:00",),
+    )
+    # When `ticketguard etl` runs: it completes, the good user loaded, the bad one quarantined
+    assert main(["etl"]) == 0
+    assert db.execute("SELECT user_id FROM intel.users").fetchall() == [(7732,)]
+    rejects = db.execute("SELECT source, natural_key, reason FROM intel.etl_rejects").fetchall()
+    assert rejects == [("backend.users", "7731", "time_out_of_range")]
+    # and `ticketguard retention --dry-run` completes, saying which rows a run leaves in quarantine
+    capsys.readouterr()
+    assert main(["retention", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "ingest.events" in printed and "1 row(s) with a time out of range" in printed
