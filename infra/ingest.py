@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
+from aws_cdk import CfnOutput, Duration, IStableStringProducer, Lazy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -201,6 +201,39 @@ class IngestQueue(Construct):
             )
         )
         self.gateway_role.add_to_policy(key_use(self, "IngestQueueKey", key, "sqs"))
+        # The dead letters' way back (`ticketguard ingest redrive --aws`, shared/local/redrive.py): SQS's
+        # dead-letter redrive, a move task from the dead-letter queue to this FIFO queue. For the on-call
+        # role to attach; the queues' ARNs are outputs. (The dead-letter queue keeps SQS's default
+        # redrive-allow policy: naming the ingest queue in it would make the two queues depend on
+        # each other.)
+        self.redrive_policy = iam.ManagedPolicy(
+            self,
+            "RedrivePolicy",
+            description="Redrive the ingest dead-letter queue to the ingest queue (StartMessageMoveTask)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="MoveDeadLetters",
+                    actions=[
+                        "sqs:StartMessageMoveTask",
+                        "sqs:ListMessageMoveTasks",
+                        "sqs:CancelMessageMoveTask",
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    resources=[self.dead_letters.queue_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="IntoIngestQueue",
+                    actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
+                    resources=[self.queue.queue_arn],
+                ),
+                key_use(self, "RedriveQueueKey", key, "sqs"),
+            ],
+        )
+        CfnOutput(self, "QueueArn", value=self.queue.queue_arn)
+        CfnOutput(self, "DeadLettersArn", value=self.dead_letters.queue_arn)
+        CfnOutput(self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn)
         api_key_ids: list[str] = []
         self.integration = QueueIntegration(
             queue_name=self.queue.queue_name,

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "archive rows past their hot age, then delete (--dry-run)",
     ),
     "gdpr": ("shared.retention.cli:gdpr_cli", "GDPR erase/export of one user's personal data"),
+    "ingest": ("shared.local.redrive:ingest_cli", "ingest queue operations: redrive its dead letters"),
 }
 
 

@@ -125,6 +125,23 @@ class DirectoryQueue:
                     extra={"message_id": record["message_id"], "receives": record["receive_count"]},
                 )
 
+    def redrive(self) -> int:
+        """Every dead letter back on the queue, oldest first, as SQS's dead-letter redrive does: at the
+        queue's end (after what is queued now), its receive count reset. The number moved."""
+        moved = 0
+        for path in sorted((self.root / "dead").iterdir()):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue  # another redrive took it
+            record["receive_count"] = 0
+            self._write("ready", f"{time.time_ns():020d}-{record['message_id']}.json", record)
+            path.unlink(missing_ok=True)
+            moved += 1
+        if moved:
+            self.arrived.set()
+        return moved
+
     def depth(self) -> dict[str, int]:
         return {part: sum(1 for _ in (self.root / part).iterdir()) for part in ("ready", "inflight", "dead")}
 

@@ -104,3 +104,28 @@ def test_given_the_documented_batch_limit_then_a_whole_batch_and_its_attributes_
         len(name) + len("String") + len(value) for name, value in message_attributes(largest).items()
     )
     assert ingest.max_body_bytes + attributes <= MAX_MESSAGE_BYTES
+
+
+def test_given_the_dead_letters_then_an_operator_policy_redrives_them_to_the_ingest_queue_and_nothing_else(
+    dev_synth,
+):
+    # Issue 21: `ticketguard ingest redrive --aws` starts SQS's move task; the stack gives the policy
+    queues = _queues(dev_synth)
+    [main] = [lid for lid, q in queues.items() if "RedrivePolicy" in q]
+    [dead] = [lid for lid, q in queues.items() if "RedrivePolicy" not in q]
+    [policy] = [
+        p["Properties"]
+        for lid, p in dev_synth.resources("AWS::IAM::ManagedPolicy", stack="Service").items()
+        if lid.startswith("IngestRedrivePolicy") or "StartMessageMoveTask" in json.dumps(p)
+    ]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    move = statements["MoveDeadLetters"]
+    assert "sqs:StartMessageMoveTask" in move["Action"] and "sqs:ReceiveMessage" in move["Action"]
+    assert dead in json.dumps(move["Resource"]) and main not in json.dumps(move["Resource"])
+    into = statements["IntoIngestQueue"]
+    assert "sqs:SendMessage" in into["Action"] and main in json.dumps(into["Resource"])
+    assert dead not in json.dumps(into["Resource"])
+    assert statements["RedriveQueueKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    # and the queues' ARNs the command takes are outputs of the stack
+    outputs = json.dumps(dev_synth.stack("Service").get("Outputs", {}))
+    assert "DeadLettersArn" in outputs and "QueueArn" in outputs
