@@ -74,7 +74,9 @@ def test_given_a_redrive_then_the_messages_go_after_what_is_queued_with_their_re
     assert [(m.body, m.receive_count) for m in received] == [("new", 1), ("old", 1)]
 
 
-def test_given_no_queue_dir_when_redrive_is_asked_then_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_given_no_queue_dir_when_redrive_is_asked_then_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("TG_LOCAL_QUEUE_DIR", raising=False)
     assert main(["ingest", "redrive"]) == 1
 
