@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def run_matrix(
     model_dir: Path | None = None,
     say: Callable[[str], None] = print,
     after_cell: Callable[[dict[str, Any]], object] | None = None,
+    done: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Every cell replayed; the matrix as the report's JSON."""
     from shared.livepath.replay import replay
@@ -77,8 +79,13 @@ def run_matrix(
     began = time.perf_counter()
     load_before = os.getloadavg()
     results: list[dict[str, Any]] = []
+    kept = {_key(r["cell"]): r for r in done or [] if r.get("model_version") == version}
     with stack() as made:
         for n, cell in enumerate(planned, start=1):
+            if (earlier := kept.get(_key(asdict(cell)))) is not None:
+                say(f"[{n}/{len(planned)}] {cell.name}: kept from the earlier run (--resume)")
+                results.append(earlier)
+                continue
             say(f"[{n}/{len(planned)}] {cell.name} ...")
             with made.cell_database() as url:
                 result = replay(cell, url, progress=say).as_dict()
@@ -89,6 +96,16 @@ def run_matrix(
             if after_cell is not None:
                 after_cell(_matrix(version, report, used, results, began, load_before, len(planned)))
     return _matrix(version, report, used, results, began, load_before, len(planned))
+
+
+def _key(cell: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        cell["seed"],
+        float(cell["days"]),
+        cell["per_day"],
+        float(cell["score_days"]),
+        float(cell["post_every_s"]),
+    )
 
 
 def _matrix(
@@ -117,6 +134,7 @@ def _matrix(
             "cpus": os.cpu_count(),
             "cells_planned": planned,
             "cells_done": len(results),
+            "cell_seconds_sum": round(sum(r["seconds"]["total"] for r in results), 1),
         },
     }
 
@@ -128,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="the simulator's seeds")
     parser.add_argument("--model-dir", type=Path, help="the model to serve (default: the registry's CURRENT)")
     parser.add_argument("--out", type=Path, help=f"report directory (default {REPORTS}/<version>)")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the cells the report directory already has (same model)"
+    )
     return parser
 
 
@@ -141,8 +162,11 @@ def matrix_cli(argv: list[str]) -> int:
     planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds))
     version, _ = served_report(args.model_dir)
     out = args.out or REPORTS / version
+    earlier = out / "report.json"
+    done = json.loads(earlier.read_text())["cells"] if args.resume and earlier.exists() else None
     matrix = run_matrix(
         planned,
+        done=done,
         model_dir=args.model_dir,
         say=lambda line: print(line, flush=True),
         after_cell=lambda partial: write_report(partial, out),  # a run cut short keeps its cells

@@ -37,6 +37,9 @@ from shared.livepath.timeline import FACT, JOB, fact_refs, firings, timeline, wa
 DEFAULT_END = datetime(2026, 6, 1, tzinfo=UTC)
 SCORE_DAYS = 7.0
 POST_EVERY_S = 300.0
+# Before the schedules start (the warm-up of a long world) nothing is scored: the facts wait for the next
+# ETL run, posted in full batches.
+WARM_UP_BUFFER = 5_000
 # The facts without which a purchase's rows are unknown to ingest and scoring: posted before the
 # purchase whatever the cadence. Sessions and logins wait for the next post (at most POST_EVERY_S).
 NOUNS = frozenset({"user.created", "wallet.linked", "event.listed", "ticket.minted", "ticket.transferred"})
@@ -129,6 +132,7 @@ class _Plan:
     steps: list[tuple[float, float, int, str, Any]]
     score_from: datetime
     purchases: int
+    scheduled_from: float  # epoch seconds: the schedules (and the posting cadence) start here
 
 
 def _schedule_from(start: datetime, score_from: datetime) -> datetime:
@@ -150,7 +154,8 @@ def _plan(cell: Cell) -> _Plan:
     purchases = [o for o in built.world.orders if o.created_at >= score_from.timestamp()]
     etl = next(s for s in SCHEDULES if s.function == "etl" and (s.payload or {}).get("mode") == "hourly")
     jobs = warm_up_firings(config.start, jobs_from, WARM_UP_ETL_EVERY, etl) + firings(jobs_from, config.end)
-    return _Plan(config, built, timeline(built.facts(), purchases, jobs), score_from, len(purchases))
+    steps = timeline(built.facts(), purchases, jobs)
+    return _Plan(config, built, steps, score_from, len(purchases), jobs_from.timestamp())
 
 
 def _run(
@@ -170,7 +175,7 @@ def _run(
         post_by = math.inf
 
     for at, _rank, _n, kind, payload in plan.steps:
-        if buffer and at >= post_by:
+        if buffer and at >= post_by and (at >= plan.scheduled_from or len(buffer) >= WARM_UP_BUFFER):
             flush()
         if kind == FACT:
             buffer.append(payload)

@@ -123,7 +123,8 @@ def markdown(matrix: dict[str, Any]) -> str:
         f"{offline.get('training_seeds')}).",
         "",
         f"Run: {len(matrix['cells'])} of {run.get('cells_planned', len(matrix['cells']))} cells in "
-        f"{run['seconds']:.0f} s on {run['cpus']} CPUs "
+        f"{run['seconds']:.0f} s (the cells' own times add up to {run.get('cell_seconds_sum', 0):.0f} s) on "
+        f"{run['cpus']} CPUs "
         f"(load average before {run['load_average_before']}, after {run['load_average_after']}), "
         f"finished {run['finished_at']}.",
         "",
