@@ -63,6 +63,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::Events::Rule": "scheduled rules are free",
     "AWS::Glue::Database": "Data Catalog: the first million objects stored are free",
     "AWS::Glue::Table": "Data Catalog: the first million objects stored are free",
+    "AWS::IAM::ManagedPolicy": "free",
     "AWS::IAM::Policy": "free",
     "AWS::IAM::Role": "free",
     "AWS::Lambda::EventInvokeConfig": "free",

@@ -16,6 +16,8 @@ and answers 202. This module is what the consumer runs for each message. Exactly
 
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -30,7 +32,12 @@ from shared.db.connection import get_pool
 from shared.errors import DependencyUnavailable, NotFound
 from shared.ingest.store import store_events
 from shared.ingest.validation import EventResult, read_batch, validate_events
+from shared.instants import parse_instant
 from shared.observability import logger, metrics
+from shared.text import printable
+
+# What GET /api/v1/events/batches/{batch_id} can ask for (shared.api.models.BatchPath).
+_BATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 class QueuedBatch(BaseModel):
@@ -153,16 +160,20 @@ def message_attributes(batch: QueuedBatch) -> dict[str, str]:
 
 def from_message(body: str, attributes: dict[str, str], message_id: str) -> QueuedBatch:
     """A queue message (body + string attributes) -> the batch; a message without our attributes
-    (sent around the gateway) still gets an id and a time, so it is answered, not lost."""
+    (sent around the gateway) still gets an id and a time, so it is answered, not lost; attributes
+    the batch's row could not hold (an id GET cannot ask for, a time out of range, a NUL) are not used."""
+    received_at = datetime.now(UTC)
     received_ms = attributes.get("received_at_ms", "")
-    received_at = (
-        datetime.fromtimestamp(int(received_ms) / 1000, UTC) if received_ms.isdigit() else datetime.now(UTC)
-    )
+    if received_ms.isdigit():
+        with contextlib.suppress(OverflowError, ValueError, OSError):
+            received_at = parse_instant(datetime.fromtimestamp(int(received_ms) / 1000, UTC))
+    batch_id = attributes.get("batch_id") or ""
+    api_key_id = attributes.get("api_key_id") or None
     return QueuedBatch(
-        batch_id=attributes.get("batch_id") or message_id,
+        batch_id=batch_id if _BATCH_ID.fullmatch(batch_id) else message_id,
         body=body,
         received_at=received_at,
-        api_key_id=attributes.get("api_key_id") or None,
+        api_key_id=None if api_key_id is None else printable(api_key_id),
     )
 
 

@@ -145,3 +145,21 @@ def test_given_labels_when_validated_then_each_type_is_known() -> None:
         event("fraud.false_positive", {"transaction_id": "t-3"}, occurred_at=NOW.isoformat()),
     ]
     assert len(validate_events(raws, now=NOW)[0]) == 3
+
+
+def test_given_message_attributes_a_batch_row_cannot_hold_when_read_then_the_message_is_still_a_batch() -> (
+    None
+):
+    # Given a message sent around the gateway with a NUL in its batch id and key id, and a time
+    # no reader can take (issue 21: nothing in a message may make its batch fail for ever)
+    from shared.ingest.consumer import from_message
+
+    batch = from_message(
+        "{}", {"batch_id": "b\x00", "api_key_id": "k\x00", "received_at_ms": "9" * 30}, "message-1"
+    )
+    # Then it is answered under the message's own id, the key id written storable, received now
+    assert batch.batch_id == "message-1" and batch.api_key_id == "k\\u0000"
+    assert batch.received_at.year == datetime.now(UTC).year
+    assert (
+        from_message("{}", {"batch_id": "req-1", "received_at_ms": "1767225600000"}, "m").batch_id == "req-1"
+    )
