@@ -5,6 +5,7 @@ from what a caller sent (a rejection's field and reason), so that the message it
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,10 +29,19 @@ def printable(text: str) -> str:
     return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
+# How json.dumps (ensure_ascii) writes the characters above: a cheap screen, in C, before a walk.
+_ESCAPED = re.compile(r"\\u(?:0000|d[89a-f])")
+
+
 def first_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
     """The first key or string value anywhere in a JSON value that cannot be stored: (its path, why),
     the path written with storable text only (`data.a\\u0000b`)."""
-    stack: list[tuple[str, Any]] = [(path, value)]
+    try:
+        if _ESCAPED.search(json.dumps(value)) is None:
+            return None  # nothing to find (the screen may pass an escaped backslash; the walk decides)
+    except (TypeError, ValueError):
+        pass  # not plain JSON data: walk it
+    stack: list[tuple[tuple[str, ...], Any]] = [((path,) if path else (), value)]
     seen = 0
     while stack and seen < _MAX_ITEMS:
         where, item = stack.pop()
@@ -39,19 +49,20 @@ def first_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
         if isinstance(item, str):
             problem = unstorable(item)
             if problem is not None:
-                return where, problem
+                return _joined(where), problem
         elif isinstance(item, dict):
             children = []
             for key, child in item.items():
                 name = str(key)
-                inner = f"{where}.{printable(name)}" if where else printable(name)
                 problem = unstorable(name)
                 if problem is not None:
-                    return inner, f"the key {problem}"
-                children.append((inner, child))
+                    return _joined((*where, name)), f"the key {problem}"
+                children.append(((*where, name), child))
             stack.extend(reversed(children))
         elif isinstance(item, list):
-            stack.extend(
-                reversed([(f"{where}.{i}" if where else str(i), child) for i, child in enumerate(item)])
-            )
+            stack.extend(reversed([((*where, str(i)), child) for i, child in enumerate(item)]))
     return None
+
+
+def _joined(parts: tuple[str, ...]) -> str:
+    return ".".join(printable(part) for part in parts)

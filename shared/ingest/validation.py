@@ -70,7 +70,14 @@ def _keep_repeated(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return marked
 
 
-def read_batch(body: str) -> list[Any] | str:
+class Events(list[Any]):
+    """The events of a body, and whether any object in the body gave a key twice (when none did, no
+    event is walked looking for one)."""
+
+    repeated: bool = True
+
+
+def read_batch(body: str) -> Events | str:
     """The events of a request body, or why the body as a whole is refused."""
     try:
         IngestBatch.model_validate_json(body)
@@ -79,33 +86,47 @@ def read_batch(body: str) -> list[Any] | str:
         where = ".".join(printable(str(part)) for part in error["loc"]) or "body"
         return f"{where}: {error['msg']}"
     # Read again keeping each object's repeated keys: an event with one is rejected (validate_events)
-    parsed = json.loads(body, object_pairs_hook=_keep_repeated)
+    repeats: list[dict[str, Any]] = []
+
+    def keep(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = _keep_repeated(pairs)
+        if isinstance(value, _Repeated):
+            repeats.append(value)
+        return value
+
+    parsed = json.loads(body, object_pairs_hook=keep)
     if isinstance(parsed, _Repeated):
         return f"body: the key {printable(parsed.repeated)!r} appears more than once"
-    events: list[Any] = parsed["events"]
+    events = Events(parsed["events"])
+    events.repeated = bool(repeats)
     return events
 
 
-def _first_repeated(value: Any, path: str) -> str | None:
-    """The path of the first key given twice in an object anywhere in `value`."""
-    stack: list[tuple[str, Any]] = [(path, value)]
+def _first_repeated(value: Any) -> str | None:
+    """The path of the first key given twice in an object anywhere in `value` (an event)."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), value)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, _Repeated):
-            return f"{where}.{printable(item.repeated)}"
+            return ".".join(printable(part) for part in (*where, item.repeated))
         if isinstance(item, dict):
-            stack.extend((f"{where}.{printable(str(key))}", child) for key, child in item.items())
+            stack.extend(
+                ((*where, str(key)), child) for key, child in item.items() if isinstance(child, dict | list)
+            )
         elif isinstance(item, list):
-            stack.extend((f"{where}.{i}", child) for i, child in enumerate(item))
+            stack.extend(
+                ((*where, str(i)), child) for i, child in enumerate(item) if isinstance(child, dict | list)
+            )
     return None
 
 
-def _unreadable(index: int, event_id: str | None, raw: dict[str, Any]) -> EventResult | None:
+def _unreadable(
+    index: int, event_id: str | None, raw: dict[str, Any], *, look_for_repeats: bool = True
+) -> EventResult | None:
     """The rejection of an event with a key given twice or text PostgreSQL cannot store, anywhere."""
-    repeated = _first_repeated(raw, "event")
+    repeated = _first_repeated(raw) if look_for_repeats else None
     if repeated is not None:
-        field = repeated.removeprefix("event.")
-        return _rejected(index, event_id, field, "appears more than once in the event (one value per key)")
+        return _rejected(index, event_id, repeated, "appears more than once in the event (one value per key)")
     unstorable = first_unstorable(raw)
     return None if unstorable is None else _rejected(index, event_id, *unstorable)
 
@@ -131,7 +152,7 @@ def validate_events(
     rejected: list[EventResult] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_events):
-        outcome = _validate_one(index, raw, now=now)
+        outcome = _validate_one(index, raw, now=now, look_for_repeats=getattr(raw_events, "repeated", True))
         if isinstance(outcome, EventResult):
             rejected.append(outcome)
         elif outcome.event_id in seen:
@@ -144,16 +165,18 @@ def validate_events(
     return valid, rejected
 
 
-def _validate_one(index: int, raw: Any, *, now: datetime) -> IngestEvent | EventResult:
+def _validate_one(
+    index: int, raw: Any, *, now: datetime, look_for_repeats: bool
+) -> IngestEvent | EventResult:
     if not isinstance(raw, dict):
         return _rejected(index, None, "event", "must be an object {event_id, type, occurred_at, data}")
     try:
         event_id = canonical_transaction_id(raw.get("event_id"))
     except ValueError as exc:
-        return _unreadable(index, None, raw) or _rejected(
+        return _unreadable(index, None, raw, look_for_repeats=look_for_repeats) or _rejected(
             index, None, "event_id", "is required" if "event_id" not in raw else str(exc)
         )
-    unreadable = _unreadable(index, event_id, raw)
+    unreadable = _unreadable(index, event_id, raw, look_for_repeats=look_for_repeats)
     if unreadable is not None:
         return unreadable
     for name in sorted(_ENVELOPE_FIELDS - raw.keys()):
