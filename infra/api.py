@@ -254,8 +254,10 @@ class RestApi(Construct):
             description="TicketGuard fraud scoring, KPIs and health",
             api_definition=apigw.ApiDefinition.from_inline(body),
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # The account's API Gateway logging role: made by one environment per account (config), and
+            # kept when that stack is deleted, so that another environment's execution logging goes on.
+            cloud_watch_role=config.api_gateway_account_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.api_gateway_account_role else None,
             policy=self._resource_policy(config),
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
@@ -334,11 +336,12 @@ class RestApi(Construct):
             "Request validation is declared in the imported OpenAPI body "
             "(x-amazon-apigateway-request-validators, body and parameters), which cdk-nag cannot see.",
         )
-        acknowledge(
-            self.api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-            "The account-level API Gateway logging role needs exactly this AWS-managed policy.",
-        )
+        if config.api_gateway_account_role:
+            acknowledge(
+                self.api,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                "The account-level API Gateway logging role needs exactly this AWS-managed policy.",
+            )
 
     @staticmethod
     def _resource_policy(config: EnvironmentConfig) -> iam.PolicyDocument:

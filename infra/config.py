@@ -28,8 +28,10 @@ class _Strict(BaseModel):
 
 
 class FunctionSizing(_Strict):
-    memory_mb: int = Field(512, ge=128, le=10240)
-    timeout_s: int = Field(30, ge=1, le=900)
+    # No defaults: every function is sized in the one table below (Lambda's own, 128 MB / 3 s, and a
+    # generic 512 MB / 30 s both left a job timing out under its own statement timeout).
+    memory_mb: int = Field(..., ge=128, le=10240)
+    timeout_s: int = Field(..., ge=1, le=900)
     # None = no reservation (the default everywhere: a new account may have 10 concurrent executions in
     # all, and reserves nothing then). An environment reserves per function in cdk.json, checked against
     # its `account_concurrency_limit`.
@@ -37,6 +39,8 @@ class FunctionSizing(_Strict):
 
 
 def _default_functions() -> dict[str, FunctionSizing]:
+    """Every function's size, one row each (a test holds it to infra/functions.py's CATALOG, and each
+    job's statement timeout, shared/db/timeouts.py, below its timeout); cdk.json overrides per environment."""
     return {
         "score": FunctionSizing(memory_mb=1024, timeout_s=10),
         "metrics": FunctionSizing(memory_mb=512, timeout_s=10),
@@ -47,6 +51,9 @@ def _default_functions() -> dict[str, FunctionSizing]:
         # The retraining pipeline's Lambda steps (training itself runs on CodeBuild: infra/retrain.py).
         "retrain_export": FunctionSizing(memory_mb=3008, timeout_s=900),
         "retrain_publish": FunctionSizing(memory_mb=512, timeout_s=120),
+        # The model-ops job (issue 17): quality over the settled labels, the rollout watchdog, drift, and the
+        # alarms' emergency retraining; it loads the served model.
+        "model_ops": FunctionSizing(memory_mb=1024, timeout_s=600),
         "retention": FunctionSizing(memory_mb=512, timeout_s=900),
         # Up to 10 queued batches (5,000 events) an invocation; the queue's visibility timeout is 6x this.
         "ingest": FunctionSizing(memory_mb=1024, timeout_s=120),
@@ -155,6 +162,10 @@ class EnvironmentConfig(_Strict):
     # None: unknown, and then no function may reserve concurrency.
     account_concurrency_limit: int | None = Field(None, ge=10)
     cognito_domain_prefix: str | None = None
+    # API Gateway's CloudWatch Logs role is one setting per account and region (AWS::ApiGateway::Account),
+    # which every stage's execution logging needs. Exactly one environment per account makes it (the
+    # first one deployed there; its role is retained, so deleting that stack leaves it for the others).
+    api_gateway_account_role: bool = False
 
     @field_validator("admin_cidrs")
     @classmethod
@@ -233,7 +244,12 @@ class EnvironmentConfig(_Strict):
         return self.name == "prod"
 
     def sizing(self, function: str) -> FunctionSizing:
-        return self.functions.get(function, FunctionSizing())
+        if function not in self.functions:
+            raise ValueError(
+                f"function {function} has no size: add it to infra/config.py's _default_functions "
+                "(memory_mb, timeout_s)"
+            )
+        return self.functions[function]
 
 
 def load_environment(context: dict[str, Any], name: str) -> EnvironmentConfig:

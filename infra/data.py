@@ -1,4 +1,4 @@
-"""Data stores: RDS PostgreSQL 15 behind RDS Proxy, ElastiCache Redis 7, the S3 archive bucket.
+"""Data stores: RDS PostgreSQL 16 behind RDS Proxy, ElastiCache Redis 7, the S3 archive bucket.
 
 Functions never see a password in their environment: they get the ARN of a Secrets Manager secret
 and the endpoint, and build their connection URL at cold start (`shared/runtime_secrets.py`).
@@ -24,6 +24,11 @@ from infra.network import Network, closed_security_group
 from shared.retention.policy import DATA_TYPES, DataType
 
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens here
+# The engine: the major the embedded PostgreSQL of the local stack and the tests runs (pgserver, 16), so
+# that what passes here runs there; the minor one of aws-cdk-lib's constants, at most two behind the
+# newest it lists for the major (a test holds it: RDS stops creating instances on old minors on
+# published dates, so an aged pin breaks a fresh deploy). Upgrading: README, "Upgrading PostgreSQL".
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_16_13
 # Left out of the generated master password: one list for the first password and every rotated one,
 # so that a rotation cannot produce a password the first one could not have been.
 CREDENTIAL_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
@@ -111,7 +116,7 @@ class Database(Construct):
             log_group_name=f"/aws/rds/instance/{self.instance_identifier}/postgresql",
         )
         # The parameter group must be of the instance's engine.
-        engine = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_14)
+        engine = rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION)
         parameters = rds.ParameterGroup(
             self,
             "Parameters",
@@ -153,6 +158,8 @@ class Database(Construct):
             monitoring_interval=Duration.seconds(60),  # enhanced monitoring: OS metrics for the dashboard
             cloudwatch_logs_exports=["postgresql"],
             auto_minor_version_upgrade=True,
+            # A new major in POSTGRES_VERSION upgrades the instance in place (with its parameter group).
+            allow_major_version_upgrade=True,
             copy_tags_to_snapshot=True,
             publicly_accessible=False,
             removal_policy=RemovalPolicy.SNAPSHOT if config.is_prod else RemovalPolicy.DESTROY,

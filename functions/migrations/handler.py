@@ -10,10 +10,10 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from pydantic import BaseModel, ConfigDict
 
 from shared.db import apply_migrations, connect
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.observability import logger
 
 PHYSICAL_ID = "ticketguard-schema-migrations"
-STATEMENT_TIMEOUT_MS = 240_000  # migrations may rewrite tables; the function's own timeout is 300 s
 
 
 class _Request(BaseModel):
@@ -29,7 +29,7 @@ class _Request(BaseModel):
 def handler(event: CloudFormationCustomResourceEvent, context: Any) -> dict[str, Any]:
     if _Request.model_validate(event.raw_event).RequestType == "Delete":
         return {"PhysicalResourceId": event.physical_resource_id or PHYSICAL_ID}
-    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["migrations"]) as conn:
         applied = apply_migrations(conn)
     fingerprint = (event.resource_properties or {}).get("Fingerprint")
     logger.info("migrations applied", extra={"applied": applied, "fingerprint": fingerprint})

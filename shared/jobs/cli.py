@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.cli_args import aware_instant
 from shared.db import connect
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ValidationFailed
 from shared.jobs.events import ScheduledJob
 from shared.jobs.scheduled import feature_job, refresh_job
@@ -31,7 +32,7 @@ def etl_cli(argv: list[str]) -> int:
 
     from shared.etl.pipeline import default_log_source, run_etl_incremental  # web3: only here
 
-    with connect(statement_timeout_ms=600_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["etl"]) as conn:
         summary = run_etl_incremental(
             conn,
             mode=args.mode,

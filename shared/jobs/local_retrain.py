@@ -36,11 +36,12 @@ _threads: list[threading.Thread] = []
 
 def _export(path: Path, weeks: int, now: datetime) -> int:
     from shared.db import connect
+    from shared.db.timeouts import STATEMENT_TIMEOUT_MS
     from shared.features.training import LABEL_SETTLING, training_rows
-    from shared.jobs.retrain import EXPORT_STATEMENT_TIMEOUT_MS, write_training_set_csv
+    from shared.jobs.retrain import write_training_set_csv
 
     end = now - LABEL_SETTLING
-    with connect(statement_timeout_ms=EXPORT_STATEMENT_TIMEOUT_MS) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["retrain_export"]) as conn:
         rows = training_rows(conn, end - timedelta(weeks=weeks), end)
     if not rows or not any(row[-1] for row in rows):
         raise ConfigurationError(

@@ -31,6 +31,7 @@ import psycopg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.kpis.quality import (
     QualityCounts,
     baseline_detection,
@@ -323,7 +324,7 @@ def run_model_ops(event: dict[str, Any], *, starter: Starter | None = None) -> d
     else:  # an alarm's state change: EventBridge's `time` is when it changed
         stamp = str(event.get("time") or "")
         now = now_utc(datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None)
-    with connect(autocommit=True, statement_timeout_ms=300_000) as conn:
+    with connect(autocommit=True, statement_timeout_ms=STATEMENT_TIMEOUT_MS["model_ops"]) as conn:
         store = _store()
         if alarm is not None:
             return on_alarm(conn, store, *alarm, starter=starter or default_starter(), now=now, ops=ops)

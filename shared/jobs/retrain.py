@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ConfigurationError, ValidationFailed
 from shared.features.training import LABEL_SETTLING, TRAINING_SET_COLUMNS, training_rows
 from shared.model.remote import (
@@ -46,7 +47,6 @@ from shared.model.remote import write_pointer as move_pointer
 RUNS_PREFIX = "retrain-runs/"
 TRAINING_SET_NAME = "training-set.csv.gz"
 OUTCOME_NAME = "outcome.json"
-EXPORT_STATEMENT_TIMEOUT_MS = 840_000  # the training-set query reads weeks of transactions
 
 
 class RetrainRequest(BaseModel):
@@ -133,7 +133,7 @@ def export_step(
         raise ConfigurationError("TG_ARCHIVE_BUCKET is not set: nowhere to export the training set")
     end = now - LABEL_SETTLING
     start = end - timedelta(weeks=request.weeks)
-    with connect(statement_timeout_ms=EXPORT_STATEMENT_TIMEOUT_MS) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["retrain_export"]) as conn:
         rows = training_rows(conn, start, end)
     frauds = sum(row[-1] for row in rows)
     window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"

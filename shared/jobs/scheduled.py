@@ -12,6 +12,7 @@ import psycopg
 
 from shared.config import get_settings
 from shared.db import connect
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ConfigurationError
 from shared.features.batch import run_feature_job
 from shared.jobs.events import ScheduledJob
@@ -47,7 +48,7 @@ def etl_job(job: ScheduledJob) -> dict[str, Any]:
             "the environment's chain_ingestion is off); on-chain sales and transfers are not loaded",
             extra={"chain_ingestion": False},
         )
-    with connect(statement_timeout_ms=600_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["etl"]) as conn:
         summary = run_etl_incremental(conn, mode=job.mode, log_source=log_source, since=job.since)
     return summary.as_dict()
 
@@ -56,7 +57,7 @@ def feature_job(job: ScheduledJob) -> dict[str, Any]:
     """The feature tables brought to the job's time, then the served model's drift up to that time
     (`drift`: per-feature KL and the maximum, or why there is none)."""
 
-    with connect(statement_timeout_ms=600_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["features"]) as conn:
         summary = run_feature_job(conn, job.mode, as_of=job.as_of or job.scheduled_at, redis=_redis())
         drift = _drift_after_features(conn, summary.as_of)
     return {
@@ -110,7 +111,7 @@ def model_drift(conn: psycopg.Connection, end: datetime) -> DriftReport:
 
 def refresh_job() -> dict[str, Any]:
 
-    with connect(statement_timeout_ms=300_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["refresh_views"]) as conn:
         summary = refresh_views(conn)
         now = datetime.now(UTC)
         confusion = confusion_counts(conn, now - timedelta(hours=24), now)

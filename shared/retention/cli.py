@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.cli_args import aware_instant
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ConfigurationError
 
 
@@ -35,7 +36,7 @@ def retention_cli(argv: list[str]) -> int:
     from shared.retention.job import dry_run
     from shared.retention.store import stores_from_settings
 
-    with connect(statement_timeout_ms=600_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["retention"]) as conn:
         moves = dry_run(conn, stores_from_settings(), as_of)
     print(f"retention dry run as of {as_of.isoformat()}: nothing is changed")
     for move in moves:
@@ -80,13 +81,13 @@ def gdpr_cli(argv: list[str]) -> int:
         redis = job_redis()
         if redis is None:
             raise ConfigurationError("REDIS_URL is not set: an erasure purges Redis too")
-        with connect(statement_timeout_ms=120_000) as conn:
+        with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["gdpr"]) as conn:
             result = gdpr.erase(conn, redis, args.user, actor=f"cli:{args.actor or getpass.getuser()}")
         print(json.dumps(result, indent=2))
         return 0
     from shared.retention.store import stores_from_settings
 
-    with connect(statement_timeout_ms=120_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["gdpr"]) as conn:
         data = gdpr.export(conn, stores_from_settings(), args.user)
     text = json.dumps(data, indent=2, default=str)
     if args.output:

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.observability import logger
 from shared.retention import batch as batches
 from shared.retention.keyring import Keyring, keyring_from_settings
@@ -233,7 +234,7 @@ def retention_job(as_of: datetime, remaining_s: Callable[[], float] | None = Non
 
     settings = RetentionSettings()
     stores = stores_from_settings(settings)
-    with connect(statement_timeout_ms=600_000) as conn:
+    with connect(statement_timeout_ms=STATEMENT_TIMEOUT_MS["retention"]) as conn:
         run = run_retention(
             conn,
             stores,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.data import ARCHIVE_BUCKET_TYPES
+from infra.data import ARCHIVE_BUCKET_TYPES, POSTGRES_VERSION
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -16,9 +16,9 @@ def _one(synth, resource_type):
     return resource
 
 
-def test_given_dev_then_postgres_15_is_encrypted_private_backed_up_and_forces_tls(dev_synth):
+def test_given_dev_then_postgres_is_encrypted_private_backed_up_and_forces_tls(dev_synth):
     db = _one(dev_synth, "AWS::RDS::DBInstance")["Properties"]
-    assert db["Engine"] == "postgres" and db["EngineVersion"].startswith("15.")
+    assert db["Engine"] == "postgres" and db["EngineVersion"] == POSTGRES_VERSION.postgres_full_version
     assert db["StorageEncrypted"] is True and "KmsKeyId" in db
     assert db["PubliclyAccessible"] is False
     assert db["BackupRetentionPeriod"] >= 1

@@ -1,0 +1,22 @@
+"""Each job's statement timeout, by the function that runs it: one table, so that a test holds every one
+below its function's Lambda timeout (infra/config.py's sizing table). A statement that outlives the
+function is cut by Lambda mid-transaction, with no error the job could report.
+
+The request path (the API functions and the ingest queue's consumer, through RDS Proxy) sets none: it
+runs under the server default (Settings.db_statement_timeout_ms, the parameter group's).
+"""
+
+from __future__ import annotations
+
+STATEMENT_TIMEOUT_MS: dict[str, int] = {
+    "etl": 600_000,
+    "features": 600_000,
+    # Every 5 minutes; the function has 240 s.
+    "refresh_views": 200_000,
+    "model_ops": 300_000,
+    "retention": 600_000,
+    "retrain_export": 840_000,  # the training-set query reads weeks of transactions
+    "migrations": 240_000,  # migrations may rewrite tables
+    # Run by hand only (`ticketguard gdpr`), never by a function.
+    "gdpr": 120_000,
+}
