@@ -218,6 +218,11 @@ def key_scopes(document: Mapping[str, Any], plans: Sequence[UsagePlan]) -> dict[
     return scopes
 
 
+def access_log_group_name(environment: str) -> str:
+    """Fixed, so that the monitoring stack's dashboard names it without a cross-stack export."""
+    return f"/aws/apigateway/ticketguard-{environment}-access"
+
+
 class RestApi(Construct):
     def __init__(
         self,
@@ -245,7 +250,9 @@ class RestApi(Construct):
             Annotations.of(self).add_warning_v2(
                 "ticketguard:undeployed-route", f"{line}: answers 503 until deployed"
             )
-        self.access_logs = encrypted_log_group(self, "AccessLogs", key=key)
+        self.access_logs = encrypted_log_group(
+            self, "AccessLogs", key=key, log_group_name=access_log_group_name(config.name)
+        )
         stage_name = config.name
         self.api = apigw.SpecRestApi(
             self,

@@ -77,6 +77,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::S3::BucketPolicy": "free",
     "AWS::SNS::Subscription": "e-mail notifications: the first 1,000 a month are free",
     "AWS::SNS::TopicPolicy": "free",
+    "AWS::SSM::Parameter": "a standard parameter: free",
     "AWS::SQS::QueuePolicy": "free",
     "AWS::SecretsManager::ResourcePolicy": "free",
     "AWS::SecretsManager::RotationSchedule": "the rotation function runs monthly: cents",
@@ -188,9 +189,11 @@ def _functions(templates: Templates) -> dict[str, tuple[str, dict]]:
 
 def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
     runs = _scheduled_runs(templates)
-    machines = {lid: props for lid, props, _ in resources(templates, "AWS::StepFunctions::StateMachine")}
-    machine_runs = sum(runs.get(lid, 0.0) for lid in machines)
-    definitions = json.dumps([m.get("DefinitionString", m.get("Definition", "")) for m in machines.values()])
+    # Each state machine's definition, with the runs its schedule starts (its steps run once a run).
+    definitions = [
+        (json.dumps(props.get("DefinitionString", props.get("Definition", ""))), runs.get(lid, 0.0))
+        for lid, props, _ in resources(templates, "AWS::StepFunctions::StateMachine")
+    ]
     api_requests = traffic.api_requests_per_day * DAYS_PER_MONTH
     gb_seconds = {"arm64": 0.0, "x86_64": 0.0}
     invocations = 0.0
@@ -199,8 +202,8 @@ def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
             count, seconds = api_requests, traffic.score_billed_ms / 1000
         elif logical_id in runs:
             count, seconds = runs[logical_id], traffic.seconds_of(name)
-        elif logical_id in definitions:  # a step of a scheduled state machine
-            count, seconds = machine_runs, traffic.seconds_of(name)
+        elif steps := [machine_runs for text, machine_runs in definitions if logical_id in text]:
+            count, seconds = sum(steps), traffic.seconds_of(name)  # a step of a scheduled state machine
         else:  # API functions besides scoring, custom resources, rotation: no steady traffic
             continue
         architecture = (props.get("Architectures") or ["x86_64"])[0]
@@ -414,14 +417,19 @@ def _small_lines(templates: Templates, traffic: Traffic) -> list[Line]:
         )
     )
     runs = _scheduled_runs(templates)
-    for logical_id, _props, _ in resources(templates, "AWS::StepFunctions::StateMachine"):
-        transitions = runs.get(logical_id, 0.0) * traffic.stepfunctions_transitions_per_run
+    machine_runs = sum(
+        runs.get(lid, 0.0) for lid, _, _ in resources(templates, "AWS::StepFunctions::StateMachine")
+    )
+    if machine_runs:  # the retraining pipeline, retention's rounds
         lines.append(
             Line(
                 "retrain",
                 "Step Functions",
-                f"{runs.get(logical_id, 0.0):.1f} runs",
-                transitions / 1e3 * PRICES["stepfunctions_transitions_1k"],
+                f"{machine_runs:.1f} runs",
+                machine_runs
+                * traffic.stepfunctions_transitions_per_run
+                / 1e3
+                * PRICES["stepfunctions_transitions_1k"],
                 ("AWS::StepFunctions::StateMachine",),
             )
         )

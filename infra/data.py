@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -213,6 +214,10 @@ class Database(Construct):
         self.direct_port = db.port
 
 
+def redis_replication_group_parameter(environment: str) -> str:
+    return f"/ticketguard/{environment}/redis-replication-group-id"
+
+
 class Cache(Construct):
     def __init__(
         self,
@@ -281,6 +286,15 @@ class Cache(Construct):
             ],
         )
         self.host = self.replication_group.attr_primary_end_point_address
+        # The generated id, for the monitoring stack's dashboard: read from SSM at its deploy rather than
+        # imported (an import would stop CloudFormation from ever replacing the group).
+        ssm.StringParameter(
+            self,
+            "ReplicationGroupIdParameter",
+            parameter_name=redis_replication_group_parameter(config.name),
+            description="TicketGuard Redis replication group id (the dashboard's Redis widget)",
+            string_value=self.replication_group.ref,
+        )
 
 
 class ArchiveBucket(Construct):

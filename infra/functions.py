@@ -87,15 +87,13 @@ CATALOG: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "retrain_publish", "Retraining: verify a promoted model and publish it", "task", database=False
     ),
+    # Invoked round after round by its schedule's state machine (infra/rounds.py), synchronously.
     FunctionSpec(
         "retention",
         "Weekly retention: archive to S3, then delete (spec 2.1)",
-        "job",
+        "task",
         # audit-logs/ live in the Object Lock bucket: infra/retention.py grants that one.
         archive_prefixes=("transaction-logs/", "ml-predictions/"),
-        # Through the NAT: a run past its time invokes itself (lambda:InvokeFunction), and the isolated
-        # subnets have no Lambda endpoint.
-        egress=True,
     ),
     FunctionSpec("migrations", "CloudFormation custom resource: apply SQL migrations", "custom_resource"),
 )
@@ -103,6 +101,18 @@ CATALOG: tuple[FunctionSpec, ...] = (
 
 def spec(name: str) -> FunctionSpec:
     return next(item for item in CATALOG if item.name == name)
+
+
+def function_name(environment: str, name: str) -> str:
+    """A function's deployed name, `ticketguard-<env>-<name>`: fixed, so that the monitoring stack names
+    it (metrics, log groups) without importing an export of the service stack, which CloudFormation
+    would then refuse to change."""
+    return f"ticketguard-{environment}-{name.replace('_', '-')}"
+
+
+def log_group_name(environment: str, name: str) -> str:
+    """A function's log group (Lambda's own default name for it)."""
+    return f"/aws/lambda/{function_name(environment, name)}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,10 @@ class Dependencies:
     archive_bucket_name: str
     topics: dict[str, sns.ITopic]
     data_key: kms.IKey  # encrypts the secrets, the bucket and the topics (foundation stack)
+
+
+def dead_letters_queue_name(environment: str) -> str:
+    return f"ticketguard-{environment}-job-dead-letters"
 
 
 class FunctionFactory(Construct):
@@ -168,6 +182,7 @@ class FunctionFactory(Construct):
         self.dead_letters = sqs.Queue(
             self,
             "JobDeadLetters",
+            queue_name=dead_letters_queue_name(config.name),
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,
@@ -201,7 +216,9 @@ class FunctionFactory(Construct):
         stack = Stack.of(self)
         sizing = config.sizing(spec.name)
         construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
-        log_group = encrypted_log_group(self, f"{construct_id}Logs", key=self.key)
+        log_group = encrypted_log_group(
+            self, f"{construct_id}Logs", key=self.key, log_group_name=log_group_name(config.name, spec.name)
+        )
         role = iam.Role(
             self,
             f"{construct_id}Role",
@@ -339,6 +356,7 @@ class FunctionFactory(Construct):
         function = lambda_.Function(
             self,
             construct_id,
+            function_name=function_name(config.name, spec.name),
             runtime=RUNTIME,
             handler=handler_path(spec.name),
             code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
@@ -374,4 +392,13 @@ class FunctionFactory(Construct):
         return function
 
 
-__all__ = ["CATALOG", "Dependencies", "FunctionFactory", "FunctionSpec", "spec"]
+__all__ = [
+    "CATALOG",
+    "Dependencies",
+    "FunctionFactory",
+    "FunctionSpec",
+    "dead_letters_queue_name",
+    "function_name",
+    "log_group_name",
+    "spec",
+]

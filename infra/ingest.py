@@ -12,7 +12,9 @@ Documented limits this is built against:
   larger body reaches SQS and is refused there (400 -> our 413).
 - A usage plan covers the whole stage, and no function runs before the queue: the request template
   itself sends only for the API keys whose plan lists ingestEvents; any other key gets an action SQS
-  refuses, and the integration response turns that into 403 (a size refusal into 413).
+  refuses, and the integration response turns that into 403.
+- SQS's own refusals mean different things (`REFUSALS`): too large 413, throttled 429 with Retry-After,
+  the key throttled, disabled or denied, or any other (ours to fix) 503 "nothing stored, send it again".
 - Order: a child fact (a wallet) is rejected while its parent (the user) is not stored, so the
   batches of one marketplace must be applied in the order it sent them. A standard queue reorders and
   its consumers run concurrently; so the queue is FIFO, one message group per API key: SQS hands a
@@ -26,6 +28,7 @@ Documented limits this is built against:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,24 +97,104 @@ def request_template(allowed_api_key_ids: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """What the caller is told when SQS refuses SendMessage with one of `sqs_codes`."""
+
+    sqs_codes: tuple[str, ...]
+    status: int
+    code: str
+    message: str
+    retry_after_s: int | None = None
+
+
+# SQS's refusals of SendMessage, by the error code it answers in the query protocol API Gateway speaks
+# (Error.Code of the body; its JSON protocol's short name beside it where they differ). SQS answers most
+# with 400, RequestThrottled, InvalidSecurity, OverLimit and KMS.OptInRequired with 403, InvalidAddress
+# with 404; the integration responses select on that status only (for an AWS integration API Gateway
+# matches `selectionPattern` against the backend's HTTP status), so the template reads the code.
+TOO_LARGE = Refusal(
+    ("InvalidParameterValue",),
+    413,
+    "payload_too_large",
+    "the batch exceeds what one queue message holds (1 MB)",
+)
+BAD_CHARACTERS = Refusal(
+    ("InvalidMessageContents",),
+    400,
+    "validation_error",
+    "the batch holds characters a queue message cannot carry",
+)
+THROTTLED = Refusal(
+    ("RequestThrottled", "ThrottlingException", "Throttling"),
+    429,
+    "throttled",
+    "the ingest queue is throttling requests: nothing was stored; send the batch again after Retry-After",
+    retry_after_s=1,
+)
+KEY_THROTTLED = Refusal(
+    ("KMS.ThrottlingException", "KmsThrottled"),
+    503,
+    "dependency_unavailable",
+    "the ingest queue's encryption key is throttled: nothing was stored; send the batch again",
+    retry_after_s=1,
+)
+REFUSALS = (TOO_LARGE, BAD_CHARACTERS, THROTTLED, KEY_THROTTLED)
+# Any other refusal (the key disabled, deleted or denied, the role denied, the queue missing: KMS.*,
+# AccessDenied*, InvalidSecurity, AWS.SimpleQueueService.NonExistentQueue, ...) and any 5xx is ours to
+# fix or to wait out, never the caller's to drop: 503, nothing stored, send it again.
+NOT_STORED = Refusal(
+    (),
+    503,
+    "dependency_unavailable",
+    "the ingest queue did not take the batch: nothing was stored; send it again",
+    retry_after_s=5,
+)
+
+
+def _answer(refusal: Refusal) -> list[str]:
+    lines = [f"#set($context.responseOverride.status = {refusal.status})"]
+    if refusal.retry_after_s is not None:
+        lines.append(f'#set($context.responseOverride.header.Retry-After = "{refusal.retry_after_s}")')
+    lines.append(json.dumps({"error": {"code": refusal.code, "message": refusal.message}}))
+    return lines
+
+
+def refusal_template(allowed_api_key_ids: str, operation_id: str) -> str:
+    """The integration responses' template for a refused SendMessage: a key outside the plan (which the
+    request template sent an action SQS refuses) 403; else by SQS's error code (REFUSALS, NOT_STORED).
+    Each branch overrides the status once (an override applied twice is a 5XX, API Gateway's rule)."""
+    forbidden = {
+        "error": {
+            "code": "forbidden",
+            "message": f"this API key's usage plan does not include {operation_id}",
+            "field": "x-api-key",
+        }
+    }
+    lines = [
+        f'#set($allowed = ",{allowed_api_key_ids},")',
+        "#set($code = \"$!input.path('$.Error.Code')\")",
+        '#if($code == "")',
+        "#set($code = \"$!input.path('$.ErrorResponse.Error.Code')\")",
+        "#end",
+        '#if(!$allowed.contains(",$context.identity.apiKeyId,"))',
+        "#set($context.responseOverride.status = 403)",
+        json.dumps(forbidden),
+    ]
+    for refusal in REFUSALS:
+        condition = " || ".join(f'$code == "{code}"' for code in refusal.sqs_codes)
+        lines += [f"#elseif({condition})", *_answer(refusal)]
+    lines += ["#else", *_answer(NOT_STORED), "#end"]
+    return "\n".join(lines)
+
+
 def integration(queue: QueueIntegration, *, region: str, partition: str, operation_id: str) -> dict[str, Any]:
     """The operation's x-amazon-apigateway-integration: API Gateway -> SQS SendMessage."""
     receipt = (
         '{"batch_id": "$context.requestId", "status": "queued", '
         '"results": "/api/v1/events/batches/$context.requestId"}'
     )
-    refused = (
-        f'#set($allowed = ",{queue.allowed_api_key_ids},")\n'
-        '#if($allowed.contains(",$context.identity.apiKeyId,"))\n'
-        "#set($context.responseOverride.status = 413)\n"
-        '{"error": {"code": "payload_too_large", "message": "the batch exceeds what one queue message holds '
-        '(1 MB) or holds characters a queue message cannot carry"}}\n'
-        "#else\n"
-        "#set($context.responseOverride.status = 403)\n"
-        '{"error": {"code": "forbidden", "message": "this API key\'s usage plan does not include '
-        f'{operation_id}", "field": "x-api-key"}}}}\n'
-        "#end"
-    )
+    refused = {"application/json": refusal_template(queue.allowed_api_key_ids, operation_id)}
     return {
         "type": "aws",
         "httpMethod": "POST",
@@ -124,16 +207,11 @@ def integration(queue: QueueIntegration, *, region: str, partition: str, operati
             "integration.request.header.Accept": "'application/json'",
         },
         "requestTemplates": {"application/json": request_template(queue.allowed_api_key_ids)},
+        # Selected by SQS's HTTP status; the template maps SQS's error code (see REFUSALS).
         "responses": {
             "default": {"statusCode": "202", "responseTemplates": {"application/json": receipt}},
-            "4\\d{2}": {"statusCode": "413", "responseTemplates": {"application/json": refused}},
-            "5\\d{2}": {
-                "statusCode": "503",
-                "responseTemplates": {
-                    "application/json": '{"error": {"code": "dependency_unavailable", '
-                    '"message": "the ingest queue did not take the batch: send it again"}}'
-                },
-            },
+            "4\\d{2}": {"statusCode": "503", "responseTemplates": refused},
+            "5\\d{2}": {"statusCode": "503", "responseTemplates": refused},
         },
     }
 

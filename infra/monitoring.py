@@ -18,12 +18,7 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.alarms import paging_alarm
@@ -32,30 +27,7 @@ from infra.metrics_catalogue import load_catalogue
 
 CATALOGUE = load_catalogue()
 NAMESPACE = CATALOGUE.namespace
-SEVERITIES = ("critical", "high", "medium")
 SETTLED_CONFUSION = "Confusion matrix, settled 24 h (served version)"
-
-
-class AlertTopics(Construct):
-    """One SNS topic per severity, KMS-encrypted, TLS-only, e-mail subscriptions from the config."""
-
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.topics: dict[str, sns.Topic] = {}
-        for severity in SEVERITIES:
-            topic = sns.Topic(
-                self,
-                severity.capitalize(),
-                topic_name=f"ticketguard-{config.name}-{severity}",
-                display_name=f"TicketGuard {severity.upper()}",
-                master_key=key,
-                enforce_ssl=True,
-            )
-            for address in getattr(config.alarm_endpoints, severity):
-                topic.add_subscription(subscriptions.EmailSubscription(address))
-            self.topics[severity] = topic
 
 
 def app_metric(
@@ -113,17 +85,30 @@ class Monitoring(Construct):
         topics: Mapping[str, sns.ITopic],
         api_name: str,
         stage_name: str,
-        functions: Mapping[str, lambda_.IFunction],
-        function_log_groups: Mapping[str, logs.ILogGroup],
-        access_log_group: logs.ILogGroup,
-        waf_log_group: logs.ILogGroup,
+        functions: Mapping[str, str],
+        function_log_groups: Mapping[str, str],
+        access_log_group: str,
+        waf_log_group: str,
         web_acl_name: str,
         db_instance_identifier: str,
         redis_replication_group_id: str,
-        dead_letters: sqs.IQueue,
+        dead_letters_queue: str,
     ) -> None:
+        """Everything of the other stacks by name (`functions`: catalog name -> deployed function name;
+        the log groups, the jobs' dead-letter queue): a name is no cross-stack export, so the service
+        stack stays free to replace what this stack watches."""
         super().__init__(scope, construct_id)
         thresholds = config.alarms
+
+        def lambda_metric(function: str, name: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=name,
+                dimensions_map={"FunctionName": function},
+                statistic="Sum",
+                period=Duration.minutes(5),
+                label=label,
+            )
 
         def api_metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
             return cloudwatch.Metric(
@@ -238,8 +223,12 @@ class Monitoring(Construct):
             "job-dead-letters",
             "high",
             alarm_description="A scheduled job failed after its retries (message in the jobs dead-letter queue)",
-            metric=dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
+            metric=cloudwatch.Metric(
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions_map={"QueueName": dead_letters_queue},
+                statistic="Maximum",
+                period=Duration.minutes(5),
             ),
             threshold=0,
         )
@@ -304,7 +293,7 @@ class Monitoring(Construct):
             self.dashboard.add_widgets(
                 cloudwatch.LogQueryWidget(
                     title="Recent high-risk transactions",
-                    log_group_names=[group.log_group_name for group in score_logs],
+                    log_group_names=score_logs,
                     query_lines=[
                         "fields @timestamp, transaction_id, decision, fraud_score, model_version",
                         "filter decision in ['BLOCKED', 'MANUAL_REVIEW']",
@@ -340,7 +329,7 @@ class Monitoring(Construct):
             ),
             cloudwatch.LogQueryWidget(
                 title="Top 5 IPs (last period)",
-                log_group_names=[access_log_group.log_group_name],
+                log_group_names=[access_log_group],
                 query_lines=["stats count(*) as requests by ip", "sort requests desc", "limit 5"],
                 width=8,
             ),
@@ -399,14 +388,8 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Lambda errors / throttles",
-                left=[
-                    fn.metric_errors(period=Duration.minutes(5), label=f"{name} errors")
-                    for name, fn in functions.items()
-                ],
-                right=[
-                    fn.metric_throttles(period=Duration.minutes(5), label=f"{name} throttles")
-                    for name, fn in functions.items()
-                ],
+                left=[lambda_metric(fn, "Errors", f"{name} errors") for name, fn in functions.items()],
+                right=[lambda_metric(fn, "Throttles", f"{name} throttles") for name, fn in functions.items()],
                 width=6,
             ),
             cloudwatch.GraphWidget(
@@ -448,8 +431,7 @@ class Monitoring(Construct):
             ),
             cloudwatch.LogQueryWidget(
                 title="Security events by severity",
-                log_group_names=[group.log_group_name for group in all_function_logs]
-                or [access_log_group.log_group_name],
+                log_group_names=all_function_logs or [access_log_group],
                 query_lines=[
                     "fields @timestamp, severity, event_type, message",
                     "filter ispresent(event_type) and ispresent(severity)",
@@ -460,7 +442,7 @@ class Monitoring(Construct):
             ),
             cloudwatch.LogQueryWidget(
                 title="WAF blocks (live)",
-                log_group_names=[waf_log_group.log_group_name],
+                log_group_names=[waf_log_group],
                 query_lines=[
                     "fields @timestamp, httpRequest.clientIp, terminatingRuleId, httpRequest.uri",
                     "filter action = 'BLOCK'",

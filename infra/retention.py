@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -28,6 +29,7 @@ from infra.config import EnvironmentConfig
 from infra.data import ATHENA_RESULTS_PREFIX, archive_lifecycle_rule, private_bucket
 from infra.monitoring import app_metric
 from infra.nag import acknowledge, finding_text
+from infra.rounds import RoundsLoop
 from shared.retention.keyring import PURPOSE as SUBJECT_KEYS_PURPOSE
 from shared.retention.policy import ARCHIVED, AUDIT_LOGS, TablePolicy
 
@@ -85,6 +87,7 @@ class RetentionCatalog(Construct):
         *,
         config: EnvironmentConfig,
         function: lambda_.Function | None,
+        loop: RoundsLoop | None,
         archive_bucket_name: str,
         data_key: kms.IKey,
         master_key: kms.IKey,
@@ -136,21 +139,21 @@ class RetentionCatalog(Construct):
         )
         if function is not None:
             self._grant(function)
-            self._alarms(config, function, topics)
+            self._alarms(config, function, topics, loop)
 
     def _grant(self, function: lambda_.Function) -> None:
         """What the factory's archive grants do not cover: the audit bucket (write and read back, no
-        delete: Object Lock and the lifecycle end its objects), continuing itself asynchronously, and
-        the archive's master key: exactly GenerateDataKey (a new key-encryption key) and Decrypt (open
-        one), only with the encryption context shared/retention/keyring.py gives them."""
+        delete: Object Lock and the lifecycle end its objects) and the archive's master key: exactly
+        GenerateDataKey (a new key-encryption key) and Decrypt (open one), only with the encryption context
+        shared/retention/keyring.py gives them. It never invokes itself: a state machine runs its rounds
+        (infra/rounds.py)."""
         role = function.role
         assert role is not None
         function.add_environment("TG_AUDIT_ARCHIVE_BUCKET", self.audit_bucket.bucket_name)
         function.add_environment("TG_ARCHIVE_KMS_KEY_ID", self.master_key.key_arn)
         audit_arn = self.audit_bucket.bucket_arn
         objects = self.audit_bucket.arn_for_objects(f"{AUDIT_LOGS.prefix}*")
-        # A policy of its own (not the role's default policy, which the function depends on): the
-        # function's own ARN in the default policy would be a dependency cycle.
+        # A policy of its own, beside the role's default policy.
         policy = iam.Policy(
             self,
             "RetentionExtras",
@@ -164,9 +167,6 @@ class RetentionCatalog(Construct):
                     actions=["s3:ListBucket"],
                     resources=[audit_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{AUDIT_LOGS.prefix}*"]}},
-                ),
-                iam.PolicyStatement(
-                    sid="ContinueItself", actions=["lambda:InvokeFunction"], resources=[function.function_arn]
                 ),
                 iam.PolicyStatement(
                     sid="ArchiveSubjectKeys",
@@ -183,7 +183,11 @@ class RetentionCatalog(Construct):
         )
 
     def _alarms(
-        self, config: EnvironmentConfig, function: lambda_.Function, topics: dict[str, sns.ITopic]
+        self,
+        config: EnvironmentConfig,
+        function: lambda_.Function,
+        topics: dict[str, sns.ITopic],
+        loop: RoundsLoop | None,
     ) -> None:
         high = topics["high"]
         paging_alarm(
@@ -203,11 +207,48 @@ class RetentionCatalog(Construct):
             "Incomplete",
             environment=config.name,
             name="retention-incomplete",
-            description="Retention stopped with rows still past their hot age (continuations exhausted): "
-            "raise TG_RETENTION_MAX_CONTINUATIONS or run `ticketguard retention` by hand.",
+            description="Retention stopped with rows still past their hot age (its rounds exhausted): "
+            "raise TG_RETENTION_MAX_ROUNDS or run `ticketguard retention` by hand.",
             metric=app_metric("RetentionIncomplete", "Sum", Duration.hours(1), on="retention-incomplete"),
             threshold=1,
             topic=high,
+            comparison=AT_LEAST,
+        )
+        if loop is not None:
+            self._loop_alarm(config, loop, high)
+
+    def _loop_alarm(self, config: EnvironmentConfig, loop: RoundsLoop, topic: sns.ITopic) -> None:
+        """A run of rounds that failed, timed out or was aborted (the function's own errors page above)."""
+        machine = {"StateMachineArn": loop.state_machine.state_machine_arn}
+        period = Duration.hours(1)
+        paging_alarm(
+            self,
+            "LoopFailed",
+            environment=config.name,
+            name="retention-run-failed",
+            description="A retention run (the state machine of its rounds) failed, timed out or was "
+            "aborted: see the execution's failed round (Step Functions console); the next run resumes.",
+            metric=cloudwatch.MathExpression(
+                expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
+                using_metrics={
+                    name: cloudwatch.Metric(
+                        namespace="AWS/States",
+                        metric_name=metric,
+                        dimensions_map=machine,
+                        statistic="Sum",
+                        period=period,
+                    )
+                    for name, metric in (
+                        ("failed", "ExecutionsFailed"),
+                        ("timedout", "ExecutionsTimedOut"),
+                        ("aborted", "ExecutionsAborted"),
+                    )
+                },
+                period=period,
+                label="failed retention runs",
+            ),
+            threshold=1,
+            topic=topic,
             comparison=AT_LEAST,
         )
 

@@ -99,6 +99,11 @@ def _in_ip_set(ip_set: wafv2.CfnIPSet) -> wafv2.CfnWebACL.StatementProperty:
     )
 
 
+def waf_log_group_name(environment: str) -> str:
+    """WAF only delivers to log groups named aws-waf-logs-*."""
+    return f"aws-waf-logs-ticketguard-{environment}"
+
+
 class WebFirewall(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
@@ -198,8 +203,9 @@ class WebFirewall(Construct):
             },
             visibility_config=_visibility(f"{prefix}-api"),
         )
-        # WAF only delivers to log groups named aws-waf-logs-*.
-        self.log_group = encrypted_log_group(self, "Logs", key=key, log_group_name=f"aws-waf-logs-{prefix}")
+        self.log_group = encrypted_log_group(
+            self, "Logs", key=key, log_group_name=waf_log_group_name(config.name)
+        )
         wafv2.CfnLoggingConfiguration(
             self,
             "Logging",

@@ -11,23 +11,33 @@ from pathlib import Path
 
 from aws_cdk import App, CfnOutput, Duration, Environment, Fn, Stack, Tags
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.api import ALLOWED_API_KEY_IDS_ENV, RestApi
+from infra.alert_topics import AlertTopics, topic_arn
+from infra.api import ALLOWED_API_KEY_IDS_ENV, RestApi, access_log_group_name
 from infra.config import EnvironmentConfig
-from infra.data import ArchiveBucket, Cache, Database, archive_bucket_name
-from infra.functions import CATALOG, Dependencies, FunctionFactory
+from infra.data import ArchiveBucket, Cache, Database, archive_bucket_name, redis_replication_group_parameter
+from infra.functions import (
+    CATALOG,
+    Dependencies,
+    FunctionFactory,
+    dead_letters_queue_name,
+    function_name,
+    log_group_name,
+)
 from infra.functions import spec as function_spec
 from infra.ingest import IngestQueue
 from infra.jobs import Jobs
 from infra.keys import archive_master_key, service_key
 from infra.migrations import SchemaMigrations
-from infra.monitoring import AlertTopics, Monitoring
+from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.network import Network
 from infra.retention import AuditArchive, RetentionCatalog
 from infra.retrain import RetrainPipeline, expire_run_data
-from infra.security import AdminAuth, WebFirewall
+from infra.security import AdminAuth, WebFirewall, waf_log_group_name
 
 
 @dataclass(frozen=True)
@@ -188,13 +198,19 @@ class ServiceStack(Stack):
         self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
         self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
         self.jobs = Jobs(
-            self, "Jobs", functions=functions, dead_letters=self.factory.dead_letters, environment=config.name
+            self,
+            "Jobs",
+            functions=functions,
+            dead_letters=self.factory.dead_letters,
+            environment=config.name,
+            key=self.key,
         )
         self.retention = RetentionCatalog(
             self,
             "Retention",
             config=config,
             function=functions.get("retention"),
+            loop=self.jobs.loops.get("retention"),
             archive_bucket_name=deps.archive_bucket_name,
             data_key=foundation.key,
             master_key=foundation.archive_master_key,
@@ -237,22 +253,32 @@ class MonitoringStack(Stack):
         service: ServiceStack,
     ) -> None:
         super().__init__(scope, construct_id, env=env, description="TicketGuard alarms and dashboard")
+        # Deployed after the others, but importing none of their exports (issue 22): what it watches is
+        # named (fixed names, or the SSM parameter of the Redis group's generated id), so that
+        # CloudFormation never refuses to replace or rename a function, a log group or a topic.
         self.add_stack_dependency(service)
+        name = config.name
+        deployed = list(service.factory.functions)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
-            topics=foundation.alerts.topics,
-            api_name=service.rest_api.api.rest_api_name,
-            stage_name=service.rest_api.api.deployment_stage.stage_name,
-            functions=service.factory.functions,
-            function_log_groups=service.factory.log_groups,
-            access_log_group=service.rest_api.access_logs,
-            waf_log_group=service.firewall.log_group,
-            web_acl_name=f"ticketguard-{config.name}-api",
+            topics={
+                severity: sns.Topic.from_topic_arn(self, f"{severity}Topic", topic_arn(self, name, severity))
+                for severity in foundation.alerts.topics
+            },
+            api_name=f"ticketguard-{name}",
+            stage_name=name,
+            functions={function: function_name(name, function) for function in deployed},
+            function_log_groups={function: log_group_name(name, function) for function in deployed},
+            access_log_group=access_log_group_name(name),
+            waf_log_group=waf_log_group_name(name),
+            web_acl_name=f"ticketguard-{name}-api",
             db_instance_identifier=foundation.database.instance_identifier,
-            redis_replication_group_id=foundation.cache.replication_group.ref,
-            dead_letters=service.factory.dead_letters,
+            redis_replication_group_id=ssm.StringParameter.value_for_string_parameter(
+                self, redis_replication_group_parameter(name)
+            ),
+            dead_letters_queue=dead_letters_queue_name(name),
         )
 
 

@@ -7,7 +7,9 @@ all pass:
   recognisable) answers a decision; for a ticket the service does not know (pass --ticket-id for a
   real one) the decision lists the ticket's features as unavailable, and the check says so;
 - bad request: the same route with an invalid wallet answers 400 naming the field;
-- metrics: GET /api/v1/metrics answers 200 with the five KPIs.
+- metrics: GET /api/v1/metrics answers 200 with the five KPIs;
+- with `--alarm NAME` (opt-in: it pages), alarm notification: the alarm's action reaches its SNS topic
+  (shared/smoke_alarm.py).
 """
 
 from __future__ import annotations
@@ -120,6 +122,23 @@ def run_checks(api: str, key: str, *, ticket_id: int | str = 1, wallet: str = SM
     return results
 
 
+def alarm_check(alarm_name: str, *, region: str | None = None, cloudwatch: Any = None) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from shared.smoke_alarm import check_alarm_notification
+
+    started = time.perf_counter()
+    if cloudwatch is None:
+        import boto3
+
+        cloudwatch = boto3.client("cloudwatch", region_name=region)
+    try:
+        passed, detail = check_alarm_notification(cloudwatch, alarm_name)
+    except (BotoCoreError, ClientError) as exc:  # credentials, permissions: the check's finding
+        passed, detail = False, f"{type(exc).__name__}: {exc}"
+    return Check("alarm notification", passed, detail, time.perf_counter() - started)
+
+
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ticketguard smoke", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -128,9 +147,17 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--key", required=True, help="an API key of the marketplace-backend usage plan")
     parser.add_argument("--ticket-id", default=1, help="a ticket the service knows (default 1)")
     parser.add_argument("--wallet", default=SMOKE_WALLET, help="the buyer wallet of the scoring check")
+    parser.add_argument(
+        "--alarm",
+        help="also set this alarm to ALARM and check that its notification was sent (it pages; e.g. "
+        "ticketguard-dev-job-dead-letters); AWS credentials for the stack's account",
+    )
+    parser.add_argument("--region", help="the stack's region, for --alarm (default: the AWS CLI's)")
     args = parser.parse_args(argv)
     ticket: int | str = int(args.ticket_id) if str(args.ticket_id).isdigit() else args.ticket_id
     results = run_checks(args.api, args.key, ticket_id=ticket, wallet=args.wallet)
+    if args.alarm:
+        results.append(alarm_check(args.alarm, region=args.region))
     for result in results:
         print(result.line(), flush=True)
     failed = [r.name for r in results if not r.passed]

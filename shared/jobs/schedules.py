@@ -26,6 +26,7 @@ _FIELDS = frozenset(
         "payload",
         "with_time",
         "local_interval_s",
+        "rounds",
     }
 )
 
@@ -43,6 +44,8 @@ class Schedule:
     # Add the rule's firing time to the payload as `scheduled_at` (the feature jobs snapshot by it).
     with_time: bool = False
     local_interval_s: float | None = None  # None: the local timers do not run it
+    # The function continues in rounds (shared/jobs/rounds.py): a loop, not the rule, invokes it again.
+    rounds: bool = False
 
 
 def _schedule(entry: Mapping[str, Any]) -> Schedule:
@@ -56,6 +59,8 @@ def _schedule(entry: Mapping[str, Any]) -> Schedule:
         raise ValueError(f"schedule {schedule.name}: give either a function or a state_machine")
     if schedule.local_interval_s is not None and schedule.local_interval_s <= 0:
         raise ValueError(f"schedule {schedule.name}: local_interval_s must be positive")
+    if schedule.rounds and schedule.function is None:
+        raise ValueError(f"schedule {schedule.name}: only a function runs in rounds")
     if schedule.local_interval_s is not None and schedule.function is None:
         raise ValueError(f"schedule {schedule.name}: only a function runs on the local timers")
     return schedule

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.jobs.rounds import run_rounds
 from shared.jobs.schedules import SCHEDULES, Schedule
 from shared.local.logkeys import under_own_name
 from shared.observability import logger
@@ -28,6 +29,7 @@ class Job:
     function: str  # functions/<function>/handler.py
     interval_s: float
     detail: dict[str, Any]
+    rounds: bool = False  # invoked again while it answers `continue` (shared/jobs/rounds.py)
 
 
 def local_jobs(schedules: tuple[Schedule, ...] = SCHEDULES) -> tuple[Job, ...]:
@@ -44,6 +46,7 @@ def local_jobs(schedules: tuple[Schedule, ...] = SCHEDULES) -> tuple[Job, ...]:
             schedule.function or "",
             float(schedule.local_interval_s or 0),
             dict(schedule.payload or {}),
+            schedule.rounds,
         )
         for schedule in local
     )
@@ -80,9 +83,15 @@ def run_job(job: Job) -> bool:
     from shared.local.gateway import LocalLambdaContext
 
     handler = job_handler(job)
-    request_id = str(uuid.uuid4())
+
+    def invoke(event: dict[str, Any]) -> Any:
+        return handler(event, LocalLambdaContext(job.function, str(uuid.uuid4()), timeout_s=900))
+
     try:
-        handler(scheduled_event(job), LocalLambdaContext(job.function, request_id, timeout_s=900))
+        if job.rounds:  # the AWS state machine's loop (infra/rounds.py), in-process
+            run_rounds(invoke, scheduled_event(job))
+        else:
+            invoke(scheduled_event(job))
     except Exception as exc:
         logger.warning(
             "scheduled job failed", extra={"job": job.name, "error": f"{type(exc).__name__}: {exc}"}

@@ -1,13 +1,13 @@
 """The retention run: for each table of the policy, rows past their hot age go to the archive (batch
 by batch, shared/retention/batch.py) and then leave PostgreSQL; tables with no archive tier (user
 sessions) are deleted in bounded batches. Bounded in time: a run stops planning batches when its
-deadline is near and reports `complete: false`; the next run (the Lambda re-invokes itself with the
-same `as_of`) resumes from the ledger, so the 15-minute limit never cuts a batch in half.
+deadline is near and reports `complete: false`; the next round (shared/jobs/rounds.py: a Step Functions
+loop in AWS invokes the function again with the same `as_of`) resumes from the ledger, so the 15-minute
+limit never cuts a batch in half.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -244,20 +244,3 @@ def retention_job(as_of: datetime, remaining_s: Callable[[], float] | None = Non
             margin_s=settings.retention_margin_s,
         )
     return run.as_dict()
-
-
-def continue_later(function_name: str, as_of: datetime, continuation: int, *, client: Any = None) -> bool:
-    """Invoke the retention function again, asynchronously, with the same `as_of` (the Lambda's
-    way past its 15 minutes); False once `retention_max_continuations` invocations followed the
-    scheduled one (the RetentionIncomplete metric and its alarm then say so)."""
-    from shared.retention.store import RetentionSettings
-
-    if continuation >= RetentionSettings().retention_max_continuations:
-        return False
-    if client is None:
-        import boto3
-
-        client = boto3.client("lambda")
-    payload = json.dumps({"as_of": as_of.isoformat(), "continuation": continuation + 1})
-    client.invoke(FunctionName=function_name, InvocationType="Event", Payload=payload.encode())
-    return True

@@ -42,7 +42,9 @@ class RetentionSettings(BaseSettings):
     retention_batch_rows: int = Field(5_000, ge=1, le=200_000)
     # Each invocation stops planning new batches this long before its deadline.
     retention_margin_s: float = Field(60.0, ge=0)
-    retention_max_continuations: int = Field(20, ge=0)
+    # Rounds of one run (each an invocation of up to 15 minutes; shared/jobs/rounds.py): past them the run
+    # stops incomplete (RetentionIncomplete, its alarm) and the next week's run resumes from the ledger.
+    retention_max_rounds: int = Field(96, ge=1, le=1000)
 
 
 class ObjectStore(Protocol):

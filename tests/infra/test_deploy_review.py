@@ -185,3 +185,52 @@ def test_given_the_node_tools_then_node_22_or_later_is_required_and_documented()
     # its source from the bootstrap bucket), the concurrency quota, the dev audit bucket's lock
     for needed in ("cdk bootstrap", "L-B99A9384", "Object Lock", "api_gateway_account_role"):
         assert needed in readme, needed
+
+
+# ---------------------------------------------------------------- finding 6: stacks that can be updated
+
+
+def _imports(value: Any) -> list[str]:
+    """The export names a template's `Fn::ImportValue`s read."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Fn::ImportValue":
+                found.append(inner if isinstance(inner, str) else json.dumps(inner))
+            else:
+                found += _imports(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found += _imports(inner)
+    return found
+
+
+@pytest.mark.parametrize("synth_name", ["dev_synth", "prod_synth"])
+def test_given_the_monitoring_stack_then_it_imports_no_export_another_stack_could_need_to_replace(
+    synth_name, request
+):
+    # Given the monitoring stack, deployed after Foundation and Service
+    synth = request.getfixturevalue(synth_name)
+    monitoring = synth.stack("Monitoring")
+    # Then it reads nothing through an export: CloudFormation refuses to change an export another stack
+    # imports, so each one would block replacing or renaming its producer (a function, a log group, the
+    # stage, a topic, the Redis group) in the stack that owns it
+    assert _imports(monitoring) == []
+    # ...it names them instead (the dashboard and the alarms still watch the deployed functions)
+    body = json.dumps(monitoring)
+    functions = _functions(synth)
+    assert functions
+    for props in functions.values():
+        assert props["FunctionName"] in body, props["FunctionName"]
+        assert f"/aws/lambda/{props['FunctionName']}" in body
+    # the Redis group's generated id comes from the SSM parameter the foundation stack writes, at deploy
+    [parameter] = synth.resources("AWS::SSM::Parameter", stack="Foundation").values()
+    assert parameter["Properties"]["Value"] == {
+        "Ref": next(iter(synth.resources("AWS::ElastiCache::ReplicationGroup")))
+    }
+    ssm_parameters = [
+        p
+        for p in monitoring.get("Parameters", {}).values()
+        if "SSM" in p["Type"] and p["Default"].startswith("/ticketguard/")
+    ]
+    assert [p["Default"] for p in ssm_parameters] == [parameter["Properties"]["Name"]]

@@ -135,7 +135,7 @@ def test_given_the_fraud_rate_alarm_then_it_fires_above_3_percent_for_10_minutes
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "ticketguard"}]
     assert alarm["Threshold"] == 3 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Period"] * alarm["EvaluationPeriods"] == 600 and alarm["DatapointsToAlarm"] == 2
-    assert "High" in _topic_of(alarm)
+    assert "ticketguard-dev-high" in _topic_of(alarm)
 
 
 def test_given_the_latency_alarm_then_it_fires_on_p95_above_100ms_for_5_minutes_to_medium(dev_synth):
@@ -147,7 +147,7 @@ def test_given_the_latency_alarm_then_it_fires_on_p95_above_100ms_for_5_minutes_
     )
     assert alarm["Threshold"] == 100 and alarm["Period"] * alarm["EvaluationPeriods"] == 300
     assert {d["Name"] for d in alarm["Dimensions"]} == {"ApiName", "Stage"}
-    assert "Medium" in _topic_of(alarm)
+    assert "ticketguard-dev-medium" in _topic_of(alarm)
 
 
 def test_given_the_drift_alarm_then_it_fires_above_kl_0_15_to_medium(dev_synth):
@@ -157,7 +157,7 @@ def test_given_the_drift_alarm_then_it_fires_above_kl_0_15_to_medium(dev_synth):
         0.15,
         "GreaterThanThreshold",
     )
-    assert "Medium" in _topic_of(alarm)
+    assert "ticketguard-dev-medium" in _topic_of(alarm)
 
 
 def test_given_the_admin_mfa_alarm_then_three_failures_in_5_minutes_page_critical(dev_synth):
@@ -175,7 +175,7 @@ def test_given_the_admin_mfa_alarm_then_three_failures_in_5_minutes_page_critica
         assert stat["Metric"].get("Dimensions") == dimensions
         assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
     assert alarm["Threshold"] == 3 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert "Critical" in _topic_of(alarm)
+    assert "ticketguard-dev-critical" in _topic_of(alarm)
 
 
 def test_given_every_alarm_then_missing_data_is_not_a_breach_and_recovery_is_announced(dev_synth):

@@ -32,7 +32,25 @@ def _statements_of_role(synth: Any, role_id: str) -> list[dict[str, Any]]:
     return statements
 
 
-def test_given_the_dev_app_then_the_retention_function_runs_weekly_sunday_0300_utc(dev_synth):
+def _definition(machine: dict[str, Any]) -> dict[str, Any]:
+    """A state machine's definition, each reference inside it (an ARN, a partition) as `<ref>`."""
+    body = machine["Properties"]["DefinitionString"]
+    if isinstance(body, dict):
+        separator, parts = body["Fn::Join"]
+        body = separator.join(part if isinstance(part, str) else "<ref>" for part in parts)
+    return json.loads(body)
+
+
+def _retention_loop(synth: Any) -> tuple[str, dict[str, Any]]:
+    [(logical_id, machine)] = [
+        (k, m)
+        for k, m in synth.resources("AWS::StepFunctions::StateMachine", "Service").items()
+        if m["Properties"]["StateMachineName"] == f"ticketguard-{synth.config.name}-retention"
+    ]
+    return logical_id, machine
+
+
+def test_given_the_dev_app_then_the_retention_loop_starts_weekly_sunday_0300_utc(dev_synth):
     logical_id, function = _retention_function(dev_synth)
     [rule] = [
         r["Properties"]
@@ -40,10 +58,40 @@ def test_given_the_dev_app_then_the_retention_function_runs_weekly_sunday_0300_u
         if r["Properties"]["Name"] == "ticketguard-dev-retention"
     ]
     assert rule["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
-    assert logical_id in json.dumps(rule["Targets"])
+    # the rule starts the loop of rounds with its firing time; the loop invokes the function
+    [target] = rule["Targets"]
+    machine_id, machine = _retention_loop(dev_synth)
+    assert target["Arn"] == {"Ref": machine_id}
+    assert target["InputTransformer"]["InputPathsMap"] == {"time": "$.time"}
+    assert json.loads(target["InputTransformer"]["InputTemplate"].replace("<time>", '"T"')) == {
+        "scheduled_at": "T"
+    }
+    assert logical_id in json.dumps(machine["Properties"]["DefinitionString"])
     assert function["Properties"]["Timeout"] == 900
     env = function["Properties"]["Environment"]["Variables"]
     assert {"TG_ARCHIVE_BUCKET", "TG_AUDIT_ARCHIVE_BUCKET", "TG_DB_DIRECT_HOST"} <= set(env)
+
+
+def test_given_the_retention_loop_then_it_invokes_the_function_again_with_its_next_while_it_continues(
+    dev_synth,
+):
+    # Given the state machine of retention's rounds (issue 22: no self-invocation)
+    states = _definition(_retention_loop(dev_synth)[1])["States"]
+    run = states["Run"]
+    assert run["Type"] == "Task" and run["ResultPath"] == "$.run"
+    assert "lambda:invoke" in json.dumps(_retention_loop(dev_synth)[1]["Properties"]["DefinitionString"])
+    assert run["Parameters"]["Payload.$"] == "$"
+    # Then while the function answers `continue`, the next round's input is its `next`, and Run again...
+    choice = states[run["Next"]]
+    [again] = [c for c in choice["Choices"] if c["Variable"] == "$.run.continue"]
+    assert again["BooleanEquals"] is True
+    next_round = states[again["Next"]]
+    assert next_round["Type"] == "Pass" and next_round["Next"] == "Run"
+    assert next_round["Parameters"] == {"as_of.$": "$.run.next.as_of", "round.$": "$.run.next.round"}
+    # ...a complete run succeeds, and one that stops with work left fails (its alarm pages)
+    [done] = [c for c in choice["Choices"] if c["Variable"] == "$.run.complete"]
+    assert states[done["Next"]]["Type"] == "Succeed"
+    assert states[choice["Default"]]["Type"] == "Fail"
 
 
 def test_given_the_retention_role_then_it_may_write_and_read_its_prefixes_only_and_delete_nothing_locked(
@@ -61,16 +109,16 @@ def test_given_the_retention_role_then_it_may_write_and_read_its_prefixes_only_a
     audit = [s for s in s3_objects if "audit-archive-arn" in json.dumps(s["Resource"])]
     assert audit and all(set(_list(s["Action"])) == {"s3:GetObject", "s3:PutObject"} for s in audit)
     assert all(AUDIT_LOGS.prefix in json.dumps(s["Resource"]) for s in audit)
-    [invoke] = [s for s in statements if "lambda:InvokeFunction" in _list(s["Action"])]
-    assert invoke["Resource"] == {"Fn::GetAtt": [_retention_function(dev_synth)[0], "Arn"]}
-    # ... which it can reach: the isolated subnets have no Lambda endpoint, so it runs where the ETL does
-    [etl] = [
+    # It never invokes a function (its rounds are the state machine's), so it needs no NAT: it runs in
+    # the isolated subnets, as the other jobs without the Internet do
+    assert not [st for st in statements if "lambda:InvokeFunction" in _list(st["Action"])]
+    [refresh] = [
         f
         for f in dev_synth.resources("AWS::Lambda::Function", "Service").values()
-        if f["Properties"].get("Description", "").startswith("Daily ETL")
+        if f["Properties"].get("Description", "").startswith("Refresh the KPI")
     ]
     subnets = function["Properties"]["VpcConfig"]["SubnetIds"]
-    assert subnets == etl["Properties"]["VpcConfig"]["SubnetIds"]
+    assert subnets == refresh["Properties"]["VpcConfig"]["SubnetIds"]
 
 
 def _list(value: Any) -> list[Any]:
@@ -140,7 +188,10 @@ def test_given_the_retention_function_then_a_failure_and_an_unfinished_run_alarm
     assert failed["MetricName"] == "Errors" and failed["Namespace"] == "AWS/Lambda"
     incomplete = alarms["ticketguard-dev-retention-incomplete"]
     assert incomplete["MetricName"] == "RetentionIncomplete"
-    assert all(alarm["AlarmActions"] for alarm in (failed, incomplete))
+    run_failed = alarms["ticketguard-dev-retention-run-failed"]
+    metrics = {m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in run_failed["Metrics"]}
+    assert metrics >= {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    assert all(alarm["AlarmActions"] for alarm in (failed, incomplete, run_failed))
 
 
 def test_given_the_retention_function_then_it_may_not_delete_archive_objects(dev_synth):

@@ -102,8 +102,18 @@ def _project(synth) -> tuple[str, dict[str, Any]]:
 
 
 def _definition(synth) -> dict[str, Any]:
-    [machine] = [v for v in _service(synth).values() if v["Type"] == "AWS::StepFunctions::StateMachine"]
-    return json.loads(flat(machine["Properties"]["DefinitionString"]))
+    return json.loads(flat(_machine(synth)["Properties"]["DefinitionString"]))
+
+
+def _machine(synth) -> dict[str, Any]:
+    """The retraining state machine (retention's rounds have one too: infra/rounds.py)."""
+    [machine] = [
+        v
+        for v in _service(synth).values()
+        if v["Type"] == "AWS::StepFunctions::StateMachine"
+        and v["Properties"]["StateMachineName"] == f"ticketguard-{synth.config.name}-retrain"
+    ]
+    return machine
 
 
 # ---------------------------------------------------------------------------------------- no Docker
@@ -231,7 +241,9 @@ def test_given_the_state_machine_then_it_is_traced_logs_everything_and_is_starte
             "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
         },
     )
-    [(machine_id, _)] = template.find_resources("AWS::StepFunctions::StateMachine").items()
+    [machine_id] = template.find_resources(
+        "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": "ticketguard-dev-retrain"}}
+    )
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -339,7 +351,7 @@ def test_given_the_build_then_it_writes_candidates_and_outcomes_and_is_denied_cu
 
 
 def test_given_the_state_machine_role_then_it_invokes_the_two_steps_and_runs_the_one_build(dev_synth):
-    [machine] = [v for v in _service(dev_synth).values() if v["Type"] == "AWS::StepFunctions::StateMachine"]
+    machine = _machine(dev_synth)
     statements = _statements(dev_synth, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     invoked = {flat(r) for s in statements if s["Action"] == "lambda:InvokeFunction" for r in s["Resource"]}
     functions = {r.split(".")[0].removeprefix("${") for r in invoked}

@@ -5,7 +5,7 @@ it), against PostgreSQL and the moto buckets; and the archive's columns against 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -33,7 +33,7 @@ def test_given_the_sunday_event_when_the_handler_runs_then_old_rows_are_archived
 ) -> None:
     [job] = [j for j in JOBS if j.function == "retention"]
     summary = handler(scheduled_event(job, AS_OF), LocalLambdaContext("retention", "req-1", timeout_s=900))
-    assert summary["complete"] and not summary["continued"] and summary["as_of"] == AS_OF.isoformat()
+    assert summary["complete"] and not summary["continue"] and summary["as_of"] == AS_OF.isoformat()
     assert summary["rows_archived"] > 0 and summary["rows_deleted"] > summary["rows_archived"]  # + sessions
     assert list(deployed.archive.keys("transaction-logs/marketplace_orders/"))
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -67,28 +67,26 @@ class ShortContext(LocalLambdaContext):
         return 30_000
 
 
-@pytest.mark.parametrize("continued", [True, False])
-def test_given_too_little_time_when_the_handler_runs_then_it_continues_itself_or_reports_incomplete(
-    continued: bool,
+@pytest.mark.parametrize(("round_number", "continues"), [(3, True), (5, False)])
+def test_given_too_little_time_when_the_handler_runs_then_it_asks_for_another_round_or_reports_incomplete(
+    round_number: int,
+    continues: bool,
     deployed: Stores,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    calls: list[tuple[str, Any, int]] = []
-
-    def continue_later(function_name: str, as_of: Any, continuation: int) -> bool:
-        calls.append((function_name, as_of, continuation))
-        return continued
-
-    monkeypatch.setattr("functions.retention.handler.continue_later", continue_later)
-    event = {"as_of": AS_OF.isoformat(), "continuation": 3}
+    # Given a run capped at 5 rounds, and an invocation with less time left than the margin
+    monkeypatch.setenv("TG_RETENTION_MAX_ROUNDS", "5")
+    event = {"as_of": AS_OF.isoformat(), "round": round_number}
     summary = handler(event, ShortContext("retention", "req-2", timeout_s=900))
-    # Then nothing moved, the same as_of is handed on, and the metric says whether work was dropped
-    assert not summary["complete"] and summary["batches"] == 0
-    assert calls == [("ticketguard-retention", AS_OF, 3)] and summary["continued"] is continued
+    # Then nothing moved; below the cap it asks the loop for the next round with the same as_of; at the
+    # cap it stops, and the metric says work was left
+    assert not summary["complete"] and summary["batches"] == 0 and summary["round"] == round_number
+    assert summary["continue"] is continues
+    assert summary["next"] == ({"as_of": AS_OF.isoformat(), "round": round_number + 1} if continues else None)
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [incomplete] = [m["RetentionIncomplete"] for m in metrics if "RetentionIncomplete" in m]
-    assert incomplete in ((0.0, [0.0]) if continued else (1.0, [1.0]))
+    assert incomplete in ((0.0, [0.0]) if continues else (1.0, [1.0]))
 
 
 def test_given_old_rows_when_the_cli_dry_runs_then_it_prints_each_table_and_changes_nothing(
@@ -107,3 +105,48 @@ def test_given_old_rows_when_the_cli_dry_runs_then_it_prints_each_table_and_chan
     )
     assert db.execute("SELECT count(*) FROM marketplace.orders").fetchone() == before
     assert not list(tmp_path.rglob("*.gz"))
+
+
+class FewStepsContext(LocalLambdaContext):
+    """An invocation with time for a few steps: its first looks at the clock (one per table of the
+    policy, and one more) find plenty, every later one less than the margin, so a round passes the tables
+    already done and moves about one batch, then hands on."""
+
+    created: ClassVar[list[FewStepsContext]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.looks = 0
+        FewStepsContext.created.append(self)
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.looks += 1
+        return 900_000 if self.looks <= len(POLICIES) + 1 else 30_000
+
+
+@pytest.mark.parametrize("max_rounds", [None, 5])
+def test_given_more_work_than_20_rounds_when_the_local_timer_runs_retention_then_its_loop_runs_them_all(
+    max_rounds: int | None, deployed: Stores, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one-row batches and invocations with time for a few steps each: the seeded rows need more than
+    # 20 rounds (a self-invoking chain would be cut by Lambda's recursive-loop detection at about 16)
+    from shared.local import schedules
+    from shared.retention.job import dry_run
+
+    monkeypatch.setenv("TG_RETENTION_BATCH_ROWS", "1")
+    if max_rounds:
+        monkeypatch.setenv("TG_RETENTION_MAX_ROUNDS", str(max_rounds))
+    FewStepsContext.created = []
+    monkeypatch.setattr("shared.local.gateway.LocalLambdaContext", FewStepsContext)
+    event = schedules.scheduled_event
+    monkeypatch.setattr(schedules, "scheduled_event", lambda job, at=None: event(job, AS_OF))
+    [job] = [j for j in JOBS if j.function == "retention"]
+    # When the local timer runs the job (the state machine's loop, in-process)
+    assert job.rounds and schedules.run_job(job)
+    left = sum(move.rows for move in dry_run(db, deployed, AS_OF))
+    if max_rounds is None:
+        # Then round after round, past 20, until nothing is left past its age
+        assert len(FewStepsContext.created) > 20 and left == 0
+    else:
+        # Then the cap of rounds stops it, with the rest left for the next run
+        assert len(FewStepsContext.created) == max_rounds and left > 0

@@ -4,7 +4,6 @@ the local store, the Lambda's continuation."""
 from __future__ import annotations
 
 import base64
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import pytest
 
 from shared.errors import ConfigurationError
+from shared.jobs.rounds import next_round, round_of, run_rounds
 from shared.retention import codec
-from shared.retention.job import continue_later
 from shared.retention.policy import (
     ARCHIVED,
     AUDIT_LOGS,
@@ -92,28 +91,42 @@ def test_given_a_deployed_function_without_a_bucket_then_it_refuses_to_archive_l
         stores_from_settings(RetentionSettings(archive_bucket="a"))
 
 
-class FakeLambda:
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def invoke(self, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
-
-
-def test_given_an_unfinished_run_then_it_continues_itself_with_the_same_as_of_up_to_the_cap(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("TG_RETENTION_MAX_CONTINUATIONS", "2")
-    client = FakeLambda()
+def test_given_an_unfinished_round_then_the_next_carries_the_same_as_of_up_to_the_cap() -> None:
     as_of = datetime(2026, 6, 7, 3, 0, tzinfo=UTC)
-    assert continue_later("fn", as_of, 0, client=client)
-    assert continue_later("fn", as_of, 1, client=client)
-    assert not continue_later("fn", as_of, 2, client=client)
-    assert [c["InvocationType"] for c in client.calls] == ["Event", "Event"]
-    assert [json.loads(c["Payload"]) for c in client.calls] == [
-        {"as_of": as_of.isoformat(), "continuation": 1},
-        {"as_of": as_of.isoformat(), "continuation": 2},
+    # Given rounds of a run capped at 3: the first two ask for the next, the third stops
+    answers = [next_round(complete=False, as_of=as_of, round_number=n, max_rounds=3) for n in (1, 2, 3)]
+    assert [a["continue"] for a in answers] == [True, True, False]
+    assert [a["next"] for a in answers] == [
+        {"as_of": as_of.isoformat(), "round": 2},
+        {"as_of": as_of.isoformat(), "round": 3},
+        None,
     ]
+    # and a complete round never asks for another
+    assert next_round(complete=True, as_of=as_of, round_number=1, max_rounds=3)["continue"] is False
+
+
+@pytest.mark.parametrize("event", [{"round": 0}, {"round": "2"}, {"round": True}, {"round": 1.5}])
+def test_given_a_round_that_is_not_a_whole_number_from_1_then_it_is_refused(event: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="round"):
+        round_of(event)
+
+
+def test_given_answers_when_the_loop_runs_then_it_invokes_with_each_next_until_one_does_not_continue() -> (
+    None
+):
+    # Given a job that needs 25 rounds (past Lambda's ~16-invocation recursive-loop cut-off)
+    calls: list[dict[str, Any]] = []
+    as_of = datetime(2026, 6, 7, 3, 0, tzinfo=UTC)
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        calls.append(event)
+        number = round_of(event)
+        return next_round(complete=number == 25, as_of=as_of, round_number=number, max_rounds=96)
+
+    answers = run_rounds(invoke, {"scheduled_at": as_of.isoformat()})
+    # Then it is invoked 25 times, each later round with the same as_of and the next number
+    assert len(answers) == len(calls) == 25
+    assert calls[1:] == [{"as_of": as_of.isoformat(), "round": n} for n in range(2, 26)]
 
 
 class FakeS3:
