@@ -69,7 +69,8 @@ class RoundsLoop(Construct):
             "Run",
             comment="One round: as much as fits in the function's time; it answers continue/next",
             lambda_function=function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
+            # No payload: the function gets the state itself (the rule's input, then each `next`), and its
+            # answer is the result (the function's ARN as the task's resource).
             payload_response_only=True,
             result_path="$.run",
             task_timeout=sfn.Timeout.duration(Duration.minutes(16)),

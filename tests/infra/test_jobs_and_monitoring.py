@@ -53,12 +53,13 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
         assert rule["ScheduleExpression"] == expression
         [target] = rule["Targets"]
         assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-        if function == "features":
-            # the feature jobs also get the rule's firing time, which picks their snapshot slot
+        if function in {"features", "retention"}:
+            # the feature jobs also get the rule's firing time, which picks their snapshot slot; retention
+            # (whose rule starts the loop of its rounds) takes it as its `as_of`
             transformer = target["InputTransformer"]
             assert transformer["InputPathsMap"] == {"time": "$.time"}
             template = transformer["InputTemplate"].replace("<time>", '"2026-03-02T02:20:00Z"')
-            assert json.loads(template) == {**payload, "scheduled_at": "2026-03-02T02:20:00Z"}
+            assert json.loads(template) == {**(payload or {}), "scheduled_at": "2026-03-02T02:20:00Z"}
         else:
             assert (json.loads(target["Input"]) if "Input" in target else None) == payload
 

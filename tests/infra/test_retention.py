@@ -78,9 +78,9 @@ def test_given_the_retention_loop_then_it_invokes_the_function_again_with_its_ne
     # Given the state machine of retention's rounds (issue 22: no self-invocation)
     states = _definition(_retention_loop(dev_synth)[1])["States"]
     run = states["Run"]
-    assert run["Type"] == "Task" and run["ResultPath"] == "$.run"
-    assert "lambda:invoke" in json.dumps(_retention_loop(dev_synth)[1]["Properties"]["DefinitionString"])
-    assert run["Parameters"]["Payload.$"] == "$"
+    # the function (its ARN as the resource) gets the state itself as its event, its answer at $.run
+    assert run["Type"] == "Task" and run["Resource"] == "<ref>" and run["ResultPath"] == "$.run"
+    assert "Parameters" not in run and "InputPath" not in run
     # Then while the function answers `continue`, the next round's input is its `next`, and Run again...
     choice = states[run["Next"]]
     [again] = [c for c in choice["Choices"] if c["Variable"] == "$.run.continue"]
