@@ -18,6 +18,9 @@ class ScoringContext:
     price_paid: float
     client_ip: str | None
     at: datetime
+    # The payment instrument's token as the marketplace's order events carry it (payment_instrument);
+    # optional, additive to the spec's request (shared.features.signals).
+    payment_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if self.wallet_address != self.wallet_address.lower():

@@ -17,7 +17,8 @@ GEO_MIN_DISTANCE_KM = 100.0
 
 
 def wallet_age_days(first_seen_at: datetime | None, at: datetime) -> float:
-    """Days from the wallet's first Transfer before `at`; 0 for a wallet never seen before `at`."""
+    """Days from the wallet's first record before `at` (the earliest of its registration, first
+    Transfer and first purchase: definitions.py); 0 for a wallet with none before `at`."""
     if first_seen_at is None or first_seen_at >= at:
         return 0.0
     return (at - first_seen_at).total_seconds() / 86_400.0
@@ -58,3 +59,40 @@ def geo_velocity_flag(
     if hours <= 0:
         return 1.0
     return 1.0 if distance / hours > GEO_SPEED_LIMIT_KMH else 0.0
+
+
+# ------------------------------------------------------------------ the signals beyond the spec's ten
+# (shared.features.signals computes them; each window is held by tests/unit/test_feature_signals.py)
+PAYMENT_VELOCITY_WINDOW = timedelta(hours=24)  # payment_instruments_24h
+SHARED_INSTRUMENT_WINDOW = timedelta(days=7)  # instrument_wallets_7d
+FAILED_LOGIN_WINDOW = timedelta(hours=1)  # failed_logins_1h
+RECENT_SESSION_WINDOW = timedelta(hours=2)  # the session a purchase belongs to: started this long before
+ACCOUNT_HISTORY_WINDOW = timedelta(days=90)  # new_device / new_ip compare with the sessions before that
+RING_WINDOW = timedelta(days=30)  # resale_cycle_length: the resales a closed cycle is looked for in
+RING_MAX_LENGTH = 4  # wallets on the longest cycle looked for (3-5 wallet rings close within 4 hops mostly)
+
+
+def account_age_days(registered_at: datetime | None, at: datetime) -> float | None:
+    """Days from the account's registration (the marketplace's own record) to `at`; None without an
+    account (or one registered after `at`: not an account at `at`)."""
+    if registered_at is None or registered_at > at:
+        return None
+    return (at - registered_at).total_seconds() / 86_400.0
+
+
+def novelty_flag(has_history: bool, seen_before: bool | None) -> float:
+    """1.0 when an account with history before the recent window shows something (a device, an IP)
+    none of that history had; 0.0 when it was seen, when there is no history to differ from, or when
+    the thing is unknown (None)."""
+    if not has_history or seen_before is None:
+        return 0.0
+    return 0.0 if seen_before else 1.0
+
+
+def cycle_length(hops_back: int | None) -> float:
+    """The closed cycle a resale makes: the purchase's edge (seller -> buyer) plus the shortest path of
+    earlier resales from the buyer back to the seller (`hops_back` edges): hops_back + 1 wallets. 0.0
+    when no path within RING_MAX_LENGTH - 1 hops exists (or a primary sale: no seller wallet)."""
+    if hops_back is None or hops_back < 1 or hops_back > RING_MAX_LENGTH - 1:
+        return 0.0
+    return float(hops_back + 1)

@@ -42,7 +42,9 @@ SELECT tk.event_id, tk.minted_at,
        ef.ref_price_7d,
        wl.user_id,
        least(wf.first_seen_at, (SELECT min(f.occurred_at) FROM intel.transactions f
-                                 WHERE f.wallet_address = %(wallet)s AND f.occurred_at < %(at)s)),
+                                 WHERE f.wallet_address = %(wallet)s AND f.occurred_at < %(at)s),
+             -- the wallet's registration: the backend's own record (wallet.linked through ingest)
+             (SELECT created_at FROM marketplace.wallets WHERE address = %(wallet)s AND created_at < %(at)s)),
        wf.avg_ticket_hold_time,
        coalesce(wf.cross_event_attendance, 0),
        CASE WHEN wl.user_id IS NULL THEN NULL ELSE coalesce(uf.payment_method_diversity, 0) END,

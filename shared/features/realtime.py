@@ -18,6 +18,11 @@ Freshness (shared.features.cadence): hourly/daily features, the 7-day price refe
 are the snapshots the last batch runs stored; the training set gives each row the same snapshot.
 Velocity, the previous location and the wallet's first purchase are exact: record_purchase adds
 every scored purchase, which PostgreSQL holds too once the ETL has loaded it.
+
+The signals beyond the ten (shared.features.signals: account age, payment-instrument velocity and
+sharing, account-takeover traces, closed resale cycles) are one more PostgreSQL query per request,
+exact at t, on the backend's tables as ingest writes them; they are not cached (a card run changes
+them from one minute to the next).
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ import redis as redis_lib
 
 from shared.cache.roundtrip import Reply, RoundTrip
 from shared.features import formulas, redis_store
-from shared.features.definitions import FEATURE_NAMES
+from shared.features.definitions import MODEL_FEATURES, SIGNAL_NAMES
 from shared.features.facts import Facts, ScoringContext
 from shared.features.postgres_store import facts_from_postgres
+from shared.features.signals import missing_signals, signals_from_pool
 from shared.geo import default_geolocator
 
 __all__ = [
@@ -61,8 +67,8 @@ class FeatureResult:
     unavailable: list[str] = field(default_factory=list)
 
     def vector(self) -> list[float | None]:
-        """The values in model order (FEATURE_NAMES)."""
-        return [self.values[name] for name in FEATURE_NAMES]
+        """The values in MODEL_FEATURES order (a model takes the ones its manifest names)."""
+        return [self.values[name] for name in MODEL_FEATURES]
 
 
 @dataclass(slots=True)
@@ -134,7 +140,7 @@ def compute_realtime_features(
     pool: Any,
     prefetched: PrefetchedRead | None = None,
 ) -> FeatureResult:
-    """The ten features for one purchase being scored, keyed by FEATURE_NAMES. `prefetched`: the
+    """Every feature for one purchase being scored, keyed by MODEL_FEATURES. `prefetched`: the
     handle `queue_read` gave for this same context (its reply is used if Redis answered it)."""
     from shared.config import get_settings
 
@@ -147,10 +153,10 @@ def compute_realtime_features(
             degraded = True
     if read is not None and read.facts is not None:
         facts = read.facts
-        sources = dict.fromkeys(FEATURE_NAMES, "redis")
+        sources = dict.fromkeys(MODEL_FEATURES, "redis")
     else:
         facts = facts_from_postgres(ctx, pool)
-        sources = dict.fromkeys(FEATURE_NAMES, "postgres")
+        sources = dict.fromkeys(MODEL_FEATURES, "postgres")
         # The windows in Redis also hold purchases scored but not yet loaded by the ETL.
         if read is not None and read.velocity is not None:
             facts.velocity = read.velocity
@@ -176,8 +182,20 @@ def compute_realtime_features(
         # Whichever store served the rest: a purchase scored but not yet loaded by the ETL may be
         # the wallet's first (record_purchase keeps it); the cache holds PostgreSQL's view only.
         facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
+    signals = signals_from_pool(
+        pool,
+        wallet=ctx.wallet_address,
+        ticket=ctx.ticket_id,
+        at=ctx.at,
+        fingerprint=ctx.payment_fingerprint,
+        ip=ctx.client_ip,
+    )
+    sources.update(dict.fromkeys(SIGNAL_NAMES, "postgres"))
+    unavailable = _unavailable(ctx, facts) + missing_signals(
+        signals["account_age_days"] is not None, ctx.payment_fingerprint, signals
+    )
     return FeatureResult(
-        values=_values(ctx, facts), degraded=degraded, sources=sources, unavailable=_unavailable(ctx, facts)
+        values=_values(ctx, facts) | signals, degraded=degraded, sources=sources, unavailable=unavailable
     )
 
 

@@ -12,6 +12,9 @@ never gets in production.
 The user of a purchase is the buyer wallet's linked account (intel.wallets.user_id), as the
 scoring path resolves it; no linked account: payment diversity missing, no previous location.
 
+The signals beyond the ten (shared.features.signals) are exact at `t`: each row runs the query the
+scoring path runs, with the order's payment instrument as the request's fingerprint.
+
 Labels: `is_fraud` = intel.fraud_labels.is_fraud; a transaction with no label yet counts as
 legitimate (0). Labels arrive days after the purchase (chargebacks), so call this with an `end`
 old enough for labels to have arrived (`label_horizon` drops the newest transactions for you);
@@ -29,7 +32,8 @@ import psycopg
 from shared.features import formulas
 from shared.features.batch import centrality_snapshot
 from shared.features.cadence import DAILY, EPOCH, HOURLY, snapshot_day
-from shared.features.definitions import FEATURE_NAMES
+from shared.features.definitions import MODEL_FEATURES
+from shared.features.signals import signals_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +55,9 @@ SELECT x.transaction_id, x.occurred_at, x.wallet_address, xw.user_id, x.event_id
             (SELECT min(block_time) FROM intel.chain_events c
               WHERE c.event_name = 'Transfer' AND c.to_address = x.wallet_address AND c.block_time < b.hourly),
             (SELECT min(f.occurred_at) FROM intel.transactions f
-              WHERE f.wallet_address = x.wallet_address AND f.occurred_at < x.occurred_at)))
+              WHERE f.wallet_address = x.wallet_address AND f.occurred_at < x.occurred_at),
+            (SELECT created_at FROM marketplace.wallets mw
+              WHERE mw.address = x.wallet_address AND mw.created_at < x.occurred_at)))
            AS first_seen_at,
        (SELECT avg(hold_hours) FROM intel.ticket_holds h
          WHERE h.holder = x.wallet_address AND h.sent_at < b.hourly) AS hold_time,
@@ -67,7 +73,8 @@ SELECT x.transaction_id, x.occurred_at, x.wallet_address, xw.user_id, x.event_id
              WHERE q.user_id = xw.user_id AND q.occurred_at >= b.daily - %(w30)s AND q.occurred_at < b.daily)
        END AS diversity,
        pl.geo_lat, pl.geo_lon, pl.occurred_at,
-       coalesce(l.is_fraud, false) AS is_fraud
+       coalesce(l.is_fraud, false) AS is_fraud,
+       x.payment_instrument, host(x.client_ip), x.ticket_id
 FROM intel.transactions x
 JOIN intel.tickets tk ON tk.ticket_id = x.ticket_id
 JOIN intel.events e ON e.event_id = x.event_id
@@ -140,14 +147,14 @@ def _popularity(conn: psycopg.Connection, rows: list[tuple[Any, ...]], end: date
     return out
 
 
-TRAINING_SET_COLUMNS = ("transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud")
+TRAINING_SET_COLUMNS = ("transaction_id", "occurred_at", *MODEL_FEATURES, "is_fraud")
 
 
 def training_rows(
     conn: psycopg.Connection, start: datetime, end: datetime, *, label_horizon: timedelta | None = None
 ) -> list[list[Any]]:
     """The training set as rows of TRAINING_SET_COLUMNS (transaction id, occurrence time, the features
-    in FEATURE_NAMES order, is_fraud 0/1), in time order. A missing feature is None, never 0. Pure
+    in MODEL_FEATURES order, is_fraud 0/1), in time order. A missing feature is None, never 0. Pure
     Python (no pandas, no numpy): the retraining pipeline's export function runs it."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
@@ -177,7 +184,8 @@ def training_rows(
     records = []
     for row, popularity_score in zip(rows, popularity, strict=True):
         (txn_id, at, wallet, _user, _event, price, lat, lon, minted_at, face_value, _hourly, daily, velocity,
-         first_seen, hold, attendance, ref_price, diversity, prev_lat, prev_lon, prev_at, is_fraud) = row  # fmt: skip
+         first_seen, hold, attendance, ref_price, diversity, prev_lat, prev_lon, prev_at, is_fraud,
+         instrument, ip, ticket) = row  # fmt: skip
         day = snapshot_day(daily)
         if day not in centrality:
             centrality[day] = centrality_snapshot(conn, day)
@@ -194,7 +202,9 @@ def training_rows(
             "wallet_centrality": centrality[day].get(wallet, 0.0),
             "resale_time": formulas.resale_time_hours(minted_at, at),
         }
-        features = [None if (v := values[name]) is None else float(v) for name in FEATURE_NAMES]
+        # The signals as scoring computes them, with the order's instrument as the request's fingerprint.
+        values |= signals_for(conn, wallet=wallet, ticket=int(ticket), at=at, fingerprint=instrument, ip=ip)
+        features = [None if (v := values[name]) is None else float(v) for name in MODEL_FEATURES]
         records.append([txn_id, at, *features, int(bool(is_fraud))])
     return records
 
@@ -202,13 +212,13 @@ def training_rows(
 def build_training_set(
     conn: psycopg.Connection, start: datetime, end: datetime, *, label_horizon: timedelta | None = None
 ) -> pd.DataFrame:
-    """`training_rows` as a DataFrame. Columns: transaction_id, occurred_at, <FEATURE_NAMES...>,
+    """`training_rows` as a DataFrame. Columns: transaction_id, occurred_at, <MODEL_FEATURES...>,
     is_fraud (0/1). Missing feature values are NaN (the model's "missing"), never 0."""
     import pandas as pd
 
     records = training_rows(conn, start, end, label_horizon=label_horizon)
     frame = pd.DataFrame.from_records(records, columns=list(TRAINING_SET_COLUMNS))
-    for name in FEATURE_NAMES:
+    for name in MODEL_FEATURES:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     frame["is_fraud"] = frame["is_fraud"].astype("int64")
     return frame

@@ -106,7 +106,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
     """A stored decision for every purchase in [start, end) that has none: the served model on the
     point-in-time features. Returns the count per decision."""
     from shared.config import get_thresholds
-    from shared.features.definitions import FEATURE_NAMES
+    from shared.features.definitions import MODEL_FEATURES
     from shared.features.training import training_rows
     from shared.model import load_model
     from shared.observability.pii import pii_salt
@@ -137,7 +137,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
                 if txn not in details:
                     continue
                 wallet, ticket, price, ip = details[txn]
-                values = dict(zip(FEATURE_NAMES, features, strict=True))
+                values = dict(zip(MODEL_FEATURES, features, strict=True))
                 vector = [values.get(name) for name in model.feature_names]
                 score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
                 decision = decide(score, thresholds)

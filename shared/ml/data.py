@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shared.errors import ValidationFailed
-from shared.features.definitions import FEATURE_NAMES
+from shared.features.definitions import FEATURE_NAMES, SIGNAL_NAMES
 
 TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y", "fraud"}
 FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n", "legit", "legitimate"}
@@ -299,8 +299,10 @@ def table_from_frame(
 
 
 def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:
-    """The ETL training set (transaction_id, occurred_at, FEATURE_NAMES..., is_fraud), features in the
-    one fixed order, whatever the values look like (a constant column stays: scoring sends all ten)."""
+    """The ETL training set (transaction_id, occurred_at, FEATURE_NAMES..., the signals of
+    SIGNAL_NAMES when the set has them, is_fraud), features in the one fixed order (MODEL_FEATURES),
+    whatever the values look like (a constant column stays: scoring sends every one). A set exported
+    before the signals existed trains on the ten."""
     missing = [c for c in ("occurred_at", "is_fraud", *FEATURE_NAMES) if c not in frame.columns]
     if missing:
         raise ValidationFailed(f"training set lacks column(s) {missing}")
@@ -309,7 +311,8 @@ def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:
     keep = labels.notna().to_numpy()
     warnings = [] if keep.all() else [f"dropped {int((~keep).sum())} row(s) with no label"]
     frame, labels = frame[keep].reset_index(drop=True), labels[keep].reset_index(drop=True)
-    features = frame[list(FEATURE_NAMES)].apply(pd.to_numeric, errors="coerce").astype("float64")
+    names = [*FEATURE_NAMES, *(name for name in SIGNAL_NAMES if name in frame.columns)]
+    features = frame[names].apply(pd.to_numeric, errors="coerce").astype("float64")
     return LabelledTable(
         features=features,
         labels=labels.to_numpy(dtype=np.int8),

@@ -208,6 +208,7 @@ def _scoring_context(deps: ScoringDeps, request: PredictRequest, ip: str | None,
         price_paid=request.price_paid,
         client_ip=ip,
         at=now,
+        payment_fingerprint=request.payment_fingerprint,
     )
 
 
@@ -367,7 +368,8 @@ def _decide(
             model_version=model.version,
             reason=Reason.MODEL,
             degraded=bool(features.degraded) or session.failed,
-            unavailable_features=list(features.unavailable),
+            # the ones this model scores (the service computes more than an older model reads)
+            unavailable_features=[name for name in features.unavailable if name in model.feature_names],
             replayed=False,
             scored_at=now,
         )

@@ -51,6 +51,9 @@ class PredictRequest(BaseModel):
     # the IP-derived features, the IP limit and the IP blocklist use buyer_ip when it is given.
     buyer_ip: str | None = None
     user_id: str | None = None
+    # The payment instrument's token, as the order events to ingest carry it (payment_instrument):
+    # optional and additive; the payment signals (shared.features.signals) count it at once.
+    payment_fingerprint: Annotated[str, Field(min_length=1, max_length=256)] | None = None
 
     @field_validator("transaction_id")
     @classmethod
@@ -79,6 +82,15 @@ class PredictRequest(BaseModel):
         if value is None:
             raise ValueError(NOT_NULL)
         return canonical_marketplace_id(value)
+
+    @field_validator("payment_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError(NOT_NULL)
+        if value != value.strip() or not value.isprintable():
+            raise ValueError("must be printable text with nothing around it")
+        return value
 
     @field_validator("buyer_ip")
     @classmethod

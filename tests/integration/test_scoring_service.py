@@ -13,6 +13,7 @@ from shared.api.models import Decision, PredictRequest, Reason
 from shared.cache.keys import VELOCITY
 from shared.config import get_settings, get_thresholds
 from shared.errors import Conflict, DependencyUnavailable, RateLimited
+from shared.features.definitions import MODEL_FEATURES
 from shared.scoring.decision import decide
 from shared.scoring.service import score_transaction
 from tests.fixtures.api import Market, reset_api_state
@@ -62,7 +63,7 @@ def test_given_known_ticket_when_scored_then_model_decides_and_prediction_is_sto
     assert (decision, reason, version) == (response.decision.value, "model", response.model_version)
     assert score == response.fraud_score and degraded is False and top == response.top_features
     assert set(features) >= set(response.top_features)
-    assert len(features) == 10
+    assert set(features) == set(MODEL_FEATURES)  # every feature the service computes, stored
     assert ip_hash and CLIENT_IP not in ip_hash
     assert latency is not None and latency > 0
 

@@ -19,7 +19,7 @@ from shared.errors import DependencyUnavailable
 from shared.etl.pipeline import run_etl_incremental
 from shared.features.batch import run_feature_job
 from shared.features.cadence import DAILY, EPOCH, HOURLY
-from shared.features.definitions import FEATURE_NAMES
+from shared.features.definitions import MODEL_FEATURES
 from shared.features.realtime import ScoringContext, compute_realtime_features, record_purchase
 from shared.features.training import build_training_set
 from shared.geo import CAPITALS, great_circle_km
@@ -106,7 +106,9 @@ def expected_target_features() -> dict[str, float]:
     r_org = (0.05 + 0.85 / 3) / (1 + 0.85 / 3)
     return {
         "txn_velocity_1h": 1.0,  # k5 at -30 min
-        "wallet_age_days": 40 / 24,  # first Transfer into W1 at -40 h
+        # W1 was registered with the marketplace 90 days before T0 (tests/fixtures/etl.Market.wallet),
+        # long before its first Transfer (-40 h): the marketplace's record, not when we first saw it
+        "wallet_age_days": 90.0,
         "avg_ticket_hold_time": 30.0,  # k1 held from -40 h to -10 h
         # Before -1 h: E1 sold 3 tickets (k1, k2, k4) of 10; in [-25 h, -1 h) E1 had 2 sales (k1
         # resale, k4), E2 1 (k3), so E1 is the busiest. k5 at -30 min is after the snapshot.
@@ -117,12 +119,20 @@ def expected_target_features() -> dict[str, float]:
         "payment_method_diversity": 1.0,  # card-A at -40 h and -20 h; wallet-W1 (-30 min) is after
         "wallet_centrality": r_org * (1 + 0.85 * 2 / 3),
         "resale_time": 240.0,  # minted 10 days before
+        # The signals (shared/features/signals.py), the request's fingerprint being the order's card-A:
+        "account_age_days": 100.0,  # U1 registered 100 days before T0
+        "payment_instruments_24h": 2.0,  # card-A (k3 at -20 h, and now), wallet-W1 (k5 at -30 min)
+        "instrument_wallets_7d": 0.0,  # nobody else paid with card-A
+        "failed_logins_1h": 0.0,
+        "new_device": 0.0,  # no session history to differ from
+        "new_ip": 0.0,
+        "resale_cycle_length": 0.0,  # a primary sale
     }
 
 
 def assert_features(actual: dict[str, float | None], expected: dict[str, float | None]) -> None:
-    assert set(actual) == set(FEATURE_NAMES)
-    for name in FEATURE_NAMES:
+    assert set(actual) == set(MODEL_FEATURES)
+    for name in MODEL_FEATURES:
         if expected[name] is None:
             assert actual[name] is None or math.isnan(actual[name]), name  # type: ignore[arg-type]
         else:
@@ -152,9 +162,9 @@ def test_training_set_matches_hand_computed_features(db: psycopg.Connection, sce
     # When the training set covering the target transaction is built
     frame = build_training_set(db, T0 - timedelta(days=3), T0 + timedelta(seconds=1))
     # Then the columns are in the agreed order and the target row has the hand-computed values
-    assert list(frame.columns) == ["transaction_id", "occurred_at", *FEATURE_NAMES, "is_fraud"]
+    assert list(frame.columns) == ["transaction_id", "occurred_at", *MODEL_FEATURES, "is_fraud"]
     row = frame.set_index("transaction_id").loc[scenario.target]
-    assert_features({n: float(row[n]) for n in FEATURE_NAMES}, expected_target_features())
+    assert_features({n: float(row[n]) for n in MODEL_FEATURES}, expected_target_features())
     assert row["is_fraud"] == 0
 
 
@@ -163,7 +173,7 @@ def test_realtime_from_postgres_and_redis_match_hand_computed_features(
 ) -> None:
     # Given the daily feature job ran as of the target's time
     run_feature_job(db, "daily", as_of=T0)
-    ctx = ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0)
+    ctx = ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0, payment_fingerprint="card-A")
     # When the real-time features are computed with a cold cache, then again with a warm one
     cold = compute_realtime_features(ctx, redis=redis_client, pool=pool)
     warm = compute_realtime_features(ctx, redis=redis_client, pool=pool)
@@ -253,7 +263,7 @@ def test_a_future_row_does_not_change_a_past_training_row(
     )
     after = build_training_set(db, *window).set_index("transaction_id").loc[scenario.target]
     # Then every feature of the past row is unchanged; only its label arrived
-    for name in FEATURE_NAMES:
+    for name in MODEL_FEATURES:
         assert after[name] == pytest.approx(before[name], nan_ok=True), name
     assert (before["is_fraud"], after["is_fraud"]) == (0, 1)
 
@@ -324,7 +334,9 @@ def test_redis_down_falls_back_to_postgres_degraded(
     run_feature_job(db, "daily", as_of=T0)
     # When features are computed
     result = compute_realtime_features(
-        ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0), redis=dead, pool=pool
+        ScoringContext(scenario.w1, scenario.k6, 60.0, IP_GB, T0, payment_fingerprint="card-A"),
+        redis=dead,
+        pool=pool,
     )
     # Then PostgreSQL served them, flagged degraded, with the same values
     assert result.degraded
@@ -355,7 +367,12 @@ def test_unknown_ticket_is_scored_without_its_ticket_features(
             ScoringContext(scenario.w1, ticket_id, 60.0, IP_GB, T0), redis=redis_client, pool=pool
         )
         # Then the ticket's features are missing and said to be, the wallet's are there
-        assert result.unavailable == ["event_popularity_score", "price_deviation_ratio", "resale_time"]
+        assert result.unavailable == [
+            "event_popularity_score",
+            "price_deviation_ratio",
+            "resale_time",
+            "instrument_wallets_7d",  # no payment fingerprint in the request
+        ]
         assert all(result.values[name] is None for name in result.unavailable)
         assert result.values["txn_velocity_1h"] is not None and result.values["wallet_age_days"] is not None
         # And nothing about the unknown ticket was cached (it may be registered any moment)
@@ -382,10 +399,10 @@ def test_unknown_wallet_gets_zero_age_and_missing_user_features(
 def test_a_wallet_the_etl_has_not_loaded_yet_is_resolved_to_its_account_in_the_backend(
     db: psycopg.Connection, market: Market, scenario: Scenario, pool: ConnectionPool
 ) -> None:
-    # Given W1's owner links a second wallet in the backend after the last ETL run
+    # Given W1's owner links a second wallet in the backend ten minutes before T0, after the last ETL run
     run_feature_job(db, "daily", as_of=T0)
     [owner] = db.execute("SELECT user_id FROM intel.wallets WHERE address = %s", (scenario.w1,)).fetchone()
-    second = market.wallet(owner)
+    second = market.wallet(owner, created_at=T0 - timedelta(minutes=10))
     assert db.execute("SELECT 1 FROM intel.wallets WHERE address = %s", (second,)).fetchone() is None
     # When it buys at T0 from London
     served = compute_realtime_features(
@@ -394,12 +411,9 @@ def test_a_wallet_the_etl_has_not_loaded_yet_is_resolved_to_its_account_in_the_b
     # Then the account's features are its owner's: payment diversity, and Tokyo 30 minutes ago
     assert served["payment_method_diversity"] == 1.0
     assert served["geo_velocity_flag"] == 1.0
-    # And the wallet's own are those of a wallet never seen
-    assert (served["wallet_age_days"], served["cross_event_attendance"], served["txn_velocity_1h"]) == (
-        0,
-        0,
-        0,
-    )
+    # And the wallet's own are those of a wallet registered ten minutes ago that never held a ticket
+    assert served["wallet_age_days"] == pytest.approx(10 / 1440)
+    assert (served["cross_event_attendance"], served["txn_velocity_1h"]) == (0, 0)
     assert served["avg_ticket_hold_time"] is None
 
 

@@ -1,0 +1,177 @@
+"""The signals beyond the spec's ten features (issue 23): what the four frauds leave in the records a
+marketplace keeps, exact at the purchase's time t, from the backend's own tables as ingest stores them
+(marketplace.orders, .sessions, .login_attempts, .users, .wallets: written as the facts arrive, not
+an hour later by the ETL) and the scoring request's optional `payment_fingerprint`.
+
+| signal                  | what it is (t = the purchase's time)                                        | the fraud |
+|-------------------------|------------------------------------------------------------------------------|-----------|
+| account_age_days        | days since the wallet's account registered; None without an account          | new accounts (bots, card runs) |
+| payment_instruments_24h | distinct instruments the wallet paid (or tried) with in [t-24h, t), plus this one | stolen cards |
+| instrument_wallets_7d   | other wallets that paid with this purchase's instrument in [t-7d, t); None without one | shared cards (scalpers) |
+| failed_logins_1h        | failed logins of the account in [t-1h, t); None without an account           | account takeover |
+| new_device              | the account's session of the last 2 h uses a user agent none of its sessions of the 90 days before had | account takeover |
+| new_ip                  | the buyer IP is none of the IPs of the account's sessions of those 90 days   | account takeover |
+| resale_cycle_length     | wallets on the closed cycle this resale makes with earlier resales of 30 days (2-4), else 0 | wash-trading rings |
+
+The seller of a resale is the ticket's last buyer before t (its last order that did not fail), so
+scoring needs nothing beyond the request. Training computes each row with this same query
+(shared.features.training), so the two cannot disagree on a formula. The formulas' arithmetic lives in
+shared.features.formulas; the windows are its constants.
+
+Why daily snapshots are not enough here: a card run or a takeover lasts minutes (payment_method_diversity,
+a daily snapshot, is 0 for every stolen-card purchase), and PageRank gives a closed ring of 3-5
+wallets nothing (a cycle keeps its rank to itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from shared.errors import DependencyUnavailable
+from shared.features import formulas
+from shared.features.definitions import SIGNAL_NAMES
+
+SIGNALS_SQL = """
+WITH RECURSIVE acct AS (
+    SELECT w.user_id, u.created_at
+      FROM marketplace.wallets w JOIN marketplace.users u ON u.user_id = w.user_id
+     WHERE w.address = %(wallet)s
+), tid AS (
+    SELECT coalesce(%(ticket)s::bigint,
+                    (SELECT internal_id FROM ingest.external_ids
+                      WHERE kind = 'ticket' AND external_id = %(ticket_text)s)) AS id
+), seller AS (
+    SELECT buyer_wallet AS address FROM marketplace.orders
+     WHERE ticket_id = (SELECT id FROM tid) AND created_at < %(at)s AND status <> 'failed'
+     ORDER BY created_at DESC, order_id DESC LIMIT 1
+), recent AS (
+    SELECT user_agent FROM marketplace.sessions
+     WHERE user_id = (SELECT user_id FROM acct)
+       AND started_at >= %(at)s - %(recent)s AND started_at < %(at)s
+     ORDER BY started_at DESC, session_id DESC LIMIT 1
+), history AS (
+    SELECT ip, user_agent FROM marketplace.sessions
+     WHERE user_id = (SELECT user_id FROM acct)
+       AND started_at >= %(at)s - %(recent)s - %(history)s AND started_at < %(at)s - %(recent)s
+), walk(address, depth) AS (
+    -- who the buyer sold to, and they to whom, ...: a path back to the seller closes a cycle
+    SELECT %(wallet)s::text, 0
+    UNION
+    SELECT o.buyer_wallet, walk.depth + 1
+      FROM walk JOIN marketplace.orders o ON o.seller_wallet = walk.address
+     WHERE walk.depth < %(max_hops)s AND o.status <> 'failed'
+       AND o.created_at >= %(at)s - %(ring)s AND o.created_at < %(at)s
+       AND EXISTS (SELECT 1 FROM seller)
+)
+SELECT
+    (SELECT user_id FROM acct),
+    (SELECT created_at FROM acct),
+    (SELECT count(*) FROM (
+        SELECT payment_instrument FROM marketplace.orders
+         WHERE buyer_wallet = %(wallet)s AND created_at >= %(at)s - %(pay)s AND created_at < %(at)s
+        UNION
+        SELECT %(fingerprint)s::text WHERE %(fingerprint)s::text IS NOT NULL) instruments),
+    CASE WHEN %(fingerprint)s::text IS NOT NULL THEN
+        (SELECT count(DISTINCT buyer_wallet) FROM marketplace.orders
+          WHERE payment_instrument = %(fingerprint)s::text AND buyer_wallet <> %(wallet)s
+            AND created_at >= %(at)s - %(shared)s AND created_at < %(at)s) END,
+    (SELECT count(*) FROM marketplace.login_attempts
+      WHERE user_id = (SELECT user_id FROM acct) AND NOT success
+        AND attempted_at >= %(at)s - %(logins)s AND attempted_at < %(at)s),
+    EXISTS (SELECT 1 FROM history),
+    CASE WHEN EXISTS (SELECT 1 FROM recent) THEN
+        EXISTS (SELECT 1 FROM history WHERE user_agent = (SELECT user_agent FROM recent)) END,
+    CASE WHEN %(ip)s::inet IS NOT NULL THEN EXISTS (SELECT 1 FROM history WHERE ip = %(ip)s::inet) END,
+    (SELECT min(depth) FROM walk WHERE depth > 0 AND address = (SELECT address FROM seller))
+"""
+
+
+def _params(
+    wallet: str,
+    ticket: int | None,
+    ticket_text: str | None,
+    at: datetime,
+    fingerprint: str | None,
+    ip: str | None,
+) -> dict[str, Any]:
+    return {
+        "wallet": wallet,
+        "ticket": ticket,
+        "ticket_text": ticket_text,
+        "at": at,
+        "fingerprint": fingerprint,
+        "ip": ip,
+        "recent": formulas.RECENT_SESSION_WINDOW,
+        "history": formulas.ACCOUNT_HISTORY_WINDOW,
+        "ring": formulas.RING_WINDOW,
+        "max_hops": formulas.RING_MAX_LENGTH - 1,
+        "pay": formulas.PAYMENT_VELOCITY_WINDOW,
+        "shared": formulas.SHARED_INSTRUMENT_WINDOW,
+        "logins": formulas.FAILED_LOGIN_WINDOW,
+    }
+
+
+def signal_values(row: tuple[Any, ...], at: datetime) -> dict[str, float | None]:
+    """SIGNALS_SQL's row as the signals' values (SIGNAL_NAMES)."""
+    (user_id, registered_at, instruments, shared, failed, has_history, device_seen, ip_seen, hops) = row
+    account = user_id is not None
+    values: dict[str, float | None] = {
+        "account_age_days": formulas.account_age_days(registered_at, at) if account else None,
+        "payment_instruments_24h": float(instruments),
+        "instrument_wallets_7d": None if shared is None else float(shared),
+        "failed_logins_1h": float(failed) if account else None,
+        "new_device": formulas.novelty_flag(bool(has_history), device_seen) if account else None,
+        "new_ip": formulas.novelty_flag(bool(has_history), ip_seen) if account else None,
+        "resale_cycle_length": formulas.cycle_length(hops),
+    }
+    assert tuple(values) == SIGNAL_NAMES
+    return values
+
+
+def signals_for(
+    conn: psycopg.Connection[Any],
+    *,
+    wallet: str,
+    ticket: int | str,
+    at: datetime,
+    fingerprint: str | None,
+    ip: str | None,
+) -> dict[str, float | None]:
+    """The signals of one purchase (one query)."""
+    params = _params(
+        wallet,
+        ticket if isinstance(ticket, int) else None,
+        ticket if isinstance(ticket, str) else None,
+        at,
+        fingerprint,
+        ip,
+    )
+    row = conn.execute(SIGNALS_SQL, params).fetchone()
+    assert row is not None  # a SELECT without FROM: always one row
+    return signal_values(row, at)
+
+
+def signals_from_pool(
+    pool: Any, *, wallet: str, ticket: int | str, at: datetime, fingerprint: str | None, ip: str | None
+) -> dict[str, float | None]:
+    """signals_for on a pooled connection; DependencyUnavailable when PostgreSQL does not answer."""
+    try:
+        with pool.connection() as conn:
+            return signals_for(conn, wallet=wallet, ticket=ticket, at=at, fingerprint=fingerprint, ip=ip)
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
+
+
+def missing_signals(
+    account_known: bool, fingerprint: str | None, values: Mapping[str, float | None]
+) -> list[str]:
+    """The signals missing because what they describe is not known (no account, no instrument)."""
+    names = [] if fingerprint is not None else ["instrument_wallets_7d"]
+    if not account_known:
+        names += ["account_age_days", "failed_logins_1h", "new_device", "new_ip"]
+    return [name for name in names if values.get(name) is None]
