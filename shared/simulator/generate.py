@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from shared.simulator.catalogue import build_events
 from shared.simulator.config import LEGIT, SimulationConfig
+from shared.simulator.history import add_history
 from shared.simulator.people import build_population
 from shared.simulator.scenarios import SCENARIO_TABLE
 from shared.simulator.security_noise import admin_activity, credential_stuffing
@@ -48,4 +49,6 @@ def generate(config: SimulationConfig, *, organizer: str) -> World:
 
     world.run_actions()
     world.ops.sort(key=lambda op: op.at)  # stable: ties keep the order they happened in
+    # The months before the window (its own RNG: the window above is the same with or without it).
+    add_history(world)
     return world
