@@ -98,7 +98,7 @@ def run_pipeline_once(database_url: str, redis_url: str, simulation: Any | None)
 
 _PREDICTION_COLUMNS = (
     "transaction_id, wallet_address, ticket_id, price_paid, fraud_score, decision, confidence, reason, "
-    "features, top_features, model_version, degraded, client_ip_hash, latency_ms, created_at"
+    "features, top_features, model_version, degraded, client_ip_hash, latency_ms, created_at, model_score"
 )
 
 
@@ -110,6 +110,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
     from shared.features.training import training_rows
     from shared.model import load_model
     from shared.observability.pii import pii_salt
+    from shared.scoring.coldstart import ReplayGuard
     from shared.scoring.decision import confidence, decide, top_features
     from shared.scoring.lookup import hash_ip
     from shared.scoring.types import Reason
@@ -120,6 +121,9 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
     counts: dict[str, int] = {}
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = training_rows(conn, start, end)
+        first = conn.execute("SELECT min(created_at) FROM marketplace.orders").fetchone()
+        # The cold-start guard as the scoring path applies it (shared.scoring.coldstart)
+        guard = ReplayGuard(first[0] if first else None, thresholds)
         details = {
             txn: (wallet, ticket, price, ip)
             for txn, wallet, ticket, price, ip in conn.execute(
@@ -139,7 +143,8 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
                 wallet, ticket, price, ip = details[txn]
                 values = dict(zip(MODEL_FEATURES, features, strict=True))
                 vector = [values.get(name) for name in model.feature_names]
-                score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
+                model_score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
+                score = guard.score(at, model_score)
                 decision = decide(score, thresholds)
                 top = top_features(model.contributions(vector), model.feature_names, values)
                 copy.write_row(
@@ -159,6 +164,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
                         hash_ip(ip, salt),
                         None,
                         at,
+                        model_score,
                     )
                 )
                 counts[decision.value] = counts.get(decision.value, 0) + 1

@@ -216,8 +216,12 @@ def store_prediction(
     ip_hash: str | None,
     latency_ms: float,
     budget: Budget,
+    *,
+    model_score: float | None = None,
 ) -> dict[str, Any] | None:
-    """Insert the prediction; None when another request stored this transaction_id first."""
+    """Insert the prediction; None when another request stored this transaction_id first.
+    `model_score`: the model's own score when the cold-start guard moved the client's (kept apart, so
+    that the guard measures the model, not itself)."""
     with pool.connection(timeout=budget.pool_timeout("storing the decision")) as conn:
         row = conn.execute(
             # Asynchronous commit for this one statement (SET LOCAL through set_config): the request
@@ -227,8 +231,8 @@ def store_prediction(
             """INSERT INTO intel.fraud_predictions
                    (transaction_id, wallet_address, ticket_id, price_paid, fraud_score, decision,
                     confidence, reason, features, top_features, model_version, degraded,
-                    client_ip_hash, latency_ms, created_at)
-               SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
+                    client_ip_hash, latency_ms, created_at, model_score)
+               SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
                  FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
                ON CONFLICT (transaction_id) DO NOTHING
                RETURNING prediction_id""",
@@ -248,6 +252,7 @@ def store_prediction(
                 ip_hash,
                 round(latency_ms, 3),
                 response.scored_at,
+                model_score,
             ),
         ).fetchone()
         if row is not None:

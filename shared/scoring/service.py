@@ -54,6 +54,7 @@ from shared.observability.pii import pii_salt
 from shared.ratelimit import RateLimiter
 from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
 from shared.scoring import rollout, telemetry
+from shared.scoring.coldstart import ColdStartGuard, guarded_score
 from shared.scoring.decision import confidence, decide, top_features
 from shared.scoring.lookup import (
     Budget,
@@ -109,6 +110,8 @@ class ScoringDeps:
     thresholds: Callable[[], Thresholds] = get_thresholds
     # The model version under trial beside the served one (shared.model.rollout.Candidate) or None.
     candidate: Callable[[], Any] | None = None
+    # The cold-start guard (shared.scoring.coldstart); None: the model's score decides alone.
+    cold_start: ColdStartGuard | None = None
 
 
 def default_deps() -> ScoringDeps:
@@ -131,6 +134,7 @@ def default_deps() -> ScoringDeps:
         load_model=load_model,
         queue_feature_read=queue_read,
         candidate=rollout.CandidateMemo(candidate),
+        cold_start=ColdStartGuard(),
     )
 
 
@@ -356,9 +360,10 @@ def _decide(
         with segment("model"):
             vector = [features.values.get(name) for name in model.feature_names]
             # Rounded once, before deciding: the band always follows from the score the client sees.
-            score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
+            model_score = round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
             contributions = model.contributions(vector)
         thresholds = deps.thresholds()
+        score = _cold_start(deps, pool, now, thresholds, model_score)
         response = PredictResponse(
             transaction_id=request.transaction_id,
             fraud_score=score,
@@ -383,6 +388,7 @@ def _decide(
                 hash_ip(ip, pii_salt()),
                 latency_ms,
                 budget,
+                model_score=model_score,
             )
         if winner is not None:
             check_same_request(winner, request)
@@ -405,6 +411,15 @@ def _decide(
         return response
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("PostgreSQL is unavailable") from exc
+
+
+def _cold_start(deps: ScoringDeps, pool: Any, now: datetime, thresholds: Thresholds, score: float) -> float:
+    """The score through the cold-start guard (identity when it is off or cannot read its state)."""
+    if deps.cold_start is None:
+        return score
+    with segment("cold_start"):
+        state = deps.cold_start.state(pool, now, thresholds)
+    return guarded_score(score, state.cut, thresholds)
 
 
 @dataclass
