@@ -182,6 +182,18 @@ def compute_realtime_features(
         # Whichever store served the rest: a purchase scored but not yet loaded by the ETL may be
         # the wallet's first (record_purchase keeps it); the cache holds PostgreSQL's view only.
         facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
+    signals, missing = _signals(ctx, pool)
+    sources.update(dict.fromkeys(SIGNAL_NAMES, "postgres"))
+    return FeatureResult(
+        values=_values(ctx, facts) | signals,
+        degraded=degraded,
+        sources=sources,
+        unavailable=_unavailable(ctx, facts) + missing,
+    )
+
+
+def _signals(ctx: ScoringContext, pool: Any) -> tuple[dict[str, float | None], list[str]]:
+    """The signals beyond the ten (one PostgreSQL query) and those of them missing."""
     signals = signals_from_pool(
         pool,
         wallet=ctx.wallet_address,
@@ -190,13 +202,8 @@ def compute_realtime_features(
         fingerprint=ctx.payment_fingerprint,
         ip=ctx.client_ip,
     )
-    sources.update(dict.fromkeys(SIGNAL_NAMES, "postgres"))
-    unavailable = _unavailable(ctx, facts) + missing_signals(
-        signals["account_age_days"] is not None, ctx.payment_fingerprint, signals
-    )
-    return FeatureResult(
-        values=_values(ctx, facts) | signals, degraded=degraded, sources=sources, unavailable=unavailable
-    )
+    account = signals["account_age_days"] is not None
+    return signals, missing_signals(account, ctx.payment_fingerprint, signals)
 
 
 def record_purchase(ctx: ScoringContext, redis: redis_lib.Redis | None) -> bool:

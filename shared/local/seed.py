@@ -102,6 +102,21 @@ _PREDICTION_COLUMNS = (
 )
 
 
+def _unscored(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, tuple[Any, ...]]:
+    """transaction id -> (wallet, ticket, price, ip) of the purchases in [start, end) with no decision."""
+    return {
+        txn: (wallet, ticket, price, ip)
+        for txn, wallet, ticket, price, ip in conn.execute(
+            """SELECT transaction_id, wallet_address, ticket_id, price_paid, host(client_ip)
+                 FROM intel.transactions t
+                WHERE occurred_at >= %s AND occurred_at < %s
+                  AND NOT EXISTS (SELECT 1 FROM intel.fraud_predictions p
+                                   WHERE p.transaction_id = t.transaction_id)""",
+            (start, end),
+        )
+    }
+
+
 def score_seeded_purchases(database_url: str, start: datetime, end: datetime) -> dict[str, int]:
     """A stored decision for every purchase in [start, end) that has none: the served model on the
     point-in-time features. Returns the count per decision."""
@@ -124,17 +139,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
         first = conn.execute("SELECT min(created_at) FROM marketplace.orders").fetchone()
         # The cold-start guard as the scoring path applies it (shared.scoring.coldstart)
         guard = ReplayGuard(first[0] if first else None, thresholds)
-        details = {
-            txn: (wallet, ticket, price, ip)
-            for txn, wallet, ticket, price, ip in conn.execute(
-                """SELECT transaction_id, wallet_address, ticket_id, price_paid, host(client_ip)
-                     FROM intel.transactions t
-                    WHERE occurred_at >= %s AND occurred_at < %s
-                      AND NOT EXISTS (SELECT 1 FROM intel.fraud_predictions p
-                                       WHERE p.transaction_id = t.transaction_id)""",
-                (start, end),
-            )
-        }
+        details = _unscored(conn, start, end)
         copy_sql = f"COPY intel.fraud_predictions ({_PREDICTION_COLUMNS}) FROM STDIN"
         with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for txn, at, *features, _label in rows:
