@@ -179,6 +179,7 @@ POLICIES: tuple[TablePolicy, ...] = (
             ("client_ip_hash", "string"),
             ("latency_ms", "double"),
             ("created_at", "timestamp"),
+            ("model_score", "double"),  # the model's own score, before the cold-start guard
         ),
         personal=("client_ip_hash",),
         subject_sql=(
