@@ -147,3 +147,21 @@ def test_first_model_anomaly_flags_are_reported_but_do_not_block() -> None:
     )
     assert decision["promote"]
     assert any("not blocking" in reason and "drift" in reason for reason in decision["reasons"])
+
+
+def test_an_untrusted_window_keeps_the_fraud_tail_of_a_count() -> None:
+    # Given a first model's window (no trusted envelope): failed logins mostly 0-1, a takeover's 4-8 on
+    # 0.4% of rows (beyond the central 99%), and one injected absurd count
+    rng = np.random.default_rng(1)
+    logins = (rng.random(5000) < 0.05).astype(float)
+    logins[:20] = rng.integers(4, 9, 20)
+    envelope = defences.reference_envelope(pd.DataFrame({"failed_logins_1h": logins}), trusted=False)
+    # When the window is screened against it
+    rows = pd.DataFrame({"failed_logins_1h": [0.0, 8.0, 5000.0]})
+    quarantine = defences.quarantine_outliers(rows, envelope, np.ones(3, dtype=bool))
+    # Then the takeover's count stays; the absurd one is quarantined
+    assert quarantine.mask.tolist() == [False, False, True]
+    # And a continuous feature's envelope is the central 99% widened by the margin, as before
+    price = pd.DataFrame({"price": rng.normal(100, 10, 5000)})
+    low, high = defences.reference_envelope(price, trusted=False)["price"]
+    assert high < price["price"].max() * 1.5 and low > 0
