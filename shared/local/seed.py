@@ -136,9 +136,9 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
     counts: dict[str, int] = {}
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = training_rows(conn, start, end)
-        first = conn.execute("SELECT min(created_at) FROM marketplace.orders").fetchone()
         # The cold-start guard as the scoring path applies it (shared.scoring.coldstart)
-        guard = ReplayGuard(first[0] if first else None, thresholds)
+        times = [at for (at,) in conn.execute("SELECT created_at FROM marketplace.orders")]
+        guard = ReplayGuard(times, thresholds)
         details = _unscored(conn, start, end)
         copy_sql = f"COPY intel.fraud_predictions ({_PREDICTION_COLUMNS}) FROM STDIN"
         with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:

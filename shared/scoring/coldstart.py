@@ -11,38 +11,43 @@ legitimate purchases are flagged, and about 1.2% of purchases are fraud, so a he
 about 3% of purchases. Flagging much more than that is a model out of its depth, not a fraud wave
 (a fraud wave shows in the labels, and the guard ends with the history anyway).
 
-What: while the history (the first order the marketplace reported, marketplace.orders) is shorter
-than `COLD_START_DAYS`, and the last 24 h hold at least `MIN_SCORES` model decisions of which more
-than `FLAG_SHARE_BUDGET` reached REQUIRE_2FA, the guard recalibrates the score: a monotone
-piecewise-linear map that moves the live (1 - budget) quantile of those scores onto the REQUIRE_2FA
-threshold, squeezes [0, quantile] onto [0, threshold] and [quantile, review] onto [threshold, review];
-scores above the review threshold are unchanged (MANUAL_REVIEW and BLOCKED keep their meaning). The
+What: while the history is short (fewer than `MIN_HISTORY_ORDERS` orders older than
+`COLD_START_DAYS` in marketplace.orders: a new deployment without a backfill, the 7-day demo; a few
+old orders, like the demo cast's, do not make a history), and the last 24 h hold at least
+`MIN_SCORES` model decisions of which more than `FLAG_SHARE_BUDGET` reached REQUIRE_2FA or stricter,
+the guard recalibrates the score: a monotone piecewise-linear map that moves the live (1 - budget)
+quantile of the model's scores onto the REQUIRE_2FA threshold, [0, quantile] onto [0, threshold] and
+[quantile, 1] onto [threshold, 1]: the share of purchases at REQUIRE_2FA or stricter is then about the
+budget, and the highest scores keep the strictest bands. The
 decision still follows from the score the client sees. The guard's state is re-read at most every
 `REFRESH` of the request's clock (one aggregate query on the stored decisions), so the hot path pays
 nothing between refreshes.
 
-What it is not: it never raises a score, never touches the review and block bands, and is off once
-the history is long enough (or too few decisions exist to know the distribution: then the model
+What it is not: it never raises a score, keeps the order of the scores, and is off once the history
+is long enough (or too few decisions exist to know the distribution: then the model
 decides alone, as before).
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import Thresholds
 
-COLD_START_DAYS = 28.0  # below this much history the guard may act
+COLD_START_DAYS = 28.0  # the history that counts: orders older than this
+MIN_HISTORY_ORDERS = 1000  # fewer orders older than COLD_START_DAYS: the history is short
 FLAG_SHARE_BUDGET = 0.03  # REQUIRE_2FA or stricter, of all purchases: 1.8% FPR + ~1.2% fraud
 MIN_SCORES = 200  # fewer decisions in the last 24 h: the distribution is not known yet
 SCORE_WINDOW = timedelta(hours=24)
 REFRESH = timedelta(minutes=10)
 
 GUARD_SQL = """
-SELECT (SELECT min(created_at) FROM marketplace.orders),
+SELECT (SELECT count(*) FROM (SELECT 1 FROM marketplace.orders WHERE created_at < %(at)s - %(history)s
+                               LIMIT %(enough)s) old),
        count(*),
        coalesce(avg((coalesce(model_score, fraud_score) >= %(two_factor)s)::int), 0),
        percentile_cont(%(quantile)s) WITHIN GROUP (ORDER BY coalesce(model_score, fraud_score))
@@ -57,37 +62,32 @@ class GuardState:
     """What the guard read at `read_at`; `cut` is the live quantile the map moves (None: guard off)."""
 
     read_at: datetime
-    history_days: float | None
+    old_orders: int  # orders older than COLD_START_DAYS (counted up to MIN_HISTORY_ORDERS)
     scores: int
     flagged_share: float
     cut: float | None
 
 
 def guard_cut(
-    history_days: float | None,
-    scores: int,
-    flagged_share: float,
-    quantile: float | None,
-    thresholds: Thresholds,
+    old_orders: int, scores: int, flagged_share: float, quantile: float | None, thresholds: Thresholds
 ) -> float | None:
     """The score the guard moves onto the REQUIRE_2FA threshold, or None when it stays off."""
-    if history_days is None or history_days >= COLD_START_DAYS or scores < MIN_SCORES or quantile is None:
+    if old_orders >= MIN_HISTORY_ORDERS or scores < MIN_SCORES or quantile is None:
         return None
     if flagged_share <= FLAG_SHARE_BUDGET or quantile <= thresholds.two_factor:
         return None
-    return min(float(quantile), thresholds.review)
+    return min(float(quantile), 0.999)
 
 
 def guarded_score(score: float, cut: float | None, thresholds: Thresholds) -> float:
-    """The score through the guard's map (identity when the guard is off)."""
-    if cut is None or cut <= thresholds.two_factor or score > thresholds.review:
+    """The score through the guard's map (identity when the guard is off): [0, cut] onto
+    [0, two_factor] and [cut, 1] onto [two_factor, 1], linearly."""
+    if cut is None or cut <= thresholds.two_factor:
         return score
-    two_factor, review = thresholds.two_factor, thresholds.review
+    two_factor = thresholds.two_factor
     if score <= cut:
         return round(score * two_factor / cut, 6)
-    if cut >= review:
-        return review
-    return round(two_factor + (score - cut) * (review - two_factor) / (review - cut), 6)
+    return round(two_factor + (score - cut) * (1.0 - two_factor) / (1.0 - cut), 6)
 
 
 class ColdStartGuard:
@@ -114,14 +114,15 @@ def read_state(pool: Any, at: datetime, thresholds: Thresholds) -> GuardState:
         "quantile": 1.0 - FLAG_SHARE_BUDGET,
         "at": at,
         "window": SCORE_WINDOW,
+        "history": timedelta(days=COLD_START_DAYS),
+        "enough": MIN_HISTORY_ORDERS,
     }
     with pool.connection() as conn:
         row = conn.execute(GUARD_SQL, params).fetchone()
-    first, scores, flagged, quantile = row
-    history = None if first is None else max(0.0, (at - first).total_seconds() / 86_400.0)
-    cut = guard_cut(history, int(scores), float(flagged), quantile, thresholds)
+    old_orders, scores, flagged, quantile = row
+    cut = guard_cut(int(old_orders), int(scores), float(flagged), quantile, thresholds)
     return GuardState(
-        read_at=at, history_days=history, scores=int(scores), flagged_share=float(flagged), cut=cut
+        read_at=at, old_orders=int(old_orders), scores=int(scores), flagged_share=float(flagged), cut=cut
     )
 
 
@@ -137,10 +138,11 @@ def percentile_cont(ordered: list[float], q: float) -> float | None:
 
 class ReplayGuard:
     """The guard over decisions made in time order outside the request path (the seeded purchases of
-    `make run`): the same state, from the scores this replay has made, re-read every REFRESH."""
+    `make run`): the same state, from the scores this replay has made and the orders' times, re-read
+    every REFRESH."""
 
-    def __init__(self, first_order_at: datetime | None, thresholds: Thresholds) -> None:
-        self.first_order_at = first_order_at
+    def __init__(self, order_times: list[datetime], thresholds: Thresholds) -> None:
+        self.order_times = sorted(order_times)
         self.thresholds = thresholds
         self._recent: list[tuple[datetime, float]] = []
         self._cut: float | None = None
@@ -150,14 +152,11 @@ class ReplayGuard:
         if self._read_at is None or at - self._read_at >= REFRESH:
             self._recent = [(t, s) for t, s in self._recent if t >= at - SCORE_WINDOW]
             ordered = sorted(s for _, s in self._recent)
-            flagged = (
-                sum(1 for s in ordered if s >= self.thresholds.two_factor) / len(ordered) if ordered else 0.0
-            )
-            history = (
-                None if self.first_order_at is None else (at - self.first_order_at).total_seconds() / 86_400
-            )
+            two_factor = self.thresholds.two_factor
+            flagged = sum(1 for s in ordered if s >= two_factor) / len(ordered) if ordered else 0.0
+            old = bisect_left(self.order_times, at - timedelta(days=COLD_START_DAYS))
             quantile = percentile_cont(ordered, 1.0 - FLAG_SHARE_BUDGET)
-            self._cut = guard_cut(history, len(ordered), flagged, quantile, self.thresholds)
+            self._cut = guard_cut(old, len(ordered), flagged, quantile, self.thresholds)
             self._read_at = at
         self._recent.append((at, model_score))
         return guarded_score(model_score, self._cut, self.thresholds)
