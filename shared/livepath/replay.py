@@ -99,6 +99,8 @@ def purchase_request(order: Any) -> dict[str, Any]:
         "price_paid": float(order.price),
         "buyer_ip": order.ip,
         "user_id": str(order.user.user_id),
+        # the instrument's token, as the order events carry it (payment_instrument): the payment signals
+        "payment_fingerprint": order.instrument,
     }
 
 
