@@ -38,9 +38,10 @@ def week() -> tuple[World, Labels]:
 
 @pytest.fixture(scope="module")
 def month() -> tuple[World, Labels]:
-    # Mislabelled fraud at 8% (default 3%): with ~130 labelled frauds, "some fraud labelled not fraud"
+    # Seed 10 (was 9 until issue 23 moved the population's draws: 9 then put every scalper burst in the
+    # first half). Mislabelled fraud at 8% (default 3%): with ~130 labelled frauds, "some fraud labelled not fraud"
     # must not hinge on one seed's luck (0.97**130 is 2%).
-    return _world(days=30, transactions_per_day=500, seed=9, fraud_mislabelled=0.08)
+    return _world(days=30, transactions_per_day=500, seed=10, fraud_mislabelled=0.08)
 
 
 @pytest.fixture(scope="module")
