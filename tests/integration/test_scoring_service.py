@@ -173,7 +173,12 @@ def test_given_unknown_ticket_when_scored_then_decided_and_stored_saying_what_wa
     response = score_transaction(_request(scoring, "t-unknown", ticket=999_999), client_ip=CLIENT_IP)
     # Then the model decided from what is known, the response says what was not, and it is stored
     assert response.reason is Reason.MODEL and response.fraud_score is not None
-    assert response.unavailable_features == ["event_popularity_score", "price_deviation_ratio", "resale_time"]
+    assert response.unavailable_features == [
+        "event_popularity_score",
+        "price_deviation_ratio",
+        "resale_time",
+        "instrument_wallets_7d",  # the served model reads it; the request gave no payment_fingerprint
+    ]
     [row] = _stored(db, "t-unknown")
     features = row[5] if isinstance(row[5], dict) else json.loads(row[5])
     assert features["resale_time"] is None and features["event_popularity_score"] is None

@@ -9,7 +9,7 @@ import math
 import psycopg
 import pytest
 
-from shared.features.definitions import FEATURE_NAMES
+from shared.features.definitions import MODEL_FEATURES
 from shared.ml.sources import DEFAULT_END, LABEL_SETTLING, WARM_UP, build_from_simulation
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def test_simulated_marketplace_becomes_a_training_table(db: psycopg.Connection) -> None:
     table, details = build_from_simulation(db, weeks=3, scale=0.1, seed=3, end=DEFAULT_END)
-    assert table.feature_names == list(FEATURE_NAMES)
+    assert table.feature_names == list(MODEL_FEATURES)
     assert len(table.labels) == details["rows"] > 100
     assert set(table.labels.tolist()) <= {0, 1}
     assert table.times is not None and table.times.is_monotonic_increasing
