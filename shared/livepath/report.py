@@ -87,7 +87,7 @@ def targets(matrix: dict[str, Any]) -> list[tuple[str, bool, str]]:
         (
             f"spec: {SPEC['detection']:.1%} detection at {SPEC['fpr']:.1%} FPR, every cell",
             met_fpr and met_det,
-            f"FPR {text_fpr} | detection {text_det}",
+            f"FPR {text_fpr}. Detection {text_det}",
         )
     )
     return out
