@@ -1,5 +1,7 @@
 """`ticketguard evaluate`: the model judged on the live path.
 
+usage: ticketguard evaluate {live,matrix} [options]   (each subcommand's --help lists its options)
+
 ticketguard evaluate live --seed 101 --days 35 --per-day 900 [--out DIR]   # one world
 ticketguard evaluate matrix [--out DIR] [--quick]                          # `make bench-detection`
 """
@@ -68,5 +70,5 @@ def cli(argv: list[str]) -> int:
         from shared.livepath.matrix import matrix_cli
 
         return matrix_cli(rest)
-    print(f"ticketguard evaluate: unknown subcommand {name!r} (live, matrix)", file=sys.stderr)
+    print(f"ticketguard evaluate: unknown subcommand {name!r} (live, matrix); see --help", file=sys.stderr)
     return 2

@@ -302,7 +302,7 @@ def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:
     """The ETL training set (transaction_id, occurred_at, FEATURE_NAMES..., the signals of
     SIGNAL_NAMES when the set has them, is_fraud), features in the one fixed order (MODEL_FEATURES),
     whatever the values look like (a constant column stays: scoring sends every one). A set exported
-    before the signals existed trains on the ten."""
+    before the signals existed (no such column, or the column empty) trains on the ten."""
     missing = [c for c in ("occurred_at", "is_fraud", *FEATURE_NAMES) if c not in frame.columns]
     if missing:
         raise ValidationFailed(f"training set lacks column(s) {missing}")
@@ -311,7 +311,9 @@ def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:
     keep = labels.notna().to_numpy()
     warnings = [] if keep.all() else [f"dropped {int((~keep).sum())} row(s) with no label"]
     frame, labels = frame[keep].reset_index(drop=True), labels[keep].reset_index(drop=True)
-    names = [*FEATURE_NAMES, *(name for name in SIGNAL_NAMES if name in frame.columns)]
+    # A signal column with no value at all (a set exported before the signals existed, written in
+    # today's columns) carries nothing to learn: the set trains on the ten, comparable with such a model.
+    names = [*FEATURE_NAMES, *(n for n in SIGNAL_NAMES if n in frame.columns and frame[n].notna().any())]
     features = frame[names].apply(pd.to_numeric, errors="coerce").astype("float64")
     return LabelledTable(
         features=features,

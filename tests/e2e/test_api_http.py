@@ -307,4 +307,5 @@ def test_given_a_ticket_the_service_does_not_know_when_posted_then_scored_saying
         "event_popularity_score",
         "price_deviation_ratio",
         "resale_time",
+        "instrument_wallets_7d",  # the served model reads it; the request gave no payment_fingerprint
     ]

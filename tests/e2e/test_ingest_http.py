@@ -37,13 +37,14 @@ def test_given_a_new_user_wallet_event_and_ticket_posted_when_the_ticket_is_scor
     }
     outcome = post_and_wait(client, batch)
     assert [r["status"] for r in outcome["results"]] == ["accepted"] * 4
-    # When a purchase of that ticket is scored with the buyer's IP
+    # When a purchase of that ticket is scored with the buyer's IP and payment instrument
     body = {
         "transaction_id": "ingest-e2e-1",
         "wallet_address": WALLET,
         "ticket_id": 88001,
         "price_paid": 80.0,
         "buyer_ip": "203.0.113.77",
+        "payment_fingerprint": "pf-ingest-e2e-1",
     }
     scored = client.post(PREDICT, json=body)
     # Then it is decided from the ingested facts: no feature of the ticket, account or IP is missing
@@ -131,6 +132,7 @@ def test_given_a_ticket_ingested_with_a_text_id_when_scored_by_that_id_then_its_
         "ticket_id": "evt_e2e_001",
         "price_paid": 80.0,
         "buyer_ip": "203.0.113.78",
+        "payment_fingerprint": "pf-ingest-e2e-2",
     }
     scored = client.post(PREDICT, json=body)
     # Then the ticket, its event and the account are known: no feature unavailable
