@@ -3,6 +3,7 @@ and the severity's topic hears both when it fires and when it clears."""
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
@@ -42,3 +43,27 @@ def paging_alarm(
     alarm.add_alarm_action(notify)
     alarm.add_ok_action(notify)
     return alarm
+
+
+def failed_executions(state_machine_arn: str, period: Duration, label: str) -> cloudwatch.MathExpression:
+    """A state machine's executions that failed, timed out or were aborted, summed per period."""
+    machine = {"StateMachineArn": state_machine_arn}
+    return cloudwatch.MathExpression(
+        expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
+        using_metrics={
+            name: cloudwatch.Metric(
+                namespace="AWS/States",
+                metric_name=metric,
+                dimensions_map=machine,
+                statistic="Sum",
+                period=period,
+            )
+            for name, metric in (
+                ("failed", "ExecutionsFailed"),
+                ("timedout", "ExecutionsTimedOut"),
+                ("aborted", "ExecutionsAborted"),
+            )
+        },
+        period=period,
+        label=label,
+    )

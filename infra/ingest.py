@@ -279,36 +279,7 @@ class IngestQueue(Construct):
             )
         )
         self.gateway_role.add_to_policy(key_use(self, "IngestQueueKey", key, "sqs"))
-        # The dead letters' way back (`ticketguard ingest redrive --aws`, shared/local/redrive.py): SQS's
-        # dead-letter redrive, a move task from the dead-letter queue to this FIFO queue. For the on-call
-        # role to attach; the queues' ARNs are outputs. (The dead-letter queue keeps SQS's default
-        # redrive-allow policy: naming the ingest queue in it would make the two queues depend on
-        # each other.)
-        self.redrive_policy = iam.ManagedPolicy(
-            self,
-            "RedrivePolicy",
-            description="Redrive the ingest dead-letter queue to the ingest queue (StartMessageMoveTask)",
-            statements=[
-                iam.PolicyStatement(
-                    sid="MoveDeadLetters",
-                    actions=[
-                        "sqs:StartMessageMoveTask",
-                        "sqs:ListMessageMoveTasks",
-                        "sqs:CancelMessageMoveTask",
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:GetQueueAttributes",
-                    ],
-                    resources=[self.dead_letters.queue_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="IntoIngestQueue",
-                    actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
-                    resources=[self.queue.queue_arn],
-                ),
-                key_use(self, "RedriveQueueKey", key, "sqs"),
-            ],
-        )
+        self.redrive_policy = self._redrive_policy(key)
         CfnOutput(self, "QueueArn", value=self.queue.queue_arn)
         CfnOutput(self, "DeadLettersArn", value=self.dead_letters.queue_arn)
         CfnOutput(self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn)
@@ -354,4 +325,36 @@ class IngestQueue(Construct):
                 period=Duration.minutes(1), statistic="Maximum"
             ),
             OLDEST_MESSAGE_ALARM_S,
+        )
+
+    def _redrive_policy(self, key: kms.IKey) -> iam.ManagedPolicy:
+        # The dead letters' way back (`ticketguard ingest redrive --aws`, shared/local/redrive.py): SQS's
+        # dead-letter redrive, a move task from the dead-letter queue to this FIFO queue. For the on-call
+        # role to attach; the queues' ARNs are outputs. (The dead-letter queue keeps SQS's default
+        # redrive-allow policy: naming the ingest queue in it would make the two queues depend on
+        # each other.)
+        return iam.ManagedPolicy(
+            self,
+            "RedrivePolicy",
+            description="Redrive the ingest dead-letter queue to the ingest queue (StartMessageMoveTask)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="MoveDeadLetters",
+                    actions=[
+                        "sqs:StartMessageMoveTask",
+                        "sqs:ListMessageMoveTasks",
+                        "sqs:CancelMessageMoveTask",
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    resources=[self.dead_letters.queue_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="IntoIngestQueue",
+                    actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
+                    resources=[self.queue.queue_arn],
+                ),
+                key_use(self, "RedriveQueueKey", key, "sqs"),
+            ],
         )

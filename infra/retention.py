@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -24,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.alarms import AT_LEAST, paging_alarm
+from infra.alarms import AT_LEAST, failed_executions, paging_alarm
 from infra.config import EnvironmentConfig
 from infra.data import ATHENA_RESULTS_PREFIX, archive_lifecycle_rule, private_bucket
 from infra.monitoring import app_metric
@@ -219,8 +218,6 @@ class RetentionCatalog(Construct):
 
     def _loop_alarm(self, config: EnvironmentConfig, loop: RoundsLoop, topic: sns.ITopic) -> None:
         """A run of rounds that failed, timed out or was aborted (the function's own errors page above)."""
-        machine = {"StateMachineArn": loop.state_machine.state_machine_arn}
-        period = Duration.hours(1)
         paging_alarm(
             self,
             "LoopFailed",
@@ -228,24 +225,8 @@ class RetentionCatalog(Construct):
             name="retention-run-failed",
             description="A retention run (the state machine of its rounds) failed, timed out or was "
             "aborted: see the execution's failed round (Step Functions console); the next run resumes.",
-            metric=cloudwatch.MathExpression(
-                expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
-                using_metrics={
-                    name: cloudwatch.Metric(
-                        namespace="AWS/States",
-                        metric_name=metric,
-                        dimensions_map=machine,
-                        statistic="Sum",
-                        period=period,
-                    )
-                    for name, metric in (
-                        ("failed", "ExecutionsFailed"),
-                        ("timedout", "ExecutionsTimedOut"),
-                        ("aborted", "ExecutionsAborted"),
-                    )
-                },
-                period=period,
-                label="failed retention runs",
+            metric=failed_executions(
+                loop.state_machine.state_machine_arn, Duration.hours(1), "failed retention runs"
             ),
             threshold=1,
             topic=topic,

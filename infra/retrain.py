@@ -47,7 +47,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.alarms import AT_LEAST, paging_alarm
+from infra.alarms import AT_LEAST, failed_executions, paging_alarm
 from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
 from infra.keys import key_use
@@ -427,26 +427,9 @@ class RetrainPipeline(Construct):
 
     # ------------------------------------------------------------------ alarms
     def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
-        machine = {"StateMachineArn": self.state_machine.state_machine_arn}
         period = Duration.minutes(5)
-        failed = cloudwatch.MathExpression(
-            expression="FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)",
-            using_metrics={
-                name: cloudwatch.Metric(
-                    namespace="AWS/States",
-                    metric_name=metric,
-                    dimensions_map=machine,
-                    statistic="Sum",
-                    period=period,
-                )
-                for name, metric in (
-                    ("failed", "ExecutionsFailed"),
-                    ("timedout", "ExecutionsTimedOut"),
-                    ("aborted", "ExecutionsAborted"),
-                )
-            },
-            period=period,
-            label="failed retraining executions",
+        failed = failed_executions(
+            self.state_machine.state_machine_arn, period, "failed retraining executions"
         )
         build_failed = cloudwatch.Metric(
             namespace="AWS/CodeBuild",

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--save-training-set", type=Path, metavar="FILE.csv", help="also write the built training set as CSV"
     )
+    _add_run_options(parser)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Where the version goes, how it is gated and compiled: the same for every source."""
     parser.add_argument("--out", type=Path, help="registry directory (default: model_artifacts/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -85,7 +91,6 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(native.ARCHITECTURES),
         help="architectures to compile for (default x86_64,aarch64)",
     )
-    return parser
 
 
 def _live_gate() -> Any:

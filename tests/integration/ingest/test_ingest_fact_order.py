@@ -9,18 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.db.connection import reset_pool
 from shared.ingest.service import ingest_events
 from tests.fixtures.ingest import event, user
 
 AT = "2026-01-01T10:00:00.000000100Z"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pool(database_url: str) -> Any:
-    reset_pool()
-    yield
-    reset_pool()
+pytestmark = pytest.mark.usefixtures("fresh_pool")
 
 
 def _name(db: psycopg.Connection, user_id: int) -> str:

@@ -11,7 +11,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.db.connection import reset_pool
 from shared.ingest.consumer import batch_outcome, consume, message_attributes, queued_batch
 from shared.ingest.models import Data, IngestEvent, OrderData, UserData
 from shared.ingest.store import store_events
@@ -24,11 +23,7 @@ CONTEXT = LocalLambdaContext("ingest", "test")
 WALLET = "0x" + "ab" * 20
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pool(database_url: str) -> Any:
-    reset_pool()
-    yield
-    reset_pool()
+pytestmark = pytest.mark.usefixtures("fresh_pool")
 
 
 def _order_placed(order_id: int, **overrides: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.db.connection import reset_pool
 from shared.ingest import store
 from shared.ingest.service import ingest_events
 from tests.fixtures.ingest import at, event, listed_event, minted, order, user
@@ -17,11 +16,7 @@ WALLET = "0x" + "ab" * 20
 OTHER = "0x" + "cd" * 20
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pool(database_url: str) -> Any:
-    reset_pool()  # the pool reads DATABASE_URL: this test's database
-    yield
-    reset_pool()
+pytestmark = pytest.mark.usefixtures("fresh_pool")
 
 
 def _market_batch() -> list[dict[str, Any]]:

@@ -9,18 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.db.connection import reset_pool
 from shared.ingest.service import ingest_events
 from tests.fixtures.ingest import event, listed_event, minted, order, user
 
 WALLET = "0x" + "7e" * 20
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pool(database_url: str) -> Any:
-    reset_pool()
-    yield
-    reset_pool()
+pytestmark = pytest.mark.usefixtures("fresh_pool")
 
 
 def _row(db: psycopg.Connection, sql: str, *params: Any) -> Any:
