@@ -68,7 +68,7 @@ def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[t
     import redis
 
     from shared.jobs.scheduled import run_full
-    from shared.simulator import SimulationConfig, simulate
+    from tooling.simulator import SimulationConfig, simulate
 
     with psycopg.connect(database_url) as conn:
         result = simulate(
@@ -102,8 +102,8 @@ def proxy_event(body: dict[str, Any], source_ip: str) -> dict[str, Any]:
 
 def bench_in_process(samples: list[tuple[str, int, float]], requests: int) -> dict[str, Any]:
     from functions.score.handler import handler
-    from shared.local.gateway import LocalLambdaContext
     from shared.observability import logger
+    from tooling.local.gateway import LocalLambdaContext
 
     # Logs and EMF go to stdout as in Lambda; here into /dev/null so the terminal is not the bottleneck.
     sink = open(os.devnull, "w")  # noqa: SIM115
@@ -261,7 +261,7 @@ def bench_http(
             [
                 sys.executable,
                 "-m",
-                "shared.local.gateway",
+                "tooling.local.gateway",
                 "--port",
                 str(port),
                 "--usage-plans",
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
 
     from shared.db import apply_migrations
-    from shared.local.services import LocalServices
+    from tooling.local.services import LocalServices
 
     print(
         "bench-api: starting embedded PostgreSQL and Redis, seeding a simulated marketplace ...", flush=True

@@ -29,8 +29,8 @@ from shared.features.batch import run_feature_job
 from shared.features.cadence import DAILY
 from shared.geo import default_geolocator
 from shared.kpis.views import refresh_views
-from shared.local.services import LocalServices
-from shared.simulator import SimulationConfig, simulate
+from tooling.local.services import LocalServices
+from tooling.simulator import SimulationConfig, simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

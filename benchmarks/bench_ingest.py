@@ -1,5 +1,5 @@
 """Ingest throughput: one simulated day of a 200,000-events/day marketplace, told as the facts its
-backend sends (shared.simulator.facts), through the deployed path: batches of 500 on the queue (the
+backend sends (tooling.simulator.facts), through the deployed path: batches of 500 on the queue (the
 local durable queue, as the gateway puts them there), drained by the ingest Lambda handler (SQS
 events of 10 messages, partial-batch reporting) into PostgreSQL through the pooler (PgBouncer in
 transaction mode, RDS Proxy's stand-in). Against the row-by-row baseline in the same run: the same
@@ -34,13 +34,13 @@ from shared.db.connection import get_pool, reset_pool
 from shared.ingest.consumer import message_attributes, queued_batch
 from shared.ingest.store import store_events
 from shared.ingest.validation import validate_events
-from shared.local.gateway import LocalLambdaContext
-from shared.local.queue import DirectoryQueue, drain_once
-from shared.local.services import LocalServices
-from shared.simulator import SimulationConfig
-from shared.simulator.facts import marketplace_facts
-from shared.simulator.generate import generate
-from shared.simulator.labels import finalize
+from tooling.local.gateway import LocalLambdaContext
+from tooling.local.queue import DirectoryQueue, drain_once
+from tooling.local.services import LocalServices
+from tooling.simulator import SimulationConfig
+from tooling.simulator.facts import marketplace_facts
+from tooling.simulator.generate import generate
+from tooling.simulator.labels import finalize
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 ORGANIZER = "0x" + "0a" * 20

@@ -66,8 +66,8 @@ def main() -> int:
     import treelite
     import xgboost as xgb
 
-    from shared.ml.synthetic import synthetic_transactions
     from shared.model import load_model
+    from training.synthetic import synthetic_transactions
 
     model = load_model(args.model_dir)
     booster = xgb.Booster()

@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_etl import scratch_database
 from benchmarks.retention_v1_baseline import encrypt_v1
-from shared.local.services import LocalServices
 from shared.retention.job import RetentionRun, run_retention
 from shared.retention.keyring import Keyring, LocalMasterKey
 from shared.retention.policy import TablePolicy, policy
 from shared.retention.shred import SubjectKeys
 from shared.retention.store import LocalStore, Stores
+from tooling.local.services import LocalServices
 
 FIRST_DAY = datetime(2026, 1, 1, tzinfo=UTC)
 USERS = 20_000

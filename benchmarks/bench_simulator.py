@@ -19,8 +19,8 @@ import psycopg
 
 from shared.db import apply_migrations
 from shared.db.connection import with_database
-from shared.local.services import LocalServices
-from shared.simulator import SimulationConfig, SimulationResult, simulate
+from tooling.local.services import LocalServices
+from tooling.simulator import SimulationConfig, SimulationResult, simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -12,9 +12,6 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# shared/ subpackages that must never reach a Lambda package: they pull in pandas, xgboost,
-# scikit-learn, embedded servers or the EVM, and no handler imports them.
-EXCLUDED_SHARED = ("ml", "local", "simulator")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.egg-info")
 
 # Distributions that must never be part of the scoring function (DESIGN: small cold start).
@@ -40,15 +37,9 @@ def stage_function_code(function: str, staging_root: Path, root: Path = PROJECT_
     (target / "functions").mkdir(parents=True)
     shutil.copy2(root / "functions" / "__init__.py", target / "functions" / "__init__.py")
     shutil.copytree(source, target / "functions" / function, ignore=_IGNORED)
-    shared = root / "shared"
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        ignored = set(_IGNORED(directory, names))
-        if Path(directory) == shared:
-            ignored |= {name for name in names if name in EXCLUDED_SHARED}
-        return ignored
-
-    shutil.copytree(shared, target / "shared", ignore=ignore)
+    # shared/ is what Lambda runs, all of it (the tooling and training live beside it, in tooling/ and
+    # training/, and import-linter keeps shared/ from importing them): nothing to leave out.
+    shutil.copytree(root / "shared", target / "shared", ignore=_IGNORED)
     return target
 
 

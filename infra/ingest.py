@@ -328,7 +328,7 @@ class IngestQueue(Construct):
         )
 
     def _redrive_policy(self, key: kms.IKey) -> iam.ManagedPolicy:
-        # The dead letters' way back (`ticketguard ingest redrive --aws`, shared/local/redrive.py): SQS's
+        # The dead letters' way back (`ticketguard ingest redrive --aws`, tooling/local/redrive.py): SQS's
         # dead-letter redrive, a move task from the dead-letter queue to this FIFO queue. For the on-call
         # role to attach; the queues' ARNs are outputs. (The dead-letter queue keeps SQS's default
         # redrive-allow policy: naming the ingest queue in it would make the two queues depend on

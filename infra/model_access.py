@@ -35,13 +35,13 @@ POINTER_KEY = f"{MODELS_PREFIX}CURRENT"
 ROLLOUT_KEY = f"{MODELS_PREFIX}ROLLOUT.json"  # shared.model.rollout.ROLLOUT_NAME
 TRAINING_SET = f"{RUNS_PREFIX}*/training-set.csv.gz"
 OUTCOME = f"{RUNS_PREFIX}*/outcome.json"
-CANDIDATE_FILES = f"{MODELS_PREFIX}v*/*"  # a version folder is v<date>.<time> (shared/ml/registry.py)
-# Lambda architecture -> the ML room's name for it (shared/ml/compile.py names the library after it).
+CANDIDATE_FILES = f"{MODELS_PREFIX}v*/*"  # a version folder is v<date>.<time> (training/registry.py)
+# Lambda architecture -> the ML room's name for it (training/compile.py names the library after it).
 MODEL_ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 
 def library_name(architecture: str) -> str:
-    """shared.ml.compile.library_name, which infra may not import (a test holds them equal)."""
+    """training.compile.library_name, which infra may not import (a test holds them equal)."""
     return f"libtgmodel-{architecture}.so"
 
 

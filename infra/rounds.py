@@ -1,7 +1,7 @@
 """The loop of a job that continues in rounds (shared/jobs/rounds.py), as a Step Functions state machine
 `ticketguard-<env>-<job>`: invoke the function with the state, then while it answers `continue`, invoke it
 again with its `next` (the same `as_of`, the next round). The function decides, and caps the rounds; the
-local timers run the same loop in-process (shared/local/schedules.py). Lambda's recursive-loop detection
+local timers run the same loop in-process (tooling/local/schedules.py). Lambda's recursive-loop detection
 does not apply: the function never invokes itself.
 
     Run (LambdaInvoke, the answer at $.run) -> Continues? --continue--> NextRound ($.run.next) -> Run

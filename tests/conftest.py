@@ -15,8 +15,8 @@ import redis as redis_lib
 from shared.config import get_settings, get_thresholds
 from shared.db import apply_migrations, reset_pool
 from shared.db.connection import with_database
-from shared.local.services import LocalServices
 from tests.fixtures.environment import SKIP_PREFIX
+from tooling.local.services import LocalServices
 
 # Each room adds its fixture module here (tests/fixtures/<room>.py).
 pytest_plugins: list[str] = [

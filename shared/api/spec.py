@@ -25,7 +25,7 @@ class Operation:
     # The operation's own body limit (`x-ticketguard-max-body-bytes`), else the configured one
     max_body_bytes: int | None = None
     # `x-ticketguard-queue`: the gateway puts the body on this queue and answers 202 itself (API
-    # Gateway -> SQS in AWS, shared.local.queue locally); a function drains the queue.
+    # Gateway -> SQS in AWS, tooling.local.queue locally); a function drains the queue.
     queue: str | None = None
 
 

@@ -2,7 +2,7 @@
 transaction; the outcome read back by the batch's id.
 
 POST /api/v1/events does not store anything itself: the gateway puts the request body on a queue
-(API Gateway -> SQS in AWS, shared.local.queue on a laptop) with the request's id as the batch id,
+(API Gateway -> SQS in AWS, tooling.local.queue on a laptop) with the request's id as the batch id,
 and answers 202. This module is what the consumer runs for each message. Exactly once:
 
 - the events, the ledger (`ingest.events`) and the batch's row (`ingest.batches`) are written in one

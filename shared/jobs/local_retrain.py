@@ -94,7 +94,7 @@ def run_local_retrain(
                 outcome["rows"] = _export(Path(training_set), weeks, now or datetime.now(UTC))
             before = {p.name for p in root.iterdir() if p.is_dir()}
             command = [
-                sys.executable, "-m", "shared.cli", "train",
+                sys.executable, "-m", "tooling.cli", "train",
                 "--training-set", training_set,
                 "--out", str(root),
                 "--no-promote",

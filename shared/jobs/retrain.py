@@ -1,5 +1,5 @@
 """The two Lambda steps of the retraining pipeline (the state machine of infra/retrain.py runs them;
-between them CodeBuild runs `ticketguard train --training-set ... --registry ...`, shared/ml/retrain.py):
+between them CodeBuild runs `ticketguard train --training-set ... --registry ...`, training/retrain.py):
 
 1. plan and export (`export_step`): whether this run trains (the schedule's `{"cadence": "biweekly"}`
    trains on even ISO weeks only, since cron cannot say "every other Sunday"; any other input always

@@ -2,7 +2,7 @@
 another round should follow (`continue`) and with what input (`next`: the same `as_of`, the next round
 number). A loop outside the function invokes it again while it says so: in AWS a Step Functions state
 machine (infra/rounds.py: invoke -> Choice on `continue` -> the `next` input -> invoke), locally
-`run_rounds` below (the local timers, shared/local/schedules.py). The decision is the function's, so both
+`run_rounds` below (the local timers, tooling/local/schedules.py). The decision is the function's, so both
 loops follow the same logic.
 
 Not self-invocation: a function that invokes itself asynchronously is a recursive loop to Lambda, which

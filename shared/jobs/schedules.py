@@ -1,5 +1,5 @@
 """The schedules table (shared/jobs/schedules.yaml): which job runs when, read by the CDK stack
-(infra/jobs.py: the EventBridge rules) and by the local timers (shared/local/schedules.py). A schema
+(infra/jobs.py: the EventBridge rules) and by the local timers (tooling/local/schedules.py). A schema
 and its loader only, so that infra may import it (DESIGN: configuration schemas)."""
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _field(text: str, low: int, high: int) -> frozenset[int]:
 
 def fire_times(schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:
     """When EventBridge fires `schedule` in [start, end) (UTC): what a replay of the schedules in
-    simulated time (shared.livepath) runs. rate(): every period from `start`, as a rule created then."""
+    simulated time (tooling.livepath) runs. rate(): every period from `start`, as a rule created then."""
     rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", schedule.expression)
     if rate:
         period = timedelta(seconds=int(rate.group(1)) * _RATE_UNIT_S[rate.group(2)])

@@ -1,8 +1,8 @@
 """A rate with its 95% interval: the Wilson score interval of a binomial proportion, for detection and
 false-positive rates wherever they are reported (the model's report, the live-path evaluation); and
 served decisions against the simulator's truth, per band and fraud scenario, in the shape of the
-model report's operating point (shared.ml.operating: `two_factor`, `review`, `block`; {rate, count,
-of, ci95}): the live path (shared.livepath) and `make run`'s seeded week (shared.local.seed)."""
+model report's operating point (training.operating: `two_factor`, `review`, `block`; {rate, count,
+of, ci95}): the live path (tooling.livepath) and `make run`'s seeded week (tooling.local.seed)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def wilson(successes: int, trials: int, z: float = Z95) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
-LEGIT = "legit"  # the simulator's honest scenario (shared.simulator.config.LEGIT)
+LEGIT = "legit"  # the simulator's honest scenario (tooling.simulator.config.LEGIT)
 # A band flags a purchase when the served decision is this one or stricter.
 BANDS: dict[str, frozenset[str]] = {
     "two_factor": frozenset({"REQUIRE_2FA", "MANUAL_REVIEW", "BLOCKED"}),

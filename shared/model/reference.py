@@ -1,7 +1,7 @@
 """The training-time reference distribution of each feature, as the manifest's `feature_reference` holds it.
 
 Pure standard library: the feature job reads it on Lambda to measure drift (shared/model/drift.py),
-and the training pipeline builds it (shared/ml/reference.py) with the same bin rule, `FeatureBins.bin_of`.
+and the training pipeline builds it (training/reference.py) with the same bin rule, `FeatureBins.bin_of`.
 
 Bins of one feature with interior edges e1 < e2 < ... < ek are right-closed:
     bin 0 = (-inf, e1], bin 1 = (e1, e2], ..., bin k = (ek, +inf), and bin k + 1 = missing (None).

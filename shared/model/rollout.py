@@ -1,7 +1,7 @@
 """A new model version's way into service (issue 17): shadow, canary, promotion, rollback.
 
 The registry (a directory locally, `s3://<archive>/models/` in AWS) holds, beside the versions:
-- `CURRENT`: the served version (unchanged: shared.model.remote and shared.ml.registry read it);
+- `CURRENT`: the served version (unchanged: shared.model.remote and training.registry read it);
 - `ROLLOUT.json`: the candidate, if any, and how it runs, plus the history of promotions and rollbacks:
       {"candidate": "v20260301.020000", "mode": "shadow" | "canary", "weight": 0.1,
        "since": "<ISO instant>", "history": [{"action": "promote", "version": ..., "previous": ...}, ...]}
@@ -11,7 +11,7 @@ stored (intel.model_shadow_scores), deciding nothing; as a canary it decides the
 purchases, chosen by a hash of the transaction id (a retried transaction goes to the same model). The
 scoring path (shared/scoring/rollout.py) asks `candidate()` for it. The model-ops job's watchdog
 (shared/jobs/model_ops.py) rolls a worse candidate back with `rollback`; people run the same functions
-through `ticketguard model ...` (shared/ml/model_cli.py): no HTTP route changes the served model.
+through `ticketguard model ...` (training/model_cli.py): no HTTP route changes the served model.
 
 The same code locally and in AWS: only the store differs (LocalStore, S3Store). Functions re-read the
 pointer files at most every Settings.model_registry_ttl_s (AWS, in the background: shared.model.remote);

@@ -12,9 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from shared.local.queue import DirectoryQueue
 from tests.fixtures.api import assert_matches_openapi
 from tests.fixtures.ingest import event, order, post_and_wait, user
+from tooling.local.queue import DirectoryQueue
 
 EVENTS = "/api/v1/events"
 METRICS = "/api/v1/metrics"
@@ -27,7 +27,7 @@ def queued(
     database_url: str, redis_url: str, api_state: None, tmp_path: Path, api_key: str
 ) -> Iterator[tuple[httpx.Client, DirectoryQueue]]:
     """A client of the local gateway, and the ingest queue its consumer drains (to look inside)."""
-    from shared.local.gateway import LocalGateway, queue_consumers, start_in_thread
+    from tooling.local.gateway import LocalGateway, queue_consumers, start_in_thread
 
     with queue_consumers(tmp_path / "queues") as queues:
         running = start_in_thread(LocalGateway(queues=queues))
@@ -173,7 +173,7 @@ def test_given_a_stored_row_with_an_unreadable_date_when_the_etl_and_a_retention
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from shared.cli import main
+    from tooling.cli import main
 
     client, _ = queued
     monkeypatch.setenv("TG_ARCHIVE_ROOT", str(tmp_path / "archive"))

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from shared.local.reaper import _alive
+from tooling.local.reaper import _alive
 
 STARTUP_LIMIT_S = 120
 
@@ -36,7 +36,7 @@ def test_given_run_when_sigint_then_serves_health_then_leaves_no_server_behind()
     # Given `ticketguard run` started like `make run` does (without seeding, to keep the test short)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--no-seed", "--no-schedules"],
+        [sys.executable, "-m", "tooling.cli", "run", "--port", str(port), "--no-seed", "--no-schedules"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -84,7 +84,7 @@ def test_given_unreachable_service_url_when_run_then_one_line_error_and_nonzero_
     env: dict[str, str], needle: str
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(_free_port()), "--no-seed"],
+        [sys.executable, "-m", "tooling.cli", "run", "--port", str(_free_port()), "--no-seed"],
         capture_output=True,
         text=True,
         env={**_clean_env(), **env},

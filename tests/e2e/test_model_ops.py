@@ -19,11 +19,11 @@ import pytest
 
 from shared.api.usage_plans import local_api_key
 from shared.config import get_settings
-from shared.local.schedules import JOBS, run_job
 from shared.model import clear_model_cache, rollout
 from tests.fixtures.api import Market
 from tests.fixtures.drift import live_vectors, store_predictions, younger_wallets
 from tests.integration.model_ops.conftest import SERVED, copy_version
+from tooling.local.schedules import JOBS, run_job
 
 PURCHASES = 24
 
@@ -32,7 +32,7 @@ PURCHASES = 24
 def served_registry(tmp_path: Path, trained_registry: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A registry directory serving the session's tiny model; the local retraining trains into it on a
     training set with inverted labels; the watchdog judges on a few labels."""
-    from shared.ml.synthetic import synthetic_transactions
+    from training.synthetic import synthetic_transactions
 
     root = tmp_path / "registry"
     root.mkdir()

@@ -1,5 +1,5 @@
 """The README, run: its example requests against a stack started the way `make run` starts it (the
-runner's code path: `python -m shared.cli run`, seeding included), its CLI commands' help texts, and
+runner's code path: `python -m tooling.cli run`, seeding included), its CLI commands' help texts, and
 the `make` targets it names. A README that drifts from the product fails here.
 
 The examples are the blocks marked `readme-test` (notation: tests/fixtures/readme.py). One stack serves
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from shared.cli import COMMANDS
 from shared.kpis.report import KPI_NAMES
-from shared.local.examples import examples
 from shared.model import resolve_model_dir
 from shared.model.manifest import read_manifest
 from tests.fixtures import readme
+from tooling.cli import COMMANDS
+from tooling.local.examples import examples
 
 pytestmark = pytest.mark.xdist_group("readme")
 
@@ -60,7 +60,7 @@ def stack() -> Iterator[Stack]:
     env["TG_ENVIRONMENT"] = "local"
     began = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "tooling.cli", "run", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -180,7 +180,7 @@ def test_given_the_readme_then_each_ticketguard_command_named_exists_and_each_he
 
     def help_of(command: list[str]) -> tuple[list[str], int, str]:
         done = subprocess.run(
-            [sys.executable, "-m", "shared.cli", *command, "--help"],
+            [sys.executable, "-m", "tooling.cli", *command, "--help"],
             capture_output=True,
             text=True,
             timeout=120,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.smoke import cli, run_checks
 from tests.fixtures.api import Market
+from tooling.smoke import cli, run_checks
 
 
 def test_given_the_local_stack_when_smoke_tested_then_every_check_passes(

@@ -208,7 +208,7 @@ def test_given_the_one_usage_plans_loader_when_synthesized_then_aws_deploys_the_
     # Given the loader (and schema) the local gateway reads the usage plans with
     from infra import api
     from shared.api import usage_plans
-    from shared.local import gateway
+    from tooling.local import gateway
 
     assert api.load_usage_plans is usage_plans.load_usage_plans is gateway.load_usage_plans
     plans = usage_plans.load_usage_plans().usage_plans

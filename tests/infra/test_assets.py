@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.assets import EXCLUDED_SHARED, PROJECT_ROOT, heavy_packages_in, stage_function_code
+from infra.assets import PROJECT_ROOT, heavy_packages_in, stage_function_code
 from layers import build as layer_build
 from tests.fixtures.environment import missing_environment
 
@@ -22,8 +22,9 @@ def test_given_the_migrations_function_when_staged_then_it_holds_shared_without_
     assert (staged / "functions" / "migrations" / "handler.py").is_file()
     assert (staged / "shared" / "db" / "migrations.py").is_file()
     assert list((staged / "shared" / "db" / "migrations").glob("0001_*.sql"))
-    for excluded in EXCLUDED_SHARED:
-        assert not (staged / "shared" / excluded).exists()
+    # And none of the tooling or training, which live outside shared/ (nothing is filtered out)
+    assert not (staged / "tooling").exists() and not (staged / "training").exists()
+    assert not list(staged.rglob("simulator")) and not list(staged.rglob("train.py"))
     assert not list(staged.rglob("__pycache__"))
     assert not (staged / "functions" / "score").exists()  # only its own folder
 

@@ -14,7 +14,7 @@ import pytest
 from infra.api import GATEWAY_RESPONSES_EXTENSION, gateway_responses, load_document
 from shared.api.spec import operations
 from shared.api.usage_plans import ApiKey, Quota, Throttle, UsagePlan, UsagePlans
-from shared.local.gateway import LocalGateway
+from tooling.local.gateway import LocalGateway
 
 pytestmark = pytest.mark.xdist_group("infra")
 

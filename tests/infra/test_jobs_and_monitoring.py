@@ -11,7 +11,7 @@ from infra.functions import CATALOG
 from shared.features.cadence import DAILY, HOURLY
 from shared.jobs.events import parse_job
 from shared.jobs.schedules import SCHEDULES
-from shared.local.schedules import JOBS, scheduled_event
+from tooling.local.schedules import JOBS, scheduled_event
 
 pytestmark = pytest.mark.xdist_group("infra")
 

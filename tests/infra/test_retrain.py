@@ -147,8 +147,8 @@ def test_given_the_build_then_its_source_is_the_project_as_a_zip_asset_with_only
     for needed in (
         "pyproject.toml",
         "requirements/retrain-arm64.txt",
-        "shared/ml/cli.py",
-        "shared/ml/native",
+        "training/cli.py",
+        "training/native",
         "model_artifacts/CURRENT",
     ):
         assert (staged / needed).exists(), needed
@@ -160,7 +160,7 @@ def test_given_the_build_then_its_source_is_the_project_as_a_zip_asset_with_only
 def test_given_the_buildspec_then_it_installs_the_pinned_lock_and_runs_the_projects_train_entry_point(
     dev_synth,
 ):
-    from shared.ml.cli import _parser
+    from training.cli import _parser
 
     _, project = _project(dev_synth)
     spec = json.loads(project["Source"]["BuildSpec"])
@@ -387,7 +387,7 @@ def test_given_the_archive_bucket_then_run_data_expires_and_models_never_do(dev_
 
 def test_given_the_names_infra_assumes_then_they_are_the_ml_rooms():
     from shared.jobs import retrain as jobs_retrain
-    from shared.ml.compile import library_name as ml_library_name
+    from training.compile import library_name as ml_library_name
 
     assert all(library_name(a) == ml_library_name(a) for a in MODEL_ARCHITECTURES.values())
     assert RUNS_PREFIX == jobs_retrain.RUNS_PREFIX

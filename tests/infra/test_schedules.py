@@ -10,7 +10,7 @@ import pytest
 
 from infra.functions import CATALOG
 from shared.jobs.schedules import SCHEDULES, load_schedules
-from shared.local.schedules import JOBS
+from tooling.local.schedules import JOBS
 
 pytestmark = pytest.mark.xdist_group("infra")
 

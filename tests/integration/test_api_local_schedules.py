@@ -7,7 +7,7 @@ import time
 import psycopg
 
 from shared.jobs.events import parse_job
-from shared.local.schedules import JOBS, Job, LocalScheduler, job_handler, scheduled_event
+from tooling.local.schedules import JOBS, Job, LocalScheduler, job_handler, scheduled_event
 
 
 def test_given_each_local_job_when_its_event_parsed_then_the_job_accepts_it() -> None:

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from shared.cli import COMMANDS
+from tooling.cli import COMMANDS
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

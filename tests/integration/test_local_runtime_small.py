@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from shared.local.gateway import LocalLambdaContext, queue_consumers
-from shared.local.queue import DirectoryQueue, QueueDrainer, drain_once
-from shared.local.services import LocalServices
 from shared.observability import logger
+from tooling.local.gateway import LocalLambdaContext, queue_consumers
+from tooling.local.queue import DirectoryQueue, QueueDrainer, drain_once
+from tooling.local.services import LocalServices
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import psycopg
 import pytest
 import redis as redis_lib
 
-from shared.local.reaper import _alive, stop_process
-from shared.local.services import LocalServices
+from tooling.local.reaper import _alive, stop_process
+from tooling.local.services import LocalServices
 
 pytestmark = pytest.mark.xdist_group("local-services-restart")
 
@@ -43,7 +43,7 @@ def _pid(services: LocalServices, name: str) -> int | None:
 
 
 def _restart_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    lines = [r.getMessage() for r in caplog.records if r.name == "shared.local.services"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "tooling.local.services"]
     return [line for line in lines if "restarted" in line]
 
 
@@ -72,7 +72,7 @@ def embedded(tmp_path: Path) -> Iterator[LocalServices]:
 def test_given_embedded_redis_when_sigkilled_then_same_url_answers_ping_with_a_new_pid(
     embedded: LocalServices, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="shared.local.services")
+    caplog.set_level(logging.INFO, logger="tooling.local.services")
     # Given the embedded Redis
     url, old_pid = embedded.redis_url, _pid(embedded, "redis")
     assert url and old_pid and _ping(url)
@@ -93,7 +93,7 @@ def test_given_embedded_redis_when_sigkilled_then_same_url_answers_ping_with_a_n
 def test_given_embedded_postgres_with_committed_rows_when_postmaster_sigkilled_then_same_url_keeps_them(
     embedded: LocalServices, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="shared.local.services")
+    caplog.set_level(logging.INFO, logger="tooling.local.services")
     # Given the embedded PostgreSQL with a committed row, and a session left open on it
     url, old_pid = embedded.database_url, _pid(embedded, "postgres")
     assert url and old_pid
@@ -186,7 +186,7 @@ CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, time
     from pathlib import Path
-    from shared.local.services import LocalServices
+    from tooling.local.services import LocalServices
 
     services = LocalServices(workdir=Path(sys.argv[1]))
     services.start()

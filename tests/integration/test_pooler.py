@@ -15,7 +15,7 @@ from moto import mock_aws
 from shared.config import get_settings
 from shared.db import connect, get_pool, reset_pool
 from shared.db.connection import database_url
-from shared.local.services import LocalServices
+from tooling.local.services import LocalServices
 
 
 def test_given_the_pooled_url_when_a_startup_option_is_sent_then_the_pooler_refuses_it(

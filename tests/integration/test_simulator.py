@@ -13,9 +13,9 @@ import pytest
 from eth_utils import event_abi_to_log_topic
 
 from shared.chain import load_artifact, usd_to_wei
-from shared.cli import main as ticketguard
-from shared.simulator import TABLES, SimulationConfig, simulate
 from tests.fixtures.chain import SimulatedMarketplace
+from tooling.cli import main as ticketguard
+from tooling.simulator import TABLES, SimulationConfig, simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 # The synthetic chain encodes its logs from the compiled ABI: built (or rebuilt) first.

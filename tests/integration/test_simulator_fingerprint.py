@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from shared.simulator import SimulationConfig, SimulationResult, simulate
+from tooling.simulator import SimulationConfig, SimulationResult, simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 # The synthetic chain encodes its logs from the compiled ABI: built (or rebuilt) first.
@@ -129,10 +129,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
 # Recorded from the code before the split of world.py: commit 1bdae24 added this test to that code.
 # Issue 23 re-recorded marketplace.sessions, marketplace.login_attempts, the result and the statements
 # (the run record: their counts), and nothing else: the 90 days of honest sessions and logins before the
-# window (shared.simulator.history, its own RNG). Orders, tickets, labels, the truth and the chain's logs
+# window (tooling.simulator.history, its own RNG). Orders, tickets, labels, the truth and the chain's logs
 # are the recorded ones: every scenario, fraud included, does exactly what it did.
 # Then issue 23 re-recorded every table: the honest accounts opened during the window are now 0.1% a
-# day of the window (shared.simulator.people.OPENED_IN_WINDOW_PER_DAY, at most 10%) instead of 10% of
+# day of the window (tooling.simulator.people.OPENED_IN_WINDOW_PER_DAY, at most 10%) instead of 10% of
 # any window, so the population's draws moved and every later draw with them; no scenario module changed.
 EXPECTED: dict[str, dict[str, str]] = {
     "two_days": {

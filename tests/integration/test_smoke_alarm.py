@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.smoke import alarm_check
-from shared.smoke_alarm import check_alarm_notification
+from tooling.smoke import alarm_check
+from tooling.smoke_alarm import check_alarm_notification
 
 ALARM = "ticketguard-dev-job-dead-letters"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ticketguard-dev-high"

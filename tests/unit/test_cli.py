@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import COMMANDS, main
+from tooling.cli import COMMANDS, main
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -13,7 +13,7 @@ import pytest
 
 from shared.api.spec import Operation, load_openapi, match_path, operations
 from shared.api.usage_plans import ApiKey, Throttle, UsagePlan, UsagePlans, load_usage_plans
-from shared.local.gateway import ApiKeyGuard, LocalGateway, TokenBucket, start_in_thread
+from tooling.local.gateway import ApiKeyGuard, LocalGateway, TokenBucket, start_in_thread
 
 KEY = "k" * 24
 METRICS_ONLY_KEY = "m" * 24

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.ml import compile as native
+from training import compile as native
 
 
 @pytest.mark.parametrize(

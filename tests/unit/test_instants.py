@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.api.models import MetricsQuery
-from shared.cli_args import aware_instant
 from shared.errors import ValidationFailed
 from shared.ingest.models import EventListedData
 from shared.instants import EARLIEST, LATEST, Instant, parse_instant
+from tooling.cli_args import aware_instant
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

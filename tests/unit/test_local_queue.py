@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.local.queue import DirectoryQueue, sqs_event
+from tooling.local.queue import DirectoryQueue, sqs_event
 
 
 def test_given_two_messages_when_one_is_in_flight_then_the_next_waits_until_it_is_deleted(

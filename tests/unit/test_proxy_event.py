@@ -15,7 +15,7 @@ import httpx
 from shared.api.proxy_event import rest_proxy_event
 from shared.api.spec import operations
 from shared.api.usage_plans import ApiKey, Throttle, UsagePlan, UsagePlans
-from shared.local.gateway import LocalGateway
+from tooling.local.gateway import LocalGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 PREDICT = "/api/v1/ml/predict/fraud"

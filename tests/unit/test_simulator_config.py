@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.simulator import SimulationConfig
-from shared.simulator.config import EVENTS_PER_ORDER, default_end
+from tooling.simulator import SimulationConfig
+from tooling.simulator.config import EVENTS_PER_ORDER, default_end
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,21 @@
-"""The demo cast (shared.simulator.demo): fixed identities on any day, added beside the simulated world
+"""The demo cast (tooling.simulator.demo): fixed identities on any day, added beside the simulated world
 without moving a single one of its draws, its example tickets unsold, its labels in the last 24 hours."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.simulator.config import SimulationConfig
-from shared.simulator.demo import (
+from tooling.simulator.config import SimulationConfig
+from tooling.simulator.demo import (
     DEMO_BLOCKED_WALLET,
     DEMO_HONEST_WALLET,
     DEMO_NEW_WALLET,
     DEMO_TICKETS,
     add_demo_cast,
 )
-from shared.simulator.generate import generate
-from shared.simulator.labels import Labels, finalize
-from shared.simulator.world import DAY, World
+from tooling.simulator.generate import generate
+from tooling.simulator.labels import Labels, finalize
+from tooling.simulator.world import DAY, World
 
 ORGANIZER = "0x" + "0a" * 20
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from geoip2fast import GeoIP2Fast
 
-from shared.simulator.geo import COUNTRY_LOCATIONS, COUNTRY_NETWORKS, distance_km, far_country, random_ip
+from tooling.simulator.geo import COUNTRY_LOCATIONS, COUNTRY_NETWORKS, distance_km, far_country, random_ip
 
 
 @pytest.fixture(scope="module")

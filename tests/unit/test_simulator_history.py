@@ -1,4 +1,4 @@
-"""The simulator's months before the window (shared/simulator/history.py): honest accounts' sessions
+"""The simulator's months before the window (tooling/simulator/history.py): honest accounts' sessions
 and logins, dated before the window, in their own browser, from their home IPs or their country; the
 window itself unchanged (its digests: tests/integration/test_simulator_fingerprint.py)."""
 
@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.simulator.config import SimulationConfig
-from shared.simulator.generate import generate
-from shared.simulator.history import HISTORY_DAYS
-from shared.simulator.people import REGULAR_KINDS
-from shared.simulator.world import DAY
+from tooling.simulator.config import SimulationConfig
+from tooling.simulator.generate import generate
+from tooling.simulator.history import HISTORY_DAYS
+from tooling.simulator.people import REGULAR_KINDS
+from tooling.simulator.world import DAY
 
 
 def test_honest_accounts_arrive_with_their_recent_sessions() -> None:

@@ -8,12 +8,12 @@ import math
 import pkgutil
 from datetime import UTC, datetime
 
-import shared.simulator.scenarios as scenarios_package
-from shared.simulator import SCENARIO_SHARES, SCENARIOS
-from shared.simulator.config import LEGIT, SimulationConfig
-from shared.simulator.generate import orders_per_scenario
-from shared.simulator.scenario import Scenario
-from shared.simulator.scenarios import SCENARIO_BY_NAME, SCENARIO_TABLE
+import tooling.simulator.scenarios as scenarios_package
+from tooling.simulator import SCENARIO_SHARES, SCENARIOS
+from tooling.simulator.config import LEGIT, SimulationConfig
+from tooling.simulator.generate import orders_per_scenario
+from tooling.simulator.scenario import Scenario
+from tooling.simulator.scenarios import SCENARIO_BY_NAME, SCENARIO_TABLE
 
 
 def test_every_scenario_module_has_its_row_in_the_table() -> None:

@@ -13,13 +13,13 @@ import pytest
 from geoip2fast import GeoIP2Fast
 
 from shared.chain.units import usd_to_wei
-from shared.simulator.config import LEGIT, SimulationConfig
-from shared.simulator.generate import generate
-from shared.simulator.geo import distance_km
-from shared.simulator.labels import Labels, finalize
-from shared.simulator.records import Order
-from shared.simulator.scenarios import SCENARIO_SHARES
-from shared.simulator.world import DAY, World
+from tooling.simulator.config import LEGIT, SimulationConfig
+from tooling.simulator.generate import generate
+from tooling.simulator.geo import distance_km
+from tooling.simulator.labels import Labels, finalize
+from tooling.simulator.records import Order
+from tooling.simulator.scenarios import SCENARIO_SHARES
+from tooling.simulator.world import DAY, World
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 ORGANIZER = "0x" + "0a" * 20

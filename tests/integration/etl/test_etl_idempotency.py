@@ -18,8 +18,8 @@ import pytest
 
 from functions.etl.handler import handler as etl_handler
 from shared.chain.synthetic import SyntheticChain
-from shared.local.gateway import LocalLambdaContext
 from tests.fixtures.etl import IP_FR, IP_GB, IP_JP, T0, Market, address, new_chain
+from tooling.local.gateway import LocalLambdaContext
 
 WEI = 10**15  # 1 USD
 # Columns that say when the ETL last wrote a row rather than what it holds.

@@ -11,10 +11,10 @@ import pytest
 from functions.etl.handler import handler as etl_handler
 from functions.features.handler import handler as features_handler
 from functions.refresh_views.handler import handler as refresh_handler
-from shared.cli import main
 from shared.errors import ValidationFailed
 from shared.jobs.events import parse_job
 from tests.fixtures.etl import T0, Market
+from tooling.cli import main
 
 
 @dataclass

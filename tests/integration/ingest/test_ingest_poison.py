@@ -15,9 +15,9 @@ from shared.ingest.consumer import batch_outcome, consume, message_attributes, q
 from shared.ingest.models import Data, IngestEvent, OrderData, UserData
 from shared.ingest.store import store_events
 from shared.instants import parse_instant
-from shared.local.gateway import LocalLambdaContext
-from shared.local.queue import DirectoryQueue, drain_once
 from tests.fixtures.ingest import event, order, user
+from tooling.local.gateway import LocalLambdaContext
+from tooling.local.queue import DirectoryQueue, drain_once
 
 CONTEXT = LocalLambdaContext("ingest", "test")
 WALLET = "0x" + "ab" * 20

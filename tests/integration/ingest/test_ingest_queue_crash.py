@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
 from shared.db.connection import reset_pool
 from shared.ingest.consumer import consume_record, message_attributes, queued_batch
-from shared.local.gateway import LocalLambdaContext
-from shared.local.queue import DirectoryQueue, drain_once, sqs_event
 from tests.fixtures.ingest import event, user
+from tooling.local.gateway import LocalLambdaContext
+from tooling.local.queue import DirectoryQueue, drain_once, sqs_event
 
 KILLED = 137
 CONTEXT = LocalLambdaContext("ingest", "test")
@@ -30,9 +30,9 @@ _CRASHING_CONSUMER = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from shared.ingest import store
-    from shared.local.queue import DirectoryQueue, drain_once, sqs_event
+    from tooling.local.queue import DirectoryQueue, drain_once, sqs_event
     import functions.ingest.handler as consumer
-    from shared.local.gateway import LocalLambdaContext
+    from tooling.local.gateway import LocalLambdaContext
 
     real, calls = store.apply_group, {"n": 0}
 

@@ -11,14 +11,14 @@ import psycopg
 import pytest
 from botocore.stub import Stubber
 
-from shared.cli import main
 from shared.config import get_settings
 from shared.db.connection import reset_pool
 from shared.ingest.consumer import batch_outcome, message_attributes, queued_batch
-from shared.local.gateway import LocalLambdaContext
-from shared.local.queue import DirectoryQueue, drain_once
-from shared.local.redrive import redrive_aws
 from tests.fixtures.ingest import event, user
+from tooling.cli import main
+from tooling.local.gateway import LocalLambdaContext
+from tooling.local.queue import DirectoryQueue, drain_once
+from tooling.local.redrive import redrive_aws
 
 CONTEXT = LocalLambdaContext("ingest", "test")
 DLQ = "arn:aws:sqs:eu-west-1:123456789012:ticketguard-ingest-dead-letters.fifo"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from shared.livepath.stack import ENVIRONMENT, Stack
-from shared.local.services import LocalServices
+from tooling.livepath.stack import ENVIRONMENT, Stack
+from tooling.local.services import LocalServices
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from shared.livepath.replay import Cell, replay
-from shared.livepath.stack import Stack
+from tooling.livepath.replay import Cell, replay
+from tooling.livepath.stack import Stack
 
 pytestmark = pytest.mark.slow
 
@@ -48,8 +48,8 @@ def test_given_a_small_world_when_replayed_then_each_purchase_is_decided_at_its_
 
 
 def _purchase_times(cell: Cell) -> dict[str, float]:
-    from shared.simulator import SimulationConfig
-    from shared.simulator.run import build_world
+    from tooling.simulator import SimulationConfig
+    from tooling.simulator.run import build_world
 
     config = SimulationConfig(seed=cell.seed, days=cell.days, transactions_per_day=cell.per_day, end=cell.end)
     scored_from = config.end.timestamp() - cell.score_days * 86_400

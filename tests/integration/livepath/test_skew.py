@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from shared.livepath.gate import judge
-from shared.livepath.replay import Cell, replay
-from shared.livepath.stack import Stack
+from tooling.livepath.gate import judge
+from tooling.livepath.replay import Cell, replay
+from tooling.livepath.stack import Stack
 
 pytestmark = pytest.mark.slow
 

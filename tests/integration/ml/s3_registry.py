@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from shared.ml import registry as local_registry
 from shared.model import ARTIFACTS_ROOT
 from shared.model.remote import Registry
+from training import registry as local_registry
 
 BUCKET = "archive"
 REGISTRY = Registry(BUCKET, "models/")

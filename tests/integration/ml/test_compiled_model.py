@@ -16,13 +16,13 @@ import xgboost as xgb
 
 from shared.errors import ConfigurationError, ModelIntegrityError, ValidationFailed
 from shared.features.definitions import FEATURE_NAMES
-from shared.ml import compile as native
-from shared.ml.data import table_from_training_set
-from shared.ml.splits import time_splits
-from shared.ml.synthetic import synthetic_transactions
 from shared.model import clear_model_cache, load_model, resolve_model_dir
 from shared.model.manifest import read_manifest
 from tests.fixtures.ml import require_tool
+from training import compile as native
+from training.data import table_from_training_set
+from training.splits import time_splits
+from training.synthetic import synthetic_transactions
 
 pytestmark = pytest.mark.slow
 

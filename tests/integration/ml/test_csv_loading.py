@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ValidationFailed
-from shared.ml.data import load_csv
+from training.data import load_csv
 
 MESSY = """row,tx_hash,wallet_address,amount,velocity,comment,empty_col,when,is_fraud
 1,0xaa,0x01,10.5,1,hello,,2026-01-01T00:00:00Z,0

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from shared.features.definitions import MODEL_FEATURES
-from shared.ml.sources import DEFAULT_END, LABEL_SETTLING, WARM_UP, build_from_simulation
+from training.sources import DEFAULT_END, LABEL_SETTLING, WARM_UP, build_from_simulation
 
 pytestmark = pytest.mark.slow
 

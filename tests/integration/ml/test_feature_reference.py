@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.ml.reference import MAX_BINS, build_feature_reference, feature_bins
 from shared.model.drift import count_buckets
+from training.reference import MAX_BINS, build_feature_reference, feature_bins
 
 
 def test_given_a_binary_flag_then_it_gets_two_bins_whatever_its_balance() -> None:

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.cli import main as ticketguard
 from shared.errors import ValidationFailed
-from shared.ml import registry
-from shared.ml.data import label_layout, load_csv
-from shared.ml.splits import time_splits
 from tests.fixtures.ml import TINY_GRID, require_tool
+from tooling.cli import main as ticketguard
+from training import registry
+from training.data import label_layout, load_csv
+from training.splits import time_splits
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def public_like(n: int = 1500, seed: int = 3) -> pd.DataFrame:
 @pytest.fixture(autouse=True)
 def _tiny_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's hyperparameter grid cut to one candidate: the suite stays fast, the path is the CLI's."""
-    from shared.ml import train
+    from training import train
 
     fit = train.fit_xgboost
     monkeypatch.setattr(train, "fit_xgboost", lambda *a, grid=None, **k: fit(*a, grid=grid or TINY_GRID, **k))

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from shared.kpis.rates import summarize
-from shared.livepath.gate import judge
-from shared.ml import registry
-from shared.ml.data import table_from_training_set
-from shared.ml.pipeline import TrainOptions, run_training
-from shared.ml.synthetic import synthetic_transactions
 from tests.fixtures.ml import TINY_GRID
+from tooling.livepath.gate import judge
+from training import registry
+from training.data import table_from_training_set
+from training.pipeline import TrainOptions, run_training
+from training.synthetic import synthetic_transactions
 
 
 def _live(directory: Path, fpr_over_report: float, seen: list[Path]) -> dict[str, Any]:

@@ -3,10 +3,10 @@ false-positive rate on validation, among candidates whose AUC-PR is near the bes
 
 from __future__ import annotations
 
-from shared.ml import train
-from shared.ml.data import table_from_training_set
-from shared.ml.splits import time_splits
-from shared.ml.synthetic import synthetic_transactions
+from training import train
+from training.data import table_from_training_set
+from training.splits import time_splits
+from training.synthetic import synthetic_transactions
 
 
 def test_choice_is_the_best_detection_at_the_fpr_budget_among_near_best_auc_pr() -> None:

@@ -15,11 +15,11 @@ from botocore.exceptions import ClientError
 
 from shared.errors import ModelIntegrityError
 from shared.jobs.retrain import publish_step
-from shared.ml import registry as local_registry
-from shared.ml.retrain import upload_version
 from shared.model.manifest import read_manifest
 from shared.model.remote import POINTER, Registry, ServedModel, read_pointer, write_pointer
 from tests.integration.ml.s3_registry import BUCKET, REGISTRY, SHIPPED
+from training import registry as local_registry
+from training.retrain import upload_version
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared.ml.operating import apply_policy, fit_operating_policy, operating_report, wilson
+from training.operating import apply_policy, fit_operating_policy, operating_report, wilson
 
 THRESHOLDS = (0.40, 0.65, 0.85)
 

@@ -18,21 +18,21 @@ import pandas as pd
 import psycopg
 import pytest
 
-from shared.cli import main as ticketguard
 from shared.config import get_settings
 from shared.errors import ValidationFailed
 from shared.features.definitions import SIGNAL_NAMES
 from shared.features.training import LABEL_SETTLING, TRAINING_SET_COLUMNS, build_training_set
 from shared.jobs.retrain import OUTCOME_NAME, RUNS_PREFIX, TRAINING_SET_NAME, write_training_set_csv
-from shared.ml.compile import host_architecture
-from shared.ml.retrain import read_training_set, upload_version
-from shared.ml.synthetic import synthetic_transactions
 from shared.model import ARTIFACTS_ROOT, clear_model_cache, load_model
 from shared.model.manifest import read_manifest
 from shared.model.remote import read_pointer, write_pointer
 from tests.fixtures.etl import T0, Market
 from tests.fixtures.ml import LambdaContext, require_tool
 from tests.integration.ml.s3_registry import BUCKET, REGISTRY, SHIPPED
+from tooling.cli import main as ticketguard
+from training.compile import host_architecture
+from training.retrain import read_training_set, upload_version
+from training.synthetic import synthetic_transactions
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from shared.errors import ValidationFailed
-from shared.ml import defences, evaluate
-from shared.ml.data import LabelledTable, table_from_training_set
-from shared.ml.splits import time_splits
-from shared.ml.synthetic import synthetic_transactions
+from training import defences, evaluate
+from training.data import LabelledTable, table_from_training_set
+from training.splits import time_splits
+from training.synthetic import synthetic_transactions
 
 
 def test_time_splits_train_on_the_past_and_test_on_the_last_week() -> None:

@@ -13,17 +13,17 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from shared.cli import main as ticketguard
 from shared.features.definitions import FEATURE_NAMES
-from shared.ml import compile as native
-from shared.ml import registry
-from shared.ml.data import table_from_training_set
-from shared.ml.pipeline import TrainOptions, run_training
-from shared.ml.splits import time_splits
-from shared.ml.synthetic import synthetic_transactions
 from shared.model import clear_model_cache, load_model
 from shared.model.manifest import read_manifest, sha256_file
 from tests.fixtures.ml import TINY_GRID, require_tool
+from tooling.cli import main as ticketguard
+from training import compile as native
+from training import registry
+from training.data import table_from_training_set
+from training.pipeline import TrainOptions, run_training
+from training.splits import time_splits
+from training.synthetic import synthetic_transactions
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
@@ -143,7 +143,7 @@ def test_poisoned_retraining_is_not_promoted(trained_registry: Path, tmp_path: P
 
 
 def test_a_failed_training_leaves_no_half_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.ml import pipeline
+    from training import pipeline
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("compiler crashed")

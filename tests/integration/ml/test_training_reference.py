@@ -13,9 +13,9 @@ import pytest
 from shared.config import get_settings
 from shared.features.definitions import FEATURE_NAMES
 from shared.jobs.scheduled import model_drift
-from shared.ml.reference import MAX_BINS
 from shared.model.manifest import read_manifest
 from tests.fixtures.drift import live_vectors, store_predictions
+from training.reference import MAX_BINS
 
 pytestmark = pytest.mark.slow
 

@@ -145,9 +145,9 @@ def test_given_a_settled_day_when_the_handler_runs_then_it_emits_the_served_vers
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from functions.model_ops.handler import handler
-    from shared.local.gateway import LocalLambdaContext
     from shared.observability import metrics
     from tests.fixtures.drift import DRIFT_MODEL_VERSION
+    from tooling.local.gateway import LocalLambdaContext
 
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     # Given the served version's decisions of a day that ended 14 days ago: 5 frauds (2 stopped, 1 asked

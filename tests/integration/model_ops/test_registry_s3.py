@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from shared.cli import main as ticketguard
 from shared.config import get_settings
 from shared.jobs.retrain import publish_step
 from shared.model import clear_model_cache, rollout
 from shared.model.remote import ServedModel, read_pointer, write_pointer
 from tests.integration.ml.s3_registry import BUCKET, REGISTRY, archive_bucket
 from tests.integration.model_ops.conftest import CANDIDATE, SERVED
+from tooling.cli import main as ticketguard
 
 
 @pytest.fixture

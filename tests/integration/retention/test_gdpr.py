@@ -13,7 +13,6 @@ import psycopg
 import pytest
 import redis as redis_lib
 
-from shared.cli import main
 from shared.errors import NotFound
 from shared.retention import codec, gdpr
 from shared.retention.job import run_retention
@@ -22,6 +21,7 @@ from shared.retention.shred import key_id_of
 from shared.retention.store import Stores
 from tests.integration.retention.conftest import AGES, AS_OF, seed, wallet
 from tests.integration.retention.conftest import ip as ip_of
+from tooling.cli import main
 
 
 def personal(user: int) -> list[str]:

@@ -11,12 +11,12 @@ import psycopg
 import pytest
 
 from functions.retention.handler import handler
-from shared.cli import main
-from shared.local.gateway import LocalLambdaContext
-from shared.local.schedules import JOBS, scheduled_event
 from shared.retention.policy import POLICIES
 from shared.retention.store import Stores
 from tests.integration.retention.conftest import ARCHIVE, AS_OF, AUDIT, seed
+from tooling.cli import main
+from tooling.local.gateway import LocalLambdaContext
+from tooling.local.schedules import JOBS, scheduled_event
 
 
 @pytest.fixture
@@ -130,14 +130,14 @@ def test_given_more_work_than_20_rounds_when_the_local_timer_runs_retention_then
 ) -> None:
     # Given one-row batches and invocations with time for a few steps each: the seeded rows need more than
     # 20 rounds (a self-invoking chain would be cut by Lambda's recursive-loop detection at about 16)
-    from shared.local import schedules
     from shared.retention.job import dry_run
+    from tooling.local import schedules
 
     monkeypatch.setenv("TG_RETENTION_BATCH_ROWS", "1")
     if max_rounds:
         monkeypatch.setenv("TG_RETENTION_MAX_ROUNDS", str(max_rounds))
     FewStepsContext.created = []
-    monkeypatch.setattr("shared.local.gateway.LocalLambdaContext", FewStepsContext)
+    monkeypatch.setattr("tooling.local.gateway.LocalLambdaContext", FewStepsContext)
     event = schedules.scheduled_event
     monkeypatch.setattr(schedules, "scheduled_event", lambda job, at=None: event(job, AS_OF))
     [job] = [j for j in JOBS if j.function == "retention"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.kpis.rates import summarize
-from shared.livepath.gate import judge
+from tooling.livepath.gate import judge
 
 REPORT = {
     "operating_point": {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.kpis.rates import summarize, wilson
-from shared.livepath.report import markdown, targets
+from tooling.livepath.report import markdown, targets
 
 
 def _rows(scenario: str, decisions: dict[str, int]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.jobs.schedules import SCHEDULES, Schedule, fire_times
-from shared.livepath.timeline import (
+from tooling.livepath.timeline import (
     FACT,
     JOB,
     SCORE,

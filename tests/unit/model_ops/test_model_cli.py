@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import main as ticketguard
 from shared.model.manifest import MANIFEST_NAME
+from tooling.cli import main as ticketguard
 
 
 @pytest.fixture

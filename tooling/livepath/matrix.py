@@ -1,0 +1,176 @@
+"""The live-path matrix (`make bench-detection`): ages x volumes on seeds the served model was not
+trained on, and more seeds at one age and volume; one stack, a fresh database per cell, in sequence
+(on two shared cores a second cell in parallel only competes with the first for PostgreSQL).
+
+ticketguard evaluate matrix [--out DIR] [--ages 7 35 90] [--volumes 200 900 3000] [--seeds 101 102 103]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.errors import ConfigurationError
+from tooling.livepath.stack import ENVIRONMENT
+
+AGES = (7.0, 35.0, 90.0)
+VOLUMES = (200, 900, 3000)
+SEEDS = (101, 102, 103)  # the first is the matrix's; all three at SEED_AGE x SEED_VOLUME
+SEED_AGE, SEED_VOLUME = 35.0, 900
+REPORTS = Path("reports") / "live-path"
+
+
+def cells(ages: tuple[float, ...], volumes: tuple[int, ...], seeds: tuple[int, ...]) -> list[Any]:
+    from tooling.livepath.replay import Cell
+
+    grid = [Cell(seed=seeds[0], days=age, per_day=volume) for age in ages for volume in volumes]
+    extra = [Cell(seed=seed, days=SEED_AGE, per_day=SEED_VOLUME) for seed in seeds[1:]]
+    # Cheapest first (volume, then age): a run cut short has the most cells.
+    return sorted(grid + extra, key=lambda c: (c.per_day, c.days, c.seed))
+
+
+def served_report(model_dir: Path | None = None) -> tuple[str, dict[str, Any]]:
+    """(version, report.json) of the model the handlers will serve."""
+    from shared.model import resolve_model_dir
+
+    directory = model_dir or resolve_model_dir()
+    report = directory / "report.json"
+    if not report.exists():
+        raise ConfigurationError(f"{directory} has no report.json: the live path is judged beside it")
+    data: dict[str, Any] = json.loads(report.read_text())
+    return str(data.get("version") or directory.name), data
+
+
+def training_seeds(report: dict[str, Any]) -> set[int]:
+    """The simulator seeds the model's training data came from (its report's training source: a
+    record with `seed`, or the summary line that names it)."""
+    source = report.get("training_source")
+    if isinstance(source, dict) and isinstance(source.get("seed"), int):
+        return {int(source["seed"])}
+    return {int(seed) for seed in re.findall(r"\bseed (\d+)", json.dumps(source))}
+
+
+def run_matrix(
+    planned: list[Any],
+    *,
+    model_dir: Path | None = None,
+    say: Callable[[str], None] = print,
+    after_cell: Callable[[dict[str, Any]], object] | None = None,
+    done: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Every cell replayed; the matrix as the report's JSON."""
+    from tooling.livepath.replay import replay
+    from tooling.livepath.report import cell_lines
+    from tooling.livepath.stack import stack
+
+    version, report = served_report(model_dir)
+    used = training_seeds(report)
+    clash = sorted({cell.seed for cell in planned} & used)
+    if clash:
+        raise ConfigurationError(f"seed(s) {clash} trained model {version}: evaluate it on others")
+    began = time.perf_counter()
+    load_before = os.getloadavg()
+    results: list[dict[str, Any]] = []
+    kept = {_key(r["cell"]): r for r in done or [] if r.get("model_version") == version}
+    with stack() as made:
+        for n, cell in enumerate(planned, start=1):
+            if (earlier := kept.get(_key(asdict(cell)))) is not None:
+                say(f"[{n}/{len(planned)}] {cell.name}: kept from the earlier run (--resume)")
+                results.append(earlier)
+                continue
+            say(f"[{n}/{len(planned)}] {cell.name} ...")
+            with made.cell_database() as url:
+                result = replay(cell, url, progress=say).as_dict()
+            results.append(result)
+            for line in cell_lines(result):
+                say(line)
+            say(f"  ({result['seconds']['total']:.0f} s; matrix so far {time.perf_counter() - began:.0f} s)")
+            if after_cell is not None:
+                after_cell(_matrix(version, report, used, results, began, load_before, len(planned)))
+    return _matrix(version, report, used, results, began, load_before, len(planned))
+
+
+def _key(cell: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        cell["seed"],
+        float(cell["days"]),
+        cell["per_day"],
+        float(cell["score_days"]),
+        float(cell["post_every_s"]),
+    )
+
+
+def _matrix(
+    version: str,
+    report: dict[str, Any],
+    used: set[int],
+    results: list[dict[str, Any]],
+    began: float,
+    load_before: tuple[float, float, float],
+    planned: int,
+) -> dict[str, Any]:
+    return {
+        "model_version": version,
+        "offline": {
+            "training_source": report.get("training_source"),
+            "training_seeds": sorted(used),
+            "bands": (report.get("operating_point") or {}).get("bands"),
+            "per_scenario": (report.get("operating_point") or {}).get("per_scenario"),
+        },
+        "cells": results,
+        "run": {
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - began, 1),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
+            "cells_planned": planned,
+            "cells_done": len(results),
+            "cell_seconds_sum": round(sum(r["seconds"]["total"] for r in results), 1),
+        },
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticketguard evaluate matrix", description=__doc__)
+    parser.add_argument("--ages", type=float, nargs="+", default=list(AGES), help="days of marketplace")
+    parser.add_argument("--volumes", type=int, nargs="+", default=list(VOLUMES), help="purchases a day")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="the simulator's seeds")
+    parser.add_argument("--model-dir", type=Path, help="the model to serve (default: the registry's CURRENT)")
+    parser.add_argument("--out", type=Path, help=f"report directory (default {REPORTS}/<version>)")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the cells the report directory already has (same model)"
+    )
+    return parser
+
+
+def matrix_cli(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.update(ENVIRONMENT)
+    if args.model_dir:
+        os.environ["TG_MODEL_DIR"] = str(args.model_dir.resolve())
+    from tooling.livepath.report import write_report
+
+    planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds))
+    version, _ = served_report(args.model_dir)
+    out = args.out or REPORTS / version
+    earlier = out / "report.json"
+    done = json.loads(earlier.read_text())["cells"] if args.resume and earlier.exists() else None
+    matrix = run_matrix(
+        planned,
+        done=done,
+        model_dir=args.model_dir,
+        say=lambda line: print(line, flush=True),
+        after_cell=lambda partial: write_report(partial, out),  # a run cut short keeps its cells
+    )
+    for line in write_report(matrix, out):
+        print(line, flush=True)
+    return 0
