@@ -152,9 +152,9 @@ templates-snapshot: $(VENV)/.installed
 	$(PY) infra/snapshot_templates.py $(TEMPLATES_DIR)
 
 # The monthly cost of dev and prod at the spec's traffic, priced from the synthesized templates
-# (infra/cost_report.py; unit prices in infra/cost_prices.py): prints it and rewrites README's table.
+# (infra/cost_report.py; unit prices in infra/cost_prices.py): prints it and rewrites docs/deploy.md's table.
 cost: $(VENV)/.installed
-	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) infra/cost_report.py --write-readme README.md
+	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) infra/cost_report.py --write-readme docs/deploy.md
 
 cfn-lint: synth
 	@mkdir -p reports

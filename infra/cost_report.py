@@ -2,7 +2,7 @@
 
     python infra/cost_report.py                               # synthesize dev and prod, print the table
     python infra/cost_report.py --templates build/templates   # price `make templates-snapshot`'s output
-    python infra/cost_report.py --write-readme README.md      # rewrite the README's generated block
+    python infra/cost_report.py --write-readme docs/deploy.md  # rewrite the deploy page's generated block
     make cost                                                 # the last one
 
 Every quantity is read from the templates (instance classes, Multi-AZ, storage, node counts, endpoints
@@ -10,7 +10,7 @@ and their AZs, NAT gateways, functions' memory and architecture, schedules, WAF 
 dashboards, secrets, keys, log groups); usage comes from `Traffic` and unit prices from `PRICES`
 (infra/cost_prices.py: eu-west-1 list prices written down by hand, not fetched). Every resource type
 of the templates is either priced (infra/cost_model.py) or listed as free with the reason (a test holds
-it so). The README's cost table is this script's output (`make cost` rewrites its marked block).
+it so). The deploy page's cost table (docs/deploy.md) is this script's output (`make cost` rewrites its marked block).
 """
 
 from __future__ import annotations

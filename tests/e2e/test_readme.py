@@ -98,8 +98,8 @@ def _model_version() -> str:
 
 
 def _readme_blocks() -> list[str]:
-    blocks = readme.blocks(readme.README.read_text())
-    assert len(blocks) >= 2, "the README's `bash readme-test` blocks are gone"
+    blocks = readme.blocks(readme.documents_text())
+    assert len(blocks) >= 2, "the README's and docs' `bash readme-test` blocks are gone"
     return blocks
 
 
@@ -166,8 +166,9 @@ def test_given_the_readme_then_its_first_example_block_is_what_make_run_prints()
 
 
 def _code_text() -> str:
-    """The README's code: fenced blocks and inline code spans (prose like "make sure" is not a target)."""
-    text = readme.README.read_text()
+    """The README's and docs' code: fenced blocks and inline code spans (prose like "make sure" is not a
+    target)."""
+    text = readme.documents_text()
     fenced = re.findall(r"^```[^\n]*\n(.*?)^```$", text, re.S | re.M)
     prose = re.sub(r"^```[^\n]*\n.*?^```$", "", text, flags=re.S | re.M)
     return "\n".join(fenced + re.findall(r"`([^`\n]+)`", prose))

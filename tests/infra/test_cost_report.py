@@ -1,5 +1,5 @@
 """What it costs (issue 10 item 5): the cost script prices the synthesized templates, every resource
-type of them is priced or explained free, and the README's table is the script's output."""
+type of them is priced or explained free, and docs/deploy.md's table is the script's output."""
 
 from __future__ import annotations
 
@@ -88,10 +88,10 @@ def test_given_a_templates_snapshot_when_the_script_runs_then_it_prints_the_tabl
     assert "old" not in written and written.endswith(f"{END}\n\nafter\n") and printed.strip() in written
 
 
-def test_given_the_readme_then_its_cost_table_is_the_scripts_output(dev_synth, prod_synth):
+def test_given_the_deploy_page_then_its_cost_table_is_the_scripts_output(dev_synth, prod_synth):
     # The table is generated, not typed: `make cost` rewrites the block when the templates change
     block = render_markdown(
         {"dev": monthly_costs(dev_synth.templates), "prod": monthly_costs(prod_synth.templates)}
     )
-    readme = (ROOT / "README.md").read_text()
-    assert replace_block(readme, block) == readme, "README's cost table is stale: run `make cost`"
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    assert replace_block(page, block) == page, "docs/deploy.md's cost table is stale: run `make cost`"

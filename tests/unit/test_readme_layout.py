@@ -39,3 +39,27 @@ def test_given_the_readme_capability_table_when_read_then_every_file_it_names_ex
             candidates = [path]
         missing += [c for c in candidates if not (ROOT / c).exists()]
     assert missing == []
+
+
+README_MAX_LINES = 200  # an entry a newcomer reads top to bottom; the reference lives in docs/
+
+
+def test_given_the_readme_then_it_stays_an_entry_of_at_most_200_lines() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines: move reference into docs/"
+
+
+def test_given_the_readme_and_docs_then_every_relative_link_names_a_file_that_exists() -> None:
+    # Given the README and every page under docs/ (pages moved there must not keep links relative to root)
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    broken = []
+    for document in documents:
+        for target in re.findall(r"\]\(([^)\s]+)\)", document.read_text()):
+            if target.startswith(("http://", "https://", "mailto:", "#")):
+                continue
+            path = target.split("#", 1)[0]
+            # Then each resolves from the document's own folder
+            if path and not (document.parent / path).exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target}")
+    assert len(documents) >= 6
+    assert broken == []

@@ -1,4 +1,4 @@
-"""The curl examples `ticketguard run` prints, which the README shows verbatim (section "Scoring API",
+"""The curl examples `ticketguard run` prints, which the README shows verbatim (section "Try it",
 for http://127.0.0.1:3000; tests/e2e/test_readme.py holds them equal and runs them).
 
 They use the fixed demo cast that the seeding creates (tooling.simulator.demo), so they give the same

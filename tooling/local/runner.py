@@ -206,7 +206,7 @@ def cli(argv: list[str]) -> int:
                 + ", ".join(f"{job.name} every {scheduler.interval(job):g} s" for job in scheduler.jobs)
             )
         base_url = f"http://{args.host}:{args.port}"
-        _say(f"\nThe README's examples (section Scoring API), for {base_url}:\n")
+        _say(f"\nThe README's examples (section Try it), for {base_url}:\n")
         _say(examples(base_url) + "\n")
         _announce_when_listening(args.host, args.port, base_url, started)
         try:
