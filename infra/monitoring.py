@@ -22,12 +22,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.alarms import paging_alarm
+from infra.aws_metrics import api_metric, lambda_metric, postgres_metric, redis_metric, waf_blocked_requests
 from infra.config import EnvironmentConfig
 from infra.metrics_catalogue import load_catalogue
 
 CATALOGUE = load_catalogue()
 NAMESPACE = CATALOGUE.namespace
 SETTLED_CONFUSION = "Confusion matrix, settled 24 h (served version)"
+SCORING = "Scoring: latency p95 (ms) / degraded and fail-open decisions"
 
 
 def app_metric(
@@ -98,79 +100,72 @@ class Monitoring(Construct):
         the log groups, the jobs' dead-letter queue): a name is no cross-stack export, so the service
         stack stays free to replace what this stack watches."""
         super().__init__(scope, construct_id)
-        thresholds = config.alarms
-
-        def lambda_metric(function: str, name: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/Lambda",
-                metric_name=name,
-                dimensions_map={"FunctionName": function},
-                statistic="Sum",
-                period=Duration.minutes(5),
-                label=label,
-            )
-
-        def api_metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ApiGateway",
-                metric_name=name,
-                dimensions_map={"ApiName": api_name, "Stage": stage_name},
-                statistic=statistic,
-                period=period,
-            )
-
-        def waf_blocked_requests(rule: str, period: Duration, label: str | None = None) -> cloudwatch.Metric:
-            """Requests the web ACL blocked, by one rule or by all (`ALL`)."""
-            return cloudwatch.Metric(
-                namespace="AWS/WAFV2",
-                metric_name="BlockedRequests",
-                dimensions_map={"WebACL": web_acl_name, "Rule": rule, "Region": config.region},
-                statistic="Sum",
-                period=period,
-                label=label,
-            )
-
-        def postgres_metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/RDS",
-                metric_name=name,
-                dimensions_map={"DBInstanceIdentifier": db_instance_identifier},
-                statistic=statistic,
-            )
-
-        latency_p95 = api_metric("Latency", "p95", Duration.minutes(5))
+        self._config = config
+        self._thresholds = config.alarms
+        self._topics = topics
+        self._api_name = api_name
+        self._stage_name = stage_name
+        self._functions = functions
+        self._function_log_groups = function_log_groups
+        self._access_log_group = access_log_group
+        self._waf_log_group = waf_log_group
+        self._web_acl_name = web_acl_name
+        self._db_instance_identifier = db_instance_identifier
+        self._redis_replication_group_id = redis_replication_group_id
+        self._dead_letters_queue = dead_letters_queue
+        self._latency_p95 = api_metric(api_name, stage_name, "Latency", "p95", Duration.minutes(5))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._build_spec_alarms()
+        self._build_operations_alarms()
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"ticketguard-{config.name}",
+            default_interval=Duration.hours(24),
+        )
+        self._build_kpi_section()
+        self._build_fraud_section()
+        self._build_traffic_section()
+        self._build_model_section()
+        self._build_health_section()
+        self._build_security_section()
 
-        def alarm(
-            name: str,
-            severity: str,
-            *,
-            alarm_description: str,
-            metric: cloudwatch.IMetric,
-            threshold: float,
-            evaluation_periods: int = 1,
-            datapoints_to_alarm: int | None = None,
-            comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        ) -> cloudwatch.Alarm:
-            """An alarm that pages the severity's topic (infra/alarms.py). Most fire on one period above
-            their threshold (the defaults)."""
-            created = paging_alarm(
-                self,
-                name,
-                environment=config.name,
-                name=name,
-                description=alarm_description,
-                metric=metric,
-                threshold=threshold,
-                topic=topics[severity],
-                comparison=comparison_operator,
-                evaluation_periods=evaluation_periods,
-                datapoints_to_alarm=datapoints_to_alarm,
-            )
-            self.alarms[name] = created
-            return created
+    # Alarms.
 
-        alarm(
+    def _alarm(
+        self,
+        name: str,
+        severity: str,
+        *,
+        alarm_description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        comparison_operator: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    ) -> cloudwatch.Alarm:
+        """An alarm that pages the severity's topic (infra/alarms.py). Most fire on one period above
+        their threshold (the defaults)."""
+        created = paging_alarm(
+            self,
+            name,
+            environment=self._config.name,
+            name=name,
+            description=alarm_description,
+            metric=metric,
+            threshold=threshold,
+            topic=self._topics[severity],
+            comparison=comparison_operator,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+        )
+        self.alarms[name] = created
+        return created
+
+    def _build_spec_alarms(self) -> None:
+        """Spec 4.2's fraud-rate, latency and drift alerts, and issue 17's detection drop."""
+        thresholds = self._thresholds
+        self._alarm(
             "fraud-rate-spike",
             "high",
             alarm_description=f"Fraud rate > {thresholds.fraud_rate_percent}% for 10 min (spec 4.2): check the live feed, consider raising thresholds",
@@ -179,21 +174,21 @@ class Monitoring(Construct):
             evaluation_periods=thresholds.fraud_rate_periods,
             datapoints_to_alarm=thresholds.fraud_rate_periods,
         )
-        alarm(
+        self._alarm(
             "api-latency-high",
             "medium",
             alarm_description=f"API p95 latency > {thresholds.api_latency_p95_ms} ms for 5 min (spec 4.2)",
-            metric=latency_p95,
+            metric=self._latency_p95,
             threshold=thresholds.api_latency_p95_ms,
         )
-        alarm(
+        self._alarm(
             "model-drift",
             "medium",
             alarm_description=f"Feature drift KL > {thresholds.model_drift_kl} (spec 4.2): schedule a retraining",
             metric=app_metric("ModelDriftKL", "Maximum", Duration.hours(1), on="model-drift"),
             threshold=thresholds.model_drift_kl,
         )
-        alarm(
+        self._alarm(
             "model-detection-drop",
             "medium",
             alarm_description="Fraud detection rate down more than 10% against the served version's baseline "
@@ -201,10 +196,13 @@ class Monitoring(Construct):
             metric=app_metric("ModelDetectionDrop", "Maximum", Duration.hours(1), on="model-detection-drop"),
             threshold=10,
         )
-        alarm(
+
+    def _build_operations_alarms(self) -> None:
+        """The failed-admin-MFA alert (spec 4.2) and the jobs' dead letters."""
+        self._alarm(
             "failed-admin-mfa",
             "critical",
-            alarm_description=f">= {thresholds.failed_admin_mfa} failed admin MFA in 5 min (spec 4.2): lock the account",
+            alarm_description=f">= {self._thresholds.failed_admin_mfa} failed admin MFA in 5 min (spec 4.2): lock the account",
             # Two sources: the Cognito auth-event metric filter (no dimension) and any function that
             # records a failed admin MFA (EMF, service dimension).
             metric=cloudwatch.MathExpression(
@@ -216,40 +214,32 @@ class Monitoring(Construct):
                 label="FailedAdminMfa",
                 period=Duration.minutes(5),
             ),
-            threshold=thresholds.failed_admin_mfa,
+            threshold=self._thresholds.failed_admin_mfa,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
-        alarm(
+        self._alarm(
             "job-dead-letters",
             "high",
             alarm_description="A scheduled job failed after its retries (message in the jobs dead-letter queue)",
             metric=cloudwatch.Metric(
                 namespace="AWS/SQS",
                 metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions_map={"QueueName": dead_letters_queue},
+                dimensions_map={"QueueName": self._dead_letters_queue},
                 statistic="Maximum",
                 period=Duration.minutes(5),
             ),
             threshold=0,
         )
 
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            dashboard_name=f"ticketguard-{config.name}",
-            default_interval=Duration.hours(24),
-        )
-        score_logs = [function_log_groups[name] for name in ("score",) if name in function_log_groups]
-        all_function_logs = list(function_log_groups.values())
+    # The dashboard, one section per method.
 
-        scoring = "Scoring: latency p95 (ms) / degraded and fail-open decisions"
+    def _section(self, title: str, *widgets: cloudwatch.IWidget) -> None:
+        """A full-width heading row, then the section's widgets in one row."""
+        self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## {title}", width=24, height=1))
+        self.dashboard.add_widgets(*widgets)
 
-        def section(title: str, *widgets: cloudwatch.IWidget) -> None:
-            """A full-width heading row, then the section's widgets in one row."""
-            self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## {title}", width=24, height=1))
-            self.dashboard.add_widgets(*widgets)
-
-        section(
+    def _build_kpi_section(self) -> None:
+        self._section(
             "1. Key performance indicators",
             cloudwatch.SingleValueWidget(
                 title="Transactions / hour",
@@ -263,14 +253,16 @@ class Monitoring(Construct):
                 metrics=[app_metric("FraudRate", "Average", on="Fraud rate (%)")],
                 width=6,
             ),
-            cloudwatch.SingleValueWidget(title="API latency p95 (ms)", metrics=[latency_p95], width=6),
+            cloudwatch.SingleValueWidget(title="API latency p95 (ms)", metrics=[self._latency_p95], width=6),
             cloudwatch.SingleValueWidget(
                 title="Revenue / hour (USD)",
                 metrics=[app_metric("RevenueUsd", "Sum", Duration.hours(1), on="Revenue / hour (USD)")],
                 width=6,
             ),
         )
-        section(
+
+    def _build_fraud_section(self) -> None:
+        self._section(
             "2. Real-time fraud detection",
             cloudwatch.GraphWidget(
                 title="Fraud score distribution",
@@ -289,6 +281,9 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        score_logs = [
+            self._function_log_groups[name] for name in ("score",) if name in self._function_log_groups
+        ]
         if score_logs:
             self.dashboard.add_widgets(
                 cloudwatch.LogQueryWidget(
@@ -304,12 +299,15 @@ class Monitoring(Construct):
                     height=6,
                 )
             )
-        section(
+
+    def _build_traffic_section(self) -> None:
+        self._section(
             "3. API rate limiting and traffic",
             cloudwatch.GraphWidget(
                 title="Requests per minute",
                 left=[
-                    api_metric(name, "Sum", Duration.minutes(1)) for name in ("Count", "4XXError", "5XXError")
+                    api_metric(self._api_name, self._stage_name, name, "Sum", Duration.minutes(1))
+                    for name in ("Count", "4XXError", "5XXError")
                 ],
                 width=8,
             ),
@@ -323,18 +321,26 @@ class Monitoring(Construct):
                         label="application limiter",
                         on="Rate-limit violations",
                     ),
-                    waf_blocked_requests("RatePerIp", Duration.minutes(1), label="WAF rate rule"),
+                    waf_blocked_requests(
+                        self._web_acl_name,
+                        self._config.region,
+                        "RatePerIp",
+                        Duration.minutes(1),
+                        label="WAF rate rule",
+                    ),
                 ],
                 width=8,
             ),
             cloudwatch.LogQueryWidget(
                 title="Top 5 IPs (last period)",
-                log_group_names=[access_log_group],
+                log_group_names=[self._access_log_group],
                 query_lines=["stats count(*) as requests by ip", "sort requests desc", "limit 5"],
                 width=8,
             ),
         )
-        section(
+
+    def _build_model_section(self) -> None:
+        self._section(
             "4. Model performance",
             cloudwatch.GraphWidget(
                 title="Confusion matrix (24 h)",
@@ -361,7 +367,7 @@ class Monitoring(Construct):
                     )
                 ],
                 left_annotations=[
-                    cloudwatch.HorizontalAnnotation(value=thresholds.model_drift_kl, label="retrain")
+                    cloudwatch.HorizontalAnnotation(value=self._thresholds.model_drift_kl, label="retrain")
                 ],
                 width=6,
             ),
@@ -372,17 +378,20 @@ class Monitoring(Construct):
                 width=6,
             ),
         )
-        section(
+
+    def _build_health_section(self) -> None:
+        functions = self._functions
+        self._section(
             "5. System health",
             cloudwatch.AlarmStatusWidget(
                 title="Service status (alarms)", alarms=list(self.alarms.values()), width=6
             ),
             cloudwatch.GraphWidget(
-                title=scoring,
-                left=[app_metric("ScoringLatency", "p95", Duration.minutes(5), on=scoring)],
+                title=SCORING,
+                left=[app_metric("ScoringLatency", "p95", Duration.minutes(5), on=SCORING)],
                 right=[
-                    app_metric("DegradedScoring", "Sum", on=scoring),
-                    app_metric("FailOpenDecisions", "Sum", on=scoring),
+                    app_metric("DegradedScoring", "Sum", on=SCORING),
+                    app_metric("FailOpenDecisions", "Sum", on=SCORING),
                 ],
                 width=6,
             ),
@@ -394,25 +403,29 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="PostgreSQL",
-                left=[postgres_metric(name, "Average") for name in ("CPUUtilization", "DatabaseConnections")],
-                right=[postgres_metric(name, "Minimum") for name in ("FreeableMemory", "FreeStorageSpace")],
+                left=[
+                    postgres_metric(self._db_instance_identifier, name, "Average")
+                    for name in ("CPUUtilization", "DatabaseConnections")
+                ],
+                right=[
+                    postgres_metric(self._db_instance_identifier, name, "Minimum")
+                    for name in ("FreeableMemory", "FreeStorageSpace")
+                ],
                 width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Redis",
                 left=[
-                    cloudwatch.Metric(
-                        namespace="AWS/ElastiCache",
-                        metric_name=name,
-                        dimensions_map={"ReplicationGroupId": redis_replication_group_id},
-                        statistic="Average",
-                    )
+                    redis_metric(self._redis_replication_group_id, name)
                     for name in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage", "CurrConnections")
                 ],
                 width=6,
             ),
         )
-        section(
+
+    def _build_security_section(self) -> None:
+        all_function_logs = list(self._function_log_groups.values())
+        self._section(
             "6. Security events (SIEM feed)",
             cloudwatch.GraphWidget(
                 title="Failed admin MFA / WAF blocks",
@@ -426,12 +439,14 @@ class Monitoring(Construct):
                     ),
                     cognito_failed_admin_mfa(label="Cognito", on="Failed admin MFA / WAF blocks"),
                 ],
-                right=[waf_blocked_requests("ALL", Duration.minutes(5))],
+                right=[
+                    waf_blocked_requests(self._web_acl_name, self._config.region, "ALL", Duration.minutes(5))
+                ],
                 width=8,
             ),
             cloudwatch.LogQueryWidget(
                 title="Security events by severity",
-                log_group_names=all_function_logs or [access_log_group],
+                log_group_names=all_function_logs or [self._access_log_group],
                 query_lines=[
                     "fields @timestamp, severity, event_type, message",
                     "filter ispresent(event_type) and ispresent(severity)",
@@ -442,7 +457,7 @@ class Monitoring(Construct):
             ),
             cloudwatch.LogQueryWidget(
                 title="WAF blocks (live)",
-                log_group_names=[waf_log_group],
+                log_group_names=[self._waf_log_group],
                 query_lines=[
                     "fields @timestamp, httpRequest.clientIp, terminatingRuleId, httpRequest.uri",
                     "filter action = 'BLOCK'",
