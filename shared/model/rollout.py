@@ -15,7 +15,7 @@ through `ticketguard model ...` (training/model_cli.py): no HTTP route changes t
 
 The same code locally and in AWS: only the store differs (LocalStore, S3Store). Functions re-read the
 pointer files at most every Settings.model_registry_ttl_s (AWS, in the background: shared.model.remote);
-the scoring path asks `candidate()` at most once a second (shared.scoring.rollout.CandidateMemo), which
+the scoring path asks `candidate()` at most once a second (shared.scoring.models.ServedModels), which
 reads a registry directory's ROLLOUT.json then.
 """
 

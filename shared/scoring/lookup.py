@@ -1,29 +1,33 @@
-"""The scoring request's state and its reads and writes: the per-request Redis session and time
-budget, the one lookup (stored prediction, wallet->user link, blocklists) with its cache, and the
-stored predictions (idempotency on transaction_id)."""
+"""Admission: what is known about a purchase before it is scored, and whether it may be.
+
+One Redis round trip reads the cached wallet->user link and the blocklist verdicts for the wallet and
+the IP (one MGET), with the purchase's feature read queued on the same trip (shared.cache.roundtrip);
+one PostgreSQL query answers a stored prediction for this transaction_id (idempotency) and whatever
+the cache missed; the cache fill rides on the rate-limit script's round trip. A new blocklist entry
+applies within the cache's 30 s.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 import redis
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.cache import keys
-from shared.cache.clients import mark_redis_down, mark_redis_up
 from shared.cache.roundtrip import RoundTrip
-from shared.config import Settings
-from shared.errors import Conflict, DependencyUnavailable
-from shared.observability import logger
-from shared.scoring.types import Decision, PredictRequest, PredictResponse, RateLimitMode, Reason
+from shared.errors import RateLimited, TicketGuardError
+from shared.features.realtime import PrefetchedRead, ScoringContext
+from shared.ratelimit import RateLimiter
+from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
+from shared.scoring import telemetry
+from shared.scoring.ports import FeatureStore
+from shared.scoring.predictions import PREDICTION_COLUMNS
+from shared.scoring.session import Attempt
+from shared.scoring.types import PredictRequest, Reason
 
 
 @dataclass
@@ -33,91 +37,53 @@ class Lookup:
     wallet_blocked: bool
     ip_blocked: bool
 
-
-class RedisSession:
-    """Redis for one request: the first failure turns it off for the rest of the request."""
-
-    def __init__(self, client: redis.Redis | None) -> None:
-        self.client = client
-        self.failed = client is None
-        self.limits: RateLimitMode = "exact"
-
-    def run(self, action: Callable[[redis.Redis], Any]) -> Any:
-        if self.client is None:
-            return None
-        try:
-            result = action(self.client)
-        except (redis.RedisError, OSError) as exc:
-            logger.warning("redis unavailable, continuing on PostgreSQL", extra={"error": type(exc).__name__})
-            mark_redis_down()
-            self.client = None
-            self.failed = True
-            return None
-        mark_redis_up()
-        return result
+    @property
+    def blocked_by(self) -> Reason | None:
+        if self.wallet_blocked:
+            return Reason.BLOCKLIST_WALLET
+        return Reason.BLOCKLIST_IP if self.ip_blocked else None
 
 
-class Budget:
-    """Settings.request_timeout_s for the whole request, counted from its arrival (the caller's
-    `deadline`: API Gateway's request time, capped by what Lambda's context has left), not from the
-    moment a server thread picked it up: checked before each PostgreSQL step, and the pool wait never
-    exceeds what is left. With each statement capped by the statement timeout and Redis by its socket
-    timeout, no request outlives the budget by more than one statement."""
-
-    def __init__(self, started: float, settings: Settings, deadline: float | None = None) -> None:
-        own = started + settings.request_timeout_s
-        self.deadline = own if deadline is None else min(own, deadline)
-        self.total_s = settings.request_timeout_s
-        self.pool_wait_s = settings.db_connect_timeout_s
-
-    def pool_timeout(self, step: str) -> float:
-        remaining = self.deadline - time.perf_counter()
-        if remaining <= 0:
-            raise DependencyUnavailable(f"the request used its {self.total_s:g} s budget before {step}")
-        return min(self.pool_wait_s, remaining)
+UNKNOWN = Lookup(existing=None, user_id=None, wallet_blocked=False, ip_blocked=False)
 
 
-def hash_ip(ip: str | None, salt: str) -> str | None:
-    return hashlib.sha256(f"{salt}:{ip}".encode()).hexdigest() if ip else None
+@dataclass
+class Prefetch:
+    """The purchase's feature context, built up front so its read can share the cache read's round
+    trip; `handle` is the queued read (None: not queued, or Redis did not answer)."""
+
+    context: ScoringContext
+    handle: PrefetchedRead | None = None
 
 
-PREDICTION_COLUMNS = (
-    "transaction_id, wallet_address, ticket_id, price_paid, fraud_score, decision, confidence, "
-    "top_features, model_version, reason, degraded, created_at"
-)
+@dataclass
+class Admission:
+    found: Lookup
+    prefetch: Prefetch | None
 
 
-def lookup(
-    pool: ConnectionPool,
-    request: PredictRequest,
-    ip: str | None,
-    cached: dict[str, str | None],
-    budget: Budget,
-) -> Lookup:
-    need_user = cached["user"] is None
-    need_wallet_bl = cached["wallet_bl"] is None
-    need_ip_bl = ip is not None and cached["ip_bl"] is None
-    live = "(expires_at IS NULL OR expires_at > now())"
-    sql = f"""
-        SELECT
-          (SELECT row_to_json(p) FROM (SELECT {PREDICTION_COLUMNS} FROM intel.fraud_predictions
-                                       WHERE transaction_id = %(txn)s) p) AS existing,
-          {"(SELECT user_id FROM intel.wallets WHERE address = %(wallet)s)" if need_user else "NULL::bigint"} AS user_id,
-          {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'wallet' AND value = %(wallet)s AND {live})" if need_wallet_bl else "NULL::boolean"} AS wallet_blocked,
-          {f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value::cidr >>= %(ip)s::inet AND {live})" if need_ip_bl else "NULL::boolean"} AS ip_blocked
-    """
-    params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
-    with pool.connection(timeout=budget.pool_timeout("the lookup")) as conn:
-        row = conn.execute(sql, params).fetchone()
-    assert row is not None
-    existing, user_id, wallet_blocked, ip_blocked = row
-    if not need_user:
-        user_id = int(cached["user"]) if cached["user"] else None
-    if not need_wallet_bl:
-        wallet_blocked = cached["wallet_bl"] == "1"
-    if not need_ip_bl:
-        ip_blocked = cached["ip_bl"] == "1"
-    return Lookup(existing, user_id, bool(wallet_blocked), bool(ip_blocked))
+def admit(attempt: Attempt, pool: ConnectionPool, features: FeatureStore, limiter: RateLimiter) -> Admission:
+    """The lookup, the cache fill and the limits (RateLimited when one is full)."""
+    request, ip = attempt.request, attempt.ip
+    prefetch = _prefetch(attempt, features)
+    queue_more = None if prefetch is None else partial(_queue_prefetch, prefetch, features)
+    cached = read_cache(attempt, queue_more)
+    found = lookup(pool, attempt, cached)
+    enforce_limits(limiter, attempt, found, cache_fill(request.wallet_address, ip, cached, found))
+    return Admission(found, prefetch)
+
+
+def _prefetch(attempt: Attempt, features: FeatureStore) -> Prefetch | None:
+    """A read only: wasted, harmlessly, on a replay, a blocked or a rate-limited request. A context the
+    feature layer refuses is left to be refused where it always was, after those checks."""
+    try:
+        return Prefetch(features.context(attempt.request, attempt.ip, attempt.now))
+    except TicketGuardError:
+        return None
+
+
+def _queue_prefetch(prefetch: Prefetch, features: FeatureStore, trip: RoundTrip) -> None:
+    prefetch.handle = features.queue_read(prefetch.context, trip)
 
 
 def cache_keys(wallet: str, ip: str | None) -> list[str]:
@@ -129,24 +95,60 @@ def _decoded(values: Any) -> list[str | None]:
 
 
 def read_cache(
-    session: RedisSession,
-    wallet: str,
-    ip: str | None,
-    queue_more: Callable[[RoundTrip], object] | None = None,
+    attempt: Attempt, queue_more: Callable[[RoundTrip], object] | None = None
 ) -> dict[str, str | None]:
     """The cached lookups (one MGET); `queue_more` adds the caller's reads to the same round trip
     (their replies reach the handles it keeps, an exception reply left for their reader to handle)."""
+    names = cache_keys(attempt.request.wallet_address, attempt.ip)
 
     def read(client: redis.Redis) -> list[str | None]:
         trip = RoundTrip(client)
-        cached = trip.queue(lambda pipe: pipe.mget(cache_keys(wallet, ip)), parse=_decoded)
+        cached = trip.queue(lambda pipe: pipe.mget(names), parse=_decoded)
         if queue_more is not None:
             queue_more(trip)
         trip.execute()
         return cached.result()
 
-    values = session.run(read) or [None, None, None]
+    values = attempt.session.run(read) or [None, None, None]
     return {"user": values[0], "wallet_bl": values[1], "ip_bl": values[2]}
+
+
+LIVE = "(expires_at IS NULL OR expires_at > now())"
+
+
+def _lookup_sql(need_user: bool, need_wallet_bl: bool, need_ip_bl: bool) -> str:
+    user = "(SELECT user_id FROM intel.wallets WHERE address = %(wallet)s)"
+    wallet_bl = (
+        f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'wallet' AND value = %(wallet)s AND {LIVE})"
+    )
+    ip_bl = f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value::cidr >>= %(ip)s::inet AND {LIVE})"
+    return f"""
+        SELECT
+          (SELECT row_to_json(p) FROM (SELECT {PREDICTION_COLUMNS} FROM intel.fraud_predictions
+                                       WHERE transaction_id = %(txn)s) p) AS existing,
+          {user if need_user else "NULL::bigint"} AS user_id,
+          {wallet_bl if need_wallet_bl else "NULL::boolean"} AS wallet_blocked,
+          {ip_bl if need_ip_bl else "NULL::boolean"} AS ip_blocked
+    """
+
+
+def lookup(pool: ConnectionPool, attempt: Attempt, cached: dict[str, str | None]) -> Lookup:
+    request, ip = attempt.request, attempt.ip
+    need_user = cached["user"] is None
+    need_wallet_bl = cached["wallet_bl"] is None
+    need_ip_bl = ip is not None and cached["ip_bl"] is None
+    params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
+    with pool.connection(timeout=attempt.budget.pool_timeout("the lookup")) as conn:
+        row = conn.execute(_lookup_sql(need_user, need_wallet_bl, need_ip_bl), params).fetchone()
+    assert row is not None
+    existing, user_id, wallet_blocked, ip_blocked = row
+    if not need_user:
+        user_id = int(cached["user"]) if cached["user"] else None
+    if not need_wallet_bl:
+        wallet_blocked = cached["wallet_bl"] == "1"
+    if not need_ip_bl:
+        ip_blocked = cached["ip_bl"] == "1"
+    return Lookup(existing, user_id, bool(wallet_blocked), bool(ip_blocked))
 
 
 def cache_fill(
@@ -177,88 +179,40 @@ def _setex(pipe: Any, *, key: str, ttl: int, value: str) -> None:
     pipe.setex(key, ttl, value)
 
 
-def stored_response(row: dict[str, Any], *, replayed: bool) -> PredictResponse:
-    top = row["top_features"]
-    return PredictResponse(
-        transaction_id=row["transaction_id"],
-        fraud_score=row["fraud_score"],
-        decision=Decision(row["decision"]),
-        confidence=row["confidence"] if row["confidence"] is not None else 0.0,
-        top_features=json.loads(top) if isinstance(top, str) else top,
-        model_version=row["model_version"],
-        reason=Reason(row["reason"]),
-        degraded=bool(row["degraded"]),
-        replayed=replayed,
-        scored_at=row["created_at"]
-        if isinstance(row["created_at"], datetime)
-        else datetime.fromisoformat(row["created_at"]),
-    )
+def enforce_limits(
+    limiter: RateLimiter, attempt: Attempt, found: Lookup, fill: Callable[[RoundTrip], None] | None
+) -> None:
+    """The application limits, in Redis (one Lua call sharing the cache fill's round trip) or, when
+    Redis is unavailable, in this process's windows. A retry of a stored transaction counts against
+    the IP limit only: it is not a new purchase attempt of the wallet or its user."""
+    request, session = attempt.request, attempt.session
+    user, wallet = _limited_subjects(request, found)
 
+    def hit(client: redis.Redis | None) -> LimitDecision:
+        along = None
+        if client is not None and fill is not None:
+            along = RoundTrip(client)
+            fill(along)
+        return limiter.hit(client, PREDICT_ROUTE, ip=attempt.ip, user=user, wallet=wallet, along=along)
 
-def check_same_request(row: dict[str, Any], request: PredictRequest) -> None:
-    same = (
-        row["wallet_address"] == request.wallet_address
-        and str(row["ticket_id"]) == str(request.ticket_id)
-        and round(float(row["price_paid"]), 2) == round(request.price_paid, 2)
-    )
-    if not same:
-        raise Conflict(
-            "transaction_id was already scored with a different wallet, ticket or price",
-            field="transaction_id",
+    decision: LimitDecision | None = session.run(hit)
+    if decision is None:  # Redis off or failing: never no limits at all
+        decision = hit(None)
+    if not limiter.enabled:
+        session.limits = "off"
+    elif decision.approximate:  # the limiter counted it (RateLimitFallback)
+        session.limits = "approximate"
+    if not decision.allowed:
+        telemetry.record_count("RateLimited")
+        raise RateLimited(
+            f"rate limit '{decision.rule}' exceeded; retry after {decision.retry_after_s} s",
+            retry_after_s=decision.retry_after_s,
         )
 
 
-def store_prediction(
-    pool: ConnectionPool,
-    request: PredictRequest,
-    response: PredictResponse,
-    features: dict[str, float | None],
-    ip_hash: str | None,
-    latency_ms: float,
-    budget: Budget,
-    *,
-    model_score: float | None = None,
-) -> dict[str, Any] | None:
-    """Insert the prediction; None when another request stored this transaction_id first.
-    `model_score`: the model's own score when the cold-start guard moved the client's (kept apart, so
-    that the guard measures the model, not itself)."""
-    with pool.connection(timeout=budget.pool_timeout("storing the decision")) as conn:
-        row = conn.execute(
-            # Asynchronous commit for this one statement (SET LOCAL through set_config): the request
-            # does not wait for the WAL flush. A crash may lose the last few stored decisions (never
-            # half of one); a retry of such a transaction is then scored again. That is the trade for
-            # a millisecond per request; every other write keeps synchronous commit.
-            """INSERT INTO intel.fraud_predictions
-                   (transaction_id, wallet_address, ticket_id, price_paid, fraud_score, decision,
-                    confidence, reason, features, top_features, model_version, degraded,
-                    client_ip_hash, latency_ms, created_at, model_score)
-               SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
-                 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-               ON CONFLICT (transaction_id) DO NOTHING
-               RETURNING prediction_id""",
-            (
-                request.transaction_id,
-                request.wallet_address,
-                str(request.ticket_id),
-                round(request.price_paid, 2),
-                response.fraud_score,
-                response.decision.value,
-                response.confidence,
-                response.reason.value,
-                json.dumps(features),
-                json.dumps(response.top_features),
-                response.model_version,
-                response.degraded,
-                ip_hash,
-                round(latency_ms, 3),
-                response.scored_at,
-                model_score,
-            ),
-        ).fetchone()
-        if row is not None:
-            return None
-        winner = conn.cursor(row_factory=dict_row).execute(
-            f"SELECT {PREDICTION_COLUMNS} FROM intel.fraud_predictions WHERE transaction_id = %s",
-            (request.transaction_id,),
-        )
-        return winner.fetchone()
+def _limited_subjects(request: PredictRequest, found: Lookup) -> tuple[str | None, str | None]:
+    """The user and the wallet the limits count (none for a replay)."""
+    if found.existing is not None:
+        return None, None
+    # The marketplace's user id when it sends one, else the wallet's account as the service knows it.
+    return request.user_id or (str(found.user_id) if found.user_id else None), request.wallet_address

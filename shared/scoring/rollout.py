@@ -1,5 +1,5 @@
-"""The scoring path's side of a model rollout (shared.model.rollout): which model decides a purchase,
-and the candidate's shadow score stored beside the served decision.
+"""The scoring path's side of a model rollout (shared.model.rollout); which model decides a purchase is
+shared.scoring.models' choice, this stores a shadow candidate's score beside the served decision.
 
 - canary: the candidate decides the purchases its hash share routes to it (`Candidate.decides`); the
   stored prediction and the response name its version, so its quality is measured like any version's;
@@ -10,45 +10,21 @@ and the candidate's shadow score stored beside the served decision.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from psycopg_pool import ConnectionPool
 
 from shared.config import Thresholds
 from shared.observability import logger
 from shared.scoring import telemetry
-from shared.scoring.decision import decide
-
-MEMO_S = 1.0
-
-
-class CandidateMemo:
-    """The candidate source, asked at most once a second (it stats or reads the registry's files)."""
-
-    def __init__(self, source: Callable[[], Any], clock: Callable[[], float] = time.monotonic) -> None:
-        self._source = source
-        self._clock = clock
-        self._memo: tuple[float, Any] | None = None
-
-    def __call__(self) -> Any:
-        now = self._clock()
-        if self._memo is None or now - self._memo[0] >= MEMO_S:
-            self._memo = (now, self._source())
-        return self._memo[1]
-
-
-def model_score(model: Any, values: Mapping[str, float | None]) -> float:
-    """The model's score of these feature values, as the client sees it (rounded once, in [0, 1])."""
-    vector = [values.get(name) for name in model.feature_names]
-    return round(min(1.0, max(0.0, float(model.predict(vector)))), 6)
+from shared.scoring.decision import decide, model_score
+from shared.scoring.ports import ScoringModel
 
 
 def store_shadow(
     pool: ConnectionPool,
-    model: Any,
+    model: ScoringModel,
     *,
     transaction_id: str,
     values: Mapping[str, float | None],

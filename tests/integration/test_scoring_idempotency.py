@@ -6,14 +6,17 @@ tell whether the model ran twice. These tests count the model's calls."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
 import pytest
 
 from shared.api.models import PredictRequest
-from shared.scoring.service import ScoringDeps, default_deps, score_transaction
+from shared.model import load_model
+from shared.scoring.models import ServedModels
+from shared.scoring.ports import LiveStores, ScoringDeps
+from shared.scoring.service import default_deps, score_transaction
 from tests.fixtures.api import Market
 
 CLIENT_IP = "203.0.113.51"
@@ -43,13 +46,19 @@ class CountingModel:
         return list(self.model.contributions(values))
 
 
+class RedisDown(LiveStores):
+    """PostgreSQL as the process has it, and no Redis."""
+
+    def redis(self) -> None:
+        return None
+
+
 @pytest.fixture
 def counted(
     db: psycopg.Connection, redis_url: str, api_market: Market, api_state: None
 ) -> tuple[ScoringDeps, CountingModel]:
-    deps = default_deps()
-    model = CountingModel(deps.load_model())
-    deps.load_model = lambda: model
+    model = CountingModel(load_model())
+    deps = replace(default_deps(), models=ServedModels(load=lambda: model))
     return deps, model
 
 
@@ -88,7 +97,7 @@ def test_given_a_stored_decision_when_redis_is_down_for_the_retry_then_still_no_
     deps, model = counted
     score_transaction(_request(api_market, "t-once-degraded"), client_ip=CLIENT_IP, deps=deps)
     # When the retry comes while Redis is unreachable (PostgreSQL alone serves the lookup)
-    deps.redis = lambda: None
+    deps.stores = RedisDown()
     again = score_transaction(_request(api_market, "t-once-degraded"), client_ip=CLIENT_IP, deps=deps)
     # Then it is the stored decision, and the model ran for the first request only
     assert again.replayed

@@ -92,7 +92,7 @@ def test_given_request_budget_when_spent_then_dependency_unavailable_and_pool_wa
 
     from shared.config import Settings
     from shared.errors import DependencyUnavailable
-    from shared.scoring.lookup import Budget as _Budget
+    from shared.scoring.session import Budget as _Budget
 
     settings = Settings(request_timeout_s=5.0, db_connect_timeout_s=3.0)
     # Given a request that started 4 s ago, Then the pool may wait only the ~1 s left

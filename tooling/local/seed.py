@@ -127,7 +127,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
     from shared.observability.pii import pii_salt
     from shared.scoring.coldstart import ReplayGuard
     from shared.scoring.decision import confidence, decide, top_features
-    from shared.scoring.lookup import hash_ip
+    from shared.scoring.predictions import hash_ip
     from shared.scoring.types import Reason
 
     model = load_model()

@@ -146,18 +146,20 @@ def test_given_no_rollout_when_the_scoring_path_asks_then_no_candidate_model_is_
         get_settings.cache_clear()
 
 
-def test_given_the_scoring_paths_candidate_memo_then_the_rollout_is_read_at_most_once_a_second() -> None:
-    from shared.scoring.rollout import MEMO_S, CandidateMemo
+def test_given_the_scoring_paths_served_models_then_the_rollout_is_read_at_most_once_a_second() -> None:
+    from shared.scoring.models import RECHECK_S, ServedModels
 
-    # Given a candidate source counting its reads, behind the memo, on a clock the test moves
+    # Given a candidate source counting its reads, behind the scoring path's models, on a clock the test moves
     reads: list[float] = []
     now = [100.0]
-    memo = CandidateMemo(lambda: reads.append(now[0]) or len(reads), clock=lambda: now[0])
+    models = ServedModels(
+        load=lambda: None, trial=lambda: reads.append(now[0]) or len(reads), clock=lambda: now[0]
+    )  # type: ignore[arg-type,return-value]
     # When asked many times within a second: one read, its answer reused
-    assert [memo() for _ in range(5)] == [1] * 5
-    now[0] += MEMO_S / 2
-    assert memo() == 1
-    # Then once a second has passed, read again (a rollout change reaches scoring within MEMO_S)
-    now[0] += MEMO_S / 2
-    assert memo() == 2
-    assert reads == [100.0, 100.0 + MEMO_S]
+    assert [models.candidate() for _ in range(5)] == [1] * 5
+    now[0] += RECHECK_S / 2
+    assert models.candidate() == 1
+    # Then once a second has passed, read again (a rollout change reaches scoring within RECHECK_S)
+    now[0] += RECHECK_S / 2
+    assert models.candidate() == 2
+    assert reads == [100.0, 100.0 + RECHECK_S]

@@ -1,0 +1,153 @@
+"""What scoring talks to, one small protocol per port; `shared.scoring.service.default_deps()` binds
+the real ones, and a test of scoring's own logic may pass a fake of any one of them.
+
+- `Stores`: the PostgreSQL pool and the Redis client (None: Redis is off or its circuit is open);
+- `FeatureStore`: the feature layer (shared.features.realtime) as one purchase sees it;
+- `ModelSource`: which model decides a purchase, and the served version (shared.scoring.models);
+- the rate limiter (shared.ratelimit), the cold-start guard (shared.scoring.coldstart), settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import redis
+from psycopg_pool import ConnectionPool
+
+from shared.cache.clients import get_redis
+from shared.cache.roundtrip import RoundTrip
+from shared.config import Settings, Thresholds, get_settings, get_thresholds
+from shared.db import get_pool
+from shared.features import realtime
+from shared.features.realtime import FeatureResult, PrefetchedRead, ScoringContext
+from shared.ratelimit import RateLimiter
+from shared.scoring.coldstart import ColdStartGuard
+from shared.scoring.types import PredictRequest
+
+
+class Stores(Protocol):
+    def pool(self) -> ConnectionPool: ...
+
+    def redis(self) -> redis.Redis | None: ...
+
+
+class FeatureStore(Protocol):
+    def context(self, request: PredictRequest, ip: str | None, at: datetime) -> ScoringContext:
+        """The feature layer's view of this purchase; raises ValidationFailed for one it refuses."""
+        ...
+
+    def queue_read(self, context: ScoringContext, trip: RoundTrip) -> PrefetchedRead:
+        """Queue the purchase's feature read on another reader's round trip."""
+        ...
+
+    def compute(
+        self,
+        context: ScoringContext,
+        *,
+        redis: redis.Redis | None,
+        pool: ConnectionPool,
+        prefetched: PrefetchedRead | None,
+    ) -> FeatureResult: ...
+
+    def record_purchase(self, context: ScoringContext, redis: redis.Redis | None) -> bool:
+        """Add a scored purchase to the real-time windows (False: Redis did not take it)."""
+        ...
+
+
+class ScoringModel(Protocol):
+    """A loaded model version (shared.model.CompiledModel)."""
+
+    version: str
+    feature_names: tuple[str, ...]
+
+    def predict(self, values: Sequence[float | None]) -> float: ...
+
+    def contributions(self, values: Sequence[float | None]) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model that decides a purchase, and the candidate scoring it in shadow (None: no shadow)."""
+
+    model: ScoringModel
+    shadow: ScoringModel | None = None
+
+
+class ModelSource(Protocol):
+    def choose(self, transaction_id: str) -> ModelChoice:
+        """The served model, or a canary for its share; raises ModelUnavailable or ModelIntegrityError."""
+        ...
+
+    def version(self) -> str:
+        """The served version for a response without a score, or "none"; never raises."""
+        ...
+
+
+@dataclass
+class ScoringDeps:
+    stores: Stores
+    features: FeatureStore
+    models: ModelSource
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    # None: the model's score decides alone.
+    cold_start: ColdStartGuard | None = None
+    settings: Callable[[], Settings] = get_settings
+    thresholds: Callable[[], Thresholds] = get_thresholds
+
+
+# ---------------------------------------------------------------- the real ones
+
+
+class LiveStores:
+    """The process's pool and Redis client (shared.db, shared.cache.clients)."""
+
+    def pool(self) -> ConnectionPool:
+        return get_pool()
+
+    def redis(self) -> redis.Redis | None:
+        return get_redis()
+
+
+class RealtimeFeatures:
+    """shared.features.realtime as the `FeatureStore`."""
+
+    def context(self, request: PredictRequest, ip: str | None, at: datetime) -> ScoringContext:
+        return ScoringContext(
+            wallet_address=request.wallet_address,
+            ticket_id=request.ticket_id,
+            price_paid=request.price_paid,
+            client_ip=ip,
+            at=at,
+            payment_fingerprint=request.payment_fingerprint,
+        )
+
+    def queue_read(self, context: ScoringContext, trip: RoundTrip) -> PrefetchedRead:
+        return realtime.queue_read(context, trip)
+
+    def compute(
+        self,
+        context: ScoringContext,
+        *,
+        redis: redis.Redis | None,
+        pool: ConnectionPool,
+        prefetched: PrefetchedRead | None,
+    ) -> FeatureResult:
+        return realtime.compute_realtime_features(context, redis=redis, pool=pool, prefetched=prefetched)
+
+    def record_purchase(self, context: ScoringContext, redis: redis.Redis | None) -> bool:
+        return realtime.record_purchase(context, redis)
+
+
+__all__ = [
+    "FeatureStore",
+    "LiveStores",
+    "ModelChoice",
+    "ModelSource",
+    "RealtimeFeatures",
+    "ScoringDeps",
+    "ScoringModel",
+    "Stores",
+]
