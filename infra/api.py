@@ -118,39 +118,48 @@ def gateway_document(
                 operation_id=operation["operationId"],
             )
         elif function in function_arns:
-            operation["x-amazon-apigateway-integration"] = {
-                "type": "aws_proxy",
-                "httpMethod": "POST",
-                "passthroughBehavior": "when_no_match",
-                "timeoutInMillis": 29000,
-                "uri": (
-                    f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
-                    f"{function_arns[function]}/invocations"
-                ),
-            }
+            operation["x-amazon-apigateway-integration"] = _lambda_integration(
+                function_arns[function], region=region, partition=partition
+            )
         else:
             undeployed.append(f"{method.upper()} {path} -> {target}")
-            operation["x-amazon-apigateway-integration"] = {
-                "type": "mock",
-                "requestTemplates": {"application/json": '{"statusCode": 503}'},
-                "responses": {
-                    "default": {
-                        "statusCode": "503",
-                        "responseTemplates": {
-                            "application/json": json.dumps(
-                                {
-                                    "error": {
-                                        "code": "dependency_unavailable",
-                                        "message": f"{target} is not deployed",
-                                    }
-                                }
-                            )
-                        },
-                    }
-                },
-            }
+            operation["x-amazon-apigateway-integration"] = _undeployed_integration(target)
         if path.startswith(ADMIN_PREFIX):
             operation["security"] = [{COGNITO_SCHEME: []}]
+    _add_gateway_extensions(body, responses, user_pool_arn)
+    return body, undeployed
+
+
+def _lambda_integration(function_arn: str, *, region: str, partition: str) -> dict[str, Any]:
+    """The Lambda proxy integration of an operation served by a deployed function."""
+    return {
+        "type": "aws_proxy",
+        "httpMethod": "POST",
+        "passthroughBehavior": "when_no_match",
+        "timeoutInMillis": 29000,
+        "uri": (
+            f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+        ),
+    }
+
+
+def _undeployed_integration(target: str) -> dict[str, Any]:
+    """A mock integration answering 503 in the error shape for an operation whose target is not deployed."""
+    error = {"error": {"code": "dependency_unavailable", "message": f"{target} is not deployed"}}
+    return {
+        "type": "mock",
+        "requestTemplates": {"application/json": '{"statusCode": 503}'},
+        "responses": {
+            "default": {"statusCode": "503", "responseTemplates": {"application/json": json.dumps(error)}}
+        },
+    }
+
+
+def _add_gateway_extensions(
+    body: dict[str, Any], responses: Mapping[str, tuple[str, str]], user_pool_arn: str
+) -> None:
+    """The API-wide extensions: the Cognito scheme, the key source, request validation and the gateway's
+    own responses in the project's error shape."""
     components = body.setdefault("components", {})
     components.setdefault("securitySchemes", {})[COGNITO_SCHEME] = {
         "type": "apiKey",
@@ -176,7 +185,6 @@ def gateway_document(
         }
         for name, (status, code) in responses.items()
     }
-    return body, undeployed
 
 
 def requires_api_key(document: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
@@ -236,8 +244,27 @@ class RestApi(Construct):
         queues: Mapping[str, QueueIntegration] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         document = load_document()
+        self.access_logs = encrypted_log_group(
+            self, "AccessLogs", key=key, log_group_name=access_log_group_name(config.name)
+        )
+        self.api = self._build_api(config, document, functions, user_pool, queues)
+        self._build_permissions(config.name, document, functions)
+        plans = load_usage_plans().usage_plans
+        self._build_usage_plans(config, plans)
+        self._allow_keys(document, plans, functions, queues)
+        self._acknowledge(config)
+
+    def _build_api(
+        self,
+        config: EnvironmentConfig,
+        document: Mapping[str, Any],
+        functions: Mapping[str, lambda_.IFunction],
+        user_pool: cognito.IUserPool,
+        queues: Mapping[str, QueueIntegration] | None,
+    ) -> apigw.SpecRestApi:
+        """The API from the completed document; a warning per route whose target is not deployed."""
+        stack = Stack.of(self)
         body, undeployed = gateway_document(
             document,
             function_arns={name: fn.function_arn for name, fn in functions.items()},
@@ -250,11 +277,7 @@ class RestApi(Construct):
             Annotations.of(self).add_warning_v2(
                 "ticketguard:undeployed-route", f"{line}: answers 503 until deployed"
             )
-        self.access_logs = encrypted_log_group(
-            self, "AccessLogs", key=key, log_group_name=access_log_group_name(config.name)
-        )
-        stage_name = config.name
-        self.api = apigw.SpecRestApi(
+        return apigw.SpecRestApi(
             self,
             "Api",
             rest_api_name=f"ticketguard-{config.name}",
@@ -266,28 +289,37 @@ class RestApi(Construct):
             cloud_watch_role=config.api_gateway_account_role,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.api_gateway_account_role else None,
             policy=self._resource_policy(config),
-            deploy_options=apigw.StageOptions(
-                stage_name=stage_name,
-                tracing_enabled=True,
-                metrics_enabled=True,
-                logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,  # request bodies hold wallets: never in execution logs
-                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
-                throttling_rate_limit=config.api.stage_rate_per_second,
-                throttling_burst_limit=config.api.stage_burst,
-            ),
+            deploy_options=self._stage_options(config),
         )
+
+    def _stage_options(self, config: EnvironmentConfig) -> apigw.StageOptions:
+        """The stage: tracing, metrics, error logging, JSON access logs and the stage-wide throttle."""
+        return apigw.StageOptions(
+            stage_name=config.name,
+            tracing_enabled=True,
+            metrics_enabled=True,
+            logging_level=apigw.MethodLoggingLevel.ERROR,
+            data_trace_enabled=False,  # request bodies hold wallets: never in execution logs
+            access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                caller=False,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=False,
+            ),
+            throttling_rate_limit=config.api.stage_rate_per_second,
+            throttling_burst_limit=config.api.stage_burst,
+        )
+
+    def _build_permissions(
+        self, stage_name: str, document: Mapping[str, Any], functions: Mapping[str, lambda_.IFunction]
+    ) -> None:
+        """API Gateway may invoke each deployed function, on its own operations only."""
         for path, method, operation in operations(document):
             function = functions.get(operation.get(FUNCTION_EXTENSION, ""))
             if function is not None:
@@ -299,9 +331,11 @@ class RestApi(Construct):
                     principal="apigateway.amazonaws.com",
                     source_arn=self.api.arn_for_execute_api(method.upper(), path, stage_name),
                 )
+
+    def _build_usage_plans(self, config: EnvironmentConfig, plans: Sequence[UsagePlan]) -> None:
+        """A usage plan per configured plan, and its API keys (without stage keys: the module's docstring)."""
         self.api_keys: dict[str, apigw.IApiKey] = {}
         self.usage_plans: dict[str, apigw.UsagePlan] = {}
-        plans = load_usage_plans().usage_plans
         for plan_config in plans:
             quota = plan_config.quota
             plan = self.api.add_usage_plan(
@@ -327,8 +361,16 @@ class RestApi(Construct):
                 plan.add_api_key(api_key)
                 self.api_keys[key_config.name] = api_key
             self.usage_plans[plan_config.name] = plan
-        # Function -> ids of the API keys its keyed operations admit (the stack puts them in the function's
-        # environment as ALLOWED_API_KEY_IDS_ENV); a queued operation's go into its request template.
+
+    def _allow_keys(
+        self,
+        document: Mapping[str, Any],
+        plans: Sequence[UsagePlan],
+        functions: Mapping[str, lambda_.IFunction],
+        queues: Mapping[str, QueueIntegration] | None,
+    ) -> None:
+        """Function -> ids of the API keys its keyed operations admit (the stack puts them in the function's
+        environment as ALLOWED_API_KEY_IDS_ENV); a queued operation's go into its request template."""
         self.allowed_api_key_ids: dict[str, list[str]] = {}
         for target, names in key_scopes(document, plans).items():
             key_ids = [self.api_keys[name].key_id for name in names]
@@ -337,6 +379,8 @@ class RestApi(Construct):
                 queue.api_key_ids[:] = key_ids
             elif target in functions:
                 self.allowed_api_key_ids[target] = key_ids
+
+    def _acknowledge(self, config: EnvironmentConfig) -> None:
         acknowledge(
             self.api,
             "AwsSolutions-APIG2",

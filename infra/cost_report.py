@@ -40,10 +40,9 @@ def _money(value: float) -> str:
 PER_REQUEST = frozenset({"apigw", "waf_requests", "logs", "lambda", "xray"})
 
 
-def render_markdown(reports: dict[str, list[Line]], traffic: Traffic | None = None) -> str:
-    traffic = traffic or Traffic()
+def _table(reports: dict[str, list[Line]]) -> list[str]:
+    """A row per line item (biggest first): its monthly cost per environment and what was counted."""
     envs = list(reports)
-    last = envs[-1]
     by_item: dict[str, dict[str, Line]] = {}
     for env, lines in reports.items():
         for line in lines:
@@ -62,6 +61,14 @@ def render_markdown(reports: dict[str, list[Line]], traffic: Traffic | None = No
         money = [_money(found[env].monthly) if env in found else "-" for env in envs]
         quantities = list(dict.fromkeys(found[env].quantity for env in envs if env in found))
         rows.append(f"| {item} | " + " | ".join(money) + " | " + " / ".join(quantities) + " |")
+    return rows
+
+
+def render_markdown(reports: dict[str, list[Line]], traffic: Traffic | None = None) -> str:
+    traffic = traffic or Traffic()
+    envs = list(reports)
+    last = envs[-1]
+    rows = _table(reports)
     totals = {env: sum(line.monthly for line in lines) for env, lines in reports.items()}
     idle = {
         env: sum(line.monthly for line in lines if line.key not in PER_REQUEST)

@@ -116,7 +116,33 @@ class Database(Construct):
             key=key,
             log_group_name=f"/aws/rds/instance/{self.instance_identifier}/postgresql",
         )
-        # The parameter group must be of the instance's engine.
+        self.instance = self._build_instance(config, network, key)
+        # On the DB resource only: the proxy (a child of the instance) must not wait for the log group.
+        self.instance.node.default_child.node.add_dependency(postgres_log_group)  # type: ignore[union-attr]
+        acknowledge(
+            self.instance.node.find_child("MonitoringRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+            "RDS enhanced monitoring needs exactly this AWS-managed policy on the role that RDS assumes.",
+        )
+        assert self.instance.secret is not None
+        self.secret: secretsmanager.ISecret = self.instance.secret
+        self.rotation = self.instance.add_rotation_single_user(
+            automatically_after=Duration.days(db.rotation_days),
+            vpc_subnets=network.isolated,
+            exclude_characters=CREDENTIAL_EXCLUDED_CHARACTERS,
+        )
+        self.proxy = self._build_proxy(config, network)
+        self._build_direct_access(config, network)
+        self.database_name = db.database_name
+        self.proxy_port = PROXY_PORT
+        self.direct_host = self.instance.db_instance_endpoint_address
+        self.direct_port = db.port
+
+    def _build_instance(
+        self, config: EnvironmentConfig, network: Network, key: kms.IKey
+    ) -> rds.DatabaseInstance:
+        """The PostgreSQL instance, its parameter group (of the instance's engine) and generated credentials."""
+        db = config.database
         engine = rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION)
         parameters = rds.ParameterGroup(
             self,
@@ -131,7 +157,7 @@ class Database(Construct):
                 "statement_timeout": str(db.statement_timeout_ms),
             },
         )
-        self.instance = rds.DatabaseInstance(
+        return rds.DatabaseInstance(
             self,
             "Postgres",
             instance_identifier=self.instance_identifier,
@@ -165,21 +191,11 @@ class Database(Construct):
             publicly_accessible=False,
             removal_policy=RemovalPolicy.SNAPSHOT if config.is_prod else RemovalPolicy.DESTROY,
         )
-        # On the DB resource only: the proxy (a child of the instance) must not wait for the log group.
-        self.instance.node.default_child.node.add_dependency(postgres_log_group)  # type: ignore[union-attr]
-        acknowledge(
-            self.instance.node.find_child("MonitoringRole"),
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
-            "RDS enhanced monitoring needs exactly this AWS-managed policy on the role that RDS assumes.",
-        )
-        assert self.instance.secret is not None
-        self.secret: secretsmanager.ISecret = self.instance.secret
-        self.rotation = self.instance.add_rotation_single_user(
-            automatically_after=Duration.days(db.rotation_days),
-            vpc_subnets=network.isolated,
-            exclude_characters=CREDENTIAL_EXCLUDED_CHARACTERS,
-        )
-        self.proxy = self.instance.add_proxy(
+
+    def _build_proxy(self, config: EnvironmentConfig, network: Network) -> rds.DatabaseProxy:
+        """RDS Proxy for the functions (it reads the credentials through the Secrets Manager endpoint)."""
+        db = config.database
+        proxy = self.instance.add_proxy(
             "Proxy",
             vpc=network.vpc,
             vpc_subnets=network.isolated,
@@ -197,6 +213,10 @@ class Database(Construct):
             network.endpoint_security_group, ec2.Port.tcp(443), "to the Secrets Manager endpoint"
         )
         network.admit_functions(self.proxy_security_group, PROXY_PORT, "RDS Proxy")
+        return proxy
+
+    def _build_direct_access(self, config: EnvironmentConfig, network: Network) -> None:
+        db = config.database
         # Jobs and migrations hold sessions and send startup parameters, which RDS Proxy refuses or
         # pins: they connect to the instance itself. Only functions that also carry this group may.
         self.direct_client_security_group = closed_security_group(
@@ -208,10 +228,6 @@ class Database(Construct):
         self.direct_client_security_group.add_egress_rule(
             self.security_group, ec2.Port.tcp(db.port), "to PostgreSQL"
         )
-        self.database_name = db.database_name
-        self.proxy_port = PROXY_PORT
-        self.direct_host = self.instance.db_instance_endpoint_address
-        self.direct_port = db.port
 
 
 def redis_replication_group_parameter(environment: str) -> str:
@@ -251,8 +267,25 @@ class Cache(Construct):
             subnet_ids=network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
         )
         self.slow_log_group = encrypted_log_group(self, "SlowLog", key=key)
+        self.replication_group = self._build_replication_group(config, subnet_group, key)
+        self.host = self.replication_group.attr_primary_end_point_address
+        # The generated id, for the monitoring stack's dashboard: read from SSM at its deploy rather than
+        # imported (an import would stop CloudFormation from ever replacing the group).
+        ssm.StringParameter(
+            self,
+            "ReplicationGroupIdParameter",
+            parameter_name=redis_replication_group_parameter(config.name),
+            description="TicketGuard Redis replication group id (the dashboard's Redis widget)",
+            string_value=self.replication_group.ref,
+        )
+
+    def _build_replication_group(
+        self, config: EnvironmentConfig, subnet_group: elasticache.CfnSubnetGroup, key: kms.IKey
+    ) -> elasticache.CfnReplicationGroup:
+        """Redis 7: TLS required, AUTH, encrypted at rest, Multi-AZ with failover when it has replicas."""
+        cache = config.cache
         multi_az = cache.multi_az and cache.replicas > 1
-        self.replication_group = elasticache.CfnReplicationGroup(
+        return elasticache.CfnReplicationGroup(
             self,
             "Redis",
             replication_group_description=f"TicketGuard {config.name}: features, sliding windows, rate limits",
@@ -284,16 +317,6 @@ class Cache(Construct):
                     log_type="slow-log",
                 )
             ],
-        )
-        self.host = self.replication_group.attr_primary_end_point_address
-        # The generated id, for the monitoring stack's dashboard: read from SSM at its deploy rather than
-        # imported (an import would stop CloudFormation from ever replacing the group).
-        ssm.StringParameter(
-            self,
-            "ReplicationGroupIdParameter",
-            parameter_name=redis_replication_group_parameter(config.name),
-            description="TicketGuard Redis replication group id (the dashboard's Redis widget)",
-            string_value=self.replication_group.ref,
         )
 
 

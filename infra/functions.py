@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -204,21 +204,38 @@ class FunctionFactory(Construct):
 
     def make(self, spec: FunctionSpec) -> lambda_.Function | None:
         if not handler_exists(spec.name):
-            message = (
-                f"functions/{spec.name}/handler.py does not exist: the {spec.name} function is not deployed"
-            )
-            if spec.required:
-                Annotations.of(self).add_warning_v2(f"ticketguard:missing-{spec.name}", message)
-            else:
-                Annotations.of(self).add_info(message)
+            self._note_missing(spec)
             return None
-        config, deps = self.config, self.deps
-        stack = Stack.of(self)
-        sizing = config.sizing(spec.name)
         construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
         log_group = encrypted_log_group(
-            self, f"{construct_id}Logs", key=self.key, log_group_name=log_group_name(config.name, spec.name)
+            self,
+            f"{construct_id}Logs",
+            key=self.key,
+            log_group_name=log_group_name(self.config.name, spec.name),
         )
+        role = self._build_role(spec, construct_id, log_group)
+        function = self._build_function(spec, construct_id, role, log_group)
+        if spec.kind == "job":
+            # Lambda sends a failed event to the KMS-encrypted dead-letter queue with this role: the
+            # SendMessage the Function grants is refused without these two on the queue's key.
+            queue_key = self.dead_letters.encryption_master_key
+            assert queue_key is not None
+            role.add_to_policy(key_use(self, "DeadLetterQueueKey", queue_key, "sqs"))
+        self._acknowledge(spec, function, role)
+        self.functions[spec.name] = function
+        self.log_groups[spec.name] = log_group
+        return function
+
+    def _note_missing(self, spec: FunctionSpec) -> None:
+        """A warning for a required function without a handler, a note for an optional one."""
+        message = f"functions/{spec.name}/handler.py does not exist: the {spec.name} function is not deployed"
+        if spec.required:
+            Annotations.of(self).add_warning_v2(f"ticketguard:missing-{spec.name}", message)
+        else:
+            Annotations.of(self).add_info(message)
+
+    def _build_role(self, spec: FunctionSpec, construct_id: str, log_group: logs.LogGroup) -> iam.Role:
+        """The function's own role: its log group, VPC networking, and what its spec needs."""
         role = iam.Role(
             self,
             f"{construct_id}Role",
@@ -240,6 +257,85 @@ class FunctionFactory(Construct):
                 resources=["*"],
             )
         )
+        key_uses = {"secretsmanager"}
+        if spec.archive_prefixes:
+            self._grant_archive(spec, role)
+            key_uses.add("s3")
+        if spec.alerts:
+            self._grant_alerts(role)
+            key_uses.add("sns")
+        if spec.name == "etl" and self.config.chain_rpc_url_parameter:
+            self._grant_chain_rpc_url(role, self.config.chain_rpc_url_parameter)
+        # Grants are written on the role only: a grant through the foundation stack's key or secret
+        # policies would make that stack depend on this one (the default key policy already
+        # delegates to IAM within the account).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadSecrets",
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[secret.secret_arn for secret in self._secrets(spec)],
+            )
+        )
+        role.add_to_policy(key_use(self, "DataKeyViaServices", self.deps.data_key, sorted(key_uses)))
+        return role
+
+    def _secrets(self, spec: FunctionSpec) -> list[secretsmanager.ISecret]:
+        """The secrets the function reads: the log salt, and the database's and the cache's if it uses them."""
+        deps = self.deps
+        secrets = [deps.pii_salt_secret]
+        if spec.database:
+            secrets.append(deps.db_secret)
+        if spec.cache:
+            secrets.append(deps.redis_secret)
+        return secrets
+
+    def _archive_bucket_arn(self) -> str:
+        return f"arn:{Stack.of(self).partition}:s3:::{self.deps.archive_bucket_name}"
+
+    def _grant_archive(self, spec: FunctionSpec, role: iam.Role) -> None:
+        """Read and write on the spec's archive prefixes, and listing them; never delete."""
+        bucket_arn = self._archive_bucket_arn()
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ArchiveObjects",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[f"{bucket_arn}/{prefix}*" for prefix in spec.archive_prefixes],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ArchiveListing",
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in spec.archive_prefixes]}},
+            )
+        )
+
+    def _grant_alerts(self, role: iam.Role) -> None:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PublishAlerts",
+                actions=["sns:Publish"],
+                resources=[t.topic_arn for t in self.deps.topics.values()],
+            )
+        )
+
+    def _grant_chain_rpc_url(self, role: iam.Role, parameter: str) -> None:
+        stack = Stack.of(self)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ChainRpcUrlParameter",
+                actions=["ssm:GetParameter"],
+                resources=[
+                    f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/"
+                    + parameter.lstrip("/")
+                ],
+            )
+        )
+
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's environment variables: the common ones, then what its spec needs."""
+        config, deps = self.config, self.deps
         environment = {
             "TG_ENVIRONMENT": config.name,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
@@ -247,8 +343,6 @@ class FunctionFactory(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "TG_LOG_PII_SALT_SECRET_ARN": deps.pii_salt_secret.secret_arn,
         }
-        secrets = [deps.pii_salt_secret]
-        key_uses: set[str] = {"secretsmanager"}
         if spec.database:
             environment |= {
                 "TG_DB_SECRET_ARN": deps.db_secret.secret_arn,
@@ -256,11 +350,7 @@ class FunctionFactory(Construct):
                 "TG_DB_PORT": str(deps.db_port),
                 "TG_DB_NAME": deps.db_name,
             }
-            secrets.append(deps.db_secret)
-        # The request path and the queue consumer go through RDS Proxy (many short transactions from many
-        # concurrent instances); jobs and migrations to the instance itself.
-        direct_db = spec.database and spec.kind not in {"api", "queue"}
-        if direct_db:
+        if _direct_db(spec):
             environment |= {
                 "TG_DB_DIRECT_HOST": deps.db_direct_host,
                 "TG_DB_DIRECT_PORT": str(deps.db_direct_port),
@@ -271,104 +361,57 @@ class FunctionFactory(Construct):
                 "TG_REDIS_HOST": deps.redis_host,
                 "TG_REDIS_PORT": str(deps.redis_port),
             }
-            secrets.append(deps.redis_secret)
         if spec.model:
             environment["TG_MODEL_DIR"] = MODEL_MOUNT
         if spec.archive_prefixes:
             environment["TG_ARCHIVE_BUCKET"] = deps.archive_bucket_name
-            bucket_arn = f"arn:{stack.partition}:s3:::{deps.archive_bucket_name}"
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ArchiveObjects",
-                    actions=["s3:GetObject", "s3:PutObject"],
-                    resources=[f"{bucket_arn}/{prefix}*" for prefix in spec.archive_prefixes],
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ArchiveListing",
-                    actions=["s3:ListBucket"],
-                    resources=[bucket_arn],
-                    conditions={
-                        "StringLike": {"s3:prefix": [f"{prefix}*" for prefix in spec.archive_prefixes]}
-                    },
-                )
-            )
-            key_uses.add("s3")
         if spec.alerts:
             for severity, topic in deps.topics.items():
                 environment[f"TG_ALERT_TOPIC_ARN_{severity.upper()}"] = topic.topic_arn
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="PublishAlerts",
-                    actions=["sns:Publish"],
-                    resources=[t.topic_arn for t in deps.topics.values()],
-                )
-            )
-            key_uses.add("sns")
         if spec.name == "etl":
             if config.contract_address:
                 environment["TG_CONTRACT_ADDRESS"] = config.contract_address
             if config.chain_rpc_url_parameter:
                 environment["TG_CHAIN_RPC_URL_PARAMETER"] = config.chain_rpc_url_parameter
-                role.add_to_policy(
-                    iam.PolicyStatement(
-                        sid="ChainRpcUrlParameter",
-                        actions=["ssm:GetParameter"],
-                        resources=[
-                            f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/"
-                            + config.chain_rpc_url_parameter.lstrip("/")
-                        ],
-                    )
-                )
-        # Grants are written on the role only: a grant through the foundation stack's key or secret
-        # policies would make that stack depend on this one (the default key policy already
-        # delegates to IAM within the account).
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadSecrets",
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secret.secret_arn for secret in secrets],
-            )
-        )
-        role.add_to_policy(key_use(self, "DataKeyViaServices", deps.data_key, sorted(key_uses)))
+        return environment
 
+    def _build_function(
+        self, spec: FunctionSpec, construct_id: str, role: iam.Role, log_group: logs.LogGroup
+    ) -> lambda_.Function:
+        deps, sizing = self.deps, self.config.sizing(spec.name)
         is_async = spec.kind == "job"  # invoked asynchronously by EventBridge
-        common: dict[str, Any] = {
-            "description": spec.description,
-            "architecture": self.architecture,
-            "memory_size": sizing.memory_mb,
-            "timeout": Duration.seconds(sizing.timeout_s),
-            "reserved_concurrent_executions": sizing.reserved_concurrency,
-            "environment": environment,
-            "environment_encryption": self.key,
-            "role": role,
-            "log_group": log_group,
-            "tracing": lambda_.Tracing.ACTIVE,
-            "vpc": deps.vpc,
-            "vpc_subnets": deps.egress if spec.egress else deps.isolated,
-            "security_groups": [deps.security_group, *([deps.db_direct_security_group] if direct_db else [])],
-            "dead_letter_queue": self.dead_letters if is_async else None,
-            "retry_attempts": 2 if is_async else None,
-            "max_event_age": Duration.hours(6) if is_async else None,
-            "recursive_loop": lambda_.RecursiveLoop.TERMINATE,
-        }
-        function = lambda_.Function(
+        return lambda_.Function(
             self,
             construct_id,
-            function_name=function_name(config.name, spec.name),
+            function_name=function_name(self.config.name, spec.name),
             runtime=RUNTIME,
             handler=handler_path(spec.name),
             code=lambda_.Code.from_asset(str(stage_function_code(spec.name, self.staging_dir))),
             layers=[self.deps_layer, self.model_layer] if spec.model else [self.deps_layer],
-            **common,
+            description=spec.description,
+            architecture=self.architecture,
+            memory_size=sizing.memory_mb,
+            timeout=Duration.seconds(sizing.timeout_s),
+            reserved_concurrent_executions=sizing.reserved_concurrency,
+            environment=self._environment(spec),
+            environment_encryption=self.key,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            vpc=deps.vpc,
+            vpc_subnets=deps.egress if spec.egress else deps.isolated,
+            security_groups=[
+                deps.security_group,
+                *([deps.db_direct_security_group] if _direct_db(spec) else []),
+            ],
+            dead_letter_queue=self.dead_letters if is_async else None,
+            retry_attempts=2 if is_async else None,
+            max_event_age=Duration.hours(6) if is_async else None,
+            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
         )
-        if is_async:
-            # Lambda sends a failed event to the KMS-encrypted dead-letter queue with this role: the
-            # SendMessage the Function grants is refused without these two on the queue's key.
-            queue_key = self.dead_letters.encryption_master_key
-            assert queue_key is not None
-            role.add_to_policy(key_use(self, "DeadLetterQueueKey", queue_key, "sqs"))
+
+    def _acknowledge(self, spec: FunctionSpec, function: lambda_.Function, role: iam.Role) -> None:
+        """The cdk-nag findings every function has, each with its reason."""
         acknowledge(
             function,
             "AwsSolutions-L1",
@@ -381,15 +424,19 @@ class FunctionFactory(Construct):
             "Lambda VPC networking (ec2:*NetworkInterface*) and X-Ray (PutTraceSegments) accept no "
             "resource narrower than '*'; every data-plane permission of this role is scoped.",
         )
+        bucket_arn = self._archive_bucket_arn()
         for prefix in spec.archive_prefixes:
             acknowledge(
                 role,
-                f"AwsSolutions-IAM5[Resource::{finding_text(role, f'arn:{stack.partition}:s3:::{deps.archive_bucket_name}/{prefix}*')}]",
+                f"AwsSolutions-IAM5[Resource::{finding_text(role, f'{bucket_arn}/{prefix}*')}]",
                 f"Object-level access is limited to the {prefix} prefix of the archive bucket.",
             )
-        self.functions[spec.name] = function
-        self.log_groups[spec.name] = log_group
-        return function
+
+
+def _direct_db(spec: FunctionSpec) -> bool:
+    """The request path and the queue consumer go through RDS Proxy (many short transactions from many
+    concurrent instances); jobs and migrations to the instance itself."""
+    return spec.database and spec.kind not in {"api", "queue"}
 
 
 __all__ = [

@@ -35,7 +35,6 @@ from typing import Any
 
 import jsii
 from aws_cdk import CfnOutput, Duration, IStableStringProducer, Lazy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -240,7 +239,32 @@ class IngestQueue(Construct):
         topics: Mapping[str, sns.ITopic],
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        self._build_queues(key, consumer_timeout)
+        consumer.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                max_concurrency=CONSUMER_MAX_CONCURRENCY,
+            )
+        )
+        self.gateway_role = self._build_gateway_role(key)
+        self.redrive_policy = self._redrive_policy(key)
+        CfnOutput(self, "QueueArn", value=self.queue.queue_arn)
+        CfnOutput(self, "DeadLettersArn", value=self.dead_letters.queue_arn)
+        CfnOutput(self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn)
+        api_key_ids: list[str] = []
+        self.integration = QueueIntegration(
+            queue_name=self.queue.queue_name,
+            account=Stack.of(self).account,
+            role_arn=self.gateway_role.role_arn,
+            allowed_api_key_ids=Lazy.string(_JoinedAtSynth(api_key_ids)),
+            api_key_ids=api_key_ids,
+        )
+        self._build_alarms(config.name, topics)
+
+    def _build_queues(self, key: kms.IKey, consumer_timeout: Duration) -> None:
+        """The FIFO queue and its dead-letter queue (module docstring: size, order, visibility)."""
         common: dict[str, Any] = {
             "encryption": sqs.QueueEncryption.KMS,
             "encryption_master_key": key,
@@ -257,15 +281,10 @@ class IngestQueue(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES, queue=self.dead_letters),
             **common,
         )
-        consumer.add_event_source(
-            sources.SqsEventSource(
-                self.queue,
-                batch_size=10,
-                report_batch_item_failures=True,
-                max_concurrency=CONSUMER_MAX_CONCURRENCY,
-            )
-        )
-        self.gateway_role = iam.Role(
+
+    def _build_gateway_role(self, key: kms.IKey) -> iam.Role:
+        """The role API Gateway sends to the queue with: SendMessage and the queue key, nothing more."""
+        role = iam.Role(
             self,
             "GatewayRole",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
@@ -273,58 +292,41 @@ class IngestQueue(Construct):
         )
         # Written out rather than queue.grant_send_messages(): that grant adds kms:GenerateDataKey*
         # on the key from any service; SQS needs these two, through SQS only.
-        self.gateway_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="SendToIngestQueue", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]
             )
         )
-        self.gateway_role.add_to_policy(key_use(self, "IngestQueueKey", key, "sqs"))
-        self.redrive_policy = self._redrive_policy(key)
-        CfnOutput(self, "QueueArn", value=self.queue.queue_arn)
-        CfnOutput(self, "DeadLettersArn", value=self.dead_letters.queue_arn)
-        CfnOutput(self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn)
-        api_key_ids: list[str] = []
-        self.integration = QueueIntegration(
-            queue_name=self.queue.queue_name,
-            account=stack.account,
-            role_arn=self.gateway_role.role_arn,
-            allowed_api_key_ids=Lazy.string(_JoinedAtSynth(api_key_ids)),
-            api_key_ids=api_key_ids,
-        )
+        role.add_to_policy(key_use(self, "IngestQueueKey", key, "sqs"))
+        return role
 
-        def alarm(
-            name: str, severity: str, description: str, metric: cloudwatch.IMetric, threshold: float
-        ) -> None:
-            paging_alarm(
-                self,
-                name,
-                environment=config.name,
-                name=name,
-                description=description,
-                metric=metric,
-                threshold=threshold,
-                topic=topics[severity],
-            )
-
-        alarm(
+    def _build_alarms(self, environment: str, topics: Mapping[str, sns.ITopic]) -> None:
+        """Paging alarms on the dead letters and on the age of the oldest queued batch."""
+        paging_alarm(
+            self,
             "ingest-dead-letters",
-            "high",
-            f"An ingest batch failed {MAX_RECEIVES} deliveries (PostgreSQL down, or a consumer bug): it is kept "
-            "in the dead-letter queue; fix the cause, then redrive it to the ingest queue",
-            self.dead_letters.metric_approximate_number_of_messages_visible(
+            environment=environment,
+            name="ingest-dead-letters",
+            description=f"An ingest batch failed {MAX_RECEIVES} deliveries (PostgreSQL down, or a consumer bug): "
+            "it is kept in the dead-letter queue; fix the cause, then redrive it to the ingest queue",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
-            0,
+            threshold=0,
+            topic=topics["high"],
         )
-        alarm(
+        paging_alarm(
+            self,
             "ingest-queue-backlog",
-            "high",
-            f"The oldest queued ingest batch is over {OLDEST_MESSAGE_ALARM_S} s old: the consumer is down, "
-            "throttled or failing; features and labels are going stale",
-            self.queue.metric_approximate_age_of_oldest_message(
+            environment=environment,
+            name="ingest-queue-backlog",
+            description=f"The oldest queued ingest batch is over {OLDEST_MESSAGE_ALARM_S} s old: the consumer is "
+            "down, throttled or failing; features and labels are going stale",
+            metric=self.queue.metric_approximate_age_of_oldest_message(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
-            OLDEST_MESSAGE_ALARM_S,
+            threshold=OLDEST_MESSAGE_ALARM_S,
+            topic=topics["high"],
         )
 
     def _redrive_policy(self, key: kms.IKey) -> iam.ManagedPolicy:

@@ -41,6 +41,27 @@ class Network(Construct):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey
     ) -> None:
         super().__init__(scope, construct_id)
+        self.vpc = self._build_vpc(config, key)
+        self.isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.egress = (
+            ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+            if config.chain_egress
+            else self.isolated
+        )
+        self._build_endpoints(config)
+        # Functions share one security group: the data stores admit it and nothing else.
+        self.function_security_group = closed_security_group(
+            self, "FunctionSg", vpc=self.vpc, description="TicketGuard Lambda functions"
+        )
+        # HTTPS out: in isolated subnets the only routes are the VPC endpoints (S3's gateway endpoint
+        # serves public S3 addresses, hence no narrower CIDR); in the egress subnets, the chain RPC.
+        self.function_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: VPC endpoints, S3 gateway, chain RPC (ETL)"
+        )
+
+    def _build_vpc(self, config: EnvironmentConfig, key: kms.IKey) -> ec2.Vpc:
+        """Isolated subnets, plus public and egress ones (one NAT) when the ETL reaches the chain; flow
+        logs of rejected traffic."""
         subnets = [
             ec2.SubnetConfiguration(
                 name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
@@ -53,7 +74,7 @@ class Network(Construct):
                     name="egress", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
                 ),
             ]
-        self.vpc = ec2.Vpc(
+        vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
@@ -64,18 +85,15 @@ class Network(Construct):
         )
         # Kept when the stack is deleted (the CDK default this group always had), unlike the others.
         flow_log_group = encrypted_log_group(self, "FlowLogs", key=key, removal_policy=RemovalPolicy.RETAIN)
-        self.vpc.add_flow_log(
+        vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
-        self.isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        self.egress = (
-            ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-            if config.chain_egress
-            else self.isolated
-        )
+        return vpc
 
+    def _build_endpoints(self, config: EnvironmentConfig) -> None:
+        """S3's gateway endpoint and the interface endpoints, HTTPS from inside the VPC only."""
         self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated]
         )
@@ -95,16 +113,6 @@ class Network(Construct):
                 open=False,  # the security group above already admits the VPC CIDR
                 security_groups=[self.endpoint_security_group],
             )
-
-        # Functions share one security group: the data stores admit it and nothing else.
-        self.function_security_group = closed_security_group(
-            self, "FunctionSg", vpc=self.vpc, description="TicketGuard Lambda functions"
-        )
-        # HTTPS out: in isolated subnets the only routes are the VPC endpoints (S3's gateway endpoint
-        # serves public S3 addresses, hence no narrower CIDR); in the egress subnets, the chain RPC.
-        self.function_security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: VPC endpoints, S3 gateway, chain RPC (ETL)"
-        )
 
     def admit_functions(self, security_group: ec2.SecurityGroup, port: int, destination: str) -> None:
         """Let the functions reach `port` of `security_group`: the target admits the function group, and

@@ -31,16 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, IgnoreMode, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -48,68 +46,19 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.alarms import AT_LEAST, failed_executions, paging_alarm
-from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
 from infra.keys import key_use
 from infra.log_groups import encrypted_log_group
-from infra.model_access import MODEL_ARCHITECTURES, RUNS_PREFIX, ArchiveAccess
+from infra.model_access import RUNS_PREFIX, ArchiveAccess
 from infra.nag import acknowledge, finding_text
+from infra.retrain_build import acknowledge_default_policy, training_project
 from shared.jobs.schedules import SCHEDULES
 
 RUN_DATA_DAYS = 30
-BUILD_IMAGES = {
-    "arm64": codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
-    "x86_64": codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
-}
 # The state machine's input for an emergency retraining (shared/jobs/model_ops.py starts executions with it).
 EMERGENCY_INPUT_EXAMPLE = {"reason": "drift", "detail": {"model_drift_kl": 0.21}}
 # Alarms (infra/monitoring.py) that, firing while a canary decides a share of the purchases, roll it back.
 CANARY_ROLLBACK_ALARMS = ("fraud-rate-spike", "api-latency-high")
-# The project directory as the build's source (gitignore semantics): only what `ticketguard train` needs.
-SOURCE_EXCLUDES = [
-    "*",
-    "!pyproject.toml",
-    "!requirements/",
-    "!requirements/retrain-*.txt",
-    "!shared/",
-    "!shared/**",
-    "!training/",
-    "!training/**",
-    "!tooling/",
-    "!tooling/**",
-    "!model_artifacts/",
-    "!model_artifacts/**",
-    "**/__pycache__",
-    "**/*.pyc",
-]
-
-
-def buildspec(lock: str) -> dict[str, object]:
-    """Install the pinned requirements, then the project's own entry point: nothing else runs. The
-    project is installed editable, so that shared/ finds the shipped model (model_artifacts/) beside it:
-    the gate's baseline while the registry has no CURRENT."""
-    venv = "/tmp/venv"  # noqa: S108  (the build container's scratch space)
-    return {
-        "version": "0.2",
-        "env": {"shell": "bash"},
-        "phases": {
-            "install": {
-                "runtime-versions": {"python": "3.12"},
-                "commands": [
-                    f"python -m venv {venv}",
-                    f"{venv}/bin/pip install --quiet --disable-pip-version-check --no-deps -r {lock}",
-                    f"{venv}/bin/pip install --quiet --disable-pip-version-check --no-deps --editable .",
-                ],
-            },
-            "build": {
-                "commands": [
-                    f'{venv}/bin/ticketguard train --training-set "$TG_TRAINING_SET" '
-                    '--registry "$TG_MODEL_REGISTRY" --outcome "$TG_OUTCOME" '
-                    '--source "$TG_TRAINING_SOURCE" --arch "$TG_MODEL_ARCHITECTURE"'
-                ]
-            },
-        },
-    }
 
 
 def expire_run_data(bucket: s3.Bucket) -> None:
@@ -160,90 +109,9 @@ class RetrainPipeline(Construct):
 
     # ------------------------------------------------------------------ build
     def _build_project(self, key: kms.IKey) -> codebuild.Project:
-        config = self.config
-        source = s3_assets.Asset(
-            self, "Source", path=str(PROJECT_ROOT), exclude=SOURCE_EXCLUDES, ignore_mode=IgnoreMode.GIT
-        )
-        log_group = encrypted_log_group(self, "BuildLogs", key=key)
-        project = codebuild.Project(
-            self,
-            "Build",
-            project_name=f"ticketguard-{config.name}-retrain",
-            description="Retraining: train, evaluate, gate and compile with the project's `ticketguard train`",
-            build_spec=codebuild.BuildSpec.from_object(
-                buildspec(f"requirements/retrain-{config.architecture}.txt")
-            ),
-            environment=codebuild.BuildEnvironment(
-                build_image=BUILD_IMAGES[config.architecture],
-                compute_type=codebuild.ComputeType.LARGE,
-                privileged=False,
-                environment_variables={
-                    "TG_MODEL_ARCHITECTURE": codebuild.BuildEnvironmentVariable(
-                        value=MODEL_ARCHITECTURES[config.architecture]
-                    ),
-                    "TG_MODEL_REGISTRY": codebuild.BuildEnvironmentVariable(value=self.access.registry_uri),
-                },
-            ),
-            timeout=Duration.minutes(90),
-            queued_timeout=Duration.hours(1),
-            logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)
-            ),
-        )
-        # The source is the asset zip, read with the one statement below (Source.s3 would grant
-        # s3:GetObject*/s3:List* on the whole bootstrap bucket).
-        cfn = project.node.default_child
-        assert isinstance(cfn, codebuild.CfnProject)
-        cfn.add_property_override("Source.Type", "S3")
-        cfn.add_property_override("Source.Location", f"{source.s3_bucket_name}/{source.s3_object_key}")
-        # The project's key, granted without the ReEncrypt*/GenerateDataKey* that `encryption_key` adds.
-        cfn.add_property_override("EncryptionKey", key.key_arn)
-        acknowledge(
-            project,
-            "AwsSolutions-CB4",
-            "The project is encrypted with the service key: EncryptionKey is set by a property override "
-            "(cdk-nag reads the L2 prop) so that the role gets Decrypt/Encrypt/GenerateDataKey on it, "
-            "not the ReEncrypt*/GenerateDataKey* the L2 grants.",
-        )
-        project.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ProjectKey",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-            )
-        )
-        bootstrap_bucket = f"arn:{Stack.of(self).partition}:s3:::{source.s3_bucket_name}"
-        project.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="SourceAsset",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[f"{bootstrap_bucket}/{source.s3_object_key}"],
-            )
-        )
-        project.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="SourceBucket",
-                actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
-                resources=[bootstrap_bucket],
-            )
-        )
+        project = training_project(self, config=self.config, registry_uri=self.access.registry_uri, key=key)
         self.access.build(project.role)
-        stack = Stack.of(self)
-        account = f"{stack.region}:{stack.account}"
-        for resource, why in (
-            (
-                f"arn:{stack.partition}:logs:{account}:log-group:/aws/codebuild/{project.project_name}:*",
-                "CDK's default CodeBuild policy names this project's own default log group (the build logs "
-                "go to the encrypted group configured on the project).",
-            ),
-            (
-                f"arn:{stack.partition}:codebuild:{account}:report-group/{project.project_name}-*",
-                "CDK's default CodeBuild policy: test-report groups named after this project only (the "
-                "build publishes no reports).",
-            ),
-        ):
-            assert project.role is not None
-            acknowledge(project.role, f"AwsSolutions-IAM5[Resource::{finding_text(project, resource)}]", why)
+        acknowledge_default_policy(project)
         return project
 
     # ------------------------------------------------------------------ orchestration
@@ -267,7 +135,48 @@ class RetrainPipeline(Construct):
         topic: sns.ITopic,
         data_key: kms.IKey,
     ) -> sfn.StateMachine:
-        export_step = tasks.LambdaInvoke(
+        export_step, train_step, publish_step = (
+            self._export_step(export),
+            self._train_step(),
+            self._publish_step(publish),
+        )
+        failed = self._page("Failed", topic, "FAILED").next(
+            sfn.Fail(
+                self, "Failed", comment="A step failed: the served model is unchanged", error="RetrainFailed"
+            )
+        )
+        for step in (export_step, train_step, publish_step):
+            step.add_catch(failed, result_path="$.error")
+        plan = (
+            sfn.Choice(self, "TrainsThisRun")
+            .when(
+                sfn.Condition.string_equals("$.export.status", "skipped"),
+                sfn.Succeed(self, "NotThisWeek", comment="Bi-weekly: odd ISO weeks do not train"),
+            )
+            .otherwise(train_step.next(publish_step).next(self._outcome(topic)))
+        )
+        log_group = encrypted_log_group(self, "StateMachineLogs", key=key)
+        machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=f"ticketguard-{self.config.name}-retrain",
+            comment=(
+                'Retraining. Input: {"cadence": "biweekly"} (the schedule: even ISO weeks train), or for an '
+                'emergency retraining {"reason": "drift" | "detection_drop" | "manual", "detail": {...}} '
+                '(always trains); optional "weeks" (3..52), "time" (ISO instant).'
+            ),
+            definition_body=sfn.DefinitionBody.from_chainable(export_step.next(plan)),
+            timeout=Duration.hours(3),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        # The topics are encrypted with the data key: publishing needs it, through SNS only.
+        machine.add_to_role_policy(key_use(self, "PageTopicKey", data_key, "sns"))
+        self._acknowledge_machine(machine, (export, publish))
+        return machine
+
+    def _export_step(self, export: lambda_.Function) -> tasks.LambdaInvoke:
+        step = tasks.LambdaInvoke(
             self,
             "ExportTrainingSet",
             comment="Odd ISO week of the bi-weekly schedule: skip; else export the training set to S3",
@@ -284,11 +193,14 @@ class RetrainPipeline(Construct):
             task_timeout=sfn.Timeout.duration(Duration.minutes(16)),
         )
         # The database may be restarting (maintenance, a failover): try again later, twice.
-        export_step.add_retry(
+        step.add_retry(
             errors=["DependencyUnavailable"], interval=Duration.minutes(5), max_attempts=2, backoff_rate=2
         )
+        return step
+
+    def _train_step(self) -> tasks.CodeBuildStartBuild:
         variable = codebuild.BuildEnvironmentVariable
-        train_step = tasks.CodeBuildStartBuild(
+        return tasks.CodeBuildStartBuild(
             self,
             "TrainEvaluateCompile",
             comment="`ticketguard train --training-set ... --registry ...` on CodeBuild: gate, compile, upload",
@@ -303,7 +215,9 @@ class RetrainPipeline(Construct):
             result_path="$.build",
             task_timeout=sfn.Timeout.duration(Duration.hours(2)),
         )
-        publish_step = tasks.LambdaInvoke(
+
+    def _publish_step(self, publish: lambda_.Function) -> tasks.LambdaInvoke:
+        return tasks.LambdaInvoke(
             self,
             "Publish",
             comment="A promoted candidate: fetch, verify and load it as scoring will, then move models/CURRENT",
@@ -315,7 +229,10 @@ class RetrainPipeline(Construct):
             result_path="$.publish",
             task_timeout=sfn.Timeout.duration(Duration.minutes(5)),
         )
-        outcome = (
+
+    def _outcome(self, topic: sns.ITopic) -> sfn.Choice:
+        """Promoted (in shadow) or refused by the gate: either way paged."""
+        return (
             sfn.Choice(self, "PromotedOrRefused")
             .when(
                 sfn.Condition.string_equals("$.publish.status", "promoted"),
@@ -335,40 +252,12 @@ class RetrainPipeline(Construct):
                 )
             )
         )
-        failed = self._page("Failed", topic, "FAILED").next(
-            sfn.Fail(
-                self, "Failed", comment="A step failed: the served model is unchanged", error="RetrainFailed"
-            )
-        )
-        for step in (export_step, train_step, publish_step):
-            step.add_catch(failed, result_path="$.error")
-        plan = (
-            sfn.Choice(self, "TrainsThisRun")
-            .when(
-                sfn.Condition.string_equals("$.export.status", "skipped"),
-                sfn.Succeed(self, "NotThisWeek", comment="Bi-weekly: odd ISO weeks do not train"),
-            )
-            .otherwise(train_step.next(publish_step).next(outcome))
-        )
-        log_group = encrypted_log_group(self, "StateMachineLogs", key=key)
-        machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=f"ticketguard-{self.config.name}-retrain",
-            comment=(
-                'Retraining. Input: {"cadence": "biweekly"} (the schedule: even ISO weeks train), or for an '
-                'emergency retraining {"reason": "drift" | "detection_drop" | "manual", "detail": {...}} '
-                '(always trains); optional "weeks" (3..52), "time" (ISO instant).'
-            ),
-            definition_body=sfn.DefinitionBody.from_chainable(export_step.next(plan)),
-            timeout=Duration.hours(3),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-        )
+
+    def _acknowledge_machine(
+        self, machine: sfn.StateMachine, functions: tuple[lambda_.Function, ...]
+    ) -> None:
         assert machine.role is not None
-        # The topics are encrypted with the data key: publishing needs it, through SNS only.
-        machine.add_to_role_policy(key_use(self, "PageTopicKey", data_key, "sns"))
-        for function in (export, publish):
+        for function in functions:
             acknowledge(
                 machine.role,
                 f"AwsSolutions-IAM5[Resource::{finding_text(machine, function.function_arn)}:*]",
@@ -381,7 +270,6 @@ class RetrainPipeline(Construct):
             "X-Ray tracing (PutTraceSegments, GetSamplingRules) and CloudWatch Logs delivery "
             "(CreateLogDelivery, DescribeLogGroups, ...) accept no resource narrower than '*'.",
         )
-        return machine
 
     def _schedule(self, dead_letters: sqs.IQueue) -> events.Rule:
         [row] = [schedule for schedule in SCHEDULES if schedule.state_machine == "retrain"]

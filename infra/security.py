@@ -119,6 +119,22 @@ class WebFirewall(Construct):
             "Corporate VPN ranges allowed on the admin routes",
             addresses=list(config.admin_cidrs),
         )
+        self.web_acl = self._build_web_acl(prefix, [*self._own_rules(config), *_managed_rules()])
+        self.log_group = encrypted_log_group(
+            self, "Logs", key=key, log_group_name=waf_log_group_name(config.name)
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[delivery_arn(self.log_group)],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"})
+            ],
+        )
+
+    def _own_rules(self, config: EnvironmentConfig) -> list[wafv2.CfnWebACL.RuleProperty]:
+        """Rules 0-3 of the module's docstring: the block list, admin routes, and the two per-IP rates."""
         block = wafv2.CfnWebACL.RuleActionProperty(block={})
         too_many = wafv2.CfnWebACL.RuleActionProperty(
             block=wafv2.CfnWebACL.BlockActionProperty(
@@ -127,68 +143,26 @@ class WebFirewall(Construct):
                 )
             )
         )
-        rules = [
+        window = config.api.waf_window_seconds
+        return [
             _rule("BlockList", 0, _in_ip_set(self.block_list), action=block),
-            _rule(
-                "AdminFromAdminCidrs",
-                1,
-                wafv2.CfnWebACL.StatementProperty(
-                    and_statement=wafv2.CfnWebACL.AndStatementProperty(
-                        statements=[
-                            wafv2.CfnWebACL.StatementProperty(
-                                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-                                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-                                    positional_constraint="CONTAINS",
-                                    search_string="/admin/",
-                                    text_transformations=[
-                                        wafv2.CfnWebACL.TextTransformationProperty(
-                                            priority=0, type="URL_DECODE"
-                                        ),
-                                        wafv2.CfnWebACL.TextTransformationProperty(
-                                            priority=1, type="LOWERCASE"
-                                        ),
-                                    ],
-                                )
-                            ),
-                            wafv2.CfnWebACL.StatementProperty(
-                                not_statement=wafv2.CfnWebACL.NotStatementProperty(
-                                    statement=_in_ip_set(self.admin_cidrs)
-                                )
-                            ),
-                        ]
-                    )
-                ),
-                action=block,
-            ),
+            _rule("AdminFromAdminCidrs", 1, _admin_path_outside(self.admin_cidrs), action=block),
             _rule(
                 "RatePerIp",
                 2,
-                _per_ip(config.api.waf_requests_per_ip, config.api.waf_window_seconds, _without_api_key()),
+                _per_ip(config.api.waf_requests_per_ip, window, _without_api_key()),
                 action=too_many,
             ),
             _rule(
                 "RatePerIpKeyed",
                 3,
-                _per_ip(config.api.waf_keyed_requests_per_ip, config.api.waf_window_seconds, _with_api_key()),
+                _per_ip(config.api.waf_keyed_requests_per_ip, window, _with_api_key()),
                 action=too_many,
             ),
         ]
-        for offset, group in enumerate(MANAGED_RULE_GROUPS):
-            rules.append(
-                _rule(
-                    group,
-                    10 + offset,
-                    wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS",
-                            name=group,
-                            scope_down_statement=_without_api_key() if group in ANONYMOUS_ONLY else None,
-                        )
-                    ),
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                )
-            )
-        self.web_acl = wafv2.CfnWebACL(
+
+    def _build_web_acl(self, prefix: str, rules: list[wafv2.CfnWebACL.RuleProperty]) -> wafv2.CfnWebACL:
+        return wafv2.CfnWebACL(
             self,
             "WebAcl",
             name=f"{prefix}-api",
@@ -202,18 +176,6 @@ class WebFirewall(Construct):
                 )
             },
             visibility_config=_visibility(f"{prefix}-api"),
-        )
-        self.log_group = encrypted_log_group(
-            self, "Logs", key=key, log_group_name=waf_log_group_name(config.name)
-        )
-        wafv2.CfnLoggingConfiguration(
-            self,
-            "Logging",
-            resource_arn=self.web_acl.attr_arn,
-            log_destination_configs=[delivery_arn(self.log_group)],
-            redacted_fields=[
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "x-api-key"})
-            ],
         )
 
     def _ip_set(
@@ -236,13 +198,59 @@ class WebFirewall(Construct):
         )
 
 
+def _admin_path_outside(admin_cidrs: wafv2.CfnIPSet) -> wafv2.CfnWebACL.StatementProperty:
+    """A request whose path contains /admin/ (URL-decoded, lower case) from outside `admin_cidrs`."""
+    transformations = [
+        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="URL_DECODE"),
+        wafv2.CfnWebACL.TextTransformationProperty(priority=1, type="LOWERCASE"),
+    ]
+    admin_path = wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="CONTAINS",
+            search_string="/admin/",
+            text_transformations=transformations,
+        )
+    )
+    outside = wafv2.CfnWebACL.StatementProperty(
+        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=_in_ip_set(admin_cidrs))
+    )
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=[admin_path, outside])
+    )
+
+
+def _managed_rules() -> list[wafv2.CfnWebACL.RuleProperty]:
+    """The AWS managed rule groups, from priority 10 (the anonymous-IP list for requests without a key)."""
+    return [
+        _rule(
+            group,
+            10 + offset,
+            wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS",
+                    name=group,
+                    scope_down_statement=_without_api_key() if group in ANONYMOUS_ONLY else None,
+                )
+            ),
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        )
+        for offset, group in enumerate(MANAGED_RULE_GROUPS)
+    ]
+
+
 class AdminAuth(Construct):
     """Cognito user pool of the admins (spec threat 4): TOTP MFA required, 15-minute sessions,
     threat protection enforced, no self sign-up."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
-        self.user_pool = cognito.UserPool(
+        self.user_pool = self._build_user_pool(config)
+        self.client = self._build_client()
+        self._build_auth_events(config)
+
+    def _build_user_pool(self, config: EnvironmentConfig) -> cognito.UserPool:
+        return cognito.UserPool(
             self,
             "Admins",
             user_pool_name=f"ticketguard-{config.name}-admins",
@@ -268,7 +276,10 @@ class AdminAuth(Construct):
             deletion_protection=config.is_prod,
             removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
         )
-        self.client = self.user_pool.add_client(
+
+    def _build_client(self) -> cognito.UserPoolClient:
+        """The admin dashboard's client: SRP sign-in, 15-minute tokens (spec threat 4)."""
+        return self.user_pool.add_client(
             "Dashboard",
             user_pool_client_name="admin-dashboard",
             auth_flows=cognito.AuthFlow(user_srp=True),
@@ -282,6 +293,8 @@ class AdminAuth(Construct):
             refresh_token_validity=Duration.minutes(60),
             auth_session_validity=Duration.minutes(3),
         )
+
+    def _build_auth_events(self, config: EnvironmentConfig) -> None:
         # Threat protection's user-activity log (Plus plan) feeds the spec's "3 failed MFA in 5 min"
         # alert: one FailedAdminMfa per sign-in event whose MFA challenge failed. Cognito delivers only
         # to a group that is not KMS-encrypted (CloudWatch Logs still encrypts it at rest, with its own

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import App, CfnOutput, Duration, Environment, Fn, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
@@ -79,6 +80,10 @@ class FoundationStack(Stack):
                 exclude_punctuation=True, password_length=48
             ),
         )
+        self._acknowledge_findings(config)
+
+    def _acknowledge_findings(self, config: EnvironmentConfig) -> None:
+        """The foundation's cdk-nag findings, each with its reason; dev's are its cost savings."""
         acknowledge(
             self.pii_salt,
             "AwsSolutions-SMG4",
@@ -127,8 +132,41 @@ class ServiceStack(Stack):
         self.key = service_key(
             self, "Key", description="TicketGuard logs, queues, environment variables", retain=False
         )
+        deps = self._dependencies(config, foundation)
+        self.factory = FunctionFactory(
+            self,
+            "Functions",
+            config=config,
+            deps=deps,
+            key=self.key,
+            deps_layer_dir=paths.deps_layer,
+            model_layer_dir=paths.model_layer,
+            staging_dir=paths.staging,
+        )
+        for spec in CATALOG:
+            self.factory.make(spec)
+        functions = self.factory.functions
+        self.migrations = self._build_migrations(functions)
+        self.ingest = self._build_ingest(config, functions, deps.topics)
+        self.admin = AdminAuth(self, "Admin", config=config)
+        self.rest_api = self._build_api(config, functions)
+        self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
+        self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
+        self.jobs = Jobs(
+            self,
+            "Jobs",
+            functions=functions,
+            dead_letters=self.factory.dead_letters,
+            environment=config.name,
+            key=self.key,
+        )
+        self._build_pipelines(config, foundation, deps)
+        self._build_outputs(config)
+
+    def _dependencies(self, config: EnvironmentConfig, foundation: FoundationStack) -> Dependencies:
+        """What the functions are wired to, from the foundation stack."""
         database, cache = foundation.database, foundation.cache
-        deps = Dependencies(
+        return Dependencies(
             vpc=foundation.network.vpc,
             isolated=foundation.network.isolated,
             egress=foundation.network.egress,
@@ -148,43 +186,37 @@ class ServiceStack(Stack):
             topics=dict(foundation.alerts.topics),
             data_key=foundation.key,
         )
-        self.factory = FunctionFactory(
-            self,
-            "Functions",
-            config=config,
-            deps=deps,
-            key=self.key,
-            deps_layer_dir=paths.deps_layer,
-            model_layer_dir=paths.model_layer,
-            staging_dir=paths.staging,
-        )
-        for spec in CATALOG:
-            self.factory.make(spec)
-        functions = self.factory.functions
-        self.migrations: SchemaMigrations | None = None
-        if "migrations" in functions:
-            self.migrations = SchemaMigrations(
-                self, "Migrations", handler=functions["migrations"], key=self.key
-            )
-            for name, function in functions.items():
-                if name != "migrations":
-                    # New code must not run against the old schema.
-                    function.node.add_dependency(self.migrations.resource)
 
-        self.ingest: IngestQueue | None = None
-        if "ingest" in functions:
-            self.ingest = IngestQueue(
-                self,
-                "Ingest",
-                config=config,
-                key=self.key,
-                consumer=functions["ingest"],
-                consumer_timeout=Duration.seconds(config.sizing("ingest").timeout_s),
-                topics=deps.topics,
-            )
-        self.admin = AdminAuth(self, "Admin", config=config)
+    def _build_migrations(self, functions: dict[str, lambda_.Function]) -> SchemaMigrations | None:
+        """The migrations custom resource, which every other function waits for."""
+        if "migrations" not in functions:
+            return None
+        migrations = SchemaMigrations(self, "Migrations", handler=functions["migrations"], key=self.key)
+        for name, function in functions.items():
+            if name != "migrations":
+                # New code must not run against the old schema.
+                function.node.add_dependency(migrations.resource)
+        return migrations
+
+    def _build_ingest(
+        self, config: EnvironmentConfig, functions: dict[str, lambda_.Function], topics: dict[str, sns.ITopic]
+    ) -> IngestQueue | None:
+        if "ingest" not in functions:
+            return None
+        return IngestQueue(
+            self,
+            "Ingest",
+            config=config,
+            key=self.key,
+            consumer=functions["ingest"],
+            consumer_timeout=Duration.seconds(config.sizing("ingest").timeout_s),
+            topics=topics,
+        )
+
+    def _build_api(self, config: EnvironmentConfig, functions: dict[str, lambda_.Function]) -> RestApi:
+        """The REST API over the API functions (and the ingest queue); each function learns its API keys."""
         api_functions = {name: fn for name, fn in functions.items() if function_spec(name).kind == "api"}
-        self.rest_api = RestApi(
+        rest_api = RestApi(
             self,
             "Api",
             config=config,
@@ -193,18 +225,15 @@ class ServiceStack(Stack):
             key=self.key,
             queues={"ingest": self.ingest.integration} if self.ingest else None,
         )
-        for name, key_ids in self.rest_api.allowed_api_key_ids.items():
+        for name, key_ids in rest_api.allowed_api_key_ids.items():
             functions[name].add_environment(ALLOWED_API_KEY_IDS_ENV, Fn.join(",", key_ids))
-        self.firewall = WebFirewall(self, "Firewall", config=config, key=self.key)
-        self.firewall.protect("ApiAssociation", self.rest_api.api.deployment_stage.stage_arn)
-        self.jobs = Jobs(
-            self,
-            "Jobs",
-            functions=functions,
-            dead_letters=self.factory.dead_letters,
-            environment=config.name,
-            key=self.key,
-        )
+        return rest_api
+
+    def _build_pipelines(
+        self, config: EnvironmentConfig, foundation: FoundationStack, deps: Dependencies
+    ) -> None:
+        """Retention (its catalogue and state machine) and the retraining pipeline."""
+        functions = self.factory.functions
         self.retention = RetentionCatalog(
             self,
             "Retention",
@@ -228,6 +257,7 @@ class ServiceStack(Stack):
             dead_letters=self.factory.dead_letters,
         )
 
+    def _build_outputs(self, config: EnvironmentConfig) -> None:
         CfnOutput(self, "ApiUrl", value=self.rest_api.api.url)
         CfnOutput(self, "AdminUserPoolId", value=self.admin.user_pool.user_pool_id)
         CfnOutput(self, "AdminClientId", value=self.admin.client.user_pool_client_id)
@@ -263,10 +293,7 @@ class MonitoringStack(Stack):
             self,
             "Monitoring",
             config=config,
-            topics={
-                severity: sns.Topic.from_topic_arn(self, f"{severity}Topic", topic_arn(self, name, severity))
-                for severity in foundation.alerts.topics
-            },
+            topics=self._topics(name, foundation),
             api_name=f"ticketguard-{name}",
             stage_name=name,
             functions={function: function_name(name, function) for function in deployed},
@@ -280,6 +307,13 @@ class MonitoringStack(Stack):
             ),
             dead_letters_queue=dead_letters_queue_name(name),
         )
+
+    def _topics(self, name: str, foundation: FoundationStack) -> dict[str, sns.ITopic]:
+        """The foundation's alert topics by their fixed ARNs (no export imported)."""
+        return {
+            severity: sns.Topic.from_topic_arn(self, f"{severity}Topic", topic_arn(self, name, severity))
+            for severity in foundation.alerts.topics
+        }
 
 
 def build(app: App, config: EnvironmentConfig, paths: BuildPaths, account: str | None) -> list[Stack]:
