@@ -86,6 +86,27 @@ def _current_model(
     return model.version, model, model.manifest.raw
 
 
+def _trainable(train_labels: np.ndarray, valid_labels: np.ndarray) -> bool:
+    """Both splits keep rows of both classes (a classifier and its calibration need them)."""
+    return all(len(np.unique(labels)) == 2 for labels in (train_labels, valid_labels))
+
+
+def _envelope(
+    splits: Splits, current_manifest: dict[str, Any] | None, margin: float
+) -> tuple[defences.Envelope, str]:
+    """The promoted model's training envelope when it has the same features, else the window's own."""
+    stored = (current_manifest or {}).get("training_envelope")
+    if stored and set(stored) == set(splits.train.feature_names):
+        version = (current_manifest or {}).get("version")
+        envelope = {k: (float(v[0]), float(v[1])) for k, v in stored.items()}
+        return envelope, f"the training data of the promoted model {version}"
+    # No trusted model yet: the window's own envelope still catches isolated absurd values
+    # (injected rows) without mistaking the window's natural drift for poisoning.
+    window = pd.concat([splits.train.features, splits.valid.features], ignore_index=True)
+    envelope = defences.reference_envelope(window, margin, trusted=False)
+    return envelope, "the training and validation window itself (no promoted model yet)"
+
+
 def _screen(
     splits: Splits, current_manifest: dict[str, Any] | None, margin: float, seed: int
 ) -> tuple[Splits, dict[str, Any]]:
@@ -94,22 +115,20 @@ def _screen(
     n_train = len(train_part.labels)
     reference_rows = np.arange(n_train) < max(n_train // 2, 1)
     reference = train_part.subset(reference_rows)
-    stored = (current_manifest or {}).get("training_envelope")
-    screened_train = np.ones(n_train, dtype=bool)
-    if stored and set(stored) == set(train_part.feature_names):
-        envelope = {k: (float(v[0]), float(v[1])) for k, v in stored.items()}
-        version = (current_manifest or {}).get("version")
-        envelope_source = f"the training data of the promoted model {version}"
-    else:
-        # No trusted model yet: the window's own envelope still catches isolated absurd values
-        # (injected rows) without mistaking the window's natural drift for poisoning.
-        window = pd.concat([train_part.features, splits.valid.features], ignore_index=True)
-        envelope = defences.reference_envelope(window, margin, trusted=False)
-        envelope_source = "the training and validation window itself (no promoted model yet)"
-    train_q = defences.quarantine_outliers(train_part.features, envelope, screened_train)
+    envelope, envelope_source = _envelope(splits, current_manifest, margin)
+    train_q = defences.quarantine_outliers(train_part.features, envelope, np.ones(n_train, dtype=bool))
     valid_q = defences.quarantine_outliers(
         splits.valid.features, envelope, np.ones(len(splits.valid.labels), dtype=bool)
     )
+    quarantined = {"train": train_q.count, "valid": valid_q.count}
+    quarantine_share = (train_q.count + valid_q.count) / max(n_train + len(splits.valid.labels), 1)
+    kept_whole = not _trainable(train_part.labels[~train_q.mask], splits.valid.labels[~valid_q.mask])
+    if kept_whole:
+        # Too little is left inside the envelope to train on (data unlike the trusted model's: every row of
+        # a poisoned or foreign window). The candidate is trained on the window as it came, so that its
+        # report exists, and refused by the anomaly check's quarantine flag (the share is the measured one).
+        train_q.mask[:] = False
+        valid_q.mask[:] = False
     screened = pd.concat(
         [train_part.features[~reference_rows & ~train_q.mask], splits.valid.features[~valid_q.mask]],
         ignore_index=True,
@@ -123,7 +142,7 @@ def _screen(
     anomalies = defences.anomaly_check(
         reference,
         screened_table,
-        (train_q.count + valid_q.count) / max(n_train + len(splits.valid.labels), 1),
+        quarantine_share,
         seed=seed,
         trusted_fraud_rate=trusted_rate,
     )
@@ -139,7 +158,9 @@ def _screen(
         "envelope_quantiles": list(defences.ENVELOPE_QUANTILES),
         "envelope_margin": margin,
         "envelope": {k: list(v) for k, v in envelope.items()},
-        "quarantined": {"train": train_q.count, "valid": valid_q.count},
+        "quarantined": quarantined,
+        "quarantine_share": quarantine_share,
+        "quarantine_kept_for_training": kept_whole,
         "quarantined_per_feature": {
             name: train_q.per_feature.get(name, 0) + valid_q.per_feature.get(name, 0)
             for name in sorted(set(train_q.per_feature) | set(valid_q.per_feature))

@@ -171,13 +171,6 @@ def test_given_the_marketplace_when_exported_then_the_csv_is_the_point_in_time_t
 
 # -------------------------------------------------- step 2 (CodeBuild) and step 3 (publish), then serving
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known bug, open: since the shipped model reads 17 features, its envelope quarantines every row "
-    "of this unlike set and run_training raises 'a feature reference needs at least one training row' "
-    "instead of refusing the candidate as a training data anomaly",
-)
 def test_given_no_served_version_when_a_run_builds_then_the_gate_compares_with_the_shipped_model(
     s3, deployed, tmp_path
 ):
