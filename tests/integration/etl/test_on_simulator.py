@@ -81,9 +81,11 @@ def test_three_paths_agree_on_every_simulated_purchase_at_production_cadence(
         served = replay_at_production_cadence(db, redis_client, pool, purchases)
     # Then each read the scoring path made (live, warm, PostgreSQL only) is the training row
     assert disagreements(frame, served) == []
-    # And the data exercised the features: new wallets, repeat buyers, resales, geo jumps
+    # And the data exercised the features: new wallets, repeat buyers, resales, geo jumps, a takeover's
+    # new device and a wash-trading ring's closed cycle (seed 16 shows both; seed 11 closed no cycle)
     # (wallets registered with the marketplace minutes and months before they buy)
     assert frame["wallet_age_days"].lt(1).any() and frame["wallet_age_days"].gt(30).any()
     assert frame["payment_instruments_24h"].gt(1).any() and frame["failed_logins_1h"].gt(0).any()
+    assert frame["new_device"].eq(1).any() and frame["resale_cycle_length"].gt(0).any()
     assert frame["txn_velocity_1h"].gt(0).any() and frame["geo_velocity_flag"].eq(1).any()
     assert frame["avg_ticket_hold_time"].notna().any() and frame["payment_method_diversity"].gt(0).any()
