@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # read, and the fewest of them worth a KL estimate (below it nothing is emitted).
     drift_window_hours: float = Field(24.0, gt=0)
     drift_min_rows: int = Field(200, ge=1)
+    # The pricing experiment (shared/pricing, spec 1.5): the epsilon-greedy routing's exploration share,
+    # the kill switch (every quote arm A's fixed price; also settable in pricing.experiment), and the
+    # default guardrails of an event as multiples of its face value (an assignment may set its own).
+    pricing_epsilon: float = Field(0.15, ge=0.0, le=1.0)
+    pricing_kill_switch: bool = False
+    pricing_floor_ratio: float = Field(0.8, ge=0.0)
+    pricing_ceiling_ratio: float = Field(1.5, gt=0.0)
 
     @model_validator(mode="after")
     def _redis_within_the_budget(self) -> Settings:

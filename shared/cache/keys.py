@@ -12,6 +12,8 @@ Prefix families:
                each published batch snapshot; a write-back of values read before the bump is refused.
 - `tg:wu:`, `tg:bl:`  the scoring lookup's cache (wallet -> user link, blocklist verdicts).
 - `tg:{rl}:`   the sliding-window rate limits (hash tag `{rl}`: one slot on a cluster-mode Redis).
+- `tg:{px}:`   the pricing experiment's hot arm statistics and settled rewards (hash tag `{px}`: its
+               Lua script touches both keys); no TTL, rebuilt from PostgreSQL (pricing.rewards) when gone.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ WALLET_USER = KeySpace("tg:wu:", "WALLET_USER_CACHE_TTL_S", "scoring.lookup")
 BLOCKLIST_WALLET = KeySpace("tg:bl:w:", "BLOCKLIST_CACHE_TTL_S", "scoring.lookup")
 BLOCKLIST_IP = KeySpace("tg:bl:ip:", "BLOCKLIST_CACHE_TTL_S", "scoring.lookup")
 RATE_LIMIT = KeySpace("tg:{rl}:", "the rule's window", "ratelimit.limiter")
+PRICING = KeySpace("tg:{px}:", "none (rebuilt from pricing.rewards when missing)", "pricing.stats")
 
 CATALOGUE: tuple[KeySpace, ...] = (
     FEATURE_TICKET,
@@ -68,4 +71,5 @@ CATALOGUE: tuple[KeySpace, ...] = (
     BLOCKLIST_WALLET,
     BLOCKLIST_IP,
     RATE_LIMIT,
+    PRICING,
 )

@@ -219,7 +219,18 @@ WRITERS: tuple[Writer, ...] = (
         ),
         _label_fields,
     ),
-    Writer(("order.placed", "ticket.listed"), (), _fields),
+    # The newest listing of each ticket (the pricing experiment reads the resale premium from them).
+    Writer(
+        ("ticket.listed",),
+        (
+            _upsert(
+                "marketplace.ticket_listings", "ticket_id", ("ticket_id", "seller_wallet", "price", "listed_at"),
+            ),
+        ),
+        lambda e: _fields(e, listed_at=e.occurred_at),
+        (Reference("ticket_id", "marketplace.tickets", "ticket_id"),),
+    ),
+    Writer(("order.placed",), (), _fields),
 )  # fmt: skip
 
 
