@@ -118,3 +118,59 @@ def get_settings() -> Settings:
 @lru_cache(maxsize=1)
 def get_thresholds() -> Thresholds:
     return Thresholds()
+
+
+class SecuritySettings(BaseSettings):
+    """The SIEM's rule thresholds and windows and the SOAR's guardrails (issue 25; docs/siem.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore")
+
+    # Rule 1, brute force: this many failed logins for one account or from one IP within the window.
+    siem_brute_force_failures: int = Field(5, ge=2)
+    siem_brute_force_window_s: int = Field(300, ge=10)
+    # Spec alert 4: this many failed admin MFA challenges for one admin within the window.
+    siem_admin_mfa_failures: int = Field(3, ge=2)
+    siem_admin_mfa_window_s: int = Field(300, ge=10)
+    # Rule 2, fraud ring: this many fraud decisions or labels tied to one wallet, or to wallets linked
+    # by a shared IP, payment instrument or transfers, within the window.
+    siem_fraud_ring_events: int = Field(3, ge=2)
+    siem_fraud_ring_window_s: int = Field(86_400, ge=60)
+    # Rule 3, DDoS: this many distinct IPs rate-limited within the window.
+    siem_ddos_ips: int = Field(50, ge=2)
+    siem_ddos_window_s: int = Field(60, ge=10)
+    # One account's sessions from two countries closer in time than this: a geo-velocity anomaly.
+    siem_geo_velocity_s: int = Field(3600, ge=60)
+    # The database sources are re-read this far behind their cursor (late commits; event ids dedupe).
+    siem_poll_overlap_s: int = Field(120, ge=0)
+    # Where findings go (EventBridge bus; the SOAR rule listens on it).
+    siem_event_bus: str = "default"
+    # SOAR guardrails: never act on these networks (the marketplace backend's egress, the admin VPN),
+    # comma-separated; at most this many automatic blocks an hour; dry-run actions (comma-separated
+    # names, or `all`): recorded as what would have been done, nothing done.
+    soar_never_block: str = ""
+    soar_max_blocks_per_hour: int = Field(50, ge=0)
+    soar_dry_run: str = ""
+    # How long an automatic block / challenge / wallet blacklisting lasts (0: until undone).
+    soar_block_ttl_s: int = Field(3600, ge=0)
+    soar_challenge_ttl_s: int = Field(900, ge=0)
+    soar_wallet_ttl_s: int = Field(0, ge=0)
+    # The WAF IP sets (block: Settings.waf_ip_set_name/id; challenge: these) and the admin pool.
+    waf_challenge_ip_set_name: str | None = None
+    waf_challenge_ip_set_id: str | None = None
+    cognito_user_pool_id: str | None = None
+    pagerduty_routing_key: SecretStr | None = None
+
+    def never_block_networks(self) -> list[str]:
+        return [part.strip() for part in self.soar_never_block.split(",") if part.strip()]
+
+    def dry_run(self, action: str) -> bool:
+        names = {part.strip() for part in self.soar_dry_run.split(",") if part.strip()}
+        return "all" in names or action in names
+
+
+@lru_cache(maxsize=1)
+def get_security_settings() -> SecuritySettings:
+    from shared.runtime_secrets import resolve_environment
+
+    resolve_environment()
+    return SecuritySettings()

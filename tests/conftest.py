@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import redis as redis_lib
 
-from shared.config import get_settings, get_thresholds
+from shared.config import get_security_settings, get_settings, get_thresholds
 from shared.db import apply_migrations, reset_pool
 from shared.db.connection import with_database
 from tests.fixtures.environment import SKIP_PREFIX
@@ -36,6 +36,7 @@ TEMPLATE_DB = "tg_template"
 def _reset_cached_settings() -> None:
     get_settings.cache_clear()
     get_thresholds.cache_clear()
+    get_security_settings.cache_clear()
     reset_pool()
 
 

@@ -14,6 +14,8 @@ Prefix families:
 - `tg:{rl}:`   the sliding-window rate limits (hash tag `{rl}`: one slot on a cluster-mode Redis).
 - `tg:{px}:`   the pricing experiment's hot arm statistics and settled rewards (hash tag `{px}`: its
                Lua script touches both keys); no TTL, rebuilt from PostgreSQL (pricing.rewards) when gone.
+- `tg:{siem}:` the SIEM's correlation windows and finding latches (hash tag `{siem}`: one slot, so
+               one script call per batch may touch them all).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ BLOCKLIST_WALLET = KeySpace("tg:bl:w:", "BLOCKLIST_CACHE_TTL_S", "scoring.lookup
 BLOCKLIST_IP = KeySpace("tg:bl:ip:", "BLOCKLIST_CACHE_TTL_S", "scoring.lookup")
 RATE_LIMIT = KeySpace("tg:{rl}:", "the rule's window", "ratelimit.limiter")
 PRICING = KeySpace("tg:{px}:", "none (rebuilt from pricing.rewards when missing)", "pricing.stats")
+SIEM_WINDOW = KeySpace("tg:{siem}:w:", "two of the rule's windows past its newest event", "siem.correlation")
+SIEM_LATCH = KeySpace("tg:{siem}:l:", "the rule's window", "siem.correlation")
 
 CATALOGUE: tuple[KeySpace, ...] = (
     FEATURE_TICKET,
@@ -72,4 +76,6 @@ CATALOGUE: tuple[KeySpace, ...] = (
     BLOCKLIST_IP,
     RATE_LIMIT,
     PRICING,
+    SIEM_WINDOW,
+    SIEM_LATCH,
 )

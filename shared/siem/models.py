@@ -71,7 +71,7 @@ class Finding(BaseModel):
     dedup_key: str
     rule: RuleName
     severity: Severity
-    subject_kind: Literal["ip", "account", "wallet", "admin", "ips"]
+    subject_kind: Literal["ip", "account", "wallet", "admin", "ips", "instrument"]
     subject: str
     first_seen: datetime
     last_seen: datetime
