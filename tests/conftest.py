@@ -28,6 +28,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.drift",
     "tests.fixtures.hang",
     "tests.fixtures.faults",
+    "tests.fixtures.siem",
 ]
 
 TEMPLATE_DB = "tg_template"
