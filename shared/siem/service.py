@@ -21,7 +21,7 @@ from shared.config import SecuritySettings
 from shared.siem import polling
 from shared.siem.correlation import correlate
 from shared.siem.logs import decode_subscription
-from shared.siem.models import Finding, SecurityEvent
+from shared.siem.models import Finding, SecurityEvent, Severity
 from shared.siem.store import store_events, store_finding
 
 Publisher = Callable[[Sequence[Finding]], None]
@@ -36,9 +36,12 @@ class Outcome:
     events_new: int = 0
     findings: list[Finding] = field(default_factory=list)
     findings_new: int = 0
+    new_findings: list[Finding] = field(default_factory=list)
     published: int = 0
     redis_round_trips: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    severity_by_kind: dict[str, str] = field(default_factory=dict)
+    marketplace_admin_mfa: int = 0
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -67,6 +70,11 @@ def process(
     outcome = Outcome(events=len(events))
     for event in events:
         outcome.by_kind[event.kind] = outcome.by_kind.get(event.kind, 0) + 1
+        if event.kind == "mfa_failed" and event.is_admin and event.details.get("directory") == "marketplace":
+            outcome.marketplace_admin_mfa += 1
+        known = outcome.severity_by_kind.get(event.kind)
+        if known is None or Severity(known).rank < event.severity.rank:
+            outcome.severity_by_kind[event.kind] = event.severity.value
     if conn is not None:
         with conn.transaction():
             outcome.events_new = store_events(conn, events)
@@ -81,6 +89,8 @@ def process(
                 stored, created = store_finding(conn, finding)
                 outcome.findings.append(stored)
                 outcome.findings_new += int(created)
+                if created:
+                    outcome.new_findings.append(stored)
                 if stored.status == "open":
                     to_publish.append(stored)
     if publish is not None and to_publish:
