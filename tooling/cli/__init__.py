@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "gdpr": ("tooling.cli.retention:gdpr_cli", "GDPR erase/export of one user's personal data"),
     "ingest": ("tooling.local.redrive:ingest_cli", "ingest queue operations: redrive its dead letters"),
+    "siem": ("tooling.cli.siem:cli", "SIEM tools: replay a CloudWatch Logs subscription event (no action)"),
 }
 
 
