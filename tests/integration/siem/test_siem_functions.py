@@ -15,13 +15,13 @@ import redis
 
 from functions.siem.handler import handler as siem_handler
 from functions.soar.handler import handler as soar_handler
+from shared.jobs.schedules import SCHEDULES
 from shared.siem.publish import DETAIL_TYPE, SOURCE
 from shared.siem.store import list_findings
 from tests.fixtures.siem import Aws
 from tooling.cli import main as ticketguard
 from tooling.local.cloudwatch import subscription_event
 from tooling.local.gateway import LocalLambdaContext
-from shared.jobs.schedules import SCHEDULES
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 
