@@ -22,7 +22,7 @@ def test_given_a_registered_command_then_its_module_exists_and_defines_its_funct
     assert function in defined, f"ticketguard {name}: {module} defines no {function}()"
 
 
-@pytest.mark.parametrize("name", ["siem"])
+@pytest.mark.parametrize("name", ["no-such-command"])
 def test_given_a_command_whose_module_does_not_exist_yet_when_run_then_it_is_unknown(
     name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
