@@ -24,7 +24,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(CONTRACT_ARTIFACT) pgbouncer
+install: $(VENV)/.installed node_modules/.installed $(CONTRACT_ARTIFACT) pgbouncer monitoring-assets
 
 # PgBouncer (transaction mode) stands in for RDS Proxy in front of the embedded PostgreSQL. From Debian's
 # packages, as root; without root and without it, the local stack says how to install it (or to run
@@ -220,3 +220,28 @@ bench-detection: install
 BENCH_RETENTION_ARGS ?=
 bench-retention: install
 	$(PY) benchmarks/bench_retention.py $(BENCH_RETENTION_ARGS)
+
+# ---------------------------------------------------------------- MONITORING room: the page's Chart.js and browser
+# /admin/monitoring's charts come from the pinned npm package chart.js (package.json), copied next to the
+# page's own files (shared/monitoring/static/vendor/, not committed) and served by the API: no CDN. The
+# Lambda package takes shared/ whole, so the synth needs the copy too.
+MONITORING_VENDOR := shared/monitoring/static/vendor/chart.umd.min.js
+.PHONY: monitoring-assets browser
+$(MONITORING_VENDOR): node_modules/.installed package-lock.json
+	@mkdir -p $(@D)
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+
+monitoring-assets: $(MONITORING_VENDOR)
+cdk-app synth: $(MONITORING_VENDOR)
+
+# The page's browser test (tests/e2e/test_monitoring_browser.py) drives Debian's chromium headless. As
+# root it is installed here; otherwise, or when apt cannot reach its mirror, this says so and the test
+# reports the missing browser (a skip on a laptop, a failure in CI).
+BROWSER_PACKAGES := chromium
+test e2e: browser
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "note: chromium is not installed (sudo apt-get install chromium); the monitoring page's browser test needs it" >&2; \
+	  else echo "installing $(BROWSER_PACKAGES) (the monitoring page's browser test)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; } \
+	    || echo "note: apt-get could not install chromium; the monitoring page's browser test will say so" >&2; fi; }

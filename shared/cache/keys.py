@@ -11,11 +11,13 @@ Prefix families:
 - `tg:fgen`    the feature snapshot generation (one counter, no TTL, outside `tg:f:*`): bumped by
                each published batch snapshot; a write-back of values read before the bump is refused.
 - `tg:wu:`, `tg:bl:`  the scoring lookup's cache (wallet -> user link, blocklist verdicts).
-- `tg:{rl}:`   the sliding-window rate limits (hash tag `{rl}`: one slot on a cluster-mode Redis).
+- `tg:{rl}:`   the sliding-window rate limits (hash tag `{rl}`: one slot on a cluster-mode Redis), and
+               the traffic counts per minute beside them (`tg:{rl}:traffic:`, shared.ratelimit.traffic).
 - `tg:{px}:`   the pricing experiment's hot arm statistics and settled rewards (hash tag `{px}`: its
                Lua script touches both keys); no TTL, rebuilt from PostgreSQL (pricing.rewards) when gone.
 - `tg:{siem}:` the SIEM's correlation windows and finding latches (hash tag `{siem}`: one slot, so
                one script call per batch may touch them all).
+- `tg:mon:`    the monitoring page's cache (a past day's drift measurement).
 """
 
 from __future__ import annotations
@@ -59,10 +61,13 @@ FIRST_PURCHASE = KeySpace("tg:rt:first:", "FIRST_PURCHASE_TTL_S", "features.redi
 WALLET_USER = KeySpace("tg:wu:", "WALLET_USER_CACHE_TTL_S", "scoring.lookup")
 BLOCKLIST_WALLET = KeySpace("tg:bl:w:", "BLOCKLIST_CACHE_TTL_S", "scoring.lookup")
 BLOCKLIST_IP = KeySpace("tg:bl:ip:", "BLOCKLIST_CACHE_TTL_S", "scoring.lookup")
-RATE_LIMIT = KeySpace("tg:{rl}:", "the rule's window", "ratelimit.limiter")
+RATE_LIMIT = KeySpace("tg:{rl}:", "the rule's window; traffic counts 2 hours", "ratelimit.limiter")
 PRICING = KeySpace("tg:{px}:", "none (rebuilt from pricing.rewards when missing)", "pricing.stats")
 SIEM_WINDOW = KeySpace("tg:{siem}:w:", "two of the rule's windows past its newest event", "siem.correlation")
 SIEM_LATCH = KeySpace("tg:{siem}:l:", "the rule's window", "siem.correlation")
+MONITORING_DRIFT = KeySpace(
+    "tg:mon:drift:", "8 days (a past day's drift does not change)", "monitoring.model"
+)
 
 CATALOGUE: tuple[KeySpace, ...] = (
     FEATURE_TICKET,
@@ -78,4 +83,5 @@ CATALOGUE: tuple[KeySpace, ...] = (
     PRICING,
     SIEM_WINDOW,
     SIEM_LATCH,
+    MONITORING_DRIFT,
 )

@@ -11,6 +11,7 @@ on a cluster-mode Redis.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import uuid
@@ -26,6 +27,7 @@ from shared.cache.roundtrip import RoundTrip, raw
 from shared.cache.scripts import LuaScript
 from shared.identifiers import canonical_ip, ip_limit_subject
 from shared.ratelimit.fallback import LocalWindows
+from shared.ratelimit.traffic import count_refusal, count_request
 
 Subject = Literal["ip", "user", "wallet"]
 
@@ -149,12 +151,16 @@ class RateLimiter:
         for rule, _ in applicable:
             args += [rule.limit, rule.window_s * 1000]
         trip = along if along is not None else RoundTrip(client)
+        count_request(trip, ip)  # the monitoring page's traffic (shared.ratelimit.traffic), same trip
         reply = trip.eval(_SLIDING_LOG, keys, args, parse=raw)
         trip.execute()
         allowed, wait_ms, refused_index = reply.result()
         if allowed:
             return LimitDecision(True)
         rule = applicable[int(refused_index) - 1][0]
+        # The refusal stands whether or not its count is written (one more round trip, refusals only).
+        with contextlib.suppress(redis.RedisError, OSError):
+            count_refusal(client, rule.name, ip)
         return LimitDecision(False, retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)), rule=rule.name)
 
     def subjects(

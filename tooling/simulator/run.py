@@ -100,7 +100,9 @@ def _derived_address(seed: int, role: str) -> str:
 def _prepare(conn: psycopg.Connection[Any], config: SimulationConfig, also: tuple[str, ...] = ()) -> None:
     conn.execute(SIM_SCHEMA)
     if config.replace:
-        conn.execute(f"TRUNCATE {', '.join((*reversed(TABLES), *also))}, sim.runs")
+        # CASCADE: the rows of other rooms that reference the marketplace's (the pricing experiment's
+        # assignments, the resale listings: migration 0700) go with the marketplace they describe.
+        conn.execute(f"TRUNCATE {', '.join((*reversed(TABLES), *also))}, sim.runs CASCADE")
         return
     busy = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM marketplace.users) OR EXISTS (SELECT 1 FROM marketplace.orders)"
