@@ -58,6 +58,8 @@ def _default_functions() -> dict[str, FunctionSizing]:
         # Up to 10 queued batches (5,000 events) an invocation; the queue's visibility timeout is 6x this.
         "ingest": FunctionSizing(memory_mb=1024, timeout_s=120),
         "ingest_batches": FunctionSizing(memory_mb=256, timeout_s=10),
+        # The admin surface (issue 26): small requests; a label upload or a rollback within the API's 29 s.
+        "admin": FunctionSizing(memory_mb=512, timeout_s=28),
         "migrations": FunctionSizing(memory_mb=256, timeout_s=300),
     }
 

@@ -65,6 +65,9 @@ CATALOG: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "ingest", "The ingest queue's consumer: batches of the marketplace's facts -> PostgreSQL", "queue"
     ),
+    FunctionSpec(
+        "admin", "/api/v1/admin/...: review queue, lists, labels, audit, models (Cognito + MFA)", "api"
+    ),
     FunctionSpec("ingest_batches", "GET /api/v1/events/batches/{batch_id}: a queued batch's results", "api"),
     FunctionSpec("etl", "Daily ETL: chain logs, backend tables, IP geo", "job", cache=True, egress=True),
     # features measures the served model's drift after each run: it reads the model's manifest.

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     pricing_kill_switch: bool = False
     pricing_floor_ratio: float = Field(0.8, ge=0.0)
     pricing_ceiling_ratio: float = Field(1.5, gt=0.0)
+    # The admin surface (shared/admin/auth.py): the networks it answers (comma-separated CIDRs; unset
+    # locally: loopback), the user pool's issuer and app client its tokens must name (unset: not
+    # checked; the authorizer checked them), and how long after a sign-in its tokens stay usable
+    # (a refresh never stretches a session past it; the pool's refresh-token validity is the same).
+    admin_allowed_cidrs: str | None = None
+    admin_token_issuer: str | None = None
+    admin_client_id: str | None = None
+    admin_session_max_s: int = Field(3600, ge=300, le=86_400)
 
     @model_validator(mode="after")
     def _redis_within_the_budget(self) -> Settings:

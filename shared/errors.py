@@ -39,6 +39,8 @@ class RateLimited(TicketGuardError):
 
 
 class Unauthorized(TicketGuardError):
+    """No valid sign-in: a missing, wrong or expired token (401)."""
+
     code = "unauthorized"
 
 

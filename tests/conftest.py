@@ -29,6 +29,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.hang",
     "tests.fixtures.faults",
     "tests.fixtures.siem",
+    "tests.fixtures.admin",
 ]
 
 TEMPLATE_DB = "tg_template"

@@ -38,7 +38,7 @@ class UnsupportedMediaType(TicketGuardError):
 # Most specific class first: the first isinstance match wins.
 _STATUS: tuple[tuple[type[TicketGuardError], int], ...] = (
     (ValidationFailed, 400),
-    (Unauthorized, 403),
+    (Unauthorized, 401),
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),

@@ -58,10 +58,12 @@ def rest_proxy_event(
     request_id: str | None = None,
     stage: str = "local",
     protocol: str = "HTTP/1.1",
+    authorizer_claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The event of a `method` request to `path`, routed to the document's `resource` (the path
     template). `headers` and `query` are name/value pairs in arrival order (a name may repeat) or a
-    mapping; `arrived_at` defaults to now, `request_id` to a fresh one."""
+    mapping; `arrived_at` defaults to now, `request_id` to a fresh one. `authorizer_claims`: the
+    token claims a Cognito authorizer passes (`requestContext.authorizer.claims`)."""
     method = method.upper()
     operation = next((op for op in operations() if op.method == method and op.path == resource), None)
     keyed = operation is None or operation.requires_api_key
@@ -99,6 +101,7 @@ def rest_proxy_event(
             # API Gateway sets it from the method's operationName, which the OpenAPI import takes
             # from operationId.
             "operationName": operation.operation_id if operation else None,
+            **({"authorizer": {"claims": dict(authorizer_claims)}} if authorizer_claims else {}),
             "identity": {
                 "sourceIp": source_ip,
                 "userAgent": named.get("user-agent"),

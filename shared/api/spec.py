@@ -13,6 +13,7 @@ import yaml
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 GATEWAY_RESPONSES_EXTENSION = "x-ticketguard-gateway-responses"
+ADMIN_SCHEME = "cognito_admin"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Operation:
     # `x-ticketguard-queue`: the gateway puts the body on this queue and answers 202 itself (API
     # Gateway -> SQS in AWS, tooling.local.queue locally); a function drains the queue.
     queue: str | None = None
+    # Secured by the admins' Cognito authorizer (`cognito_admin`): a valid ID token in Authorization,
+    # checked by the gateway (API Gateway in AWS, tooling.local.issuer locally) before the function.
+    requires_admin_token: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +59,7 @@ def operations() -> tuple[Operation, ...]:
                     requires_api_key=any("api_key" in requirement for requirement in security),
                     max_body_bytes=spec.get("x-ticketguard-max-body-bytes"),
                     queue=spec.get("x-ticketguard-queue"),
+                    requires_admin_token=any(ADMIN_SCHEME in requirement for requirement in security),
                 )
             )
     return tuple(found)

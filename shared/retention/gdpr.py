@@ -23,6 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from shared.audit.log import AuditEntry, record
 from shared.cache import keys as cache_keys
 from shared.errors import NotFound
 from shared.retention import codec
@@ -139,10 +140,7 @@ def redis_keys(user_id: int, wallets: Iterable[str], ips: Iterable[str]) -> list
 
 
 def _audit(conn: psycopg.Connection, actor: str, action: str, user_id: int, details: dict[str, Any]) -> None:
-    conn.execute(
-        "INSERT INTO intel.audit_log (actor, action, target, details) VALUES (%s, %s, %s, %s)",
-        (actor, action, f"user:{user_id}", Jsonb(details)),
-    )
+    record(conn, AuditEntry(actor=actor, action=action, target=f"user:{user_id}", details=details))
 
 
 def erase(conn: psycopg.Connection, redis: Any, user_id: int, *, actor: str) -> dict[str, Any]:

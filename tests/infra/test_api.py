@@ -27,6 +27,7 @@ ARNS = {
     "metrics": "arn:fn:metrics",
     "health": "arn:fn:health",
     "ingest_batches": "arn:fn:ingest_batches",
+    "admin": "arn:fn:admin",
 }
 
 
@@ -96,7 +97,7 @@ def test_given_an_admin_route_when_completed_then_it_requires_the_cognito_author
         "providerARNs": ["arn:pool"],
     }
     for path, _method, operation in operations(body):
-        if path.startswith(ADMIN_PREFIX):
+        if path.startswith(ADMIN_PREFIX) or path.startswith("/api/v1/admin/"):
             assert operation["security"] == [{COGNITO_SCHEME: []}]
         else:
             assert COGNITO_SCHEME not in json.dumps(operation.get("security", []))
@@ -134,6 +135,7 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
         "GET /health/details -> health",
         "POST /api/v1/events -> the ingest queue",
         "GET /api/v1/events/batches/{batch_id} -> ingest_batches",
+        "GET /api/v1/admin/session -> admin",
     ]
     integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"
@@ -244,6 +246,7 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
         "GET/health",
         "GET/health/details",
         "GET/api/v1/events/batches/{batch_id}",
+        "GET/api/v1/admin/session",
     }
 
 

@@ -118,6 +118,7 @@ def _local_answers() -> dict[str, tuple[int, dict[str, Any]]]:
     return {
         "MISSING_AUTHENTICATION_TOKEN": answer(plain, "GET", "/api/v1/nothing"),
         "METHOD_NOT_ALLOWED": answer(plain, "DELETE", "/health"),
+        "UNAUTHORIZED": answer(plain, "GET", "/api/v1/admin/session"),  # no admin token
         "INVALID_API_KEY": answer(plain, "GET", "/api/v1/metrics"),
         "REQUEST_TOO_LARGE": answer(plain, "POST", PREDICT, content=b"x" * 65, **keyed),
         "THROTTLED": answer(throttled, "GET", "/api/v1/metrics", **keyed),

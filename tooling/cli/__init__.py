@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "archive rows past their hot age, then delete (--dry-run)",
     ),
     "gdpr": ("tooling.cli.retention:gdpr_cli", "GDPR erase/export of one user's personal data"),
+    "admin": ("tooling.cli.admin:cli", "the local admin user pool: create-user (TOTP), sign-in, refresh"),
+    "audit": ("tooling.cli.audit:cli", "verify the audit log's hash chain (a changed or removed row)"),
     "ingest": ("tooling.local.redrive:ingest_cli", "ingest queue operations: redrive its dead letters"),
     "siem": ("tooling.cli.siem:cli", "SIEM tools: replay a CloudWatch Logs subscription event (no action)"),
 }

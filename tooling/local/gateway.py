@@ -14,6 +14,7 @@ the API's error body, with the status and code of the document's table of gatewa
 from __future__ import annotations
 
 import base64
+import functools
 import importlib
 import threading
 import time
@@ -40,9 +41,11 @@ from shared.api.proxy_event import rest_proxy_event
 from shared.api.spec import Operation, gateway_responses, match_path
 from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
 from shared.config import get_settings
+from shared.errors import Unauthorized
 from shared.ingest.consumer import message_attributes, queued_batch, receipt
 from shared.ingest.validation import IngestBatch
 from shared.observability import logger
+from tooling.local.issuer import LocalIssuer, sign_in_routes
 from tooling.local.logkeys import under_own_name
 from tooling.local.queue import DirectoryQueue, QueueDrainer
 
@@ -215,11 +218,12 @@ class LocalGateway:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.app = Starlette(
             routes=[
+                *sign_in_routes(lambda: self.issuer),
                 Route(
                     "/{path:path}",
                     self._dispatch,
                     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-                )
+                ),
             ]
         )
 
@@ -230,6 +234,10 @@ class LocalGateway:
         if limiter is None:
             limiter = self._limiters[function] = anyio.CapacityLimiter(FUNCTION_CONCURRENCY)
         return limiter
+
+    @functools.cached_property
+    def issuer(self) -> LocalIssuer:
+        return LocalIssuer()  # the local admin user pool (its key is made on first use)
 
     def handler_for(self, function: str) -> Handler:
         handler = self._handlers.get(function)
@@ -279,6 +287,12 @@ class LocalGateway:
             if refusal is not None:
                 status, error, headers = refusal
                 return self._error(status, error, headers)
+        claims = None
+        if operation.requires_admin_token:  # API Gateway's Cognito authorizer
+            try:
+                claims = self.issuer.verify(request.headers.get("authorization"))
+            except Unauthorized as exc:
+                return self._answer("UNAUTHORIZED", reason=exc.message)
         limit = operation.max_body_bytes or self.max_body_bytes
         try:
             body = await self._read_body(request, limit)
@@ -310,6 +324,7 @@ class LocalGateway:
             request_id=request_id,
             stage=STAGE,
             protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
+            authorizer_claims=claims,
         )
         context = LocalLambdaContext(operation.function, request_id)
         try:
@@ -439,7 +454,6 @@ def create_app() -> Starlette:
     """App factory for multi-process serving (each worker builds its own gateway; usage plans from
     the file named by TG_LOCAL_USAGE_PLANS, else shared/api/usage_plans.yaml)."""
     import os
-    from pathlib import Path
 
     path = os.environ.get(USAGE_PLANS_ENV)
     return LocalGateway(load_usage_plans(Path(path)) if path else None).app
