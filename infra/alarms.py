@@ -1,5 +1,10 @@
 """One way to make an alarm that pages: named ticketguard-<env>-<name>, missing data is no breach,
-and the severity's topic hears both when it fires and when it clears."""
+and the severity's topic hears both when it fires and when it clears.
+
+Every alarm is defined in shared/oncall/alarms.yaml (issue 27): `paging_alarm` refuses a name that is not
+there, and writes the definition's severity, action and runbook link into the alarm's description, so
+that whoever is paged reads what to do. The runbook links start with the CDK context value
+`runbook_base_url` (cdk.json), relative to the repository without it."""
 
 from __future__ import annotations
 
@@ -9,8 +14,24 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from shared.oncall.definitions import ACTIONS, load_alarm_book
+
 ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+DESCRIPTION_LIMIT = 1024  # CloudWatch's AlarmDescription
+
+
+def runbook_link(scope: Construct, runbook_path: str) -> str:
+    base = str(scope.node.try_get_context("runbook_base_url") or "").rstrip("/")
+    return f"{base}/{runbook_path}" if base else runbook_path
+
+
+def on_call_description(
+    scope: Construct, description: str, *, severity: str, action: str, runbook_path: str
+) -> str:
+    """`description`, then the severity, what the alarm does (action) and its runbook's link."""
+    tail = f" | {severity.upper()} | action: {ACTIONS[action]} | runbook: {runbook_link(scope, runbook_path)}"
+    return description[: DESCRIPTION_LIMIT - len(tail)] + tail
 
 
 def paging_alarm(
@@ -22,16 +43,26 @@ def paging_alarm(
     description: str,
     metric: cloudwatch.IMetric,
     threshold: float,
-    topic: sns.ITopic,
+    topic: sns.ITopic | None,
     comparison: cloudwatch.ComparisonOperator = ABOVE,
     evaluation_periods: int = 1,
     datapoints_to_alarm: int | None = None,
+    definition: str | None = None,
 ) -> cloudwatch.Alarm:
+    """The alarm `name`, as shared/oncall/alarms.yaml defines `definition` (default: `name`; one
+    definition may make several alarms, one per function). `topic` None: a composite alarm pages for it."""
+    defined = load_alarm_book().alarm(definition or name)
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
         alarm_name=f"ticketguard-{environment}-{name}",
-        alarm_description=description,
+        alarm_description=on_call_description(
+            scope,
+            description,
+            severity=defined.severity,
+            action=defined.action,
+            runbook_path=defined.runbook_path,
+        ),
         metric=metric,
         threshold=threshold,
         evaluation_periods=evaluation_periods,
@@ -39,9 +70,10 @@ def paging_alarm(
         comparison_operator=comparison,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
-    notify = actions.SnsAction(topic)
-    alarm.add_alarm_action(notify)
-    alarm.add_ok_action(notify)
+    if topic is not None:
+        notify = actions.SnsAction(topic)
+        alarm.add_alarm_action(notify)
+        alarm.add_ok_action(notify)
     return alarm
 
 

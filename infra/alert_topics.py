@@ -5,10 +5,12 @@ cross-stack export."""
 from __future__ import annotations
 
 from aws_cdk import Stack
+from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -69,3 +71,26 @@ class AlertTopics(Construct):
             for address in getattr(config.alarm_endpoints, severity):
                 topic.add_subscription(subscriptions.EmailSubscription(address))
             self.topics[severity] = topic
+        self._build_channels(config)
+
+    def _build_channels(self, config: EnvironmentConfig) -> None:
+        """SMS (CRITICAL), PagerDuty (Events v2, by an SSM parameter's URL) and Slack (AWS Chatbot), as
+        cdk.json's `alarm_channels` of the environment says; nothing when it names none."""
+        channels = config.alarm_channels
+        for number in channels.sms:
+            self.topics["critical"].add_subscription(subscriptions.SmsSubscription(number))
+        if channels.pagerduty is not None:
+            url = ssm.StringParameter.value_for_string_parameter(self, channels.pagerduty.url_parameter)
+            for severity in channels.pagerduty.severities:
+                self.topics[severity].add_subscription(
+                    subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS)
+                )
+        if channels.slack is not None:
+            chatbot.SlackChannelConfiguration(
+                self,
+                "Slack",
+                slack_channel_configuration_name=f"ticketguard-{config.name}-alarms",
+                slack_workspace_id=channels.slack.workspace_id,
+                slack_channel_id=channels.slack.channel_id,
+                notification_topics=[self.topics[s] for s in channels.slack.severities],
+            )

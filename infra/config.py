@@ -8,6 +8,7 @@ architecture, limits) is here, so that the constructs hold no environment-specif
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -61,6 +62,7 @@ def _default_functions() -> dict[str, FunctionSizing]:
         # The admin surface (issue 26): small requests; a label upload or a rollback within the API's 29 s.
         "admin": FunctionSizing(memory_mb=512, timeout_s=28),
         "migrations": FunctionSizing(memory_mb=256, timeout_s=300),
+        "oncall_actions": FunctionSizing(memory_mb=256, timeout_s=30),
     }
 
 
@@ -112,10 +114,8 @@ class ApiLimits(_Strict):
 
 
 class AlarmThresholds(_Strict):
-    """Spec 4.2: the four alerts."""
+    """Spec 4.2: the alerts' thresholds (the fraud-rate spike's: shared/oncall/alarms.yaml)."""
 
-    fraud_rate_percent: float = 3.0
-    fraud_rate_periods: int = 2  # 2 x 5 min = "for 10 min"
     api_latency_p95_ms: float = 100.0
     model_drift_kl: float = 0.15
     failed_admin_mfa: int = 3  # ">= 3 failed MFA in 5 min"
@@ -132,6 +132,43 @@ class AlarmEndpoints(_Strict):
         for address in value:
             if "@" not in address or address.startswith("@") or address.endswith("@"):
                 raise ValueError(f"not an e-mail address: {address!r}")
+        return value
+
+
+Severity = Literal["critical", "high", "medium"]
+
+
+class PagerDutyChannel(_Strict):
+    """PagerDuty through its Events API v2: an SNS HTTPS subscription to the service's Amazon CloudWatch
+    integration URL (https://events.pagerduty.com/integration/<routing key>/enqueue, which takes SNS's
+    messages and turns ALARM/OK into trigger/resolve). The URL embeds the routing key: it lives in an SSM
+    parameter named here, never in the repository."""
+
+    url_parameter: str = Field(..., pattern=r"^/[A-Za-z0-9_./-]+$")
+    severities: tuple[Severity, ...] = ("critical", "high")
+
+
+class SlackChannel(_Strict):
+    """Slack through AWS Chatbot (the workspace authorized once in the Chatbot console)."""
+
+    workspace_id: str = Field(..., pattern=r"^T[A-Z0-9]{8,}$")
+    channel_id: str = Field(..., pattern=r"^[A-Z0-9]{9,}$")
+    severities: tuple[Severity, ...] = ("critical", "high", "medium")
+
+
+class AlarmChannels(_Strict):
+    """Who hears the severity topics besides e-mail (issue 27), per environment in cdk.json."""
+
+    sms: tuple[str, ...] = Field((), description="E.164 numbers, CRITICAL only (spec 4.2: lock + SMS)")
+    pagerduty: PagerDutyChannel | None = None
+    slack: SlackChannel | None = None
+
+    @field_validator("sms")
+    @classmethod
+    def _e164(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for number in value:
+            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+                raise ValueError(f"not an E.164 phone number: {number!r}")
         return value
 
 
@@ -153,6 +190,7 @@ class EnvironmentConfig(_Strict):
     api: ApiLimits = ApiLimits()
     alarms: AlarmThresholds = AlarmThresholds()
     alarm_endpoints: AlarmEndpoints = AlarmEndpoints()
+    alarm_channels: AlarmChannels = AlarmChannels()
     functions: dict[str, FunctionSizing] = Field(default_factory=_default_functions)
     chain_rpc_url_parameter: str | None = Field(
         None, description="SSM SecureString parameter name holding the chain RPC URL (it embeds a key)"

@@ -39,6 +39,7 @@ class Line:
 
 # Resource types that cost nothing by themselves (or whose charge another line counts), and why.
 FREE_TYPES: dict[str, str] = {
+    "AWS::Chatbot::SlackChannelConfiguration": "AWS Chatbot has no charge (SNS delivers to it)",
     "AWS::ApiGateway::Account": "account setting",
     "AWS::ApiGateway::ApiKey": "priced per request (RestApi)",
     "AWS::ApiGateway::Deployment": "priced per request (RestApi)",
@@ -353,6 +354,7 @@ def _observability_lines(templates: Templates, traffic: Traffic) -> list[Line]:
         max(1, len(props.get("Metrics", [])) - 1)
         for _, props, _ in resources(templates, "AWS::CloudWatch::Alarm")
     )
+    composites = len(list(resources(templates, "AWS::CloudWatch::CompositeAlarm")))
     dashboards = len(list(resources(templates, "AWS::CloudWatch::Dashboard")))
     metrics = len(load_catalogue().metrics)
     sampled = min(
@@ -371,11 +373,12 @@ def _observability_lines(templates: Templates, traffic: Traffic) -> list[Line]:
         Line(
             "metrics",
             "CloudWatch metrics, alarms, dashboards",
-            f"{metrics} custom metrics, {alarms} alarms, {dashboards} dashboard",
+            f"{metrics} custom metrics, {alarms} alarms, {composites} composite alarms, {dashboards} dashboard",
             metrics * PRICES["metric_month"]
             + alarms * PRICES["alarm_month"]
+            + composites * PRICES["composite_alarm_month"]
             + dashboards * PRICES["dashboard_month"],
-            ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"),
+            ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::Dashboard"),
         ),
         Line(
             "xray",

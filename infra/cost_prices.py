@@ -39,6 +39,7 @@ PRICES: dict[str, float] = {
     "logs_storage_gb_month": 0.03,  # on the compressed size
     "metric_month": 0.30,  # custom metrics (EMF, metric filters): per metric name x dimensions
     "alarm_month": 0.10,  # standard resolution; a metric-math alarm counts per metric it reads
+    "composite_alarm_month": 0.50,  # a composite alarm (issue 27: one page per outage)
     "dashboard_month": 3.00,
     "xray_traces_million": 5.00,
     # Secrets Manager, KMS, Cognito, S3, CodeBuild, Step Functions, SQS/SNS

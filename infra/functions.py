@@ -99,6 +99,10 @@ CATALOG: tuple[FunctionSpec, ...] = (
         archive_prefixes=("transaction-logs/", "ml-predictions/"),
     ),
     FunctionSpec("migrations", "CloudFormation custom resource: apply SQL migrations", "custom_resource"),
+    # Issue 27: the alarms' actions (infra/oncall_actions.py: an EventBridge rule on their state changes).
+    FunctionSpec(
+        "oncall_actions", "Alarm actions: a fraud-rate spike tightens REQUIRE_2FA for a fixed time", "task"
+    ),
 )
 
 

@@ -49,6 +49,7 @@ from infra.keys import key_use
 
 MAX_MESSAGE_BYTES = 1_048_576
 MAX_RECEIVES = 5
+DEPTH_ALARM_BATCHES = 1000  # queued batches (issue 27: the queue's depth beside its age)
 OLDEST_MESSAGE_ALARM_S = 300
 CONSUMER_MAX_CONCURRENCY = 5  # the SQS event source's minimum is 2
 
@@ -301,7 +302,7 @@ class IngestQueue(Construct):
         return role
 
     def _build_alarms(self, environment: str, topics: Mapping[str, sns.ITopic]) -> None:
-        """Paging alarms on the dead letters and on the age of the oldest queued batch."""
+        """Paging alarms on the dead letters, the age of the oldest queued batch and the queue's depth."""
         paging_alarm(
             self,
             "ingest-dead-letters",
@@ -327,6 +328,18 @@ class IngestQueue(Construct):
             ),
             threshold=OLDEST_MESSAGE_ALARM_S,
             topic=topics["high"],
+        )
+        paging_alarm(
+            self,
+            "ingest-queue-depth",
+            environment=environment,
+            name="ingest-queue-depth",
+            description=f"More than {DEPTH_ALARM_BATCHES} ingest batches wait in the queue: the consumer falls behind",
+            metric=self.queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=DEPTH_ALARM_BATCHES,
+            topic=topics["medium"],
         )
 
     def _redrive_policy(self, key: kms.IKey) -> iam.ManagedPolicy:

@@ -25,6 +25,8 @@ from infra.alarms import paging_alarm
 from infra.aws_metrics import api_metric, lambda_metric, postgres_metric, redis_metric, waf_blocked_requests
 from infra.config import EnvironmentConfig
 from infra.metrics_catalogue import load_catalogue
+from infra.oncall import OnCallAlarms, Watched
+from shared.oncall.definitions import load_alarm_book
 
 CATALOGUE = load_catalogue()
 NAMESPACE = CATALOGUE.namespace
@@ -95,6 +97,7 @@ class Monitoring(Construct):
         db_instance_identifier: str,
         redis_replication_group_id: str,
         dead_letters_queue: str,
+        proxy_name: str,
     ) -> None:
         """Everything of the other stacks by name (`functions`: catalog name -> deployed function name;
         the log groups, the jobs' dead-letter queue): a name is no cross-stack export, so the service
@@ -117,6 +120,21 @@ class Monitoring(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._build_spec_alarms()
         self._build_operations_alarms()
+        self.on_call = OnCallAlarms(
+            self,
+            "OnCall",
+            environment=config.name,
+            topics=topics,
+            watched=Watched(
+                api_name=api_name,
+                stage_name=stage_name,
+                functions=functions,
+                timeouts_s={name: sizing.timeout_s for name, sizing in config.functions.items()},
+                db_instance=db_instance_identifier,
+                proxy_name=proxy_name,
+                redis_group=redis_replication_group_id,
+            ),
+        )
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -165,14 +183,24 @@ class Monitoring(Construct):
     def _build_spec_alarms(self) -> None:
         """Spec 4.2's fraud-rate, latency and drift alerts, and issue 17's detection drop."""
         thresholds = self._thresholds
+        spike = load_alarm_book().alarm("fraud-rate-spike")
+        assert spike.metric is not None and spike.threshold is not None
+        minutes = spike.period_minutes * spike.evaluation_periods
         self._alarm(
             "fraud-rate-spike",
-            "high",
-            alarm_description=f"Fraud rate > {thresholds.fraud_rate_percent}% for 10 min (spec 4.2): check the live feed, consider raising thresholds",
-            metric=app_metric("FraudRate", "Average", on="fraud-rate-spike"),
-            threshold=thresholds.fraud_rate_percent,
-            evaluation_periods=thresholds.fraud_rate_periods,
-            datapoints_to_alarm=thresholds.fraud_rate_periods,
+            spike.severity,
+            # One definition for this alarm and the local stack's (shared/oncall/alarms.yaml).
+            alarm_description=f"Fraud rate > {spike.threshold:g}% for {minutes} min (spec 4.2): "
+            "REQUIRE_2FA tightens for a fixed time; check the live feed",
+            metric=app_metric(
+                "FraudRate",
+                spike.metric.statistic,
+                Duration.minutes(spike.period_minutes),
+                on="fraud-rate-spike",
+            ),
+            threshold=spike.threshold,
+            evaluation_periods=spike.evaluation_periods,
+            datapoints_to_alarm=spike.datapoints,
         )
         self._alarm(
             "api-latency-high",

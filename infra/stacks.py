@@ -36,6 +36,8 @@ from infra.migrations import SchemaMigrations
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.network import Network
+from infra.oncall import proxy_name_parameter, publish_proxy_name
+from infra.oncall_actions import OnCallActions
 from infra.retention import AuditArchive, RetentionCatalog
 from infra.retrain import RetrainPipeline, expire_run_data
 from infra.security import AdminAuth, WebFirewall, waf_log_group_name
@@ -62,6 +64,7 @@ class FoundationStack(Stack):
         self.network = Network(self, "Network", config=config, key=self.key)
         self.database = Database(self, "Database", config=config, network=self.network, key=self.key)
         self.cache = Cache(self, "Cache", config=config, network=self.network, key=self.key)
+        publish_proxy_name(self, config.name, self.database.proxy.db_proxy_name)
         self.archive = ArchiveBucket(self, "Archive", config=config, key=self.key)
         self.archive_master_key = archive_master_key(
             self, "ArchiveMasterKey", environment=config.name, retain=config.is_prod
@@ -161,6 +164,7 @@ class ServiceStack(Stack):
             key=self.key,
         )
         self._build_pipelines(config, foundation, deps)
+        self._build_oncall_actions(config, functions)
         self._build_outputs(config)
 
     def _dependencies(self, config: EnvironmentConfig, foundation: FoundationStack) -> Dependencies:
@@ -257,6 +261,20 @@ class ServiceStack(Stack):
             dead_letters=self.factory.dead_letters,
         )
 
+    def _build_oncall_actions(
+        self, config: EnvironmentConfig, functions: dict[str, lambda_.Function]
+    ) -> None:
+        """The alarms that act: a fraud-rate spike -> the oncall_actions function (issue 27)."""
+        self.oncall_actions: OnCallActions | None = None
+        if "oncall_actions" in functions:
+            self.oncall_actions = OnCallActions(
+                self,
+                "OnCallActions",
+                environment=config.name,
+                function=functions["oncall_actions"],
+                dead_letters=self.factory.dead_letters,
+            )
+
     def _build_outputs(self, config: EnvironmentConfig) -> None:
         CfnOutput(self, "ApiUrl", value=self.rest_api.api.url)
         CfnOutput(self, "AdminUserPoolId", value=self.admin.user_pool.user_pool_id)
@@ -306,6 +324,7 @@ class MonitoringStack(Stack):
                 self, redis_replication_group_parameter(name)
             ),
             dead_letters_queue=dead_letters_queue_name(name),
+            proxy_name=ssm.StringParameter.value_for_string_parameter(self, proxy_name_parameter(name)),
         )
 
     def _topics(self, name: str, foundation: FoundationStack) -> dict[str, sns.ITopic]:

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     admin_token_issuer: str | None = None
     admin_client_id: str | None = None
     admin_session_max_s: int = Field(3600, ge=300, le=86_400)
+    # On-call (shared/oncall/tightening.py): how long a fraud-rate spike keeps REQUIRE_2FA tightened.
+    oncall_tighten_seconds: int = Field(7200, ge=1, le=86_400)
 
     @model_validator(mode="after")
     def _redis_within_the_budget(self) -> Settings:

@@ -51,11 +51,16 @@ from shared.scoring.types import Decision, PredictRequest, PredictResponse, Reas
 
 
 def default_deps() -> ScoringDeps:
+    from shared.db import get_pool
+    from shared.oncall.tightening import AdjustedThresholds
+
     return ScoringDeps(
         stores=LiveStores(),
         features=RealtimeFeatures(),
         models=ServedModels(),
         cold_start=ColdStartGuard(),
+        # The REQUIRE_2FA threshold as an alarm or an admin adjusted it, for a fixed time (issue 27).
+        thresholds=AdjustedThresholds(get_pool),
     )
 
 

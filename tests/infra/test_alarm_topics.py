@@ -69,14 +69,17 @@ def test_given_every_alarm_then_its_action_topics_allow_cloudwatch_to_publish_fo
     # Given every alarm of the environment (all three stacks) and the topic policies
     synth = request.getfixturevalue(synth_name)
     publishers = _publishers(synth)
-    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    alarms = {
+        **synth.resources("AWS::CloudWatch::Alarm"),
+        **synth.resources("AWS::CloudWatch::CompositeAlarm"),
+    }
     assert len(alarms) >= 6
     refused = []
     for alarm in alarms.values():
         props = alarm["Properties"]
         alarm_arn = f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{props['AlarmName']}"
         actions = [*props.get("AlarmActions", []), *props.get("OKActions", [])]
-        assert actions, props["AlarmName"]
+        # (an alarm with no action is a composite's member: tests/infra/test_oncall.py holds it to one)
         for action in actions:
             topic = _render(action, synth)
             # Then the topic's policy allows cloudwatch.amazonaws.com to publish, for this account's

@@ -36,6 +36,7 @@ def test_given_the_templates_then_every_billable_resource_type_has_a_line(synth_
         "AWS::WAFv2::WebACL",
         "AWS::Logs::LogGroup",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::CompositeAlarm",
         "AWS::CloudWatch::Dashboard",
         "AWS::SecretsManager::Secret",
         "AWS::KMS::Key",
@@ -43,6 +44,28 @@ def test_given_the_templates_then_every_billable_resource_type_has_a_line(synth_
     # ...and the rendered table has a row for each line
     table = render_markdown({"dev": lines, "prod": lines})
     assert all(f"| {line.service} |" in table for line in lines)
+
+
+def test_given_the_on_call_alarms_then_the_metrics_line_prices_each_alarm_and_composite(dev_synth):
+    # Given the dev templates with the on-call alarms (issue 27)
+    line = {line.key: line for line in monthly_costs(dev_synth.templates)}["metrics"]
+    alarms = [
+        a["Properties"]
+        for t in dev_synth.templates.values()
+        for a in t["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    composites = [
+        a
+        for t in dev_synth.templates.values()
+        for a in t["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::CompositeAlarm"
+    ]
+    assert len(composites) >= 7  # api-outage, scoring-degraded, data stores, 4 SLO burn windows
+    # Then a metric-math alarm counts per metric it reads, a composite at its own price
+    counted = sum(max(1, len(a.get("Metrics", [])) - 1) for a in alarms)
+    assert f"{counted} alarms, {len(composites)} composite alarms" in line.quantity
+    assert line.monthly >= counted * PRICES["alarm_month"] + len(composites) * PRICES["composite_alarm_month"]
 
 
 def test_given_prod_then_its_lines_follow_its_templates(prod_synth, dev_synth):

@@ -108,8 +108,9 @@ def test_given_three_severities_then_each_topic_is_kms_encrypted_tls_only_and_su
     assert all("KmsMasterKeyId" in t for t in topics.values())
     subscriptions = [s["Properties"] for s in dev_synth.resources("AWS::SNS::Subscription").values()]
     endpoints = dev_synth.config.alarm_endpoints
-    assert len(subscriptions) == len(endpoints.critical) + len(endpoints.high) + len(endpoints.medium)
-    assert all(s["Protocol"] == "email" for s in subscriptions)
+    emails = [s for s in subscriptions if s["Protocol"] == "email"]
+    assert len(emails) == len(endpoints.critical) + len(endpoints.high) + len(endpoints.medium)
+    # (the other channels, SMS, PagerDuty and Slack: tests/infra/test_oncall.py)
     for policy in dev_synth.resources("AWS::SNS::TopicPolicy").values():
         assert "aws:SecureTransport" in json.dumps(policy)
 
@@ -182,7 +183,8 @@ def test_given_the_admin_mfa_alarm_then_three_failures_in_5_minutes_page_critica
 def test_given_every_alarm_then_missing_data_is_not_a_breach_and_recovery_is_announced(dev_synth):
     for name, alarm in _alarms(dev_synth).items():
         assert alarm["TreatMissingData"] == "notBreaching", name
-        assert alarm["OKActions"] == alarm["AlarmActions"], name
+        # (no action at all: a composite alarm pages for it, tests/infra/test_oncall.py)
+        assert alarm.get("OKActions") == alarm.get("AlarmActions"), name
 
 
 def test_given_the_dashboard_then_it_has_the_six_sections_of_the_spec(dev_synth):

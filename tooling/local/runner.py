@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from shared.errors import ConfigurationError
+from tooling.local.alerts import DEFAULT_FILE as DEFAULT_ALERTS_FILE
 from tooling.local.schedules import LocalScheduler
 from tooling.local.seed import DEFAULT_DAYS, DEFAULT_TRANSACTIONS_PER_DAY
 
@@ -58,6 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-schedules", action="store_true", help="do not run the scheduled jobs")
     parser.add_argument(
+        "--alarm-speedup",
+        type=float,
+        default=1.0,
+        help="evaluate the local alarms this many times faster (e.g. 60: a 5-minute period in 5 s)",
+    )
+    parser.add_argument(
+        "--alerts-file",
+        default=str(DEFAULT_ALERTS_FILE),
+        help=f"where the local alarms' alerts are kept, one JSON line each (default {DEFAULT_ALERTS_FILE})",
+    )
+    parser.add_argument(
         "--bulk-seed",
         action="store_true",
         help="write the simulated marketplace straight into the tables (COPY) instead of posting its "
@@ -85,6 +97,26 @@ def _feed_through_ingest(queues: dict[str, Any], facts: list[dict[str, Any]]) ->
             f"ingest rejected {report.rejected} simulated facts, e.g. {report.rejections[:2]}"
         )
     return report
+
+
+def _start_alarms(args: argparse.Namespace, database_url: str) -> Any:
+    """The alarm definitions evaluated over this process' metrics (tooling/local/alerts.py), their
+    alerts printed and kept in `--alerts-file`, their actions run against the local PostgreSQL."""
+    from shared.observability import metrics
+    from shared.oncall.actions import on_alarm
+    from tooling.local.alerts import LocalAlarms, LocalMetrics, LocalSink
+
+    recorded = LocalMetrics()
+    recorded.install(metrics)
+    alarms = LocalAlarms(
+        recorded,
+        LocalSink(Path(args.alerts_file), say=_say),
+        speedup=args.alarm_speedup,
+        act=partial(on_alarm, partial(psycopg.connect, database_url, autocommit=True)),
+    )
+    alarms.start()
+    _say(f"  alarms: {len(alarms.definitions)} evaluated locally, alerts to {args.alerts_file}")
+    return alarms
 
 
 def _say(message: str) -> None:
@@ -209,9 +241,11 @@ def cli(argv: list[str]) -> int:
         _say(f"\nThe README's examples (section Try it), for {base_url}:\n")
         _say(examples(base_url) + "\n")
         _announce_when_listening(args.host, args.port, base_url, started)
+        alarms = _start_alarms(args, services.database_url)
         try:
             serve(LocalGateway(queues=queues), args.host, args.port)
         finally:
+            alarms.stop()
             if scheduler is not None:
                 scheduler.stop()
             register_chain_probe(None)
