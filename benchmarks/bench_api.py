@@ -68,7 +68,8 @@ def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[t
     import redis
 
     from shared.jobs.scheduled import run_full
-    from tooling.simulator import SimulationConfig, simulate
+    from tooling.simulator.config import SimulationConfig
+    from tooling.simulator.run import simulate
 
     with psycopg.connect(database_url) as conn:
         result = simulate(

@@ -30,7 +30,8 @@ from shared.features.cadence import DAILY
 from shared.geo import default_geolocator
 from shared.kpis.views import refresh_views
 from tooling.local.services import LocalServices
-from tooling.simulator import SimulationConfig, simulate
+from tooling.simulator.config import SimulationConfig
+from tooling.simulator.run import simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

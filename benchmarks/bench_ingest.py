@@ -37,7 +37,7 @@ from shared.ingest.validation import validate_events
 from tooling.local.gateway import LocalLambdaContext
 from tooling.local.queue import DirectoryQueue, drain_once
 from tooling.local.services import LocalServices
-from tooling.simulator import SimulationConfig
+from tooling.simulator.config import SimulationConfig
 from tooling.simulator.facts import marketplace_facts
 from tooling.simulator.generate import generate
 from tooling.simulator.labels import finalize

@@ -20,7 +20,8 @@ import psycopg
 from shared.db import apply_migrations
 from shared.db.connection import with_database
 from tooling.local.services import LocalServices
-from tooling.simulator import SimulationConfig, SimulationResult, simulate
+from tooling.simulator.config import SimulationConfig, SimulationResult
+from tooling.simulator.run import simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     admin_session_max_s: int = Field(3600, ge=300, le=86_400)
     # On-call (shared/oncall/tightening.py): how long a fraud-rate spike keeps REQUIRE_2FA tightened.
     oncall_tighten_seconds: int = Field(7200, ge=1, le=86_400)
+    # Retraining (infra/retrain.py): the state machine the model-ops job starts (unset locally: the
+    # local stack's pipeline, tooling.local.retrain), and where its publish step puts a new version
+    # (`shadow` as deployed: beside the served one; `serve`: the registry's CURRENT names it).
+    retrain_state_machine_arn: str | None = None
+    retrain_publish_to: Literal["serve", "shadow"] = "serve"
+    # The local pipeline's training set (a CSV) instead of an export of the database (demos, tests).
+    local_retrain_training_set: str | None = None
+    # The compiled contracts (shared.chain.artifacts); default: the repository's contracts/build.
+    contracts_build_dir: str | None = None
 
     @model_validator(mode="after")
     def _redis_within_the_budget(self) -> Settings:

@@ -67,7 +67,8 @@ def build_from_simulation(
     """simulate -> ETL + daily features -> build_training_set on [start, end - LABEL_SETTLING)."""
     from shared.features.training import build_training_set
     from shared.jobs.scheduled import run_full
-    from tooling.simulator import SimulationConfig, simulate
+    from tooling.simulator.config import SimulationConfig
+    from tooling.simulator.run import simulate
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()

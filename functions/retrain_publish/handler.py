@@ -5,20 +5,18 @@ within the registry TTL."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.config import get_settings
 from shared.errors import ConfigurationError
 from shared.jobs.entry import job_handler
-from shared.jobs.retrain import publish_step
+from shared.jobs.retrain import publish_step, record_publish_metrics
 from shared.model.remote import DEFAULT_CACHE_DIR, Registry
-from shared.observability import logger, metrics
+from shared.observability import logger
 
 
 @job_handler
@@ -31,14 +29,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         registry=Registry.parse(settings.model_registry),
         s3=boto3.client("s3"),
         cache_dir=Path(settings.model_cache_dir) if settings.model_cache_dir else DEFAULT_CACHE_DIR,
-        first="shadow" if os.environ.get("TG_RETRAIN_PUBLISH_TO") == "shadow" else "serve",
+        first=settings.retrain_publish_to,
     )
-    metrics.add_metric(
-        name="RetrainPromoted", unit=MetricUnit.Count, value=int(result["status"] == "promoted")
-    )
-    if result["test_auc_pr"] is not None:
-        metrics.add_metric(
-            name="RetrainTestAucPr", unit=MetricUnit.NoUnit, value=float(result["test_auc_pr"])
-        )
+    record_publish_metrics(result)
     logger.info("retraining published", extra={"result": result})
     return result

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from shared.config import get_settings
 from shared.errors import ConfigurationError
 
 # The repository root holds contracts/; TG_CONTRACTS_BUILD_DIR overrides it (packaged layouts).
@@ -31,7 +31,7 @@ class ContractArtifact:
 
 
 def build_dir() -> Path:
-    override = os.environ.get("TG_CONTRACTS_BUILD_DIR")
+    override = get_settings().contracts_build_dir
     return Path(override) if override else _DEFAULT_BUILD_DIR
 
 

@@ -17,7 +17,9 @@ One function (functions/model_ops) runs it, two ways:
   canary is rolled back.
 `request_retrain` applies the cooldown (one start per TG_MODEL_OPS_RETRAIN_COOLDOWN_HOURS, default 24,
 however often an alarm flaps) and starts the pipeline: the Step Functions state machine in AWS
-(TG_RETRAIN_STATE_MACHINE_ARN), the local pipeline otherwise (shared.jobs.local_retrain).
+(Settings.retrain_state_machine_arn), else the starter the local stack registered
+(tooling.local.retrain, through `register_retrain_starter`).
+`record_metrics` turns the job's summary into its metrics (the tables below).
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.config import get_settings
 from shared.db.timeouts import STATEMENT_TIMEOUT_MS
+from shared.errors import ConfigurationError
 from shared.kpis.quality import (
     QualityCounts,
     baseline_detection,
@@ -41,7 +46,7 @@ from shared.kpis.quality import (
     store_quality,
 )
 from shared.model import rollout
-from shared.observability import logger
+from shared.observability import logger, metrics
 
 DRIFT_RETRAIN_KL = 0.15  # spec 1.6 / 4.2
 DETECTION_DROP = 0.10  # spec 1.6: "fraud detection rate drops > 10%", relative to the version's baseline
@@ -259,9 +264,7 @@ def now_utc(value: datetime | None) -> datetime:
 
 
 def state_machine_arn() -> str | None:
-    import os
-
-    return os.environ.get("TG_RETRAIN_STATE_MACHINE_ARN") or None
+    return get_settings().retrain_state_machine_arn or None
 
 
 def step_functions_starter(arn: str) -> Starter:
@@ -281,18 +284,31 @@ def step_functions_starter(arn: str) -> Starter:
     return start
 
 
+_registered_starter: list[Starter] = []
+
+
+def register_retrain_starter(starter: Starter | None) -> None:
+    """The retraining starter where no state machine is configured: the local stack registers its
+    pipeline (tooling.local.retrain.install); None unregisters it."""
+    _registered_starter.clear()
+    if starter is not None:
+        _registered_starter.append(starter)
+
+
+def _no_pipeline(reason: str, detail: dict[str, Any]) -> str:
+    raise ConfigurationError(
+        "no retraining pipeline: TG_RETRAIN_STATE_MACHINE_ARN is unset and no local starter is registered"
+    )
+
+
 def default_starter() -> Starter:
     arn = state_machine_arn()
     if arn:
         return step_functions_starter(arn)
-    from shared.jobs.local_retrain import start_in_background
-
-    return start_in_background
+    return _registered_starter[0] if _registered_starter else _no_pipeline
 
 
 def _store() -> rollout.Store | None:
-    from shared.errors import ConfigurationError
-
     try:
         return rollout.open_store()
     except ConfigurationError as exc:
@@ -301,7 +317,6 @@ def _store() -> rollout.Store | None:
 
 
 def _served_version() -> str | None:
-    from shared.errors import ConfigurationError
     from shared.model import resolve_model_dir
     from shared.model.manifest import read_manifest
 
@@ -342,3 +357,54 @@ def run_model_ops(event: dict[str, Any], *, starter: Starter | None = None) -> d
                     conn, *signal, starter=starter or default_starter(), now=now, ops=ops
                 )
     return {"at": now.isoformat(), "quality": quality, "watchdog": watched, "emergency": emergency}
+
+
+# ---------------------------------------------------------------- the job's metrics
+
+# The served version's figures over the settled window -> its metric (percent).
+PERCENT_METRICS = {
+    "precision": "ModelPrecision",
+    "recall": "ModelRecall",
+    "detection_rate": "ModelDetectionRate",
+    "false_positive_rate": "ModelFalsePositiveRate",
+}
+# ... and its confusion matrix over that window (count).
+CONFUSION_METRICS = {
+    "true_positive": "SettledTruePositive",
+    "false_positive": "SettledFalsePositive",
+    "true_negative": "SettledTrueNegative",
+    "false_negative": "SettledFalseNegative",
+}
+
+
+def record_metrics(summary: dict[str, Any]) -> None:
+    """The job's metrics from its summary, either way it ran (a schedule or an alarm)."""
+    if "quality" not in summary:  # an alarm's state change
+        requested = summary.get("status") == "started"
+        rolled_back = summary.get("action") == "rollback"
+    else:
+        _quality_metrics(summary["quality"])
+        requested = (summary["emergency"] or {}).get("status") == "started"
+        rolled_back = summary["watchdog"].get("verdict") == "worse"
+    metrics.add_metric(name="RetrainRequested", unit=MetricUnit.Count, value=int(requested))
+    metrics.add_metric(name="CandidateRolledBack", unit=MetricUnit.Count, value=int(rolled_back))
+
+
+def _quality_metrics(quality: dict[str, Any]) -> None:
+    served = quality["served"] or {}
+    for field in PERCENT_METRICS:  # indexed, so that the catalogue's test reads the names
+        if served.get(field) is not None:
+            metrics.add_metric(
+                name=PERCENT_METRICS[field], unit=MetricUnit.Percent, value=round(100 * served[field], 4)
+            )
+    if served:
+        for field in CONFUSION_METRICS:
+            metrics.add_metric(name=CONFUSION_METRICS[field], unit=MetricUnit.Count, value=served[field])
+    if quality["detection_drop"] is not None:
+        metrics.add_metric(
+            name="ModelDetectionDrop",
+            unit=MetricUnit.Percent,
+            value=round(100 * quality["detection_drop"], 4),
+        )
+    if quality["served_version"]:
+        metrics.add_metadata(key="model_version", value=quality["served_version"])

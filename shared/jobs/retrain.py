@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.db.timeouts import STATEMENT_TIMEOUT_MS
@@ -43,6 +44,7 @@ from shared.model.remote import (
     read_pointer,
 )
 from shared.model.remote import write_pointer as move_pointer
+from shared.observability import metrics
 
 RUNS_PREFIX = "retrain-runs/"
 TRAINING_SET_NAME = "training-set.csv.gz"
@@ -218,3 +220,14 @@ def publish_step(
     else:
         move_pointer(registry, version, s3)
     return {**result, "status": "promoted", "rollout": first, "reasons": list(outcome.get("reasons") or [])}
+
+
+def record_publish_metrics(result: dict[str, Any]) -> None:
+    """The publish step's metrics: whether the run's model was promoted, and its held-out AUC-PR."""
+    metrics.add_metric(
+        name="RetrainPromoted", unit=MetricUnit.Count, value=int(result["status"] == "promoted")
+    )
+    if result["test_auc_pr"] is not None:
+        metrics.add_metric(
+            name="RetrainTestAucPr", unit=MetricUnit.NoUnit, value=float(result["test_auc_pr"])
+        )

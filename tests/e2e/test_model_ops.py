@@ -63,7 +63,7 @@ def model_ops_job() -> bool:
 def test_given_a_drifted_day_then_retrained_shadowed_rolled_back_and_measured(
     gateway_url: str, db: psycopg.Connection, api_market: Market, served_registry: Path
 ) -> None:
-    from shared.jobs.local_retrain import wait_for_runs
+    from tooling.local.retrain import wait_for_runs
 
     store = rollout.LocalStore(served_registry)
     # Given a day of purchases whose wallets are a tenth of the age the model trained on

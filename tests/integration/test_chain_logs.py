@@ -8,16 +8,10 @@ import pytest
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from shared.chain import (
-    LOG_KEYS,
-    SyntheticChain,
-    SyntheticChainError,
-    TicketMarketClient,
-    Web3LogSource,
-    deploy,
-    local_chain,
-    usd_to_wei,
-)
+from shared.chain.evm import TicketMarketClient, deploy, local_chain
+from shared.chain.source import LOG_KEYS, Web3LogSource
+from shared.chain.synthetic import SyntheticChain, SyntheticChainError
+from shared.chain.units import usd_to_wei
 
 T0 = 1_780_000_000
 BUYER, SECOND, THIRD = "0x" + "ab" * 20, "0x" + "cd" * 20, "0x" + "ef" * 20

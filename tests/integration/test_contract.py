@@ -9,8 +9,15 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 from web3.logs import DISCARD
 
-from shared.chain import ChainTransactionFailed, deploy_artifact, load_artifact, usd_to_wei
-from shared.chain.evm import PRIMARY_FEE_BPS, RESALE_FEE_BPS, TicketMarketClient
+from shared.chain.artifacts import load_artifact
+from shared.chain.evm import (
+    PRIMARY_FEE_BPS,
+    RESALE_FEE_BPS,
+    ChainTransactionFailed,
+    TicketMarketClient,
+    deploy_artifact,
+)
+from shared.chain.units import usd_to_wei
 
 EVENT_ID = 42
 FACE = usd_to_wei(50)

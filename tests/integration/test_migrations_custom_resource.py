@@ -8,13 +8,7 @@ from pydantic import ValidationError
 
 from functions.migrations.handler import PHYSICAL_ID, handler
 from shared.db.migrations import discover
-
-
-class _Context:
-    function_name = "migrations"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:migrations"
-    aws_request_id = "req-1"
+from tooling.local.gateway import LocalLambdaContext
 
 
 def _event(request_type: str, **extra) -> dict:
@@ -48,7 +42,7 @@ def empty_database(services, monkeypatch):
 
 
 def test_given_an_empty_database_when_created_then_every_migration_is_applied_and_reported(empty_database):
-    result = handler(_event("Create"), _Context())
+    result = handler(_event("Create"), LocalLambdaContext("migrations", "req-1"))
     versions = [m.version for m in discover()]
     assert result["PhysicalResourceId"] == PHYSICAL_ID
     assert result["Data"] == {"Applied": ",".join(versions), "Count": len(versions)}
@@ -60,13 +54,18 @@ def test_given_an_empty_database_when_created_then_every_migration_is_applied_an
 
 
 def test_given_a_migrated_database_when_updated_then_nothing_is_applied_twice(empty_database):
-    handler(_event("Create"), _Context())
-    result = handler(_event("Update", PhysicalResourceId=PHYSICAL_ID, OldResourceProperties={}), _Context())
+    handler(_event("Create"), LocalLambdaContext("migrations", "req-1"))
+    result = handler(
+        _event("Update", PhysicalResourceId=PHYSICAL_ID, OldResourceProperties={}),
+        LocalLambdaContext("migrations", "req-1"),
+    )
     assert result["Data"] == {"Applied": "none", "Count": 0}
 
 
 def test_given_a_delete_when_handled_then_the_schema_is_left_alone(empty_database):
-    result = handler(_event("Delete", PhysicalResourceId="keep-me"), _Context())
+    result = handler(
+        _event("Delete", PhysicalResourceId="keep-me"), LocalLambdaContext("migrations", "req-1")
+    )
     assert result == {"PhysicalResourceId": "keep-me"}
     with psycopg.connect(empty_database) as conn:
         assert conn.execute("SELECT to_regclass('intel.schema_migrations')").fetchone() == (None,)
@@ -74,4 +73,4 @@ def test_given_a_delete_when_handled_then_the_schema_is_left_alone(empty_databas
 
 def test_given_an_unknown_request_type_when_handled_then_it_fails_before_touching_the_database():
     with pytest.raises(ValidationError, match="RequestType"):
-        handler(_event("Rollback"), _Context())
+        handler(_event("Rollback"), LocalLambdaContext("migrations", "req-1"))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from tooling.local.seed import against_truth
-from tooling.simulator import SIM_SCHEMA
+from tooling.simulator.run import SIM_SCHEMA
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -12,10 +12,12 @@ import psycopg
 import pytest
 from eth_utils import event_abi_to_log_topic
 
-from shared.chain import load_artifact, usd_to_wei
+from shared.chain.artifacts import load_artifact
+from shared.chain.units import usd_to_wei
 from tests.fixtures.chain import SimulatedMarketplace
 from tooling.cli import main as ticketguard
-from tooling.simulator import TABLES, SimulationConfig, simulate
+from tooling.simulator.config import SimulationConfig
+from tooling.simulator.run import TABLES, simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 # The synthetic chain encodes its logs from the compiled ABI: built (or rebuilt) first.

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tooling.simulator import SimulationConfig, SimulationResult, simulate
+from tooling.simulator.config import SimulationConfig, SimulationResult
+from tooling.simulator.run import simulate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 # The synthetic chain encodes its logs from the compiled ABI: built (or rebuilt) first.

@@ -19,6 +19,7 @@ from shared.config import Settings, get_settings
 from shared.errors import ValidationFailed
 from shared.observability import pii
 from shared.ratelimit.fallback import LocalWindows
+from tooling.local.gateway import LocalLambdaContext
 
 
 def test_given_open_breaker_when_interval_ends_then_exactly_one_probe_goes_through() -> None:
@@ -51,30 +52,31 @@ def _event(arrived_ms: float | None, body: str | None = None, headers: dict[str,
     }
 
 
-class _Context:
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 def test_given_request_queued_four_seconds_when_deadline_computed_then_one_second_is_left() -> None:
     # Given the default 5 s budget and a request that arrived 4 s ago
     arrived = (time.time() - 4.0) * 1000
     # When the handler computes its deadline, Then the 4 s spent waiting are counted
-    left = request_deadline(_event(arrived), _Context(60_000)) - time.perf_counter()
+    left = (
+        request_deadline(_event(arrived), LocalLambdaContext("score", "r", timeout_s=60))
+        - time.perf_counter()
+    )
     assert 0.8 < left < 1.2
 
 
 def test_given_lambda_with_little_time_left_when_deadline_computed_then_the_context_caps_it() -> None:
-    left = request_deadline(_event(time.time() * 1000), _Context(1_000)) - time.perf_counter()
+    left = (
+        request_deadline(_event(time.time() * 1000), LocalLambdaContext("score", "r", timeout_s=1))
+        - time.perf_counter()
+    )
     assert left < 1.0
 
 
 def test_given_request_waited_past_its_budget_when_deadline_computed_then_already_passed() -> None:
     arrived = (time.time() - 30.0) * 1000
-    assert request_deadline(_event(arrived), _Context(60_000)) <= time.perf_counter()
+    assert (
+        request_deadline(_event(arrived), LocalLambdaContext("score", "r", timeout_s=60))
+        <= time.perf_counter()
+    )
 
 
 def test_given_deployed_environment_without_salt_when_settings_load_then_refused(

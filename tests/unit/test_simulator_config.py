@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from tooling.simulator import SimulationConfig
-from tooling.simulator.config import EVENTS_PER_ORDER, default_end
+from tooling.simulator.config import EVENTS_PER_ORDER, SimulationConfig, default_end
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,10 @@ import pkgutil
 from datetime import UTC, datetime
 
 import tooling.simulator.scenarios as scenarios_package
-from tooling.simulator import SCENARIO_SHARES, SCENARIOS
 from tooling.simulator.config import LEGIT, SimulationConfig
 from tooling.simulator.generate import orders_per_scenario
 from tooling.simulator.scenario import Scenario
-from tooling.simulator.scenarios import SCENARIO_BY_NAME, SCENARIO_TABLE
+from tooling.simulator.scenarios import SCENARIO_BY_NAME, SCENARIO_SHARES, SCENARIO_TABLE, SCENARIOS
 
 
 def test_every_scenario_module_has_its_row_in_the_table() -> None:

@@ -6,7 +6,7 @@
     ticketguard model promote [VERSION]            VERSION (default: the candidate) becomes the served version
     ticketguard model rollback [--to VERSION]      end the candidate's trial; with no candidate, serve the
                                                    previous version (or VERSION)
-    ticketguard model retrain [--reason R]         the local retraining pipeline (shared.jobs.local_retrain)
+    ticketguard model retrain [--reason R]         the local retraining pipeline (tooling.local.retrain)
 
 The registry: --registry DIR|s3://BUCKET/models/, else TG_MODEL_REGISTRY (AWS), else the local one
 (TG_MODEL_DIR when it holds CURRENT, else model_artifacts/). The same functions (shared.model.rollout)
@@ -64,7 +64,7 @@ def _show(store: rollout.Store, state: rollout.Rollout) -> dict[str, Any]:
 def cli(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "retrain":
-        from shared.jobs.local_retrain import run_local_retrain
+        from tooling.local.retrain import run_local_retrain
 
         result = run_local_retrain(
             args.reason, registry=args.registry, training_set=args.training_set, force=args.force

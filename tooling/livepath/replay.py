@@ -119,7 +119,7 @@ def _chain_for_the_etl(source: CappedChain) -> Iterator[None]:
 
 
 def _write_truth(conn: psycopg.Connection[Any], orders: list[Any]) -> None:
-    from tooling.simulator import SIM_SCHEMA
+    from tooling.simulator.run import SIM_SCHEMA
 
     conn.execute(SIM_SCHEMA)
     with conn.cursor() as cur, cur.copy("COPY sim.truth (transaction_id, scenario) FROM STDIN") as copy:
@@ -146,7 +146,7 @@ def _schedule_from(start: datetime, score_from: datetime) -> datetime:
 
 
 def _plan(cell: Cell) -> _Plan:
-    from tooling.simulator import SimulationConfig
+    from tooling.simulator.config import SimulationConfig
     from tooling.simulator.run import build_world
 
     config = SimulationConfig(seed=cell.seed, days=cell.days, transactions_per_day=cell.per_day, end=cell.end)

@@ -80,8 +80,10 @@ def job_handler(job: Job) -> Callable[[dict[str, Any], Any], Any]:
 
 def run_job(job: Job) -> bool:
     """Run one job once; False when it failed (logged, never raised: the schedule goes on)."""
+    from tooling.local import retrain
     from tooling.local.gateway import LocalLambdaContext
 
+    retrain.install()  # the model-ops job's retraining, locally (no state machine)
     handler = job_handler(job)
 
     def invoke(event: dict[str, Any]) -> Any:

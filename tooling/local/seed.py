@@ -56,7 +56,8 @@ def simulate_marketplace(
 ) -> Any | None:
     """The simulated marketplace with the demo cast, or None when the database already holds orders
     (an external database is never reseeded unless `replace`)."""
-    from tooling.simulator import SimulationConfig, simulate  # the chain stack loads only when seeding
+    from tooling.simulator.config import SimulationConfig  # the chain stack loads only when seeding
+    from tooling.simulator.run import simulate
 
     with psycopg.connect(database_url) as conn:
         already = conn.execute("SELECT count(*) FROM marketplace.orders").fetchone()

@@ -6,8 +6,9 @@ against the installed database, so an update of geoip2fast that moves a network 
 from __future__ import annotations
 
 import ipaddress
-import math
 import random
+
+from shared.geo import CAPITALS, great_circle_km
 
 # country -> networks geoip2fast resolves to it (discover_networks(seed=20261124), six per country).
 COUNTRY_NETWORKS: dict[str, list[str]] = {
@@ -206,33 +207,10 @@ COUNTRY_NETWORKS: dict[str, list[str]] = {
     ],
 }
 
-# A representative city per country (latitude, longitude), for choosing "far away" and travel times.
+# Where each country's users are, for choosing "far away" and travel times: the same map scoring
+# measures geo-velocity on (shared.geo.CAPITALS, the capital of each country the networks cover).
 COUNTRY_LOCATIONS: dict[str, tuple[float, float]] = {
-    "US": (40.71, -74.01),
-    "GB": (51.51, -0.13),
-    "DE": (52.52, 13.40),
-    "FR": (48.86, 2.35),
-    "ES": (40.42, -3.70),
-    "IT": (41.90, 12.50),
-    "NL": (52.37, 4.90),
-    "SE": (59.33, 18.07),
-    "PL": (52.23, 21.01),
-    "BR": (-23.55, -46.63),
-    "AR": (-34.60, -58.38),
-    "MX": (19.43, -99.13),
-    "CA": (43.65, -79.38),
-    "JP": (35.68, 139.69),
-    "KR": (37.57, 126.98),
-    "SG": (1.35, 103.82),
-    "IN": (19.08, 72.88),
-    "AU": (-33.87, 151.21),
-    "ZA": (-26.20, 28.05),
-    "NG": (6.52, 3.38),
-    "RU": (55.76, 37.62),
-    "VN": (21.03, 105.85),
-    "ID": (-6.20, 106.85),
-    "UA": (50.45, 30.52),
-    "RO": (44.43, 26.10),
+    country: CAPITALS[country] for country in COUNTRY_NETWORKS
 }
 
 # Where the marketplace's customers live (weights), and where fraud infrastructure tends to sit.
@@ -257,12 +235,8 @@ def random_ip(rng: random.Random, country: str, network_index: int | None = None
 
 
 def distance_km(a: str, b: str) -> float:
-    """Great-circle distance between two countries' representative cities."""
-    (lat1, lon1), (lat2, lon2) = COUNTRY_LOCATIONS[a], COUNTRY_LOCATIONS[b]
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
+    """Great-circle distance between two countries' capitals, as scoring measures it."""
+    return great_circle_km(*COUNTRY_LOCATIONS[a], *COUNTRY_LOCATIONS[b])
 
 
 def far_country(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import psycopg
@@ -15,14 +14,7 @@ from shared.errors import ValidationFailed
 from shared.jobs.events import parse_job
 from tests.fixtures.etl import T0, Market
 from tooling.cli import main
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "ticketguard-job"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ticketguard-job"
-    aws_request_id: str = "req-1"
+from tooling.local.gateway import LocalLambdaContext
 
 
 def scheduled(detail: dict[str, object]) -> dict[str, object]:
@@ -44,11 +36,11 @@ def test_handlers_run_the_jobs_and_report_counts(db: psycopg.Connection, market:
     wallet = market.wallet(market.user())
     market.order(market.ticket(market.event()), wallet, at=T0)
     # When the ETL, feature and refresh handlers run on scheduled events
-    etl = etl_handler(scheduled({"mode": "hourly"}), FakeLambdaContext())
+    etl = etl_handler(scheduled({"mode": "hourly"}), LocalLambdaContext("job", "req-1"))
     features = features_handler(
-        {"mode": "daily", "as_of": (T0 + timedelta(hours=1)).isoformat()}, FakeLambdaContext()
+        {"mode": "daily", "as_of": (T0 + timedelta(hours=1)).isoformat()}, LocalLambdaContext("job", "req-1")
     )
-    views = refresh_handler(scheduled({}), FakeLambdaContext())
+    views = refresh_handler(scheduled({}), LocalLambdaContext("job", "req-1"))
     # Then each did its work and says how much
     assert etl["rows_read"] == 5 and etl["rows_written"] == 5 and etl["rows_rejected"] == 0
     assert etl["fees_loaded_usd"] == 5.0
@@ -138,7 +130,7 @@ def test_given_no_chain_configured_when_the_etl_runs_then_it_says_so_in_a_log_li
     metrics.clear_metrics()
     market.order(market.ticket(market.event()), market.wallet(market.user()), at=T0)
     # When the scheduled ETL runs
-    summary = etl_handler(scheduled({"mode": "hourly"}), FakeLambdaContext())
+    summary = etl_handler(scheduled({"mode": "hourly"}), LocalLambdaContext("job", "req-1"))
     # Then the backend tables are loaded, the chain is not, and both the log and the metrics say so
     assert summary["chain"] is None and summary["rows_written"] == 5
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]

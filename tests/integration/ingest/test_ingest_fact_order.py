@@ -9,8 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.ingest.service import ingest_events
-from tests.fixtures.ingest import event, user
+from tests.fixtures.ingest import event, ingest_events, user
 
 AT = "2026-01-01T10:00:00.000000100Z"
 

@@ -9,8 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from shared.ingest.service import ingest_events
-from tests.fixtures.ingest import at, event, listed_event, minted
+from tests.fixtures.ingest import at, event, ingest_events, listed_event, minted
 
 pytestmark = pytest.mark.usefixtures("fresh_pool")
 SELLER = "0x" + "ab" * 20

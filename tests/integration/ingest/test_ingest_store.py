@@ -9,8 +9,7 @@ import psycopg
 import pytest
 
 from shared.ingest import store
-from shared.ingest.service import ingest_events
-from tests.fixtures.ingest import at, event, listed_event, minted, order, user
+from tests.fixtures.ingest import at, event, ingest_events, listed_event, minted, order, user
 
 WALLET = "0x" + "ab" * 20
 OTHER = "0x" + "cd" * 20

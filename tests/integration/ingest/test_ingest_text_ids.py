@@ -9,8 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.ingest.service import ingest_events
-from tests.fixtures.ingest import event, listed_event, minted, order, user
+from tests.fixtures.ingest import event, ingest_events, listed_event, minted, order, user
 
 WALLET = "0x" + "7e" * 20
 

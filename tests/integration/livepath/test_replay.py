@@ -48,7 +48,7 @@ def test_given_a_small_world_when_replayed_then_each_purchase_is_decided_at_its_
 
 
 def _purchase_times(cell: Cell) -> dict[str, float]:
-    from tooling.simulator import SimulationConfig
+    from tooling.simulator.config import SimulationConfig
     from tooling.simulator.run import build_world
 
     config = SimulationConfig(seed=cell.seed, days=cell.days, transactions_per_day=cell.per_day, end=cell.end)

@@ -26,7 +26,7 @@ from tests.fixtures.drift import (
     write_model_manifest,
     younger_wallets,
 )
-from tests.fixtures.ml import LambdaContext
+from tooling.local.gateway import LocalLambdaContext
 
 END = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -99,7 +99,9 @@ def _run_feature_job(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any]
     """The features handler on an hourly event at END: its summary, and the EMF document it flushed."""
     metrics.clear_metrics()  # process-wide: start from nothing
     capsys.readouterr()
-    summary = features_handler({"mode": "hourly", "as_of": END.isoformat()}, LambdaContext("features"))
+    summary = features_handler(
+        {"mode": "hourly", "as_of": END.isoformat()}, LocalLambdaContext("features", "req-1")
+    )
     [emf_line] = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     return summary, json.loads(emf_line)
 

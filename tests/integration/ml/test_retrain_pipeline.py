@@ -27,9 +27,10 @@ from shared.model import ARTIFACTS_ROOT, clear_model_cache, load_model
 from shared.model.manifest import read_manifest
 from shared.model.remote import read_pointer, write_pointer
 from tests.fixtures.etl import T0, Market
-from tests.fixtures.ml import LambdaContext, require_tool
+from tests.fixtures.ml import require_tool
 from tests.integration.ml.s3_registry import BUCKET, REGISTRY, SHIPPED
 from tooling.cli import main as ticketguard
+from tooling.local.gateway import LocalLambdaContext
 from training.compile import host_architecture
 from training.retrain import read_training_set, upload_version
 from training.synthetic import synthetic_transactions
@@ -114,7 +115,8 @@ def test_given_an_odd_week_when_the_schedule_fires_then_the_export_skips_without
     from functions.retrain_export.handler import handler
 
     result = handler(
-        _export_event(datetime(2026, 11, 22, 2, tzinfo=UTC), cadence="biweekly"), LambdaContext()
+        _export_event(datetime(2026, 11, 22, 2, tzinfo=UTC), cadence="biweekly"),
+        LocalLambdaContext("retrain", "req-1"),
     )
     # Then the run stops at the plan, and nothing is written
     assert result["status"] == "skipped" and "ISO week 47 is odd" in result["reason"]
@@ -128,7 +130,8 @@ def test_given_an_empty_database_when_an_emergency_run_exports_then_it_fails_nam
 
     with pytest.raises(ValidationFailed, match="no transactions between 2026-09-18 and 2026-10-30"):
         handler(
-            _export_event(datetime(2026, 11, 29, 2, tzinfo=UTC), reason="drift", weeks=6), LambdaContext()
+            _export_event(datetime(2026, 11, 29, 2, tzinfo=UTC), reason="drift", weeks=6),
+            LocalLambdaContext("retrain", "req-1"),
         )
 
 
@@ -148,7 +151,8 @@ def test_given_the_marketplace_when_exported_then_the_csv_is_the_point_in_time_t
     # When an emergency run starts 30 days (labels settled) and an hour after the target purchase
     started = T0 + LABEL_SETTLING + timedelta(hours=1)
     result = handler(
-        _export_event(started, reason="drift", detail={"model_drift_kl": 0.2}, weeks=3), LambdaContext()
+        _export_event(started, reason="drift", detail={"model_drift_kl": 0.2}, weeks=3),
+        LocalLambdaContext("retrain", "req-1"),
     )
     # Then the training set of the 3 weeks before `started - 30 days` is in the run's folder
     assert result["status"] == "exported" and result["reason"] == "drift"
@@ -196,7 +200,7 @@ def test_given_no_served_version_when_a_run_builds_then_the_gate_compares_with_t
     assert outcome["promote"] is False
     assert any(reason.startswith("training data anomaly") for reason in outcome["reasons"])
     # And the publish step refuses it: CURRENT stays absent, scoring keeps the shipped model
-    result = publish(_publish_event("run-a"), LambdaContext())
+    result = publish(_publish_event("run-a"), LocalLambdaContext("retrain", "req-1"))
     assert result["status"] == "refused" and read_pointer(REGISTRY, s3).version is None
     clear_model_cache()
     assert load_model().version == shipped
@@ -218,7 +222,7 @@ def test_given_a_served_model_when_a_comparable_candidate_trains_and_publishes_t
     assert outcome["baseline"] == {"source": "registry", "version": "vtest.1"}
     assert outcome["promote"] is True, outcome["reasons"]
     # When the publish step runs, Then CURRENT names the candidate
-    result = publish(_publish_event("run-c"), LambdaContext())
+    result = publish(_publish_event("run-c"), LocalLambdaContext("retrain", "req-1"))
     assert (result["status"], result["previous"]) == ("promoted", "vtest.1")
     assert read_pointer(REGISTRY, s3).version == outcome["version"]
     # And a new scoring container (cold start) loads the candidate, verified, from the registry
@@ -255,7 +259,8 @@ def test_given_a_served_model_when_a_worse_candidate_trains_then_the_gate_refuse
     assert outcome["gate"]["new"]["auc_pr"] < outcome["gate"]["current"]["auc_pr"]
     # And the publish step leaves CURRENT on vtest.1 (the refused version stays for review)
     result = publish(
-        {"run_id": "run-b", "outcome": f"s3://{BUCKET}/{RUNS_PREFIX}run-b/{OUTCOME_NAME}"}, LambdaContext()
+        {"run_id": "run-b", "outcome": f"s3://{BUCKET}/{RUNS_PREFIX}run-b/{OUTCOME_NAME}"},
+        LocalLambdaContext("retrain", "req-1"),
     )
     assert result["status"] == "refused" and result["previous"] == "vtest.1"
     assert read_pointer(REGISTRY, s3).version == "vtest.1"

@@ -11,11 +11,12 @@ infra/retrain.py with the local registry directory:
    logged and written to intel.model_ops_log, where locally it is "paged".
 
 The model-ops job starts it in a background thread (`start_in_background`): training takes minutes.
+Local-only code: the local stack registers it as the job's retraining starter (`install`, called by
+the local timers; shared.jobs.model_ops.register_retrain_starter); in AWS the state machine runs.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.config import get_settings
 from shared.errors import ConfigurationError
+from shared.jobs.model_ops import register_retrain_starter
 from shared.model import rollout
 from shared.model.manifest import current_architecture, read_manifest
 from shared.observability import logger
@@ -87,7 +90,7 @@ def run_local_retrain(
         if not isinstance(store, rollout.LocalStore):
             raise ConfigurationError("the local pipeline trains into a registry directory, not S3")
         root = store.root
-        training_set = training_set or os.environ.get("TG_LOCAL_RETRAIN_TRAINING_SET") or None
+        training_set = training_set or get_settings().local_retrain_training_set or None
         with tempfile.TemporaryDirectory(prefix="tg-local-retrain-") as work:
             if training_set is None:
                 training_set = str(Path(work) / "training-set.csv.gz")
@@ -145,3 +148,8 @@ def wait_for_runs(timeout_s: float = TRAIN_TIMEOUT_S) -> None:
     for thread in list(_threads):
         thread.join(timeout_s)
     _threads[:] = [t for t in _threads if t.is_alive()]
+
+
+def install() -> None:
+    """Register the local pipeline as the model-ops job's retraining starter (idempotent)."""
+    register_retrain_starter(start_in_background)
