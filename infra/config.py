@@ -172,6 +172,14 @@ class AlarmChannels(_Strict):
         return value
 
 
+class ScoringCapacityConfig(_Strict):
+    """The scoring alias' provisioned concurrency, scaled on the API's p95 latency (infra/scoring_capacity.py)."""
+
+    min_capacity: int = Field(0, ge=0)
+    max_capacity: int = Field(20, ge=1)
+    latency_target_ms: float = Field(80.0, gt=0, description="p95 the target tracking holds (alarm: 100)")
+
+
 class EnvironmentConfig(_Strict):
     name: Literal["dev", "prod"]
     account: str | None = Field(None, pattern=r"^\d{12}$")
@@ -191,6 +199,7 @@ class EnvironmentConfig(_Strict):
     alarms: AlarmThresholds = AlarmThresholds()
     alarm_endpoints: AlarmEndpoints = AlarmEndpoints()
     alarm_channels: AlarmChannels = AlarmChannels()
+    scoring_capacity: ScoringCapacityConfig = ScoringCapacityConfig()
     functions: dict[str, FunctionSizing] = Field(default_factory=_default_functions)
     chain_rpc_url_parameter: str | None = Field(
         None, description="SSM SecureString parameter name holding the chain RPC URL (it embeds a key)"

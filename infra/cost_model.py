@@ -39,6 +39,9 @@ class Line:
 
 # Resource types that cost nothing by themselves (or whose charge another line counts), and why.
 FREE_TYPES: dict[str, str] = {
+    "AWS::Lambda::Alias": "free (its provisioned concurrency is priced with the scalable target)",
+    "AWS::Lambda::Version": "free (a published version of a priced function)",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "free (Application Auto Scaling has no charge)",
     "AWS::Chatbot::SlackChannelConfiguration": "AWS Chatbot has no charge (SNS delivers to it)",
     "AWS::ApiGateway::Account": "account setting",
     "AWS::ApiGateway::ApiKey": "priced per request (RestApi)",
@@ -214,12 +217,38 @@ def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
     requests = invocations / 1e6 * PRICES["lambda_requests_million"]
     total_gbs = sum(gb_seconds.values())
     return [
+        *_provisioned_lines(templates),
         Line(
             "lambda",
             "Lambda",
             f"{invocations / 1e6:.1f} M invocations, {total_gbs / 1e6:.2f} M GB-s",
             compute + requests,
             ("AWS::Lambda::Function",),
+        ),
+    ]
+
+
+def _provisioned_lines(templates: Templates) -> list[Line]:
+    """The scoring alias' provisioned concurrency: its minimum capacity all month (what it scales to above
+    that, on latency, is priced by the hour it lasts; not counted here)."""
+    targets = [props for _, props, _ in resources(templates, "AWS::ApplicationAutoScaling::ScalableTarget")]
+    if not targets:
+        return []
+    score = _functions(templates).get("score")
+    memory_gb = (score[1].get("MemorySize", 128) if score else 128) / 1024
+    architecture = ((score[1].get("Architectures") if score else None) or ["x86_64"])[0]
+    minimum = sum(int(props.get("MinCapacity", 0)) for props in targets)
+    maximum = sum(int(props.get("MaxCapacity", 0)) for props in targets)
+    cost = (
+        minimum * memory_gb * HOURS_PER_MONTH * 3600 * PRICES[f"lambda_provisioned_{architecture}_gb_second"]
+    )
+    return [
+        Line(
+            "provisioned",
+            "Lambda provisioned concurrency",
+            f"scoring alias: {minimum} to {maximum} instances, scaled on p95 latency (the minimum priced)",
+            cost,
+            ("AWS::ApplicationAutoScaling::ScalableTarget",),
         )
     ]
 

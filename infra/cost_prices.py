@@ -30,6 +30,9 @@ PRICES: dict[str, float] = {
     "lambda_arm64_gb_second": 0.0000133334,
     "lambda_x86_64_gb_second": 0.0000166667,
     "lambda_requests_million": 0.20,
+    # provisioned concurrency, per GB-second provisioned (the scoring alias, issue 27)
+    "lambda_provisioned_arm64_gb_second": 0.0000033334,
+    "lambda_provisioned_x86_64_gb_second": 0.0000041667,
     "apigw_rest_requests_million": 3.50,
     "waf_web_acl_month": 5.00,
     "waf_rule_month": 1.00,  # each rule, a managed rule group counting as one
@@ -141,6 +144,8 @@ CUTS: dict[str, str] = {
     "waf": "per-request charges follow the traffic; a rule fewer saves $1",
     "xray": "a sampling rule below the default 5 %",
     "rds_proxy": "billed per vCPU of the instance; needed for the request path's pooling",
+    "provisioned": "scoring_capacity.min_capacity 0 in cdk.json: nothing provisioned while p95 latency holds",
+    "metrics": "the on-call alarms count per metric they read; fewer per-function alarms (errors only)",
 }
 
 __all__ = [

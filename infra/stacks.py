@@ -40,6 +40,7 @@ from infra.oncall import proxy_name_parameter, publish_proxy_name
 from infra.oncall_actions import OnCallActions
 from infra.retention import AuditArchive, RetentionCatalog
 from infra.retrain import RetrainPipeline, expire_run_data
+from infra.scoring_capacity import ScoringCapacity
 from infra.security import AdminAuth, WebFirewall, waf_log_group_name
 
 
@@ -219,7 +220,21 @@ class ServiceStack(Stack):
 
     def _build_api(self, config: EnvironmentConfig, functions: dict[str, lambda_.Function]) -> RestApi:
         """The REST API over the API functions (and the ingest queue); each function learns its API keys."""
-        api_functions = {name: fn for name, fn in functions.items() if function_spec(name).kind == "api"}
+        api_functions: dict[str, lambda_.IFunction] = {
+            name: fn for name, fn in functions.items() if function_spec(name).kind == "api"
+        }
+        if "score" in functions:
+            # The API invokes the scoring alias, whose provisioned concurrency scales on latency (issue 27).
+            self.scoring_capacity = ScoringCapacity(
+                self,
+                "ScoringCapacity",
+                function=functions["score"],
+                function_name=function_name(config.name, "score"),
+                api_name=f"ticketguard-{config.name}",
+                stage_name=config.name,
+                capacity=config.scoring_capacity,
+            )
+            api_functions["score"] = self.scoring_capacity.alias
         rest_api = RestApi(
             self,
             "Api",

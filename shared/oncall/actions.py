@@ -2,7 +2,7 @@
 
 Here: `tighten-2fa` (the REQUIRE_2FA threshold, shared/oncall/tightening.py). The other actions run where
 their owner is: `retrain` in the model-ops job (its EventBridge rule on the alarms, shared/jobs/model_ops.py),
-`scale-scoring` in Application Auto Scaling (a step policy on the alarm, infra/oncall_actions.py),
+`scale-scoring` in Application Auto Scaling (target tracking on the same latency, infra/scoring_capacity.py),
 `lock-account` in the SIEM/SOAR (issue 25); `page` is the alarm's SNS topic. The same function serves the
 deployed alarms (functions/oncall_actions) and the local stack's evaluator (tooling/local/alerts.py)."""
 
@@ -19,7 +19,7 @@ from shared.oncall.tightening import tighten
 ELSEWHERE = {
     "page": "the severity topic's subscribers",
     "retrain": "the model-ops job (EventBridge rule on the alarm)",
-    "scale-scoring": "Application Auto Scaling (step policy on the alarm)",
+    "scale-scoring": "Application Auto Scaling (target tracking on the same latency)",
     "lock-account": "the SIEM/SOAR (issue 25)",
 }
 

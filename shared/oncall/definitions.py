@@ -21,7 +21,7 @@ Source = Literal["app", "api", "lambda", "sqs", "rds", "proxy", "redis"]
 ACTIONS: dict[str, str] = {
     "page": "page the on-call engineer, who follows the runbook",
     "tighten-2fa": "the REQUIRE_2FA threshold is tightened for a fixed time, then reverts by itself",
-    "scale-scoring": "the scoring alias' provisioned concurrency steps up (Application Auto Scaling)",
+    "scale-scoring": "the scoring alias' provisioned concurrency scales on latency (Application Auto Scaling)",
     "retrain": "an emergency retraining starts (the model-operations trigger)",
     "lock-account": "the admin account is locked (SIEM/SOAR)",
 }

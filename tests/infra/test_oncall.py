@@ -247,3 +247,35 @@ def test_given_the_fraud_spike_alarm_then_its_state_change_reaches_the_oncall_ac
     }
     assert functions[target["Arn"]["Fn::GetAtt"][0]] == "ticketguard-dev-oncall-actions"
     assert "DeadLetterConfig" in target
+
+
+@pytest.mark.parametrize("synth_fixture", ["dev_synth", "prod_synth"])
+def test_given_high_latency_then_the_scoring_alias_provisioned_concurrency_scales(synth_fixture, request):
+    synth = request.getfixturevalue(synth_fixture)
+    capacity = synth.config.scoring_capacity
+    # Given the scoring function behind its alias `live`
+    [alias_id] = [
+        lid for lid, a in synth.resources("AWS::Lambda::Alias").items() if a["Properties"]["Name"] == "live"
+    ]
+    # Then the API invokes the alias (provisioned concurrency serves only what calls the alias)
+    [api] = synth.resources("AWS::ApiGateway::RestApi").values()
+    predict = api["Properties"]["Body"]["paths"]["/api/v1/ml/predict/fraud"]["post"]
+    assert alias_id in json.dumps(predict["x-amazon-apigateway-integration"]["uri"])
+    # And Application Auto Scaling scales its provisioned concurrency between the configured bounds
+    [target] = synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
+    props = target["Properties"]
+    assert props["ScalableDimension"] == "lambda:function:ProvisionedConcurrency"
+    assert props["ResourceId"] == f"function:ticketguard-{synth.config.name}-score:live"
+    assert (props["MinCapacity"], props["MaxCapacity"]) == (capacity.min_capacity, capacity.max_capacity)
+    # on the API's p95 latency, held under the latency alarm's threshold (target tracking: Lambda's
+    # provisioned concurrency takes no step scaling)
+    [policy] = synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    tracking = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+    [query] = tracking["CustomizedMetricSpecification"]["Metrics"]
+    stat = query["MetricStat"]
+    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]) == (
+        "AWS/ApiGateway",
+        "Latency",
+        "p95",
+    )
+    assert tracking["TargetValue"] == capacity.latency_target_ms < synth.config.alarms.api_latency_p95_ms
