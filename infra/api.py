@@ -49,6 +49,11 @@ API_KEY_SCHEME = "api_key"
 ALLOWED_API_KEY_IDS_ENV = "TG_ALLOWED_API_KEY_IDS"
 ADMIN_PREFIX = "/admin/"
 COGNITO_SCHEME = "cognito_admin"
+# /admin/ operations that declare `security: []`: the monitoring page's HTML shell and its files, which
+# hold no data (a browser's navigation carries no token; the page's data routes need the admin token).
+# The resource policy still keeps them to the admin networks. Any other /admin/ operation gets the
+# Cognito authorizer, and declaring one public outside this list fails the synth.
+PUBLIC_ADMIN_OPERATIONS = frozenset({"getMonitoringPage", "getMonitoringAsset"})
 VALIDATOR = "body_and_parameters"
 
 # The gateway's own answers (API Gateway answers these itself, before any function runs): a table of
@@ -124,7 +129,7 @@ def gateway_document(
         else:
             undeployed.append(f"{method.upper()} {path} -> {target}")
             operation["x-amazon-apigateway-integration"] = _undeployed_integration(target)
-        if path.startswith(ADMIN_PREFIX):
+        if path.startswith(ADMIN_PREFIX) and not _public_admin_operation(operation):
             operation["security"] = [{COGNITO_SCHEME: []}]
     _add_gateway_extensions(body, responses, user_pool_arn)
     return body, undeployed
@@ -141,6 +146,17 @@ def _lambda_integration(function_arn: str, *, region: str, partition: str) -> di
             f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
         ),
     }
+
+
+def _public_admin_operation(operation: Mapping[str, Any]) -> bool:
+    if operation.get("security") != []:
+        return False
+    if operation.get("operationId") not in PUBLIC_ADMIN_OPERATIONS:
+        raise ValueError(
+            f"{operation.get('operationId')} declares no security under {ADMIN_PREFIX}: only "
+            f"{sorted(PUBLIC_ADMIN_OPERATIONS)} may (infra/api.py PUBLIC_ADMIN_OPERATIONS)"
+        )
+    return True
 
 
 def _undeployed_integration(target: str) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def _default_functions() -> dict[str, FunctionSizing]:
     return {
         "score": FunctionSizing(memory_mb=1024, timeout_s=10),
         "metrics": FunctionSizing(memory_mb=512, timeout_s=10),
+        # A cold drift cache measures two days of features (shared/monitoring/model.py): under 29 s.
+        "monitoring": FunctionSizing(memory_mb=1024, timeout_s=28),
         "health": FunctionSizing(memory_mb=256, timeout_s=5),
         "etl": FunctionSizing(memory_mb=1024, timeout_s=900),
         "features": FunctionSizing(memory_mb=1024, timeout_s=900),

@@ -60,6 +60,11 @@ CATALOG: tuple[FunctionSpec, ...] = (
         "score", "POST /api/v1/ml/predict/fraud: features, model, decision", "api", cache=True, model=True
     ),
     FunctionSpec("metrics", "GET /api/v1/metrics: the five KPIs and operational figures", "api", cache=True),
+    # The monitoring page (issue 26): its shell and files, and its data routes; the model layer for the
+    # served model's manifest (drift, health).
+    FunctionSpec(
+        "monitoring", "/admin/monitoring: the monitoring page and its data", "api", cache=True, model=True
+    ),
     # health reports the model's status too, so it mounts the model layer.
     FunctionSpec("health", "GET /health: per-dependency status", "api", cache=True, model=True),
     FunctionSpec(

@@ -12,19 +12,16 @@ from infra.api import (
     ALLOWED_API_KEY_IDS_ENV,
     COGNITO_SCHEME,
     FUNCTION_EXTENSION,
+    PUBLIC_ADMIN_OPERATIONS,
     gateway_document,
     key_scopes,
     load_document,
     operations,
 )
 from infra.ingest import QueueIntegration
-from shared.api.spec import operations as document_operations
 from shared.api.usage_plans import USAGE_PLANS_PATH, ApiKey, Throttle, UsagePlan
 
 pytestmark = pytest.mark.xdist_group("infra")
-
-# The admin surface's operations (issue 26): one function, behind the admins' Cognito authorizer.
-ADMIN_OPERATIONS = [op for op in document_operations() if op.requires_admin_token]
 
 ARNS = {
     "score": "arn:fn:score",
@@ -32,6 +29,7 @@ ARNS = {
     "health": "arn:fn:health",
     "ingest_batches": "arn:fn:ingest_batches",
     "admin": "arn:fn:admin",
+    "monitoring": "arn:fn:monitoring",
 }
 
 
@@ -101,10 +99,38 @@ def test_given_an_admin_route_when_completed_then_it_requires_the_cognito_author
         "providerARNs": ["arn:pool"],
     }
     for path, _method, operation in operations(body):
-        if path.startswith(ADMIN_PREFIX) or path.startswith("/api/v1/admin/"):
+        if operation["operationId"] in PUBLIC_ADMIN_OPERATIONS:  # the monitoring page's shell and files
+            assert operation["security"] == []
+        elif path.startswith(ADMIN_PREFIX) or path.startswith("/api/v1/admin/"):
             assert operation["security"] == [{COGNITO_SCHEME: []}]
         else:
             assert COGNITO_SCHEME not in json.dumps(operation.get("security", []))
+
+
+def test_given_the_monitoring_page_when_completed_then_only_its_shell_is_public_and_its_data_is_not():
+    # Given the document with the monitoring page (issue 26): its shell and files declare no security
+    body, _ = _gateway(load_document())
+    public = {
+        operation["operationId"]
+        for path, _method, operation in operations(body)
+        if path.startswith(ADMIN_PREFIX) and operation.get("security") == []
+    }
+    # Then exactly those stay without the authorizer (the resource policy keeps them to the admin networks)...
+    assert public == PUBLIC_ADMIN_OPERATIONS == {"getMonitoringPage", "getMonitoringAsset"}
+    # ...and every data route of the page carries the Cognito authorizer
+    secured = {
+        path: operation["security"]
+        for path, _method, operation in operations(body)
+        if path.startswith("/api/v1/admin/monitoring/")
+    }
+    assert secured and all(s == [{COGNITO_SCHEME: []}] for s in secured.values())
+
+
+def test_given_another_admin_route_declared_public_then_the_document_is_refused():
+    document = _document_with_admin_route()
+    document["paths"]["/admin/monitoring"]["get"]["security"] = []
+    with pytest.raises(ValueError, match="declares no security"):
+        _gateway(document)
 
 
 def test_given_the_document_when_completed_then_validation_applies_to_every_request():
@@ -139,7 +165,11 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
         "GET /health/details -> health",
         "POST /api/v1/events -> the ingest queue",
         "GET /api/v1/events/batches/{batch_id} -> ingest_batches",
-        *(f"{op.method} {op.path} -> admin" for op in ADMIN_OPERATIONS),
+        "GET /api/v1/admin/session -> admin",
+        "GET /admin/monitoring -> monitoring",
+        "GET /admin/monitoring/assets/{name} -> monitoring",
+        "GET /api/v1/admin/monitoring/live -> monitoring",
+        "GET /api/v1/admin/monitoring/aggregates -> monitoring",
     ]
     integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"
@@ -250,7 +280,11 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
         "GET/health",
         "GET/health/details",
         "GET/api/v1/events/batches/{batch_id}",
-        *(f"{op.method}{op.path}" for op in ADMIN_OPERATIONS),
+        "GET/api/v1/admin/session",
+        "GET/admin/monitoring",
+        "GET/admin/monitoring/assets/{name}",
+        "GET/api/v1/admin/monitoring/live",
+        "GET/api/v1/admin/monitoring/aggregates",
     }
 
 

@@ -85,6 +85,9 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
         ("GET", "/health"),
         ("GET", "/health/details"),
         ("GET", "/api/v1/events/batches/{batch_id}"),
+        # the monitoring page's shell and files (no data in them; its data routes are admin routes)
+        ("GET", "/admin/monitoring"),
+        ("GET", "/admin/monitoring/assets/{name}"),
     }
     for op in ops:
         # a queued operation is drained by its queue's consumer, functions/<queue>/handler.py

@@ -11,7 +11,9 @@ import psycopg
 import pytest
 import redis as redis_lib
 
+from shared.config import get_settings
 from shared.errors import ValidationFailed
+from shared.monitoring.model import MEASUREMENTS_PER_CALL
 from shared.monitoring.payload import aggregates_payload, live_payload
 from shared.monitoring.security import SEVERITIES, parse_severities
 from shared.ratelimit import RateLimiter, Rule
@@ -130,17 +132,22 @@ def test_given_a_drifted_day_when_aggregates_are_read_then_the_trend_and_quality
         prefix="shift",
     )
     _seed(db, redis_client)
-    # When the page reads its aggregates
+    # When the page reads its aggregates, minute after minute
     with psycopg.connect(db.info.dsn) as conn:
-        aggregates = aggregates_payload(conn, redis_client, now=NOW)
-    # Then the drift trend has the last 7 whole days: the calm day under the alarm, the shifted day over it
+        calls = [aggregates_payload(conn, redis_client, now=NOW) for _ in range(5)]
+    # Then each call measured at most its budget, newest days first, the others pending until later
+    first = [point["status"] for point in calls[0]["drift"]["days"]]
+    assert first[-1] != "pending" and first.count("pending") == 7 - (MEASUREMENTS_PER_CALL - 1)
+    # And once filled, the trend has the last 7 whole days: the calm day under the alarm, the shifted over it
+    aggregates = calls[-1]
     drift = aggregates["drift"]
     days = {point["end"]: point for point in drift["days"]}
     assert len(days) == 7 and drift["served_version"] == DRIFT_MODEL_VERSION
+    assert "pending" not in {point["status"] for point in days.values()}
     calm, shifted = days[(MIDNIGHT - timedelta(days=1)).isoformat()], days[MIDNIGHT.isoformat()]
     assert calm["status"] == "measured" and calm["kl_max"] < drift["threshold"]
     assert shifted["kl_max"] > drift["threshold"] and shifted["feature"] == "wallet_age_days"
-    # And each past day's measurement is kept, so the next minute does not measure it again
+    # And each past day's measurement is kept in Redis (a day over does not change)
     assert redis_client.exists(f"tg:mon:drift:{DRIFT_MODEL_VERSION}:{MIDNIGHT.strftime('%Y%m%d')}")
     # And the confusion matrix counts the labelled flagged decisions: one fraud caught, one legitimate flagged
     served = aggregates["model_quality"]["versions"][0]
@@ -176,3 +183,28 @@ def test_given_siem_events_when_the_feed_is_read_then_it_comes_from_the_siem(
         ("finding:brute_force", "HIGH"),
     ]
     assert [e["kind"] for e in critical["events"]] == ["mfa_failed"]
+
+
+def test_given_more_decisions_than_the_sample_when_drift_is_measured_then_a_sample_still_sees_the_shift(
+    db: psycopg.Connection,
+    redis_client: redis_lib.Redis,
+    drift_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a day of 300 decisions with shifted wallets, and a sample size of 100 decisions
+    store_predictions(
+        db,
+        live_vectors(300, seed=23, shift=younger_wallets),
+        at=MIDNIGHT - timedelta(hours=6),
+        prefix="shift",
+    )
+    monkeypatch.setattr("shared.monitoring.model.DRIFT_SAMPLE_ROWS", 100)
+    monkeypatch.setenv("TG_DRIFT_MIN_ROWS", "50")
+    get_settings.cache_clear()
+    # When the page measures that day
+    with psycopg.connect(db.info.dsn) as conn:
+        days = aggregates_payload(conn, None, now=NOW)["drift"]["days"]
+    [day] = [point for point in days if point["end"] == MIDNIGHT.isoformat()]
+    # Then it read one decision in three, and the shift is over the alarm all the same
+    assert day["sampled_every"] == 3 and 90 <= day["rows"] <= 110
+    assert day["kl_max"] > 0.15 and day["feature"] == "wallet_age_days"
