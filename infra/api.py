@@ -21,10 +21,8 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import yaml
 from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
@@ -33,22 +31,26 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.assets import PROJECT_ROOT
 from infra.config import EnvironmentConfig
 from infra.ingest import QueueIntegration
 from infra.ingest import integration as queue_integration
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
+from shared.api.spec import (
+    ADMIN_SCHEME,
+    FUNCTION_EXTENSION,
+    GATEWAY_RESPONSES_EXTENSION,
+    MAX_BODY_EXTENSION,
+    OPENAPI_PATH,
+    QUEUE_EXTENSION,
+    load_openapi,
+    operation_items,
+    read_gateway_responses,
+    requires_api_key,
+)
 from shared.api.usage_plans import UsagePlan, load_usage_plans
 
-OPENAPI_PATH = PROJECT_ROOT / "shared" / "api" / "openapi.yaml"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
-FUNCTION_EXTENSION = "x-ticketguard-function"
-QUEUE_EXTENSION = "x-ticketguard-queue"  # the gateway sends the body to this queue (infra/ingest.py)
-API_KEY_SCHEME = "api_key"
-ALLOWED_API_KEY_IDS_ENV = "TG_ALLOWED_API_KEY_IDS"
 ADMIN_PREFIX = "/admin/"
-COGNITO_SCHEME = "cognito_admin"
 # /admin/ operations that declare `security: []`: the monitoring page's HTML shell and its files, which
 # hold no data (a browser's navigation carries no token; the page's data routes need the admin token).
 # The resource policy still keeps them to the admin networks. Any other /admin/ operation gets the
@@ -56,39 +58,23 @@ COGNITO_SCHEME = "cognito_admin"
 PUBLIC_ADMIN_OPERATIONS = frozenset({"getMonitoringPage", "getMonitoringAsset"})
 VALIDATOR = "body_and_parameters"
 
-# The gateway's own answers (API Gateway answers these itself, before any function runs): a table of
-# the document, response type -> status, code (and the local gateway's message); `local_only` entries
-# are answered by the local gateway alone.
-GATEWAY_RESPONSES_EXTENSION = "x-ticketguard-gateway-responses"
 
-
-def load_document(path: Path = OPENAPI_PATH) -> dict[str, Any]:
-    document = yaml.safe_load(path.read_text())
+def load_document() -> dict[str, Any]:
+    """A copy of the OpenAPI document (shared.api.spec reads it), to complete for API Gateway."""
+    document = copy.deepcopy(load_openapi())
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.0"):
-        raise ValueError(f"{path}: API Gateway imports OpenAPI 3.0.x documents only")
+        raise ValueError(f"{OPENAPI_PATH}: API Gateway imports OpenAPI 3.0.x documents only")
     return document
 
 
 def gateway_responses(document: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """API Gateway response type -> (status, or "" for the error's own; code), from the document."""
-    table = document.get(GATEWAY_RESPONSES_EXTENSION)
-    if not table:
-        raise ValueError(f"the document has no {GATEWAY_RESPONSES_EXTENSION}: what does the gateway answer?")
+    """API Gateway response type -> (status, or "" for the error's own; code): the document's table of the
+    gateway's own answers, less those the local gateway alone gives."""
     return {
-        name: (str(entry.get("status", "")), entry["code"])
-        for name, entry in table.items()
-        if not entry.get("local_only", False)
+        name: ("" if response.status is None else str(response.status), response.code)
+        for name, response in read_gateway_responses(document).items()
+        if not response.local_only
     }
-
-
-def operations(document: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(path, method, operation) for every operation of the document."""
-    return [
-        (path, method, operation)
-        for path, item in document.get("paths", {}).items()
-        for method, operation in item.items()
-        if method in HTTP_METHODS
-    ]
 
 
 def gateway_document(
@@ -105,11 +91,11 @@ def gateway_document(
     responses = gateway_responses(body)
     body.pop(GATEWAY_RESPONSES_EXTENSION)
     undeployed = []
-    for path, method, operation in operations(body):
+    for path, method, operation in operation_items(body):
         function = operation.pop(FUNCTION_EXTENSION, None)
         queue = operation.pop(QUEUE_EXTENSION, None)
         # The local gateway's own body limit per operation; API Gateway has its own (10 MB).
-        operation.pop("x-ticketguard-max-body-bytes", None)
+        operation.pop(MAX_BODY_EXTENSION, None)
         if function is None and queue is None:
             raise ValueError(
                 f"{method.upper()} {path} has neither {FUNCTION_EXTENSION} nor {QUEUE_EXTENSION}: what serves it?"
@@ -130,7 +116,7 @@ def gateway_document(
             undeployed.append(f"{method.upper()} {path} -> {target}")
             operation["x-amazon-apigateway-integration"] = _undeployed_integration(target)
         if path.startswith(ADMIN_PREFIX) and not _public_admin_operation(operation):
-            operation["security"] = [{COGNITO_SCHEME: []}]
+            operation["security"] = [{ADMIN_SCHEME: []}]
     _add_gateway_extensions(body, responses, user_pool_arn)
     return body, undeployed
 
@@ -177,7 +163,7 @@ def _add_gateway_extensions(
     """The API-wide extensions: the Cognito scheme, the key source, request validation and the gateway's
     own responses in the project's error shape."""
     components = body.setdefault("components", {})
-    components.setdefault("securitySchemes", {})[COGNITO_SCHEME] = {
+    components.setdefault("securitySchemes", {})[ADMIN_SCHEME] = {
         "type": "apiKey",
         "name": "Authorization",
         "in": "header",
@@ -203,11 +189,6 @@ def _add_gateway_extensions(
     }
 
 
-def requires_api_key(document: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
-    security = operation.get("security", document.get("security", []))
-    return any(API_KEY_SCHEME in requirement for requirement in security)
-
-
 def served_by(operation: Mapping[str, Any]) -> str | None:
     """The function that serves an operation, or `queue:<name>` for one the gateway sends to a queue."""
     queue = operation.get(QUEUE_EXTENSION)
@@ -220,7 +201,7 @@ def key_scopes(document: Mapping[str, Any], plans: Sequence[UsagePlan]) -> dict[
     its own for one of them)."""
     keyed = {
         operation.get("operationId"): (function, f"{method.upper()} {path}")
-        for path, method, operation in operations(document)
+        for path, method, operation in operation_items(document)
         if requires_api_key(document, operation) and (function := served_by(operation)) is not None
     }
     for plan in plans:
@@ -336,7 +317,7 @@ class RestApi(Construct):
         self, stage_name: str, document: Mapping[str, Any], functions: Mapping[str, lambda_.IFunction]
     ) -> None:
         """API Gateway may invoke each deployed function, on its own operations only."""
-        for path, method, operation in operations(document):
+        for path, method, operation in operation_items(document):
             function = functions.get(operation.get(FUNCTION_EXTENSION, ""))
             if function is not None:
                 lambda_.CfnPermission(
@@ -386,7 +367,7 @@ class RestApi(Construct):
         queues: Mapping[str, QueueIntegration] | None,
     ) -> None:
         """Function -> ids of the API keys its keyed operations admit (the stack puts them in the function's
-        environment as ALLOWED_API_KEY_IDS_ENV); a queued operation's go into its request template."""
+        environment: shared.api.access.ALLOWED_API_KEY_IDS_ENV); a queued operation's go into its request template."""
         self.allowed_api_key_ids: dict[str, list[str]] = {}
         for target, names in key_scopes(document, plans).items():
             key_ids = [self.api_keys[name].key_id for name in names]

@@ -99,7 +99,9 @@ class CacheConfig(_Strict):
 
 
 class ApiLimits(_Strict):
-    """Spec 3.3 threat 2 / 5.3: 100 req/min per IP, 500 req/min per user (API key)."""
+    """Spec 3.3 threat 2 / 5.3: 100 req/min per IP (WAF), and the stage-wide throttle. Each API key's
+    rate, burst and quota are its usage plan's, in shared/api/usage_plans.yaml (one file, which the
+    CDK stack and the local gateway both read)."""
 
     waf_requests_per_ip: int = Field(100, ge=10, description="WAF rate rule limit per client IP per window")
     waf_window_seconds: Literal[60, 120, 300, 600] = 60
@@ -108,9 +110,6 @@ class ApiLimits(_Strict):
     waf_keyed_requests_per_ip: int = Field(
         15_000, ge=100, description="WAF limit per IP per window, keyed requests"
     )
-    usage_plan_rate_per_second: float = Field(500 / 60, gt=0, description="steady rate per API key")
-    usage_plan_burst: int = Field(50, ge=1)
-    usage_plan_quota_per_day: int | None = Field(None, ge=1)
     stage_rate_per_second: float = Field(1000, gt=0, description="whole-stage throttle, all keys together")
     stage_burst: int = Field(2000, ge=1)
 
@@ -193,8 +192,6 @@ class EnvironmentConfig(_Strict):
     chain_egress: bool = True
     architecture: Architecture = "arm64"
     admin_cidrs: tuple[str, ...] = Field(..., min_length=1)
-    api_consumers: tuple[str, ...] = ("marketplace-backend",)
-    log_retention_days: Literal[30] = 30
     database: DatabaseConfig = DatabaseConfig()
     cache: CacheConfig = CacheConfig()
     api: ApiLimits = ApiLimits()
@@ -212,7 +209,6 @@ class EnvironmentConfig(_Strict):
     # The account's Lambda "Concurrent executions" quota in this region (Service Quotas L-B99A9384);
     # None: unknown, and then no function may reserve concurrency.
     account_concurrency_limit: int | None = Field(None, ge=10)
-    cognito_domain_prefix: str | None = None
     # API Gateway's CloudWatch Logs role is one setting per account and region (AWS::ApiGateway::Account),
     # which every stage's execution logging needs. Exactly one environment per account makes it (the
     # first one deployed there; its role is retained, so deleting that stack leaves it for the others).

@@ -26,14 +26,13 @@ from infra.config import EnvironmentConfig
 from infra.keys import key_use
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, finding_text
+from shared.names import NAMESPACE, SERVICE
 
 # api: API Gateway; job: EventBridge (asynchronous: DLQ, retries); custom_resource: CloudFormation;
 # task: a step of a state machine (synchronous; the state machine retries and alarms);
 # queue: an SQS event source's consumer (the queue retries, then its dead-letter queue: infra/ingest.py).
 Kind = Literal["api", "job", "custom_resource", "task", "queue"]
 
-METRICS_NAMESPACE = "TicketGuard"
-SERVICE_NAME = "ticketguard"
 MODEL_MOUNT = "/opt/model"
 # The zip functions and their layers: the dependencies layer is built from cp312 wheels (layers/build.py).
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -350,8 +349,8 @@ class FunctionFactory(Construct):
         config, deps = self.config, self.deps
         environment = {
             "TG_ENVIRONMENT": config.name,
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "TG_LOG_PII_SALT_SECRET_ARN": deps.pii_salt_secret.secret_arn,
         }

@@ -46,6 +46,7 @@ from constructs import Construct
 from infra.alarms import paging_alarm
 from infra.config import EnvironmentConfig
 from infra.keys import key_use
+from shared.api.answers import out_of_plan_message, receipt
 
 MAX_MESSAGE_BYTES = 1_048_576
 MAX_RECEIVES = 5
@@ -165,11 +166,7 @@ def refusal_template(allowed_api_key_ids: str, operation_id: str) -> str:
     request template sent an action SQS refuses) 403; else by SQS's error code (REFUSALS, NOT_STORED).
     Each branch overrides the status once (an override applied twice is a 5XX, API Gateway's rule)."""
     forbidden = {
-        "error": {
-            "code": "forbidden",
-            "message": f"this API key's usage plan does not include {operation_id}",
-            "field": "x-api-key",
-        }
+        "error": {"code": "forbidden", "message": out_of_plan_message(operation_id), "field": "x-api-key"}
     }
     lines = [
         f'#set($allowed = ",{allowed_api_key_ids},")',
@@ -190,10 +187,7 @@ def refusal_template(allowed_api_key_ids: str, operation_id: str) -> str:
 
 def integration(queue: QueueIntegration, *, region: str, partition: str, operation_id: str) -> dict[str, Any]:
     """The operation's x-amazon-apigateway-integration: API Gateway -> SQS SendMessage."""
-    receipt = (
-        '{"batch_id": "$context.requestId", "status": "queued", '
-        '"results": "/api/v1/events/batches/$context.requestId"}'
-    )
+    answered = json.dumps(receipt("$context.requestId"))  # the same receipt as the local gateway's
     refused = {"application/json": refusal_template(queue.allowed_api_key_ids, operation_id)}
     return {
         "type": "aws",
@@ -209,7 +203,7 @@ def integration(queue: QueueIntegration, *, region: str, partition: str, operati
         "requestTemplates": {"application/json": request_template(queue.allowed_api_key_ids)},
         # Selected by SQS's HTTP status; the template maps SQS's error code (see REFUSALS).
         "responses": {
-            "default": {"statusCode": "202", "responseTemplates": {"application/json": receipt}},
+            "default": {"statusCode": "202", "responseTemplates": {"application/json": answered}},
             "4\\d{2}": {"statusCode": "503", "responseTemplates": refused},
             "5\\d{2}": {"statusCode": "503", "responseTemplates": refused},
         },

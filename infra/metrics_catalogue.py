@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from infra.assets import PROJECT_ROOT
+from shared.names import NAMESPACE, SERVICE
 
 CATALOGUE_PATH = PROJECT_ROOT / "shared" / "observability" / "metrics_catalogue.yaml"
 UNITS = frozenset({"Count", "Percent", "Milliseconds", "Seconds", "None"})
@@ -83,10 +84,10 @@ def _metric(entry: Mapping[str, Any], default_dimensions: Mapping[str, str]) -> 
 @lru_cache(maxsize=4)
 def load_catalogue(path: Path = CATALOGUE_PATH) -> MetricsCatalogue:
     document = yaml.safe_load(path.read_text())
-    dimensions = dict(document["dimensions"])
+    dimensions = {"service": SERVICE}  # Powertools Metrics adds it to every EMF metric
     metrics = tuple(_metric(entry, dimensions) for entry in document["metrics"])
     keys = [(metric.name, tuple(sorted(metric.dimensions.items()))) for metric in metrics]
     duplicated = sorted({name for name, dims in keys if keys.count((name, dims)) > 1})
     if duplicated:
         raise ValueError(f"{path.name} lists the same metric twice: {', '.join(duplicated)}")
-    return MetricsCatalogue(namespace=document["namespace"], dimensions=dimensions, metrics=metrics)
+    return MetricsCatalogue(namespace=NAMESPACE, dimensions=dimensions, metrics=metrics)

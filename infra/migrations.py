@@ -18,11 +18,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.assets import PROJECT_ROOT
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge
-
-MIGRATIONS_DIR = PROJECT_ROOT / "shared" / "db" / "migrations"
+from shared.db.migrations import MIGRATIONS_DIR
 
 
 def migrations_fingerprint(directory: Path = MIGRATIONS_DIR) -> str:

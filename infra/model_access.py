@@ -28,21 +28,17 @@ from constructs import Construct
 from infra.functions import CATALOG
 from infra.keys import via_services
 from infra.nag import acknowledge, finding_text
+from shared.model.layout import OUTCOME_NAME, POINTER, ROLLOUT, RUNS_PREFIX, TRAINING_SET_NAME, library_name
+from shared.model.manifest import MANIFEST_NAME
 
 MODELS_PREFIX = "models/"
-RUNS_PREFIX = "retrain-runs/"  # shared/jobs/retrain.py: a run's training set and outcome
-POINTER_KEY = f"{MODELS_PREFIX}CURRENT"
-ROLLOUT_KEY = f"{MODELS_PREFIX}ROLLOUT.json"  # shared.model.rollout.ROLLOUT_NAME
-TRAINING_SET = f"{RUNS_PREFIX}*/training-set.csv.gz"
-OUTCOME = f"{RUNS_PREFIX}*/outcome.json"
+POINTER_KEY = f"{MODELS_PREFIX}{POINTER}"
+ROLLOUT_KEY = f"{MODELS_PREFIX}{ROLLOUT}"
+TRAINING_SET = f"{RUNS_PREFIX}*/{TRAINING_SET_NAME}"
+OUTCOME = f"{RUNS_PREFIX}*/{OUTCOME_NAME}"
 CANDIDATE_FILES = f"{MODELS_PREFIX}v*/*"  # a version folder is v<date>.<time> (training/registry.py)
 # Lambda architecture -> the ML room's name for it (training/compile.py names the library after it).
 MODEL_ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
-
-
-def library_name(architecture: str) -> str:
-    """training.compile.library_name, which infra may not import (a test holds them equal)."""
-    return f"libtgmodel-{architecture}.so"
 
 
 class ArchiveAccess:
@@ -56,7 +52,7 @@ class ArchiveAccess:
         self.data_key = data_key
         self.s3_via = via_services(scope, "s3")
         self.version_files = [
-            f"{MODELS_PREFIX}*/manifest.json",
+            f"{MODELS_PREFIX}*/{MANIFEST_NAME}",
             f"{MODELS_PREFIX}*/{library_name(MODEL_ARCHITECTURES[architecture])}",
         ]
 

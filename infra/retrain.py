@@ -49,10 +49,11 @@ from infra.alarms import AT_LEAST, failed_executions, paging_alarm
 from infra.config import EnvironmentConfig
 from infra.keys import key_use
 from infra.log_groups import encrypted_log_group
-from infra.model_access import RUNS_PREFIX, ArchiveAccess
+from infra.model_access import ArchiveAccess
 from infra.nag import acknowledge, finding_text
 from infra.retrain_build import acknowledge_default_policy, training_project
 from shared.jobs.schedules import SCHEDULES
+from shared.model.layout import RUNS_PREFIX
 
 RUN_DATA_DAYS = 30
 # The state machine's input for an emergency retraining (shared/jobs/model_ops.py starts executions with it).

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.log_groups import LOG_RETENTION, delivery_arn, encrypted_log_group
+from shared.names import NAMESPACE
 
 FAILED_MFA_TERMS = ("Mfa", "Failure")
 MANAGED_RULE_GROUPS = (
@@ -327,7 +328,7 @@ class AdminAuth(Construct):
             # An auth event lists its challenges with their results (ChallengeName Mfa, ChallengeResponse
             # Failure); both terms in one event = a failed MFA challenge.
             filter_pattern=logs.FilterPattern.all_terms(*FAILED_MFA_TERMS),
-            metric_namespace="TicketGuard",
+            metric_namespace=NAMESPACE,
             metric_name="FailedAdminMfa",
             metric_value="1",
             default_value=0,

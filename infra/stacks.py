@@ -17,7 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.alert_topics import AlertTopics, topic_arn
-from infra.api import ALLOWED_API_KEY_IDS_ENV, RestApi, access_log_group_name
+from infra.api import RestApi, access_log_group_name
 from infra.config import EnvironmentConfig
 from infra.data import ArchiveBucket, Cache, Database, archive_bucket_name, redis_replication_group_parameter
 from infra.functions import (
@@ -42,6 +42,7 @@ from infra.retention import AuditArchive, RetentionCatalog
 from infra.retrain import RetrainPipeline, expire_run_data
 from infra.scoring_capacity import ScoringCapacity
 from infra.security import AdminAuth, WebFirewall, waf_log_group_name
+from shared.api.access import ALLOWED_API_KEY_IDS_ENV
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         return self
 
 
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from (what the CDK stack sets): TG_<FIELD>,
+    or the field's own alias."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    return (
+        alias if isinstance(alias, str) else f"{Settings.model_config.get('env_prefix', '')}{field.upper()}"
+    )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     # Deployed functions get secret ARNs, not passwords: turn them into DATABASE_URL etc. first.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import ConfigurationError
+from shared.model.layout import library_name
 
 NATIVE_DIR = Path(__file__).with_name("native")
 ARCHITECTURES = ("x86_64", "aarch64")
@@ -32,10 +33,6 @@ LDFLAGS = ("-pthread", "-Wl,-Bsymbolic", "-Wl,--as-needed", "-lm")
 TOOLCHAIN_HINT = (
     "install it with `make toolchain` (Debian: gcc-aarch64-linux-gnu qemu-user binutils-aarch64-linux-gnu)"
 )
-
-
-def library_name(architecture: str) -> str:
-    return f"libtgmodel-{architecture}.so"
 
 
 @dataclass

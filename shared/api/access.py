@@ -17,16 +17,13 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from shared.config import get_settings
+from shared.api.answers import out_of_plan_message
+from shared.config import env_name, get_settings
 from shared.errors import Forbidden
 from shared.observability import logger
 
-ALLOWED_API_KEY_IDS_ENV = "TG_ALLOWED_API_KEY_IDS"
+ALLOWED_API_KEY_IDS_ENV = env_name("allowed_api_key_ids")
 _TRUSTS_GATEWAY = frozenset({"local", "test"})
-
-
-def out_of_plan_message(operation: str) -> str:
-    return f"this API key's usage plan does not include {operation}"
 
 
 def _operation(event: APIGatewayProxyEvent) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,13 @@ import yaml
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+# The document's own extensions: which function serves an operation, or which queue the gateway sends its
+# body to; the local gateway's body limit per operation; the table of the gateway's own answers.
+FUNCTION_EXTENSION = "x-ticketguard-function"
+QUEUE_EXTENSION = "x-ticketguard-queue"
+MAX_BODY_EXTENSION = "x-ticketguard-max-body-bytes"
 GATEWAY_RESPONSES_EXTENSION = "x-ticketguard-gateway-responses"
+API_KEY_SCHEME = "api_key"
 ADMIN_SCHEME = "cognito_admin"
 
 
@@ -39,30 +46,43 @@ def load_openapi() -> dict[str, Any]:
     return document
 
 
+def operation_items(document: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(path, lower-case method, operation object) for every operation of `document`."""
+    for path, item in document.get("paths", {}).items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _requires(scheme: str, document: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
+    security = operation.get("security", document.get("security", []))
+    return any(scheme in requirement for requirement in security)
+
+
+def requires_api_key(document: Mapping[str, Any], operation: Mapping[str, Any]) -> bool:
+    return _requires(API_KEY_SCHEME, document, operation)
+
+
+def read_operations(document: Mapping[str, Any]) -> tuple[Operation, ...]:
+    """The operations of `document` (the one below, or a variant of it in a test)."""
+    return tuple(
+        Operation(
+            path=path,
+            method=method.upper(),
+            operation_id=spec["operationId"],
+            function=spec.get(FUNCTION_EXTENSION, ""),
+            requires_api_key=requires_api_key(document, spec),
+            max_body_bytes=spec.get(MAX_BODY_EXTENSION),
+            queue=spec.get(QUEUE_EXTENSION),
+            requires_admin_token=_requires(ADMIN_SCHEME, document, spec),
+        )
+        for path, method, spec in operation_items(document)
+    )
+
+
 @lru_cache(maxsize=1)
 def operations() -> tuple[Operation, ...]:
-    document = load_openapi()
-    global_security = document.get("security", [])
-    found = []
-    for path, item in document["paths"].items():
-        for method in HTTP_METHODS:
-            if method not in item:
-                continue
-            spec = item[method]
-            security = spec.get("security", global_security)
-            found.append(
-                Operation(
-                    path=path,
-                    method=method.upper(),
-                    operation_id=spec["operationId"],
-                    function=spec.get("x-ticketguard-function", ""),
-                    requires_api_key=any("api_key" in requirement for requirement in security),
-                    max_body_bytes=spec.get("x-ticketguard-max-body-bytes"),
-                    queue=spec.get("x-ticketguard-queue"),
-                    requires_admin_token=any(ADMIN_SCHEME in requirement for requirement in security),
-                )
-            )
-    return tuple(found)
+    return read_operations(load_openapi())
 
 
 def _template_regex(path: str) -> re.Pattern[str]:
@@ -109,11 +129,11 @@ class GatewayResponse:
     local_only: bool = False
 
 
-@lru_cache(maxsize=1)
-def gateway_responses() -> dict[str, GatewayResponse]:
-    """Response type -> the gateway's answer, as the CDK stack deploys it (infra/api.py reads the
-    same table) and the local gateway answers it."""
-    table = load_openapi()[GATEWAY_RESPONSES_EXTENSION]
+def read_gateway_responses(document: Mapping[str, Any]) -> dict[str, GatewayResponse]:
+    """Response type -> the gateway's answer, from `document`'s table."""
+    table = document.get(GATEWAY_RESPONSES_EXTENSION)
+    if not table:
+        raise ValueError(f"the document has no {GATEWAY_RESPONSES_EXTENSION}: what does the gateway answer?")
     return {
         name: GatewayResponse(
             type=name,
@@ -125,3 +145,10 @@ def gateway_responses() -> dict[str, GatewayResponse]:
         )
         for name, entry in table.items()
     }
+
+
+@lru_cache(maxsize=1)
+def gateway_responses() -> dict[str, GatewayResponse]:
+    """Response type -> the gateway's answer, as the CDK stack deploys it (infra/api.py, all but the
+    local-only ones) and the local gateway answers it."""
+    return read_gateway_responses(load_openapi())

@@ -177,11 +177,6 @@ def from_message(body: str, attributes: dict[str, str], message_id: str) -> Queu
     )
 
 
-def receipt(batch_id: str) -> dict[str, str]:
-    """The 202 answer of POST /api/v1/events (infra/ingest.py's integration response says the same)."""
-    return {"batch_id": batch_id, "status": "queued", "results": f"/api/v1/events/batches/{batch_id}"}
-
-
 def consume_record(record: SQSRecord) -> BatchOutcome:
     """One SQS record (Powertools' batch processor calls this for each): raises to have it retried."""
     attributes = {

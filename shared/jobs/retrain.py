@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ConfigurationError, ValidationFailed
 from shared.features.training import LABEL_SETTLING, TRAINING_SET_COLUMNS, training_rows
+from shared.model.layout import OUTCOME_NAME, RUNS_PREFIX, TRAINING_SET_NAME
 from shared.model.remote import (
     Registry,
     check_version_name,
@@ -45,10 +46,6 @@ from shared.model.remote import (
 )
 from shared.model.remote import write_pointer as move_pointer
 from shared.observability import metrics
-
-RUNS_PREFIX = "retrain-runs/"
-TRAINING_SET_NAME = "training-set.csv.gz"
-OUTCOME_NAME = "outcome.json"
 
 
 class RetrainRequest(BaseModel):

@@ -32,14 +32,13 @@ from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError, ModelIntegrityError
 from shared.model.compiled import CompiledModel
+from shared.model.layout import POINTER, ROLLOUT
 from shared.model.manifest import MANIFEST_NAME, current_architecture, read_manifest, verify_files
 from shared.observability import logger
 
 if TYPE_CHECKING:
     from shared.config import Settings
 
-POINTER = "CURRENT"
-ROLLOUT = "ROLLOUT.json"  # a rollout under trial: shared.model.rollout
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "tg-models"
 MAX_VERSION_LENGTH = 128
 

@@ -13,10 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+from shared.names import NAMESPACE, SERVICE
 from shared.observability.pii import redact
-
-SERVICE = "ticketguard"
-NAMESPACE = "TicketGuard"
 
 
 class RedactingFormatter(LambdaPowertoolsFormatter):

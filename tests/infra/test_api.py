@@ -7,18 +7,10 @@ import json
 import pytest
 import yaml
 
-from infra.api import (
-    ADMIN_PREFIX,
-    ALLOWED_API_KEY_IDS_ENV,
-    COGNITO_SCHEME,
-    FUNCTION_EXTENSION,
-    PUBLIC_ADMIN_OPERATIONS,
-    gateway_document,
-    key_scopes,
-    load_document,
-    operations,
-)
+from infra.api import ADMIN_PREFIX, PUBLIC_ADMIN_OPERATIONS, gateway_document, key_scopes, load_document
 from infra.ingest import QueueIntegration
+from shared.api.access import ALLOWED_API_KEY_IDS_ENV
+from shared.api.spec import ADMIN_SCHEME, FUNCTION_EXTENSION, operation_items
 from shared.api.usage_plans import USAGE_PLANS_PATH, ApiKey, Throttle, UsagePlan
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -69,7 +61,7 @@ def test_given_the_document_when_completed_then_each_operation_proxies_to_its_fu
     # Without its queue the ingest route answers 503 (a mock); with it, see the queue tests below
     assert undeployed == ["POST /api/v1/events -> the ingest queue"]
     seen = {}
-    for path, method, operation in operations(body):
+    for path, method, operation in operation_items(body):
         integration = operation["x-amazon-apigateway-integration"]
         if (method, path) == ("post", "/api/v1/events"):
             assert integration["type"] == "mock"
@@ -93,18 +85,18 @@ def test_given_the_document_when_completed_then_the_source_document_is_left_unto
 
 def test_given_an_admin_route_when_completed_then_it_requires_the_cognito_authorizer_and_others_do_not():
     body, _ = _gateway(_document_with_admin_route())
-    scheme = body["components"]["securitySchemes"][COGNITO_SCHEME]
+    scheme = body["components"]["securitySchemes"][ADMIN_SCHEME]
     assert scheme["x-amazon-apigateway-authorizer"] == {
         "type": "cognito_user_pools",
         "providerARNs": ["arn:pool"],
     }
-    for path, _method, operation in operations(body):
+    for path, _method, operation in operation_items(body):
         if operation["operationId"] in PUBLIC_ADMIN_OPERATIONS:  # the monitoring page's shell and files
             assert operation["security"] == []
         elif path.startswith(ADMIN_PREFIX) or path.startswith("/api/v1/admin/"):
-            assert operation["security"] == [{COGNITO_SCHEME: []}]
+            assert operation["security"] == [{ADMIN_SCHEME: []}]
         else:
-            assert COGNITO_SCHEME not in json.dumps(operation.get("security", []))
+            assert ADMIN_SCHEME not in json.dumps(operation.get("security", []))
 
 
 def test_given_the_monitoring_page_when_completed_then_only_its_shell_is_public_and_its_data_is_not():
@@ -112,7 +104,7 @@ def test_given_the_monitoring_page_when_completed_then_only_its_shell_is_public_
     body, _ = _gateway(load_document())
     public = {
         operation["operationId"]
-        for path, _method, operation in operations(body)
+        for path, _method, operation in operation_items(body)
         if path.startswith(ADMIN_PREFIX) and operation.get("security") == []
     }
     # Then exactly those stay without the authorizer (the resource policy keeps them to the admin networks)...
@@ -120,10 +112,10 @@ def test_given_the_monitoring_page_when_completed_then_only_its_shell_is_public_
     # ...and every data route of the page carries the Cognito authorizer
     secured = {
         path: operation["security"]
-        for path, _method, operation in operations(body)
+        for path, _method, operation in operation_items(body)
         if path.startswith("/api/v1/admin/monitoring/")
     }
-    assert secured and all(s == [{COGNITO_SCHEME: []}] for s in secured.values())
+    assert secured and all(s == [{ADMIN_SCHEME: []}] for s in secured.values())
 
 
 def test_given_another_admin_route_declared_public_then_the_document_is_refused():
@@ -197,7 +189,7 @@ def test_given_the_synthesized_api_then_its_body_is_the_document_with_integratio
     assert (
         body["components"]["schemas"]["PredictRequest"] == document["components"]["schemas"]["PredictRequest"]
     )
-    for _path, _method, operation in operations(body):
+    for _path, _method, operation in operation_items(body):
         assert "x-amazon-apigateway-integration" in operation
 
 

@@ -42,7 +42,6 @@ def test_given_an_override_of_one_function_when_loading_then_the_other_defaults_
         ({"availability_zones": ["eu-west-1a"]}, "at least two"),
         ({"architecture": "sparc"}, "arm64"),
         ({"alarm_endpoints": {"critical": ["not-an-address"]}}, "e-mail"),
-        ({"log_retention_days": 7}, "30"),
         ({"surprise": 1}, "Extra inputs"),
     ],
 )

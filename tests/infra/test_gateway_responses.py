@@ -11,8 +11,8 @@ import anyio
 import httpx
 import pytest
 
-from infra.api import GATEWAY_RESPONSES_EXTENSION, gateway_responses, load_document
-from shared.api.spec import operations
+from infra.api import gateway_responses, load_document
+from shared.api.spec import GATEWAY_RESPONSES_EXTENSION, operations
 from shared.api.usage_plans import ApiKey, Quota, Throttle, UsagePlan, UsagePlans
 from tooling.local.gateway import LocalGateway
 

@@ -157,17 +157,6 @@ def test_given_the_code_when_read_then_every_metric_it_emits_is_catalogued_with_
         assert {unit for _, unit in found} <= {metric.unit}, key
 
 
-def test_given_the_catalogue_then_its_namespace_and_dimension_are_the_ones_the_functions_emit_under():
-    # Given what the functions' Powertools Metrics publish under (shared/observability) and the Lambda
-    # environment infra/functions.py gives them
-    from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
-    from shared.observability import NAMESPACE, SERVICE
-
-    # Then the dashboard and alarms look there: same namespace, and the `service` dimension Powertools adds
-    assert CATALOGUE.namespace == NAMESPACE == METRICS_NAMESPACE
-    assert dict(CATALOGUE.dimensions) == {"service": SERVICE} == {"service": SERVICE_NAME}
-
-
 def test_given_a_metric_the_catalogue_does_not_place_on_a_widget_when_plotted_there_then_synthesis_stops():
     with pytest.raises(ValueError, match=r"ModelPrecision.*not listed on 'Decisions'"):
         app_metric("ModelPrecision", "Average", on="Decisions")
@@ -180,9 +169,6 @@ def test_given_the_catalogue_file_then_every_emitter_it_names_exists(tmp_path: P
         for module in metric.emitters:
             assert (PROJECT_ROOT / module).is_file(), f"{metric.name}: {module}"
     duplicate = tmp_path / "catalogue.yaml"
-    duplicate.write_text(
-        "namespace: N\ndimensions: {service: s}\nmetrics:\n"
-        + "  - {name: X, unit: Count, emitters: [a.py], meaning: m}\n" * 2
-    )
+    duplicate.write_text("metrics:\n" + "  - {name: X, unit: Count, emitters: [a.py], meaning: m}\n" * 2)
     with pytest.raises(ValueError, match="twice: X"):
         load_catalogue(duplicate)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from infra.model_access import MODEL_ARCHITECTURES, POINTER_KEY, ROLLOUT_KEY, library_name
+from infra.model_access import MODEL_ARCHITECTURES, POINTER_KEY, ROLLOUT_KEY
+from shared.model.layout import library_name
 from tests.infra.test_retrain import _grants, _role_of_function, _service, _statements, flat
 
 pytestmark = pytest.mark.xdist_group("infra")

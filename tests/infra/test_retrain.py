@@ -11,16 +11,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.model_access import (
-    MODEL_ARCHITECTURES,
-    OUTCOME,
-    POINTER_KEY,
-    ROLLOUT_KEY,
-    RUNS_PREFIX,
-    TRAINING_SET,
-    library_name,
-)
+from infra.model_access import MODEL_ARCHITECTURES, OUTCOME, POINTER_KEY, ROLLOUT_KEY, TRAINING_SET
 from infra.retrain import EMERGENCY_INPUT_EXAMPLE
+from shared.model.layout import RUNS_PREFIX, library_name
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -383,17 +376,6 @@ def test_given_the_archive_bucket_then_run_data_expires_and_models_never_do(dev_
     assert rules[RUNS_PREFIX.rstrip("/")]["Prefix"] == RUNS_PREFIX
     assert rules[RUNS_PREFIX.rstrip("/")]["ExpirationInDays"] == 30
     assert not any((rule.get("Prefix") or "").startswith("models") for rule in rules.values())
-
-
-def test_given_the_names_infra_assumes_then_they_are_the_ml_rooms():
-    from shared.jobs import retrain as jobs_retrain
-    from training.compile import library_name as ml_library_name
-
-    assert all(library_name(a) == ml_library_name(a) for a in MODEL_ARCHITECTURES.values())
-    assert RUNS_PREFIX == jobs_retrain.RUNS_PREFIX
-    assert TRAINING_SET.endswith(jobs_retrain.TRAINING_SET_NAME) and OUTCOME.endswith(
-        jobs_retrain.OUTCOME_NAME
-    )
 
 
 # -------------------------------------------------------------------------------------------- alarms

@@ -14,6 +14,8 @@ from typing import Any
 
 import psycopg
 
+from shared.names import SERVICE
+
 TEMPLATE_PREFIX = "tg_live_template_"
 # The replay's process environment: no EMF or X-Ray output, the handlers' info logs off (a line per
 # purchase), the rate limits off (they count wall-clock time; see tooling.livepath.path), and patient
@@ -24,7 +26,7 @@ TEMPLATE_PREFIX = "tg_live_template_"
 ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_SERVICE_NAME": "ticketguard",
+    "POWERTOOLS_SERVICE_NAME": SERVICE,
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "LOG_LEVEL": "WARNING",
     "TG_RATELIMIT_ENABLED": "false",

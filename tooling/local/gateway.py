@@ -35,14 +35,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.api.access import out_of_plan_message
+from shared.api.answers import out_of_plan_message, receipt
 from shared.api.errors import error_body
 from shared.api.proxy_event import rest_proxy_event
 from shared.api.spec import Operation, gateway_responses, match_path
 from shared.api.usage_plans import UsagePlan, UsagePlans, load_usage_plans
 from shared.config import get_settings
 from shared.errors import Unauthorized
-from shared.ingest.consumer import message_attributes, queued_batch, receipt
+from shared.ingest.consumer import message_attributes, queued_batch
 from shared.ingest.validation import IngestBatch
 from shared.observability import logger
 from tooling.local.issuer import LocalIssuer, sign_in_routes

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from shared.errors import ConfigurationError
+from shared.names import SERVICE
 from tooling.local.alerts import DEFAULT_FILE as DEFAULT_ALERTS_FILE
 from tooling.local.schedules import LocalScheduler
 from tooling.local.seed import DEFAULT_DAYS, DEFAULT_TRANSACTIONS_PER_DAY
@@ -181,7 +182,7 @@ def cli(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF is for CloudWatch; noise here
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ticketguard")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE)
 
     from shared.config import get_settings, get_thresholds
     from shared.db import apply_migrations, reset_pool
