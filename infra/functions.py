@@ -69,8 +69,12 @@ CATALOG: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "ingest", "The ingest queue's consumer: batches of the marketplace's facts -> PostgreSQL", "queue"
     ),
+    # Redis: a blocklist change invalidates the scoring lookup's cached verdict (shared/soar/blocklist.py).
     FunctionSpec(
-        "admin", "/api/v1/admin/...: review queue, lists, labels, audit, models (Cognito + MFA)", "api"
+        "admin",
+        "/api/v1/admin/...: review queue, lists, labels, audit, models (Cognito + MFA)",
+        "api",
+        cache=True,
     ),
     FunctionSpec("ingest_batches", "GET /api/v1/events/batches/{batch_id}: a queued batch's results", "api"),
     FunctionSpec("etl", "Daily ETL: chain logs, backend tables, IP geo", "job", cache=True, egress=True),
@@ -372,6 +376,8 @@ class FunctionFactory(Construct):
                 "TG_REDIS_HOST": deps.redis_host,
                 "TG_REDIS_PORT": str(deps.redis_port),
             }
+        if spec.name == "admin":  # shared/admin/auth.py: the admin network (WAF and the resource policy too)
+            environment["TG_ADMIN_ALLOWED_CIDRS"] = ",".join(config.admin_cidrs)
         if spec.model:
             environment["TG_MODEL_DIR"] = MODEL_MOUNT
         if spec.archive_prefixes:
