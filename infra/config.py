@@ -65,6 +65,9 @@ def _default_functions() -> dict[str, FunctionSizing]:
         "admin": FunctionSizing(memory_mb=512, timeout_s=28),
         "migrations": FunctionSizing(memory_mb=256, timeout_s=300),
         "oncall_actions": FunctionSizing(memory_mb=256, timeout_s=30),
+        # The pricing experiment (issue 28): its two routes, and the hourly settlement of its rewards.
+        "pricing": FunctionSizing(memory_mb=512, timeout_s=10),
+        "pricing_settle": FunctionSizing(memory_mb=512, timeout_s=120),
     }
 
 

@@ -204,6 +204,11 @@ def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
     for name, (logical_id, props) in _functions(templates).items():
         if name == "score":
             count, seconds = api_requests, traffic.score_billed_ms / 1000
+        elif name == "pricing":
+            count, seconds = (
+                traffic.pricing_requests_per_day * DAYS_PER_MONTH,
+                traffic.pricing_billed_ms / 1000,
+            )
         elif logical_id in runs:
             count, seconds = runs[logical_id], traffic.seconds_of(name)
         elif steps := [machine_runs for text, machine_runs in definitions if logical_id in text]:
@@ -334,7 +339,7 @@ def _data_lines(templates: Templates, traffic: Traffic) -> list[Line]:
 
 def _edge_lines(templates: Templates, traffic: Traffic) -> list[Line]:
     lines = []
-    requests = traffic.api_requests_per_day * DAYS_PER_MONTH / 1e6
+    requests = traffic.gateway_requests_per_day * DAYS_PER_MONTH / 1e6
     if list(resources(templates, "AWS::ApiGateway::RestApi")):
         cost = requests * PRICES["apigw_rest_requests_million"]
         lines.append(
@@ -371,7 +376,7 @@ def _edge_lines(templates: Templates, traffic: Traffic) -> list[Line]:
 def _observability_lines(templates: Templates, traffic: Traffic) -> list[Line]:
     from infra.metrics_catalogue import load_catalogue
 
-    requests = traffic.api_requests_per_day * DAYS_PER_MONTH
+    requests = traffic.gateway_requests_per_day * DAYS_PER_MONTH
     ingested = requests * (traffic.lambda_log_bytes_per_request + traffic.access_log_bytes_per_request) / 1e9
     if list(resources(templates, "AWS::WAFv2::LoggingConfiguration")):
         ingested += requests * traffic.waf_log_bytes_per_request / 1e9

@@ -97,6 +97,11 @@ class Traffic:
     events_per_day: int = 200_000  # spec 1.3: 50k-200k daily events (the top of the range)
     # Estimates: every API request is a scoring request (the spec's 48 ms API latency, billed in ms)
     score_billed_ms: float = 60.0
+    # The pricing experiment (issue 28), an estimate: the backend asks for an event's price when a buyer
+    # opens its sale page (the answer can be cached per event: the arm is sticky), 100k a day, each a
+    # few indexed reads (30 ms billed). Its requests pass the gateway, WAF and logs too.
+    pricing_requests_per_day: int = 100_000
+    pricing_billed_ms: float = 30.0
     lambda_log_bytes_per_request: int = 1_500  # Powertools JSON line, EMF document, START/END/REPORT
     access_log_bytes_per_request: int = 400  # API Gateway JSON access log (standard fields)
     waf_log_bytes_per_request: int = 1_500  # WAF logs every request with its headers
@@ -120,7 +125,14 @@ class Traffic:
         ("retention", 120.0),
         ("retrain_export", 120.0),
         ("retrain_publish", 10.0),
+        ("pricing_settle", 5.0),
     )
+
+    @property
+    def gateway_requests_per_day(self) -> int:
+        """Every request through API Gateway: scoring and the other routes at the spec's figure, plus
+        the pricing quotes."""
+        return self.api_requests_per_day + self.pricing_requests_per_day
 
     def seconds_of(self, function: str) -> float:
         return dict(self.job_seconds).get(function, 10.0)

@@ -111,6 +111,14 @@ CATALOG: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "oncall_actions", "Alarm actions: a fraud-rate spike tightens REQUIRE_2FA for a fixed time", "task"
     ),
+    # The pricing experiment (spec 1.5, issue 28): assignment and state (API), and the settlement job;
+    # both keep the arm statistics hot in Redis.
+    FunctionSpec(
+        "pricing", "POST /api/v1/pricing/assignments, GET /api/v1/pricing/experiment", "api", cache=True
+    ),
+    FunctionSpec(
+        "pricing_settle", "Hourly settlement of the pricing experiment's rewards", "job", cache=True
+    ),
 )
 
 

@@ -10,6 +10,7 @@ from shared.api.lambda_app import api_app, api_handler
 from shared.api.models import MetricsQuery
 from shared.db import get_pool
 from shared.kpis.report import metrics_report
+from shared.pricing.service import experiment_state
 from shared.ratelimit.limiter import enforce
 
 app = api_app()
@@ -23,6 +24,7 @@ def get_metrics() -> Response[str]:
     enforce("GET /api/v1/metrics", ip=client_ip(app.current_event))
     with get_pool().connection() as conn:
         report = metrics_report(conn, start, end)
+        report["pricing"] = experiment_state(conn).model_dump(mode="json")
     return json_response(200, report)
 
 

@@ -17,6 +17,7 @@ STATEMENT_TIMEOUT_MS: dict[str, int] = {
     "retention": 600_000,
     "retrain_export": 840_000,  # the training-set query reads weeks of transactions
     "migrations": 240_000,  # migrations may rewrite tables
+    "pricing_settle": 60_000,  # one statement over the assigned events' orders; the function has 120 s
     # Run by hand only (`ticketguard gdpr`), never by a function.
     "gdpr": 120_000,
 }

@@ -4,16 +4,40 @@ PricingExperiment)."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+)
 
 from shared.pricing.arms import Arm
 
 MAX_ID = 2**63 - 1
 _TEXT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("10000000000"), decimal_places=2)]
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+# USD, kept to the cent (like the scoring route's price_paid): 12.345 is 12.34.
+Money = Annotated[
+    Decimal, BeforeValidator(_number), Field(ge=0, le=Decimal("10000000000")), AfterValidator(_cents)
+]
+Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]  # a JSON number
 
 
 def _event_id(value: object) -> int | str:
@@ -33,7 +57,8 @@ EventId = Annotated[int | str, PlainValidator(_event_id)]
 class AssignRequest(BaseModel):
     """POST /api/v1/pricing/assignments: the event to price; its guardrails optionally (defaults:
     TG_PRICING_FLOOR_RATIO and TG_PRICING_CEILING_RATIO times its face value). Given again, the arm
-    stays and the guardrails given replace the stored ones."""
+    stays and the guardrails given replace the stored ones. A floor above the ceiling (given, stored
+    or default) is refused by the service, naming price_floor (price_ceiling when only it is given)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,24 +66,14 @@ class AssignRequest(BaseModel):
     price_floor: Money | None = None
     price_ceiling: Money | None = None
 
-    @model_validator(mode="after")
-    def _ordered(self) -> AssignRequest:
-        if (
-            self.price_floor is not None
-            and self.price_ceiling is not None
-            and self.price_floor > self.price_ceiling
-        ):
-            raise ValueError("price_floor must not be above price_ceiling")
-        return self
-
 
 class Price(BaseModel):
-    amount: Decimal
+    amount: Amount
     currency: Literal["USD"] = "USD"
-    face_value: Decimal
+    face_value: Amount
     multiplier: float
-    floor: Decimal
-    ceiling: Decimal
+    floor: Amount
+    ceiling: Amount
     clamped: Literal["floor", "ceiling"] | None
 
 
@@ -82,7 +97,7 @@ class ArmState(BaseModel):
     events_settled: int
     mean_reward: float | None
     reward_sd: float | None
-    revenue: Decimal
+    revenue: Amount
     sell_through: float | None
 
 

@@ -154,6 +154,9 @@ def assign(
     conn: psycopg.Connection[Any], request: AssignRequest, now: datetime, rng: random.Random | None = None
 ) -> Assignment:
     """The event's arm (drawn epsilon-greedy on its first call, the stored one after) and its price now."""
+    floor, ceiling = request.price_floor, request.price_ceiling
+    if floor is not None and ceiling is not None and floor > ceiling:
+        raise ValidationFailed(f"price_floor {floor} is above price_ceiling {ceiling}", field="price_floor")
     event_id, category, capacity, face, sale_starts_at, starts_at = _event(conn, request.event_id)
     (arm, explored, floor, ceiling, assigned_at), new = _sticky(
         conn, event_id, request, face, now, rng or _SYSTEM_RANDOM

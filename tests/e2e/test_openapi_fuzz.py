@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import hypothesis
@@ -76,12 +77,28 @@ def _predict_rule_broken(body: Any) -> str | None:
     return None
 
 
+def _pricing_rule_broken(body: Any) -> str | bool | None:
+    """A floor above the ceiling: named when both are given; with one, the event's other guardrail
+    (stored or the default) decides, which this test does not know (not judged)."""
+    if not isinstance(body, dict):
+        return None
+    floor, ceiling = body.get("price_floor"), body.get("price_ceiling")
+    if floor is not None and ceiling is not None:
+        cents = [
+            Decimal(str(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) for v in (floor, ceiling)
+        ]
+        return "price_floor" if cents[0] > cents[1] else None
+    return True if (floor is not None or ceiling is not None) else None
+
+
 def described_refusal(case: schemathesis.Case) -> str | bool | None:
     """For a positive (schema-valid) case: the field a described rule refuses it for, else None."""
     if case.operation.label == "GET /api/v1/metrics":
         return _metrics_rule_broken(dict(case.query or {}))
     if case.operation.label == "POST /api/v1/ml/predict/fraud":
         return _predict_rule_broken(case.body)
+    if case.operation.label == "POST /api/v1/pricing/assignments":
+        return _pricing_rule_broken(case.body)
     return None
 
 

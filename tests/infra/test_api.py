@@ -19,6 +19,7 @@ ARNS = {
     "score": "arn:fn:score",
     "metrics": "arn:fn:metrics",
     "health": "arn:fn:health",
+    "pricing": "arn:fn:pricing",
     "ingest_batches": "arn:fn:ingest_batches",
     "admin": "arn:fn:admin",
     "monitoring": "arn:fn:monitoring",
@@ -162,6 +163,8 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
         "GET /admin/monitoring/assets/{name} -> monitoring",
         "GET /api/v1/admin/monitoring/live -> monitoring",
         "GET /api/v1/admin/monitoring/aggregates -> monitoring",
+        "POST /api/v1/pricing/assignments -> pricing",
+        "GET /api/v1/pricing/experiment -> pricing",
     ]
     integration = body["paths"]["/health"]["get"]["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"

@@ -88,6 +88,8 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
         # the monitoring page's shell and files (no data in them; its data routes are admin routes)
         ("GET", "/admin/monitoring"),
         ("GET", "/admin/monitoring/assets/{name}"),
+        ("POST", "/api/v1/pricing/assignments"),
+        ("GET", "/api/v1/pricing/experiment"),
     }
     for op in ops:
         # a queued operation is drained by its queue's consumer, functions/<queue>/handler.py
@@ -98,6 +100,8 @@ def test_given_openapi_document_when_routes_read_then_each_names_an_existing_han
         "/api/v1/events",
         "/api/v1/events/batches/{batch_id}",
         "/api/v1/metrics",
+        "/api/v1/pricing/assignments",
+        "/api/v1/pricing/experiment",
         "/health/details",
     }
     assert load_openapi()["openapi"].startswith("3.0")
@@ -284,4 +288,6 @@ def test_given_the_shared_usage_plans_then_the_dashboard_reads_metrics_and_healt
         "getIngestBatch",
         "getMetrics",
         "getHealthDetails",
+        "assignPricing",
+        "getPricingExperiment",
     }

@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("tooling.cli.audit:cli", "verify the audit log's hash chain (a changed or removed row)"),
     "ingest": ("tooling.local.redrive:ingest_cli", "ingest queue operations: redrive its dead letters"),
     "siem": ("tooling.cli.siem:cli", "SIEM tools: replay a CloudWatch Logs subscription event (no action)"),
+    "pricing": (
+        "tooling.cli.pricing:cli",
+        "pricing experiment: settle rewards, train arm D, kill switch, simulate policies",
+    ),
 }
 
 

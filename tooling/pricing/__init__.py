@@ -1,0 +1,1 @@
+"""The pricing experiment's offline tools: the policy simulation (`ticketguard pricing simulate`)."""
