@@ -280,6 +280,8 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
         "GET/admin/monitoring/assets/{name}",
         "GET/api/v1/admin/monitoring/live",
         "GET/api/v1/admin/monitoring/aggregates",
+        "POST/api/v1/pricing/assignments",
+        "GET/api/v1/pricing/experiment",
     }
 
 
