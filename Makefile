@@ -10,7 +10,7 @@ CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
 PYTEST_ARGS ?=
 
 .PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
-        bench bench-etl bench-model bench-api bench-retention bench-ingest synth layers model clean
+        bench bench-etl bench-model bench-api bench-retention bench-ingest bench-siem synth layers model clean
 
 # ---------------------------------------------------------------- installs
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
@@ -198,6 +198,9 @@ bench-etl: install
 # and the consumer's Lambda handler into PostgreSQL (through PgBouncer), against row-by-row inserts of the
 # same facts in the same run. BENCH_INGEST_ARGS scales it (e.g. --events-per-day 50000).
 BENCH_INGEST_ARGS ?=
+bench-siem: install
+	$(PY) benchmarks/bench_siem.py
+
 bench-ingest: install
 	$(PY) benchmarks/bench_ingest.py $(BENCH_INGEST_ARGS)
 

@@ -23,6 +23,7 @@ import binascii
 import json
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,12 @@ from shared.identifiers import canonical_ip
 from shared.siem.models import SecurityEvent, Severity
 
 RATE_RULES = frozenset({"RatePerIp", "RatePerIpKeyed"})
+
+
+@lru_cache(maxsize=65_536)
+def _ip(value: object) -> str | None:
+    # A flood repeats its few hundred addresses thousands of times: parse each once.
+    return canonical_ip(value)
 
 
 @dataclass
@@ -120,7 +127,7 @@ def _access(base: dict[str, Any], body: dict[str, Any]) -> SecurityEvent | None:
         **base,
         kind=kind,
         severity=Severity.LOW,
-        ip=canonical_ip(body.get("ip")) or body.get("ip"),
+        ip=_ip(body.get("ip")) or body.get("ip"),
         details=details,
     )
 
@@ -133,7 +140,7 @@ def _waf(base: dict[str, Any], body: dict[str, Any]) -> SecurityEvent | None:
     request = body["httpRequest"]
     details = {"rule": rule, "action": body.get("action"), "uri": request.get("uri")}
     return SecurityEvent(
-        **base, kind=kind, severity=Severity.LOW, ip=canonical_ip(request.get("clientIp")), details=details
+        **base, kind=kind, severity=Severity.LOW, ip=_ip(request.get("clientIp")), details=details
     )
 
 
@@ -144,7 +151,7 @@ def _cognito(base: dict[str, Any], body: dict[str, Any]) -> SecurityEvent | None
     account = body.get("userName") or body.get("userSub")
     if not account:
         return None
-    ip = canonical_ip(body.get("ipAddress") or body.get("sourceIp"))
+    ip = _ip(body.get("ipAddress") or body.get("sourceIp"))
     details = {"event_type": body.get("eventType"), "directory": "cognito"}
     return SecurityEvent(
         **base,
