@@ -68,6 +68,10 @@ def _default_functions() -> dict[str, FunctionSizing]:
         # The pricing experiment (issue 28): its two routes, and the hourly settlement of its rewards.
         "pricing": FunctionSizing(memory_mb=512, timeout_s=10),
         "pricing_settle": FunctionSizing(memory_mb=512, timeout_s=120),
+        # A subscription delivery of up to 10,000 log events is decoded and correlated in well under a second
+        # (make bench-siem); the poll of the database sources reads at most 20,000 rows a source.
+        "siem": FunctionSizing(memory_mb=1024, timeout_s=120),
+        "soar": FunctionSizing(memory_mb=512, timeout_s=120),
     }
 
 

@@ -119,6 +119,19 @@ CATALOG: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "pricing_settle", "Hourly settlement of the pricing experiment's rewards", "job", cache=True
     ),
+    # Security operations (issue 25; infra/security_ops.py wires their triggers and AWS permissions).
+    # Through the NAT: EventBridge (siem), WAF and Cognito (soar) have no endpoint in the VPC.
+    FunctionSpec(
+        "siem", "SIEM: log subscriptions and the database sources -> findings", "job", cache=True, egress=True
+    ),
+    FunctionSpec(
+        "soar",
+        "SOAR: findings -> responses (WAF, blocklist, Cognito, pages); the lift job",
+        "job",
+        cache=True,
+        egress=True,
+        alerts=True,
+    ),
 )
 
 

@@ -2,6 +2,8 @@
 
 WAF rules, in priority order:
 0. `BlockList`: the IP set the SOAR code fills (block IP action) -> 403.
+4. `ChallengeList`: the IP set the SOAR's challenge action fills -> a WAF Challenge (the AWS
+   counterpart of the spec's Cloudflare challenge; infra/security_ops.py grants the SOAR its updates).
 1. `AdminFromAdminCidrs`: `/admin/*` from outside the admin CIDRs -> 403 (the resource policy says so too).
 2. `RatePerIp`: more than N requests per IP per window (spec: 100/min) -> 429, for requests without
    an API key (the anonymous health check, probes).
@@ -114,6 +116,12 @@ class WebFirewall(Construct):
         self.block_list = self._ip_set(
             "BlockList", f"{prefix}-blocklist", "IPs blocked by the SOAR block-IP response", addresses=[]
         )
+        self.challenge_list = self._ip_set(
+            "ChallengeList",
+            f"{prefix}-challenge",
+            "IPs challenged by the SOAR challenge response",
+            addresses=[],
+        )
         self.admin_cidrs = self._ip_set(
             "AdminCidrs",
             f"{prefix}-admin-cidrs",
@@ -135,7 +143,8 @@ class WebFirewall(Construct):
         )
 
     def _own_rules(self, config: EnvironmentConfig) -> list[wafv2.CfnWebACL.RuleProperty]:
-        """Rules 0-3 of the module's docstring: the block list, admin routes, and the two per-IP rates."""
+        """Rules 0-4 of the module's docstring: the block list, admin routes, the two per-IP rates, the
+        challenge list."""
         block = wafv2.CfnWebACL.RuleActionProperty(block={})
         too_many = wafv2.CfnWebACL.RuleActionProperty(
             block=wafv2.CfnWebACL.BlockActionProperty(
@@ -159,6 +168,12 @@ class WebFirewall(Construct):
                 3,
                 _per_ip(config.api.waf_keyed_requests_per_ip, window, _with_api_key()),
                 action=too_many,
+            ),
+            _rule(
+                "ChallengeList",
+                4,
+                _in_ip_set(self.challenge_list),
+                action=wafv2.CfnWebACL.RuleActionProperty(challenge={}),
             ),
         ]
 

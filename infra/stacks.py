@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aws_cdk import App, CfnOutput, Duration, Environment, Fn, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
@@ -42,6 +43,7 @@ from infra.retention import AuditArchive, RetentionCatalog
 from infra.retrain import RetrainPipeline, expire_run_data
 from infra.scoring_capacity import ScoringCapacity
 from infra.security import AdminAuth, WebFirewall, waf_log_group_name
+from infra.security_ops import SecurityOperations
 from shared.api.access import ALLOWED_API_KEY_IDS_ENV
 
 
@@ -167,6 +169,7 @@ class ServiceStack(Stack):
         )
         self._build_pipelines(config, foundation, deps)
         self._build_oncall_actions(config, functions)
+        self.security_ops = self._build_security_ops(config, deps)
         self._build_outputs(config)
 
     def _dependencies(self, config: EnvironmentConfig, foundation: FoundationStack) -> Dependencies:
@@ -290,6 +293,30 @@ class ServiceStack(Stack):
                 function=functions["oncall_actions"],
                 dead_letters=self.factory.dead_letters,
             )
+
+    def _build_security_ops(self, config: EnvironmentConfig, deps: Dependencies) -> SecurityOperations | None:
+        """The SIEM's subscriptions, the findings rule to the SOAR, their permissions and alarms (issue 25)."""
+        functions, groups = self.factory.functions, self.factory.log_groups
+        if "siem" not in functions or "soar" not in functions:
+            return None
+        sources: dict[str, logs.ILogGroup] = {
+            "access": self.rest_api.access_logs,
+            "waf": self.firewall.log_group,
+        }
+        if "score" in groups:
+            sources["scoring"] = groups["score"]
+        return SecurityOperations(
+            self,
+            "SecurityOps",
+            config=config,
+            siem=functions["siem"],
+            soar=functions["soar"],
+            firewall=self.firewall,
+            admin=self.admin,
+            sources=sources,
+            alert_topic=deps.topics["high"],
+            dead_letters=self.factory.dead_letters,
+        )
 
     def _build_outputs(self, config: EnvironmentConfig) -> None:
         CfnOutput(self, "ApiUrl", value=self.rest_api.api.url)

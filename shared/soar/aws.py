@@ -37,6 +37,7 @@ class IpSetRef:
     name: str
     id: str
     scope: str = "REGIONAL"
+    version: int = 4  # the web ACL's sets are IPv4 (infra/security.py); IPv6 entries: the service's list only
 
 
 @dataclass
@@ -53,6 +54,7 @@ class AwsEffectors:
         if ref is None or self.wafv2 is None:
             raise ConfigurationError(f"no WAF IP set is configured for the '{kind}' list")
         client = self.wafv2
+        networks = [n for n in networks if (":" in n) == (ref.version == 6)]
         for _ in range(WAF_LOCK_RETRIES):
             current = client.get_ip_set(Name=ref.name, Scope=ref.scope, Id=ref.id)
             try:

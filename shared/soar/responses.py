@@ -226,8 +226,9 @@ def lift_expired(conn: psycopg.Connection[Any], effectors: Effectors) -> dict[st
     with conn.transaction():
         lapsed = blocklist.delete_expired(conn)
         store.mark_expired(conn, [e.action_id for e in lapsed if e.action_id is not None])
-    kinds = sorted({e.kind for e in lapsed if e.kind != "wallet"})
-    synced = {kind: sync(conn, kind, effectors) for kind in kinds}
+    # Both sets every run, changed or not: a deploy that rewrote a set's addresses (CloudFormation holds
+    # it empty) is repaired within one run.
+    synced = {kind: sync(conn, kind, effectors) for kind in ("ip", "challenge")}
     return {
         "lifted": len(lapsed),
         "by_kind": {k: sum(e.kind == k for e in lapsed) for k in ("ip", "challenge", "wallet")},
