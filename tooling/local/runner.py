@@ -176,6 +176,20 @@ def _announce_when_listening(host: str, port: int, base_url: str, started: float
     threading.Thread(target=wait, name="ready-announcer", daemon=True).start()
 
 
+def _start_security(database_url: str, redis_url: str, state_dir: Path) -> Any:
+    """The SIEM and SOAR on the local stack (tooling/local/security.py): the gateway's edge lists and
+    access log, and their loop; pages go to an outbox file."""
+    from types import SimpleNamespace
+
+    from tooling.local.security import AccessLog, EdgeGuard, LocalEffectors, SecurityLoop
+
+    access_log, outbox = AccessLog(), Path(state_dir).parent / "pages.jsonl"
+    loop = SecurityLoop(database_url, redis_url, access_log, LocalEffectors(outbox))
+    loop.start()
+    _say(f"  security: SIEM and SOAR every {loop.interval_s:g} s; pages to {outbox}")
+    return SimpleNamespace(edge=EdgeGuard(database_url), access_log=access_log, loop=loop)
+
+
 def cli(argv: list[str]) -> int:
     parser = _parser()
     parser.add_argument("--replace-data", action="store_true", help=argparse.SUPPRESS)
@@ -238,15 +252,21 @@ def cli(argv: list[str]) -> int:
                 "  schedules: "
                 + ", ".join(f"{job.name} every {scheduler.interval(job):g} s" for job in scheduler.jobs)
             )
+        security = _start_security(services.database_url, services.redis_url, services.queue_dir)
         base_url = f"http://{args.host}:{args.port}"
         _say(f"\nThe README's examples (section Try it), for {base_url}:\n")
         _say(examples(base_url) + "\n")
         _announce_when_listening(args.host, args.port, base_url, started)
         alarms = _start_alarms(args, services.database_url)
         try:
-            serve(LocalGateway(queues=queues), args.host, args.port)
+            serve(
+                LocalGateway(queues=queues, edge=security.edge, access_log=security.access_log),
+                args.host,
+                args.port,
+            )
         finally:
             alarms.stop()
+            security.loop.stop()
             if scheduler is not None:
                 scheduler.stop()
             register_chain_probe(None)
