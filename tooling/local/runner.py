@@ -183,6 +183,8 @@ def _start_security(database_url: str, redis_url: str, state_dir: Path) -> Any:
 
     from tooling.local.security import AccessLog, EdgeGuard, LocalEffectors, SecurityLoop
 
+    # Locally the marketplace backend (the examples, the simulator) calls from this machine: never blocked.
+    os.environ.setdefault("TG_SOAR_NEVER_BLOCK", "127.0.0.1/32,::1/128")
     access_log, outbox = AccessLog(), Path(state_dir).parent / "pages.jsonl"
     loop = SecurityLoop(database_url, redis_url, access_log, LocalEffectors(outbox))
     loop.start()
