@@ -126,6 +126,9 @@ class Traffic:
         ("retrain_export", 120.0),
         ("retrain_publish", 10.0),
         ("pricing_settle", 5.0),
+        # The SIEM's poll of the database sources (every minute) and the SOAR's lift job (every 5 minutes).
+        ("siem", 2.0),
+        ("soar", 1.0),
     )
 
     @property
