@@ -18,6 +18,9 @@ STATEMENT_TIMEOUT_MS: dict[str, int] = {
     "retrain_export": 840_000,  # the training-set query reads weeks of transactions
     "migrations": 240_000,  # migrations may rewrite tables
     "pricing_settle": 60_000,  # one statement over the assigned events' orders; the function has 120 s
+    # The SIEM and the SOAR (120 s functions): one batch's inserts, a poll of 20,000 rows a source.
+    "siem": 60_000,
+    "soar": 60_000,
     # Run by hand only (`ticketguard gdpr`), never by a function.
     "gdpr": 120_000,
 }

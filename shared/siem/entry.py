@@ -45,12 +45,19 @@ class SiemDeps:
 def default_deps() -> SiemDeps:
     from shared.cache.clients import job_redis
     from shared.db import connect
+    from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 
     client = job_redis()
     if client is None:
         raise ConfigurationError("the SIEM needs Redis (REDIS_URL): its correlation windows live there")
     settings = get_security_settings()
-    return SiemDeps(lambda: connect(autocommit=True), client, _eventbridge(settings.siem_event_bus), settings)
+    timeout = STATEMENT_TIMEOUT_MS["siem"]
+    return SiemDeps(
+        lambda: connect(autocommit=True, statement_timeout_ms=timeout),
+        client,
+        _eventbridge(settings.siem_event_bus),
+        settings,
+    )
 
 
 def _eventbridge(bus: str) -> Publisher:

@@ -74,9 +74,15 @@ def aws_effectors(settings: SecuritySettings) -> AwsEffectors:
 def default_deps() -> SoarDeps:
     from shared.cache.clients import job_redis
     from shared.db import connect
+    from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 
-    settings = get_security_settings()
-    return SoarDeps(lambda: connect(autocommit=True), job_redis(), aws_effectors(settings), settings)
+    settings, timeout = get_security_settings(), STATEMENT_TIMEOUT_MS["soar"]
+    return SoarDeps(
+        lambda: connect(autocommit=True, statement_timeout_ms=timeout),
+        job_redis(),
+        aws_effectors(settings),
+        settings,
+    )
 
 
 def finding_of(event: dict[str, Any]) -> Finding:

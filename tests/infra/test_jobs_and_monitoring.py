@@ -29,6 +29,8 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
         "refresh-views": ("refresh_views", "rate(5 minutes)", None),  # spec: every 5 minutes
         "retention": ("retention", "cron(0 3 ? * SUN *)", None),  # spec: weekly, Sunday 03:00
         "model-ops": ("model_ops", "cron(40 * * * ? *)", None),  # issue 17: quality, watchdog (hourly)
+        "siem-poll": ("siem", "rate(1 minute)", None),  # issue 25: the SIEM's database sources
+        "soar-lift": ("soar", "rate(5 minutes)", None),  # issue 25: lapsed blocks lifted
         "retrain": (
             "state machine retrain",  # the retraining pipeline (infra/retrain.py)
             "cron(0 2 ? * SUN *)",
