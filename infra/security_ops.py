@@ -54,7 +54,7 @@ class SecurityOperations(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._build_subscriptions(siem, sources, admin)
-        self.rule = self._build_rule(soar, dead_letters)
+        self.rule = self._build_rule(soar, dead_letters, config.name)
         self._grant_siem(siem)
         self._grant_soar(soar, firewall, admin)
         self._configure(config, siem, soar, firewall, admin)
@@ -100,10 +100,11 @@ class SecurityOperations(Construct):
             )
         )
 
-    def _build_rule(self, soar: lambda_.Function, dead_letters: sqs.IQueue) -> events.Rule:
+    def _build_rule(self, soar: lambda_.Function, dead_letters: sqs.IQueue, environment: str) -> events.Rule:
         return events.Rule(
             self,
             "FindingsToSoar",
+            rule_name=f"ticketguard-{environment}-findings",
             description="SIEM findings to the SOAR function",
             event_pattern=events.EventPattern(source=[FINDING_SOURCE], detail_type=[FINDING_DETAIL_TYPE]),
             targets=[

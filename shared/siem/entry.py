@@ -51,9 +51,8 @@ def default_deps() -> SiemDeps:
     if client is None:
         raise ConfigurationError("the SIEM needs Redis (REDIS_URL): its correlation windows live there")
     settings = get_security_settings()
-    timeout = STATEMENT_TIMEOUT_MS["siem"]
     return SiemDeps(
-        lambda: connect(autocommit=True, statement_timeout_ms=timeout),
+        lambda: connect(autocommit=True, statement_timeout_ms=STATEMENT_TIMEOUT_MS["siem"]),
         client,
         _eventbridge(settings.siem_event_bus),
         settings,

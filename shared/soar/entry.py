@@ -76,9 +76,9 @@ def default_deps() -> SoarDeps:
     from shared.db import connect
     from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 
-    settings, timeout = get_security_settings(), STATEMENT_TIMEOUT_MS["soar"]
+    settings = get_security_settings()
     return SoarDeps(
-        lambda: connect(autocommit=True, statement_timeout_ms=timeout),
+        lambda: connect(autocommit=True, statement_timeout_ms=STATEMENT_TIMEOUT_MS["soar"]),
         job_redis(),
         aws_effectors(settings),
         settings,
@@ -122,10 +122,8 @@ def record(response: Response) -> None:
     for action in response.actions:
         if action.status == "done":
             metrics.add_metric(name=DONE_METRIC[action.action], unit=MetricUnit.Count, value=1)
-        elif action.status in {"skipped", "failed"}:
-            metrics.add_metric(
-                name=f"SoarActions{action.status.capitalize()}", unit=MetricUnit.Count, value=1
-            )
+        elif action.status in SETTLED_METRIC:
+            metrics.add_metric(name=SETTLED_METRIC[action.status], unit=MetricUnit.Count, value=1)
     logger.info(
         "soar response",
         extra={
