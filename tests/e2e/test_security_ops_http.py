@@ -27,7 +27,7 @@ Stack = Callable[..., tuple[str, Path]]
 def stack(database_url: str, redis_url: str, api_state: None, tmp_path: Path) -> Iterator[Stack]:
     """Starts the gateway and the security loop with the given SOAR settings; returns (url, outbox)."""
     from tooling.local.gateway import LocalGateway, queue_consumers, start_in_thread
-    from tooling.local.security import AccessLog, EdgeGuard, LocalEffectors, SecurityLoop
+    from tooling.local.security import AccessLog, EdgeGuard, EdgeMiddleware, LocalEffectors, SecurityLoop
 
     stops: list[Callable[[], None]] = []
 
@@ -35,9 +35,9 @@ def stack(database_url: str, redis_url: str, api_state: None, tmp_path: Path) ->
         queues_cm = queue_consumers(tmp_path / "queues")
         queues = queues_cm.__enter__()
         access_log, outbox = AccessLog(), tmp_path / "pages.jsonl"
-        gateway = LocalGateway(
-            queues=queues, edge=EdgeGuard(database_url, refresh_s=0.1), access_log=access_log
-        )
+        gateway = LocalGateway(queues=queues)
+        edge = EdgeGuard(database_url, refresh_s=0.1)
+        gateway.app.add_middleware(EdgeMiddleware, edge=edge, access_log=access_log)
         running = start_in_thread(gateway)
         loop = SecurityLoop(
             database_url, redis_url, access_log, LocalEffectors(outbox),

@@ -48,7 +48,6 @@ from shared.observability import logger
 from tooling.local.issuer import LocalIssuer, sign_in_routes
 from tooling.local.logkeys import under_own_name
 from tooling.local.queue import DirectoryQueue, QueueDrainer
-from tooling.local.security import AccessLog, EdgeGuard, edge_answer
 
 STAGE = "local"
 FUNCTION_TIMEOUT_S = 10.0
@@ -211,14 +210,8 @@ class LocalGateway:
         max_body_bytes: int | None = None,
         handlers: dict[str, Handler] | None = None,
         queues: dict[str, DirectoryQueue] | None = None,
-        edge: EdgeGuard | None = None,
-        access_log: AccessLog | None = None,
     ) -> None:
         self.keys = ApiKeyGuard(usage_plans or load_usage_plans())
-        # WAF's part (tooling/local/security.py): the block and challenge lists, and the access log the
-        # SIEM reads.
-        self.edge = edge
-        self.access_log = access_log
         self.queues: dict[str, DirectoryQueue] = dict(queues or {})
         self.max_body_bytes = max_body_bytes or get_settings().max_body_bytes
         self._handlers: dict[str, Handler] = dict(handlers or {})
@@ -228,7 +221,7 @@ class LocalGateway:
                 *sign_in_routes(lambda: self.issuer),
                 Route(
                     "/{path:path}",
-                    self._edge_then_dispatch,
+                    self._dispatch,
                     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                 ),
             ]
@@ -274,18 +267,6 @@ class LocalGateway:
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
-
-    async def _edge_then_dispatch(self, request: Request) -> Response:
-        ip = request.client.host if request.client else None
-        verdict = None
-        if self.edge is not None:
-            verdict = await anyio.to_thread.run_sync(self.edge.verdict, ip)
-        if verdict is not None:
-            return edge_answer(verdict)
-        response = await self._dispatch(request)
-        if self.access_log is not None and ip is not None:
-            self.access_log.record(ip, response.status_code, request.method, request.url.path)
-        return response
 
     async def _dispatch(self, request: Request) -> Response:
         arrived_at = datetime.now(UTC)  # requestTimeEpoch: the scoring budget counts from here

@@ -205,6 +205,7 @@ def cli(argv: list[str]) -> int:
     from shared.health.checks import register_chain_probe
     from tooling.local.examples import examples
     from tooling.local.gateway import LocalGateway, queue_consumers, serve
+    from tooling.local.security import EdgeMiddleware
     from tooling.local.seed import seed
     from tooling.local.services import LocalServices
 
@@ -261,11 +262,9 @@ def cli(argv: list[str]) -> int:
         _announce_when_listening(args.host, args.port, base_url, started)
         alarms = _start_alarms(args, services.database_url)
         try:
-            serve(
-                LocalGateway(queues=queues, edge=security.edge, access_log=security.access_log),
-                args.host,
-                args.port,
-            )
+            gateway = LocalGateway(queues=queues)
+            gateway.app.add_middleware(EdgeMiddleware, edge=security.edge, access_log=security.access_log)
+            serve(gateway, args.host, args.port)
         finally:
             alarms.stop()
             security.loop.stop()

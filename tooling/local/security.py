@@ -197,3 +197,34 @@ def edge_answer(verdict: str) -> Any:
         return JSONResponse(body, status_code=403, headers={"x-amzn-waf-action": "block"})
     body = {"error": {"code": "challenge", "message": "solve the challenge to continue"}}
     return JSONResponse(body, status_code=202, headers={"x-amzn-waf-action": "challenge"})
+
+
+class EdgeMiddleware:
+    """WAF's part in front of the local gateway (`gateway.app.add_middleware(EdgeMiddleware, edge=...,
+    access_log=...)`): the edge lists first, then the access log's line for the response's status."""
+
+    def __init__(self, app: Any, edge: EdgeGuard | None = None, access_log: AccessLog | None = None) -> None:
+        self.app, self.edge, self.access_log = app, edge, access_log
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import anyio
+
+        client = scope.get("client")
+        ip = client[0] if client else None
+        verdict = await anyio.to_thread.run_sync(self.edge.verdict, ip) if self.edge is not None else None
+        if verdict is not None:
+            await edge_answer(verdict)(scope, receive, send)
+            return
+        status: dict[str, int] = {}
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if self.access_log is not None and ip is not None and "code" in status:
+            self.access_log.record(ip, status["code"], scope["method"], scope["path"])
