@@ -8,23 +8,21 @@
 - Least privilege: the SIEM may put events on the default bus; the SOAR may read and update the two
   WAF IP sets (block and challenge) and nothing else of WAF, disable and enable users of the admin
   pool, publish on the alert topics (its spec's `alerts`).
-- An alarm on each function's errors pages the high topic (infra/alarms.py's paging_alarm)."""
+- Their errors page through the on-call alarms every function has (shared/oncall/alarms.yaml's
+  `function-errors`: ticketguard-<env>-siem-function-errors, -soar-function-errors)."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as destinations
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.alarms import AT_LEAST, paging_alarm
 from infra.config import EnvironmentConfig
 from infra.security import FAILED_MFA_TERMS, AdminAuth, WebFirewall
 
@@ -49,7 +47,6 @@ class SecurityOperations(Construct):
         firewall: WebFirewall,
         admin: AdminAuth,
         sources: dict[str, logs.ILogGroup],
-        alert_topic: sns.ITopic,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -58,20 +55,6 @@ class SecurityOperations(Construct):
         self._grant_siem(siem)
         self._grant_soar(soar, firewall, admin)
         self._configure(config, siem, soar, firewall, admin)
-        self.alarms = [
-            paging_alarm(
-                self,
-                f"{name.capitalize()}Errors",
-                environment=config.name,
-                name=f"{name}-errors",
-                description=f"The {name} function failed (security operations: issue 25, docs/siem.md)",
-                metric=function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-                threshold=1,
-                comparison=AT_LEAST,
-                topic=alert_topic,
-            )
-            for name, function in (("siem", siem), ("soar", soar))
-        ]
 
     def _build_subscriptions(
         self, siem: lambda_.Function, sources: dict[str, logs.ILogGroup], admin: AdminAuth

@@ -314,7 +314,6 @@ class ServiceStack(Stack):
             firewall=self.firewall,
             admin=self.admin,
             sources=sources,
-            alert_topic=deps.topics["high"],
             dead_letters=self.factory.dead_letters,
         )
 

@@ -91,8 +91,10 @@ def test_given_the_two_functions_then_their_errors_page_and_their_schedules_exis
         for a in dev_synth.resources("AWS::CloudWatch::Alarm").values()
     }
     for name in ("siem", "soar"):
-        alarm = alarms[f"ticketguard-dev-{name}-errors"]
-        assert alarm["MetricName"] == "Errors" and alarm["Threshold"] == 1
+        alarm = alarms[
+            f"ticketguard-dev-{name}-function-errors"
+        ]  # shared/oncall/alarms.yaml's function-errors
+        assert alarm["MetricName"] == "Errors" and alarm["Threshold"] == 0
     names = {r["Properties"].get("Name") for r in dev_synth.resources("AWS::Events::Rule").values()}
     assert {"ticketguard-dev-siem-poll", "ticketguard-dev-soar-lift"} <= names
     soar_env = dev_synth.resources("AWS::Lambda::Function")[_function_logical_id(dev_synth, "soar")][
