@@ -279,10 +279,10 @@ def test_given_prod_then_its_reservations_are_in_the_template_and_leave_100_unre
 
 
 def test_given_reservations_above_the_account_limit_when_loading_then_synth_refuses_naming_them():
-    # prod reserves 119 in all (score 100, metrics 10, nine functions 1 each); an account of 200 allows 100
+    # prod reserves 120 in all (score 100, metrics 10, ten functions 1 each); an account of 200 allows 100
     with pytest.raises(
         ValidationError,
-        match=r"reserve 119 concurrent executions \(etl 1,.*score 100, siem 1, soar 1\).*at most 100",
+        match=r"reserve 120 concurrent executions \(etl 1,.*score 100, siem 1, soar 1\).*at most 100",
     ):
         load_environment(_environment("prod", account_concurrency_limit=200), "prod")
 
