@@ -31,6 +31,7 @@ def test_given_the_spec_cron_table_then_each_deployed_job_has_its_schedule_in_ut
         "model-ops": ("model_ops", "cron(40 * * * ? *)", None),  # issue 17: quality, watchdog (hourly)
         "siem-poll": ("siem", "rate(1 minute)", None),  # issue 25: the SIEM's database sources
         "soar-lift": ("soar", "rate(5 minutes)", None),  # issue 25: lapsed blocks lifted
+        "pricing-settle": ("pricing_settle", "cron(50 * * * ? *)", None),  # issue 28: rewards settled hourly
         "retrain": (
             "state machine retrain",  # the retraining pipeline (infra/retrain.py)
             "cron(0 2 ? * SUN *)",
