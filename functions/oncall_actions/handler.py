@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.db import connect
+from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ValidationFailed
 from shared.jobs.entry import job_handler
 from shared.jobs.model_ops import alarm_event
@@ -23,6 +24,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if changed is None or name is None:
         raise ValidationFailed("not a CloudWatch Alarm State Change of a ticketguard alarm")
     at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
-    result = on_alarm(lambda: connect(autocommit=True), name, changed[1], at)
+    result = on_alarm(
+        lambda: connect(autocommit=True, statement_timeout_ms=STATEMENT_TIMEOUT_MS["oncall_actions"]),
+        name,
+        changed[1],
+        at,
+    )
     logger.info("alarm action", extra={"result": result})
     return result

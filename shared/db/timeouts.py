@@ -21,6 +21,8 @@ STATEMENT_TIMEOUT_MS: dict[str, int] = {
     # The SIEM and the SOAR (120 s functions): one batch's inserts, a poll of 20,000 rows a source.
     "siem": 60_000,
     "soar": 60_000,
+    # One threshold adjustment per alarm change (the function has 30 s).
+    "oncall_actions": 10_000,
     # Run by hand only (`ticketguard gdpr`), never by a function.
     "gdpr": 120_000,
 }

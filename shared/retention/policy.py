@@ -200,6 +200,15 @@ POLICIES: tuple[TablePolicy, ...] = (
             ("target", "string"),
             ("details", "string"),
             ("at", "timestamp"),
+            # migration 0540: who acted in which role, from where, and the hash chain
+            ("role", "string"),
+            ("source_ip", "string"),
+            ("request_id", "string"),
+            ("before", "string"),
+            ("after", "string"),
+            ("chain_seq", "bigint"),
+            ("prev_hash", "string"),
+            ("row_hash", "string"),
         ),
     ),
     TablePolicy(
