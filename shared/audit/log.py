@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
@@ -146,30 +147,36 @@ def _chain_rows(conn: psycopg.Connection[Any]) -> Iterator[tuple[int, int, str, 
 
 
 def verify(conn: psycopg.Connection[Any], *, max_problems: int = 50) -> ChainReport:
-    """Recompute and follow the chain from its anchor to its head (one read-only transaction)."""
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        chain = conn.execute(
-            "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM intel.audit_chain"
-        ).fetchone()
-        if chain is None:
-            return ChainReport(
-                ok=False, rows=0, anchor_seq=0, head_seq=0, head_hash="", problems=["no chain head"]
-            )
-        head_seq, head_hash, anchor_seq, anchor_hash = chain
-        problems: list[str] = []
-        expected_seq, expected_prev, count = anchor_seq + 1, anchor_hash, 0
-        for seq, audit_id, prev_hash, row_hash, recomputed in _chain_rows(conn):
-            count += 1
-            problems += _check_row(
-                seq, audit_id, prev_hash, row_hash, recomputed, expected_seq, expected_prev
-            )
-            expected_seq, expected_prev = seq + 1, row_hash
-        if expected_seq - 1 != head_seq or expected_prev != head_hash:
-            problems.append(
-                f"the chain ends at seq {expected_seq - 1} but its head is seq {head_seq}: "
-                "rows at the end were removed or the head was changed"
-            )
+    """Recompute and follow the chain from its anchor to its head, in one snapshot (its own
+    transaction, or the caller's when that has run no query yet)."""
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _verify(conn, max_problems)
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    return _verify(conn, max_problems)
+
+
+def _verify(conn: psycopg.Connection[Any], max_problems: int) -> ChainReport:
+    chain = conn.execute(
+        "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM intel.audit_chain"
+    ).fetchone()
+    if chain is None:
+        return ChainReport(
+            ok=False, rows=0, anchor_seq=0, head_seq=0, head_hash="", problems=["no chain head"]
+        )
+    head_seq, head_hash, anchor_seq, anchor_hash = chain
+    problems: list[str] = []
+    expected_seq, expected_prev, count = anchor_seq + 1, anchor_hash, 0
+    for seq, audit_id, prev_hash, row_hash, recomputed in _chain_rows(conn):
+        count += 1
+        problems += _check_row(seq, audit_id, prev_hash, row_hash, recomputed, expected_seq, expected_prev)
+        expected_seq, expected_prev = seq + 1, row_hash
+    if expected_seq - 1 != head_seq or expected_prev != head_hash:
+        problems.append(
+            f"the chain ends at seq {expected_seq - 1} but its head is seq {head_seq}: "
+            "rows at the end were removed or the head was changed"
+        )
     return ChainReport(
         ok=not problems,
         rows=count,

@@ -11,9 +11,13 @@ from infra.api import ADMIN_PREFIX, PUBLIC_ADMIN_OPERATIONS, gateway_document, k
 from infra.ingest import QueueIntegration
 from shared.api.access import ALLOWED_API_KEY_IDS_ENV
 from shared.api.spec import ADMIN_SCHEME, FUNCTION_EXTENSION, operation_items
+from shared.api.spec import operations as document_operations
 from shared.api.usage_plans import USAGE_PLANS_PATH, ApiKey, Throttle, UsagePlan
 
 pytestmark = pytest.mark.xdist_group("infra")
+
+# The admin surface's operations (issue 26): one function, behind the admins' Cognito authorizer.
+ADMIN_OPERATIONS = [op for op in document_operations() if op.function == "admin"]
 
 ARNS = {
     "score": "arn:fn:score",
@@ -158,7 +162,7 @@ def test_given_a_function_not_deployed_when_completed_then_its_route_answers_503
         "GET /health/details -> health",
         "POST /api/v1/events -> the ingest queue",
         "GET /api/v1/events/batches/{batch_id} -> ingest_batches",
-        "GET /api/v1/admin/session -> admin",
+        *(f"{op.method} {op.path} -> admin" for op in ADMIN_OPERATIONS),
         "GET /admin/monitoring -> monitoring",
         "GET /admin/monitoring/assets/{name} -> monitoring",
         "GET /api/v1/admin/monitoring/live -> monitoring",
@@ -275,7 +279,7 @@ def test_given_the_api_functions_then_api_gateway_may_invoke_them_on_their_route
         "GET/health",
         "GET/health/details",
         "GET/api/v1/events/batches/{batch_id}",
-        "GET/api/v1/admin/session",
+        *(f"{op.method}{op.path}" for op in ADMIN_OPERATIONS),
         "GET/admin/monitoring",
         "GET/admin/monitoring/assets/{name}",
         "GET/api/v1/admin/monitoring/live",
