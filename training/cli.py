@@ -82,15 +82,27 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="promote even when the gate refuses (recorded)")
     parser.add_argument(
         "--live-gate",
-        action="store_true",
-        help="gate on the live path too: the candidate served to a simulated marketplace (tooling.livepath.gate) "
-        "must reproduce its report's FPR interval at REQUIRE_2FA, with no training/serving skew",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="gate on the live path too: the candidate served to a simulated marketplace (tooling.livepath.gate, "
+        "seed 104, 21 days x 900/day, a few minutes) must reproduce its report's FPR interval at REQUIRE_2FA, "
+        "with no training/serving skew. Default: on for the simulator source (the shipped model's route); off "
+        "for --data (its own features, not the service's) and --training-set (the retraining build has no "
+        "embedded PostgreSQL); --no-live-gate skips it for a quick local run",
     )
     parser.add_argument(
         "--arch",
         default=",".join(native.ARCHITECTURES),
         help="architectures to compile for (default x86_64,aarch64)",
     )
+
+
+def live_gate_wanted(args: argparse.Namespace) -> bool:
+    """The live-path check is part of the gate unless the run opts out: by default for the simulator
+    source; --live-gate / --no-live-gate decide explicitly."""
+    if args.live_gate is not None:
+        return bool(args.live_gate)
+    return args.data is None and args.training_set is None
 
 
 def _live_gate() -> Any:
@@ -168,7 +180,7 @@ def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path)
         architectures=architectures,
         extra_manifest=extra,
         current_model_dir=baseline.directory if baseline else None,
-        live_gate=_live_gate() if args.live_gate else None,
+        live_gate=_live_gate() if live_gate_wanted(args) else None,
     )
     outcome = run_training(table, options)
     test = outcome.report["test"]

@@ -8,8 +8,9 @@ its own report there. Refused when:
 - a feature it was served disagrees with the training rows for the same purchases (a
   training/serving skew, tooling.livepath.parity).
 
-`ticketguard train --live-gate` runs it after the candidate is compiled and registered, before
-CURRENT moves; `judge` is the decision alone.
+`ticketguard train` runs it after the candidate is compiled and registered, before CURRENT moves: by
+default for the simulator source, `--no-live-gate` opts out (training.cli.live_gate_wanted); `judge` is
+the decision alone.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """`ticketguard train`'s gate with the live-path check (issue 23, item 4): a candidate whose live-path FPR
-at REQUIRE_2FA falls outside its own report's interval is registered for review, never promoted."""
+at REQUIRE_2FA falls outside its own report's interval is registered for review, never promoted; the
+check is part of the gate by default for the simulator source (`--no-live-gate` opts out)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shared.kpis.rates import summarize
 from tests.fixtures.ml import TINY_GRID
-from tooling.livepath.gate import judge
+from tooling.cli import main as ticketguard
+from tooling.livepath.gate import judge, live_path_gate
 from training import registry
 from training.data import table_from_training_set
 from training.pipeline import TrainOptions, run_training
@@ -73,3 +77,45 @@ def test_given_a_candidate_that_meets_its_report_on_the_live_path_when_trained_t
     # Then it is promoted, the verdict recorded in the gate
     assert outcome.promoted and outcome.report["gate"]["live_path"] == {"passed": True, "reasons": []}
     assert registry.current_version_dir(root) == root / "vok"
+
+
+class _Stop(Exception):
+    """Raised by the recorded pipeline: the test needs the options the CLI built, not a model."""
+
+
+@pytest.mark.parametrize(
+    ("argv", "gated"),
+    [
+        ([], True),  # the simulator source (`make model`): the live path is part of the gate
+        (["--no-live-gate"], False),  # the opt-out for a quick local run
+        (["--data", "{csv}", "--label", "is_fraud"], False),  # a table of its own features
+        (["--data", "{csv}", "--label", "is_fraud", "--live-gate"], True),
+        (["--training-set", "{csv}"], False),  # the retraining build's exported set
+    ],
+)
+def test_given_a_training_source_when_ticketguard_train_runs_then_the_live_gate_is_on_unless_opted_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], gated: bool
+) -> None:
+    # Given a small labelled table, served as the simulator's training set too, and a pipeline that
+    # records the options the CLI gives it
+    import training.pipeline
+    import training.sources
+
+    frame = synthetic_transactions(600, seed=5)
+    csv = tmp_path / "set.csv"
+    frame.to_csv(csv, index=False)
+    table = table_from_training_set(frame, source="t")
+    monkeypatch.setattr(training.sources, "simulated_training_table", lambda **_: (table, {"summary": "t"}))
+    seen: list[Any] = []
+
+    def record(_table: Any, options: TrainOptions) -> Any:
+        seen.append(options.live_gate)
+        raise _Stop
+
+    monkeypatch.setattr(training.pipeline, "run_training", record)
+    # When `ticketguard train` runs with these arguments
+    args = [a.replace("{csv}", str(csv)) for a in argv]
+    with pytest.raises(_Stop):
+        ticketguard(["train", *args, "--out", str(tmp_path / "registry"), "--bootstrap", "0"])
+    # Then the training gate includes the live-path check exactly when it should
+    assert seen == [live_path_gate if gated else None]
