@@ -2,13 +2,22 @@
 trained on, and more seeds at one age and volume; one stack, a fresh database per cell, in sequence
 (on two shared cores a second cell in parallel only competes with the first for PostgreSQL).
 
+Each cell scores the purchases of its last days: 7 (replay.SCORE_DAYS), or fewer at a volume where 7
+days hold more than SCORED_PURCHASES (3,000 a day: the last 51 hours). A sample of the same size as the
+training world's week (900 x 7) gives the same interval widths at every volume; scoring 21,000 purchases,
+and running the hourly jobs over 7 days of a 270,000-order history, would add most of the matrix's time
+for narrower intervals only. Every purchase of the window is still scored by the handler at its own time,
+with the jobs at their schedules from the daily run before it; `--scored-purchases 0` scores 7 days.
+
 ticketguard evaluate matrix [--out DIR] [--ages 7 35 90] [--volumes 200 900 3000] [--seeds 101 102 103]
+                            [--scored-purchases 6300] [--resume]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import time
@@ -26,13 +35,32 @@ VOLUMES = (200, 900, 3000)
 SEEDS = (101, 102, 103)  # the first is the matrix's; all three at SEED_AGE x SEED_VOLUME
 SEED_AGE, SEED_VOLUME = 35.0, 900
 REPORTS = Path("reports") / "live-path"
+SCORED_PURCHASES = 6_300  # the training world's week (900 a day x 7): the most a cell scores, about
 
 
-def cells(ages: tuple[float, ...], volumes: tuple[int, ...], seeds: tuple[int, ...]) -> list[Any]:
+def score_days(per_day: int, scored_purchases: int = SCORED_PURCHASES) -> float:
+    """The measured window of a cell: 7 days, or the whole hours holding about `scored_purchases`
+    (0: always 7 days)."""
+    from tooling.livepath.replay import SCORE_DAYS
+
+    if scored_purchases <= 0 or per_day * SCORE_DAYS <= scored_purchases:
+        return SCORE_DAYS
+    return math.ceil(24 * scored_purchases / per_day) / 24
+
+
+def cells(
+    ages: tuple[float, ...],
+    volumes: tuple[int, ...],
+    seeds: tuple[int, ...],
+    scored_purchases: int = SCORED_PURCHASES,
+) -> list[Any]:
     from tooling.livepath.replay import Cell
 
-    grid = [Cell(seed=seeds[0], days=age, per_day=volume) for age in ages for volume in volumes]
-    extra = [Cell(seed=seed, days=SEED_AGE, per_day=SEED_VOLUME) for seed in seeds[1:]]
+    def cell(seed: int, age: float, volume: int) -> Any:
+        return Cell(seed=seed, days=age, per_day=volume, score_days=score_days(volume, scored_purchases))
+
+    grid = [cell(seeds[0], age, volume) for age in ages for volume in volumes]
+    extra = [cell(seed, SEED_AGE, SEED_VOLUME) for seed in seeds[1:]]
     # Cheapest first (volume, then age): a run cut short has the most cells.
     return sorted(grid + extra, key=lambda c: (c.per_day, c.days, c.seed))
 
@@ -147,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-dir", type=Path, help="the model to serve (default: the registry's CURRENT)")
     parser.add_argument("--out", type=Path, help=f"report directory (default {REPORTS}/<version>)")
     parser.add_argument(
+        "--scored-purchases",
+        type=int,
+        default=SCORED_PURCHASES,
+        help=f"score the last 7 days, or the last hours holding about this many purchases when 7 days hold "
+        f"more (default {SCORED_PURCHASES}; 0: 7 days)",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="keep the cells the report directory already has (same model)"
     )
     return parser
@@ -159,7 +194,7 @@ def matrix_cli(argv: list[str]) -> int:
         os.environ["TG_MODEL_DIR"] = str(args.model_dir.resolve())
     from tooling.livepath.report import write_report
 
-    planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds))
+    planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds), args.scored_purchases)
     version, _ = served_report(args.model_dir)
     out = args.out or REPORTS / version
     earlier = out / "report.json"

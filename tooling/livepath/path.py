@@ -12,10 +12,17 @@
 
 The rate limits are off (TG_RATE_LIMIT_ENABLED=false): they count wall-clock seconds (Redis TIME), and
 a replay crams days of purchases into minutes.
+
+PostgreSQL stamps the rows ingest writes (updated_at = now()) with the wall clock, which a replay runs
+through in minutes for days of simulated time. The daily ETL's repair re-reads the rows stamped in the
+last 26 hours of its clock (shared.etl.pipeline.DAILY_REPAIR_WINDOW): on the wall clock that is the whole
+replay, every day. `WallLedger` keeps when (wall clock) each simulated moment was posted, so that the ETL's
+clock can put its repair window where the deployed job puts it: the rows of the last 26 simulated hours.
 """
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import json
 import time
@@ -74,6 +81,47 @@ class SimulatedClock:
             service.datetime = real  # type: ignore[misc]
 
 
+class WallLedger:
+    """(simulated time, wall clock) of each post, in order: which rows a simulated moment's facts are."""
+
+    def __init__(self) -> None:
+        self.simulated: list[float] = []
+        self.wall: list[datetime] = []
+
+    def posting(self, at: float) -> None:
+        """A post at simulated `at` is about to be stamped (PostgreSQL's now() is this wall clock)."""
+        self.simulated.append(at)
+        self.wall.append(datetime.now(UTC))
+
+    def wall_since(self, simulated: datetime) -> datetime:
+        """The wall clock from which the rows posted at or after `simulated` were stamped (the wall clock
+        now when nothing was posted since)."""
+        n = bisect.bisect_left(self.simulated, simulated.timestamp())
+        return self.wall[n] if n < len(self.wall) else datetime.now(UTC)
+
+
+@contextmanager
+def etl_clock(ledger: WallLedger, clock: SimulatedClock) -> Iterator[None]:
+    """The ETL's clock (shared.etl.pipeline's `now`, read for the daily repair window only): the wall
+    clock placed so that the window's start is the wall clock of its simulated start, 26 simulated hours
+    before the firing. Every row stamped since is re-read, as the deployed job re-reads its last 26 hours."""
+    import shared.etl.pipeline as pipeline
+
+    real = pipeline.datetime
+    window = pipeline.DAILY_REPAIR_WINDOW
+
+    class _Now(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return ledger.wall_since(clock.value - window) + window
+
+    pipeline.datetime = _Now  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        pipeline.datetime = real  # type: ignore[misc]
+
+
 class CappedChain:
     """A LogSource whose head is the block of the simulated now: the ETL sees the chain as it was."""
 
@@ -120,6 +168,7 @@ class LivePath:
         self.counts = {"facts": 0, "posts": 0, "invocations": 0, "scored": 0, "jobs": 0}
         self.seconds = {"ingest": 0.0, "score": 0.0, "jobs": 0.0}
         self.job_seconds: dict[str, float] = {}
+        self.ledger = WallLedger()
         self._reader: psycopg.Connection[Any] | None = None
 
     def close(self) -> None:
@@ -133,11 +182,13 @@ class LivePath:
         return self._reader.execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ ingest
-    def post(self, facts: list[dict[str, Any]]) -> None:
-        """The facts as POST /api/v1/events batches, each through the consumer; raises on a rejection."""
+    def post(self, facts: list[dict[str, Any]], at: float) -> None:
+        """The facts, posted at simulated `at` (epoch seconds), as POST /api/v1/events batches, each
+        through the consumer; raises on a rejection."""
         if not facts:
             return
         began = time.perf_counter()
+        self.ledger.posting(at)
         messages: list[Message] = []
         batch_ids: list[str] = []
         for start in range(0, len(facts), BATCH_EVENTS):

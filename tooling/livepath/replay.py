@@ -6,7 +6,8 @@ through the deployed code paths in simulated time (tooling.livepath.path), into 
    `post_every` after they happen (batched: a post costs a queue message and a transaction), and an
    account, wallet, event or ticket before any purchase that refers to it is scored.
 3. The ETL and feature jobs run at the schedules table's firing times in the measured window and
-   from the daily run before it; earlier (the warm-up of a long world) only the ETL runs, weekly.
+   from the daily run before it; earlier (the warm-up of a long world) only the ETL runs, weekly. The
+   daily ETL's repair re-reads the rows of the last 26 simulated hours (tooling.livepath.path.etl_clock).
 4. Every purchase of the measured window (the last `score_days`, at most the whole world) is scored
    by the scoring handler at its own time; the decisions are compared with the simulator's truth.
 5. The training/serving parity: the features the handler served (intel.fraud_predictions.features)
@@ -29,7 +30,7 @@ import psycopg
 from shared.jobs.schedules import SCHEDULES, fire_times
 from shared.kpis.rates import summarize
 from tooling.livepath import parity
-from tooling.livepath.path import CappedChain, LivePath, SimulatedClock
+from tooling.livepath.path import CappedChain, LivePath, SimulatedClock, etl_clock
 from tooling.livepath.timeline import FACT, JOB, fact_refs, firings, timeline, warm_up_firings
 
 # A fixed end: the same cell gives the same world on any day (the chain's and the jobs' clocks are the
@@ -169,29 +170,29 @@ def _run(
     pending: set[tuple[str, Any]] = set()
     post_by = math.inf
 
-    def flush() -> None:
+    def flush(at: float) -> None:
         nonlocal post_by
-        path.post(buffer)
+        path.post(buffer, at)
         buffer.clear()
         pending.clear()
         post_by = math.inf
 
     for at, _rank, _n, kind, payload in plan.steps:
         if buffer and at >= post_by and (at >= plan.scheduled_from or len(buffer) >= WARM_UP_BUFFER):
-            flush()
+            flush(at)
         if kind == FACT:
             buffer.append(payload)
             if payload["type"] in NOUNS:
                 pending.update(fact_refs(payload))
             post_by = min(post_by, at + cell.post_every_s)
         elif kind == JOB:
-            flush()
+            flush(at)
             path.run_job(payload)
         else:
             if not pending.isdisjoint(
                 {("u", payload.user.user_id), ("w", payload.wallet), ("t", payload.ticket_id)}
             ):
-                flush()
+                flush(at)
             answer = path.score(purchase_request(payload), datetime.fromtimestamp(at, UTC))
             decisions.append(
                 {
@@ -206,7 +207,7 @@ def _run(
             )
             if progress is not None and len(decisions) % 2000 == 0:
                 progress(f"  {cell.name}: {len(decisions)}/{plan.purchases} purchases scored")
-    flush()
+    flush(plan.steps[-1][0] if plan.steps else 0.0)
     return decisions
 
 
@@ -230,6 +231,7 @@ def replay(cell: Cell, database_url: str, *, progress: Callable[[str], None] | N
         with (
             clock.installed(),
             _chain_for_the_etl(CappedChain(built.log_source, clock, built.contract_address)),
+            etl_clock(path.ledger, clock),
         ):
             decisions = _run(cell, plan, path, progress)
     finally:

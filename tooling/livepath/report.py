@@ -99,7 +99,8 @@ def _cell_row(c: dict[str, Any]) -> str:
         f"{name} {percent(s['two_factor'], 0).split(' [')[0]}" for name, s in o["per_scenario"].items()
     )
     return (
-        f"| {cell['days']:g} | {cell['per_day']} | {cell['seed']} | {o['legitimate']} | {o['frauds']} "
+        f"| {cell['days']:g} | {cell['per_day']} | {cell['seed']} | {cell['score_days']:g} "
+        f"| {o['legitimate']} | {o['frauds']} "
         f"| {percent(o['bands']['two_factor']['false_positive'], 2)} "
         f"| {percent(o['bands']['two_factor']['detection'])} "
         f"| {percent(o['bands']['review']['false_positive'], 2)} | {percent(o['bands']['review']['detection'])} "
@@ -117,8 +118,9 @@ def markdown(matrix: dict[str, Any]) -> str:
         "",
         "Each cell: a simulated marketplace (`tooling/simulator`) replayed through the deployed handlers in "
         "simulated time (`tooling/livepath`): its facts through the ingest consumer, the ETL and feature "
-        "jobs at the schedules table's times, every purchase of the last 7 days (the whole world at 7 "
-        "days) scored by `functions/score/handler.py` at its own time; decisions against the simulator's "
+        "jobs at the schedules table's times, every purchase of its last days (the table's `scored days`: "
+        "7, or the last hours holding about 6,300 purchases at a higher volume; the whole world at 7 days) "
+        "scored by `functions/score/handler.py` at its own time; decisions against the simulator's "
         "truth. Rates with 95% Wilson intervals. Seeds not used in training (training seeds: "
         f"{offline.get('training_seeds')}).",
         "",
@@ -150,9 +152,10 @@ def markdown(matrix: dict[str, Any]) -> str:
         "",
         "## Live path, per cell",
         "",
-        "| days | per day | seed | legitimate | frauds | FPR >= 2FA | detection >= 2FA | FPR >= review "
-        "| detection >= review | FPR blocked | detection blocked | per scenario (>= 2FA) | skewed features | time |",
-        "| " + " | ".join(["---"] * 14) + " |",
+        "| days | per day | seed | scored days | legitimate | frauds | FPR >= 2FA | detection >= 2FA "
+        "| FPR >= review | detection >= review | FPR blocked | detection blocked | per scenario (>= 2FA) "
+        "| skewed features | time |",
+        "| " + " | ".join(["---"] * 15) + " |",
     ]
     lines += [_cell_row(c) for c in matrix["cells"]]
     lines += [
@@ -212,7 +215,13 @@ def write_report(matrix: dict[str, Any], out: Any) -> list[str]:
     (out / "report.json").write_text(json.dumps(matrix, indent=1, default=str) + "\n")
     (out / "report.md").write_text(markdown(matrix))
     plot(matrix, out / "detection.png")
-    lines = [f"live-path matrix of model {matrix['model_version']} ({matrix['run']['seconds']:.0f} s):"]
+    run = matrix["run"]
+    lines = [
+        f"live-path matrix of model {matrix['model_version']}: {run.get('cells_done', len(matrix['cells']))} of "
+        f"{run.get('cells_planned', len(matrix['cells']))} cells in {run['seconds']:.0f} s wall time "
+        f"(load average before {run['load_average_before']}, after {run['load_average_after']}; "
+        f"{run['cpus']} CPUs)"
+    ]
     for c in matrix["cells"]:
         o = c["outcome"]["bands"]["two_factor"]
         lines.append(

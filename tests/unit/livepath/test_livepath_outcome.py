@@ -51,7 +51,7 @@ def _cell(days: float, fpr: tuple[int, int], detection: tuple[int, int], worst: 
     outcome = summarize(rows)
     outcome["per_scenario"]["account_takeover"] = {"purchases": 10, "two_factor": {"rate": worst}}
     return {
-        "cell": {"days": days, "per_day": 900, "seed": 101},
+        "cell": {"days": days, "per_day": 900, "seed": 101, "score_days": 7.0},
         "outcome": outcome,
         "parity": {"skewed": []},
         "seconds": {"total": 1.0},
