@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import Thresholds
+from shared.scoring.decision import guarded_score
 
 COLD_START_DAYS = 28.0  # the history that counts: orders older than this
 MIN_HISTORY_ORDERS = 1000  # fewer orders older than COLD_START_DAYS: the history is short
@@ -77,17 +78,6 @@ def guard_cut(
     if flagged_share <= FLAG_SHARE_BUDGET or quantile <= thresholds.two_factor:
         return None
     return min(float(quantile), 0.999)
-
-
-def guarded_score(score: float, cut: float | None, thresholds: Thresholds) -> float:
-    """The score through the guard's map (identity when the guard is off): [0, cut] onto
-    [0, two_factor] and [cut, 1] onto [two_factor, 1], linearly."""
-    if cut is None or cut <= thresholds.two_factor:
-        return score
-    two_factor = thresholds.two_factor
-    if score <= cut:
-        return round(score * two_factor / cut, 6)
-    return round(two_factor + (score - cut) * (1.0 - two_factor) / (1.0 - cut), 6)
 
 
 class ColdStartGuard:

@@ -9,16 +9,23 @@ so a score exactly on `block` or `review` takes the milder band, and exactly on 
 already asks for 2FA ("0.40-0.65 REQUIRE_2FA, < 0.40 APPROVED").
 
 The response carries the decision: `scored` for the model's, `unscored` for one made without a score
-(a blocklisted wallet or IP, or fail-open while PostgreSQL is down): one builder each.
+(a blocklisted wallet or IP, or fail-open while PostgreSQL is down): one builder each. `verdict` is the
+decision step of a request (shared.scoring.service): the one or the other, with what is stored beside it.
+
+The cold-start guard (shared.scoring.coldstart reads its state) moves the model's score before the band
+is chosen: `guarded_score`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.config import Thresholds
+from shared.features.realtime import FeatureResult
+from shared.observability import logger
+from shared.scoring import telemetry
 from shared.scoring.ports import ScoringModel
 from shared.scoring.types import Decision, PredictResponse, Reason
 
@@ -33,6 +40,17 @@ def decide(score: float, thresholds: Thresholds) -> Decision:
     if score >= thresholds.two_factor:
         return Decision.REQUIRE_2FA
     return Decision.APPROVED
+
+
+def guarded_score(score: float, cut: float | None, thresholds: Thresholds) -> float:
+    """The score through the cold-start guard's map (identity when the guard is off): [0, cut] onto
+    [0, two_factor] and [cut, 1] onto [two_factor, 1], linearly."""
+    if cut is None or cut <= thresholds.two_factor:
+        return score
+    two_factor = thresholds.two_factor
+    if score <= cut:
+        return round(score * two_factor / cut, 6)
+    return round(two_factor + (score - cut) * (1.0 - two_factor) / (1.0 - cut), 6)
 
 
 def confidence(score: float, thresholds: Thresholds) -> float:
@@ -156,3 +174,84 @@ def unscored(
         replayed=False,
         scored_at=at,
     )
+
+
+@dataclass(frozen=True)
+class ShadowScore:
+    """A shadow candidate's score of the same features, and the band it would have chosen."""
+
+    version: str
+    score: float
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A new decision, to store: the response, the feature values it was made on, the model's own
+    score where there is one (kept apart from the client's, which the cold-start guard may move), and
+    a shadow candidate's score (shared.scoring.rollout stores it beside the decision)."""
+
+    response: PredictResponse
+    features: dict[str, float | None] = field(default_factory=dict)
+    model_score: float | None = None
+    shadow: ShadowScore | None = None
+
+
+def shadow_score(
+    model: ScoringModel, values: Mapping[str, float | None], thresholds: Thresholds
+) -> ShadowScore | None:
+    """The shadow's score; None when it fails (counted and logged: the shadow decides nothing, so it
+    may not fail anything either)."""
+    try:
+        score = model_score(model, values)
+    except Exception as exc:
+        telemetry.record_count("ShadowScoringFailed")
+        logger.warning("shadow not scored", extra={"model_version": model.version, "error": repr(exc)})
+        return None
+    return ShadowScore(model.version, score, decide(score, thresholds))
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What a purchase to score is decided on: the deciding model, a shadow candidate (or None), the
+    features, the thresholds in force and the cold-start guard's cut (None: the guard is off)."""
+
+    model: ScoringModel
+    shadow: ScoringModel | None
+    features: FeatureResult
+    thresholds: Thresholds
+    cut: float | None
+
+
+def verdict(
+    transaction_id: str,
+    *,
+    blocked_by: Reason | None,
+    scoring: Scoring | None,
+    served_version: str,
+    degraded: bool,
+    at: datetime,
+) -> Verdict:
+    """The decision on a new purchase: BLOCKED without a score when a blocklist matched (`scoring` is
+    None then), else the model's, through the cold-start guard; a shadow candidate scores the same
+    features beside it."""
+    if scoring is None:
+        reason = blocked_by or Reason.FAIL_OPEN
+        return Verdict(
+            unscored(transaction_id, reason, model_version=served_version, degraded=degraded, at=at)
+        )
+    model, features, thresholds = scoring.model, scoring.features, scoring.thresholds
+    output = run_model(model, features.values)
+    response = scored(
+        transaction_id,
+        model,
+        output,
+        guarded_score(output.score, scoring.cut, thresholds),
+        features.values,
+        thresholds,
+        unavailable=features.unavailable,
+        degraded=features.degraded or degraded,
+        at=at,
+    )
+    beside = None if scoring.shadow is None else shadow_score(scoring.shadow, features.values, thresholds)
+    return Verdict(response, dict(features.values), model_score=output.score, shadow=beside)

@@ -58,19 +58,25 @@ class Prefetch:
 
 @dataclass
 class Admission:
+    """What admission found, and the purchase to score (None: a replay or a blocklisted purchase)."""
+
     found: Lookup
-    prefetch: Prefetch | None
+    purchase: Prefetch | None
 
 
 def admit(attempt: Attempt, pool: ConnectionPool, features: FeatureStore, limiter: RateLimiter) -> Admission:
-    """The lookup, the cache fill and the limits (RateLimited when one is full)."""
+    """The lookup, the cache fill and the limits (RateLimited when one is full); then, for a purchase
+    to score, its feature context (ValidationFailed for one the feature layer refuses: after the
+    replay, blocklist and limit checks, as a request it refuses is still counted and answered)."""
     request, ip = attempt.request, attempt.ip
     prefetch = _prefetch(attempt, features)
     queue_more = None if prefetch is None else partial(_queue_prefetch, prefetch, features)
     cached = read_cache(attempt, queue_more)
     found = lookup(pool, attempt, cached)
     enforce_limits(limiter, attempt, found, cache_fill(request.wallet_address, ip, cached, found))
-    return Admission(found, prefetch)
+    if found.existing is not None or found.blocked_by is not None:
+        return Admission(found, None)
+    return Admission(found, prefetch or Prefetch(features.context(request, ip, attempt.now)))
 
 
 def _prefetch(attempt: Attempt, features: FeatureStore) -> Prefetch | None:

@@ -4,7 +4,8 @@ the real ones, and a test of scoring's own logic may pass a fake of any one of t
 - `Stores`: the PostgreSQL pool and the Redis client (None: Redis is off or its circuit is open);
 - `FeatureStore`: the feature layer (shared.features.realtime) as one purchase sees it;
 - `ModelSource`: which model decides a purchase, and the served version (shared.scoring.models);
-- the rate limiter (shared.ratelimit), the cold-start guard (shared.scoring.coldstart), settings.
+- `ColdStart`: the cold-start guard's reading (shared.scoring.coldstart);
+- the rate limiter (shared.ratelimit), settings.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from shared.db import get_pool
 from shared.features import realtime
 from shared.features.realtime import FeatureResult, PrefetchedRead, ScoringContext
 from shared.ratelimit import RateLimiter
-from shared.scoring.coldstart import ColdStartGuard
 from shared.scoring.types import PredictRequest
 
 
@@ -86,6 +86,17 @@ class ModelSource(Protocol):
         ...
 
 
+class GuardReading(Protocol):
+    @property
+    def cut(self) -> float | None:
+        """The score the guard moves onto the REQUIRE_2FA threshold (None: the guard is off)."""
+        ...
+
+
+class ColdStart(Protocol):
+    def state(self, pool: ConnectionPool, at: datetime, thresholds: Thresholds) -> GuardReading: ...
+
+
 @dataclass
 class ScoringDeps:
     stores: Stores
@@ -93,7 +104,7 @@ class ScoringDeps:
     models: ModelSource
     limiter: RateLimiter = field(default_factory=RateLimiter)
     # None: the model's score decides alone.
-    cold_start: ColdStartGuard | None = None
+    cold_start: ColdStart | None = None
     settings: Callable[[], Settings] = get_settings
     thresholds: Callable[[], Thresholds] = get_thresholds
 
@@ -142,7 +153,9 @@ class RealtimeFeatures:
 
 
 __all__ = [
+    "ColdStart",
     "FeatureStore",
+    "GuardReading",
     "LiveStores",
     "ModelChoice",
     "ModelSource",

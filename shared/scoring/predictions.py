@@ -1,6 +1,8 @@
 """The stored predictions (intel.fraud_predictions): idempotency on transaction_id. A purchase is
 decided once; a retry, or a concurrent request that lost the race to store it, gets the stored
-decision back (`replayed`), after checking that it asks about the same wallet, ticket and price."""
+decision back (`replayed`), after checking that it asks about the same wallet, ticket and price.
+`settle` is the storing step of a request (shared.scoring.service): the stored decision that admission
+found, or the new one stored."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.errors import Conflict
 from shared.observability.pii import pii_salt
+from shared.scoring.decision import Verdict
 from shared.scoring.session import Attempt
 from shared.scoring.types import Decision, PredictRequest, PredictResponse, Reason
 
@@ -64,18 +67,22 @@ def replay(row: dict[str, Any], request: PredictRequest) -> PredictResponse:
     )
 
 
-def store(
-    attempt: Attempt,
-    pool: ConnectionPool,
-    response: PredictResponse,
-    features: dict[str, float | None],
-    *,
-    model_score: float | None = None,
+def settle(
+    attempt: Attempt, pool: ConnectionPool, existing: dict[str, Any] | None, new: Verdict | None
 ) -> PredictResponse:
+    """The decision this request answers: the one stored before it (`existing`, found at admission),
+    else the `new` one, stored."""
+    if existing is not None:
+        return replay(existing, attempt.request)
+    assert new is not None, "a purchase without a stored decision was decided"
+    return store(attempt, pool, new)
+
+
+def store(attempt: Attempt, pool: ConnectionPool, new: Verdict) -> PredictResponse:
     """Store the decision and return it; when another request stored this transaction_id first, its
-    decision instead (`replayed`). `model_score`: the model's own score when the cold-start guard
-    moved the client's (kept apart, so that the guard measures the model, not itself)."""
-    request = attempt.request
+    decision instead (`replayed`). The model's own score is stored beside the client's (which the
+    cold-start guard may have moved), so that the guard measures the model, not itself."""
+    request, response = attempt.request, new.response
     values = (
         request.transaction_id,
         request.wallet_address,
@@ -85,14 +92,14 @@ def store(
         response.decision.value,
         response.confidence,
         response.reason.value,
-        json.dumps(features),
+        json.dumps(new.features),
         json.dumps(response.top_features),
         response.model_version,
         response.degraded,
         hash_ip(attempt.ip, pii_salt()),
         round(attempt.elapsed_ms(), 3),
         response.scored_at,
-        model_score,
+        new.model_score,
     )
     with pool.connection(timeout=attempt.budget.pool_timeout("storing the decision")) as conn:
         # Asynchronous commit for this one statement (SET LOCAL through set_config): the request does

@@ -10,41 +10,39 @@ shared.scoring.models' choice, this stores a shadow candidate's score beside the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
-
 from psycopg_pool import ConnectionPool
 
-from shared.config import Thresholds
 from shared.observability import logger
 from shared.scoring import telemetry
-from shared.scoring.decision import decide, model_score
-from shared.scoring.ports import ScoringModel
+from shared.scoring.decision import ShadowScore
+from shared.scoring.session import Attempt
 
 
 def store_shadow(
-    pool: ConnectionPool,
-    model: ScoringModel,
-    *,
-    transaction_id: str,
-    values: Mapping[str, float | None],
-    served_version: str,
-    thresholds: Thresholds,
-    at: datetime,
-    timeout_s: Callable[[], float],
+    attempt: Attempt, pool: ConnectionPool, served_version: str, shadow: ShadowScore | None
 ) -> None:
-    """Score with the shadow candidate and store it, within what is left of the request's budget
-    (`timeout_s()`, which raises when nothing is); never raises."""
+    """Store a shadow candidate's score (shared.scoring.decision scored it) beside the served decision,
+    within what is left of the request's budget; never raises."""
+    if shadow is None:
+        return
+    transaction_id = attempt.request.transaction_id
     try:
-        score = model_score(model, values)
-        with pool.connection(timeout=timeout_s()) as conn:
+        timeout_s = attempt.budget.pool_timeout("storing the shadow score")
+        with pool.connection(timeout=timeout_s) as conn:
             conn.execute(
                 """INSERT INTO intel.model_shadow_scores
                        (transaction_id, model_version, served_version, fraud_score, decision, created_at)
                    SELECT %s, %s, %s, %s, %s, %s
                      FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
                    ON CONFLICT (transaction_id, model_version) DO NOTHING""",
-                (transaction_id, model.version, served_version, score, decide(score, thresholds).value, at),
+                (
+                    transaction_id,
+                    shadow.version,
+                    served_version,
+                    shadow.score,
+                    shadow.decision.value,
+                    attempt.now,
+                ),
             )
     except Exception as exc:
         telemetry.record_count("ShadowScoringFailed")

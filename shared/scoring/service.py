@@ -1,20 +1,22 @@
 """Request -> admission -> model -> decision -> stored prediction -> response.
 
-The steps of one scoring request (`_decide`), each in its own room:
+The steps of one scoring request (`_decide`), a pipeline: service.py calls each room once, in this
+order, and no room calls back; a step that does not apply to the purchase is skipped.
 1. Admission (shared.scoring.lookup): one Redis round trip reads the cached wallet->user link and
    blocklist verdicts with the purchase's feature read queued beside them; one PostgreSQL query reads
    a stored prediction for this transaction_id and whatever the cache missed; the rate limits (one Lua
-   call, with the cache fill on its round trip) count the request, a retry included.
-2. A stored prediction -> returned as it is (`replayed`, shared.scoring.predictions): nothing is
-   scored twice.
-3. A blocklisted wallet or IP -> BLOCKED without a score, stored; `reason` says which.
-4. The model that decides (shared.scoring.models: the served one, or a canary for its share).
-5. The features (shared.features.realtime, from the prefetched read; PostgreSQL on a miss).
-6. The model's score and contributions, the cold-start guard (shared.scoring.coldstart), the decision
-   band and top features (shared.scoring.decision).
-7. INSERT ... ON CONFLICT DO NOTHING: if a concurrent request with the same transaction_id won the
-   race, its decision is returned instead; only the winner goes on.
-8. The winner's follow-ups: a shadow candidate's score stored beside it (shared.scoring.rollout), the
+   call, with the cache fill on its round trip) count the request, a retry included. It says what is
+   left to do: nothing but the replay (a stored prediction), a decision without a score (a
+   blocklisted wallet or IP), or the purchase to score.
+2. The model that decides (shared.scoring.models: the served one, or a canary for its share).
+3. The features (shared.features.realtime, from the prefetched read; PostgreSQL on a miss).
+4. The cold-start guard's state (shared.scoring.coldstart; re-read every ten minutes).
+5. The decision (shared.scoring.decision): BLOCKED without a score, or the model's score and
+   contributions, through the guard, the band and top features.
+6. The stored prediction (shared.scoring.predictions): a stored one is returned as it is (`replayed`):
+   nothing is scored twice; a new one is stored with INSERT ... ON CONFLICT DO NOTHING, and if a
+   concurrent request with the same transaction_id won the race, its decision is returned instead.
+7. The winner's follow-ups: a shadow candidate's score stored beside it (shared.scoring.rollout), the
    purchase added to the real-time windows.
 Redis round trips per request: 3 when the caches hit, +1 on a feature-cache miss (the guarded
 write-back; tests/integration/test_cache_room.py counts them).
@@ -33,19 +35,16 @@ from datetime import UTC, datetime
 from functools import partial
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
-from shared.config import Thresholds
 from shared.db.deadline import deadline_scope
 from shared.errors import DependencyUnavailable
-from shared.features.realtime import FeatureResult, ScoringContext
 from shared.identifiers import canonical_ip
 from shared.observability import logger, segment
 from shared.scoring import decision, lookup, predictions, rollout, telemetry
-from shared.scoring.coldstart import ColdStartGuard, guarded_score
-from shared.scoring.lookup import Prefetch
+from shared.scoring.coldstart import ColdStartGuard
 from shared.scoring.models import ServedModels
-from shared.scoring.ports import LiveStores, ModelChoice, RealtimeFeatures, ScoringDeps
+from shared.scoring.ports import LiveStores, RealtimeFeatures, ScoringDeps
 from shared.scoring.session import Attempt, Budget, RedisSession
 from shared.scoring.types import Decision, PredictRequest, PredictResponse, Reason
 
@@ -160,108 +159,50 @@ def _fail_open(attempt: Attempt, deps: ScoringDeps) -> PredictResponse:
 
 
 def _decide(attempt: Attempt, deps: ScoringDeps) -> PredictResponse:
-    """The steps of one purchase, in order (the module's docstring numbers them)."""
+    """The steps of one purchase, in the order of the module's docstring: each room is called once, in
+    turn; a step that does not apply to this purchase (a replay, a blocklisted one) is skipped."""
+    request, session = attempt.request, attempt.session
     try:
         pool = deps.stores.pool()
         with segment("lookup"):
             admitted = lookup.admit(attempt, pool, deps.features, deps.limiter)
-        if admitted.found.existing is not None:
-            return predictions.replay(admitted.found.existing, attempt.request)
-        blocked_by = admitted.found.blocked_by
-        if blocked_by is not None:
-            return _blocked(attempt, deps, pool, blocked_by)
-        return _scored(attempt, deps, pool, admitted.prefetch)
+        found, purchase = admitted.found, admitted.purchase
+        scoring = None
+        if purchase is not None:
+            choice = deps.models.choose(request.transaction_id)
+            attempt.budget.pool_timeout("computing the features")
+            with segment("features"):
+                features = deps.features.compute(
+                    purchase.context, redis=session.client, pool=pool, prefetched=purchase.handle
+                )
+            thresholds = deps.thresholds()
+            cut = None
+            if deps.cold_start is not None:
+                with segment("cold_start"):
+                    cut = deps.cold_start.state(pool, attempt.now, thresholds).cut
+            scoring = decision.Scoring(choice.model, choice.shadow, features, thresholds, cut)
+        new = None
+        if found.existing is None:
+            with segment("model"):
+                new = decision.verdict(
+                    request.transaction_id,
+                    blocked_by=found.blocked_by,
+                    scoring=scoring,
+                    served_version=deps.models.version() if scoring is None else scoring.model.version,
+                    degraded=session.failed,
+                    at=attempt.now,
+                )
+        with segment("store"):
+            response = predictions.settle(attempt, pool, found.existing, new)
+        if response.replayed or new is None or scoring is None or purchase is None:
+            return response
+        rollout.store_shadow(attempt, pool, scoring.model.version, new.shadow)
+        if response.decision is not Decision.BLOCKED:
+            session.run(partial(deps.features.record_purchase, purchase.context))
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("PostgreSQL is unavailable") from exc
-
-
-def _blocked(attempt: Attempt, deps: ScoringDeps, pool: ConnectionPool, reason: Reason) -> PredictResponse:
-    response = decision.unscored(
-        attempt.request.transaction_id,
-        reason,
-        model_version=deps.models.version(),
-        degraded=attempt.session.failed,
-        at=attempt.now,
+    return (
+        response.model_copy(update={"degraded": True})
+        if session.failed and not response.degraded
+        else response
     )
-    return predictions.store(attempt, pool, response, {})
-
-
-def _scored(
-    attempt: Attempt, deps: ScoringDeps, pool: ConnectionPool, prefetch: Prefetch | None
-) -> PredictResponse:
-    choice = deps.models.choose(attempt.request.transaction_id)
-    context, features = _features(attempt, deps, pool, prefetch)
-    with segment("model"):
-        output = decision.run_model(choice.model, features.values)
-    thresholds = deps.thresholds()
-    score = _cold_start(deps, pool, attempt.now, thresholds, output.score)
-    response = decision.scored(
-        attempt.request.transaction_id,
-        choice.model,
-        output,
-        score,
-        features.values,
-        thresholds,
-        unavailable=features.unavailable,
-        degraded=features.degraded or attempt.session.failed,
-        at=attempt.now,
-    )
-    with segment("store"):
-        stored = predictions.store(attempt, pool, response, dict(features.values), model_score=output.score)
-    if stored.replayed:
-        return stored
-    _follow_up(attempt, deps, pool, choice, context, response, features, thresholds)
-    if attempt.session.failed and not response.degraded:
-        response = response.model_copy(update={"degraded": True})
-    return response
-
-
-def _features(
-    attempt: Attempt, deps: ScoringDeps, pool: ConnectionPool, prefetch: Prefetch | None
-) -> tuple[ScoringContext, FeatureResult]:
-    """The purchase's features, from the read queued at admission when there was one."""
-    attempt.budget.pool_timeout("computing the features")
-    with segment("features"):
-        if prefetch is None:  # a context the feature layer refused at admission is refused here
-            prefetch = Prefetch(deps.features.context(attempt.request, attempt.ip, attempt.now))
-        features = deps.features.compute(
-            prefetch.context, redis=attempt.session.client, pool=pool, prefetched=prefetch.handle
-        )
-    return prefetch.context, features
-
-
-def _cold_start(
-    deps: ScoringDeps, pool: ConnectionPool, now: datetime, thresholds: Thresholds, score: float
-) -> float:
-    """The score through the cold-start guard (identity when it is off)."""
-    if deps.cold_start is None:
-        return score
-    with segment("cold_start"):
-        state = deps.cold_start.state(pool, now, thresholds)
-    return guarded_score(score, state.cut, thresholds)
-
-
-def _follow_up(
-    attempt: Attempt,
-    deps: ScoringDeps,
-    pool: ConnectionPool,
-    choice: ModelChoice,
-    context: ScoringContext,
-    response: PredictResponse,
-    features: FeatureResult,
-    thresholds: Thresholds,
-) -> None:
-    """After the decision is stored: the shadow candidate's score beside it, the purchase in the windows."""
-    if choice.shadow is not None:
-        rollout.store_shadow(
-            pool,
-            choice.shadow,
-            transaction_id=attempt.request.transaction_id,
-            values=features.values,
-            served_version=choice.model.version,
-            thresholds=thresholds,
-            at=attempt.now,
-            timeout_s=lambda: attempt.budget.pool_timeout("storing the shadow score"),
-        )
-    if response.decision is not Decision.BLOCKED:
-        attempt.session.run(partial(deps.features.record_purchase, context))

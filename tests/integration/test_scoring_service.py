@@ -292,4 +292,4 @@ def test_given_a_scored_purchase_when_traced_then_each_stage_has_its_subsegment(
 
     monkeypatch.setattr(service, "segment", recording)
     score_transaction(_request(scoring, "t-traced"), client_ip=CLIENT_IP)
-    assert stages == ["lookup", "features", "model", "cold_start", "store"]
+    assert stages == ["lookup", "features", "cold_start", "model", "store"]

@@ -11,8 +11,8 @@ import pytest
 
 from shared.config import Thresholds
 from shared.scoring import coldstart
-from shared.scoring.coldstart import ReplayGuard, guard_cut, guarded_score, percentile_cont
-from shared.scoring.decision import decide
+from shared.scoring.coldstart import ReplayGuard, guard_cut, percentile_cont
+from shared.scoring.decision import decide, guarded_score
 from shared.scoring.types import Decision
 
 T = Thresholds()  # 0.40 / 0.65 / 0.85
