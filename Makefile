@@ -10,7 +10,7 @@ CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
 PYTEST_ARGS ?=
 
 .PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
-        bench bench-etl bench-model bench-api bench-retention bench-ingest bench-siem synth layers model clean
+        bench bench-etl bench-model bench-api bench-coldstart bench-retention bench-ingest bench-siem synth layers model clean
 
 # ---------------------------------------------------------------- installs
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
@@ -188,6 +188,11 @@ reports: nag-report cfn-lint checkov
 # offered load (500 requests/s) from a separate load-generating process; prints the comparison.
 bench-api: install
 	$(PY) benchmarks/bench_api.py
+
+# The scoring function's import time (a cold start's share before its first request), median of fresh
+# interpreters, against the commit before issue 29 in the same run (BENCH_COLDSTART_ARGS: --tracing, --runs N).
+bench-coldstart: install
+	$(PY) benchmarks/bench_coldstart.py $(BENCH_COLDSTART_ARGS)
 
 # ---------------------------------------------------------------- ETL room: ETL benchmark
 # One simulated day of 200,000 marketplace events (synthetic chain) through extract, transform,

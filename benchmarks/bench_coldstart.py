@@ -1,0 +1,205 @@
+"""`make bench-coldstart`: what a Lambda cold start of the scoring function pays before its first
+request, its import time, measured before and after in the same run.
+
+Each figure is the median over several fresh interpreters of `python -X importtime -c "import
+functions.score.handler"` (tracing off, as locally and under POWERTOOLS_TRACE_DISABLED): the handler
+module's cumulative import time, then the packages that cost the most (the sum of their modules' own
+import time) and the heaviest modules of the tree. The baseline is the same measurement over another
+commit's tree (`--baseline REF`, default the commit before issue 29's cold-start work), exported with
+`git archive` into a temporary directory and imported by the same interpreter and packages.
+
+A deployed function runs with tracing on: `--tracing` measures that case too (the X-Ray SDK is then
+imported, as Powertools' Tracer needs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = "functions.score.handler"
+TARGET_MS = 300.0
+# main before issue 29's cold-start work (1.2-1.35 s on this machine at load 0.7, per the issue).
+BASELINE_REF = "01c1e3d"
+
+
+@dataclass
+class Importtime:
+    """One interpreter's `-X importtime` report: the module's cumulative time and every module's own."""
+
+    total_us: int = 0
+    after_site_us: int = 0  # what the command imported: the top-level imports after site's
+    cpu_ms: float = 0.0
+    own_us: dict[str, int] = field(default_factory=dict)
+    cumulative_us: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, report: str, module: str) -> Importtime:
+        parsed = cls()
+        site_done = False
+        for line in report.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            own, cumulative, indented = line.split(":", 1)[1].split("|")
+            name = indented.strip()
+            if indented.startswith(" ") and not indented.startswith("  "):  # depth 0: one space
+                if site_done:
+                    parsed.after_site_us += int(cumulative)
+                site_done = site_done or name == "site"
+            parsed.own_us[name] = int(own)
+            parsed.cumulative_us[name] = int(cumulative)
+            if name == module:
+                parsed.total_us = int(cumulative)
+        return parsed
+
+    def by_package(self) -> dict[str, int]:
+        packages: collections.Counter[str] = collections.Counter()
+        for name, own in self.own_us.items():
+            packages[name.split(".")[0]] += own
+        return dict(packages)
+
+
+# The third-party libraries the handler cannot do without, imported alone (shared first, for its
+# deferral of redis.asyncio): the floor under this tree's figure, what is left that is not ours.
+LIBRARIES = (
+    "import shared, pydantic, psycopg, psycopg_pool, redis; "
+    "from aws_lambda_powertools import Logger, Metrics; "
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver"
+)
+
+
+def probe(statement: str) -> str:
+    """The child imports, then prints the CPU time it took (less moved by the machine's load than the
+    wall time); `-X importtime` reports the rest on stderr."""
+    return f"import time; c = time.process_time(); {statement}; print((time.process_time() - c) * 1000)"
+
+
+def measure_once(tree: Path, *, tracing: bool, statement: str = f"import {MODULE}") -> Importtime:
+    """One fresh interpreter importing the handler (or `statement`) from `tree`."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "POWERTOOLS_SERVICE_NAME": "ticketguard"}
+    env["POWERTOOLS_TRACE_DISABLED"] = "false" if tracing else "true"
+    env.pop("LAMBDA_TASK_ROOT", None)
+    if tracing:  # Powertools traces only inside Lambda (or what looks like it)
+        env["LAMBDA_TASK_ROOT"] = str(tree)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", probe(statement)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = Importtime.parse(done.stderr, MODULE)
+    if statement != f"import {MODULE}":  # the libraries alone: every top-level import counts
+        report.total_us = report.after_site_us
+    report.cpu_ms = float(done.stdout.split()[-1])
+    return report
+
+
+def measure(cases: dict[str, tuple[Path, bool, str]], runs: int) -> dict[str, list[Importtime]]:
+    """`runs` interpreters per case, the cases interleaved: a change of the machine's load during
+    the run touches every case alike."""
+    reports: dict[str, list[Importtime]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, (tree, tracing, statement) in cases.items():
+            reports[name].append(measure_once(tree, tracing=tracing, statement=statement))
+    return reports
+
+
+def median_ms(reports: list[Importtime]) -> float:
+    return statistics.median(report.total_us for report in reports) / 1000
+
+
+def median_cpu_ms(reports: list[Importtime]) -> float:
+    return statistics.median(report.cpu_ms for report in reports)
+
+
+def heaviest(reports: list[Importtime], key: str, top: int) -> list[tuple[str, float]]:
+    """The `top` names by their median time (`by_package`: own time summed; `cumulative`: per module)."""
+    tables = [report.by_package() if key == "package" else report.cumulative_us for report in reports]
+    names = set().union(*tables)
+    medians = {name: statistics.median(table.get(name, 0) for table in tables) / 1000 for name in names}
+    return sorted(medians.items(), key=lambda item: -item[1])[:top]
+
+
+def print_report(label: str, reports: list[Importtime], top: int) -> None:
+    totals = ", ".join(f"{report.total_us / 1000:.0f}" for report in reports)
+    print(
+        f"\n{label}: median {median_ms(reports):.0f} ms ({len(reports)} interpreters: {totals} ms); "
+        f"CPU {median_cpu_ms(reports):.0f} ms"
+    )
+    print("  packages by their modules' own import time:")
+    for name, ms in heaviest(reports, "package", top):
+        print(f"    {ms:8.1f} ms  {name}")
+    print("  modules by cumulative import time (who pulls it in):")
+    for name, ms in heaviest(reports, "cumulative", top + 1)[1:]:  # [0] is the handler itself
+        print(f"    {ms:8.1f} ms  {name}")
+
+
+def export(ref: str, into: Path) -> Path:
+    """The tree of commit `ref` (tracked files only), with this checkout's untracked build outputs
+    left out: importing the handler reads no model and no contract."""
+    archive = into / "tree.tar"
+    subprocess.run(["git", "archive", "--output", str(archive), ref], cwd=ROOT, check=True)
+    tree = into / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per tree (default 7)")
+    parser.add_argument("--top", type=int, default=12, help="rows per table (default 12)")
+    parser.add_argument(
+        "--baseline", default=BASELINE_REF, help=f"commit to compare (default {BASELINE_REF})"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="measure this tree only")
+    parser.add_argument("--tracing", action="store_true", help="also measure with tracing on (as deployed)")
+    args = parser.parse_args(argv)
+
+    print(
+        f"bench-coldstart: import {MODULE}, {args.runs} fresh interpreters per figure; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = [("this tree", ROOT)]
+        if not args.no_baseline:
+            trees.insert(0, (f"baseline {args.baseline}", export(args.baseline, Path(tmp))))
+        cases = {
+            f"{label}, tracing {'on' if tracing else 'off'}": (tree, tracing, f"import {MODULE}")
+            for label, tree in trees
+            for tracing in ((False, True) if args.tracing else (False,))
+        }
+        cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools)"] = (
+            ROOT,
+            False,
+            LIBRARIES,
+        )
+        results = measure(cases, args.runs)
+    for name, reports in results.items():
+        print_report(name, reports, args.top)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+    print("comparison (median import time, wall and CPU)")
+    first = next(iter(results.values()))
+    for name, reports in results.items():
+        ms = median_ms(reports)
+        print(
+            f"  {name}: {ms:.0f} ms ({ms / median_ms(first):.2f}x the first), CPU {median_cpu_ms(reports):.0f} ms "
+            f"({median_cpu_ms(reports) / median_cpu_ms(first):.2f}x); target <= {TARGET_MS:.0f} ms: "
+            f"{'MET' if ms <= TARGET_MS else 'NOT MET'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
