@@ -32,6 +32,9 @@ def _live_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model-dir", type=Path, help="the model to serve (default: the registry's CURRENT)")
     parser.add_argument("--out", type=Path, help="write result.json (and the decisions) here")
+    parser.add_argument(
+        "--features-csv", type=Path, help="write each scored purchase's served features, score and truth here"
+    )
 
 
 def live_cli(argv: list[str]) -> int:
@@ -50,6 +53,10 @@ def live_cli(argv: list[str]) -> int:
     began = time.perf_counter()
     with stack() as made, made.cell_database() as url:
         result = replay(cell, url, progress=_say)
+        if args.features_csv:
+            from tooling.livepath.parity import write_served_features
+
+            write_served_features(url, args.features_csv)
     for line in cell_lines(result.as_dict()):
         _say(line)
     _say(f"({time.perf_counter() - began:.0f} s)")

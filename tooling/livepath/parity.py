@@ -13,8 +13,10 @@ training rows' history, while scoring (rightly) never counted it in the wallet's
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -85,3 +87,30 @@ def compare(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> di
         "features": features,
         "skewed": skewed,
     }
+
+
+SERVED_SQL = """
+SELECT p.transaction_id, t.scenario, p.decision, p.fraud_score, p.degraded, p.features
+  FROM intel.fraud_predictions p JOIN sim.truth t USING (transaction_id)
+ ORDER BY p.transaction_id
+"""
+
+
+def write_served_features(database_url: str, path: Path) -> int:
+    """Each decided purchase of a replayed cell (its served features, score, decision and the simulator's
+    scenario) as CSV: what tells a live world's purchases from the training set's. Returns the rows."""
+    from shared.features.definitions import MODEL_FEATURES
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with psycopg.connect(database_url, autocommit=True) as conn, path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            ["transaction_id", "scenario", "decision", "fraud_score", "degraded", *MODEL_FEATURES]
+        )
+        rows = conn.execute(SERVED_SQL).fetchall()
+        for txn, scenario, decision, score, degraded, features in rows:
+            values = (features if isinstance(features, dict) else json.loads(features or "{}")) or {}
+            writer.writerow(
+                [txn, scenario, decision, score, degraded, *(values.get(n) for n in MODEL_FEATURES)]
+            )
+    return len(rows)

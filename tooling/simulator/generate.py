@@ -12,10 +12,12 @@ from tooling.simulator.scenarios import SCENARIO_TABLE
 from tooling.simulator.security_noise import admin_activity, credential_stuffing
 from tooling.simulator.world import World
 
-# The world's size follows the volume asked for: honest accounts per honest order, the primary
-# demand the events' capacities are sized for (per order), credential-stuffing attempts per honest
-# shopping episode.
-ACCOUNTS_PER_ORDER = 0.32
+# The world's size follows the volume asked for: honest accounts per honest order a day (a customer shops
+# at the same pace in a 7-day and a 90-day world: about every seven weeks, as in the 79-day training
+# world where it was 0.32 accounts per order of the whole window; issue 23: sized by the window's total,
+# a 7-day demo's customers shopped eleven times as often as the training world's), the primary demand
+# the events' capacities are sized for (per order), credential-stuffing attempts per honest episode.
+ACCOUNTS_PER_DAILY_ORDER = 25.0
 PRIMARY_DEMAND_PER_ORDER = 0.85
 CREDENTIAL_STUFFING_PER_EPISODE = 0.05
 
@@ -37,7 +39,8 @@ def generate(config: SimulationConfig, *, organizer: str) -> World:
     world = World(config, organizer=organizer)
     targets = orders_per_scenario(config)
     total_orders = sum(targets.values())
-    build_population(world, max(60, round(targets[LEGIT] * ACCOUNTS_PER_ORDER)))
+    legit_per_day = targets[LEGIT] / config.days
+    build_population(world, max(60, round(legit_per_day * ACCOUNTS_PER_DAILY_ORDER)))
     build_events(world, primary_demand=round(total_orders * PRIMARY_DEMAND_PER_ORDER))
 
     # Episodes spread over the whole window (a training window after a warm-up must see every

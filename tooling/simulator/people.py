@@ -13,7 +13,7 @@ from tooling.simulator.vocabulary import (
     LAST_NAMES,
     USER_AGENTS,
 )
-from tooling.simulator.world import DAY, HOUR, World
+from tooling.simulator.world import DAY, World
 
 # Honest customers, from the many who buy now and then to the few who buy a lot (power users and
 # resellers) or look like fraud (travellers, VPN users): the population's mix.
@@ -52,25 +52,21 @@ def new_user(world: World, kind: str, created_at: float, *, country: str | None 
     return user
 
 
-# Honest accounts opened during the window, per day of it (at most OPENED_IN_WINDOW_MAX): a running
-# marketplace gains about 0.1% of its customers a day, so a week's window opens 0.7% of them, not a
-# tenth (issue 23: with a fixed 10% a 7-day demo's honest buyers were ten times as often hours-old
-# accounts as in any week of the 100-day training world, and looked like bots).
-OPENED_IN_WINDOW_PER_DAY = 0.001
-OPENED_IN_WINDOW_MAX = 0.1
+# Honest accounts open at one steady rate over the HISTORY_DAYS before the window and during it (about
+# 0.14% of the customers a day), so that any week of any window looks like any other (issue 23): a
+# density piling up just before the window (it was 720 x U^1.5 days, 4.6% of the accounts under a week
+# old on the first day) or a rate of its own inside it made the first and the last week younger than
+# the middle ones.
+ACCOUNT_HISTORY_DAYS = 720.0
 
 
 def build_population(world: World, n_users: int) -> None:
     """Three admins and `n_users` honest customers (fraudsters open their accounts as they strike)."""
     rng = world.rng
-    opened_in_window = min(OPENED_IN_WINDOW_MAX, OPENED_IN_WINDOW_PER_DAY * world.config.days)
     for _ in range(3):
         new_user(world, "admin", world.start - 400 * DAY, country="GB")
+    first = world.start - ACCOUNT_HISTORY_DAYS * DAY
     for _ in range(n_users):
-        # Most accounts predate the window; some are opened during it, at a steady rate.
-        if rng.random() >= opened_in_window:
-            created = world.start - rng.random() ** 1.5 * 720 * DAY - HOUR
-        else:
-            created = world.time_in_window()
+        created = first + rng.random() * (world.end - first)
         new_user(world, rng.choices(REGULAR_KINDS, weights=REGULAR_KIND_WEIGHTS)[0], created)
     world.regulars = [u for u in world.users if u.kind in REGULAR_KINDS]

@@ -25,23 +25,31 @@ SHOPPING_FREQUENCY = {"power": 8.0, "reseller": 4.0}
 
 def plan(world: World, n_orders: int) -> int:
     """Shopping episodes by customers (the frequent ones more often) until they add up to
-    `n_orders`, and browsing-only sessions in proportion; returns the shopping episodes."""
+    `n_orders`, and browsing-only sessions in proportion; returns the shopping episodes. The moment
+    comes first, then the customer among the accounts open by then: an account shops at its kind's
+    pace from the day it opens (issue 23: drawn first and then given a moment after its opening, an
+    account opened late in the window crammed its purchases into the window's last days)."""
     rng = world.rng
-    cum = list(accumulate(SHOPPING_FREQUENCY.get(u.kind, 1.0) for u in world.regulars))
+    regulars = sorted(world.regulars, key=lambda u: u.created_at)
+    opened = [u.created_at for u in regulars]
+    cum = list(accumulate(SHOPPING_FREQUENCY.get(u.kind, 1.0) for u in regulars))
 
-    def customer() -> User:
-        return world.regulars[min(len(cum) - 1, bisect_right(cum, rng.random() * cum[-1]))]
+    def customer(at: float) -> User:
+        n = max(1, bisect_right(opened, at))
+        return regulars[min(n - 1, bisect_right(cum, rng.random() * cum[n - 1]))]
 
     planned = n_episodes = 0
     while planned < n_orders:
-        user = customer()
+        at = world.time_in_window()
+        user = customer(at)
         n = min(_episode_size(rng, user), n_orders - planned)
-        world.push(world.time_in_window(lo=max(world.start, user.created_at)), episode, user, n)
+        world.push(max(at, user.created_at), episode, user, n)
         planned += n
         n_episodes += 1
     for _ in range(round(n_episodes * BROWSE_PER_EPISODE)):
-        user = customer()
-        world.push(world.time_in_window(lo=max(world.start, user.created_at)), browse, user)
+        at = world.time_in_window()
+        user = customer(at)
+        world.push(max(at, user.created_at), browse, user)
     return n_episodes
 
 
