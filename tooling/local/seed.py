@@ -6,7 +6,10 @@ pipeline once, a decision for every seeded purchase, and the demo scalper on the
   the contract's logs built synthetically (byte-identical to what the contract emits;
   `chain="evm"` puts every sale through the in-process EVM instead, at ~25 sales/s), labels as
   known now (bans hours after a purchase, reviews within days, chargebacks weeks), plus the fixed demo
-  cast (tooling.simulator.demo) that the README's examples use.
+  cast (tooling.simulator.demo) that the README's examples use. The world is simulated at steady state
+  (a population sized by the orders of a day, accounts opened over two years), and only what the week
+  needs is posted (tooling.simulator.trim): the accounts it touches, with their registration dates
+  and the history their features read, summarised; the others change no seeded purchase's features.
 - The pipeline once: the ETL and the daily features (shared.jobs.scheduled.run_full); the dashboard
   views last, once the decisions are stored (they join them).
 - Decisions: the seeded purchases happened before the API started, so no request scored them. Each gets
@@ -70,10 +73,17 @@ def simulate_marketplace(
             chain=chain,
             replace=True,
             demo_cast=True,
+            trim_to_window=True,
         )
         result = simulate(conn, config, feed)
         conn.commit()
     return result
+
+
+def _split(timings: dict[str, float]) -> str:
+    """The simulation's time by step: generating the world (and its chain), then writing or posting it."""
+    made = timings.get("generate", 0.0) + timings.get("chain", 0.0)
+    return f"{made:.1f} s to generate, {timings.get('write', 0.0):.1f} s to store"
 
 
 def feed_summary(sim: Any) -> str:
@@ -270,8 +280,10 @@ def seed(
                 f"marketplace: {sim.total_orders} orders over {days:g} days, {sim.labels['written_fraud']} "
                 f"fraud and {sim.labels['written_legit']} legitimate labels known so far, the demo cast; "
                 f"{chain} chain (contract {sim.contract_address}, blocks {sim.first_block}-{sim.last_block}) "
-                f"({report.seconds['simulate']:.1f} s)"
+                f"({report.seconds['simulate']:.1f} s: {_split(sim.timings_s)})"
             )
+            if sim.trimmed is not None:
+                report.lines.append(f"  posted: {sim.trimmed.line()}")
             if feed is not None:
                 report.lines.append(f"  through POST /api/v1/events: {feed_summary(sim)}")
     step = time.perf_counter()

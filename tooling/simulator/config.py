@@ -49,6 +49,9 @@ class SimulationConfig(BaseModel):
     # Left out of model_dump (the run record says it only when set), so that runs without it record the
     # same config as before.
     demo_cast: bool = Field(False, exclude=True)
+    # Post only the accounts the window touches, with the history their features read (tooling.simulator.trim:
+    # `make run`'s seeding); the world is generated in full either way. Left out of model_dump like demo_cast.
+    trim_to_window: bool = Field(False, exclude=True)
 
     @field_validator("end")
     @classmethod
@@ -98,6 +101,7 @@ class SimulationResult:
     last_block: int
     marketplace_events: int  # orders + sessions + login attempts + listings/delistings
     timings_s: dict[str, float] = field(default_factory=dict)
+    trimmed: Any = None  # tooling.simulator.trim.Trimmed when config.trim_to_window
 
     @property
     def fraud_orders(self) -> int:

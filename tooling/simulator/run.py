@@ -24,6 +24,7 @@ from tooling.simulator.facts import marketplace_facts
 from tooling.simulator.generate import generate
 from tooling.simulator.labels import finalize
 from tooling.simulator.scenarios import SCENARIOS
+from tooling.simulator.trim import Trimmed, trim_to_window
 from tooling.simulator.world import World
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ class BuiltWorld:
     mint_hashes: dict[int, list[str]]
     first_block: int
     timings: dict[str, float]
+    trimmed: Trimmed | None = None
 
     def facts(self) -> list[dict[str, Any]]:
         """The marketplace's facts as its backend would send them (tooling.simulator.facts)."""
@@ -209,6 +211,7 @@ def build_world(config: SimulationConfig) -> BuiltWorld:
     labels = finalize(world)
     if config.demo_cast:
         add_demo_cast(world, labels)
+    trimmed = trim_to_window(world) if config.trim_to_window else None
     timings["generate"] = time.perf_counter() - clock
 
     # ---------------------------------------------------------------- sales on chain
@@ -240,6 +243,7 @@ def build_world(config: SimulationConfig) -> BuiltWorld:
         mint_hashes=mint_hashes,
         first_block=first_block,
         timings=timings,
+        trimmed=trimmed,
     )
 
 
@@ -295,6 +299,7 @@ def simulate(
         + counts["marketplace.login_attempts"]
         + world.listing_ops,
         timings_s=timings,
+        trimmed=built.trimmed,
     )
     logger.info("simulated %s", counts)
     return result
