@@ -21,12 +21,15 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from shared.kpis.rates import BAND_LABELS
 from shared.kpis.report import KPI_NAMES
 from shared.model import resolve_model_dir
 from shared.model.manifest import read_manifest
 from tests.fixtures import readme
 from tooling.cli import COMMANDS
 from tooling.local.examples import examples
+from tooling.simulator.config import LEGIT
+from tooling.simulator.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.xdist_group("readme")
 
@@ -158,6 +161,42 @@ def test_given_the_readme_with_another_decision_when_run_then_it_fails_at_that_e
 
 def test_given_make_run_then_it_prints_the_readme_examples_for_its_own_address(stack: Stack) -> None:
     assert examples(stack.base_url) in "".join(stack.output)
+
+
+_RATE = r"(\d+\.\d+)% \((\d+)/(\d+)\) \[(\d+\.\d+)%, (\d+\.\d+)%\]"  # 1.81% (50/2770) [1.37%, 2.37%]
+
+
+def _rates(text: str) -> list[tuple[float, int, int, float, float]]:
+    return [(float(r), int(k), int(n), float(lo), float(hi)) for r, k, n, lo, hi in re.findall(_RATE, text)]
+
+
+def test_given_make_run_then_it_prints_the_seeded_week_against_the_truth(stack: Stack) -> None:
+    # Given a fresh `make run`'s output (issue 23: the seeded week's decisions against the simulator's truth)
+    out = "".join(stack.output)
+    header = re.search(
+        r"^  against the simulator's truth: (\d+) legitimate and (\d+) fraud purchases decided$", out, re.M
+    )
+    assert header, out
+    legitimate, frauds = int(header[1]), int(header[2])
+    assert legitimate > 1000 and frauds > 0
+    # Then each band prints its FPR over every legitimate purchase and its detection over every fraud, each
+    # with a count and a 95% interval that holds the rate
+    for label in BAND_LABELS.values():
+        line = re.search(rf"^    {re.escape(label)}: FPR {_RATE}, detection {_RATE}$", out, re.M)
+        assert line, f"no line for {label}:\n{out}"
+        (fpr, detection) = _rates(line[0])
+        assert fpr[2] == legitimate and detection[2] == frauds
+        for rate, count, of, lo, hi in (fpr, detection):
+            assert lo <= rate <= hi and abs(rate - 100 * count / of) < 0.01
+    # And each fraud scenario its detection, the scenarios' frauds adding up to the header's
+    scenarios = re.findall(rf"^    ([a-z_]+) detected \(REQUIRE_2FA or stricter\): {_RATE}$", out, re.M)
+    assert sorted(s[0] for s in scenarios) == sorted(s for s in SCENARIOS if s != LEGIT)
+    assert sum(int(s[3]) for s in scenarios) == frauds
+    # And the issue's targets, each MET or NOT MET; and what the seeding posted of the world
+    assert re.search(
+        r"^    target \(issue 23\): FPR <= 2\.5% (MET|NOT MET), detection >= 80% (MET|NOT MET)$", out, re.M
+    )
+    assert re.search(r"^    posted: [\d,]+ of [\d,]+ accounts \(those the window touches\)", out, re.M), out
 
 
 def test_given_the_readme_then_its_first_example_block_is_what_make_run_prints() -> None:

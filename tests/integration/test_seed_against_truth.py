@@ -38,10 +38,14 @@ def test_given_seeded_decisions_when_summarized_then_fpr_detection_and_scenarios
     # When the seeded week is set against the truth
     lines = against_truth(str(db.info.dsn), T0, T0 + timedelta(days=7))
     text = "\n".join(lines)
-    # Then it reads 3.00% FPR and 75% detection at REQUIRE_2FA, the scalper per scenario, and the
+    # Then it reads 3.00% FPR and 75% detection at REQUIRE_2FA with their 95% Wilson intervals (3/100:
+    # [1.03%, 8.45%]; 3/4: [30.1%, 95.4%]; 0/100: [0, 3.70%]), the scalper per scenario, and the
     # targets (FPR <= 2.5%, detection >= 80%) both NOT MET
     assert "100 legitimate and 4 fraud purchases" in lines[0]
-    assert "REQUIRE_2FA or stricter: FPR 3.00% (3/100)" in text and "detection 75.0% (3/4)" in text
-    assert "BLOCKED: FPR 0.00% (0/100)" in text
-    assert "scalper_bot detected (REQUIRE_2FA or stricter): 75.0% (3/4)" in text
+    assert (
+        "REQUIRE_2FA or stricter: FPR 3.00% (3/100) [1.03%, 8.45%], detection 75.0% (3/4) [30.1%, 95.4%]"
+        in text
+    )
+    assert "BLOCKED: FPR 0.00% (0/100) [0.00%, 3.70%]" in text
+    assert "scalper_bot detected (REQUIRE_2FA or stricter): 75.0% (3/4) [30.1%, 95.4%]" in text
     assert lines[-1].strip() == "target (issue 23): FPR <= 2.5% NOT MET, detection >= 80% NOT MET"
