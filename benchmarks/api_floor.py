@@ -1,0 +1,151 @@
+"""The floor of `make bench-api` (issue 29, item 2): the least a scoring request can cost here, measured
+in the same process and run as the full handler, and a profile of the handler.
+
+The minimal path does the same work against the same servers and nothing else: the admission round
+trip (one pipeline: the MGET of the wallet->user link and the blocklist verdicts, with the purchase's
+feature read queued beside it), the rate-limit script (one Lua call), the compiled model's score and
+contributions of one feature vector, the same INSERT of the stored prediction, and the purchase added
+to the real-time windows (one more round trip). No event parsing, validation, routing, response model,
+logging, metrics, feature formulas, lookup query or cold-start guard: what the handler adds on top
+of it is overhead, which the ratios show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+Sample = tuple[str, int, float]
+
+
+def floor_request(run: str, samples: list[Sample]) -> Callable[[int], None]:
+    """One request of the minimal path, as a function of its number."""
+    from shared.cache.clients import get_redis
+    from shared.cache.roundtrip import RoundTrip
+    from shared.db import get_pool
+    from shared.features import realtime
+    from shared.features.realtime import ScoringContext
+    from shared.model import load_model
+    from shared.ratelimit import RateLimiter
+    from shared.ratelimit.limiter import PREDICT_ROUTE
+    from shared.scoring.lookup import cache_keys
+    from shared.scoring.predictions import INSERT_SQL
+
+    pool, client, model, limiter = get_pool(), get_redis(), load_model(), RateLimiter()
+    assert client is not None, "the floor needs Redis"
+
+    def one(i: int) -> None:
+        wallet, ticket, price = samples[i % len(samples)]
+        ip = f"198.51.{(i // 250) % 250}.{i % 250 + 1}"
+        context = ScoringContext(wallet, ticket, price, ip, datetime.now(UTC))
+        trip = RoundTrip(client)
+        trip.queue(lambda pipe: pipe.mget(cache_keys(wallet, ip)), parse=list)
+        realtime.queue_read(context, trip)
+        trip.execute()
+        limiter.hit(client, PREDICT_ROUTE, ip=ip, user=None, wallet=wallet)
+        vector = [float((i + k) % 7) for k in range(len(model.feature_names))]
+        score, contributions = model.predict(vector), model.contributions(vector)
+        values = (f"f-{run}-{i}", wallet, str(ticket), round(price, 2), round(score, 6), "APPROVED", 0.9,
+                  "model", json.dumps(dict(zip(model.feature_names, vector, strict=True))),
+                  json.dumps({"n": max(contributions)}), model.version, False, None, 0.5,
+                  context.at, score)  # fmt: skip
+        with pool.connection() as conn:
+            conn.execute(INSERT_SQL, values).fetchone()
+        realtime.record_purchase(context, client)
+
+    return one
+
+
+def handler_request(
+    run: str, samples: list[Sample], proxy_event: Callable[..., dict[str, Any]]
+) -> Callable[[int], int]:
+    """One request through the score Lambda handler (an API Gateway proxy event), returning its status."""
+    from functions.score.handler import handler
+    from tooling.local.gateway import LocalLambdaContext
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - the process's lifetime
+
+    def one(i: int) -> int:
+        wallet, ticket, price = samples[i % len(samples)]
+        body = {
+            "transaction_id": f"b-{run}-{i}",
+            "wallet_address": wallet,
+            "ticket_id": ticket,
+            "price_paid": price,
+        }
+        event = proxy_event(body, f"198.51.{(i // 250) % 250}.{i % 250 + 1}")
+        context = LocalLambdaContext("score", event["requestContext"]["requestId"])
+        with contextlib.redirect_stdout(sink):  # EMF lines, as Lambda writes them, into /dev/null
+            return int(handler(event, context)["statusCode"])
+
+    return one
+
+
+def timed(one: Callable[[int], Any], first: int, count: int) -> tuple[list[float], float, dict[Any, int]]:
+    """Latencies (ms) of requests first..first+count, the CPU per request (ms) of this process, and
+    what the requests returned, counted."""
+    latencies: list[float] = []
+    returned: dict[Any, int] = {}
+    cpu = time.process_time()
+    for i in range(first, first + count):
+        started = time.perf_counter()
+        result = one(i)
+        latencies.append((time.perf_counter() - started) * 1000)
+        returned[result] = returned.get(result, 0) + 1
+    return latencies, (time.process_time() - cpu) * 1000 / count, returned
+
+
+def interleaved(paths: dict[str, Callable[[int], Any]], requests: int, block: int = 500) -> dict[str, Any]:
+    """Each path's requests in alternating blocks (after a warm-up of each): a change of the machine's
+    load during the run touches both alike."""
+    for one in paths.values():
+        timed(one, 10_000_000, 300)  # imports, pool, model, caches
+    results: dict[str, Any] = {name: {"latencies": [], "cpu": [], "returned": {}} for name in paths}
+    for start in range(0, requests, block):
+        for name, one in paths.items():
+            latencies, cpu_ms, returned = timed(one, start, min(block, requests - start))
+            results[name]["latencies"] += latencies
+            results[name]["cpu"].append(cpu_ms * len(latencies))
+            for key, n in returned.items():
+                results[name]["returned"][key] = results[name]["returned"].get(key, 0) + n
+    for result in results.values():
+        result["cpu_ms"] = sum(result["cpu"]) / len(result["latencies"])
+    return results
+
+
+def profile(one: Callable[[int], Any], requests: int, top: int) -> str:
+    """cProfile over `requests` more requests, timed in CPU time (waiting on PostgreSQL and Redis is not
+    this process's cost): the top entries by own time."""
+    profiler = cProfile.Profile(time.process_time)
+    run = uuid.uuid4().hex[:6]
+    profiler.enable()
+    for i in range(requests):
+        one(20_000_000 + i)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    own = _table(out.getvalue())
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"/(shared|functions)/", top)
+    ours = _table(out.getvalue())
+    return (
+        f"profile {run}: {requests} handler requests, top {top} by own CPU time\n{own}\n"
+        f"this project's functions by cumulative CPU time\n{ours}"
+    )
+
+
+def _table(printed: str) -> str:
+    lines = [line for line in printed.splitlines() if line.strip()]
+    start = next((n for n, line in enumerate(lines) if "ncalls" in line), 0)
+    return "\n".join(lines[start:])
