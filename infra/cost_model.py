@@ -2,17 +2,13 @@
 as lines (what was counted, what it costs), from `Traffic` and the unit prices of infra/cost_prices.py.
 
 Every resource type of the templates is either priced by a line (`Line.types`) or listed in
-FREE_TYPES with the reason it costs nothing by itself; `unpriced_types` names the others.
+FREE_TYPES (infra/cost_resources.py) with the reason it costs nothing by itself; `unpriced_types` names
+the others. The schedules' runs a month come from infra/cost_schedules.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any
 
 from infra.cost_prices import (
     CODEBUILD_MINUTE,
@@ -24,159 +20,8 @@ from infra.cost_prices import (
     RDS_VCPUS,
     Traffic,
 )
-
-Templates = dict[str, dict[str, Any]]  # stack name -> template
-
-
-@dataclass(frozen=True)
-class Line:
-    key: str  # one per kind of charge; CUTS says how to cut it
-    service: str
-    quantity: str  # what was counted, and how
-    monthly: float
-    types: tuple[str, ...]  # the resource types this line prices
-
-
-# Resource types that cost nothing by themselves (or whose charge another line counts), and why.
-FREE_TYPES: dict[str, str] = {
-    "AWS::Lambda::Alias": "free (its provisioned concurrency is priced with the scalable target)",
-    "AWS::Lambda::Version": "free (a published version of a priced function)",
-    "AWS::ApplicationAutoScaling::ScalingPolicy": "free (Application Auto Scaling has no charge)",
-    "AWS::Chatbot::SlackChannelConfiguration": "AWS Chatbot has no charge (SNS delivers to it)",
-    "AWS::ApiGateway::Account": "account setting",
-    "AWS::ApiGateway::ApiKey": "priced per request (RestApi)",
-    "AWS::ApiGateway::Deployment": "priced per request (RestApi)",
-    "AWS::ApiGateway::Stage": "priced per request (RestApi)",
-    "AWS::ApiGateway::UsagePlan": "priced per request (RestApi)",
-    "AWS::ApiGateway::UsagePlanKey": "priced per request (RestApi)",
-    "AWS::Cognito::LogDeliveryConfiguration": "the logs are priced with the log groups",
-    "AWS::Cognito::UserPoolClient": "priced per user (UserPool)",
-    "AWS::EC2::InternetGateway": "free",
-    "AWS::KMS::Alias": "free (KMS prices the key, priced with the keys)",
-    "AWS::EC2::Route": "free",
-    "AWS::EC2::RouteTable": "free",
-    "AWS::EC2::SecurityGroup": "free",
-    "AWS::EC2::SecurityGroupEgress": "free",
-    "AWS::EC2::SecurityGroupIngress": "free",
-    "AWS::EC2::Subnet": "free",
-    "AWS::EC2::SubnetRouteTableAssociation": "free",
-    "AWS::EC2::VPC": "free",
-    "AWS::EC2::VPCGatewayAttachment": "free",
-    "AWS::ElastiCache::SubnetGroup": "free",
-    "AWS::Athena::WorkGroup": "priced per query (per TB scanned): on-call and audit queries, none scheduled",
-    "AWS::Events::Rule": "scheduled rules are free; the SIEM's findings (PutEvents, $1 a million) are a few a day",
-    "AWS::Glue::Database": "Data Catalog: the first million objects stored are free",
-    "AWS::Glue::Table": "Data Catalog: the first million objects stored are free",
-    "AWS::IAM::ManagedPolicy": "free",
-    "AWS::IAM::Policy": "free",
-    "AWS::IAM::Role": "free",
-    "AWS::Lambda::EventInvokeConfig": "free",
-    "AWS::Lambda::LayerVersion": "storage within the free 75 GB",
-    "AWS::Lambda::Permission": "free",
-    "AWS::Lambda::EventSourceMapping": "free (its polling requests are SQS requests, priced with the queues)",
-    "AWS::Logs::MetricFilter": "its metric is priced with the custom metrics",
-    "AWS::Logs::SubscriptionFilter": "free; its deliveries are SIEM function invocations (attack traffic only)",
-    "AWS::RDS::DBParameterGroup": "free",
-    "AWS::RDS::DBProxyTargetGroup": "priced with the proxy",
-    "AWS::RDS::DBSubnetGroup": "free",
-    "AWS::S3::BucketPolicy": "free",
-    "AWS::SNS::Subscription": "e-mail notifications: the first 1,000 a month are free",
-    "AWS::SNS::TopicPolicy": "free",
-    "AWS::SSM::Parameter": "a standard parameter: free",
-    "AWS::SQS::QueuePolicy": "free",
-    "AWS::SecretsManager::ResourcePolicy": "free",
-    "AWS::SecretsManager::RotationSchedule": "the rotation function runs monthly: cents",
-    "AWS::SecretsManager::SecretTargetAttachment": "free",
-    "AWS::Serverless::Application": "the hosted rotation function: one run a month",
-    "AWS::WAFv2::IPSet": "free (the rules using it are priced)",
-    "AWS::WAFv2::WebACLAssociation": "free",
-    "Custom::": "a custom resource: its function runs once per deploy",
-}
-
-
-def resources(templates: Templates, resource_type: str | None = None) -> Iterator[tuple[str, dict, dict]]:
-    """(logical id, properties, template) of every resource, or of one type."""
-    for template in templates.values():
-        for logical_id, resource in template.get("Resources", {}).items():
-            if resource_type is None or resource["Type"] == resource_type:
-                yield logical_id, resource.get("Properties", {}), template
-
-
-def resource_types(templates: Templates) -> set[str]:
-    return {r["Type"] for t in templates.values() for r in t.get("Resources", {}).values()}
-
-
-def is_free(resource_type: str) -> bool:
-    return resource_type in FREE_TYPES or (resource_type.startswith("Custom::") and "Custom::" in FREE_TYPES)
-
-
-# ---------------------------------------------------------------- schedules
-
-
-def _cron_values(field: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
-    values: set[int] = set()
-    for part in field.split(","):
-        for name, number in (names or {}).items():
-            part = part.replace(name, str(number))
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/")
-            step = int(step_text)
-        if part in {"*", "?"}:
-            start, stop = low, high
-        elif "-" in part:
-            start, stop = (int(x) for x in part.split("-"))
-        else:
-            start = int(part)
-            stop = high if step > 1 else start
-        values.update(range(start, stop + 1, step))
-    return values
-
-
-def fires_per_month(expression: str) -> float:
-    """How often an EventBridge schedule expression fires in an average month (over a whole year)."""
-    rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
-    if rate:
-        minutes = int(rate.group(1)) * {"m": 1, "h": 60, "d": 1440}[rate.group(2)[0]]
-        return HOURS_PER_MONTH * 60 / minutes
-    cron = re.fullmatch(r"cron\((.+)\)", expression)
-    if not cron:
-        raise ValueError(f"not a schedule expression: {expression}")
-    minute, hour, dom, month, dow, _year = cron.group(1).split()
-    days = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-    per_day = len(_cron_values(minute, 0, 59)) * len(_cron_values(hour, 0, 23))
-    doms, months, dows = _cron_values(dom, 1, 31), _cron_values(month, 1, 12), _cron_values(dow, 1, 7, days)
-    day, fired_days = date(2025, 1, 1), 0
-    while day.year == 2025:
-        weekday = day.isoweekday() % 7 + 1  # EventBridge: 1 = Sunday
-        if day.month in months and day.day in doms and weekday in dows:
-            fired_days += 1
-        day += timedelta(days=1)
-    return per_day * fired_days / 12
-
-
-def _target_id(target: dict) -> str | None:
-    arn = target.get("Arn", {})
-    if isinstance(arn, dict):
-        if "Fn::GetAtt" in arn:
-            return str(arn["Fn::GetAtt"][0])
-        if "Ref" in arn:
-            return str(arn["Ref"])
-    return None
-
-
-def _scheduled_runs(templates: Templates) -> dict[str, float]:
-    """Logical id of a function or state machine -> runs a month, from the scheduled rules."""
-    runs: dict[str, float] = {}
-    for _, props, _ in resources(templates, "AWS::Events::Rule"):
-        if "ScheduleExpression" not in props:
-            continue
-        for target in props.get("Targets", []):
-            target_id = _target_id(target)
-            if target_id:
-                runs[target_id] = runs.get(target_id, 0.0) + fires_per_month(props["ScheduleExpression"])
-    return runs
-
+from infra.cost_resources import FREE_TYPES, Line, Templates, is_free, resource_types, resources
+from infra.cost_schedules import fires_per_month, scheduled_runs
 
 # ---------------------------------------------------------------- the lines
 
@@ -193,7 +38,7 @@ def _functions(templates: Templates) -> dict[str, tuple[str, dict]]:
 
 
 def _lambda_lines(templates: Templates, traffic: Traffic) -> list[Line]:
-    runs = _scheduled_runs(templates)
+    runs = scheduled_runs(templates)
     # Each state machine's definition, with the runs its schedule starts (its steps run once a run).
     definitions = [
         (json.dumps(props.get("DefinitionString", props.get("Definition", ""))), runs.get(lid, 0.0))
@@ -454,7 +299,7 @@ def _small_lines(templates: Templates, traffic: Traffic) -> list[Line]:
             ("AWS::SQS::Queue", "AWS::SNS::Topic"),
         )
     )
-    runs = _scheduled_runs(templates)
+    runs = scheduled_runs(templates)
     machine_runs = sum(
         runs.get(lid, 0.0) for lid, _, _ in resources(templates, "AWS::StepFunctions::StateMachine")
     )
@@ -505,3 +350,14 @@ def unpriced_types(templates: Templates, lines: list[Line]) -> set[str]:
     """Resource types of the templates that neither a line prices nor FREE_TYPES explains."""
     priced = {t for line in lines for t in line.types}
     return {t for t in resource_types(templates) if t not in priced and not is_free(t)}
+
+
+__all__ = [
+    "FREE_TYPES",
+    "Line",
+    "Templates",
+    "fires_per_month",
+    "monthly_costs",
+    "resource_types",
+    "unpriced_types",
+]
