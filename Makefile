@@ -10,7 +10,7 @@ CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
 PYTEST_ARGS ?=
 
 .PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
-        bench bench-etl bench-model bench-api bench-coldstart bench-retention bench-ingest bench-siem synth layers model clean
+        bench bench-etl bench-model bench-api bench-coldstart bench-gateway capacity bench-retention bench-ingest bench-siem synth layers model clean
 
 # ---------------------------------------------------------------- installs
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
@@ -193,6 +193,17 @@ bench-api: install
 # interpreters, against the commit before issue 29 in the same run (BENCH_COLDSTART_ARGS: --tracing, --runs N).
 bench-coldstart: install
 	$(PY) benchmarks/bench_coldstart.py $(BENCH_COLDSTART_ARGS)
+
+# The local gateway's saturation throughput and p95 at 500 requests/s, today's server model against the
+# pre-forked one, in one run; the load generator in its own process on CPU 1 (docs/performance.md).
+BENCH_GATEWAY_ARGS ?=
+bench-gateway: install
+	$(PY) benchmarks/bench_gateway.py $(BENCH_GATEWAY_ARGS)
+
+# The scoring function's memory sizing and the capacity plan at 100x the spec's traffic, from the measured
+# costs and AWS's documented limits: rewrites docs/performance.md's generated block (infra/capacity_report.py).
+capacity: $(VENV)/.installed
+	@JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(PY) infra/capacity_report.py --write docs/performance.md
 
 # ---------------------------------------------------------------- ETL room: ETL benchmark
 # One simulated day of 200,000 marketplace events (synthetic chain) through extract, transform,

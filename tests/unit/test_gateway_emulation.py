@@ -62,11 +62,14 @@ class Recorder:
         }
 
 
-@pytest.fixture
-def recorder_gateway() -> Any:
+@pytest.fixture(params=[False, True], ids=["threads", "inline"])
+def recorder_gateway(request: pytest.FixtureRequest) -> Any:
+    # Both ways of running a function: on its threads, and in the event loop's thread (the pre-forked
+    # workers' way, issue 29): the gateway answers the same.
     recorder = Recorder()
     handlers = {op.function: recorder for op in operations()}
-    running = start_in_thread(LocalGateway(_plans(), max_body_bytes=1024, handlers=handlers))
+    gateway = LocalGateway(_plans(), max_body_bytes=1024, handlers=handlers, inline=request.param)
+    running = start_in_thread(gateway)
     try:
         yield running.url, recorder
     finally:
