@@ -179,16 +179,13 @@ def gateway_process(
     import httpx
 
     port = _free_port()
+    flags = {"--port": port, "--usage-plans": plans_path, "--workers": workers, "--server": server}
     command = [
         sys.executable,
         "-m",
         "tooling.local.gateway",
-        "--port",
-        str(port),
-        "--usage-plans",
-        str(plans_path),
+        *(str(x) for flag in flags.items() for x in flag),
     ]
-    command += ["--workers", str(workers), "--server", server]
     errors = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT)
     try:
@@ -254,6 +251,7 @@ class Settings:
     rate_s: float = 15.0
     connections: int = 64
     generator_cpu: int | None = 1
+    transactions_per_day: int = 2000  # the seeded marketplace (main only)
 
 
 def run(database_url: str, redis_url: str, samples: list[Sample], settings: Settings | None = None) -> dict:
@@ -332,29 +330,18 @@ def _arguments(argv: list[str] | None) -> Settings:
         args.rate_s,
         args.connections,
         None if args.generator_cpu < 0 else args.generator_cpu,
+        args.transactions_per_day,
     )
-    settings.transactions_per_day = args.transactions_per_day  # type: ignore[attr-defined]
     return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = _arguments(argv)
-    from benchmarks.bench_api import seed
+    from benchmarks.bench_api import benchmark_environment, seed
     from shared.db import apply_migrations
     from tooling.local.services import LocalServices
 
-    os.environ.update(
-        {
-            "TG_RATELIMIT_IP_PER_MINUTE": "100000000",
-            "TG_RATELIMIT_USER_PER_MINUTE": "100000000",
-            "TG_RATELIMIT_PURCHASE_PER_MINUTE": "100000000",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "ticketguard",
-            "TG_ENVIRONMENT": "local",
-        }
-    )
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
+    benchmark_environment()  # the same raised limits and settings as bench_api.py
     import psycopg
 
     print(
@@ -365,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         assert services.database_url and services.redis_url
         with psycopg.connect(services.database_url, autocommit=True) as conn:
             apply_migrations(conn)
-        samples = seed(services.database_url, services.redis_url, settings.transactions_per_day)  # type: ignore[attr-defined]
+        samples = seed(services.database_url, services.redis_url, settings.transactions_per_day)
         print(f"  seeded: {len(samples)} request templates; load average {os.getloadavg()}", flush=True)
         run(services.database_url, services.redis_url, samples, settings)
     return 0
