@@ -1,5 +1,5 @@
-"""One way to make an alarm that pages: named ticketguard-<env>-<name>, missing data is no breach,
-and the severity's topic hears both when it fires and when it clears.
+"""One way to make an alarm that pages: named ticketguard-<env>-<name>, missing data is no breach (but
+for a heartbeat's alarm, as its definition says), and the severity's topic hears both when it fires and when it clears.
 
 Every alarm is defined in shared/oncall/alarms.yaml (issue 27): `paging_alarm` refuses a name that is not
 there, and writes the definition's severity, action and runbook link into the alarm's description, so
@@ -19,6 +19,10 @@ from shared.oncall.definitions import ACTIONS, load_alarm_book
 ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 DESCRIPTION_LIMIT = 1024  # CloudWatch's AlarmDescription
+MISSING_DATA = {
+    "not_breaching": cloudwatch.TreatMissingData.NOT_BREACHING,
+    "breaching": cloudwatch.TreatMissingData.BREACHING,  # a heartbeat's absence (alarms.yaml missing_data)
+}
 
 
 def runbook_link(scope: Construct, runbook_path: str) -> str:
@@ -68,7 +72,7 @@ def paging_alarm(
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=datapoints_to_alarm,
         comparison_operator=comparison,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        treat_missing_data=MISSING_DATA[defined.missing_data],
     )
     if topic is not None:
         notify = actions.SnsAction(topic)

@@ -51,6 +51,9 @@ from shared.api.spec import (
 from shared.api.usage_plans import UsagePlan, load_usage_plans
 
 ADMIN_PREFIX = "/admin/"
+# Every path with an /admin/ segment is an admin path (the page under /admin/, the API under
+# /api/v1/admin/): the Cognito authorizer, the resource policy's admin networks and WAF's rule hold for all.
+ADMIN_SEGMENT = "/admin/"
 # /admin/ operations that declare `security: []`: the monitoring page's HTML shell and its files, which
 # hold no data (a browser's navigation carries no token; the page's data routes need the admin token).
 # The resource policy still keeps them to the admin networks. Any other /admin/ operation gets the
@@ -115,7 +118,7 @@ def gateway_document(
         else:
             undeployed.append(f"{method.upper()} {path} -> {target}")
             operation["x-amazon-apigateway-integration"] = _undeployed_integration(target)
-        if path.startswith(ADMIN_PREFIX) and not _public_admin_operation(operation):
+        if is_admin_path(path) and not _public_admin_operation(operation):
             operation["security"] = [{ADMIN_SCHEME: []}]
     _add_gateway_extensions(body, responses, user_pool_arn)
     return body, undeployed
@@ -132,6 +135,24 @@ def _lambda_integration(function_arn: str, *, region: str, partition: str) -> di
             f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
         ),
     }
+
+
+def is_admin_path(path: str) -> bool:
+    return ADMIN_SEGMENT in path
+
+
+def admin_policy_resources(document: Mapping[str, Any]) -> list[str]:
+    """The resource policy's admin resources: `execute-api:/<stage>/<verb>/<path>`, one per path prefix
+    that ends in /admin/ (e.g. execute-api:/*/*/api/v1/admin/*). Each is spelled out because API
+    Gateway matches a `*` in the stage or verb position against that one segment: `/*/*/admin/*` covers
+    /admin/... only, never /api/v1/admin/... (tests/infra/test_api.py holds every admin operation to
+    these resources under both readings of `*`)."""
+    prefixes = {
+        path[: path.index(ADMIN_SEGMENT) + len(ADMIN_SEGMENT)]
+        for path, _, _ in operation_items(document)
+        if is_admin_path(path)
+    }
+    return [f"execute-api:/*/*{prefix}*" for prefix in sorted(prefixes)]
 
 
 def _public_admin_operation(operation: Mapping[str, Any]) -> bool:
@@ -285,7 +306,7 @@ class RestApi(Construct):
             # kept when that stack is deleted, so that another environment's execution logging goes on.
             cloud_watch_role=config.api_gateway_account_role,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.api_gateway_account_role else None,
-            policy=self._resource_policy(config),
+            policy=self._resource_policy(config, admin_policy_resources(document)),
             deploy_options=self._stage_options(config),
         )
 
@@ -392,7 +413,7 @@ class RestApi(Construct):
             )
 
     @staticmethod
-    def _resource_policy(config: EnvironmentConfig) -> iam.PolicyDocument:
+    def _resource_policy(config: EnvironmentConfig, admin_resources: list[str]) -> iam.PolicyDocument:
         invoke_all = iam.PolicyStatement(
             sid="InvokeAll",
             effect=iam.Effect.ALLOW,
@@ -406,7 +427,7 @@ class RestApi(Construct):
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
             actions=["execute-api:Invoke"],
-            resources=["execute-api:/*/*/admin/*"],
+            resources=admin_resources,
             conditions={"NotIpAddress": {"aws:SourceIp": list(config.admin_cidrs)}},
         )
         return iam.PolicyDocument(statements=[invoke_all, admin_only_from_vpn])

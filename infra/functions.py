@@ -70,11 +70,14 @@ CATALOG: tuple[FunctionSpec, ...] = (
         "ingest", "The ingest queue's consumer: batches of the marketplace's facts -> PostgreSQL", "queue"
     ),
     # Redis: a blocklist change invalidates the scoring lookup's cached verdict (shared/soar/blocklist.py).
+    # Through the NAT, as the SOAR: its routes update the WAF IP sets and enable Cognito users, which have
+    # no endpoint in the VPC (infra/admin_access.py lists every AWS call of its routes).
     FunctionSpec(
         "admin",
         "/api/v1/admin/...: review queue, lists, labels, audit, models (Cognito + MFA)",
         "api",
         cache=True,
+        egress=True,
     ),
     FunctionSpec("ingest_batches", "GET /api/v1/events/batches/{batch_id}: a queued batch's results", "api"),
     FunctionSpec("etl", "Daily ETL: chain logs, backend tables, IP geo", "job", cache=True, egress=True),

@@ -6,6 +6,8 @@
                                        (shared/model/rollout.py): read by every model reader, written by
                                        the publish step (a new version starts in shadow) and the model-ops
                                        job (the watchdog's rollback); the build is denied it
+    (both)                             read and written by the admin function: an admin's rollback
+                                       (POST /api/v1/admin/models/rollback, shared/model/rollout.py)
     models/<version>/manifest.json     read by the model readers; written (with the rest of the version)
     models/<version>/libtgmodel-<arch>.so   by the build
     retrain-runs/<run>/training-set.csv.gz  written by the export step, read by the build
@@ -28,6 +30,7 @@ from constructs import Construct
 from infra.functions import CATALOG
 from infra.keys import via_services
 from infra.nag import acknowledge, finding_text
+from shared.config import env_name
 from shared.model.layout import OUTCOME_NAME, POINTER, ROLLOUT, RUNS_PREFIX, TRAINING_SET_NAME, library_name
 from shared.model.manifest import MANIFEST_NAME
 
@@ -136,6 +139,26 @@ class ArchiveAccess:
         """The model-ops job (a model reader already) rolls a candidate back: it rewrites ROLLOUT.json."""
         function.add_to_role_policy(self.statement("RolloutWrite", "s3:PutObject", ROLLOUT_KEY))
         function.add_to_role_policy(self.key_via_s3("RolloutKey", "kms:GenerateDataKey"))
+
+    def registry_operator(self, function: lambda_.Function) -> None:
+        """The admin function (GET /api/v1/admin/models, POST .../models/rollback) runs the model-operations
+        path (shared/model/rollout.py's S3Store): it reads CURRENT and ROLLOUT.json (and may list CURRENT,
+        so that a missing one answers 404), checks that a version exists (a HEAD of its manifest), and
+        writes CURRENT and ROLLOUT.json. It loads no model: no library is readable."""
+        manifests = f"{MODELS_PREFIX}*/{MANIFEST_NAME}"
+        function.add_environment(env_name("model_registry"), self.registry_uri)
+        function.add_to_role_policy(
+            self.statement("ModelRegistryRead", "s3:GetObject", POINTER_KEY, ROLLOUT_KEY, manifests)
+        )
+        function.add_to_role_policy(self.statement("ModelRollback", "s3:PutObject", POINTER_KEY, ROLLOUT_KEY))
+        function.add_to_role_policy(self.pointer_listing("ModelRegistryPointer"))
+        function.add_to_role_policy(self.key_via_s3("ModelRegistryKey", "kms:Decrypt", "kms:GenerateDataKey"))
+        self.acknowledge_objects(
+            function.role,
+            [manifests],
+            "Read-only: a model version's manifest under models/ of the archive bucket (a rollback checks "
+            "that the version it serves exists); the version is named by the admin at run time.",
+        )
 
     def build(self, role: iam.IRole | None) -> None:
         """The build reads the served version and the run's training set, writes the candidate's files

@@ -101,6 +101,8 @@ class RetrainPipeline(Construct):
         self.rule = self._schedule(dead_letters)
         self.alarms = self._alarms(topics["medium"])
         self.alarm_rule: events.Rule | None = None
+        if "admin" in functions:
+            self.access.registry_operator(functions["admin"])
         model_ops = functions.get("model_ops")
         if model_ops is not None:
             self.access.rollout_writer(model_ops)

@@ -5,7 +5,8 @@
   (failed MFA). Its schedule (siem-poll, shared/jobs/schedules.yaml, infra/jobs.py) polls the database.
 - An EventBridge rule on the default bus sends each `Security finding` (source ticketguard.siem) to
   the SOAR function; its schedule (soar-lift) runs the lift job.
-- Least privilege: the SIEM may put events on the default bus; the SOAR may read and update the two
+- Least privilege: the SIEM may put events on the default bus and read and write the audit chain's
+  anchor (one SSM parameter, shared/audit/anchor.py); the SOAR may read and update the two
   WAF IP sets (block and challenge) and nothing else of WAF, disable and enable users of the admin
   pool, publish on the alert topics (its spec's `alerts`).
 - Their errors page through the on-call alarms every function has (shared/oncall/alarms.yaml's
@@ -25,6 +26,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.security import FAILED_MFA_TERMS, AdminAuth, WebFirewall
+from shared.config import SecuritySettings, env_name
 
 # The SIEM's findings on EventBridge (shared/siem/publish.py; a test holds the two equal).
 FINDING_SOURCE = "ticketguard.siem"
@@ -52,7 +54,7 @@ class SecurityOperations(Construct):
         super().__init__(scope, construct_id)
         self._build_subscriptions(siem, sources, admin)
         self.rule = self._build_rule(soar, dead_letters, config.name)
-        self._grant_siem(siem)
+        self._grant_siem(siem, config.name)
         self._grant_soar(soar, firewall, admin)
         self._configure(config, siem, soar, firewall, admin)
 
@@ -97,7 +99,7 @@ class SecurityOperations(Construct):
             ],
         )
 
-    def _grant_siem(self, siem: lambda_.Function) -> None:
+    def _grant_siem(self, siem: lambda_.Function, environment: str) -> None:
         stack = Stack.of(self)
         siem.add_to_role_policy(
             iam.PolicyStatement(
@@ -106,15 +108,14 @@ class SecurityOperations(Construct):
                 resources=[f"arn:{stack.partition}:events:{stack.region}:{stack.account}:event-bus/default"],
             )
         )
+        # Its poll anchors the audit chain's head outside the database (shared/audit/anchor.py).
+        siem.add_environment(env_name("audit_anchor_parameter"), audit_anchor_parameter(environment))
+        siem.add_to_role_policy(
+            audit_anchor_access(self, environment, "AuditAnchorWrite", "ssm:GetParameter", "ssm:PutParameter")
+        )
 
     def _grant_soar(self, soar: lambda_.Function, firewall: WebFirewall, admin: AdminAuth) -> None:
-        soar.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="UpdateTheTwoIpSets",
-                actions=["wafv2:GetIPSet", "wafv2:UpdateIPSet"],
-                resources=[firewall.block_list.attr_arn, firewall.challenge_list.attr_arn],
-            )
-        )
+        soar.add_to_role_policy(update_ip_sets(firewall))
         soar.add_to_role_policy(
             iam.PolicyStatement(
                 sid="LockAdmins",
@@ -133,14 +134,49 @@ class SecurityOperations(Construct):
     ) -> None:
         siem.add_environment("TG_SIEM_EVENT_BUS", "default")
         settings = {
-            "TG_WAF_SCOPE": "REGIONAL",
-            "TG_WAF_IP_SET_NAME": f"ticketguard-{config.name}-blocklist",
-            "TG_WAF_IP_SET_ID": firewall.block_list.attr_id,
-            "TG_WAF_CHALLENGE_IP_SET_NAME": f"ticketguard-{config.name}-challenge",
-            "TG_WAF_CHALLENGE_IP_SET_ID": firewall.challenge_list.attr_id,
-            "TG_COGNITO_USER_POOL_ID": admin.user_pool.user_pool_id,
+            **effector_environment(config, firewall, admin),
             # Never blocked or challenged: the admin VPN (and, per environment, the backend's egress).
             "TG_SOAR_NEVER_BLOCK": ",".join(config.admin_cidrs),
         }
         for name, value in settings.items():
             soar.add_environment(name, value)
+
+
+def audit_anchor_parameter(environment: str) -> str:
+    """The SSM parameter holding the audit chain's head (written by the SIEM's poll; read by the admin
+    function's verify route and `ticketguard audit verify --anchor-parameter`)."""
+    return f"/ticketguard/{environment}/audit/chain-head"
+
+
+def audit_anchor_access(scope: Construct, environment: str, sid: str, *actions: str) -> iam.PolicyStatement:
+    stack = Stack.of(scope)
+    name = audit_anchor_parameter(environment).lstrip("/")
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=list(actions),
+        resources=[f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/{name}"],
+    )
+
+
+def update_ip_sets(firewall: WebFirewall) -> iam.PolicyStatement:
+    """Read and replace the two IP sets the blocklist mirrors (shared/soar/aws.py), nothing else of WAF."""
+    return iam.PolicyStatement(
+        sid="UpdateTheTwoIpSets",
+        actions=["wafv2:GetIPSet", "wafv2:UpdateIPSet"],
+        resources=[firewall.block_list.attr_arn, firewall.challenge_list.attr_arn],
+    )
+
+
+def effector_environment(
+    config: EnvironmentConfig, firewall: WebFirewall, admin: AdminAuth
+) -> dict[str, str]:
+    """The SOAR effectors' configuration (shared/soar/entry.py aws_effectors): the two IP sets and the
+    admin pool, named by the Settings fields that read them."""
+    return {
+        env_name("waf_scope"): "REGIONAL",
+        env_name("waf_ip_set_name"): f"ticketguard-{config.name}-blocklist",
+        env_name("waf_ip_set_id"): firewall.block_list.attr_id,
+        env_name("waf_challenge_ip_set_name", SecuritySettings): f"ticketguard-{config.name}-challenge",
+        env_name("waf_challenge_ip_set_id", SecuritySettings): firewall.challenge_list.attr_id,
+        env_name("cognito_user_pool_id", SecuritySettings): admin.user_pool.user_pool_id,
+    }

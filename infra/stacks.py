@@ -17,6 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.admin_access import grant_admin_routes
 from infra.alert_topics import AlertTopics, topic_arn
 from infra.api import RestApi, access_log_group_name
 from infra.config import EnvironmentConfig
@@ -170,6 +171,10 @@ class ServiceStack(Stack):
         self._build_pipelines(config, foundation, deps)
         self._build_oncall_actions(config, functions)
         self.security_ops = self._build_security_ops(config, deps)
+        if "admin" in functions:
+            grant_admin_routes(
+                self, functions["admin"], config=config, firewall=self.firewall, admin=self.admin
+            )
         self._build_outputs(config)
 
     def _dependencies(self, config: EnvironmentConfig, foundation: FoundationStack) -> Dependencies:

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     admin_token_issuer: str | None = None
     admin_client_id: str | None = None
     admin_session_max_s: int = Field(3600, ge=300, le=86_400)
+    # The audit chain's head anchored outside the database (shared/audit/anchor.py): the SSM parameter
+    # the SIEM's poll writes and `ticketguard audit verify` reads; unset (locally): no anchor.
+    audit_anchor_parameter: str | None = Field(None, pattern=r"^/[A-Za-z0-9_.\-/]+$")
     # On-call (shared/oncall/tightening.py): how long a fraud-rate spike keeps REQUIRE_2FA tightened.
     oncall_tighten_seconds: int = Field(7200, ge=1, le=86_400)
     # Retraining (infra/retrain.py): the state machine the model-ops job starts (unset locally: the
@@ -125,14 +128,13 @@ class Settings(BaseSettings):
         return self
 
 
-def env_name(field: str) -> str:
-    """The environment variable a Settings field is read from (what the CDK stack sets): TG_<FIELD>,
-    or the field's own alias."""
-    info = Settings.model_fields[field]
+def env_name(field: str, settings: type[BaseSettings] | None = None) -> str:
+    """The environment variable a field of `settings` (default: Settings) is read from (what the CDK
+    stack sets): TG_<FIELD>, or the field's own alias."""
+    model = settings or Settings
+    info = model.model_fields[field]
     alias = info.validation_alias
-    return (
-        alias if isinstance(alias, str) else f"{Settings.model_config.get('env_prefix', '')}{field.upper()}"
-    )
+    return alias if isinstance(alias, str) else f"{model.model_config.get('env_prefix', '')}{field.upper()}"
 
 
 @lru_cache(maxsize=1)

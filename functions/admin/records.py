@@ -16,6 +16,7 @@ from shared.admin.calls import Outcome
 from shared.api.admin_models import AuditQuery, RollbackRequest, parse_query
 from shared.api.errors import PayloadTooLarge, UnsupportedMediaType
 from shared.api.http import header, parse_json_body
+from shared.audit.anchor import read_anchor
 from shared.audit.log import search, verify
 
 router = Router()
@@ -63,8 +64,10 @@ def search_audit() -> Response[str]:
 
 @router.get("/api/v1/admin/audit/verify")
 def verify_audit() -> Response[str]:
+    anchor = read_anchor()
+
     def work(conn: psycopg.Connection[Any], who: Principal) -> Outcome:
-        report = verify(conn)
+        report = verify(conn, anchor=anchor)
         return Outcome(report, details={"ok": report.ok, "rows": report.rows, "head_seq": report.head_seq})
 
     return answer(router, Permission.READ, "audit.verify", work)

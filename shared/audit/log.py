@@ -6,7 +6,8 @@ choose `chain_seq`, `prev_hash` or `row_hash`. `verify` recomputes each row's ha
 function, follows the links from the chain's anchor (where retention last removed archived rows) to
 its head, and names every row that was changed, removed or slipped in. The table refuses UPDATE,
 DELETE and TRUNCATE (triggers; the service role has no grant either): a row edited anyway, by someone
-who can bypass both, is what `verify` catches.
+who can bypass both, is what `verify` catches. The head is anchored outside the database too
+(shared/audit/anchor.py): given the anchor, `verify` also catches rows cut from the chain's end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
+
+from shared.audit.anchor import HeadAnchor, check
 
 GENESIS = "0" * 64
 _FIELDS = (
@@ -134,6 +137,10 @@ class ChainReport(BaseModel):
     head_seq: int
     head_hash: str
     problems: list[str]
+    # The head anchored outside the database (shared/audit/anchor.py) that the chain was checked against;
+    # None: no anchor was given (none configured, or none written yet).
+    anchored_seq: int | None = None
+    anchored_at: str | None = None
 
 
 def _chain_rows(conn: psycopg.Connection[Any]) -> Iterator[tuple[int, int, str, str, str]]:
@@ -146,15 +153,35 @@ def _chain_rows(conn: psycopg.Connection[Any]) -> Iterator[tuple[int, int, str, 
         yield from cursor
 
 
-def verify(conn: psycopg.Connection[Any], *, max_problems: int = 50) -> ChainReport:
+def verify(
+    conn: psycopg.Connection[Any], *, anchor: HeadAnchor | None = None, max_problems: int = 50
+) -> ChainReport:
     """Recompute and follow the chain from its anchor to its head, in one snapshot (its own
-    transaction, or the caller's when that has run no query yet)."""
+    transaction, or the caller's when that has run no query yet); with `anchor` (the head stored
+    outside the database), check that the chain still holds it."""
     if conn.info.transaction_status == TransactionStatus.IDLE:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return _verify(conn, max_problems)
+            report = _verify(conn, max_problems)
+            return _against(conn, report, anchor, max_problems)
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    return _verify(conn, max_problems)
+    return _against(conn, _verify(conn, max_problems), anchor, max_problems)
+
+
+def _against(
+    conn: psycopg.Connection[Any], report: ChainReport, anchor: HeadAnchor | None, max_problems: int
+) -> ChainReport:
+    if anchor is None:
+        return report
+    problems = (check(conn, anchor) + report.problems)[:max_problems]
+    return report.model_copy(
+        update={
+            "ok": not problems,
+            "problems": problems,
+            "anchored_seq": anchor.seq,
+            "anchored_at": anchor.at,
+        }
+    )
 
 
 def _verify(conn: psycopg.Connection[Any], max_problems: int) -> ChainReport:

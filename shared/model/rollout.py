@@ -166,7 +166,15 @@ class S3Store:
                 Bucket=self.registry.bucket, Key=self.registry.key(check_version_name(version), MANIFEST_NAME)
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            # 403 too: S3 answers a HEAD of a missing key with 403 to a caller that may not list the
+            # bucket, and the admin function may read every manifest but list none (infra/model_access.py)
+            if exc.response.get("Error", {}).get("Code") in {
+                "404",
+                "NoSuchKey",
+                "NotFound",
+                "403",
+                "AccessDenied",
+            }:
                 return False
             raise
         return True

@@ -56,6 +56,9 @@ class AlarmDefinition(_Strict):
     period_minutes: int = Field(5, ge=1, le=1440)
     evaluation_periods: int = Field(1, ge=1)
     datapoints: int | None = Field(None, ge=1)
+    # Missing data is no breach, except for a heartbeat: a metric that a healthy job emits every run,
+    # whose absence is the failure (a job that fails, or no longer runs).
+    missing_data: Literal["not_breaching", "breaching"] = "not_breaching"
 
     @model_validator(mode="after")
     def _made_somewhere(self) -> AlarmDefinition:

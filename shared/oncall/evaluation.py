@@ -1,7 +1,7 @@
 """An alarm's state from its datapoints, as CloudWatch decides it: the latest `evaluation_periods`
 periods, each a statistic of the values that fell in it; ALARM when at least `datapoints` of them
 breach the threshold; a period without data does not breach (the alarms' TreatMissingData is
-notBreaching, infra/alarms.py). The local stack evaluates the definitions with these functions."""
+notBreaching, infra/alarms.py), but for a heartbeat's (`missing_data: breaching`). The local stack evaluates the definitions with these functions."""
 
 from __future__ import annotations
 
@@ -52,8 +52,12 @@ def state_of(definition: AlarmDefinition, periods: Sequence[Sequence[float]]) ->
     if definition.metric is None or definition.threshold is None:
         raise ValueError(f"{definition.name} has no metric of its own to evaluate")
     latest = periods[-definition.evaluation_periods :]
+    missing_breaches = definition.missing_data == "breaching"
     breaching = sum(
-        breaches(statistic(values, definition.metric.statistic), definition.threshold, definition.comparison)
+        (missing_breaches and not values)
+        or breaches(
+            statistic(values, definition.metric.statistic), definition.threshold, definition.comparison
+        )
         for values in latest
     )
     return "ALARM" if breaching >= (definition.datapoints or definition.evaluation_periods) else "OK"

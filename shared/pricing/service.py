@@ -15,10 +15,12 @@ from typing import Any
 
 import psycopg
 import redis
+from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.cache.clients import get_redis, mark_redis_down, mark_redis_up
 from shared.config import get_settings
 from shared.errors import NotFound, ValidationFailed
+from shared.observability import metrics
 from shared.pricing.arms import ARMS, STRATEGIES, Arm, EventContext, popularity, quote
 from shared.pricing.models import ArmState, Assignment, AssignRequest, ExperimentState, Price
 from shared.pricing.policy import ArmStats, best_arm, choose
@@ -168,6 +170,8 @@ def assign(
     ctx = EventContext(face, sale_starts_at, starts_at, now, demand, _model_multiplier(conn, category))
     killed, _ = kill_state(conn)
     priced = quote(arm, ctx, floor, ceiling, killed=killed)
+    if priced.clamped is not None:  # the pricing-guardrail-hits alarm counts them
+        metrics.add_metric(name="PricingGuardrailHits", unit=MetricUnit.Count, value=1)
     return Assignment(
         event_id=event_id,
         arm=arm,

@@ -2,18 +2,20 @@
 subscription delivery, or (a scheduled event) a poll of the database sources. The events are counted
 per kind (one log line per kind, with its highest severity) and each new finding is logged, all with
 `event_type` and `severity` (the dashboard's SIEM feed, section 6, queries those fields); the security metrics
-(spec 7.3) are emitted per invocation."""
+(spec 7.3) are emitted per invocation. A scheduled poll also anchors the audit chain's head outside the
+database (shared/audit/anchor.py): a chain that no longer holds the last anchor is a CRITICAL event."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import redis
 from aws_lambda_powertools.metrics import MetricUnit
 
+from shared.audit.anchor import AnchorOutcome, AnchorStore, advance, open_anchor
 from shared.config import SecuritySettings, get_security_settings
 from shared.errors import ConfigurationError
 from shared.observability import logger, metrics
@@ -40,6 +42,7 @@ class SiemDeps:
     redis: redis.Redis
     publish: Publisher | None
     settings: SecuritySettings
+    anchor: AnchorStore | None = field(default=None)  # the audit chain's head outside the database
 
 
 def default_deps() -> SiemDeps:
@@ -56,6 +59,7 @@ def default_deps() -> SiemDeps:
         client,
         _eventbridge(settings.siem_event_bus),
         settings,
+        open_anchor(),
     )
 
 
@@ -70,14 +74,37 @@ def _eventbridge(bus: str) -> Publisher:
 
 def run(event: dict[str, Any], deps: SiemDeps) -> dict[str, Any]:
     """Process one invocation's event; the summary the handler returns."""
+    anchored: AnchorOutcome | None = None
     with deps.connect() as conn:
         if "awslogs" in event:
             outcomes = {"logs": process_subscription(event, conn, deps.redis, deps.settings, deps.publish)}
         else:
             outcomes = process_sources(conn, deps.redis, deps.settings, deps.publish)
+            anchored = advance(conn, deps.anchor) if deps.anchor else None
     for outcome in outcomes.values():
         record(outcome)
-    return {name: outcome.summary() for name, outcome in outcomes.items()}
+    summary: dict[str, Any] = {name: outcome.summary() for name, outcome in outcomes.items()}
+    if anchored is not None:
+        summary["audit_anchor"] = record_anchor(anchored)
+    return summary
+
+
+def record_anchor(outcome: AnchorOutcome) -> dict[str, Any]:
+    """AuditChainBroken (its alarm pages: shared/oncall/alarms.yaml) and a CRITICAL SIEM-feed line when
+    the chain no longer holds its anchor; the step's summary."""
+    metrics.add_metric(name="AuditChainBroken", unit=MetricUnit.Count, value=1 if outcome.problems else 0)
+    anchored = outcome.anchored
+    summary = {
+        "seq": anchored.seq if anchored else None,
+        "advanced": outcome.advanced,
+        "problems": outcome.problems,
+    }
+    if outcome.problems:
+        logger.error(
+            "audit chain anchor broken",
+            extra={"event_type": "audit_chain_broken", "severity": "CRITICAL", **summary},
+        )
+    return summary
 
 
 def record(outcome: Outcome) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -203,8 +204,79 @@ def test_given_the_synthesized_api_then_its_body_is_the_document_with_integratio
 def test_given_the_synthesized_api_then_admin_paths_are_denied_outside_the_admin_cidrs(dev_synth):
     statements = _rest_api(dev_synth)["Policy"]["Statement"]
     [deny] = [s for s in statements if s["Effect"] == "Deny"]
-    assert deny["Resource"] == "execute-api:/*/*/admin/*"
+    assert deny["Resource"] == ["execute-api:/*/*/admin/*", "execute-api:/*/*/api/v1/admin/*"]
     assert deny["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(dev_synth.config.admin_cidrs)
+
+
+# ---- the resource policy as API Gateway evaluates it. A request is the ARN
+# arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path> (the path as requested: its
+# parameters filled in), and the policy's `execute-api:/...` is that ARN's resource part. Two readings
+# of `*`: IAM's (any characters, `/` included) and API Gateway's for execute-api (a `*` in the stage or
+# verb position is that one segment; in the path a trailing `*` matches the rest, any other `*` one
+# segment; https://repost.aws/questions/QU4Fkm_neaTBu6ub8RJsgFTQ). The admin networks' Deny must cover every
+# admin operation under the narrow reading and no other operation under the broad one, so it holds
+# under both.
+API = "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3d4e5"
+
+
+def _request_arn(method: str, path: str, stage: str = "dev") -> str:
+    concrete = re.sub(r"\{[^}]+\}", "x-1", path)
+    return f"{API}/{stage}/{method}{concrete}"
+
+
+def _iam_match(resource: str, arn: str) -> bool:
+    pattern = (
+        re.escape(resource.replace("execute-api:", f"{API}", 1)).replace(r"\*", ".*").replace(r"\?", ".")
+    )
+    return re.fullmatch(pattern, arn) is not None
+
+
+def _gateway_match(resource: str, arn: str) -> bool:
+    stage, verb, *path = resource.removeprefix("execute-api:/").split("/")
+    request_stage, request_verb, *request_path = arn.removeprefix(f"{API}/").split("/")
+    if stage not in ("*", request_stage) or verb not in ("*", request_verb):
+        return False
+    if path and path[-1] == "*":
+        head = path[:-1]
+        return len(request_path) > len(head) and all(
+            p in ("*", r) for p, r in zip(head, request_path, strict=False)
+        )
+    return len(path) == len(request_path) and all(
+        p in ("*", r) for p, r in zip(path, request_path, strict=True)
+    )
+
+
+def _covered(resources: list[str], arn: str, match) -> bool:
+    return any(match(resource, arn) for resource in resources)
+
+
+def test_given_the_admin_networks_deny_then_every_admin_method_is_covered_and_no_other_under_both_readings(
+    dev_synth,
+):
+    [deny] = [s for s in _rest_api(dev_synth)["Policy"]["Statement"] if s["Effect"] == "Deny"]
+    resources = deny["Resource"]
+    admin, other = [], []
+    for op in document_operations():
+        (admin if "/admin/" in op.path else other).append(_request_arn(op.method, op.path))
+    secured = [op for op in document_operations() if op.requires_admin_token]
+    assert len(admin) == len(secured) + len(PUBLIC_ADMIN_OPERATIONS)
+    assert any("/api/v1/admin/" in arn for arn in admin)
+    for arn in admin:
+        assert _covered(resources, arn, _gateway_match), f"{arn} answers outside the admin networks"
+        assert _covered(resources, arn, _iam_match), arn
+    for arn in other:
+        assert not _covered(resources, arn, _iam_match), f"{arn} is denied outside the admin networks"
+        assert not _covered(resources, arn, _gateway_match), arn
+
+
+def test_given_the_former_single_admin_resource_then_api_gateways_reading_misses_the_admin_api():
+    # Given the Deny's former resource, which named only paths beginning with /admin/
+    former = ["execute-api:/*/*/admin/*"]
+    session, page = _request_arn("GET", "/api/v1/admin/session"), _request_arn("GET", "/admin/monitoring")
+    # Then under IAM's reading it covered the admin API by accident of `*` spanning segments ...
+    assert _covered(former, session, _iam_match) and _covered(former, page, _iam_match)
+    # ... but under API Gateway's the /api/v1/admin/ routes answered from anywhere (the page did not)
+    assert not _covered(former, session, _gateway_match) and _covered(former, page, _gateway_match)
 
 
 def test_given_the_synthesized_stage_then_it_traces_logs_access_and_throttles(dev_synth):

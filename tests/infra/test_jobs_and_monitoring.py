@@ -11,6 +11,7 @@ from infra.functions import CATALOG
 from shared.features.cadence import DAILY, HOURLY
 from shared.jobs.events import parse_job
 from shared.jobs.schedules import SCHEDULES
+from shared.oncall.definitions import load_alarm_book
 from tooling.local.schedules import JOBS, scheduled_event
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -183,9 +184,14 @@ def test_given_the_admin_mfa_alarm_then_three_failures_in_5_minutes_page_critica
     assert "ticketguard-dev-critical" in _topic_of(alarm)
 
 
-def test_given_every_alarm_then_missing_data_is_not_a_breach_and_recovery_is_announced(dev_synth):
+def test_given_every_alarm_then_missing_data_is_not_a_breach_but_for_a_heartbeat_and_recovery_is_announced(
+    dev_synth,
+):
+    # A heartbeat's alarm (alarms.yaml missing_data: breaching) fires on the heartbeat's absence
+    heartbeats = {a.name for a in load_alarm_book().alarms if a.missing_data == "breaching"}
+    assert heartbeats == {"pricing-settle-stale"}
     for name, alarm in _alarms(dev_synth).items():
-        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["TreatMissingData"] == ("breaching" if name in heartbeats else "notBreaching"), name
         # (no action at all: a composite alarm pages for it, tests/infra/test_oncall.py)
         assert alarm.get("OKActions") == alarm.get("AlarmActions"), name
 

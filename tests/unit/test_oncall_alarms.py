@@ -84,6 +84,27 @@ def test_given_the_fraud_spike_definition_then_two_of_two_periods_above_3_percen
     assert state_of(spike, [high, []]) == "OK"  # a period without decisions does not breach
 
 
+def test_given_the_pricing_settlement_heartbeat_then_three_hours_without_a_run_fire_it_and_one_run_clears_it() -> (
+    None
+):
+    stale = BOOK.alarm("pricing-settle-stale")
+    # A failed or skipped run emits nothing: a missing hour breaches (a heartbeat), unlike other alarms
+    assert (
+        stale.missing_data == "breaching" and BOOK.alarm("fraud-rate-spike").missing_data == "not_breaching"
+    )
+    assert state_of(stale, [[1.0], [], [], []]) == "ALARM"
+    assert state_of(stale, [[], [], [1.0]]) == "OK"  # the last hour's run: the job is alive
+    assert state_of(stale, [[1.0], [1.0], []]) == "OK"  # one missed hour is not stale
+
+
+def test_given_the_kill_switch_and_guardrail_alarms_then_they_fire_on_their_own_metrics() -> None:
+    kill, clamps = BOOK.alarm("pricing-kill-switch"), BOOK.alarm("pricing-guardrail-hits")
+    assert state_of(kill, [[0.0]]) == "OK" and state_of(kill, [[1.0]]) == "ALARM"
+    assert state_of(kill, [[]]) == "OK"  # no settlement this hour: the stale alarm's business
+    assert state_of(clamps, [[1.0] * 50]) == "OK" and state_of(clamps, [[1.0] * 51]) == "ALARM"
+    assert {a.runbook for a in (kill, clamps, BOOK.alarm("pricing-settle-stale"))} == {"pricing-experiment"}
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0

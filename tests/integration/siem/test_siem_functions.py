@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import psycopg
 import pytest
 import redis
@@ -34,6 +35,9 @@ def _brute_force_lines() -> list[tuple[datetime, str]]:
     return [(T0 + timedelta(seconds=40 * i), json.dumps(line)) for i in range(3)]
 
 
+ANCHOR_PARAMETER = "/ticketguard/test/audit/chain-head"
+
+
 def _scheduled(name: str) -> dict:
     """The event the schedules table's rule sends (EventBridge's Scheduled Event)."""
     [row] = [s for s in SCHEDULES if s.name == name]
@@ -52,6 +56,7 @@ def deployed(db: psycopg.Connection, redis_url: str, aws: Aws, monkeypatch: pyte
     monkeypatch.setenv("TG_COGNITO_USER_POOL_ID", aws.pool_id)
     for severity, arn in aws.effectors.topics.items():
         monkeypatch.setenv(f"TG_ALERT_TOPIC_ARN_{severity.upper()}", arn)
+    monkeypatch.setenv("TG_AUDIT_ANCHOR_PARAMETER", ANCHOR_PARAMETER)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     return aws
 
@@ -77,7 +82,13 @@ def test_the_siem_function_turns_a_subscription_into_a_published_finding_and_the
     assert not deployed.admin_enabled("alice") and len(deployed.pages("critical")) == 1
     # And the schedules run: the SIEM polls the database sources, the SOAR lifts lapsed entries
     polled = siem_handler(_scheduled("siem-poll"), LocalLambdaContext("siem", "r3"))
-    assert set(polled) == {"logins", "sessions", "fraud"}
+    assert set(polled) == {"logins", "sessions", "fraud", "audit_anchor"}
+    # and the poll anchors the audit chain's head in SSM (shared/audit/anchor.py)
+    head = db.execute("SELECT head_seq, head_hash FROM intel.audit_chain").fetchone()
+    assert head is not None
+    assert polled["audit_anchor"] == {"seq": head[0], "advanced": True, "problems": []}
+    stored = json.loads(boto3.client("ssm").get_parameter(Name=ANCHOR_PARAMETER)["Parameter"]["Value"])
+    assert (stored["seq"], stored["hash"]) == tuple(head)
     assert soar_handler(_scheduled("soar-lift"), LocalLambdaContext("soar", "r4"))["lifted"] == 0
 
 
