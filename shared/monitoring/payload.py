@@ -12,6 +12,7 @@ import redis
 from shared.monitoring.fraud import fraud_section
 from shared.monitoring.kpis import hourly_series, kpi_section
 from shared.monitoring.model import drift_section, quality_section
+from shared.monitoring.pricing import pricing_section
 from shared.monitoring.security import security_section
 from shared.monitoring.system import system_section
 from shared.monitoring.traffic import traffic_section
@@ -43,7 +44,8 @@ def live_payload(
 def aggregates_payload(
     conn: psycopg.Connection, client: redis.Redis | None, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Section 4 and the hourly KPI series: what is aggregated over hours and days."""
+    """Section 4, the pricing experiment (section 7) and the hourly KPI series: what is aggregated over
+    hours and days, or changes hourly (the experiment's rewards settle every hour)."""
     now = now or datetime.now(UTC)
     return {
         "generated_at": now.isoformat(),
@@ -51,4 +53,5 @@ def aggregates_payload(
         "kpi_hourly": hourly_series(conn, now),
         "model_quality": quality_section(conn, now),
         "drift": drift_section(conn, client, now),
+        "pricing": pricing_section(conn),
     }

@@ -36,7 +36,7 @@ from tooling.simulator.demo import (
 )
 
 STARTUP_LIMIT_S = 300
-SECTIONS = ("kpis", "fraud", "traffic", "model", "system", "security")
+SECTIONS = ("kpis", "fraud", "traffic", "model", "pricing", "system", "security")
 
 
 @dataclass
@@ -117,6 +117,16 @@ def _readme_traffic(base: str) -> list[int]:
         ]
 
 
+def _pricing_assignments(base: str) -> list[dict]:
+    """The marketplace backend pricing the seeded events (POST /api/v1/pricing/assignments): the answers
+    of those that exist (the seeding lists its events with their own integer ids)."""
+    headers = {"x-api-key": local_api_key()}
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as client:
+        answers = [client.post("/api/v1/pricing/assignments", json={"event_id": i}) for i in range(1, 25)]
+    assert {a.status_code for a in answers} <= {200, 404}, [a.text for a in answers if a.status_code >= 500]
+    return [a.json() for a in answers if a.status_code == 200]
+
+
 SECTION_FIGURES = """(() => {
   const rows = (sel) => document.querySelectorAll(`${sel} tbody tr`).length;
   const chartSum = (id) => { const c = Chart.getChart(document.getElementById(id));
@@ -131,6 +141,9 @@ SECTION_FIGURES = """(() => {
     topIps: rows('#top-ips'), trafficChart: chartSum('chart-traffic'),
     confusion: ['cm-tp', 'cm-fp', 'cm-tn', 'cm-fn'].map((id) => document.getElementById(id).textContent),
     quality: rows('#quality'), drift: chartSum('chart-drift'),
+    pricingArms: [...document.querySelectorAll('#pricing-arms tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)),
+    pricingShares: chartSum('chart-pricing-shares'), pricingAssigned: document.getElementById('pricing-assigned').textContent,
+    pricingKill: document.getElementById('pricing-kill').textContent, pricingExplore: document.getElementById('pricing-explore').textContent,
     services: [...document.querySelectorAll('#services li')].map((li) => li.textContent),
     resources: document.querySelectorAll('#resources dd').length,
     events: [...document.querySelectorAll('#security-events tbody tr')].map((tr) => tr.children[1].textContent),
@@ -155,6 +168,9 @@ def test_given_make_runs_data_when_an_auditor_opens_the_page_then_every_section_
 ) -> None:
     # Given make run's seeded marketplace and the README's purchases (the sixth of a burst refused)
     assert _readme_traffic(stack.base) == [200] * 7 + [429]
+    # And the backend pricing the seeded events (the experiment's assignments, epsilon-greedy)
+    priced = _pricing_assignments(stack.base)
+    assert len(priced) >= 5, priced
     # And the data routes refuse a caller without the admin sign-in
     unauthenticated = httpx.get(f"{stack.base}/api/v1/admin/monitoring/live", timeout=30)
     assert unauthenticated.status_code == 401 and unauthenticated.json()["error"]["code"] == "unauthorized"
@@ -179,6 +195,13 @@ def test_given_make_runs_data_when_an_auditor_opens_the_page_then_every_section_
             figures
         )
         assert figures["quality"] >= 1 and figures["drift"] > 0, figures
+        # 7. the pricing experiment: the arms' shares of exactly the events assigned, four arms, the kill
+        # switch's state and the exploration share
+        assert figures["pricingShares"] == len(priced) and figures["pricingAssigned"] == str(len(priced)), (
+            figures
+        )
+        assert [arm[0] for arm in figures["pricingArms"]] == ["A", "B", "C", "D"], figures
+        assert figures["pricingKill"] == "off" and figures["pricingExplore"].endswith("%"), figures
         # 5. every service with its status, and the resources
         assert (
             any(s.startswith("postgres: up") for s in figures["services"]) and len(figures["services"]) >= 5

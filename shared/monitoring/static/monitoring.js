@@ -1,4 +1,5 @@
-/* TicketGuard monitoring page (spec 4.1): six sections from two JSON routes of the API,
+/* TicketGuard monitoring page (spec 4.1): six sections, and the pricing experiment's (spec 1.5),
+   from two JSON routes of the API,
    live figures every 5 s (../api/v1/admin/monitoring/live) and aggregates every minute
    (../api/v1/admin/monitoring/aggregates), with the admin ID token in the Authorization header.
    Every value is written with textContent: nothing from the data is parsed as HTML. */
@@ -230,6 +231,26 @@
     ready("model", scored + points.filter((p) => p.kl_max !== null).length);
   }
 
+  function renderPricing(pricing) {
+    setText("pricing-kill", pricing.kill_switch ? "ENGAGED" : "off");
+    $("pricing-kill").className = pricing.kill_switch ? "value sev-HIGH" : "value";
+    setText("pricing-kill-sub", pricing.kill_switch ? `every quote arm A: ${pricing.kill_reason || "no reason given"}` : "arms quoted as routed");
+    setText("pricing-assigned", fmt(pricing.events_assigned));
+    setText("pricing-best", `best arm ${pricing.best_arm}; statistics from ${pricing.statistics_source}`);
+    setText("pricing-explore", pct(pricing.exploration_share));
+    setText("pricing-epsilon", `epsilon ${fmt(pricing.epsilon, 2)} (${pricing.routing.replace("_", "-")})`);
+    chart("chart-pricing-shares", {
+      type: "bar",
+      data: { labels: pricing.arms.map((a) => `${a.arm} ${a.strategy}`),
+              datasets: [{ label: "events assigned", data: pricing.arms.map((a) => a.events_assigned), backgroundColor: "#2458c6" }] },
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+    fillTable("#pricing-arms", pricing.arms.map((a) => row(
+      [a.arm, a.strategy, pct(a.share), fmt(a.events_settled), a.revenue_per_event === null ? "-" : fmt(a.revenue_per_event, 2, " $"),
+       a.sell_through === null ? "-" : `${pct(a.sell_through)} (target ${pct(pricing.sell_through_target, 0)})`])));
+    ready("pricing", pricing.events_assigned);
+  }
+
   /* ------------------------------------------------------------ data */
 
   async function api(path, options = {}) {
@@ -285,8 +306,9 @@
       const aggregates = await api(`${API}aggregates`);
       renderKpiHourly(aggregates.kpi_hourly);
       renderModel(aggregates.model_quality, aggregates.drift);
+      renderPricing(aggregates.pricing);
     } catch (error) {
-      failed(error, ["model"]);
+      failed(error, ["model", "pricing"]);
     }
   }
 
