@@ -40,6 +40,13 @@ COLD_FPR = 0.03  # issue 23, at 7 days (cold start)
 STEADY_AGE = 35.0
 
 
+NOT_RUN = "no cell of this kind in this run"
+
+
+def _verdict(met: bool, text: str) -> str:
+    return "NOT RUN" if text == NOT_RUN else "MET" if met else "NOT MET"
+
+
 def _band(result: dict[str, Any], band: str = "two_factor") -> dict[str, Any]:
     bands: dict[str, Any] = result["outcome"]["bands"][band]
     return bands
@@ -59,7 +66,9 @@ def targets(matrix: dict[str, Any]) -> list[tuple[str, bool, str]]:
             + ("-" if v is None else f"{v * 100:.1f}%")
             for c, v in values
         )
-        return bool(values) and all(v is not None and ok(v) for _, v in values), text
+        if not values:
+            return False, NOT_RUN
+        return all(v is not None and ok(v) for _, v in values), text
 
     met, text = judged(steady, lambda c: _band(c)["false_positive"]["rate"], lambda v: v <= STEADY_FPR)
     out.append(
@@ -135,7 +144,7 @@ def markdown(matrix: dict[str, Any]) -> str:
         "| target | verdict | figures (point estimates) |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| {name} | {'MET' if met else 'NOT MET'} | {text} |" for name, met, text in targets(matrix)]
+    lines += [f"| {name} | {_verdict(met, text)} | {text} |" for name, met, text in targets(matrix)]
     lines += [
         "",
         "## Offline report of the served version (test split)",
@@ -228,6 +237,6 @@ def write_report(matrix: dict[str, Any], out: Any) -> list[str]:
             f"  {c['cell']['days']:>4g} d x {c['cell']['per_day']:>5}/d seed {c['cell']['seed']}: "
             f"FPR {percent(o['false_positive'], 2)}  detection {percent(o['detection'])}"
         )
-    lines += [f"  {'MET    ' if met else 'NOT MET'} {name}" for name, met, _ in targets(matrix)]
+    lines += [f"  {_verdict(met, text):<7} {name}" for name, met, text in targets(matrix)]
     lines.append(f"report: {out / 'report.md'}")
     return lines

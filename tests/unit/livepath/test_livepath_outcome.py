@@ -86,3 +86,12 @@ def test_given_cells_when_judged_then_each_target_reads_its_own_cells() -> None:
     # fails (60% at 90 days), the cold start is met, and the spec's 94.2% at 1.8% is not
     assert verdicts == [False, True, False, True, False]
     assert "NOT MET" in markdown(matrix) and "| MET |" in markdown(matrix)
+
+
+def test_given_no_cold_start_cell_when_judged_then_its_target_reads_not_run() -> None:
+    # Given a matrix cut to its 35-day cells
+    matrix = _matrix(_cell(35, (19, 1000), (9, 10), 0.9))
+    # When rendered, Then the cold-start target says it did not run rather than NOT MET
+    rows = [line for line in markdown(matrix).splitlines() if line.startswith("| 7 days (cold start)")]
+    assert len(rows) == 1 and "| NOT RUN |" in rows[0]
+    assert "| 35 and 90 days, every volume: detection >= 85% | MET |" in markdown(matrix)
