@@ -6,7 +6,9 @@
 Synthesizes without the real layer build (tiny placeholder layer directories, as the infra tests
 do), writes each template as sorted, indented JSON, and replaces the asset hashes (the S3 keys and
 asset paths named by a content hash of Lambda code or layers, which change whenever any Python file
-changes) by `<asset-hash>`: a code change alone is not a template change.
+changes) by `<asset-hash>`, and so the hash that names a function's published version (`fn.current_version`,
+the score function's `...CurrentVersion<8 hex><32 hex>` logical id, which CDK derives from the function's
+properties, its code's S3 key among them): a code change alone is not a template change.
 
 To compare with another commit, run this script against that commit's tree: from a worktree, with
 the worktree as the working directory and first on PYTHONPATH, so that `infra` and `shared` are the
@@ -31,7 +33,11 @@ from typing import Any
 # A content hash where CDK names an asset by it: `<hash>.zip` (S3 key of code and layers), `asset.<hash>`
 # (asset path), `...container-assets-...:<hash>` (image tag). Other hashes (the migrations' Fingerprint,
 # which says whether a deploy applies migrations) stay: a change there is a template change.
-ASSET_HASH = re.compile(r"(?<=asset\.)[0-9a-f]{64}\b|\b[0-9a-f]{64}(?=\.zip\b)")
+# A function's CurrentVersion logical id: `<id>CurrentVersion` + 8 upper-case hex of its construct path (stable)
+# + 32 lower-case hex of the function's rendered properties (code included): the latter changes with any code change.
+ASSET_HASH = re.compile(
+    r"(?<=asset\.)[0-9a-f]{64}\b|\b[0-9a-f]{64}(?=\.zip\b)|(?<=CurrentVersion[0-9A-F]{8})[0-9a-f]{32}\b"
+)
 IMAGE_TAG = re.compile(r"(container-assets-.*:)[0-9a-f]{64}\b")
 PLACEHOLDER = "<asset-hash>"
 
