@@ -12,13 +12,19 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.model.remote import Registry
 from training import compile as native
 from training import defences
 from training import registry as local_registry
+
+if TYPE_CHECKING:  # the heavy modules load when a run needs them (`--help` stays quick)
+    from training.data import LabelledTable
+    from training.pipeline import TrainOutcome
+    from training.retrain import Baseline
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,53 +142,82 @@ def cli(argv: list[str]) -> int:
         return _train(args, architectures, Path(work))
 
 
+@dataclass
+class _Source:
+    """The labelled table to train on, what it is, and (for an exported set with --registry) where the
+    candidate goes and the model it must beat."""
+
+    table: LabelledTable
+    name: str
+    registry: Registry | None = None
+    baseline: Baseline | None = None
+    s3: Any = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
 def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path) -> int:
-    from training.data import load_csv
     from training.pipeline import TrainOptions, run_training
 
-    extra: dict[str, object] = {}
-    registry = baseline = s3 = None
-    if args.training_set is not None:
-        from training import retrain
-
-        s3 = _s3_client() if args.training_set.startswith("s3://") or args.registry else None
-        source = args.source or f"exported training set {args.training_set}"
-        table = retrain.read_training_set(retrain.local_copy(args.training_set, work / "input", s3), source)
-        if args.registry:
-            registry = Registry.parse(args.registry)
-            baseline = retrain.fetch_baseline(registry, s3, work)
-            print(f"baseline: {baseline.source} model {baseline.version or '(none)'}")
-    elif args.data is not None:
-        table = load_csv(args.data, args.label, exclude=args.exclude, time_column=args.time_column)
-        source = f"user table {args.data.name} (label {args.label!r})"
-    else:
-        from training.sources import simulated_training_table
-
-        table, details = simulated_training_table(weeks=args.weeks, scale=args.scale, seed=args.seed)
-        source = f"simulator -> ETL training set ({details['summary']})"
-        extra["simulation"] = details
-        if args.save_training_set:
-            frame = table.features.copy()
-            frame.insert(0, "occurred_at", table.times)
-            frame["is_fraud"] = table.labels
-            frame.to_csv(args.save_training_set, index=False)
-            print(f"training set: {args.save_training_set} ({len(frame)} rows)")
-    for warning in table.warnings:
+    found = _source(args, work)
+    registry, baseline = found.registry, found.baseline
+    for warning in found.table.warnings:
         print(f"warning: {warning}")
     options = TrainOptions(
         out_root=args.out or (work / "registry" if registry else local_registry.default_root()),
-        training_source=source,
+        training_source=found.name,
         seed=args.seed,
         n_boot=args.bootstrap,
         tolerance=args.tolerance,
         promote=not args.no_promote and registry is None,
         force=args.force,
         architectures=architectures,
-        extra_manifest=extra,
+        extra_manifest=found.extra,
         current_model_dir=baseline.directory if baseline else None,
         live_gate=_live_gate() if live_gate_wanted(args) else None,
     )
-    outcome = run_training(table, options)
+    outcome = run_training(found.table, options)
+    _print_outcome(outcome, registered=registry is not None)
+    if registry is not None and baseline is not None:
+        _upload(args, outcome, registry, baseline, found.s3)
+    return 0
+
+
+def _source(args: argparse.Namespace, work: Path) -> _Source:
+    if args.training_set is not None:
+        return _exported_source(args, work)
+    if args.data is not None:
+        from training.data import load_csv
+
+        table = load_csv(args.data, args.label, exclude=args.exclude, time_column=args.time_column)
+        return _Source(table, f"user table {args.data.name} (label {args.label!r})")
+    from training.sources import simulated_training_table
+
+    table, details = simulated_training_table(weeks=args.weeks, scale=args.scale, seed=args.seed)
+    if args.save_training_set:
+        frame = table.features.copy()
+        frame.insert(0, "occurred_at", table.times)
+        frame["is_fraud"] = table.labels
+        frame.to_csv(args.save_training_set, index=False)
+        print(f"training set: {args.save_training_set} ({len(frame)} rows)")
+    name = f"simulator -> ETL training set ({details['summary']})"
+    return _Source(table, name, extra={"simulation": details})
+
+
+def _exported_source(args: argparse.Namespace, work: Path) -> _Source:
+    from training import retrain
+
+    s3 = _s3_client() if args.training_set.startswith("s3://") or args.registry else None
+    name = args.source or f"exported training set {args.training_set}"
+    table = retrain.read_training_set(retrain.local_copy(args.training_set, work / "input", s3), name)
+    if not args.registry:
+        return _Source(table, name, s3=s3)
+    registry = Registry.parse(args.registry)
+    baseline = retrain.fetch_baseline(registry, s3, work)
+    print(f"baseline: {baseline.source} model {baseline.version or '(none)'}")
+    return _Source(table, name, registry, baseline, s3)
+
+
+def _print_outcome(outcome: TrainOutcome, *, registered: bool) -> None:
     test = outcome.report["test"]
     print(f"model {outcome.version} -> {outcome.directory}")
     print(f"features: {', '.join(outcome.report['features'])}")
@@ -207,24 +242,28 @@ def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path)
         f"(spec: {operating['spec']['detection_rate']:.1%})"
     )
     gate = outcome.report["gate"]
-    if registry is None:
+    if not registered:
         verdict = "promoted" if outcome.promoted else "NOT promoted"
     else:
         verdict = "passed (the publish step promotes it)" if gate["promote"] else "refused"
     print(f"gate: {verdict} ({'; '.join(gate['reasons'])})")
     print(f"report: {outcome.directory / 'report.md'}")
-    if registry is not None and baseline is not None:
-        from training import retrain
 
-        uploaded = retrain.upload_version(outcome.directory, registry, s3)
-        print(f"uploaded {len(uploaded)} files to {registry.uri}{outcome.version}/ (CURRENT unchanged)")
-        if args.outcome:
-            document = retrain.outcome_document(
-                outcome, registry=registry, baseline=baseline, forced=args.force, uploaded=uploaded
-            )
-            retrain.write_outcome(document, args.outcome, s3)
-            print(f"outcome: {args.outcome} (promote: {document['promote']})")
-    return 0
+
+def _upload(
+    args: argparse.Namespace, outcome: TrainOutcome, registry: Registry, baseline: Baseline, s3: Any
+) -> None:
+    """The candidate to the registry (CURRENT unchanged) and, with --outcome, the outcome document."""
+    from training import retrain
+
+    uploaded = retrain.upload_version(outcome.directory, registry, s3)
+    print(f"uploaded {len(uploaded)} files to {registry.uri}{outcome.version}/ (CURRENT unchanged)")
+    if args.outcome:
+        document = retrain.outcome_document(
+            outcome, registry=registry, baseline=baseline, forced=args.force, uploaded=uploaded
+        )
+        retrain.write_outcome(document, args.outcome, s3)
+        print(f"outcome: {args.outcome} (promote: {document['promote']})")
 
 
 def _s3_client() -> Any:

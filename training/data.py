@@ -197,9 +197,30 @@ def table_from_frame(
     time_column: str | None = None,
     source: str,
 ) -> LabelledTable:
+    _check_named_columns(raw, label, exclude, time_column)
     warnings: list[str] = []
     left_out: dict[str, str] = {}
     rows_read = len(raw)
+    raw, labels = _labelled_rows(raw, label, warnings)
+    times = _time_column(raw, labels, time_column, left_out, warnings)
+    left_out.update(dict.fromkeys(exclude, "excluded by --exclude"))
+    columns, encoded = _feature_columns(raw, label, left_out, warnings)
+    return LabelledTable(
+        features=pd.DataFrame(columns),
+        labels=labels.to_numpy(dtype=np.int8),
+        times=times,
+        source=source,
+        warnings=warnings,
+        left_out=left_out,
+        rows_read=rows_read,
+        encoded=encoded,
+    )
+
+
+def _check_named_columns(
+    raw: pd.DataFrame, label: str, exclude: Sequence[str], time_column: str | None
+) -> None:
+    """The label, the excluded columns and the time column the caller names are columns of the file."""
     if label not in raw.columns:
         raise ValidationFailed(f"label column {label!r} not found; columns are {list(raw.columns)}")
     unknown_excluded = [c for c in exclude if c not in raw.columns]
@@ -208,6 +229,9 @@ def table_from_frame(
     if time_column is not None and time_column not in raw.columns:
         raise ValidationFailed(f"time column {time_column!r} not found; columns are {list(raw.columns)}")
 
+
+def _labelled_rows(raw: pd.DataFrame, label: str, warnings: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows without duplicates and without a blank label, and their labels."""
     duplicates = int(raw.duplicated().sum())
     if duplicates:
         raw = raw.drop_duplicates().reset_index(drop=True)
@@ -218,8 +242,18 @@ def table_from_frame(
         keep = labels.notna().to_numpy()
         raw, labels = raw[keep].reset_index(drop=True), labels[keep].reset_index(drop=True)
         warnings.append(f"dropped {unlabelled} row(s) with a blank label")
+    return raw, labels
 
-    times: pd.Series | None = None
+
+def _time_column(
+    raw: pd.DataFrame,
+    labels: pd.Series,
+    time_column: str | None,
+    left_out: dict[str, str],
+    warnings: list[str],
+) -> pd.Series | None:
+    """The rows' times from the named time column or the first column named like one; without one, a
+    warning that the splits are stratified (and whether the file's order follows the label)."""
     candidates = [time_column] if time_column else [c for c in raw.columns if c.lower() in TIME_NAMES]
     for name in candidates:
         parsed = _as_time(raw[name])
@@ -227,75 +261,79 @@ def table_from_frame(
             if time_column:
                 raise ValidationFailed(f"time column {time_column!r} does not hold parseable timestamps")
             continue
-        times = parsed
         left_out[name] = "time column: used to split by time, not as a feature"
-        break
-    if times is None:
-        warnings.append(
-            "no time column found: training, validation and test are a stratified random split (each keeps "
-            "the fraud rate), not a split by time, so the test figures do not show how the model ages"
-        )
-        layout = label_layout(labels.to_numpy(dtype=np.int8))
-        if layout:
-            warnings.append(f"the file's rows are {layout}: its order is not time order and is not used")
+        return parsed
+    warnings.append(
+        "no time column found: training, validation and test are a stratified random split (each keeps "
+        "the fraud rate), not a split by time, so the test figures do not show how the model ages"
+    )
+    layout = label_layout(labels.to_numpy(dtype=np.int8))
+    if layout:
+        warnings.append(f"the file's rows are {layout}: its order is not time order and is not used")
+    return None
 
-    for name in exclude:
-        left_out[name] = "excluded by --exclude"
+
+def _feature_columns(
+    raw: pd.DataFrame, label: str, left_out: dict[str, str], warnings: list[str]
+) -> tuple[dict[str, pd.Series], dict[str, list[str]]]:
+    """Feature name -> column (numbers, or a one-hot text column's 0/1 columns) and the encoded text
+    columns' values; the skipped columns go to `left_out`, each kind with one warning."""
     columns: dict[str, pd.Series] = {}
     encoded: dict[str, list[str]] = {}
-    empty, text, identifiers = [], [], []
+    skipped: dict[str, list[str]] = {"empty": [], "text": [], "identifiers": []}
     for name in raw.columns:
         if name == label or name in left_out:
             continue
         column = raw[name]
         if column.isna().all() or column.astype("string").str.strip().replace("", pd.NA).isna().all():
-            empty.append(name)
+            skipped["empty"].append(name)
             continue
         numeric, junk = _numeric(column)
         if _identifies_rows(name, column, numeric):
-            identifiers.append(name)
-            continue
-        if numeric is None:
-            categories = _categories(column)
-            if categories is None:
-                text.append(name)
-            else:
-                encoded[name] = categories
-                columns.update(one_hot(name, column, categories))
-            continue
-        if junk:
-            warnings.append(f"column {name!r}: {junk} non-numeric cell(s) read as missing")
-        infinite = int(np.isinf(numeric.to_numpy()).sum())
-        if infinite:
-            numeric = numeric.replace([np.inf, -np.inf], np.nan)
-            warnings.append(f"column {name!r}: {infinite} infinite value(s) read as missing")
-        columns[name] = numeric
+            skipped["identifiers"].append(name)
+        elif numeric is not None:
+            columns[name] = _clean_numbers(name, numeric, junk, warnings)
+        elif (categories := _categories(column)) is None:
+            skipped["text"].append(name)
+        else:
+            encoded[name] = categories
+            columns.update(one_hot(name, column, categories))
+    _say_skipped(skipped, encoded, left_out, warnings)
+    if not columns:
+        raise ValidationFailed("no numeric feature column left to train on after skipping " + str(left_out))
+    return columns, encoded
+
+
+def _clean_numbers(name: str, numeric: pd.Series, junk: int, warnings: list[str]) -> pd.Series:
+    """A numeric column with its junk and infinite cells read as missing, each with a warning."""
+    if junk:
+        warnings.append(f"column {name!r}: {junk} non-numeric cell(s) read as missing")
+    infinite = int(np.isinf(numeric.to_numpy()).sum())
+    if infinite:
+        numeric = numeric.replace([np.inf, -np.inf], np.nan)
+        warnings.append(f"column {name!r}: {infinite} infinite value(s) read as missing")
+    return numeric
+
+
+def _say_skipped(
+    skipped: dict[str, list[str]],
+    encoded: dict[str, list[str]],
+    left_out: dict[str, str],
+    warnings: list[str],
+) -> None:
     for names, why in (
-        (empty, "empty column"),
+        (skipped["empty"], "empty column"),
         (
-            text,
+            skipped["text"],
             f"text column with too many distinct values to encode (over {MAX_CATEGORIES} or mostly unique)",
         ),
-        (identifiers, "identifies rows (unique per row), does not describe them"),
+        (skipped["identifiers"], "identifies rows (unique per row), does not describe them"),
     ):
         if names:
             warnings.append(f"skipped {why}: {', '.join(names)}")
             left_out.update(dict.fromkeys(names, why))
     for name, categories in encoded.items():
         warnings.append(f"encoded text column {name!r} one-hot: {len(categories)} value(s) {categories}")
-    if not columns:
-        raise ValidationFailed("no numeric feature column left to train on after skipping " + str(left_out))
-    features = pd.DataFrame(columns)
-    return LabelledTable(
-        features=features,
-        labels=labels.to_numpy(dtype=np.int8),
-        times=times,
-        source=source,
-        warnings=warnings,
-        left_out=left_out,
-        rows_read=rows_read,
-        encoded=encoded,
-    )
 
 
 def table_from_training_set(frame: pd.DataFrame, source: str) -> LabelledTable:

@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
-from shared.errors import ConfigurationError, ModelIntegrityError
 from shared.model.compiled import CompiledModel
 from shared.model.reference import FeatureReference
 from training import compile as native
 from training import defences, evaluate, operating, registry, report, train
+from training.artifacts import check_compiled, manifest_fields
 from training.data import LabelledTable
 from training.reference import build_feature_reference
 from training.splits import Splits, time_splits
@@ -28,7 +27,6 @@ from training.splits import Splits, time_splits
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.json"
-COMPILED_TOLERANCE = 1e-5  # compiled probabilities vs XGBoost's, on the whole test split
 IMBALANCE_NOTE = (
     "Class imbalance: scale_pos_weight in {1, sqrt(neg/pos), neg/pos} is a hyperparameter chosen on the "
     "validation split together with depth and min_child_weight: among candidates whose validation AUC-PR "
@@ -111,43 +109,16 @@ def _screen(
     splits: Splits, current_manifest: dict[str, Any] | None, margin: float, seed: int
 ) -> tuple[Splits, dict[str, Any]]:
     """Quarantine out-of-envelope rows of training+validation; the test split is never altered."""
-    train_part = splits.train
-    n_train = len(train_part.labels)
+    n_train = len(splits.train.labels)
     reference_rows = np.arange(n_train) < max(n_train // 2, 1)
-    reference = train_part.subset(reference_rows)
     envelope, envelope_source = _envelope(splits, current_manifest, margin)
-    train_q = defences.quarantine_outliers(train_part.features, envelope, np.ones(n_train, dtype=bool))
-    valid_q = defences.quarantine_outliers(
-        splits.valid.features, envelope, np.ones(len(splits.valid.labels), dtype=bool)
-    )
-    quarantined = {"train": train_q.count, "valid": valid_q.count}
+    train_q, valid_q, kept_whole = _quarantine(splits, envelope)
     quarantine_share = (train_q.count + valid_q.count) / max(n_train + len(splits.valid.labels), 1)
-    kept_whole = not _trainable(train_part.labels[~train_q.mask], splits.valid.labels[~valid_q.mask])
-    if kept_whole:
-        # Too little is left inside the envelope to train on (data unlike the trusted model's: every row of
-        # a poisoned or foreign window). The candidate is trained on the window as it came, so that its
-        # report exists, and refused by the anomaly check's quarantine flag (the share is the measured one).
-        train_q.mask[:] = False
-        valid_q.mask[:] = False
-    screened = pd.concat(
-        [train_part.features[~reference_rows & ~train_q.mask], splits.valid.features[~valid_q.mask]],
-        ignore_index=True,
-    )
-    screened_labels = np.concatenate(
-        [train_part.labels[~reference_rows & ~train_q.mask], splits.valid.labels[~valid_q.mask]]
-    )
-    screened_table = LabelledTable(screened, screened_labels, None, train_part.source)
-    profile = (current_manifest or {}).get("training_profile") or {}
-    trusted_rate = profile.get("fraud_rate") if profile.get("features") == train_part.feature_names else None
-    anomalies = defences.anomaly_check(
-        reference,
-        screened_table,
-        quarantine_share,
-        seed=seed,
-        trusted_fraud_rate=trusted_rate,
+    anomalies = _anomalies(
+        splits, reference_rows, (train_q, valid_q), quarantine_share, current_manifest, seed
     )
     cleaned = Splits(
-        train=train_part.subset(~train_q.mask),
+        train=splits.train.subset(~train_q.mask),
         valid=splits.valid.subset(~valid_q.mask),
         test=splits.test,
         rule=splits.rule,
@@ -158,7 +129,7 @@ def _screen(
         "envelope_quantiles": list(defences.ENVELOPE_QUANTILES),
         "envelope_margin": margin,
         "envelope": {k: list(v) for k, v in envelope.items()},
-        "quarantined": quarantined,
+        "quarantined": {"train": train_q.count, "valid": valid_q.count},
         "quarantine_share": quarantine_share,
         "quarantine_kept_for_training": kept_whole,
         "quarantined_per_feature": {
@@ -178,14 +149,111 @@ def _screen(
     return cleaned, summary
 
 
+def _quarantine(
+    splits: Splits, envelope: defences.Envelope
+) -> tuple[defences.Quarantine, defences.Quarantine, bool]:
+    """The training and validation rows outside the envelope, and whether they are kept all the same."""
+    train_q = defences.quarantine_outliers(
+        splits.train.features, envelope, np.ones(len(splits.train.labels), dtype=bool)
+    )
+    valid_q = defences.quarantine_outliers(
+        splits.valid.features, envelope, np.ones(len(splits.valid.labels), dtype=bool)
+    )
+    kept_whole = not _trainable(splits.train.labels[~train_q.mask], splits.valid.labels[~valid_q.mask])
+    if kept_whole:
+        # Too little is left inside the envelope to train on (data unlike the trusted model's: every row of
+        # a poisoned or foreign window). The candidate is trained on the window as it came, so that its
+        # report exists, and refused by the anomaly check's quarantine flag (the share is the measured one).
+        train_q.mask[:] = False
+        valid_q.mask[:] = False
+    return train_q, valid_q, kept_whole
+
+
+def _anomalies(
+    splits: Splits,
+    reference_rows: np.ndarray,
+    quarantines: tuple[defences.Quarantine, defences.Quarantine],
+    quarantine_share: float,
+    current_manifest: dict[str, Any] | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The anomaly check of the screened rows (the later half of training, and validation) against the
+    earlier half of training and the promoted model's fraud rate when it has the same features."""
+    train_part, (train_q, valid_q) = splits.train, quarantines
+    screened = pd.concat(
+        [train_part.features[~reference_rows & ~train_q.mask], splits.valid.features[~valid_q.mask]],
+        ignore_index=True,
+    )
+    screened_labels = np.concatenate(
+        [train_part.labels[~reference_rows & ~train_q.mask], splits.valid.labels[~valid_q.mask]]
+    )
+    screened_table = LabelledTable(screened, screened_labels, None, train_part.source)
+    profile = (current_manifest or {}).get("training_profile") or {}
+    trusted_rate = profile.get("fraud_rate") if profile.get("features") == train_part.feature_names else None
+    return defences.anomaly_check(
+        train_part.subset(reference_rows),
+        screened_table,
+        quarantine_share,
+        seed=seed,
+        trusted_fraud_rate=trusted_rate,
+    )
+
+
+@dataclass
+class _Candidates:
+    """The models fitted on the training split: the two deployable tree models and the isolation forest."""
+
+    gbt: train.FittedModel
+    trials: list[dict[str, Any]]
+    forest: train.FittedModel
+    isolation: train.IsolationForestModel
+
+    @property
+    def deployable(self) -> dict[str, train.FittedModel]:
+        return {"xgboost": self.gbt, "random_forest": self.forest}
+
+    def scores(self, features: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Model name -> scores of `features`: each candidate's and the two tree models' average."""
+        scores = {
+            "xgboost": train.predict_proba(self.gbt.booster, features),
+            "random_forest": train.predict_proba(self.forest.booster, features),
+        }
+        scores["ensemble"] = (scores["xgboost"] + scores["random_forest"]) / 2
+        scores["isolation_forest"] = self.isolation.scores(features)
+        return scores
+
+
+@dataclass
+class _Choice:
+    """The deployable model chosen on validation, why, and every candidate's validation scores."""
+
+    name: str
+    why: str
+    valid_scores: dict[str, np.ndarray]
+    valid_auc_pr: dict[str, float]
+
+
+@dataclass
+class _Evaluation:
+    """The chosen model on the test split: its scores, its client scores (the policy applied), the
+    metrics and operating point on them, and the other candidates' test metrics."""
+
+    chosen_scores: np.ndarray
+    client_scores: np.ndarray
+    metrics: dict[str, Any]
+    operating_point: dict[str, Any]
+    alternatives: dict[str, Any]
+    importance: list[dict[str, Any]]
+    segments: dict[str, Any]
+
+
 def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     root = options.out_root
     root.mkdir(parents=True, exist_ok=True)
     version = options.version or registry.new_version()
-    feature_names = table.feature_names
     splits = time_splits(table, seed=options.seed)
     current_version, current_model, current_manifest = _current_model(
-        root, feature_names, options.current_model_dir
+        root, table.feature_names, options.current_model_dir
     )
     splits, screening = _screen(splits, current_manifest, options.margin, options.seed)
     # Drift is measured against what the model learned from: the training and validation rows left
@@ -193,33 +261,65 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     reference = build_feature_reference(
         pd.concat([splits.train.features, splits.valid.features], ignore_index=True)
     )
+    candidates = _fit_candidates(splits, options.seed, options.grid)
+    choice = _choose(candidates, splits)
+    evaluation = _evaluate(candidates, choice, splits, options)
+    gate, promote = _gate(options, (current_version, current_model), splits.test, evaluation, screening)
+    run = _Run(table, options, version, splits, screening, reference, candidates, choice, evaluation, gate)
+    directory, content = _publish(run)
+    promote = _live_path_gate(options, directory, gate, promote)
+    if promote:
+        registry.promote(root, version)
+    return TrainOutcome(version, directory, promote, content)
 
-    x_train, y_train = splits.train.features, splits.train.labels
-    x_valid, y_valid = splits.valid.features, splits.valid.labels
-    x_test, y_test = splits.test.features, splits.test.labels
 
-    gbt, trials = train.fit_xgboost(
-        (x_train, y_train),
-        (x_valid, y_valid),
-        seed=options.seed,
-        grid=options.grid,
+def _gate(
+    options: TrainOptions,
+    current: tuple[str | None, CompiledModel | None],
+    test: LabelledTable,
+    evaluation: _Evaluation,
+    screening: dict[str, Any],
+) -> tuple[dict[str, Any], bool]:
+    """The promotion gate's verdict on the test split (against the current model when comparable), and
+    whether to promote (asked for, and passed or forced)."""
+    current_version, current_model = current
+    current_scores = None
+    if current_model is not None:
+        rows = np.ascontiguousarray(test.features.to_numpy(dtype=np.float32))
+        current_scores = np.asarray(current_model.predict_buffer(rows, len(rows)), dtype=np.float64)
+    gate = defences.promotion_gate(
+        test.labels,
+        evaluation.chosen_scores,
+        current_scores,
+        current_version=current_version,
+        anomalies=screening["anomaly_check"],
+        tolerance=options.tolerance,
     )
-    forest = train.fit_random_forest((x_train, y_train), (x_valid, y_valid), seed=options.seed)
-    isolation = train.fit_isolation_forest(x_train, seed=options.seed)
+    promote = options.promote and (gate["promote"] or options.force)
+    if options.force and not gate["promote"]:
+        gate["forced"] = True
+    return gate, promote
 
-    valid_scores = {
-        "xgboost": train.predict_proba(gbt.booster, x_valid),
-        "random_forest": train.predict_proba(forest.booster, x_valid),
-    }
-    valid_scores["ensemble"] = (valid_scores["xgboost"] + valid_scores["random_forest"]) / 2
-    valid_scores["isolation_forest"] = isolation.scores(x_valid)
+
+def _fit_candidates(splits: Splits, seed: int, grid: dict[str, list[Any]] | None) -> _Candidates:
+    training = (splits.train.features, splits.train.labels)
+    validation = (splits.valid.features, splits.valid.labels)
+    gbt, trials = train.fit_xgboost(training, validation, seed=seed, grid=grid)
+    forest = train.fit_random_forest(training, validation, seed=seed)
+    isolation = train.fit_isolation_forest(splits.train.features, seed=seed)
+    return _Candidates(gbt, trials, forest, isolation)
+
+
+def _choose(candidates: _Candidates, splits: Splits) -> _Choice:
+    """The deployable model with the best validation AUC-PR, and why (a better model that cannot be
+    deployed is named)."""
+    valid_scores = candidates.scores(splits.valid.features)
     valid_auc_pr = {
-        name: evaluate.score_metrics(y_valid, s, probabilities=False)["auc_pr"]
+        name: evaluate.score_metrics(splits.valid.labels, s, probabilities=False)["auc_pr"]
         for name, s in valid_scores.items()
     }
-    deployable = {"xgboost": gbt, "random_forest": forest}
+    deployable = candidates.deployable
     chosen_name = max(deployable, key=lambda name: valid_auc_pr[name])
-    chosen = deployable[chosen_name]
     best_overall = max(valid_auc_pr, key=lambda name: valid_auc_pr[name])
     why = (
         f"{chosen_name} has the best validation AUC-PR among the deployable models "
@@ -231,16 +331,17 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
             f" {best_overall} scored higher on validation ({valid_auc_pr[best_overall]:.4f}) but is not one "
             "additive tree model, so it has neither one compiled library nor exact TreeSHAP contributions."
         )
+    return _Choice(chosen_name, why, valid_scores, valid_auc_pr)
 
-    test_scores = {
-        "xgboost": train.predict_proba(gbt.booster, x_test),
-        "random_forest": train.predict_proba(forest.booster, x_test),
-    }
-    test_scores["ensemble"] = (test_scores["xgboost"] + test_scores["random_forest"]) / 2
-    test_scores["isolation_forest"] = isolation.scores(x_test)
-    chosen_scores = test_scores[chosen_name]
+
+def _evaluate(candidates: _Candidates, choice: _Choice, splits: Splits, options: TrainOptions) -> _Evaluation:
+    y_test = splits.test.labels
+    test_scores = candidates.scores(splits.test.features)
+    chosen_scores = test_scores[choice.name]
     # The bands on the client's score: the policy calibration fitted on the validation probabilities.
-    policy = operating.fit_operating_policy(y_valid, valid_scores[chosen_name], options.thresholds)
+    policy = operating.fit_operating_policy(
+        splits.valid.labels, choice.valid_scores[choice.name], options.thresholds
+    )
     client_scores = operating.apply_policy(policy, chosen_scores)
     test_metrics = evaluate.score_metrics(
         y_test, client_scores, options.thresholds, n_boot=options.n_boot, seed=options.seed
@@ -256,92 +357,115 @@ def run_training(table: LabelledTable, options: TrainOptions) -> TrainOutcome:
     )
     alternatives = {
         name: {
-            "valid_auc_pr": valid_auc_pr[name],
+            "valid_auc_pr": choice.valid_auc_pr[name],
             "test": evaluate.score_metrics(y_test, scores, probabilities=False),
         }
         for name, scores in test_scores.items()
     }
-    contributions = chosen.booster.predict(train._matrix(x_test), pred_contribs=True)
-    importance = evaluate.shap_importance(np.asarray(contributions), feature_names)
-    segments = train.segment_users(x_train, y_train, seed=options.seed)
-
-    current_scores = None
-    if current_model is not None:
-        rows = np.ascontiguousarray(x_test.to_numpy(dtype=np.float32))
-        current_scores = np.asarray(current_model.predict_buffer(rows, len(rows)), dtype=np.float64)
-    gate = defences.promotion_gate(
-        y_test,
-        chosen_scores,
-        current_scores,
-        current_version=current_version,
-        anomalies=screening["anomaly_check"],
-        tolerance=options.tolerance,
+    chosen = candidates.deployable[choice.name]
+    contributions = chosen.booster.predict(train._matrix(splits.test.features), pred_contribs=True)
+    importance = evaluate.shap_importance(np.asarray(contributions), splits.test.feature_names)
+    segments = train.segment_users(splits.train.features, splits.train.labels, seed=options.seed)
+    return _Evaluation(
+        chosen_scores, client_scores, test_metrics, operating_point, alternatives, importance, segments
     )
-    promote = options.promote and (gate["promote"] or options.force)
-    if options.force and not gate["promote"]:
-        gate["forced"] = True
 
-    staging = registry.staging_dir(root, version)
+
+@dataclass
+class _Run:
+    """What one training run has found by the time it writes its version."""
+
+    table: LabelledTable
+    options: TrainOptions
+    version: str
+    splits: Splits
+    screening: dict[str, Any]
+    reference: FeatureReference
+    candidates: _Candidates
+    choice: _Choice
+    evaluation: _Evaluation
+    gate: dict[str, Any]
+
+    @property
+    def chosen(self) -> train.FittedModel:
+        return self.candidates.deployable[self.choice.name]
+
+
+def _publish(run: _Run) -> tuple[Path, dict[str, Any]]:
+    """Write the chosen model, its compiled libraries, plots, segments, report and manifest to a staging
+    directory and publish it as the run's version; nothing is left behind when a step fails."""
+    options, booster, x_test = run.options, run.chosen.booster, run.splits.test.features
+    staging = registry.staging_dir(options.out_root, run.version)
     try:
-        chosen.booster.save_model(str(staging / MODEL_FILE))
-        built = native.compile_model(chosen.booster, staging, options.architectures)
+        booster.save_model(str(staging / MODEL_FILE))
+        built = native.compile_model(booster, staging, options.architectures)
         plots = evaluate.save_plots(
-            y_test, client_scores, options.thresholds[len(options.thresholds) // 2], staging, version
+            run.splits.test.labels,
+            run.evaluation.client_scores,
+            options.thresholds[len(options.thresholds) // 2],
+            staging,
+            run.version,
         )
+        segments = run.evaluation.segments
         (staging / "segments.json").write_text(json.dumps(segments, indent=2) + "\n", encoding="utf-8")
-        window = {
-            "start": splits.windows["train"].get("start"),
-            "end": splits.windows["valid"].get("end"),
-            "test_start": splits.windows["test"].get("start"),
-            "test_end": splits.windows["test"].get("end"),
-        }
-        compilation: dict[str, Any] = {"libraries": built}
-        content = {
-            "version": version,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "training_source": options.training_source,
-            "features": feature_names,
-            "left_out_columns": table.left_out,
-            "encoded_columns": {name: {"one_hot": values} for name, values in table.encoded.items()},
-            "warnings": table.warnings,
-            "rows_read": table.rows_read,
-            "splits": {"rule": splits.rule, **splits.windows},
-            "imbalance": IMBALANCE_NOTE,
-            "defences": screening,
-            "model_selection": {
-                "valid_auc_pr": valid_auc_pr,
-                "xgboost_trials": trials,
-                "xgboost_params": {k: v for k, v in gbt.params.items() if k != "nthread"},
-                "xgboost_rounds": gbt.rounds,
-                "random_forest_params": {k: v for k, v in forest.params.items() if k != "nthread"},
-                "chosen": chosen_name,
-                "why": why,
-            },
-            "test": test_metrics,
-            "operating_point": operating_point,
-            "alternatives": alternatives,
-            "shap_importance": importance,
-            "segments": {"file": "segments.json", "profiles": segments["profiles"]},
-            "compilation": compilation,
-            "gate": gate,
-            "plots": plots,
-        }
-        compilation["checks"] = _check_compiled(staging, content, chosen.booster, x_test, built)
+        content = _report_content(run, built, plots)
+        content["compilation"]["checks"] = check_compiled(staging, content, booster, x_test, built)
         (staging / "report.json").write_text(
             json.dumps(content, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
         (staging / "report.md").write_text(report.render_markdown(content), encoding="utf-8")
+        window = _training_window(run.splits)
         registry.write_manifest(
-            staging, _manifest_fields(content, options, built, window, screening, reference)
+            staging, manifest_fields(content, options, built, window, run.screening, run.reference)
         )
-        directory = registry.publish(staging, root, version)
+        return registry.publish(staging, options.out_root, run.version), content
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    promote = _live_path_gate(options, directory, gate, promote)
-    if promote:
-        registry.promote(root, version)
-    return TrainOutcome(version, directory, promote, content)
+
+
+def _training_window(splits: Splits) -> dict[str, Any]:
+    return {
+        "start": splits.windows["train"].get("start"),
+        "end": splits.windows["valid"].get("end"),
+        "test_start": splits.windows["test"].get("start"),
+        "test_end": splits.windows["test"].get("end"),
+    }
+
+
+def _report_content(run: _Run, built: dict[str, Any], plots: dict[str, Any]) -> dict[str, Any]:
+    """The run's report (report.json), the compiled libraries' checks still to come."""
+    table, gbt, forest = run.table, run.candidates.gbt, run.candidates.forest
+    return {
+        "version": run.version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_source": run.options.training_source,
+        "features": table.feature_names,
+        "left_out_columns": table.left_out,
+        "encoded_columns": {name: {"one_hot": values} for name, values in table.encoded.items()},
+        "warnings": table.warnings,
+        "rows_read": table.rows_read,
+        "splits": {"rule": run.splits.rule, **run.splits.windows},
+        "imbalance": IMBALANCE_NOTE,
+        "defences": run.screening,
+        "model_selection": {
+            "valid_auc_pr": run.choice.valid_auc_pr,
+            "xgboost_trials": run.candidates.trials,
+            "xgboost_params": {k: v for k, v in gbt.params.items() if k != "nthread"},
+            "xgboost_rounds": gbt.rounds,
+            "random_forest_params": {k: v for k, v in forest.params.items() if k != "nthread"},
+            "chosen": run.choice.name,
+            "why": run.choice.why,
+        },
+        "test": run.evaluation.metrics,
+        "operating_point": run.evaluation.operating_point,
+        "alternatives": run.evaluation.alternatives,
+        "shap_importance": run.evaluation.importance,
+        "segments": {"file": "segments.json", "profiles": run.evaluation.segments["profiles"]},
+        "compilation": {"libraries": built},
+        "gate": run.gate,
+        "plots": plots,
+    }
 
 
 def _live_path_gate(options: TrainOptions, directory: Path, gate: dict[str, Any], promote: bool) -> bool:
@@ -358,118 +482,6 @@ def _live_path_gate(options: TrainOptions, directory: Path, gate: dict[str, Any]
     if options.force:
         gate["forced"] = True
     return promote and options.force
-
-
-def _manifest_fields(
-    content: dict[str, Any],
-    options: TrainOptions,
-    built: dict[str, Any],
-    window: dict[str, Any],
-    screening: dict[str, Any],
-    reference: FeatureReference,
-) -> dict[str, Any]:
-    test = content["test"]
-    review = test["thresholds"].get(f"{options.thresholds[len(options.thresholds) // 2]:.2f}", {})
-    bands = dict(zip(("two_factor", "review", "block"), options.thresholds, strict=False))
-    entry = content["operating_point"]["bands"]["two_factor"]  # where REQUIRE_2FA starts
-    return {
-        "version": content["version"],
-        "created_at": content["created_at"],
-        "model_type": content["model_selection"]["chosen"],
-        "training_source": options.training_source,
-        "feature_names": content["features"],
-        "thresholds": bands,
-        # How a text column became features (`column=value`, 1/0, missing when blank): callers encode alike.
-        "feature_encoding": content["encoded_columns"],
-        "policy_calibration": content["operating_point"]["policy_calibration"],
-        "training_window": window,
-        "metrics": {
-            "split": "test",
-            "rows": test["rows"],
-            "frauds": test["frauds"],
-            "auc_roc": test["auc_roc"],
-            "auc_pr": test["auc_pr"],
-            "false_positive_rate_at_review": review.get("false_positive_rate"),
-            "detection_rate_at_review": review.get("detection_rate"),
-            "detection_rate_at_two_factor": entry["detection"]["rate"],
-            "false_positive_rate_at_two_factor": entry["false_positive"]["rate"],
-        },
-        "libraries": {arch: info["file"] for arch, info in built.items()},
-        "max_glibc": {arch: info["max_glibc"] for arch, info in built.items()},
-        "native_abi": {
-            "predict": "predict(union Entry*, int pred_margin, float* out)",
-            "contributions": "tg_contributions",
-            "version": 1,
-        },
-        "training_envelope": screening["envelope_for_next"],
-        "training_profile": {
-            "features": content["features"],
-            "rows": content["splits"]["train"]["rows"] + content["splits"]["valid"]["rows"],
-            "fraud_rate": (content["splits"]["train"]["frauds"] + content["splits"]["valid"]["frauds"])
-            / max(content["splits"]["train"]["rows"] + content["splits"]["valid"]["rows"], 1),
-        },
-        "feature_reference": reference.as_json(),
-        "gate": {k: content["gate"][k] for k in ("promote", "reasons", "current_version")},
-        **options.extra_manifest,
-    }
-
-
-def _check_compiled(
-    staging: Path, content: dict[str, Any], booster: xgb.Booster, x_test: pd.DataFrame, built: dict[str, Any]
-) -> dict[str, Any]:
-    """Compiled library vs XGBoost on the whole test split (host architecture), and the other
-    architecture through the qemu harness on a sample when qemu is there."""
-    checks: dict[str, Any] = {}
-    host = native.host_architecture()
-    expected = train.predict_proba(booster, x_test)
-    rows = x_test.to_numpy(dtype=np.float32)
-    if host in built:
-        library = staging / built[host]["file"]
-        manifest = _provisional_manifest(staging, content, built)
-        model = CompiledModel(manifest, library)
-        got = np.asarray(model.predict_buffer(np.ascontiguousarray(rows), len(rows)))
-        diff = float(np.abs(got - expected).max()) if len(rows) else 0.0
-        if diff > COMPILED_TOLERANCE:
-            raise ModelIntegrityError(
-                f"compiled {host} model differs from XGBoost by {diff:.2e} on the test split"
-            )
-        checks[host] = {"rows": len(rows), "max_abs_diff": diff}
-    for architecture in built:
-        if architecture == host:
-            continue
-        sample = [[None if np.isnan(v) else float(v) for v in row] for row in rows[:500]]
-        try:
-            harness = native.build_harness(
-                staging / built[architecture]["file"],
-                architecture,
-                staging.parent / f".harness-{architecture}",
-            )
-            output = np.asarray(native.run_harness(harness, architecture, sample))
-            harness.unlink(missing_ok=True)
-        except ConfigurationError as exc:
-            checks[architecture] = {"verified": False, "why": exc.message}
-            continue
-        diff = float(np.abs(output[:, 0] - expected[: len(sample)]).max())
-        if diff > COMPILED_TOLERANCE:
-            raise ModelIntegrityError(
-                f"compiled {architecture} model differs from XGBoost by {diff:.2e} under qemu"
-            )
-        checks[architecture] = {"rows": len(sample), "max_abs_diff": diff, "runner": "qemu-user"}
-    return checks
-
-
-def _provisional_manifest(staging: Path, content: dict[str, Any], built: dict[str, Any]) -> Any:
-    from shared.model.manifest import Manifest, ModelThresholds
-
-    return Manifest(
-        directory=staging,
-        version=content["version"],
-        feature_names=tuple(content["features"]),
-        thresholds=ModelThresholds(0.40, 0.65, 0.85),
-        libraries={arch: info["file"] for arch, info in built.items()},
-        files={},
-        raw={},
-    )
 
 
 def _json_default(value: Any) -> Any:

@@ -18,8 +18,19 @@ def _ci(metrics: dict[str, Any], key: str, percent: bool = False) -> str:
 
 
 def render_markdown(content: dict[str, Any]) -> str:
-    test = content["test"]
-    selection = content["model_selection"]
+    lines = _split_lines(content) + _test_lines(content)
+    if "operating_point" in content:
+        lines += operating_lines(content["operating_point"])
+    lines += ["", "## Global feature importance (mean |SHAP| on the test split)", ""]
+    lines += [
+        f"{i}. `{item['feature']}` ({item['share']:.2f})"
+        for i, item in enumerate(content["shap_importance"], 1)
+    ]
+    lines += _comparison_lines(content) + _defence_lines(content) + _data_lines(content)
+    return "\n".join(lines) + "\n"
+
+
+def _split_lines(content: dict[str, Any]) -> list[str]:
     lines = [
         f"# Fraud model {content['version']}",
         "",
@@ -35,9 +46,15 @@ def render_markdown(content: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {window['rows']} | {window['frauds']} | {window.get('start', '-')} | {window.get('end', '-')} |"
         )
-    lines += [
+    return lines
+
+
+def _test_lines(content: dict[str, Any]) -> list[str]:
+    """The chosen model's metrics on the test split, and its confusion matrix at each threshold."""
+    test = content["test"]
+    lines = [
         "",
-        f"## Test split: {test['rows']} rows, {test['frauds']} frauds (model: {selection['chosen']})",
+        f"## Test split: {test['rows']} rows, {test['frauds']} frauds (model: {content['model_selection']['chosen']})",
         "",
         "| metric | value | 95% CI (bootstrap) |",
         "| --- | --- | --- |",
@@ -56,14 +73,12 @@ def render_markdown(content: dict[str, Any]) -> str:
             f"{_pct(point['false_positive_rate'])}{_ci(test, f'false_positive_rate@{key}', True)} | "
             f"{point['f1']:.3f}{_ci(test, f'f1@{key}')} |"
         )
-    if "operating_point" in content:
-        lines += operating_lines(content["operating_point"])
-    lines += ["", "## Global feature importance (mean |SHAP| on the test split)", ""]
-    lines += [
-        f"{i}. `{item['feature']}` ({item['share']:.2f})"
-        for i, item in enumerate(content["shap_importance"], 1)
-    ]
-    lines += [
+    return lines
+
+
+def _comparison_lines(content: dict[str, Any]) -> list[str]:
+    """The candidates side by side, why the chosen one, and the note on class imbalance."""
+    lines = [
         "",
         "## Models compared (choice on validation AUC-PR)",
         "",
@@ -74,13 +89,14 @@ def render_markdown(content: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {item['valid_auc_pr']:.3f} | {item['test']['auc_roc']:.3f} | {item['test']['auc_pr']:.3f} |"
         )
+    return [*lines, "", content["model_selection"]["why"], "", content["imbalance"]]
+
+
+def _defence_lines(content: dict[str, Any]) -> list[str]:
+    """The poisoning defences and the gate's verdict, then the plots."""
     defences = content["defences"]
     gate = content["gate"]
-    lines += [
-        "",
-        selection["why"],
-        "",
-        content["imbalance"],
+    lines = [
         "",
         "## Poisoning defences",
         "",
@@ -92,7 +108,12 @@ def render_markdown(content: dict[str, Any]) -> str:
         "## Plots",
         "",
     ]
-    lines += [f"![{name}]({file})" for name, file in content["plots"].items()]
+    return lines + [f"![{name}]({file})" for name, file in content["plots"].items()]
+
+
+def _data_lines(content: dict[str, Any]) -> list[str]:
+    """What became of the table's columns (encoded, left out) and the data warnings."""
+    lines: list[str] = []
     if content.get("encoded_columns"):
         lines += ["", "## Text columns encoded (one 0/1 feature per value, blank = missing)", ""]
         lines += [f"- `{n}`: {', '.join(e['one_hot'])}" for n, e in content["encoded_columns"].items()]
@@ -101,7 +122,7 @@ def render_markdown(content: dict[str, Any]) -> str:
         lines += [f"- `{name}`: {why}" for name, why in content["left_out_columns"].items()]
     if content["warnings"]:
         lines += ["", "## Data warnings", ""] + [f"- {w}" for w in content["warnings"]]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _rate(point: dict[str, Any], digits: int = 1) -> str:

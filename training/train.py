@@ -86,46 +86,64 @@ def fit_xgboost(
     trials: list[dict[str, Any]] = []
     fitted: list[FittedModel] = []
     for values in itertools.product(*grid.values()):
-        params = {
-            "objective": "binary:logistic",
-            "eval_metric": "aucpr",
-            "eta": 0.05,
-            "subsample": 0.9,
-            "colsample_bytree": 0.9,
-            "tree_method": "hist",
-            "seed": seed,
-            "nthread": 2,
-            **dict(zip(grid.keys(), values, strict=True)),
-        }
-        booster = xgb.train(
-            params,
-            dtrain,
-            num_boost_round=MAX_ROUNDS,
-            evals=[(dvalid, "valid")],
-            early_stopping_rounds=EARLY_STOPPING,
-            verbose_eval=False,
+        chosen = dict(zip(grid.keys(), values, strict=True))
+        model, trial = _fit_trial(
+            _xgboost_params(seed, chosen), list(grid), (dtrain, dvalid, y_valid), operating_fpr
         )
-        rounds = booster.best_iteration + 1
-        booster = booster[:rounds]
-        scores = booster.predict(dvalid)
-        auc_pr = float(average_precision_score(y_valid, scores))
-        legit, fraud = y_valid == 0, y_valid == 1
-        cut = cut_at_rate(scores[legit].tolist(), operating_fpr)
-        trials.append(
-            {
-                "params": {k: params[k] for k in grid},
-                "rounds": rounds,
-                "valid_auc_pr": auc_pr,
-                "valid_cut": cut,
-                "valid_detection_at_fpr": float((scores[fraud] >= cut).mean()) if fraud.any() else 0.0,
-            }
-        )
-        fitted.append(FittedModel("xgboost", booster, params, auc_pr, rounds))
+        trials.append(trial)
+        fitted.append(model)
     best_auc_pr = max(t["valid_auc_pr"] for t in trials)
     eligible = [i for i, t in enumerate(trials) if t["valid_auc_pr"] >= best_auc_pr - AUC_PR_SLACK]
     best = max(eligible, key=lambda i: (trials[i]["valid_detection_at_fpr"], trials[i]["valid_auc_pr"]))
     trials[best]["chosen"] = True
     return fitted[best], trials
+
+
+def _xgboost_params(seed: int, chosen: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": "aucpr",
+        "eta": 0.05,
+        "subsample": 0.9,
+        "colsample_bytree": 0.9,
+        "tree_method": "hist",
+        "seed": seed,
+        "nthread": 2,
+        **chosen,
+    }
+
+
+def _fit_trial(
+    params: dict[str, Any],
+    searched: list[str],
+    data: tuple[xgb.DMatrix, xgb.DMatrix, np.ndarray],
+    operating_fpr: float,
+) -> tuple[FittedModel, dict[str, Any]]:
+    """One grid point: the booster cut at its best validation round, and the trial's record (the searched
+    parameters, rounds, validation AUC-PR, the cut at `operating_fpr` and the detection there)."""
+    dtrain, dvalid, y_valid = data
+    booster = xgb.train(
+        params,
+        dtrain,
+        num_boost_round=MAX_ROUNDS,
+        evals=[(dvalid, "valid")],
+        early_stopping_rounds=EARLY_STOPPING,
+        verbose_eval=False,
+    )
+    rounds = booster.best_iteration + 1
+    booster = booster[:rounds]
+    scores = booster.predict(dvalid)
+    auc_pr = float(average_precision_score(y_valid, scores))
+    legit, fraud = y_valid == 0, y_valid == 1
+    cut = cut_at_rate(scores[legit].tolist(), operating_fpr)
+    trial = {
+        "params": {k: params[k] for k in searched},
+        "rounds": rounds,
+        "valid_auc_pr": auc_pr,
+        "valid_cut": cut,
+        "valid_detection_at_fpr": float((scores[fraud] >= cut).mean()) if fraud.any() else 0.0,
+    }
+    return FittedModel("xgboost", booster, params, auc_pr, rounds), trial
 
 
 def fit_random_forest(
