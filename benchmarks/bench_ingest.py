@@ -111,45 +111,68 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    facts = _facts_of_the_day(args.events_per_day)
+    sample = facts[: args.baseline_events]
+    with LocalServices.from_env() as services:
+        assert services.database_url
+        pooler = "PgBouncer (transaction mode)" if services.pooled_url() else "no pooler (direct)"
+        queued_s, outcome, cpu = _queued(services, facts)
+        with scratch_database(services.database_url, "tg_bench_ingest_rows") as url:
+            _use(url, services.pooled_url(url))
+            baseline_s, baseline_stored = row_by_row(sample)
+            reset_pool()
+    _print_comparison(
+        pooler, (len(facts), queued_s, outcome), (len(sample), baseline_s, baseline_stored), cpu
+    )
+    return 0 if outcome["rejected"] == 0 and outcome["accepted"] == len(facts) else 1
+
+
+def _facts_of_the_day(events_per_day: int) -> list[dict[str, Any]]:
     began = time.perf_counter()
-    facts = day_of_facts(args.events_per_day)
+    facts = day_of_facts(events_per_day)
     print(
-        f"== input: one simulated day of a {args.events_per_day:,}-events/day marketplace: {len(facts):,} facts "
+        f"== input: one simulated day of a {events_per_day:,}-events/day marketplace: {len(facts):,} facts "
         f"(built in {time.perf_counter() - began:.1f} s, not timed below)"
     )
     for kind, n in sorted(Counter(f["type"] for f in facts).items(), key=lambda item: -item[1]):
         print(f"  {kind:<22} {n:>9,}")
+    return facts
 
-    with LocalServices.from_env() as services:
-        assert services.database_url
-        pooler = "PgBouncer (transaction mode)" if services.pooled_url() else "no pooler (direct)"
-        with (
-            scratch_database(services.database_url, "tg_bench_ingest") as url,
-            tempfile.TemporaryDirectory() as tmp,
-        ):
-            _use(url, services.pooled_url(url))
-            with psycopg.connect(url, autocommit=True) as meter_conn:
-                cpu = CpuMeter(meter_conn)
-                with cpu.phase("queue + handler"):
-                    queued_s, outcome = through_the_queue(facts, Path(tmp))
-            reset_pool()
-        with scratch_database(services.database_url, "tg_bench_ingest_rows") as url:
-            _use(url, services.pooled_url(url))
-            sample = facts[: args.baseline_events]
-            baseline_s, baseline_stored = row_by_row(sample)
-            reset_pool()
 
-    queued_rate = len(facts) / queued_s
-    baseline_rate = len(sample) / baseline_s
+def _queued(services: LocalServices, facts: list[dict[str, Any]]) -> tuple[float, dict[str, int], CpuMeter]:
+    """The facts through the queue and the ingest handler into a scratch database: seconds, outcome, CPU."""
+    assert services.database_url
+    with (
+        scratch_database(services.database_url, "tg_bench_ingest") as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        _use(url, services.pooled_url(url))
+        with psycopg.connect(url, autocommit=True) as meter_conn:
+            cpu = CpuMeter(meter_conn)
+            with cpu.phase("queue + handler"):
+                queued_s, outcome = through_the_queue(facts, Path(tmp))
+        reset_pool()
+    return queued_s, outcome, cpu
+
+
+def _print_comparison(
+    pooler: str,
+    queued: tuple[int, float, dict[str, int]],
+    baseline: tuple[int, float, int],
+    cpu: CpuMeter,
+) -> None:
+    (facts, queued_s, outcome), (sample, baseline_s, baseline_stored) = queued, baseline
+    queued_rate = facts / queued_s
+    baseline_rate = sample / baseline_s
     print(f"\n== through {pooler}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'path':<48} {'facts':>9} {'seconds':>8} {'facts/s':>14}")
     print(
-        f"  {'queue -> ingest handler (batches of 500, 10/invoke)':<48} {len(facts):>9,} {queued_s:>8.2f} "
-        f"{rate(len(facts), queued_s):>14}"
+        f"  {'queue -> ingest handler (batches of 500, 10/invoke)':<48} {facts:>9,} {queued_s:>8.2f} "
+        f"{rate(facts, queued_s):>14}"
     )
     print(
-        f"  {'row by row (a transaction per fact)':<48} {len(sample):>9,} {baseline_s:>8.2f} "
-        f"{rate(len(sample), baseline_s):>14}"
+        f"  {'row by row (a transaction per fact)':<48} {sample:>9,} {baseline_s:>8.2f} "
+        f"{rate(sample, baseline_s):>14}"
     )
     print(
         f"  stored: {outcome['accepted']:,} accepted, {outcome['duplicates']:,} duplicates, "
@@ -164,7 +187,6 @@ def main() -> int:
         print(
             f"  cpu: {name}: wall {wall:.2f} s, python {python:.2f} s, postgres backend (meter only) {backend:.2f} s"
         )
-    return 0 if outcome["rejected"] == 0 and outcome["accepted"] == len(facts) else 1
 
 
 if __name__ == "__main__":

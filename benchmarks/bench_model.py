@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,6 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    import tl2cgen
-    import treelite
     import xgboost as xgb
 
     from shared.model import load_model
@@ -78,9 +77,33 @@ def main() -> int:
     frame = synthetic_transactions(10_000, seed=11)
     matrix = np.ascontiguousarray(frame[list(model.feature_names)].to_numpy(dtype=np.float32))
     rows = [[None if np.isnan(v) else float(v) for v in row] for row in matrix]
+    single, batch, contrib_native, contrib_xgb = measure(model, booster, matrix, rows)
+    print_single(single)
+    print_batch(batch, len(matrix))
+    print("\ncontributions per row (top_features)")
+    print(f"  {'ours (native TreeSHAP, ctypes)':<36} {contrib_native * 1e6:10.1f} us")
+    print(f"  {'xgboost pred_contribs (1 row)':<36} {contrib_xgb * 1e6:10.1f} us")
+
+    seconds = import_time()
+    heavy = heavy_modules_after_import()
+    print(
+        f"\ncold `import shared.model` (fresh interpreter, median of 5): {seconds * 1e3:.1f} ms "
+        f"({'OK' if seconds < 0.150 else 'MISSES'} the target of < 150 ms); heavy modules pulled: {heavy or 'none'}"
+    )
+    return 0
+
+
+def measure(
+    model: Any, booster: Any, matrix: np.ndarray, rows: list[list[float | None]]
+) -> tuple[dict[str, float], dict[str, float], float, float]:
+    """Per-call seconds: single row and batch for each predictor, then contributions per row (ours,
+    XGBoost's); the predictors are checked to agree first."""
+    import tl2cgen
+    import treelite
+    import xgboost as xgb
+
     one = matrix[:1]
     row = rows[0]
-
     with tempfile.TemporaryDirectory() as tmp:
         lib = str(Path(tmp) / "tl2cgen.so")
         tl2cgen.export_lib(treelite.frontend.from_xgboost(booster), toolchain="gcc", libpath=lib, params={})
@@ -88,21 +111,13 @@ def main() -> int:
         predictor_mt = tl2cgen.Predictor(lib)
         dmat_one = tl2cgen.DMatrix(one)
         dmat_all = tl2cgen.DMatrix(matrix)
-
-        # Same answers before timing anything.
-        ours = np.asarray(model.predict_buffer(matrix, len(matrix)))
-        reference = booster.inplace_predict(matrix)
-        assert np.abs(ours - reference).max() < 1e-5, "ctypes path disagrees with XGBoost"
-        scores = np.asarray(model.predict_batch(rows))  # the fraud score: the probability through the policy
-        mapped = np.array([model.policy.apply(float(p)) for p in reference])
-        assert np.abs(scores - mapped).max() < 1e-4, "fraud scores disagree with the policy calibration"
-
+        check_agreement(model, booster, matrix, rows)
         single = {
             "xgboost inplace_predict": best_of(lambda: booster.inplace_predict(one), 5, 300),
             "tl2cgen.Predictor": best_of(lambda: predictor.predict(dmat_one), 5, 2000),
             "ours (ctypes predict)": best_of(lambda: model.predict(row), 5, 20000),
         }
-        buffer = memoryview(matrix).cast("B").cast("f")
+        buffer = matrix.data.cast("B").cast("f")
         batch = {
             "xgboost inplace_predict": best_of(lambda: booster.inplace_predict(matrix), 5, 5),
             "tl2cgen.Predictor (1 thread)": best_of(lambda: predictor.predict(dmat_all), 5, 5),
@@ -123,7 +138,20 @@ def main() -> int:
             3,
             50,
         )
+    return single, batch, contrib_native, contrib_xgb
 
+
+def check_agreement(model: Any, booster: Any, matrix: np.ndarray, rows: list[list[float | None]]) -> None:
+    """Same answers before timing anything."""
+    ours = np.asarray(model.predict_buffer(matrix, len(matrix)))
+    reference = booster.inplace_predict(matrix)
+    assert np.abs(ours - reference).max() < 1e-5, "ctypes path disagrees with XGBoost"
+    scores = np.asarray(model.predict_batch(rows))  # the fraud score: the probability through the policy
+    mapped = np.array([model.policy.apply(float(p)) for p in reference])
+    assert np.abs(scores - mapped).max() < 1e-4, "fraud scores disagree with the policy calibration"
+
+
+def print_single(single: dict[str, float]) -> None:
     print("\nsingle row (best of 5, per call)")
     for name, seconds in single.items():
         print(f"  {name:<36} {seconds * 1e6:10.2f} us")
@@ -135,27 +163,17 @@ def main() -> int:
         f"{'OK' if ours_single <= 5e-6 and ratio >= 50 else 'MISSES'} the target of <= 5 us"
     )
 
+
+def print_batch(batch: dict[str, float], n_rows: int) -> None:
     print("\n10,000-row batch (best of 5, per batch)")
     for name, seconds in batch.items():
-        print(f"  {name:<36} {seconds * 1e3:10.2f} ms  ({len(matrix) / seconds / 1e6:6.2f} M rows/s)")
+        print(f"  {name:<36} {seconds * 1e3:10.2f} ms  ({n_rows / seconds / 1e6:6.2f} M rows/s)")
     for mode in ("1 thread", "all threads"):
         ratio = batch[f"tl2cgen.Predictor ({mode})"] / batch[f"ours predict_buffer ({mode})"]
         print(
             f"  -> {mode}: ours (buffer) / tl2cgen.Predictor throughput = {ratio:.2f}x "
             f"({'OK' if ratio >= 1 else 'MISSES'} the target of >= 1x)"
         )
-
-    print("\ncontributions per row (top_features)")
-    print(f"  {'ours (native TreeSHAP, ctypes)':<36} {contrib_native * 1e6:10.1f} us")
-    print(f"  {'xgboost pred_contribs (1 row)':<36} {contrib_xgb * 1e6:10.1f} us")
-
-    seconds = import_time()
-    heavy = heavy_modules_after_import()
-    print(
-        f"\ncold `import shared.model` (fresh interpreter, median of 5): {seconds * 1e3:.1f} ms "
-        f"({'OK' if seconds < 0.150 else 'MISSES'} the target of < 150 ms); heavy modules pulled: {heavy or 'none'}"
-    )
-    return 0
 
 
 if __name__ == "__main__":
