@@ -8,10 +8,16 @@ that whoever is paged reads what to do. The runbook links start with the CDK con
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from shared.oncall.definitions import ACTIONS, load_alarm_book
@@ -79,6 +85,42 @@ def paging_alarm(
         alarm.add_alarm_action(notify)
         alarm.add_ok_action(notify)
     return alarm
+
+
+def alarm_state_rule(
+    scope: Construct,
+    construct_id: str,
+    *,
+    environment: str,
+    rule_name: str,
+    description: str,
+    alarms: Iterable[str],
+    function: lambda_.IFunction,
+    dead_letters: sqs.IQueue,
+) -> events.Rule:
+    """An EventBridge rule `ticketguard-<env>-<rule_name>`: the `alarms` (by their names, as `paging_alarm`
+    makes them: they may live in a stack deployed later) entering ALARM -> `function`, two retries within
+    an hour, then the dead-letter queue."""
+    rule = events.Rule(
+        scope,
+        construct_id,
+        rule_name=f"ticketguard-{environment}-{rule_name}",
+        description=description,
+        event_pattern=events.EventPattern(
+            source=["aws.cloudwatch"],
+            detail_type=["CloudWatch Alarm State Change"],
+            detail={
+                "alarmName": [f"ticketguard-{environment}-{name}" for name in alarms],
+                "state": {"value": ["ALARM"]},
+            },
+        ),
+    )
+    rule.add_target(
+        targets.LambdaFunction(
+            function, dead_letter_queue=dead_letters, retry_attempts=2, max_event_age=Duration.hours(1)
+        )
+    )
+    return rule
 
 
 def failed_executions(state_machine_arn: str, period: Duration, label: str) -> cloudwatch.MathExpression:

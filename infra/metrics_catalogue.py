@@ -3,7 +3,8 @@ reads it: which metric of the TicketGuard namespace each dashboard widget plots 
 watches. A widget or alarm asks for a metric by its place (widget title or alarm name); synthesis
 stops when the catalogue does not list that metric there, so the dashboard cannot plot a name the
 catalogue does not know (tests/infra/test_metrics_catalogue.py checks the other direction, and that
-every plotted metric has an emitter in the code)."""
+every plotted metric has an emitter in the code). `app_metric`, `catalogued_metrics` and
+`cognito_failed_admin_mfa` are how a widget or alarm asks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 
 from infra.assets import PROJECT_ROOT
 from shared.names import NAMESPACE, SERVICE
@@ -91,3 +94,50 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> MetricsCatalogue:
     if duplicated:
         raise ValueError(f"{path.name} lists the same metric twice: {', '.join(duplicated)}")
     return MetricsCatalogue(namespace=NAMESPACE, dimensions=dimensions, metrics=metrics)
+
+
+def app_metric(
+    name: str, statistic: str, period: Duration | None = None, label: str | None = None, *, on: str
+) -> cloudwatch.Metric:
+    """A metric the functions emit (EMF), for the widget or alarm `on` (the catalogue must list it there)."""
+    catalogue = load_catalogue()
+    entry = catalogue.entry(name, on)
+    return cloudwatch.Metric(
+        namespace=catalogue.namespace,
+        metric_name=entry.name,
+        dimensions_map=dict(entry.dimensions),
+        statistic=statistic,
+        period=period or Duration.minutes(5),
+        label=label,
+    )
+
+
+def catalogued_metrics(
+    title: str, statistic: str, period: Duration, *, label_without: str | None = None
+) -> list[cloudwatch.Metric]:
+    """Every metric the catalogue lists on the widget `title`, in the catalogue's order; each labelled
+    with its name less the prefix `label_without`, when given."""
+    return [
+        app_metric(
+            entry.name,
+            statistic,
+            period,
+            label=entry.name.removeprefix(label_without) if label_without else None,
+            on=title,
+        )
+        for entry in load_catalogue().on(title)
+    ]
+
+
+def cognito_failed_admin_mfa(label: str | None = None, *, on: str) -> cloudwatch.Metric:
+    """FailedAdminMfa as the Cognito auth-event metric filter publishes it: without the service
+    dimension of the functions' EMF metrics (`app_metric`)."""
+    catalogue = load_catalogue()
+    entry = catalogue.entry("FailedAdminMfa", on, dimensions={})
+    return cloudwatch.Metric(
+        namespace=catalogue.namespace,
+        metric_name=entry.name,
+        statistic="Sum",
+        period=Duration.minutes(5),
+        label=label,
+    )

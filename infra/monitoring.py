@@ -22,64 +22,36 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.alarms import paging_alarm
-from infra.aws_metrics import api_metric, lambda_metric, postgres_metric, redis_metric, waf_blocked_requests
+from infra.aws_metrics import (
+    api_metric,
+    aws_metric,
+    lambda_metric,
+    postgres_metric,
+    redis_metric,
+    waf_blocked_requests,
+)
 from infra.config import EnvironmentConfig
-from infra.metrics_catalogue import load_catalogue
+from infra.metrics_catalogue import app_metric, catalogued_metrics, cognito_failed_admin_mfa
 from infra.oncall import OnCallAlarms, Watched
 from shared.oncall.definitions import load_alarm_book
 
-CATALOGUE = load_catalogue()
-NAMESPACE = CATALOGUE.namespace
 SETTLED_CONFUSION = "Confusion matrix, settled 24 h (served version)"
 SCORING = "Scoring: latency p95 (ms) / degraded and fail-open decisions"
 
 
-def app_metric(
-    name: str, statistic: str, period: Duration | None = None, label: str | None = None, *, on: str
-) -> cloudwatch.Metric:
-    """A metric the functions emit (EMF), for the widget or alarm `on` (the catalogue must list it there)."""
-    entry = CATALOGUE.entry(name, on)
-    return cloudwatch.Metric(
-        namespace=NAMESPACE,
-        metric_name=entry.name,
-        dimensions_map=dict(entry.dimensions),
-        statistic=statistic,
-        period=period or Duration.minutes(5),
-        label=label,
-    )
-
-
-def catalogued_metrics(
-    title: str, statistic: str, period: Duration, *, label_without: str | None = None
-) -> list[cloudwatch.Metric]:
-    """Every metric the catalogue lists on the widget `title`, in the catalogue's order; each labelled
-    with its name less the prefix `label_without`, when given."""
-    return [
-        app_metric(
-            entry.name,
-            statistic,
-            period,
-            label=entry.name.removeprefix(label_without) if label_without else None,
-            on=title,
-        )
-        for entry in CATALOGUE.on(title)
-    ]
-
-
-def cognito_failed_admin_mfa(label: str | None = None, *, on: str) -> cloudwatch.Metric:
-    """FailedAdminMfa as the Cognito auth-event metric filter publishes it: without the service
-    dimension of the functions' EMF metrics (`app_metric`)."""
-    entry = CATALOGUE.entry("FailedAdminMfa", on, dimensions={})
-    return cloudwatch.Metric(
-        namespace=NAMESPACE,
-        metric_name=entry.name,
-        statistic="Sum",
-        period=Duration.minutes(5),
-        label=label,
+def latest_logs(
+    title: str, log_groups: list[str], fields: str, where: str, limit: int, *, width: int = 8, height: int = 6
+) -> cloudwatch.LogQueryWidget:
+    """A Logs Insights widget: the latest `limit` lines matching `where`, with @timestamp and `fields`."""
+    query = [f"fields @timestamp, {fields}", f"filter {where}", "sort @timestamp desc", f"limit {limit}"]
+    return cloudwatch.LogQueryWidget(
+        title=title, log_group_names=log_groups, query_lines=query, width=width, height=height
     )
 
 
 class Monitoring(Construct):
+    dashboard: cloudwatch.Dashboard
+
     def __init__(
         self,
         scope: Construct,
@@ -120,25 +92,34 @@ class Monitoring(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._build_spec_alarms()
         self._build_operations_alarms()
-        self.on_call = OnCallAlarms(
+        self.on_call = self._build_on_call(proxy_name)
+        self._build_dashboard()
+
+    def _build_on_call(self, proxy_name: str) -> OnCallAlarms:
+        """The on-call alarms (shared/oncall/alarms.yaml) over what this construct watches."""
+        config = self._config
+        return OnCallAlarms(
             self,
             "OnCall",
             environment=config.name,
-            topics=topics,
+            topics=self._topics,
             watched=Watched(
-                api_name=api_name,
-                stage_name=stage_name,
-                functions=functions,
+                api_name=self._api_name,
+                stage_name=self._stage_name,
+                functions=self._functions,
                 timeouts_s={name: sizing.timeout_s for name, sizing in config.functions.items()},
-                db_instance=db_instance_identifier,
+                db_instance=self._db_instance_identifier,
                 proxy_name=proxy_name,
-                redis_group=redis_replication_group_id,
+                redis_group=self._redis_replication_group_id,
             ),
         )
+
+    def _build_dashboard(self) -> None:
+        """The dashboard (`self.dashboard`), section by section (spec 4.2)."""
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"ticketguard-{config.name}",
+            dashboard_name=f"ticketguard-{self._config.name}",
             default_interval=Duration.hours(24),
         )
         self._build_kpi_section()
@@ -249,12 +230,12 @@ class Monitoring(Construct):
             "job-dead-letters",
             "high",
             alarm_description="A scheduled job failed after its retries (message in the jobs dead-letter queue)",
-            metric=cloudwatch.Metric(
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions_map={"QueueName": self._dead_letters_queue},
-                statistic="Maximum",
-                period=Duration.minutes(5),
+            metric=aws_metric(
+                "AWS/SQS",
+                {"QueueName": self._dead_letters_queue},
+                "ApproximateNumberOfMessagesVisible",
+                "Maximum",
+                Duration.minutes(5),
             ),
             threshold=0,
         )
@@ -314,15 +295,12 @@ class Monitoring(Construct):
         ]
         if score_logs:
             self.dashboard.add_widgets(
-                cloudwatch.LogQueryWidget(
-                    title="Recent high-risk transactions",
-                    log_group_names=score_logs,
-                    query_lines=[
-                        "fields @timestamp, transaction_id, decision, fraud_score, model_version",
-                        "filter decision in ['BLOCKED', 'MANUAL_REVIEW']",
-                        "sort @timestamp desc",
-                        "limit 50",
-                    ],
+                latest_logs(
+                    "Recent high-risk transactions",
+                    score_logs,
+                    "transaction_id, decision, fraud_score, model_version",
+                    "decision in ['BLOCKED', 'MANUAL_REVIEW']",
+                    50,
                     width=24,
                     height=6,
                 )
@@ -472,26 +450,18 @@ class Monitoring(Construct):
                 ],
                 width=8,
             ),
-            cloudwatch.LogQueryWidget(
-                title="Security events by severity",
-                log_group_names=all_function_logs or [self._access_log_group],
-                query_lines=[
-                    "fields @timestamp, severity, event_type, message",
-                    "filter ispresent(event_type) and ispresent(severity)",
-                    "sort @timestamp desc",
-                    "limit 100",
-                ],
-                width=8,
+            latest_logs(
+                "Security events by severity",
+                all_function_logs or [self._access_log_group],
+                "severity, event_type, message",
+                "ispresent(event_type) and ispresent(severity)",
+                100,
             ),
-            cloudwatch.LogQueryWidget(
-                title="WAF blocks (live)",
-                log_group_names=[self._waf_log_group],
-                query_lines=[
-                    "fields @timestamp, httpRequest.clientIp, terminatingRuleId, httpRequest.uri",
-                    "filter action = 'BLOCK'",
-                    "sort @timestamp desc",
-                    "limit 50",
-                ],
-                width=8,
+            latest_logs(
+                "WAF blocks (live)",
+                [self._waf_log_group],
+                "httpRequest.clientIp, terminatingRuleId, httpRequest.uri",
+                "action = 'BLOCK'",
+                50,
             ),
         )

@@ -6,13 +6,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.alarms import alarm_state_rule
 from shared.oncall.definitions import load_alarm_book
 
 
@@ -27,24 +25,13 @@ class OnCallActions(Construct):
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        names = [
-            f"ticketguard-{environment}-{alarm.name}"
-            for alarm in load_alarm_book().alarms
-            if alarm.action == "tighten-2fa"
-        ]
-        self.rule = events.Rule(
+        self.rule = alarm_state_rule(
             self,
             "AlarmActions",
-            rule_name=f"ticketguard-{environment}-oncall-actions",
+            environment=environment,
+            rule_name="oncall-actions",
             description="Alarms that act -> the oncall_actions function (REQUIRE_2FA tightening)",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                detail={"alarmName": names, "state": {"value": ["ALARM"]}},
-            ),
-        )
-        self.rule.add_target(
-            targets.LambdaFunction(
-                function, dead_letter_queue=dead_letters, retry_attempts=2, max_event_age=Duration.hours(1)
-            )
+            alarms=[alarm.name for alarm in load_alarm_book().alarms if alarm.action == "tighten-2fa"],
+            function=function,
+            dead_letters=dead_letters,
         )

@@ -26,7 +26,7 @@ from constructs import Construct
 from infra.alarms import AT_LEAST, failed_executions, paging_alarm
 from infra.config import EnvironmentConfig
 from infra.data import ATHENA_RESULTS_PREFIX, archive_lifecycle_rule, private_bucket
-from infra.monitoring import app_metric
+from infra.metrics_catalogue import app_metric
 from infra.nag import acknowledge, finding_text
 from infra.rounds import RoundsLoop
 from shared.retention.keyring import PURPOSE as SUBJECT_KEYS_PURPOSE

@@ -45,7 +45,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.alarms import AT_LEAST, failed_executions, paging_alarm
+from infra.alarms import AT_LEAST, alarm_state_rule, failed_executions, paging_alarm
+from infra.aws_metrics import aws_metric
 from infra.config import EnvironmentConfig
 from infra.keys import key_use
 from infra.log_groups import encrypted_log_group
@@ -298,27 +299,16 @@ class RetrainPipeline(Construct):
         """The alarms' state changes to ALARM -> the model-ops function (shared/jobs/model_ops.py): the
         drift and detection-drop alarms start an emergency retraining past the cooldown; the others roll
         a canary back. By name: the alarms live in the monitoring stack, deployed after this one."""
-        names = [
-            f"ticketguard-{self.config.name}-{name}"
-            for name in ("model-drift", "model-detection-drop", *CANARY_ROLLBACK_ALARMS)
-        ]
-        rule = events.Rule(
+        return alarm_state_rule(
             self,
             "AlarmTrigger",
-            rule_name=f"ticketguard-{self.config.name}-model-ops-alarms",
+            environment=self.config.name,
+            rule_name="model-ops-alarms",
             description="Model alarms to the model-ops job: emergency retraining, canary rollback",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                detail={"alarmName": names, "state": {"value": ["ALARM"]}},
-            ),
+            alarms=("model-drift", "model-detection-drop", *CANARY_ROLLBACK_ALARMS),
+            function=model_ops,
+            dead_letters=dead_letters,
         )
-        rule.add_target(
-            targets.LambdaFunction(
-                model_ops, dead_letter_queue=dead_letters, retry_attempts=2, max_event_age=Duration.hours(1)
-            )
-        )
-        return rule
 
     # ------------------------------------------------------------------ alarms
     def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
@@ -326,12 +316,8 @@ class RetrainPipeline(Construct):
         failed = failed_executions(
             self.state_machine.state_machine_arn, period, "failed retraining executions"
         )
-        build_failed = cloudwatch.Metric(
-            namespace="AWS/CodeBuild",
-            metric_name="FailedBuilds",
-            dimensions_map={"ProjectName": self.project.project_name},
-            statistic="Sum",
-            period=period,
+        build_failed = aws_metric(
+            "AWS/CodeBuild", {"ProjectName": self.project.project_name}, "FailedBuilds", "Sum", period
         )
         alarms = {}
         for name, metric, description in (

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from infra.assets import PROJECT_ROOT
-from infra.metrics_catalogue import load_catalogue
-from infra.monitoring import app_metric
+from infra.metrics_catalogue import app_metric, load_catalogue
 
 pytestmark = pytest.mark.xdist_group("infra")
 
