@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The kinds of bounded value the settings hold, each bound written once.
+PositiveSeconds = Annotated[float, Field(gt=0)]
+EventCount = Annotated[int, Field(ge=2)]  # a SIEM rule's threshold: two events at the least
+ShortWindowS = Annotated[int, Field(ge=10)]  # a SIEM rule's window, in seconds
+LongWindowS = Annotated[int, Field(ge=60)]
+# A limit or a duration in seconds where 0 is allowed (each field says what 0 means).
+NonNegative = Annotated[int, Field(ge=0)]
 
 
 class Thresholds(BaseSettings):
@@ -49,12 +57,12 @@ class Settings(BaseSettings):
     geoip_db_path: str | None = None
     feature_cache_ttl_seconds: int = Field(300, ge=1)
     db_statement_timeout_ms: int = Field(2000, ge=100)
-    db_connect_timeout_s: float = Field(3.0, gt=0)
-    redis_timeout_s: float = Field(0.2, gt=0)
+    db_connect_timeout_s: PositiveSeconds = 3.0
+    redis_timeout_s: PositiveSeconds = 0.2
     # After a connection failure, PostgreSQL / Redis are left alone this long (one probe then).
-    db_circuit_open_s: float = Field(1.0, gt=0)
-    redis_circuit_open_s: float = Field(1.0, gt=0)
-    request_timeout_s: float = Field(5.0, gt=0)
+    db_circuit_open_s: PositiveSeconds = 1.0
+    redis_circuit_open_s: PositiveSeconds = 1.0
+    request_timeout_s: PositiveSeconds = 5.0
     fail_open: bool = False
     chain_confirmations: int = Field(6, ge=0)
     archive_bucket: str | None = None
@@ -157,34 +165,34 @@ class SecuritySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore")
 
     # Rule 1, brute force: this many failed logins for one account or from one IP within the window.
-    siem_brute_force_failures: int = Field(5, ge=2)
-    siem_brute_force_window_s: int = Field(300, ge=10)
+    siem_brute_force_failures: EventCount = 5
+    siem_brute_force_window_s: ShortWindowS = 300
     # Spec alert 4: this many failed admin MFA challenges for one admin within the window.
-    siem_admin_mfa_failures: int = Field(3, ge=2)
-    siem_admin_mfa_window_s: int = Field(300, ge=10)
+    siem_admin_mfa_failures: EventCount = 3
+    siem_admin_mfa_window_s: ShortWindowS = 300
     # Rule 2, fraud ring: this many fraud decisions or labels tied to one wallet, or to wallets linked
     # by a shared IP, payment instrument or transfers, within the window.
-    siem_fraud_ring_events: int = Field(3, ge=2)
-    siem_fraud_ring_window_s: int = Field(86_400, ge=60)
+    siem_fraud_ring_events: EventCount = 3
+    siem_fraud_ring_window_s: LongWindowS = 86_400
     # Rule 3, DDoS: this many distinct IPs rate-limited within the window.
-    siem_ddos_ips: int = Field(50, ge=2)
-    siem_ddos_window_s: int = Field(60, ge=10)
+    siem_ddos_ips: EventCount = 50
+    siem_ddos_window_s: ShortWindowS = 60
     # One account's sessions from two countries closer in time than this: a geo-velocity anomaly.
-    siem_geo_velocity_s: int = Field(3600, ge=60)
+    siem_geo_velocity_s: LongWindowS = 3600
     # The database sources are re-read this far behind their cursor (late commits; event ids dedupe).
-    siem_poll_overlap_s: int = Field(120, ge=0)
+    siem_poll_overlap_s: NonNegative = 120
     # Where findings go (EventBridge bus; the SOAR rule listens on it).
     siem_event_bus: str = "default"
     # SOAR guardrails: never act on these networks (the marketplace backend's egress, the admin VPN),
     # comma-separated; at most this many automatic blocks an hour; dry-run actions (comma-separated
     # names, or `all`): recorded as what would have been done, nothing done.
     soar_never_block: str = ""
-    soar_max_blocks_per_hour: int = Field(50, ge=0)
+    soar_max_blocks_per_hour: NonNegative = 50
     soar_dry_run: str = ""
     # How long an automatic block / challenge / wallet blacklisting lasts (0: until undone).
-    soar_block_ttl_s: int = Field(3600, ge=0)
-    soar_challenge_ttl_s: int = Field(900, ge=0)
-    soar_wallet_ttl_s: int = Field(0, ge=0)
+    soar_block_ttl_s: NonNegative = 3600
+    soar_challenge_ttl_s: NonNegative = 900
+    soar_wallet_ttl_s: NonNegative = 0
     # The WAF IP sets (block: Settings.waf_ip_set_name/id; challenge: these) and the admin pool.
     waf_challenge_ip_set_name: str | None = None
     waf_challenge_ip_set_id: str | None = None
@@ -192,11 +200,16 @@ class SecuritySettings(BaseSettings):
     pagerduty_routing_key: SecretStr | None = None
 
     def never_block_networks(self) -> list[str]:
-        return [part.strip() for part in self.soar_never_block.split(",") if part.strip()]
+        return _listed(self.soar_never_block)
 
     def dry_run(self, action: str) -> bool:
-        names = {part.strip() for part in self.soar_dry_run.split(",") if part.strip()}
+        names = set(_listed(self.soar_dry_run))
         return "all" in names or action in names
+
+
+def _listed(value: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

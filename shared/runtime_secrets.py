@@ -104,63 +104,77 @@ def resolve_environment(
     todo = {target: source for target, source in wanted.items() if not env.get(target) and env.get(source)}
     if not todo:
         return []
-    # Only deployed functions get here: Powertools' providers (boto3 is part of the Lambda runtime),
-    # with their cache, so that the pool's later re-reads of the DB secret (current_database_url)
-    # cost nothing within SECRET_MAX_AGE_S.
-    from aws_lambda_powertools.utilities import parameters
-
-    secrets_provider = parameters.SecretsProvider(boto3_client=secrets) if secrets else None
-    ssm_provider = parameters.SSMProvider(boto3_client=ssm) if ssm else None
-
-    def secret_string(arn: str) -> str:
-        try:
-            if secrets_provider is not None:
-                return str(secrets_provider.get(arn, max_age=SECRET_MAX_AGE_S))
-            return str(parameters.get_secret(arn, max_age=SECRET_MAX_AGE_S))
-        except Exception as exc:  # botocore raises many types; all mean the same to a cold start
-            raise DependencyUnavailable(f"cannot read secret {arn}: {type(exc).__name__}") from exc
-
-    def required(name: str) -> str:
-        value = env.get(name)
-        if not value:
-            raise ConfigurationError(f"{name} must be set alongside {todo_source(name)}")
-        return value
-
-    def todo_source(name: str) -> str:
-        return "TG_DB_SECRET_ARN" if name.startswith("TG_DB_") else "TG_REDIS_SECRET_ARN"
-
+    resolver = _Resolver(env, secrets, ssm)
     for target, source in todo.items():
         if target == "DATABASE_URL":
-            try:
-                secret = json.loads(secret_string(env[source]))
-            except json.JSONDecodeError:
-                raise ConfigurationError("the database secret is not JSON") from None
-            port, dbname = env.get("TG_DB_PORT", "5432"), required("TG_DB_NAME")
-            env[target] = database_url_from_secret(
-                secret, host=required("TG_DB_HOST"), port=port, dbname=dbname
-            )
-            direct_host = env.get("TG_DB_DIRECT_HOST")
-            if direct_host and not env.get("DATABASE_DIRECT_URL"):
-                env["DATABASE_DIRECT_URL"] = database_url_from_secret(
-                    secret, host=direct_host, port=_direct_port(env), dbname=dbname
-                )
+            resolver.database_urls(env[source])
         elif target == "REDIS_URL":
             env[target] = redis_url_from_token(
-                secret_string(env[source]),
-                host=required("TG_REDIS_HOST"),
+                resolver.secret_string(env[source]),
+                host=resolver.required("TG_REDIS_HOST"),
                 port=env.get("TG_REDIS_PORT", "6379"),
             )
         elif target == "TG_LOG_PII_SALT":
-            env[target] = secret_string(env[source])
+            env[target] = resolver.secret_string(env[source])
         else:
-            try:
-                if ssm_provider is not None:
-                    value = ssm_provider.get(env[source], decrypt=True, max_age=SECRET_MAX_AGE_S)
-                else:
-                    value = parameters.get_parameter(env[source], decrypt=True, max_age=SECRET_MAX_AGE_S)
-                env[target] = str(value)
-            except Exception as exc:
-                raise DependencyUnavailable(
-                    f"cannot read parameter {env[source]}: {type(exc).__name__}"
-                ) from exc
+            env[target] = resolver.parameter(env[source])
     return sorted(todo)
+
+
+class _Resolver:
+    """Reads the deployment's secrets and parameters for `resolve_environment`.
+
+    Only deployed functions get here: Powertools' providers (boto3 is part of the Lambda runtime), with
+    their cache, so that the pool's later re-reads of the DB secret (current_database_url) cost nothing
+    within SECRET_MAX_AGE_S."""
+
+    def __init__(self, env: MutableMapping[str, str], secrets: Any, ssm: Any) -> None:
+        from aws_lambda_powertools.utilities import parameters
+
+        self._env = env
+        self._parameters = parameters
+        self._secrets = parameters.SecretsProvider(boto3_client=secrets) if secrets else None
+        self._ssm = parameters.SSMProvider(boto3_client=ssm) if ssm else None
+
+    def secret_string(self, arn: str) -> str:
+        try:
+            if self._secrets is not None:
+                return str(self._secrets.get(arn, max_age=SECRET_MAX_AGE_S))
+            return str(self._parameters.get_secret(arn, max_age=SECRET_MAX_AGE_S))
+        except Exception as exc:  # botocore raises many types; all mean the same to a cold start
+            raise DependencyUnavailable(f"cannot read secret {arn}: {type(exc).__name__}") from exc
+
+    def parameter(self, name: str) -> str:
+        try:
+            if self._ssm is not None:
+                value = self._ssm.get(name, decrypt=True, max_age=SECRET_MAX_AGE_S)
+            else:
+                value = self._parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_S)
+            return str(value)
+        except Exception as exc:
+            raise DependencyUnavailable(f"cannot read parameter {name}: {type(exc).__name__}") from exc
+
+    def required(self, name: str) -> str:
+        value = self._env.get(name)
+        if not value:
+            source = "TG_DB_SECRET_ARN" if name.startswith("TG_DB_") else "TG_REDIS_SECRET_ARN"
+            raise ConfigurationError(f"{name} must be set alongside {source}")
+        return value
+
+    def database_urls(self, arn: str) -> None:
+        """DATABASE_URL (the proxy's endpoint) and, when the deployment names the instance's own
+        endpoint and DATABASE_DIRECT_URL is not set, DATABASE_DIRECT_URL."""
+        env = self._env
+        try:
+            secret = json.loads(self.secret_string(arn))
+        except json.JSONDecodeError:
+            raise ConfigurationError("the database secret is not JSON") from None
+        port, dbname = env.get("TG_DB_PORT", "5432"), self.required("TG_DB_NAME")
+        env["DATABASE_URL"] = database_url_from_secret(
+            secret, host=self.required("TG_DB_HOST"), port=port, dbname=dbname
+        )
+        direct_host = env.get("TG_DB_DIRECT_HOST")
+        if direct_host and not env.get("DATABASE_DIRECT_URL"):
+            env["DATABASE_DIRECT_URL"] = database_url_from_secret(
+                secret, host=direct_host, port=_direct_port(env), dbname=dbname
+            )

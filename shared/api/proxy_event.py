@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.api.spec import operations
+from shared.api.spec import Operation, operations
 
 Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -66,13 +66,20 @@ def rest_proxy_event(
     token claims a Cognito authorizer passes (`requestContext.authorizer.claims`)."""
     method = method.upper()
     operation = next((op for op in operations() if op.method == method and op.path == resource), None)
-    keyed = operation is None or operation.requires_api_key
     single_headers, multi_headers = _multi(headers)
     single_query, multi_query = _multi(query)
     text, is_base64 = _body(body)
-    named = {name.lower(): value for name, value in single_headers.items()}
-    now = arrived_at or datetime.now(UTC)
     request_id = request_id or str(uuid.uuid4())
+    context = {
+        **_request_context(method, resource, f"/{stage}{path}", stage, protocol, request_id),
+        **_arrival(arrived_at or datetime.now(UTC)),
+        "resourceId": operation.operation_id if operation else None,
+        # API Gateway sets it from the method's operationName, which the OpenAPI import takes
+        # from operationId.
+        "operationName": operation.operation_id if operation else None,
+        **({"authorizer": {"claims": dict(authorizer_claims)}} if authorizer_claims else {}),
+        "identity": _identity(source_ip, single_headers, api_key_id, operation),
+    }
     return {
         "resource": resource,
         "path": path,
@@ -85,32 +92,49 @@ def rest_proxy_event(
         "stageVariables": None,
         "body": text,
         "isBase64Encoded": is_base64,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "stage": stage,
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "protocol": protocol,
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "resourceId": operation.operation_id if operation else None,
-            # API Gateway sets it from the method's operationName, which the OpenAPI import takes
-            # from operationId.
-            "operationName": operation.operation_id if operation else None,
-            **({"authorizer": {"claims": dict(authorizer_claims)}} if authorizer_claims else {}),
-            "identity": {
-                "sourceIp": source_ip,
-                "userAgent": named.get("user-agent"),
-                "apiKey": named.get("x-api-key") if keyed else None,
-                "apiKeyId": api_key_id if keyed else None,
-                "accountId": None,
-                "caller": None,
-                "user": None,
-                "userArn": None,
-            },
-        },
+        "requestContext": context,
+    }
+
+
+def _request_context(
+    method: str, resource: str, stage_path: str, stage: str, protocol: str, request_id: str
+) -> dict[str, Any]:
+    """The requestContext's fields that name the request (its arrival, operation, authorizer and
+    identity aside)."""
+    return {
+        "accountId": "000000000000",
+        "apiId": "local",
+        "stage": stage,
+        "resourcePath": resource,
+        "httpMethod": method,
+        "path": stage_path,
+        "protocol": protocol,
+        "requestId": request_id,
+        "extendedRequestId": request_id,
+    }
+
+
+def _arrival(now: datetime) -> dict[str, Any]:
+    return {
+        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+    }
+
+
+def _identity(
+    source_ip: str, headers: Mapping[str, str], api_key_id: str | None, operation: Operation | None
+) -> dict[str, Any]:
+    """requestContext.identity: the client's address and user agent, and the API key (its value and
+    id) only where the operation takes one (an operation the document lacks counts as keyed)."""
+    named = {name.lower(): value for name, value in headers.items()}
+    keyed = operation is None or operation.requires_api_key
+    return {
+        "sourceIp": source_ip,
+        "userAgent": named.get("user-agent"),
+        "apiKey": named.get("x-api-key") if keyed else None,
+        "apiKeyId": api_key_id if keyed else None,
+        "accountId": None,
+        "caller": None,
+        "user": None,
+        "userArn": None,
     }

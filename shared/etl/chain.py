@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from shared.chain.source import LogSource
-from shared.etl.abi import IgnoredLog, UndecodableLog, as_hex, decode_log
+from shared.etl.abi import DecodedLog, IgnoredLog, UndecodableLog, as_hex, decode_log
 from shared.etl.load import copy_upsert, read_checkpoint, record_rejects, write_checkpoint
 from shared.identifiers import ZERO_ADDRESS
 
@@ -57,6 +57,16 @@ class ChainStats:
     batches: int = 0
     rolled_back_blocks: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "transform": 0.0, "load": 0.0})
+
+    def count_batch(self, lo: int, hi: int, *, logs: int, loaded: int, rejected: int, ignored: int) -> None:
+        """One block range [lo, hi] loaded."""
+        self.logs_read += logs
+        self.rows_loaded += loaded
+        self.rejected += rejected
+        self.ignored += ignored
+        self.batches += 1
+        self.from_block = lo if self.from_block is None else self.from_block
+        self.to_block = hi
 
 
 def checkpoint_job(contract_address: str) -> str:
@@ -134,32 +144,27 @@ def transform_logs(
         block_hash = as_hex(log["blockHash"])
         if block_hash != known[0]:
             raise ChainChangedUnderUs(f"block {number}: log says {block_hash}, header says {known[0]}")
-        token_id, from_address, to_address, chain_event_id, price_wei = _columns_for(
-            decoded.name, decoded.args
-        )
-        rows.append(
-            (
-                number,
-                tx_hash,
-                log_index,
-                block_hash,
-                known[1],
-                contract,
-                decoded.name,
-                token_id,
-                from_address,
-                to_address,
-                chain_event_id,
-                price_wei,
-                json.dumps(
-                    {
-                        k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                        for k, v in decoded.args.items()
-                    }
-                ),
-            )
-        )
+        rows.append(_event_row((number, tx_hash, log_index, block_hash, known[1], contract), decoded))
     return rows, rejects, ignored
+
+
+def _event_row(where: tuple[int, str, int, str, datetime, str], decoded: DecodedLog) -> tuple[Any, ...]:
+    """The chain_events row (CHAIN_COLUMNS) of a decoded log found at `where` (block number, tx hash,
+    log index, block hash, block time, contract); integer arguments as text in `args`."""
+    token_id, from_address, to_address, chain_event_id, price_wei = _columns_for(decoded.name, decoded.args)
+    args = {
+        k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in decoded.args.items()
+    }
+    return (
+        *where,
+        decoded.name,
+        token_id,
+        from_address,
+        to_address,
+        chain_event_id,
+        price_wei,
+        json.dumps(args),
+    )
 
 
 # The previous Transfer of each token moved in the range, by a window over just those tokens (a
@@ -259,24 +264,13 @@ def sync_chain(
     if batch_blocks < 1 or max_batch_blocks < batch_blocks:
         raise ValueError("need 1 <= batch_blocks <= max_batch_blocks")
     contract = contract_address.lower()
-    job = checkpoint_job(contract)
     stats = ChainStats()
     if not conn.autocommit:
         conn.commit()
         conn.autocommit = True
-
-    checkpoint = read_checkpoint(conn, job) or {"block": start_block - 1, "hash": None}
-    last, last_hash = int(checkpoint["block"]), checkpoint.get("hash")
-    if last_hash is not None and (
-        last > source.latest_block() or source.block(last).hash.lower() != last_hash
-    ):
-        last, last_hash, gone = _rollback_reorg(conn, source, contract, start_block)
-        stats.rolled_back_blocks = gone
+    last = _resume_after(conn, source, contract, start_block, stats)
     safe_head = source.latest_block() - confirmations
-    estimate = conn.execute(
-        "SELECT reltuples FROM pg_class WHERE oid = 'intel.chain_events'::regclass"
-    ).fetchone()
-    analyzed_rows, unanalyzed = max(0, int(estimate[0])) if estimate else 0, 0
+    analyze = _AnalyzeSchedule.of(conn)
     headers: dict[int, Any] = {}
 
     def header(number: int) -> Any:
@@ -292,39 +286,11 @@ def sync_chain(
         rows, rejects, ignored = transform_logs(logs, contract, header)
         hi_hash = header(hi).hash.lower()
         transformed = time.perf_counter()
-        with conn.transaction():
-            # No fsync wait per batch: a commit lost in a crash loses its rows and its checkpoint
-            # together, and the next run reads that range again.
-            conn.execute("SET LOCAL synchronous_commit = off")
-            loaded = copy_upsert(
-                conn,
-                "intel.chain_events",
-                CHAIN_COLUMNS,
-                rows,
-                key=["block_number", "tx_hash", "log_index"],
-                update=[],
-            )
-            unanalyzed += loaded
-            if unanalyzed >= max(_ANALYZE_AFTER_ROWS, analyzed_rows // 2):
-                analyzed_rows, unanalyzed = analyzed_rows + unanalyzed, 0
-                # Fresh statistics before the derived-row queries: planned on a table "still empty",
-                # they walk indexes row by row and a bulk day takes a minute instead of a second.
-                conn.execute("ANALYZE intel.chain_events")
-            params = {"lo": lo, "hi": hi, "zero": ZERO_ADDRESS, "contract": contract}
-            conn.execute(_HOLDS_SQL, params)
-            conn.execute(_FIRST_SEEN_SQL, params)
-            record_rejects(conn, REJECT_SOURCE, rejects)
-            write_checkpoint(conn, job, {"block": hi, "hash": hi_hash})
+        loaded = _load_range(conn, contract, (lo, hi, hi_hash), rows, rejects, analyze)
         stats.seconds["extract"] += extracted - started
         stats.seconds["transform"] += transformed - extracted
         stats.seconds["load"] += time.perf_counter() - transformed
-        stats.logs_read += len(logs)
-        stats.rows_loaded += loaded
-        stats.rejected += len(rejects)
-        stats.ignored += ignored
-        stats.batches += 1
-        stats.from_block = lo if stats.from_block is None else stats.from_block
-        stats.to_block = hi
+        stats.count_batch(lo, hi, logs=len(logs), loaded=loaded, rejected=len(rejects), ignored=ignored)
         last = hi
         headers.clear()
         # Sparse ranges grow (fewer round trips and transactions), dense ones shrink (bounded memory).
@@ -335,3 +301,74 @@ def sync_chain(
         if after_batch is not None:
             after_batch(hi)
     return stats
+
+
+def _resume_after(
+    conn: psycopg.Connection, source: LogSource, contract: str, start_block: int, stats: ChainStats
+) -> int:
+    """The last block loaded, per the checkpoint; when the node no longer has its hash (a reorg deeper
+    than the confirmations), what is above the last block still matching is rolled back first."""
+    checkpoint = read_checkpoint(conn, checkpoint_job(contract)) or {"block": start_block - 1, "hash": None}
+    last, last_hash = int(checkpoint["block"]), checkpoint.get("hash")
+    if last_hash is not None and (
+        last > source.latest_block() or source.block(last).hash.lower() != last_hash
+    ):
+        last, last_hash, gone = _rollback_reorg(conn, source, contract, start_block)
+        stats.rolled_back_blocks = gone
+    return last
+
+
+@dataclass
+class _AnalyzeSchedule:
+    """When to ANALYZE intel.chain_events: once the rows loaded since the last statistics reach half
+    the table (at least _ANALYZE_AFTER_ROWS)."""
+
+    analyzed_rows: int
+    unanalyzed: int = 0
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection) -> _AnalyzeSchedule:
+        estimate = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'intel.chain_events'::regclass"
+        ).fetchone()
+        return cls(max(0, int(estimate[0])) if estimate else 0)
+
+    def after_load(self, conn: psycopg.Connection, loaded: int) -> None:
+        self.unanalyzed += loaded
+        if self.unanalyzed >= max(_ANALYZE_AFTER_ROWS, self.analyzed_rows // 2):
+            self.analyzed_rows, self.unanalyzed = self.analyzed_rows + self.unanalyzed, 0
+            # Fresh statistics before the derived-row queries: planned on a table "still empty",
+            # they walk indexes row by row and a bulk day takes a minute instead of a second.
+            conn.execute("ANALYZE intel.chain_events")
+
+
+def _load_range(
+    conn: psycopg.Connection,
+    contract: str,
+    block_range: tuple[int, int, str],
+    rows: list[tuple[Any, ...]],
+    rejects: list[tuple[str, str, dict[str, Any]]],
+    analyze: _AnalyzeSchedule,
+) -> int:
+    """One block range's rows, derived rows, rejects and checkpoint (`block_range`: lo, hi and hi's
+    hash) in one transaction; returns the rows loaded."""
+    lo, hi, hi_hash = block_range
+    with conn.transaction():
+        # No fsync wait per batch: a commit lost in a crash loses its rows and its checkpoint
+        # together, and the next run reads that range again.
+        conn.execute("SET LOCAL synchronous_commit = off")
+        loaded = copy_upsert(
+            conn,
+            "intel.chain_events",
+            CHAIN_COLUMNS,
+            rows,
+            key=["block_number", "tx_hash", "log_index"],
+            update=[],
+        )
+        analyze.after_load(conn, loaded)
+        params = {"lo": lo, "hi": hi, "zero": ZERO_ADDRESS, "contract": contract}
+        conn.execute(_HOLDS_SQL, params)
+        conn.execute(_FIRST_SEEN_SQL, params)
+        record_rejects(conn, REJECT_SOURCE, rejects)
+        write_checkpoint(conn, checkpoint_job(contract), {"block": hi, "hash": hi_hash})
+    return loaded

@@ -33,6 +33,38 @@ def copy_upsert(
     staging = sql.Identifier(f"stage_{name}")
     target = sql.Identifier(schema, name)
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    _create_staging(conn, staging, target, columns, column_types)
+    conn.execute(sql.SQL("TRUNCATE {}").format(staging))
+    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols)) as copy:
+        for row in rows:
+            copy.write_row(row)
+    to_update = [c for c in columns if c not in key] if update is None else list(update)
+    # DISTINCT ON: a batch that holds the same key twice keeps one version ("cannot affect row a
+    # second time" otherwise); insert-only loads skip the sort, DO NOTHING already keeps the first.
+    select = (
+        "SELECT DISTINCT ON ({key}) {cols} FROM {staging} ORDER BY {key} "
+        if to_update
+        else "SELECT {cols} FROM {staging} "
+    )
+    query = sql.SQL("INSERT INTO {target} AS t ({cols}) " + select + "ON CONFLICT ({key}) {conflict}").format(
+        target=target,
+        cols=cols,
+        key=sql.SQL(", ").join(map(sql.Identifier, key)),
+        staging=staging,
+        conflict=_on_conflict(to_update),
+    )
+    cursor = conn.execute(query)
+    return cursor.rowcount
+
+
+def _create_staging(
+    conn: psycopg.Connection,
+    staging: sql.Identifier,
+    target: sql.Identifier,
+    columns: Sequence[str],
+    column_types: Sequence[str] | None,
+) -> None:
+    """The temporary staging table (dropped at commit): the target's columns, or `column_types`."""
     if column_types is None:
         conn.execute(
             sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
@@ -49,34 +81,19 @@ def copy_upsert(
                 ),
             )
         )
-    conn.execute(sql.SQL("TRUNCATE {}").format(staging))
-    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols)) as copy:
-        for row in rows:
-            copy.write_row(row)
-    to_update = [c for c in columns if c not in key] if update is None else list(update)
-    key_cols = sql.SQL(", ").join(map(sql.Identifier, key))
-    if to_update:
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in to_update
-        )
-        changed = sql.SQL(" OR ").join(
-            sql.SQL("t.{0} IS DISTINCT FROM EXCLUDED.{0}").format(sql.Identifier(c)) for c in to_update
-        )
-        conflict: sql.Composable = sql.SQL("DO UPDATE SET {} WHERE {}").format(assignments, changed)
-    else:
-        conflict = sql.SQL("DO NOTHING")
-    # DISTINCT ON: a batch that holds the same key twice keeps one version ("cannot affect row a
-    # second time" otherwise); insert-only loads skip the sort, DO NOTHING already keeps the first.
-    select = (
-        "SELECT DISTINCT ON ({key}) {cols} FROM {staging} ORDER BY {key} "
-        if to_update
-        else "SELECT {cols} FROM {staging} "
+
+
+def _on_conflict(to_update: Sequence[str]) -> sql.Composable:
+    """Update the changed columns of `to_update` only when a value differs; nothing to update: DO NOTHING."""
+    if not to_update:
+        return sql.SQL("DO NOTHING")
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in to_update
     )
-    query = sql.SQL("INSERT INTO {target} AS t ({cols}) " + select + "ON CONFLICT ({key}) {conflict}").format(
-        target=target, cols=cols, key=key_cols, staging=staging, conflict=conflict
+    changed = sql.SQL(" OR ").join(
+        sql.SQL("t.{0} IS DISTINCT FROM EXCLUDED.{0}").format(sql.Identifier(c)) for c in to_update
     )
-    cursor = conn.execute(query)
-    return cursor.rowcount
+    return sql.SQL("DO UPDATE SET {} WHERE {}").format(assignments, changed)
 
 
 def insert_rows_one_by_one(

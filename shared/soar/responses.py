@@ -95,13 +95,14 @@ def respond(
 ) -> Response:
     """Act on a stored finding (its finding_id set), each action once, within the guardrails."""
     assert finding.finding_id is not None, "a finding is acted on once stored"
+    responder = _Responder(conn, effectors, cache, settings)
     response = Response(finding.finding_id)
     for step in plan(finding, settings):
         if step.action == "page":
             step.reason = _page_summary(finding, response.actions)
-        action = _claimed(conn, finding, step, settings)
+        action = responder.claimed(finding, step)
         if action.status in {"pending", "failed"}:
-            action = _effect(conn, finding, action, effectors, cache, settings)
+            action = responder.effect(finding, action)
         response.actions.append(action)
     if all(a.status not in {"pending", "failed"} for a in response.actions):
         with conn.transaction():
@@ -109,80 +110,78 @@ def respond(
     return response
 
 
-def _claimed(
-    conn: psycopg.Connection[Any], finding: Finding, step: Plan, settings: SecuritySettings
-) -> Action:
-    blocking = step.action != "page"
-    with conn.transaction():
-        if blocking:
-            lock_cap(conn)
-        action, _ = store.claim(
-            conn,
-            finding_id=finding.finding_id,
-            action=step.action,
-            target=step.target,
-            reason=step.reason,
-            expires_at=step.expires_at,
-        )
-        if action.status not in {"pending", "failed"}:
-            return action  # settled by an earlier run
-        refused = refusal(conn, action, settings, blocking=blocking)
-        if refused is not None:
-            return store.settle(conn, action.action_id, refused[0], reason=refused[1])  # type: ignore[arg-type]
-    return action
+@dataclass
+class _Responder:
+    """What acting on a finding needs: the database, the effectors, the blocklist's cache, the settings."""
 
+    conn: psycopg.Connection[Any]
+    effectors: Effectors
+    cache: redis.Redis | None
+    settings: SecuritySettings
 
-def _effect(
-    conn: psycopg.Connection[Any],
-    finding: Finding,
-    action: Action,
-    effectors: Effectors,
-    cache: redis.Redis | None,
-    settings: SecuritySettings,
-) -> Action:
-    try:
-        details = _apply(conn, finding, action, effectors, cache, settings)
-    except Exception as exc:
+    def claimed(self, finding: Finding, step: Plan) -> Action:
+        """The step's action, claimed once (or as an earlier run settled it); refused by the guardrails."""
+        conn, blocking = self.conn, step.action != "page"
         with conn.transaction():
-            store.settle(conn, action.action_id, "failed", details={"error": f"{type(exc).__name__}: {exc}"})
-        raise
-    with conn.transaction():
-        return store.settle(conn, action.action_id, details.pop("status", "done"), details=details)
-
-
-def _apply(
-    conn: psycopg.Connection[Any],
-    finding: Finding,
-    action: Action,
-    effectors: Effectors,
-    cache: redis.Redis | None,
-    settings: SecuritySettings,
-) -> dict[str, Any]:
-    kind = BLOCKLIST_KIND.get(action.action)
-    if kind is not None:
-        with conn.transaction():
-            blocklist.add_entry(
+            if blocking:
+                lock_cap(conn)
+            action, _ = store.claim(
                 conn,
-                kind,
-                action.target,
-                reason=action.reason,
-                source="soar",
-                expires_at=action.expires_at,
-                action_id=action.action_id,
-                cache=cache,
+                finding_id=finding.finding_id,
+                action=step.action,
+                target=step.target,
+                reason=step.reason,
+                expires_at=step.expires_at,
             )
-        return sync(conn, kind, effectors) if kind != "wallet" else {"blocklist": "wallet"}
-    if action.action == "disable_admin":
-        directory, _, name = action.target.partition(":")
-        if directory != "cognito":
-            return {
-                "status": "skipped",
-                "note": "a marketplace account: the page asks the marketplace to lock it",
-            }
-        return effectors.disable_user(name)
-    key = settings.pagerduty_routing_key
-    payload = page_payload(finding, action.reason, key.get_secret_value() if key else "")
-    return effectors.page(finding.severity.value, f"TicketGuard {finding.rule}: {finding.subject}", payload)
+            if action.status not in {"pending", "failed"}:
+                return action  # settled by an earlier run
+            refused = refusal(conn, action, self.settings, blocking=blocking)
+            if refused is not None:
+                return store.settle(conn, action.action_id, refused[0], reason=refused[1])  # type: ignore[arg-type]
+        return action
+
+    def effect(self, finding: Finding, action: Action) -> Action:
+        """The claimed action taken and settled (done, skipped, or failed with the error)."""
+        try:
+            details = self._apply(finding, action)
+        except Exception as exc:
+            with self.conn.transaction():
+                store.settle(
+                    self.conn, action.action_id, "failed", details={"error": f"{type(exc).__name__}: {exc}"}
+                )
+            raise
+        with self.conn.transaction():
+            return store.settle(self.conn, action.action_id, details.pop("status", "done"), details=details)
+
+    def _apply(self, finding: Finding, action: Action) -> dict[str, Any]:
+        conn, effectors = self.conn, self.effectors
+        kind = BLOCKLIST_KIND.get(action.action)
+        if kind is not None:
+            with conn.transaction():
+                blocklist.add_entry(
+                    conn,
+                    kind,
+                    action.target,
+                    reason=action.reason,
+                    source="soar",
+                    expires_at=action.expires_at,
+                    action_id=action.action_id,
+                    cache=self.cache,
+                )
+            return sync(conn, kind, effectors) if kind != "wallet" else {"blocklist": "wallet"}
+        if action.action == "disable_admin":
+            directory, _, name = action.target.partition(":")
+            if directory != "cognito":
+                return {
+                    "status": "skipped",
+                    "note": "a marketplace account: the page asks the marketplace to lock it",
+                }
+            return effectors.disable_user(name)
+        key = self.settings.pagerduty_routing_key
+        payload = page_payload(finding, action.reason, key.get_secret_value() if key else "")
+        return effectors.page(
+            finding.severity.value, f"TicketGuard {finding.rule}: {finding.subject}", payload
+        )
 
 
 def sync(
