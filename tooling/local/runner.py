@@ -19,7 +19,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -28,6 +28,9 @@ from shared.names import SERVICE
 from tooling.local.alerts import DEFAULT_FILE as DEFAULT_ALERTS_FILE
 from tooling.local.schedules import LocalScheduler
 from tooling.local.seed import DEFAULT_DAYS, DEFAULT_TRANSACTIONS_PER_DAY
+
+if TYPE_CHECKING:
+    from tooling.local.services import LocalServices
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -200,13 +203,10 @@ def cli(argv: list[str]) -> int:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE)
 
-    from shared.config import get_settings, get_thresholds
-    from shared.db import apply_migrations, reset_pool
     from shared.health.checks import register_chain_probe
     from tooling.local.examples import examples
     from tooling.local.gateway import LocalGateway, queue_consumers, serve
     from tooling.local.security import EdgeMiddleware
-    from tooling.local.seed import seed
     from tooling.local.services import LocalServices
 
     _free_port_or_fail(args.host, args.port)
@@ -217,44 +217,12 @@ def cli(argv: list[str]) -> int:
         for status in services.statuses:
             where = f"embedded, pid {status.pid}" if status.embedded else "external"
             _say(f"  {status.name}: {status.url} ({where})")
-        # The API's pool through PgBouncer (as through RDS Proxy), the jobs straight to PostgreSQL.
-        os.environ["DATABASE_URL"] = services.pooled_url() or services.database_url
-        os.environ["DATABASE_DIRECT_URL"] = services.database_url
-        os.environ["REDIS_URL"] = services.redis_url
-        get_settings.cache_clear()
-        get_thresholds.cache_clear()
-        reset_pool()
-        with psycopg.connect(services.database_url, autocommit=True) as conn:
-            applied = apply_migrations(conn)
-        _say(f"  migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ""))
-
+        _use_services(services)
         queues = stack.enter_context(queue_consumers(services.queue_dir))
         services.on_close(stack.close)  # on Ctrl-C too: the drainer stops before its directory goes
-        report = seed(
-            services.database_url,
-            services.redis_url,
-            seed=args.seed,
-            days=args.days,
-            transactions_per_day=args.transactions_per_day,
-            chain=args.chain,
-            replace=args.replace_data,
-            simulate=not args.no_seed,
-            feed=None if args.bulk_seed else partial(_feed_through_ingest, queues),
-        )
-        for line in report.lines:
-            _say(f"  {line}")
-        if report.simulation is not None:
-            register_chain_probe(report.simulation.log_source.latest_block)
+        _seed(args, services, queues)
         _say(f"  model: {_load_model()}")
-
-        scheduler = None
-        if not args.no_schedules:
-            scheduler = LocalScheduler(speedup=args.speedup)
-            scheduler.start()
-            _say(
-                "  schedules: "
-                + ", ".join(f"{job.name} every {scheduler.interval(job):g} s" for job in scheduler.jobs)
-            )
+        scheduler = _start_schedules(args)
         security = _start_security(services.database_url, services.redis_url, services.queue_dir)
         base_url = f"http://{args.host}:{args.port}"
         _say(f"\nThe README's examples (section Try it), for {base_url}:\n")
@@ -272,6 +240,59 @@ def cli(argv: list[str]) -> int:
                 scheduler.stop()
             register_chain_probe(None)
     return 0
+
+
+def _use_services(services: LocalServices) -> None:
+    """Point the settings at the local services (the API's pool through PgBouncer, as through RDS
+    Proxy; the jobs straight to PostgreSQL) and bring the schema up to date."""
+    from shared.config import get_settings, get_thresholds
+    from shared.db import apply_migrations, reset_pool
+
+    assert services.database_url and services.redis_url
+    os.environ["DATABASE_URL"] = services.pooled_url() or services.database_url
+    os.environ["DATABASE_DIRECT_URL"] = services.database_url
+    os.environ["REDIS_URL"] = services.redis_url
+    get_settings.cache_clear()
+    get_thresholds.cache_clear()
+    reset_pool()
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        applied = apply_migrations(conn)
+    _say(f"  migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ""))
+
+
+def _seed(args: argparse.Namespace, services: LocalServices, queues: dict[str, Any]) -> None:
+    """The simulated marketplace's history (through the ingest queue unless --bulk-seed)."""
+    from shared.health.checks import register_chain_probe
+    from tooling.local.seed import seed
+
+    assert services.database_url and services.redis_url
+    report = seed(
+        services.database_url,
+        services.redis_url,
+        seed=args.seed,
+        days=args.days,
+        transactions_per_day=args.transactions_per_day,
+        chain=args.chain,
+        replace=args.replace_data,
+        simulate=not args.no_seed,
+        feed=None if args.bulk_seed else partial(_feed_through_ingest, queues),
+    )
+    for line in report.lines:
+        _say(f"  {line}")
+    if report.simulation is not None:
+        register_chain_probe(report.simulation.log_source.latest_block)
+
+
+def _start_schedules(args: argparse.Namespace) -> LocalScheduler | None:
+    if args.no_schedules:
+        return None
+    scheduler = LocalScheduler(speedup=args.speedup)
+    scheduler.start()
+    _say(
+        "  schedules: "
+        + ", ".join(f"{job.name} every {scheduler.interval(job):g} s" for job in scheduler.jobs)
+    )
+    return scheduler
 
 
 if __name__ == "__main__":

@@ -257,35 +257,8 @@ def seed(
     """Everything above, in order; each step's line and time in the report. `feed`: how the
     marketplace's facts reach the database (the runner's: POST /api/v1/events); None: in bulk."""
     report = SeedReport()
-    began = time.perf_counter()
     if simulate:
-        report.simulation = simulate_marketplace(
-            database_url,
-            seed=seed,
-            days=days,
-            transactions_per_day=transactions_per_day,
-            chain=chain,
-            replace=replace,
-            feed=feed,
-        )
-        report.seconds["simulate"] = time.perf_counter() - began
-        sim = report.simulation
-        if sim is None:
-            report.lines.append(
-                "marketplace: orders already present (external database); not reseeded, so the demo cast "
-                "is there only if an earlier `ticketguard run` seeded this database"
-            )
-        else:
-            report.lines.append(
-                f"marketplace: {sim.total_orders} orders over {days:g} days, {sim.labels['written_fraud']} "
-                f"fraud and {sim.labels['written_legit']} legitimate labels known so far, the demo cast; "
-                f"{chain} chain (contract {sim.contract_address}, blocks {sim.first_block}-{sim.last_block}) "
-                f"({report.seconds['simulate']:.1f} s: {_split(sim.timings_s)})"
-            )
-            if sim.trimmed is not None:
-                report.lines.append(f"  posted: {sim.trimmed.line()}")
-            if feed is not None:
-                report.lines.append(f"  through POST /api/v1/events: {feed_summary(sim)}")
+        _simulate_step(report, database_url, seed, days, transactions_per_day, chain, replace, feed)
     step = time.perf_counter()
     summary = run_pipeline_once(database_url, redis_url, report.simulation)
     report.seconds["pipeline"] = time.perf_counter() - step
@@ -293,21 +266,8 @@ def seed(
         f"pipeline: ETL + features: {summary.rows_written} rows written, "
         f"{summary.rows_rejected} rejected ({report.seconds['pipeline']:.1f} s)"
     )
-    sim = report.simulation
-    if sim is not None:
-        step = time.perf_counter()
-        try:
-            decided = score_seeded_purchases(database_url, sim.start - _DEMO_LEAD, sim.end)
-        except Exception as exc:  # no model shipped: the API says so (503); seeding goes on
-            report.lines.append(f"decisions: none stored ({getattr(exc, 'message', exc)})")
-        else:
-            report.seconds["decisions"] = time.perf_counter() - step
-            report.lines.append(
-                f"decisions: {sum(decided.values())} seeded purchases scored by the served model at their "
-                f"time ({', '.join(f'{k} {v}' for k, v in sorted(decided.items()))}) "
-                f"({report.seconds['decisions']:.1f} s)"
-            )
-            report.lines += against_truth(database_url, sim.start - _DEMO_LEAD, sim.end)
+    if report.simulation is not None:
+        _decisions_step(report, database_url, report.simulation)
         blocklist_demo_scalper(database_url)
     else:
         report.lines.append("note: no demo cast seeded: the README's examples answer 404 (unknown ticket)")
@@ -316,6 +276,64 @@ def seed(
     report.seconds["views"] = time.perf_counter() - step
     report.lines.append(f"views: {', '.join(views)} refreshed ({report.seconds['views']:.1f} s)")
     return report
+
+
+def _simulate_step(
+    report: SeedReport,
+    database_url: str,
+    seed: int,
+    days: float,
+    transactions_per_day: int,
+    chain: str,
+    replace: bool,
+    feed: Callable[[list[dict[str, Any]]], Any] | None,
+) -> None:
+    """The simulated marketplace (report.simulation; None when an external database already has orders)."""
+    began = time.perf_counter()
+    report.simulation = simulate_marketplace(
+        database_url,
+        seed=seed,
+        days=days,
+        transactions_per_day=transactions_per_day,
+        chain=chain,
+        replace=replace,
+        feed=feed,
+    )
+    report.seconds["simulate"] = time.perf_counter() - began
+    sim = report.simulation
+    if sim is None:
+        report.lines.append(
+            "marketplace: orders already present (external database); not reseeded, so the demo cast "
+            "is there only if an earlier `ticketguard run` seeded this database"
+        )
+        return
+    report.lines.append(
+        f"marketplace: {sim.total_orders} orders over {days:g} days, {sim.labels['written_fraud']} "
+        f"fraud and {sim.labels['written_legit']} legitimate labels known so far, the demo cast; "
+        f"{chain} chain (contract {sim.contract_address}, blocks {sim.first_block}-{sim.last_block}) "
+        f"({report.seconds['simulate']:.1f} s: {_split(sim.timings_s)})"
+    )
+    if sim.trimmed is not None:
+        report.lines.append(f"  posted: {sim.trimmed.line()}")
+    if feed is not None:
+        report.lines.append(f"  through POST /api/v1/events: {feed_summary(sim)}")
+
+
+def _decisions_step(report: SeedReport, database_url: str, sim: Any) -> None:
+    """The seeded purchases scored by the served model at their time, and how they compare with the truth."""
+    step = time.perf_counter()
+    try:
+        decided = score_seeded_purchases(database_url, sim.start - _DEMO_LEAD, sim.end)
+    except Exception as exc:  # no model shipped: the API says so (503); seeding goes on
+        report.lines.append(f"decisions: none stored ({getattr(exc, 'message', exc)})")
+        return
+    report.seconds["decisions"] = time.perf_counter() - step
+    report.lines.append(
+        f"decisions: {sum(decided.values())} seeded purchases scored by the served model at their "
+        f"time ({', '.join(f'{k} {v}' for k, v in sorted(decided.items()))}) "
+        f"({report.seconds['decisions']:.1f} s)"
+    )
+    report.lines += against_truth(database_url, sim.start - _DEMO_LEAD, sim.end)
 
 
 def refresh_dashboard_views(database_url: str) -> list[str]:
