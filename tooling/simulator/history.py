@@ -59,7 +59,8 @@ def _sessions(world: World, rng: random.Random, user: User) -> None:
                       reason="bad_password")  # fmt: skip
             login(world, user, user.email, ip, started - 5 - rng.random() * 20, success=True, reason=None)
         # Before the window, all of it (a session a few minutes before it would otherwise run into it).
-        ended = min(started + rng.uniform(1, 30) * MINUTE, world.start - 1.0)
+        # A session drawn in the window's last second would end before it began: it ends where it began.
+        ended = max(started, min(started + rng.uniform(1, 30) * MINUTE, world.start - 1.0))
         world.sessions.append(
             (world.next_session_id, user.user_id, ip, user.agent, round(started, 3), round(ended, 3))
         )
