@@ -29,6 +29,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -121,106 +122,23 @@ def bench_in_process(samples: list[tuple[str, int, float]], requests: int) -> di
 def load_generator(
     port: int, rate: float, duration_s: float, samples: list[tuple[str, int, float]], out: Any
 ) -> None:
-    """Open-loop: request i is due at t0 + i/rate, sent on a free keep-alive connection."""
-    import h11
+    """Open-loop: request i is due at t0 + i/rate, sent on a free keep-alive connection
+    (benchmarks/open_loop.py); the run's figures put on `out`."""
+    from open_loop import open_loop
 
-    async def run() -> dict[str, Any]:
-        connections: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, h11.Connection]] = (
-            asyncio.Queue()
-        )
-        for _ in range(64):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            await connections.put((reader, writer, h11.Connection(h11.CLIENT)))
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        errors = 0
-        run_id = uuid.uuid4().hex[:8]
-        total = int(rate * duration_s)
-
-        async def send(i: int, due: float) -> None:
-            nonlocal errors
-            reader, writer, conn = await connections.get()
-            wallet, ticket, price = samples[i % len(samples)]
-            body = json.dumps(
-                {
-                    "transaction_id": f"h-{run_id}-{i}",
-                    "wallet_address": wallet,
-                    "ticket_id": ticket,
-                    "price_paid": price,
-                }
-            ).encode()
-            try:
-                data = conn.send(
-                    h11.Request(
-                        method="POST",
-                        target=PREDICT,
-                        headers=[
-                            ("host", f"127.0.0.1:{port}"),
-                            ("content-type", "application/json"),
-                            ("x-api-key", BENCH_KEY),
-                            ("content-length", str(len(body))),
-                        ],
-                    )
-                )
-                data += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
-                writer.write(data)
-                status = 0
-                while True:
-                    event = conn.next_event()
-                    if event is h11.NEED_DATA:
-                        conn.receive_data(await reader.read(65536))
-                        continue
-                    if isinstance(event, h11.Response):
-                        status = event.status_code
-                    if isinstance(event, h11.EndOfMessage):
-                        break
-                latencies.append((time.perf_counter() - due) * 1000)
-                statuses[status] = statuses.get(status, 0) + 1
-                conn.start_next_cycle()
-                await connections.put((reader, writer, conn))
-            except Exception:
-                errors += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                await connections.put((reader, writer, h11.Connection(h11.CLIENT)))
-
-        tasks = []
-        start = time.perf_counter() + 0.2
-        for i in range(total):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send(i, due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-        return {
-            "latencies": latencies,
-            "statuses": statuses,
-            "errors": errors,
-            "elapsed_s": elapsed,
-            "sent": total,
-        }
-
-    out.put(asyncio.run(run()))
+    out.put(asyncio.run(open_loop(port, rate, duration_s, samples, PREDICT, BENCH_KEY)))
 
 
-def bench_http(
-    database_url: str,
-    redis_url: str,
-    samples: list[tuple[str, int, float]],
-    rates: list[float],
-    duration_s: float,
-    workers: int,
-) -> list[dict[str, Any]]:
-    import socket
-
-    import httpx
-    import yaml
-
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+        return int(probe.getsockname()[1])
+
+
+def write_usage_plans(directory: str) -> Path:
+    """A usage_plans.yaml with the raised `benchmark` plan for the benchmark's key."""
+    import yaml
+
     plans = {
         "usage_plans": [
             {
@@ -232,48 +150,82 @@ def bench_http(
             }
         ]
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        plans_path = Path(tmp) / "usage_plans.yaml"
-        plans_path.write_text(yaml.safe_dump(plans))
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tooling.local.gateway",
-                "--port",
-                str(port),
-                "--usage-plans",
-                str(plans_path),
-                "--workers",
-                str(workers),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
+    plans_path = Path(directory) / "usage_plans.yaml"
+    plans_path.write_text(yaml.safe_dump(plans))
+    return plans_path
+
+
+def start_gateway(
+    database_url: str, redis_url: str, port: int, plans_path: Path, workers: int
+) -> subprocess.Popen[bytes]:
+    """The local gateway in its own process (its output discarded)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tooling.local.gateway",
+            "--port",
+            str(port),
+            "--usage-plans",
+            str(plans_path),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+
+
+def wait_until_healthy(server: subprocess.Popen[bytes], port: int) -> None:
+    """Polls /health for up to 60 s; RuntimeError if the gateway exits or never answers."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the gateway did not start") from None
-                    time.sleep(0.2)
-            # Warm-up (imports, model, pool, caches) at a low rate, then the measured runs.
-            results = []
-            for phase_rate, phase_duration in ((50, 3), *((rate, duration_s) for rate in rates)):
-                queue: Any = multiprocessing.get_context("spawn").Queue()
-                generator = multiprocessing.get_context("spawn").Process(
-                    target=load_generator, args=(port, phase_rate, phase_duration, samples, queue)
-                )
-                generator.start()
-                results.append(queue.get(timeout=phase_duration * 10 + 120))
-                generator.join(30)
-            return results[1:]
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the gateway did not start") from None
+            time.sleep(0.2)
+
+
+def run_load_phases(
+    port: int, samples: list[tuple[str, int, float]], rates: list[float], duration_s: float
+) -> list[dict[str, Any]]:
+    """Warm-up (imports, model, pool, caches) at a low rate, then the measured runs, each from a
+    load generator in its own process; the measured runs' figures."""
+    results = []
+    for phase_rate, phase_duration in ((50, 3), *((rate, duration_s) for rate in rates)):
+        queue: Any = multiprocessing.get_context("spawn").Queue()
+        generator = multiprocessing.get_context("spawn").Process(
+            target=load_generator, args=(port, phase_rate, phase_duration, samples, queue)
+        )
+        generator.start()
+        results.append(queue.get(timeout=phase_duration * 10 + 120))
+        generator.join(30)
+    return results[1:]
+
+
+def bench_http(
+    database_url: str,
+    redis_url: str,
+    samples: list[tuple[str, int, float]],
+    rates: list[float],
+    duration_s: float,
+    workers: int,
+) -> list[dict[str, Any]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        plans_path = write_usage_plans(tmp)
+        server = start_gateway(database_url, redis_url, port, plans_path, workers)
+        try:
+            wait_until_healthy(server, port)
+            return run_load_phases(port, samples, rates, duration_s)
         finally:
             server.terminate()
             server.wait(15)
