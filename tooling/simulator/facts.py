@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from tooling.simulator.records import Event
 from tooling.simulator.world import World
 
 # At one instant, parents first: a wallet's user, a ticket's event, an order's ticket and wallet.
@@ -71,8 +72,18 @@ def _facts(
     organizer: str,
     mint_hashes: dict[int, list[str]],
 ) -> Iterator[tuple[float, int, dict[str, Any]]]:
-    from shared.chain.evm import MINT_BATCH_MAX
+    """The facts part by part. The order of the parts matters: `marketplace_facts` sorts stably,
+    so facts that tie on its key (noun or not, time, rank) keep the order they are yielded in here."""
+    yield from _people(world)
+    yield from _events_and_tickets(world, organizer, mint_hashes)
+    yield from _orders(world)
+    yield from _sessions(world)
+    yield from _logins(world)
+    yield from _labels(label_rows)
 
+
+def _people(world: World) -> Iterator[tuple[float, int, dict[str, Any]]]:
+    """Each user, followed by the wallets linked to it (same instant as the account)."""
     for u in world.users:
         yield _fact(
             f"sim-user-{u.user_id}",
@@ -94,6 +105,12 @@ def _facts(
                 u.created_at,
                 {"address": address, "user_id": u.user_id},
             )
+
+
+def _events_and_tickets(
+    world: World, organizer: str, mint_hashes: dict[int, list[str]]
+) -> Iterator[tuple[float, int, dict[str, Any]]]:
+    """Each event, followed by its tickets (a ticket's event comes first)."""
     for e, (name, venue, city, country, category) in zip(world.events, world.event_meta, strict=True):
         yield _fact(
             f"sim-event-{e.event_id}",
@@ -112,31 +129,43 @@ def _facts(
                 "starts_at": _at(max(e.sale_starts_at, world.end) + (7 + e.event_id % 80) * 86_400),
             },
         )
-        hashes = mint_hashes.get(e.event_id, [])
-        for i in range(e.capacity):
-            ticket_id = e.first_ticket_id + i
+        yield from _tickets(world, e, organizer, mint_hashes.get(e.event_id, []))
+
+
+def _tickets(
+    world: World, e: Event, organizer: str, hashes: list[str]
+) -> Iterator[tuple[float, int, dict[str, Any]]]:
+    """One event's tickets: each minted to the organizer a minute after the event was listed, then
+    moved to its current holder if someone bought it."""
+    # Kept a local import, as it was before the split: importing this module does not load the chain.
+    from shared.chain.evm import MINT_BATCH_MAX
+
+    for i in range(e.capacity):
+        ticket_id = e.first_ticket_id + i
+        yield _fact(
+            f"sim-ticket-{ticket_id}",
+            "ticket.minted",
+            e.created_at + 60,
+            {
+                "ticket_id": ticket_id,
+                "event_id": e.event_id,
+                "seat": f"{'ABCDEFGH'[i // 1000 % 8]}{i // 8000 + 1}-R{i // 25 % 40 + 1}-{i % 25 + 1}",
+                "face_value": str(e.face_value),
+                "owner_wallet": organizer,
+                "mint_tx_hash": hashes[i // MINT_BATCH_MAX] if hashes else None,
+            },
+        )
+        owner = world.owner.get(ticket_id, organizer)
+        if owner != organizer:
             yield _fact(
-                f"sim-ticket-{ticket_id}",
-                "ticket.minted",
-                e.created_at + 60,
-                {
-                    "ticket_id": ticket_id,
-                    "event_id": e.event_id,
-                    "seat": f"{'ABCDEFGH'[i // 1000 % 8]}{i // 8000 + 1}-R{i // 25 % 40 + 1}-{i % 25 + 1}",
-                    "face_value": str(e.face_value),
-                    "owner_wallet": organizer,
-                    "mint_tx_hash": hashes[i // MINT_BATCH_MAX] if hashes else None,
-                },
+                f"sim-owner-{ticket_id}",
+                "ticket.transferred",
+                world.held_since.get(ticket_id, e.created_at + 60),
+                {"ticket_id": ticket_id, "from_wallet": organizer, "to_wallet": owner},
             )
-            owner = world.owner.get(ticket_id, organizer)
-            if owner != organizer:
-                yield _fact(
-                    f"sim-owner-{ticket_id}",
-                    "ticket.transferred",
-                    world.held_since.get(ticket_id, e.created_at + 60),
-                    {"ticket_id": ticket_id, "from_wallet": organizer, "to_wallet": owner},
-                )
-    yield from _orders(world)
+
+
+def _sessions(world: World) -> Iterator[tuple[float, int, dict[str, Any]]]:
     for sid, uid, ip, agent, started, ended in world.sessions:
         data = {
             "session_id": sid,
@@ -147,6 +176,9 @@ def _facts(
             "ended_at": None if ended is None else _at(ended),
         }
         yield _fact(f"sim-session-{sid}", "session.started", started, data)
+
+
+def _logins(world: World) -> Iterator[tuple[float, int, dict[str, Any]]]:
     # Numbered in time order, as the backend's sequence would have (the bulk path numbers them alike).
     logins = sorted(world.logins, key=lambda r: (r[7], r[0]))
     for n, (_, uid, email, ip, ok, reason, admin, at) in enumerate(logins, start=1):
@@ -162,6 +194,10 @@ def _facts(
             "mfa": mfa,
         }
         yield _fact(f"sim-login-{n}", "login.attempted", at, data)
+
+
+def _labels(label_rows: list[tuple[str, bool, str, float]]) -> Iterator[tuple[float, int, dict[str, Any]]]:
+    """A chargeback is filed by the card network; the other labels are a reviewer's verdict."""
     for transaction_id, is_fraud, source, labelled_at in label_rows:
         if source == "chargeback":
             yield _fact(

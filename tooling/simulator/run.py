@@ -9,12 +9,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from shared.chain.evm import MINT_BATCH_MAX, deploy, local_chain, set_next_block_timestamp
+from shared.chain.evm import deploy, local_chain, set_next_block_timestamp
 from shared.chain.source import Web3LogSource
 from shared.chain.synthetic import SyntheticChain
 from shared.errors import Conflict
@@ -23,6 +23,7 @@ from tooling.simulator.demo import add_demo_cast
 from tooling.simulator.facts import marketplace_facts
 from tooling.simulator.generate import generate
 from tooling.simulator.labels import finalize
+from tooling.simulator.rows import table_rows
 from tooling.simulator.scenarios import SCENARIOS
 from tooling.simulator.trim import Trimmed, trim_to_window
 from tooling.simulator.world import World
@@ -86,10 +87,6 @@ TABLES: dict[str, tuple[str, ...]] = {
     "sim.truth": ("transaction_id", "scenario"),
     "sim.user_kinds": ("user_id", "kind"),
 }  # fmt: skip
-
-
-def _ts(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _derived_address(seed: int, role: str) -> str:
@@ -314,131 +311,12 @@ def _write(
     organizer: str,
     contract_address: str,
 ) -> dict[str, int]:
+    """Every table in one transaction, in the order `table_rows` gives (parents first)."""
     counts: dict[str, int] = {}
     with conn.transaction():
         _prepare(conn, config)
-        counts["marketplace.users"] = _copy(
-            conn,
-            "marketplace.users",
-            (
-                (
-                    u.user_id,
-                    u.email,
-                    u.email.split("@")[0].replace(".", " ").title()[:40],
-                    u.country,
-                    {"admin": 3, "bot": 0, "fraudster": 0}.get(u.kind, 1 + u.user_id % 2),
-                    _ts(u.created_at),
-                    _ts(u.created_at),
-                )
-                for u in world.users
-            ),
-        )
-        counts["marketplace.wallets"] = _copy(
-            conn,
-            "marketplace.wallets",
-            (
-                (address, u.user_id, _ts(u.created_at), _ts(u.created_at))
-                for u in world.users
-                for address in u.wallets
-            ),
-        )
-        counts["marketplace.events"] = _copy(
-            conn,
-            "marketplace.events",
-            (
-                (
-                    e.event_id,
-                    *meta,
-                    e.capacity,
-                    e.face_value,
-                    _ts(e.sale_starts_at),
-                    _ts(max(e.sale_starts_at, world.end) + (7 + e.event_id % 80) * 86_400),
-                    _ts(e.created_at),
-                    _ts(e.created_at),
-                )
-                for e, meta in zip(world.events, world.event_meta, strict=True)
-            ),
-        )
-
-        def tickets() -> Iterable[tuple[Any, ...]]:
-            for e in world.events:
-                hashes = mint_hashes.get(e.event_id, [])
-                minted_at = _ts(e.created_at + 60)
-                for i in range(e.capacity):
-                    ticket_id = e.first_ticket_id + i
-                    yield (
-                        ticket_id,
-                        e.event_id,
-                        f"{'ABCDEFGH'[i // 1000 % 8]}{i // 8000 + 1}-R{i // 25 % 40 + 1}-{i % 25 + 1}",
-                        e.face_value,
-                        world.owner.get(ticket_id, organizer),
-                        minted_at,
-                        hashes[i // MINT_BATCH_MAX] if hashes else None,
-                        _ts(world.held_since.get(ticket_id, e.created_at + 60)),
-                    )
-
-        counts["marketplace.tickets"] = _copy(conn, "marketplace.tickets", tickets())
-        counts["marketplace.orders"] = _copy(
-            conn,
-            "marketplace.orders",
-            (
-                (
-                    o.order_id,
-                    o.transaction_id,
-                    o.ticket_id,
-                    o.event_id,
-                    o.user.user_id,
-                    o.wallet,
-                    o.seller_wallet,
-                    "primary" if o.seller_wallet is None else "resale",
-                    o.price,
-                    o.fee,
-                    "USD",
-                    o.payment_type,
-                    o.instrument,
-                    o.ip,
-                    o.status,
-                    o.chain_tx_hash,
-                    _ts(o.created_at),
-                    _ts(o.updated_at),
-                )
-                for o in world.orders
-            ),
-        )
-        counts["marketplace.sessions"] = _copy(
-            conn,
-            "marketplace.sessions",
-            (
-                (
-                    sid,
-                    uid,
-                    ip,
-                    agent,
-                    _ts(started),
-                    None if ended is None else _ts(ended),
-                    _ts(ended or started),
-                )
-                for sid, uid, ip, agent, started, ended in world.sessions
-            ),
-        )
-        counts["marketplace.login_attempts"] = _copy(
-            conn,
-            "marketplace.login_attempts",
-            (
-                # Numbered in time order, as the backend's sequence would have.
-                (n, uid, email, ip, ok, reason, admin, _ts(at), _ts(at))
-                for n, (_, uid, email, ip, ok, reason, admin, at) in enumerate(
-                    sorted(world.logins, key=lambda r: (r[7], r[0])), start=1
-                )
-            ),
-        )
-        counts["intel.fraud_labels"] = _copy(
-            conn,
-            "intel.fraud_labels",
-            ((tid, is_fraud, source, _ts(at), _ts(at)) for tid, is_fraud, source, at in label_rows),
-        )
-        counts["sim.truth"] = _copy(conn, "sim.truth", ((o.transaction_id, o.scenario) for o in world.orders))
-        counts["sim.user_kinds"] = _copy(conn, "sim.user_kinds", ((u.user_id, u.kind) for u in world.users))
+        for table, rows in table_rows(world, label_rows, mint_hashes, organizer):
+            counts[table] = _copy(conn, table, rows)
         _record_run(conn, config, contract_address, counts)
     return counts
 
