@@ -4,38 +4,36 @@ is told to stop."""
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from shared.api.spec import operations
-from tooling.local.gateway import LocalGateway
-from tooling.local.gateway_server import serve_forked
-from tooling.local.integrations import Handler
-
 WORKERS = 3
 
 
-def _answer_with_pid(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {
-        "statusCode": 200,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps({"pid": os.getpid()}),
-    }
+# The gateway runs in an interpreter of its own, not in a fork of this test process: a fork of a pytest
+# worker carries the session's embedded servers and their clean-up with it (its end once took the
+# worker's PostgreSQL data directory away, and forty tests after it failed to connect).
+_SERVE = """
+import json, os, sys
+from shared.api.spec import operations
+from tooling.local.gateway import LocalGateway
+from tooling.local.gateway_server import serve_forked
 
+def answer_with_pid(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"},
+            "body": json.dumps({"pid": os.getpid()})}
 
-def _serve(port: int) -> None:
-    handlers: dict[str, Handler] = {op.function: _answer_with_pid for op in operations() if op.function}
-    gateway = LocalGateway(handlers=handlers, inline=True)
-    os._exit(serve_forked(gateway.app, "127.0.0.1", port, WORKERS))
+handlers = {op.function: answer_with_pid for op in operations() if op.function}
+gateway = LocalGateway(handlers=handlers, inline=True)
+sys.exit(serve_forked(gateway.app, "127.0.0.1", int(sys.argv[1]), int(sys.argv[2])))
+"""
 
 
 def _free_port() -> int:
@@ -72,12 +70,13 @@ def test_given_the_forked_gateway_when_many_connections_call_then_several_worker
 ):
     # Given the gateway pre-forked into three workers on one port
     port = _free_port()
-    parent = multiprocessing.get_context("fork").Process(target=_serve, args=(port,))
-    parent.start()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(port), str(WORKERS)], stdin=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}/health"
     try:
         _wait_until_up(url)
-        workers = _children(parent.pid or 0)
+        workers = _children(parent.pid)
         assert len(workers) == WORKERS
         # When fresh connections call the public health route
         pids = set()
@@ -90,7 +89,7 @@ def test_given_the_forked_gateway_when_many_connections_call_then_several_worker
         assert pids <= set(workers) and len(pids) > 1
     finally:
         # And when the parent is told to stop, it and its workers are gone
-        os.kill(parent.pid or 0, signal.SIGTERM)
-        parent.join(20)
-    assert parent.exitcode == 0
+        parent.send_signal(signal.SIGTERM)
+        exit_code = parent.wait(20)
+    assert exit_code == 0
     assert all(_gone(pid) for pid in workers)
