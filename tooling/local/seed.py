@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -258,7 +259,17 @@ def seed(
     marketplace's facts reach the database (the runner's: POST /api/v1/events); None: in bulk."""
     report = SeedReport()
     if simulate:
-        _simulate_step(report, database_url, seed, days, transactions_per_day, chain, replace, feed)
+        marketplace = partial(
+            simulate_marketplace,
+            database_url,
+            seed=seed,
+            days=days,
+            transactions_per_day=transactions_per_day,
+            chain=chain,
+            replace=replace,
+            feed=feed,
+        )
+        _simulate_step(report, marketplace, days=days, chain=chain, fed=feed is not None)
     step = time.perf_counter()
     summary = run_pipeline_once(database_url, redis_url, report.simulation)
     report.seconds["pipeline"] = time.perf_counter() - step
@@ -279,26 +290,11 @@ def seed(
 
 
 def _simulate_step(
-    report: SeedReport,
-    database_url: str,
-    seed: int,
-    days: float,
-    transactions_per_day: int,
-    chain: str,
-    replace: bool,
-    feed: Callable[[list[dict[str, Any]]], Any] | None,
+    report: SeedReport, marketplace: Callable[[], Any | None], *, days: float, chain: str, fed: bool
 ) -> None:
     """The simulated marketplace (report.simulation; None when an external database already has orders)."""
     began = time.perf_counter()
-    report.simulation = simulate_marketplace(
-        database_url,
-        seed=seed,
-        days=days,
-        transactions_per_day=transactions_per_day,
-        chain=chain,
-        replace=replace,
-        feed=feed,
-    )
+    report.simulation = marketplace()
     report.seconds["simulate"] = time.perf_counter() - began
     sim = report.simulation
     if sim is None:
@@ -315,7 +311,7 @@ def _simulate_step(
     )
     if sim.trimmed is not None:
         report.lines.append(f"  posted: {sim.trimmed.line()}")
-    if feed is not None:
+    if fed:
         report.lines.append(f"  through POST /api/v1/events: {feed_summary(sim)}")
 
 
