@@ -186,8 +186,12 @@ def test_given_make_run_then_it_prints_the_seeded_week_against_the_truth(stack: 
         assert line, f"no line for {label}:\n{out}"
         (fpr, detection) = _rates(line[0])
         assert fpr[2] == legitimate and detection[2] == frauds
-        for rate, count, of, lo, hi in (fpr, detection):
-            assert lo <= rate <= hi and abs(rate - 100 * count / of) < 0.01
+        for printed, (rate, count, of, lo, hi) in zip(
+            re.findall(_RATE, line[0]), (fpr, detection), strict=True
+        ):
+            # the rate as printed: count / of rounded to the printout's own decimals
+            decimals = len(printed[0].partition(".")[2])
+            assert lo <= rate <= hi and rate == round(100 * count / of, decimals)
     # And each fraud scenario its detection, the scenarios' frauds adding up to the header's
     scenarios = re.findall(rf"^    ([a-z_]+) detected \(REQUIRE_2FA or stricter\): {_RATE}$", out, re.M)
     assert sorted(s[0] for s in scenarios) == sorted(s for s in SCENARIOS if s != LEGIT)
