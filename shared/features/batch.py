@@ -6,11 +6,14 @@ daily:  the hourly ones + cross_event_attendance (intel.wallet_features),
         payment_method_diversity (intel.user_features), wallet_centrality (intel.wallet_centrality,
         PageRank per UTC day)
 
-A run at time `as_of` writes each cadence's snapshot of the boundary in force at that time
+A run at time `as_of` brings each table to its cadence's snapshot of the boundary in force at that time
 (shared.features.cadence: the hourly one of HH:00 from HH:20, the daily one of 00:00 from 02:20),
 each from the data strictly before its boundary. So the tables after a run at t hold exactly what
 the training-set builder gives a transaction at t, and a late or repeated run of the same slot
-writes the same values.
+writes the same values. A run writes only the rows whose value changed (`rows_written`), so that an
+hourly run over a marketplace's wallets costs what changed in the hour, not a rewrite of every wallet
+(two UPSERTs of every wallet an hour were most of the feature job's time); a row's `*_as_of` is the
+snapshot that last changed it, and intel.feature_runs records every run's snapshots.
 After the commit, the snapshot is published to the Redis cache (shared.features.redis_store): the
 snapshot generation is bumped, so that no request that read the old tables writes them back, and the
 cached entity features are dropped, so that the next read refreshes them from these tables.
@@ -47,6 +50,7 @@ LEFT JOIN (SELECT holder, avg(hold_hours) AS avg_hours FROM intel.ticket_holds
            WHERE sent_at < %(as_of)s GROUP BY holder) h ON h.holder = w.address
 ON CONFLICT (address) DO UPDATE
 SET avg_ticket_hold_time = EXCLUDED.avg_ticket_hold_time, hold_as_of = EXCLUDED.hold_as_of
+WHERE f.avg_ticket_hold_time IS DISTINCT FROM EXCLUDED.avg_ticket_hold_time
 """
 
 _ATTENDANCE_SQL = """
@@ -59,6 +63,7 @@ LEFT JOIN (SELECT c.to_address, count(DISTINCT tk.event_id) AS events
            GROUP BY c.to_address) a ON a.to_address = w.address
 ON CONFLICT (address) DO UPDATE
 SET cross_event_attendance = EXCLUDED.cross_event_attendance, attendance_as_of = EXCLUDED.attendance_as_of
+WHERE f.cross_event_attendance IS DISTINCT FROM EXCLUDED.cross_event_attendance
 """
 
 # intel.wallets.first_seen_at is the first Transfer the chain loader has seen, ever; before the
@@ -69,6 +74,7 @@ SELECT w.address, CASE WHEN w.first_seen_at < %(as_of)s THEN w.first_seen_at END
 FROM intel.wallets w
 ON CONFLICT (address) DO UPDATE
 SET first_seen_at = EXCLUDED.first_seen_at, first_seen_as_of = EXCLUDED.first_seen_as_of
+WHERE f.first_seen_at IS DISTINCT FROM EXCLUDED.first_seen_at
 """
 
 _PAYMENT_SQL = """
@@ -80,6 +86,7 @@ LEFT JOIN (SELECT user_id, count(DISTINCT payment_instrument) AS instruments FRO
            GROUP BY user_id) p ON p.user_id = u.user_id
 ON CONFLICT (user_id) DO UPDATE
 SET payment_method_diversity = EXCLUDED.payment_method_diversity, as_of = EXCLUDED.as_of
+WHERE f.payment_method_diversity IS DISTINCT FROM EXCLUDED.payment_method_diversity
 """
 
 # Formula of shared.features.formulas.event_popularity_score, in SQL (a test holds them equal).

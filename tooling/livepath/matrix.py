@@ -21,8 +21,8 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ VOLUMES = (200, 900, 3000)
 SEEDS = (101, 102, 103)  # the first is the matrix's; all three at SEED_AGE x SEED_VOLUME
 SEED_AGE, SEED_VOLUME = 35.0, 900
 REPORTS = Path("reports") / "live-path"
+WORKERS = 2  # cells at once (tooling.livepath.workers): one per core of the 2-core reference machine
 SCORED_PURCHASES = 6_300  # the training world's week (900 a day x 7): the most a cell scores, about
 
 
@@ -93,9 +94,9 @@ def run_matrix(
     say: Callable[[str], None] = print,
     after_cell: Callable[[dict[str, Any]], object] | None = None,
     done: list[dict[str, Any]] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Every cell replayed; the matrix as the report's JSON."""
-    from tooling.livepath.replay import replay
+    """Every cell replayed (`workers` at a time); the matrix as the report's JSON."""
     from tooling.livepath.report import cell_lines
     from tooling.livepath.stack import stack
 
@@ -106,24 +107,49 @@ def run_matrix(
         raise ConfigurationError(f"seed(s) {clash} trained model {version}: evaluate it on others")
     began = time.perf_counter()
     load_before = os.getloadavg()
-    results: list[dict[str, Any]] = []
     kept = {_key(r["cell"]): r for r in done or [] if r.get("model_version") == version}
     with stack() as made:
-        for n, cell in enumerate(planned, start=1):
+        results: list[dict[str, Any] | None] = [None] * len(planned)
+        todo: list[int] = []
+        for n, cell in enumerate(planned):
             if (earlier := kept.get(_key(asdict(cell)))) is not None:
-                say(f"[{n}/{len(planned)}] {cell.name}: kept from the earlier run (--resume)")
-                results.append(earlier)
-                continue
-            say(f"[{n}/{len(planned)}] {cell.name} ...")
-            with made.cell_database() as url:
-                result = replay(cell, url, progress=say).as_dict()
-            results.append(result)
+                say(f"[{n + 1}/{len(planned)}] {cell.name}: kept from the earlier run (--resume)")
+                results[n] = earlier
+            else:
+                todo.append(n)
+        for n, result in _replayed(made, [planned[n] for n in todo], workers, say):
+            results[todo[n]] = result
+            say(f"[{todo[n] + 1}/{len(planned)}] {planned[todo[n]].name}:")
             for line in cell_lines(result):
                 say(line)
             say(f"  ({result['seconds']['total']:.0f} s; matrix so far {time.perf_counter() - began:.0f} s)")
             if after_cell is not None:
-                after_cell(_matrix(version, report, used, results, began, load_before, len(planned)))
-    return _matrix(version, report, used, results, began, load_before, len(planned))
+                finished = [r for r in results if r is not None]
+                after_cell(
+                    _matrix(version, report, used, finished, began, load_before, len(planned), workers)
+                )
+    finished = [r for r in results if r is not None]
+    return _matrix(version, report, used, finished, began, load_before, len(planned), workers)
+
+
+def _replayed(
+    made: Any, todo: list[Any], workers: int, say: Callable[[str], None]
+) -> Iterator[tuple[int, Any]]:
+    """(index in `todo`, result) of every cell: in this process one after another, or in `workers`
+    processes (tooling.livepath.workers)."""
+    from tooling.livepath.replay import replay
+    from tooling.livepath.workers import StackAddress, replay_in_workers
+
+    if workers <= 1 or len(todo) <= 1:
+        for n, cell in enumerate(todo):
+            say(f"{cell.name} ...")
+            with made.cell_database() as url:
+                yield n, replay(cell, url, progress=say).as_dict()
+        return
+    say(f"{len(todo)} cells, {workers} at a time (the largest worlds first)")
+    yield from replay_in_workers(
+        StackAddress(made.server_url, made.redis_url, made.template), todo, workers, say
+    )
 
 
 def _key(cell: dict[str, Any]) -> tuple[Any, ...]:
@@ -133,6 +159,7 @@ def _key(cell: dict[str, Any]) -> tuple[Any, ...]:
         cell["per_day"],
         float(cell["score_days"]),
         float(cell["post_every_s"]),
+        bool(cell.get("trim_history", False)),
     )
 
 
@@ -144,6 +171,7 @@ def _matrix(
     began: float,
     load_before: tuple[float, float, float],
     planned: int,
+    workers: int,
 ) -> dict[str, Any]:
     return {
         "model_version": version,
@@ -160,6 +188,7 @@ def _matrix(
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
+            "workers": workers,
             "cells_planned": planned,
             "cells_done": len(results),
             "cell_seconds_sum": round(sum(r["seconds"]["total"] for r in results), 1),
@@ -182,6 +211,17 @@ def _parser() -> argparse.ArgumentParser:
         f"more (default {SCORED_PURCHASES}; 0: 7 days)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        help=f"cells replayed at once, each in a process of its own (default {WORKERS}: one per core here)",
+    )
+    parser.add_argument(
+        "--whole-history",
+        action="store_true",
+        help="post each world's history before its measured days fact by fact, not summarised",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="keep the cells the report directory already has (same model)"
     )
     return parser
@@ -195,6 +235,8 @@ def matrix_cli(argv: list[str]) -> int:
     from tooling.livepath.report import write_report
 
     planned = cells(tuple(args.ages), tuple(args.volumes), tuple(args.seeds), args.scored_purchases)
+    if args.whole_history:
+        planned = [replace(cell, trim_history=False) for cell in planned]
     version, _ = served_report(args.model_dir)
     out = args.out or REPORTS / version
     earlier = out / "report.json"
@@ -202,6 +244,7 @@ def matrix_cli(argv: list[str]) -> int:
     matrix = run_matrix(
         planned,
         done=done,
+        workers=args.workers,
         model_dir=args.model_dir,
         say=lambda line: print(line, flush=True),
         after_cell=lambda partial: write_report(partial, out),  # a run cut short keeps its cells

@@ -2,7 +2,8 @@
 through the deployed code paths in simulated time (tooling.livepath.path), into a fresh database.
 
 1. The world is generated and its sales put on a synthetic chain (tooling.simulator.run.build_world).
-2. Its facts reach ingest as the backend would send them: in time order, posted at the latest
+2. Its facts reach ingest as the backend would send them (the history before the measured days
+   summarised, tooling.simulator.trim: what no measured purchase reads is left out): in time order, posted at the latest
    `post_every` after they happen (batched: a post costs a queue message and a transaction), and an
    account, wallet, event or ticket before any purchase that refers to it is scored.
 3. The ETL and feature jobs run at the schedules table's firing times in the measured window and
@@ -55,6 +56,9 @@ class Cell:
     score_days: float = SCORE_DAYS
     post_every_s: float = POST_EVERY_S
     end: datetime = DEFAULT_END
+    # Post the history before the measured days summarised (tooling.simulator.trim): the same features
+    # for every scored purchase, a fraction of the facts. False: the whole world, fact by fact.
+    trim_history: bool = True
 
     @property
     def name(self) -> str:
@@ -81,6 +85,7 @@ class CellResult:
                 "score_days": self.cell.score_days,
                 "post_every_s": self.cell.post_every_s,
                 "end": self.cell.end.isoformat(),
+                "trim_history": self.cell.trim_history,
             },
             "model_version": self.model_version,
             "window": self.window,
@@ -150,7 +155,14 @@ def _plan(cell: Cell) -> _Plan:
     from tooling.simulator.config import SimulationConfig
     from tooling.simulator.run import build_world
 
-    config = SimulationConfig(seed=cell.seed, days=cell.days, transactions_per_day=cell.per_day, end=cell.end)
+    config = SimulationConfig(
+        seed=cell.seed,
+        days=cell.days,
+        transactions_per_day=cell.per_day,
+        end=cell.end,
+        trim_to_window=cell.trim_history,
+        trim_from=cell.end - timedelta(days=cell.score_days),
+    )
     built = build_world(config)
     score_from = max(config.start, config.end - timedelta(days=cell.score_days))
     jobs_from = _schedule_from(config.start, score_from)
@@ -211,6 +223,21 @@ def _run(
     return decisions
 
 
+def _trim_counts(trimmed: Any) -> dict[str, int]:
+    """What the trim kept of the world's accounts, sessions and logins, and what it had."""
+    if trimmed is None:
+        return {}
+    return {
+        f"{name}_{which}": pair[n]
+        for name, pair in (
+            ("users", trimmed.users),
+            ("sessions", trimmed.sessions),
+            ("logins", trimmed.logins),
+        )
+        for n, which in ((0, "posted"), (1, "generated"))
+    }
+
+
 def replay(cell: Cell, database_url: str, *, progress: Callable[[str], None] | None = None) -> CellResult:
     """Replays `cell` into the (migrated, empty) database at `database_url` with the environment's
     Redis; the handlers read DATABASE_URL / REDIS_URL (the caller points them here)."""
@@ -256,7 +283,9 @@ def replay(cell: Cell, database_url: str, *, progress: Callable[[str], None] | N
         },
         outcome=summarize(decisions),
         parity=served_parity,
-        counts=dict(path.counts) | {"purchases": plan.purchases, "orders": len(built.world.orders)},
+        counts=dict(path.counts)
+        | {"purchases": plan.purchases, "orders": len(built.world.orders)}
+        | _trim_counts(built.trimmed),
         seconds=seconds,
         decisions=decisions,
     )

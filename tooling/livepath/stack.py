@@ -1,7 +1,7 @@
 """Where the replays run: one embedded PostgreSQL and Redis for a whole evaluation (or the ones
 DATABASE_URL / REDIS_URL name), a migrated template database, and a fresh database per cell
 (CREATE DATABASE ... TEMPLATE: a file copy, not a rerun of the migrations); Redis emptied between
-cells. The handlers read their configuration from the environment, as on Lambda: each cell points it
+cells (each cell's database of Redis: tooling.livepath.workers). The handlers read their configuration from the environment, as on Lambda: each cell points it
 at its own database and forgets the clients and pools of the previous one."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _point_at(database_url: str, redis_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["DATABASE_DIRECT_URL"] = database_url
     os.environ["REDIS_URL"] = redis_url
-    redis.Redis.from_url(redis_url).flushall()
+    redis.Redis.from_url(redis_url).flushdb()  # its own database: a parallel cell's is another
     _forget_clients()
 
 

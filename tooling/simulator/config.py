@@ -52,6 +52,9 @@ class SimulationConfig(BaseModel):
     # Post only the accounts the window touches, with the history their features read (tooling.simulator.trim:
     # `make run`'s seeding); the world is generated in full either way. Left out of model_dump like demo_cast.
     trim_to_window: bool = Field(False, exclude=True)
+    # Where that window starts when it is not the world's start: the live-path evaluation's measured days
+    # (tooling.livepath.replay); the history before it is trimmed the same way.
+    trim_from: datetime | None = Field(None, exclude=True)
 
     @field_validator("end")
     @classmethod

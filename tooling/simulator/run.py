@@ -208,7 +208,9 @@ def build_world(config: SimulationConfig) -> BuiltWorld:
     labels = finalize(world)
     if config.demo_cast:
         add_demo_cast(world, labels)
-    trimmed = trim_to_window(world) if config.trim_to_window else None
+    trimmed = None
+    if config.trim_to_window:
+        trimmed = trim_to_window(world, config.trim_from.timestamp() if config.trim_from else None)
     timings["generate"] = time.perf_counter() - clock
 
     # ---------------------------------------------------------------- sales on chain

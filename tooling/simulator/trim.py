@@ -24,8 +24,12 @@ Kept:
   that reads logins; older ones answer no feature of a purchase in the window).
 
 Dropped: the accounts nobody meets in the window, the sessions that repeat what a kept one already
-says, and the older logins. Only `make run`'s seeding trims (SimulationConfig.trim_to_window, through
-ingest or in bulk); training sets, the simulator's CLI and the live-path evaluation write the whole world.
+says, and the older logins. `make run`'s seeding trims (SimulationConfig.trim_to_window, through ingest
+or in bulk), and so does the live-path evaluation (tooling.livepath.replay), to its measured days: there
+the orders before them stay whole (every order is posted, its buyer and seller with it), and of the
+sessions and logins before them only what a measured purchase reads (its account's history, summarised
+as above; the last hour's logins). At 35 days x 900 a day that leaves out about three posted facts in
+five. Training sets and the simulator's CLI write the whole world.
 """
 
 from __future__ import annotations
@@ -53,20 +57,22 @@ class Trimmed:
         )
 
 
-def touched_users(world: World) -> set[int]:
-    """The accounts the window names: a buyer, a wallet's owner on a resale, a session or a login in it."""
+def touched_users(world: World, window_start: float, *, orders_from: float | None = None) -> set[int]:
+    """The accounts the orders from `orders_from` (default: all, every order being posted) name (the
+    buyer, a wallet's owner on a resale) and those with a session or a login in the window."""
     owner = {address: user.user_id for user in world.users for address in user.wallets}
-    touched = {order.user.user_id for order in world.orders}
-    touched |= {owner[o.seller_wallet] for o in world.orders if o.seller_wallet in owner}
-    touched |= {uid for _, uid, _, _, started, _ in world.sessions if started >= world.start}
-    touched |= {uid for _, uid, *_, at in world.logins if uid is not None and at >= world.start}
+    orders = [o for o in world.orders if orders_from is None or o.created_at >= orders_from]
+    touched = {order.user.user_id for order in orders}
+    touched |= {owner[o.seller_wallet] for o in orders if o.seller_wallet in owner}
+    touched |= {uid for _, uid, _, _, started, _ in world.sessions if started >= window_start}
+    touched |= {uid for _, uid, *_, at in world.logins if uid is not None and at >= window_start}
     return touched
 
 
-def history_sessions(world: World, sessions: Iterable[tuple]) -> list[tuple]:
+def history_sessions(window_start: float, sessions: Iterable[tuple]) -> list[tuple]:
     """Of the sessions before the window: those its last RECENT_SESSION_WINDOW holds, and of the older
     ones the latest per (account, IP) and per (account, user agent); in their original order."""
-    recent_from = world.start - formulas.RECENT_SESSION_WINDOW.total_seconds()
+    recent_from = window_start - formulas.RECENT_SESSION_WINDOW.total_seconds()
     keep: set[int] = set()
     latest: dict[tuple[int, str, str], tuple[float, int]] = {}
     for sid, uid, ip, agent, started, _ in sessions:
@@ -80,18 +86,28 @@ def history_sessions(world: World, sessions: Iterable[tuple]) -> list[tuple]:
     return [s for s in sessions if s[0] in keep]
 
 
-def trim_to_window(world: World) -> Trimmed:
+def trim_to_window(world: World, window_start: float | None = None) -> Trimmed:
     """Keeps the accounts the window touches with the history their features read (module docstring);
-    world.users, .sessions and .logins shrink in place, everything else stays as generated."""
+    world.users, .sessions and .logins shrink in place, everything else stays as generated.
+
+    The window is the world's (`make run`'s week), or its part from `window_start` (epoch seconds: the
+    live-path evaluation's measured days): the sessions and logins before it are history, kept only
+    where a purchase in the window reads them, and the orders before it are all kept (with their
+    buyers and sellers: the chain, the jobs' aggregates and the cold-start guard read them)."""
+    start = world.start if window_start is None else max(world.start, window_start)
     had = (len(world.users), len(world.sessions), len(world.logins))
-    keep = touched_users(world)
+    keep = touched_users(world, start)
+    # Of those, the accounts the window itself names (in `make run`'s week, all): an account that only
+    # bought before it needs its rows, not its sessions.
+    window_accounts = touched_users(world, start, orders_from=start)
     world.users = [u for u in world.users if u.user_id in keep]
     world.regulars = [u for u in world.regulars if u.user_id in keep]
-    before = [s for s in world.sessions if s[1] in keep and s[4] < world.start]
-    kept_history = history_sessions(world, before)
+    # Only a purchase in the window reads sessions before it: its own account's.
+    before = [s for s in world.sessions if s[1] in window_accounts and s[4] < start]
+    kept_history = history_sessions(start, before)
     kept_ids = {s[0] for s in kept_history}
-    world.sessions = [s for s in world.sessions if s[0] in kept_ids or (s[1] in keep and s[4] >= world.start)]
-    failed_from = world.start - formulas.FAILED_LOGIN_WINDOW.total_seconds()
+    world.sessions = [s for s in world.sessions if s[0] in kept_ids or (s[1] in keep and s[4] >= start)]
+    failed_from = start - formulas.FAILED_LOGIN_WINDOW.total_seconds()
     world.logins = [
         row for row in world.logins if row[7] >= failed_from and (row[1] is None or row[1] in keep)
     ]

@@ -3,6 +3,9 @@ scheduled jobs and the scoring handler in simulated time; every purchase decided
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import psycopg
 import pytest
 
@@ -45,6 +48,37 @@ def test_given_a_small_world_when_replayed_then_each_purchase_is_decided_at_its_
     # And the served features agree with the training rows (the parity the skew test breaks)
     assert result.parity["compared"] > 30
     assert result.parity["skewed"] == [], result.parity["features"]
+
+
+def test_given_the_history_posted_whole_or_trimmed_then_every_purchase_is_served_the_same(
+    live_stack: Stack,
+) -> None:
+    # Given the same small world replayed twice: its history before the measured hours posted fact by
+    # fact, and trimmed to what the measured purchases read (the matrix's default)
+    whole_cell = replace(SMALL, trim_history=False)
+    assert SMALL.trim_history
+    with live_stack.cell_database() as url:
+        whole = replay(whole_cell, url)
+        whole_served = _served(url)
+    with live_stack.cell_database() as url:
+        trimmed = replay(SMALL, url)
+        trimmed_served = _served(url)
+    # Then the trimmed replay posted far fewer facts, for the same purchases
+    assert trimmed.counts["facts"] < 0.7 * whole.counts["facts"]
+    assert trimmed.counts["sessions_posted"] < trimmed.counts["sessions_generated"]
+    assert [d["transaction_id"] for d in trimmed.decisions] == [d["transaction_id"] for d in whole.decisions]
+    # And every purchase got the same features, score and decision
+    assert len(whole_served) == len(whole.decisions) > 40
+    assert trimmed_served == whole_served
+    assert trimmed.outcome == whole.outcome
+
+
+def _served(url: str) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT transaction_id, features, fraud_score, decision FROM intel.fraud_predictions"
+        ).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 def _purchase_times(cell: Cell) -> dict[str, float]:
