@@ -131,4 +131,19 @@ def operating_report(
                 "at_spec_fpr": _rate(at_cut, rows),
             }
         report["per_scenario"] = per
+        report["truth_bands"] = truth_bands(flagged, names, legit_scenario)
     return report
+
+
+def truth_bands(flagged: dict[str, np.ndarray], names: np.ndarray, legit_scenario: str) -> dict[str, Any]:
+    """Each band's detection and false-positive rate against the simulator's truth, not the labels:
+    what the live-path evaluation measures (tooling.livepath) and so what its gate holds a version to.
+    Labels are noisy both ways (some fraud is never labelled, a few honest purchases are), which moves
+    the label-based detection far more than the FPR: one scenario-less row (no truth) is left out."""
+    known = np.asarray([s is not None and s == s for s in names])
+    fraud = known & (names != legit_scenario)
+    legit = known & (names == legit_scenario)
+    return {
+        band: {"detection": _rate(flagged[band], fraud), "false_positive": _rate(flagged[band], legit)}
+        for band in BANDS
+    }

@@ -167,6 +167,20 @@ def operating_lines(op: dict[str, Any]) -> list[str]:
         f"{at['probability_cut']:.4g}): detection {_rate(at['detection'])} ({at['detection']['interval']}); "
         f"the spec states {_pct(spec['detection_rate'])} at {_pct(spec['false_positive_rate'])}.",
     ]
+    truth = op.get("truth_bands")
+    if truth:
+        lines += [
+            "",
+            "The same bands against the simulator's truth instead of the labels (what the live-path "
+            "evaluation measures, and the interval its gate holds the version to):",
+            "",
+            "| band | detection rate | false-positive rate |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {names.get(band, band)} | {_rate(point['detection'])} | {_rate(point['false_positive'], 2)} |"
+            for band, point in truth.items()
+        ]
     per = op.get("per_scenario")
     if per:
         lines += [

@@ -3,7 +3,8 @@
 its own report there. Refused when:
 
 - its live false-positive rate at REQUIRE_2FA or stricter falls outside the 95% interval its report
-  gives for the test split (operating_point.bands.two_factor.false_positive.ci95), on either side:
+  gives for the test split (against the simulator's truth, operating_point.truth_bands, as the live
+  path counts; a report without it: the labels' operating_point.bands), on either side:
   an offline figure the live path does not reproduce is a bug to find, not a number to ship;
 - a feature it was served disagrees with the training rows for the same purchases (a
   training/serving skew, tooling.livepath.parity).
@@ -34,9 +35,7 @@ VERDICT_FILE = "live_path_gate.json"
 def judge(report: dict[str, Any], outcome: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
     """The verdict on a replay's outcome and parity against the candidate's own report."""
     reasons: list[str] = []
-    offline = (
-        ((report.get("operating_point") or {}).get("bands") or {}).get("two_factor", {}).get("false_positive")
-    )
+    offline = offline_fpr(report)
     live = outcome["bands"]["two_factor"]["false_positive"]
     if not offline or len(offline.get("ci95") or []) != 2:
         reasons.append("the candidate's report gives no FPR interval at REQUIRE_2FA to hold the live path to")
@@ -64,6 +63,17 @@ def judge(report: dict[str, Any], outcome: dict[str, Any], parity: dict[str, Any
         "offline_fpr_two_factor": offline,
         "skewed": list(parity.get("skewed") or []),
     }
+
+
+def offline_fpr(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's FPR at REQUIRE_2FA or stricter on its test split: against the simulator's truth when
+    the report has it (the live path's own yardstick), else against the labels."""
+    operating = report.get("operating_point") or {}
+    for bands in (operating.get("truth_bands"), operating.get("bands")):
+        point = ((bands or {}).get("two_factor") or {}).get("false_positive")
+        if point:
+            return dict(point)
+    return None
 
 
 @contextmanager

@@ -46,3 +46,23 @@ def test_bands_and_the_spec_point_are_read_on_the_test_rows_per_scenario() -> No
     for point in (at["detection"], *(per[s][k] for s in per for k in ("two_factor", "at_spec_fpr"))):
         low, high = point["ci95"]
         assert low <= point["rate"] <= high
+
+
+def test_given_noisy_labels_when_reported_then_the_truth_bands_count_what_each_purchase_really_was() -> None:
+    # Given a test split where two frauds were never labelled (both flagged by the model), one honest
+    # purchase is flagged, and of the four labelled frauds three are flagged
+    y_valid = np.array([0] * 95 + [1] * 5, dtype=np.int8)
+    valid = np.where(y_valid == 1, 0.9, np.linspace(0.0, 0.3, 100))
+    y_test = np.array([0] * 96 + [1] * 4, dtype=np.int8)
+    test = np.concatenate([np.linspace(0.0, 0.2, 93), [0.95, 0.95, 0.95], [0.95, 0.95, 0.95, 0.01]])
+    names = ["legit"] * 93 + ["stolen_card", "wash_trading", "legit"] + ["stolen_card"] * 4
+    policy = fit_operating_policy(y_valid, valid, THRESHOLDS)
+    # When the operating point is reported with the simulator's truth
+    report = operating_report(y_test, test, policy, THRESHOLDS, scenarios=names, n_boot=20)
+    # Then the label bands count the two unlabelled frauds as false positives: 3 of 96, 3 of 4 caught
+    labels = report["bands"]["two_factor"]
+    assert (labels["false_positive"]["count"], labels["detection"]["count"]) == (3, 3)
+    # And the truth bands count 1 false positive of 94 honest purchases and 5 of 6 frauds caught
+    truth = report["truth_bands"]["two_factor"]
+    assert (truth["false_positive"]["count"], truth["false_positive"]["of"]) == (1, 94)
+    assert (truth["detection"]["count"], truth["detection"]["of"]) == (5, 6)

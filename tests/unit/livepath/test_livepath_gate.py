@@ -52,3 +52,18 @@ def test_given_a_skewed_feature_or_no_report_interval_when_judged_then_it_is_ref
     assert not verdict["passed"] and "event_popularity_score 40.0%" in verdict["reasons"][0]
     # And a report without the interval cannot pass
     assert not judge({}, _outcome(20), NO_SKEW)["passed"]
+
+
+def test_given_a_report_with_truth_bands_when_judged_then_the_live_fpr_is_held_to_the_truth_interval() -> (
+    None
+):
+    # Given a report whose label interval is [1.66%, 2.35%] and whose truth interval is [1.0%, 1.6%]
+    truth = {
+        "two_factor": {"false_positive": {"rate": 0.013, "count": 80, "of": 6100, "ci95": [0.010, 0.016]}}
+    }
+    report = {"operating_point": {**REPORT["operating_point"], "truth_bands": truth}}
+    # When a live FPR of 1.3% is judged, Then it passes (inside the truth interval, below the labels')
+    assert judge(report, _outcome(13), NO_SKEW)["passed"]
+    # And 2.0% is refused, above the truth interval
+    refused = judge(report, _outcome(20), NO_SKEW)
+    assert not refused["passed"] and "above the report's interval [1.00%, 1.60%]" in refused["reasons"][0]
