@@ -194,8 +194,9 @@ def plot(matrix: dict[str, Any], path: Any) -> None:
     ):  # fmt: skip
         rates = [_band(c)[key] for c in cells]
         values = [r["rate"] or 0.0 for r in rates]
-        low = [v - (r["ci95"] or [v, v])[0] for v, r in zip(values, rates, strict=True)]
-        high = [(r["ci95"] or [v, v])[1] - v for v, r in zip(values, rates, strict=True)]
+        # at 100% (or 0%) the Wilson bound is the rate itself up to rounding, which can fall a hair past it
+        low = [max(0.0, v - (r["ci95"] or [v, v])[0]) for v, r in zip(values, rates, strict=True)]
+        high = [max(0.0, (r["ci95"] or [v, v])[1] - v) for v, r in zip(values, rates, strict=True)]
         ax.errorbar(range(len(cells)), values, yerr=[low, high], fmt="o", capsize=3, label="live path")
         for value, label in limits:
             ax.axhline(value, linestyle="--", linewidth=1, color="grey")

@@ -95,3 +95,14 @@ def test_given_no_cold_start_cell_when_judged_then_its_target_reads_not_run() ->
     rows = [line for line in markdown(matrix).splitlines() if line.startswith("| 7 days (cold start)")]
     assert len(rows) == 1 and "| NOT RUN |" in rows[0]
     assert "| 35 and 90 days, every volume: detection >= 85% | MET |" in markdown(matrix)
+
+
+def test_given_a_cell_caught_every_fraud_when_plotted_then_the_figure_is_written(tmp_path: Any) -> None:
+    # Given cells detecting 19 of 19 and 0 of 5 (rates whose Wilson bound meets the rate itself)
+    from tooling.livepath.report import plot
+
+    matrix = _matrix(_cell(90, (165, 6766), (19, 19), 1.0), _cell(35, (0, 900), (0, 5), 0.0))
+    # When the report's plot is drawn, Then it is written (no negative error bar refused)
+    written = tmp_path / "detection.png"
+    plot(matrix, written)
+    assert written.exists() and written.stat().st_size > 0
