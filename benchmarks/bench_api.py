@@ -107,8 +107,7 @@ def proxy_event(body: dict[str, Any], source_ip: str) -> dict[str, Any]:
 
 def bench_in_process(samples: list[tuple[str, int, float]], requests: int) -> dict[str, Any]:
     """The floor and the handler, interleaved (benchmarks/api_floor.py)."""
-    from api_floor import floor_request, handler_request, interleaved
-
+    from benchmarks.api_floor import floor_request, handler_request, interleaved
     from shared.observability import logger
 
     # Logs go to stdout as in Lambda; here into /dev/null so the terminal is not the bottleneck.
@@ -295,7 +294,7 @@ def report_in_process(samples: list[tuple[str, int, float]], args: argparse.Name
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     if args.profile:
-        from api_floor import handler_request, profile
+        from benchmarks.api_floor import handler_request, profile
 
         print("\n" + profile(handler_request("p", samples, proxy_event), args.profile, args.profile_top))
     return percentile(handler["latencies"], 99)

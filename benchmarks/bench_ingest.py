@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,14 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# `benchmarks.bench_etl` from `python benchmarks/bench_ingest.py`, which puts benchmarks/ first on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 # EMF and traces are for CloudWatch: off before the handler's modules read them.
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import psycopg
-from bench_etl import CpuMeter, rate, scratch_database
 
+from benchmarks.bench_etl import CpuMeter, rate, scratch_database
 from shared.config import get_settings
 from shared.db.connection import get_pool, reset_pool
 from shared.ingest.consumer import message_attributes, queued_batch

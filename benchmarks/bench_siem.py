@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -44,7 +45,7 @@ def _messages(n: int, start: datetime, rng: random.Random) -> list[tuple[datetim
         if roll < 0.6:
             out.append((at, access_log_line(f"198.51.{rng.randrange(2)}.{rng.randrange(200)}", 429, at)))
         elif roll < 0.75:
-            line = {"eventType": "SignIn", "userName": f"admin{rng.randrange(20)}", "ipAddress": "203.0.113.9",
+            line: dict[str, Any] = {"eventType": "SignIn", "userName": f"admin{rng.randrange(20)}", "ipAddress": "203.0.113.9",
                     "challenges": [{"challengeName": "Mfa", "challengeResponse": "Failure"}]}  # fmt: skip
             out.append((at, json.dumps(line)))
         elif roll < 0.85:
