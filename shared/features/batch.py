@@ -10,10 +10,12 @@ A run at time `as_of` brings each table to its cadence's snapshot of the boundar
 (shared.features.cadence: the hourly one of HH:00 from HH:20, the daily one of 00:00 from 02:20),
 each from the data strictly before its boundary. So the tables after a run at t hold exactly what
 the training-set builder gives a transaction at t, and a late or repeated run of the same slot
-writes the same values. A run writes only the rows whose value changed (`rows_written`), so that an
-hourly run over a marketplace's wallets costs what changed in the hour, not a rewrite of every wallet
-(two UPSERTs of every wallet an hour were most of the feature job's time); a row's `*_as_of` is the
-snapshot that last changed it, and intel.feature_runs records every run's snapshots.
+writes the same values. A run writes only the rows whose value changed (`rows_written`): each statement
+compares the new value with the stored one in a join and hands only the differences to the UPSERT (whose
+WHERE keeps a concurrent run from rewriting them), so that an hourly run over a marketplace's wallets costs
+one pass over them, not a rewrite (or a speculative insert) of every wallet: two UPSERTs of every wallet
+an hour were most of the feature job's time. A row's `*_as_of` is the snapshot that last changed it, and
+intel.feature_runs records every run's snapshots.
 After the commit, the snapshot is published to the Redis cache (shared.features.redis_store): the
 snapshot generation is bumped, so that no request that read the old tables writes them back, and the
 cached entity features are dropped, so that the next read refreshes them from these tables.
@@ -48,6 +50,8 @@ SELECT w.address, h.avg_hours, %(as_of)s
 FROM intel.wallets w
 LEFT JOIN (SELECT holder, avg(hold_hours) AS avg_hours FROM intel.ticket_holds
            WHERE sent_at < %(as_of)s GROUP BY holder) h ON h.holder = w.address
+LEFT JOIN intel.wallet_features cur ON cur.address = w.address
+WHERE cur.address IS NULL OR cur.avg_ticket_hold_time IS DISTINCT FROM h.avg_hours
 ON CONFLICT (address) DO UPDATE
 SET avg_ticket_hold_time = EXCLUDED.avg_ticket_hold_time, hold_as_of = EXCLUDED.hold_as_of
 WHERE f.avg_ticket_hold_time IS DISTINCT FROM EXCLUDED.avg_ticket_hold_time
@@ -61,6 +65,8 @@ LEFT JOIN (SELECT c.to_address, count(DISTINCT tk.event_id) AS events
            FROM intel.chain_events c JOIN intel.tickets tk ON tk.ticket_id = c.token_id::bigint
            WHERE c.event_name = 'Transfer' AND c.block_time < %(as_of)s
            GROUP BY c.to_address) a ON a.to_address = w.address
+LEFT JOIN intel.wallet_features cur ON cur.address = w.address
+WHERE cur.address IS NULL OR cur.cross_event_attendance IS DISTINCT FROM coalesce(a.events, 0)
 ON CONFLICT (address) DO UPDATE
 SET cross_event_attendance = EXCLUDED.cross_event_attendance, attendance_as_of = EXCLUDED.attendance_as_of
 WHERE f.cross_event_attendance IS DISTINCT FROM EXCLUDED.cross_event_attendance
@@ -72,6 +78,9 @@ _FIRST_SEEN_SQL = """
 INSERT INTO intel.wallet_features AS f (address, first_seen_at, first_seen_as_of)
 SELECT w.address, CASE WHEN w.first_seen_at < %(as_of)s THEN w.first_seen_at END, %(as_of)s
 FROM intel.wallets w
+LEFT JOIN intel.wallet_features cur ON cur.address = w.address
+WHERE cur.address IS NULL
+   OR cur.first_seen_at IS DISTINCT FROM (CASE WHEN w.first_seen_at < %(as_of)s THEN w.first_seen_at END)
 ON CONFLICT (address) DO UPDATE
 SET first_seen_at = EXCLUDED.first_seen_at, first_seen_as_of = EXCLUDED.first_seen_as_of
 WHERE f.first_seen_at IS DISTINCT FROM EXCLUDED.first_seen_at
@@ -84,6 +93,8 @@ FROM intel.users u
 LEFT JOIN (SELECT user_id, count(DISTINCT payment_instrument) AS instruments FROM intel.transactions
            WHERE occurred_at >= %(as_of)s - %(window)s AND occurred_at < %(as_of)s
            GROUP BY user_id) p ON p.user_id = u.user_id
+LEFT JOIN intel.user_features cur ON cur.user_id = u.user_id
+WHERE cur.user_id IS NULL OR cur.payment_method_diversity IS DISTINCT FROM coalesce(p.instruments, 0)
 ON CONFLICT (user_id) DO UPDATE
 SET payment_method_diversity = EXCLUDED.payment_method_diversity, as_of = EXCLUDED.as_of
 WHERE f.payment_method_diversity IS DISTINCT FROM EXCLUDED.payment_method_diversity

@@ -445,7 +445,17 @@ def test_batch_tables_hold_the_hand_computed_values(db: psycopg.Connection, scen
     assert rank == (pytest.approx(expected["wallet_centrality"]),)
     assert db.execute("SELECT count(*) FROM intel.wallet_centrality").fetchone() == (3,)
     assert summary.rows_written["wallet_centrality"] == 3
-    # And running it again as of the same time changes nothing
+    # And running it again as of the same time changes nothing, and writes no wallet or user row
     before = db.execute("SELECT * FROM intel.event_features ORDER BY 1").fetchall()
-    run_feature_job(db, "daily", as_of=T0)
+    wallets_before = db.execute("SELECT * FROM intel.wallet_features ORDER BY 1").fetchall()
+    again = run_feature_job(db, "daily", as_of=T0)
     assert db.execute("SELECT * FROM intel.event_features ORDER BY 1").fetchall() == before
+    assert db.execute("SELECT * FROM intel.wallet_features ORDER BY 1").fetchall() == wallets_before
+    unchanged = ("wallet_hold_time", "wallet_first_seen", "wallet_attendance", "user_payment_diversity")
+    assert {name: again.rows_written[name] for name in unchanged} == dict.fromkeys(unchanged, 0)
+    # And an hour later only what the hour changed is written: the first Transfers that came into view
+    later = run_feature_job(db, "hourly", as_of=T0 + timedelta(hours=1))
+    newly_seen = db.execute(
+        "SELECT count(*) FROM intel.wallets WHERE first_seen_at >= %s AND first_seen_at < %s", (h(-1), T0)
+    ).fetchone()
+    assert newly_seen is not None and later.rows_written["wallet_first_seen"] == newly_seen[0]
