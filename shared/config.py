@@ -1,12 +1,19 @@
-"""Settings from the environment, validated once at cold start."""
+"""Settings from the environment, validated once at cold start.
+
+The settings classes read the environment themselves (`EnvSettings`) rather than through
+pydantic-settings: its sources, dotenv support and plugin loader were about a tenth of the scoring
+function's import time (issue 29), for what is here a dictionary lookup per field.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from shared.errors import ConfigurationError
 
 # The kinds of bounded value the settings hold, each bound written once.
 PositiveSeconds = Annotated[float, Field(gt=0)]
@@ -17,10 +24,53 @@ LongWindowS = Annotated[int, Field(ge=60)]
 NonNegative = Annotated[int, Field(ge=0)]
 
 
-class Thresholds(BaseSettings):
+class EnvSettings(BaseModel):
+    """A model filled from the environment: each field from `<env_prefix><FIELD>` (or its
+    validation alias), names matched case-insensitively, keyword arguments over the environment
+    (what pydantic-settings did, without its import cost). A value the model refuses raises
+    ConfigurationError naming the variable."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    env_prefix: ClassVar[str] = ""
+
+    def __init__(self, **values: Any) -> None:
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        from_environment = {
+            field: environment[variable.lower()]
+            for field in type(self).model_fields
+            if (variable := env_name(field, type(self))).lower() in environment
+        }
+        given = {_field_of(type(self), key) for key in values}
+        merged = {field: value for field, value in from_environment.items() if field not in given}
+        try:
+            super().__init__(**merged, **values)
+        except ValidationError as error:
+            raise ConfigurationError(_described(type(self), error)) from None
+
+
+def _field_of(model: type[EnvSettings], key: str) -> str:
+    """The field a keyword argument fills (its name, or its validation alias)."""
+    for field, info in model.model_fields.items():
+        if key in (field, info.validation_alias):
+            return field
+    return key
+
+
+def _described(model: type[EnvSettings], error: ValidationError) -> str:
+    """Each refused value as `VARIABLE: why` (a check across fields names its variables itself)."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        location = problem["loc"]
+        field = _field_of(model, str(location[0])) if location else None
+        named = f"{env_name(field, model)}: " if field in model.model_fields else ""
+        problems.append(f"{named}{problem['msg']}")
+    return f"{model.__name__} from the environment: " + "; ".join(problems)
+
+
+class Thresholds(EnvSettings):
     """Decision bands of spec 1.6: score > block -> BLOCKED, > review -> MANUAL_REVIEW, ..."""
 
-    model_config = SettingsConfigDict(env_prefix="TG_THRESHOLD_", extra="ignore")
+    env_prefix: ClassVar[str] = "TG_THRESHOLD_"
 
     two_factor: float = Field(0.40, ge=0.0, le=1.0)
     review: float = Field(0.65, ge=0.0, le=1.0)
@@ -35,10 +85,10 @@ class Thresholds(BaseSettings):
         return self
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     """Everything a function or the local runner reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore", populate_by_name=True)
+    env_prefix: ClassVar[str] = "TG_"
 
     environment: Literal["local", "test", "dev", "prod"] = "local"
     # The request path's database (through RDS Proxy, locally PgBouncer), and the one for jobs and
@@ -136,13 +186,12 @@ class Settings(BaseSettings):
         return self
 
 
-def env_name(field: str, settings: type[BaseSettings] | None = None) -> str:
+def env_name(field: str, settings: type[EnvSettings] | None = None) -> str:
     """The environment variable a field of `settings` (default: Settings) is read from (what the CDK
     stack sets): TG_<FIELD>, or the field's own alias."""
     model = settings or Settings
-    info = model.model_fields[field]
-    alias = info.validation_alias
-    return alias if isinstance(alias, str) else f"{model.model_config.get('env_prefix', '')}{field.upper()}"
+    alias = model.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else f"{model.env_prefix}{field.upper()}"
 
 
 @lru_cache(maxsize=1)
@@ -159,10 +208,10 @@ def get_thresholds() -> Thresholds:
     return Thresholds()
 
 
-class SecuritySettings(BaseSettings):
+class SecuritySettings(EnvSettings):
     """The SIEM's rule thresholds and windows and the SOAR's guardrails (issue 25; docs/siem.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore")
+    env_prefix: ClassVar[str] = "TG_"
 
     # Rule 1, brute force: this many failed logins for one account or from one IP within the window.
     siem_brute_force_failures: EventCount = 5

@@ -27,14 +27,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.config import get_settings
+from shared.config import EnvSettings, get_settings
 from shared.db.timeouts import STATEMENT_TIMEOUT_MS
 from shared.errors import ConfigurationError
 from shared.kpis.quality import (
@@ -56,10 +55,10 @@ RETRAIN_ALARMS = {"model-drift": "drift", "model-detection-drop": "detection_dro
 Starter = Callable[[str, dict[str, Any]], str]  # (reason, detail) -> the run's id
 
 
-class OpsSettings(BaseSettings):
+class OpsSettings(EnvSettings):
     """TG_MODEL_OPS_*: the job's thresholds."""
 
-    model_config = SettingsConfigDict(env_prefix="TG_MODEL_OPS_", extra="ignore")
+    env_prefix: ClassVar[str] = "TG_MODEL_OPS_"
 
     retrain_cooldown_hours: float = Field(24.0, ge=0)
     # The watchdog judges a candidate once both sides hold this many labelled frauds (detection), or

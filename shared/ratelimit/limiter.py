@@ -16,15 +16,15 @@ import hashlib
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import redis
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.cache.keys import RATE_LIMIT
 from shared.cache.roundtrip import RoundTrip, raw
 from shared.cache.scripts import LuaScript
+from shared.config import EnvSettings
 from shared.identifiers import canonical_ip, ip_limit_subject
 from shared.ratelimit.fallback import LocalWindows
 from shared.ratelimit.traffic import count_refusal, count_request
@@ -64,10 +64,10 @@ return {1, 0, 0}
 """)
 
 
-class RateLimitSettings(BaseSettings):
+class RateLimitSettings(EnvSettings):
     """Limits per minute; TG_RATELIMIT_* in the environment (e.g. raised for a benchmark)."""
 
-    model_config = SettingsConfigDict(env_prefix="TG_RATELIMIT_", extra="ignore")
+    env_prefix: ClassVar[str] = "TG_RATELIMIT_"
 
     enabled: bool = True
     ip_per_minute: int = Field(100, ge=1)

@@ -10,22 +10,22 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.config import EnvSettings
 from shared.errors import ConfigurationError
 from shared.retention.policy import Bucket
 
 DEFAULT_LOCAL_ROOT = Path.home() / ".ticketguard" / "archive"  # outside any checkout
 
 
-class RetentionSettings(BaseSettings):
+class RetentionSettings(EnvSettings):
     """TG_ARCHIVE_BUCKET / TG_AUDIT_ARCHIVE_BUCKET in AWS (the function's environment); locally
     TG_ARCHIVE_ROOT (default ~/.ticketguard/archive)."""
 
-    model_config = SettingsConfigDict(env_prefix="TG_", extra="ignore")
+    env_prefix: ClassVar[str] = "TG_"
 
     archive_bucket: str | None = None
     audit_archive_bucket: str | None = None

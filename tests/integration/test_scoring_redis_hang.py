@@ -166,10 +166,10 @@ def test_given_redis_hung_once_when_more_purchases_come_then_the_breaker_skips_r
 def test_given_a_redis_timeout_over_half_the_budget_then_the_settings_are_refused_at_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pydantic import ValidationError
+    from shared.errors import ConfigurationError
 
     monkeypatch.setenv("TG_REQUEST_TIMEOUT_S", "1")
     monkeypatch.setenv("TG_REDIS_TIMEOUT_S", "0.6")
     get_settings.cache_clear()
-    with pytest.raises(ValidationError, match="TG_REDIS_TIMEOUT_S"):
+    with pytest.raises(ConfigurationError, match="TG_REDIS_TIMEOUT_S"):
         get_settings()

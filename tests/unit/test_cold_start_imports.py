@@ -25,6 +25,7 @@ NEVER_ON_THE_HOT_PATH = (
     "sklearn",
     "yaml",
     "httpx",
+    "pydantic_settings",
 )
 
 

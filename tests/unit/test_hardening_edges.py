@@ -16,7 +16,7 @@ from shared.api.http import parse_json_body, request_deadline
 from shared.api.models import PredictRequest
 from shared.breaker import CircuitBreaker
 from shared.config import Settings, get_settings
-from shared.errors import ValidationFailed
+from shared.errors import ConfigurationError, ValidationFailed
 from shared.observability import pii
 from shared.ratelimit.fallback import LocalWindows
 from tooling.local.gateway import LocalLambdaContext
@@ -84,7 +84,7 @@ def test_given_deployed_environment_without_salt_when_settings_load_then_refused
 ) -> None:
     monkeypatch.setenv("TG_ENVIRONMENT", "prod")
     monkeypatch.delenv("TG_LOG_PII_SALT", raising=False)
-    with pytest.raises(ValidationError, match="TG_LOG_PII_SALT"):
+    with pytest.raises(ConfigurationError, match="TG_LOG_PII_SALT"):
         Settings()
 
 
