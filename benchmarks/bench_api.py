@@ -251,6 +251,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="gateway processes, like concurrent Lambda instances (default 2)",
     )
     parser.add_argument("--no-http", action="store_true", help="the in-process part only")
+    parser.add_argument(
+        "--gateway-servers",
+        default="baseline:2,forked:4",
+        help="[3]'s gateway server models, model:worker processes, today's first ('' skips [3])",
+    )
     parser.add_argument("--profile", type=int, default=0, help="cProfile N more handler requests (default 0)")
     parser.add_argument("--profile-top", type=int, default=25, help="profile rows (default 25)")
     return parser.parse_args(argv)
@@ -321,6 +326,18 @@ def report_http(services: Any, samples: list[tuple[str, int, float]], args: argp
     return percentile(runs[0]["latencies"], 95)
 
 
+def report_gateways(services: Any, samples: list[tuple[str, int, float]], args: argparse.Namespace) -> None:
+    """[3]: the gateway's server models compared in this run (bench_gateway.py, issue 29 item 3)."""
+    from benchmarks.bench_gateway import Settings, run
+
+    servers = tuple(server for server in args.gateway_servers.split(",") if server)
+    if args.no_http or not servers:
+        return
+    print(f"\n[3] the local gateway's server models {', '.join(servers)} (bench_gateway.py)", flush=True)
+    settings = Settings(servers=servers, transactions_per_day=args.transactions_per_day)
+    run(services.database_url, services.redis_url, samples, settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     benchmark_environment()
@@ -350,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  model: {load_model().version}", flush=True)
         handler_p99 = report_in_process(samples, args)
         http_p95 = None if args.no_http else report_http(services, samples, args)
+        report_gateways(services, samples, args)
 
     print("\ncomparison")
     print(
