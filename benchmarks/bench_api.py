@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_setup import benchmark_environment, seed  # noqa: E402
+
 BENCH_KEY = "tg-benchmark-key-0000000000"
 PREDICT = "/api/v1/ml/predict/fraud"
 TARGET_HANDLER_P99_MS = 3.0
@@ -62,32 +64,6 @@ def summary(values: list[float]) -> str:
         f"p50 {percentile(values, 50):7.3f} ms   p95 {percentile(values, 95):7.3f} ms   "
         f"p99 {percentile(values, 99):7.3f} ms   mean {statistics.fmean(values):7.3f} ms   n={len(values)}"
     )
-
-
-# ------------------------------------------------------------------------------------------ setup
-def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[tuple[str, int, float]]:
-    """A simulated marketplace (synthetic chain: fast), the ETL + features + views, and the
-    (wallet, ticket, price) triples the requests will use."""
-    import psycopg
-    import redis
-
-    from shared.jobs.scheduled import run_full
-    from tooling.simulator.config import SimulationConfig
-    from tooling.simulator.run import simulate
-
-    with psycopg.connect(database_url) as conn:
-        result = simulate(
-            conn,
-            SimulationConfig(seed=11, days=2, transactions_per_day=transactions_per_day, chain="synthetic"),
-        )
-        conn.commit()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        run_full(conn, result.log_source, result.contract_address, redis=redis.Redis.from_url(redis_url))
-        rows = conn.execute(
-            """SELECT buyer_wallet, ticket_id, price::float8 FROM marketplace.orders
-                ORDER BY created_at DESC LIMIT 2000"""
-        ).fetchall()
-    return [(str(w), int(t), float(p)) for w, t, p in rows]
 
 
 def proxy_event(body: dict[str, Any], source_ip: str) -> dict[str, Any]:
@@ -259,24 +235,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", type=int, default=0, help="cProfile N more handler requests (default 0)")
     parser.add_argument("--profile-top", type=int, default=25, help="profile rows (default 25)")
     return parser.parse_args(argv)
-
-
-def benchmark_environment() -> None:
-    os.environ.update(
-        {
-            "TG_RATELIMIT_IP_PER_MINUTE": "100000000",
-            "TG_RATELIMIT_USER_PER_MINUTE": "100000000",
-            "TG_RATELIMIT_PURCHASE_PER_MINUTE": "100000000",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "ticketguard",
-            "TG_ENVIRONMENT": "local",
-            # As deployed (Settings requires it there): the pseudonyms' salt from the environment, not
-            # the local fallback that finds this machine's salt file on each call.
-            "TG_LOG_PII_SALT": "bench-api-salt-0123456789abcdef",
-        }
-    )
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
 
 
 def report_in_process(samples: list[tuple[str, int, float]], args: argparse.Namespace) -> float:

@@ -337,7 +337,7 @@ def _arguments(argv: list[str] | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = _arguments(argv)
-    from benchmarks.bench_api import benchmark_environment, seed
+    from benchmarks.bench_setup import benchmark_environment, seed
     from shared.db import apply_migrations
     from tooling.local.services import LocalServices
 
