@@ -17,6 +17,7 @@ import ctypes
 import os
 import signal
 import socket
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -25,6 +26,7 @@ import uvicorn
 from shared.observability import logger
 
 _PR_SET_PDEATHSIG = 1
+PROFILE_DIR_ENV = "TG_GATEWAY_PROFILE_DIR"  # set: each worker writes its cProfile there when it stops
 
 
 def server_config(app: Any, host: str, port: int, **extra: Any) -> uvicorn.Config:
@@ -63,7 +65,22 @@ def _child(app: Any, host: str, port: int) -> int:
         with_libc = ctypes.CDLL(None, use_errno=True)
         with_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)  # die with the parent, never orphaned
         sock = _listening_socket(host, port)
-        uvicorn.Server(server_config(app, host, port)).run(sockets=[sock])
+        server = uvicorn.Server(server_config(app, host, port))
+        profile_dir = os.environ.get(PROFILE_DIR_ENV)
+        if not profile_dir:
+            server.run(sockets=[sock])
+            return 0
+        # Where a request's time goes inside a worker (the gateway's own code vs the function's),
+        # with the benchmark's real load: `python -m pstats DIR/worker-PID.prof`.
+        import cProfile
+
+        # uvicorn re-raises the signal it stopped on, under the handler it found: a no-op one lets the
+        # worker live on to write its profile.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, lambda signum, frame: None)
+        with cProfile.Profile() as profile:
+            server.run(sockets=[sock])
+        profile.dump_stats(Path(profile_dir) / f"worker-{os.getpid()}.prof")
         return 0
     except BaseException:
         logger.exception("gateway worker failed", extra={"pid": os.getpid()})
