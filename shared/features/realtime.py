@@ -38,7 +38,13 @@ from shared.features import formulas, redis_store
 from shared.features.definitions import MODEL_FEATURES, SIGNAL_NAMES
 from shared.features.facts import Facts, ScoringContext
 from shared.features.postgres_store import facts_from_postgres
-from shared.features.signals import missing_signals, signals_from_pool
+from shared.features.signals import (
+    SIGNALS_SQL,
+    missing_signals,
+    signal_values,
+    signals_from_pool,
+    signals_params,
+)
 from shared.geo import default_geolocator
 
 __all__ = [
@@ -84,6 +90,23 @@ def queue_read(ctx: ScoringContext, trip: RoundTrip) -> PrefetchedRead:
     round trip for both; pass what this returns to `compute_realtime_features(..., prefetched=)`
     once the trip has been executed (a failed or missing reply: the read is made again there)."""
     return PrefetchedRead(ctx, redis_store.queue_read(ctx, trip))
+
+
+def signals_statement(ctx: ScoringContext) -> tuple[str, dict[str, Any]]:
+    """The signals' query of this purchase and its parameters, for a caller that sends it beside its own
+    statement (one PostgreSQL round trip for both); `signals_from_row` reads its row."""
+    return SIGNALS_SQL, signals_params(
+        wallet=ctx.wallet_address,
+        ticket=ctx.ticket_id,
+        at=ctx.at,
+        fingerprint=ctx.payment_fingerprint,
+        ip=ctx.client_ip,
+    )
+
+
+def signals_from_row(ctx: ScoringContext, row: tuple[Any, ...]) -> dict[str, float | None]:
+    """The signals' values from the row of `signals_statement`."""
+    return signal_values(row, ctx.at)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:
@@ -139,9 +162,11 @@ def compute_realtime_features(
     redis: redis_lib.Redis | None,
     pool: Any,
     prefetched: PrefetchedRead | None = None,
+    signals: dict[str, float | None] | None = None,
 ) -> FeatureResult:
     """Every feature for one purchase being scored, keyed by MODEL_FEATURES. `prefetched`: the
-    handle `queue_read` gave for this same context (its reply is used if Redis answered it)."""
+    handle `queue_read` gave for this same context (its reply is used if Redis answered it);
+    `signals`: this context's signals read already (`signals_statement`), else queried here."""
     from shared.config import get_settings
 
     degraded = False
@@ -182,7 +207,7 @@ def compute_realtime_features(
         # Whichever store served the rest: a purchase scored but not yet loaded by the ETL may be
         # the wallet's first (record_purchase keeps it); the cache holds PostgreSQL's view only.
         facts.first_seen_at = _earliest(facts.first_seen_at, read.first_purchase)
-    signals, missing = _signals(ctx, pool)
+    signals, missing = _signals(ctx, pool, signals)
     sources.update(dict.fromkeys(SIGNAL_NAMES, "postgres"))
     return FeatureResult(
         values=_values(ctx, facts) | signals,
@@ -192,16 +217,20 @@ def compute_realtime_features(
     )
 
 
-def _signals(ctx: ScoringContext, pool: Any) -> tuple[dict[str, float | None], list[str]]:
-    """The signals beyond the ten (one PostgreSQL query) and those of them missing."""
-    signals = signals_from_pool(
-        pool,
-        wallet=ctx.wallet_address,
-        ticket=ctx.ticket_id,
-        at=ctx.at,
-        fingerprint=ctx.payment_fingerprint,
-        ip=ctx.client_ip,
-    )
+def _signals(
+    ctx: ScoringContext, pool: Any, read: dict[str, float | None] | None
+) -> tuple[dict[str, float | None], list[str]]:
+    """The signals beyond the ten (`read`, else one PostgreSQL query) and those of them missing."""
+    signals = read
+    if signals is None:
+        signals = signals_from_pool(
+            pool,
+            wallet=ctx.wallet_address,
+            ticket=ctx.ticket_id,
+            at=ctx.at,
+            fingerprint=ctx.payment_fingerprint,
+            ip=ctx.client_ip,
+        )
     account = signals["account_age_days"] is not None
     return signals, missing_signals(account, ctx.payment_fingerprint, signals)
 

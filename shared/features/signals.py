@@ -133,6 +133,20 @@ def signal_values(row: tuple[Any, ...], at: datetime) -> dict[str, float | None]
     return values
 
 
+def signals_params(
+    *, wallet: str, ticket: int | str, at: datetime, fingerprint: str | None, ip: str | None
+) -> dict[str, Any]:
+    """SIGNALS_SQL's parameters for one purchase (a caller may send it beside its own statement)."""
+    return _params(
+        wallet,
+        ticket if isinstance(ticket, int) else None,
+        ticket if isinstance(ticket, str) else None,
+        at,
+        fingerprint,
+        ip,
+    )
+
+
 def signals_for(
     conn: psycopg.Connection[Any],
     *,
@@ -143,14 +157,7 @@ def signals_for(
     ip: str | None,
 ) -> dict[str, float | None]:
     """The signals of one purchase (one query)."""
-    params = _params(
-        wallet,
-        ticket if isinstance(ticket, int) else None,
-        ticket if isinstance(ticket, str) else None,
-        at,
-        fingerprint,
-        ip,
-    )
+    params = signals_params(wallet=wallet, ticket=ticket, at=at, fingerprint=fingerprint, ip=ip)
     row = conn.execute(SIGNALS_SQL, params).fetchone()
     assert row is not None  # a SELECT without FROM: always one row
     return signal_values(row, at)

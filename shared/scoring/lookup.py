@@ -3,12 +3,14 @@
 One Redis round trip reads the cached wallet->user link and the blocklist verdicts for the wallet and
 the IP (one MGET), with the purchase's feature read queued on the same trip (shared.cache.roundtrip);
 one PostgreSQL query answers a stored prediction for this transaction_id (idempotency) and whatever
-the cache missed; the cache fill rides on the rate-limit script's round trip. A new blocklist entry
-applies within the cache's 30 s.
+the cache missed, with the purchase's signals query pipelined beside it (one round trip for both; it
+is also paid by a replay, a blocked or a rate-limited request, which then do not use it); the cache
+fill rides on the rate-limit script's round trip. A new blocklist entry applies within the cache's 30 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -54,6 +56,8 @@ class Prefetch:
 
     context: ScoringContext
     handle: PrefetchedRead | None = None
+    # The purchase's signals, read on the lookup's round trip (None: not read there).
+    signals: dict[str, float | None] | None = None
 
 
 @dataclass
@@ -72,7 +76,9 @@ def admit(attempt: Attempt, pool: ConnectionPool, features: FeatureStore, limite
     prefetch = _prefetch(attempt, features)
     queue_more = None if prefetch is None else partial(_queue_prefetch, prefetch, features)
     cached = read_cache(attempt, queue_more)
-    found = lookup(pool, attempt, cached)
+    found = lookup(
+        pool, attempt, cached, None if prefetch is None else partial(_signals_along, prefetch, features)
+    )
     enforce_limits(limiter, attempt, found, cache_fill(request.wallet_address, ip, cached, found))
     if found.existing is not None or found.blocked_by is not None:
         return Admission(found, None)
@@ -86,6 +92,20 @@ def _prefetch(attempt: Attempt, features: FeatureStore) -> Prefetch | None:
         return Prefetch(features.context(attempt.request, attempt.ip, attempt.now))
     except TicketGuardError:
         return None
+
+
+def _signals_along(prefetch: Prefetch, features: FeatureStore, conn: Any) -> Callable[[], None]:
+    """Send the purchase's signals query on `conn` (in the lookup's pipeline); the function returned
+    reads its row once the pipeline is synced."""
+    statement, params = features.signals_statement(prefetch.context)
+    cursor = conn.execute(statement, params)
+
+    def read() -> None:
+        row = cursor.fetchone()
+        assert row is not None  # a SELECT without FROM: always one row
+        prefetch.signals = features.signals_from_row(prefetch.context, row)
+
+    return read
 
 
 def _queue_prefetch(prefetch: Prefetch, features: FeatureStore, trip: RoundTrip) -> None:
@@ -138,14 +158,26 @@ def _lookup_sql(need_user: bool, need_wallet_bl: bool, need_ip_bl: bool) -> str:
     """
 
 
-def lookup(pool: ConnectionPool, attempt: Attempt, cached: dict[str, str | None]) -> Lookup:
+def lookup(
+    pool: ConnectionPool,
+    attempt: Attempt,
+    cached: dict[str, str | None],
+    along: Callable[[Any], Callable[[], None]] | None = None,
+) -> Lookup:
+    """The lookup query; `along` sends another statement on the same connection, pipelined with it
+    (one round trip for both: the purchase's signals), and gives back what reads its answer."""
     request, ip = attempt.request, attempt.ip
     need_user = cached["user"] is None
     need_wallet_bl = cached["wallet_bl"] is None
     need_ip_bl = ip is not None and cached["ip_bl"] is None
     params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
     with pool.connection(timeout=attempt.budget.pool_timeout("the lookup")) as conn:
-        row = conn.execute(_lookup_sql(need_user, need_wallet_bl, need_ip_bl), params).fetchone()
+        with conn.pipeline() if along is not None else contextlib.nullcontext():
+            cursor = conn.execute(_lookup_sql(need_user, need_wallet_bl, need_ip_bl), params)
+            read_along = along(conn) if along is not None else None
+        row = cursor.fetchone()
+        if read_along is not None:
+            read_along()
     assert row is not None
     existing, user_id, wallet_blocked, ip_blocked = row
     if not need_user:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from psycopg_pool import ConnectionPool
@@ -50,7 +50,16 @@ class FeatureStore(Protocol):
         redis: redis.Redis | None,
         pool: ConnectionPool,
         prefetched: PrefetchedRead | None,
+        signals: dict[str, float | None] | None = None,
     ) -> FeatureResult: ...
+
+    def signals_statement(self, context: ScoringContext) -> tuple[str, dict[str, Any]]:
+        """The purchase's signals query and its parameters, to send beside another statement."""
+        ...
+
+    def signals_from_row(self, context: ScoringContext, row: tuple[Any, ...]) -> dict[str, float | None]:
+        """The signals' values from the row of `signals_statement`."""
+        ...
 
     def record_purchase(self, context: ScoringContext, redis: redis.Redis | None) -> bool:
         """Add a scored purchase to the real-time windows (False: Redis did not take it)."""
@@ -145,8 +154,17 @@ class RealtimeFeatures:
         redis: redis.Redis | None,
         pool: ConnectionPool,
         prefetched: PrefetchedRead | None,
+        signals: dict[str, float | None] | None = None,
     ) -> FeatureResult:
-        return realtime.compute_realtime_features(context, redis=redis, pool=pool, prefetched=prefetched)
+        return realtime.compute_realtime_features(
+            context, redis=redis, pool=pool, prefetched=prefetched, signals=signals
+        )
+
+    def signals_statement(self, context: ScoringContext) -> tuple[str, dict[str, Any]]:
+        return realtime.signals_statement(context)
+
+    def signals_from_row(self, context: ScoringContext, row: tuple[Any, ...]) -> dict[str, float | None]:
+        return realtime.signals_from_row(context, row)
 
     def record_purchase(self, context: ScoringContext, redis: redis.Redis | None) -> bool:
         return realtime.record_purchase(context, redis)

@@ -173,7 +173,11 @@ def _decide(attempt: Attempt, deps: ScoringDeps) -> PredictResponse:
             attempt.budget.pool_timeout("computing the features")
             with segment("features"):
                 features = deps.features.compute(
-                    purchase.context, redis=session.client, pool=pool, prefetched=purchase.handle
+                    purchase.context,
+                    redis=session.client,
+                    pool=pool,
+                    prefetched=purchase.handle,
+                    signals=purchase.signals,
                 )
             thresholds = deps.thresholds()
             cut = None
