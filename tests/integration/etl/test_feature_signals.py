@@ -13,7 +13,12 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from shared.features.definitions import SIGNAL_NAMES
-from shared.features.realtime import ScoringContext, compute_realtime_features
+from shared.features.realtime import (
+    ScoringContext,
+    compute_realtime_features,
+    signals_from_row,
+    signals_statement,
+)
 from shared.features.signals import signals_for
 from tests.fixtures.etl import IP_DE, IP_GB, IP_JP, IP_US, T0, Market
 
@@ -175,3 +180,30 @@ def test_the_scoring_path_serves_the_same_signals(
     expected = signals_for(db, wallet=wallet, ticket=ticket, at=T0, fingerprint="card-B", ip=IP_US)
     assert {name: served.values[name] for name in SIGNAL_NAMES} == expected
     assert expected["failed_logins_1h"] == 1.0 and expected["payment_instruments_24h"] == 2.0
+
+
+def test_signals_pipelined_beside_another_statement_are_the_same(
+    db: psycopg.Connection, market: Market, database_url: str
+) -> None:
+    # Given an account with a failed login ten minutes before T0 (as above)
+    user = market.user(created_at=T0 - timedelta(days=10))
+    wallet = market.wallet(user, created_at=T0 - timedelta(days=10))
+    failed_login(db, 1, user, T0 - timedelta(minutes=10))
+    ticket = market.ticket(market.event())
+    context = ScoringContext(wallet, ticket, 50.0, IP_US, T0, payment_fingerprint="card-B")
+    # When the signals' statement is sent in a pipeline beside another (what the admission lookup does)
+    with ConnectionPool(database_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
+        with pool.connection() as conn:
+            with conn.pipeline():
+                other = conn.execute("SELECT 1")
+                statement, params = signals_statement(context)
+                cursor = conn.execute(statement, params)
+            row = cursor.fetchone()
+            assert other.fetchone() == (1,) and row is not None
+        served = compute_realtime_features(
+            context, redis=None, pool=pool, signals=signals_from_row(context, row)
+        )
+    # Then the features hold the signals of the standalone query
+    expected = signals_for(db, wallet=wallet, ticket=ticket, at=T0, fingerprint="card-B", ip=IP_US)
+    assert {name: served.values[name] for name in SIGNAL_NAMES} == expected
+    assert expected["failed_logins_1h"] == 1.0
