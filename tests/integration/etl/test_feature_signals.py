@@ -160,14 +160,19 @@ def test_a_resale_that_closes_a_ring_of_up_to_four_wallets(db: psycopg.Connectio
     )
 
 
+def _account_with_a_failed_login(db: psycopg.Connection, market: Market) -> tuple[str, int]:
+    """(wallet, a ticket to buy) of a 10-day-old account that failed a login ten minutes before T0."""
+    user = market.user(created_at=T0 - timedelta(days=10))
+    wallet = market.wallet(user, created_at=T0 - timedelta(days=10))
+    failed_login(db, 1, user, T0 - timedelta(minutes=10))
+    return wallet, market.ticket(market.event())
+
+
 def test_the_scoring_path_serves_the_same_signals(
     db: psycopg.Connection, market: Market, database_url: str
 ) -> None:
     # Given an account with a failed login ten minutes before T0 and a card used in the hour before
-    user = market.user(created_at=T0 - timedelta(days=10))
-    wallet = market.wallet(user, created_at=T0 - timedelta(days=10))
-    failed_login(db, 1, user, T0 - timedelta(minutes=10))
-    ticket = market.ticket(market.event())
+    wallet, ticket = _account_with_a_failed_login(db, market)
     market.order(market.ticket(market.event()), wallet, at=T0 - timedelta(minutes=50), instrument="card-A")
     # When the scoring path computes its features (Redis off) with a fingerprint
     with ConnectionPool(database_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
@@ -186,10 +191,7 @@ def test_signals_pipelined_beside_another_statement_are_the_same(
     db: psycopg.Connection, market: Market, database_url: str
 ) -> None:
     # Given an account with a failed login ten minutes before T0 (as above)
-    user = market.user(created_at=T0 - timedelta(days=10))
-    wallet = market.wallet(user, created_at=T0 - timedelta(days=10))
-    failed_login(db, 1, user, T0 - timedelta(minutes=10))
-    ticket = market.ticket(market.event())
+    wallet, ticket = _account_with_a_failed_login(db, market)
     context = ScoringContext(wallet, ticket, 50.0, IP_US, T0, payment_fingerprint="card-B")
     # When the signals' statement is sent in a pipeline beside another (what the admission lookup does)
     with ConnectionPool(database_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
