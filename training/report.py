@@ -134,6 +134,24 @@ def _rate(point: dict[str, Any], digits: int = 1) -> str:
     return shown + (f" [{pct(interval[0])}, {pct(interval[1])}]" if interval else "")
 
 
+def _truth_lines(truth: dict[str, Any] | None, names: dict[str, str]) -> list[str]:
+    """The bands against the simulator's truth (training.operating.truth_bands), when the report has them."""
+    if not truth:
+        return []
+    return [
+        "",
+        "The same bands against the simulator's truth instead of the labels (what the live-path "
+        "evaluation measures, and the interval its gate holds the version to):",
+        "",
+        "| band | detection rate | false-positive rate |",
+        "| --- | --- | --- |",
+        *(
+            f"| {names.get(band, band)} | {_rate(point['detection'])} | {_rate(point['false_positive'], 2)} |"
+            for band, point in truth.items()
+        ),
+    ]
+
+
 def operating_lines(op: dict[str, Any]) -> list[str]:
     """The operating point: bands from the validation-fitted policy, detection at the spec's FPR, per scenario."""
     spec = op["spec"]
@@ -167,20 +185,7 @@ def operating_lines(op: dict[str, Any]) -> list[str]:
         f"{at['probability_cut']:.4g}): detection {_rate(at['detection'])} ({at['detection']['interval']}); "
         f"the spec states {_pct(spec['detection_rate'])} at {_pct(spec['false_positive_rate'])}.",
     ]
-    truth = op.get("truth_bands")
-    if truth:
-        lines += [
-            "",
-            "The same bands against the simulator's truth instead of the labels (what the live-path "
-            "evaluation measures, and the interval its gate holds the version to):",
-            "",
-            "| band | detection rate | false-positive rate |",
-            "| --- | --- | --- |",
-        ]
-        lines += [
-            f"| {names.get(band, band)} | {_rate(point['detection'])} | {_rate(point['false_positive'], 2)} |"
-            for band, point in truth.items()
-        ]
+    lines += _truth_lines(op.get("truth_bands"), names)
     per = op.get("per_scenario")
     if per:
         lines += [
