@@ -95,13 +95,18 @@ def queue_read(ctx: ScoringContext, trip: RoundTrip) -> PrefetchedRead:
 def signals_statement(ctx: ScoringContext) -> tuple[str, dict[str, Any]]:
     """The signals' query of this purchase and its parameters, for a caller that sends it beside its own
     statement (one PostgreSQL round trip for both); `signals_from_row` reads its row."""
-    return SIGNALS_SQL, signals_params(
-        wallet=ctx.wallet_address,
-        ticket=ctx.ticket_id,
-        at=ctx.at,
-        fingerprint=ctx.payment_fingerprint,
-        ip=ctx.client_ip,
-    )
+    return SIGNALS_SQL, signals_params(**_signal_inputs(ctx))
+
+
+def _signal_inputs(ctx: ScoringContext) -> dict[str, Any]:
+    """What the signals' query asks of a purchase, by signals_params' / signals_from_pool's names."""
+    return {
+        "wallet": ctx.wallet_address,
+        "ticket": ctx.ticket_id,
+        "at": ctx.at,
+        "fingerprint": ctx.payment_fingerprint,
+        "ip": ctx.client_ip,
+    }
 
 
 def signals_from_row(ctx: ScoringContext, row: tuple[Any, ...]) -> dict[str, float | None]:
@@ -221,16 +226,7 @@ def _signals(
     ctx: ScoringContext, pool: Any, read: dict[str, float | None] | None
 ) -> tuple[dict[str, float | None], list[str]]:
     """The signals beyond the ten (`read`, else one PostgreSQL query) and those of them missing."""
-    signals = read
-    if signals is None:
-        signals = signals_from_pool(
-            pool,
-            wallet=ctx.wallet_address,
-            ticket=ctx.ticket_id,
-            at=ctx.at,
-            fingerprint=ctx.payment_fingerprint,
-            ip=ctx.client_ip,
-        )
+    signals = read if read is not None else signals_from_pool(pool, **_signal_inputs(ctx))
     account = signals["account_age_days"] is not None
     return signals, missing_signals(account, ctx.payment_fingerprint, signals)
 

@@ -3,9 +3,9 @@
 One Redis round trip reads the cached wallet->user link and the blocklist verdicts for the wallet and
 the IP (one MGET), with the purchase's feature read queued on the same trip (shared.cache.roundtrip);
 one PostgreSQL query answers a stored prediction for this transaction_id (idempotency) and whatever
-the cache missed, with the purchase's signals query pipelined beside it (one round trip for both; it
-is also paid by a replay, a blocked or a rate-limited request, which then do not use it); the cache
-fill rides on the rate-limit script's round trip. A new blocklist entry applies within the cache's 30 s.
+the cache missed, with the purchase's signals query pipelined beside it (one round trip for both; a
+replay or a rate-limited request pays it and does not use it, one the cache already knows is
+blocklisted does not send it); the cache fill rides on the rate-limit script's round trip. A new blocklist entry applies within the cache's 30 s.
 """
 
 from __future__ import annotations
@@ -76,9 +76,12 @@ def admit(attempt: Attempt, pool: ConnectionPool, features: FeatureStore, limite
     prefetch = _prefetch(attempt, features)
     queue_more = None if prefetch is None else partial(_queue_prefetch, prefetch, features)
     cached = read_cache(attempt, queue_more)
-    found = lookup(
-        pool, attempt, cached, None if prefetch is None else partial(_signals_along, prefetch, features)
+    # A purchase the cache already knows is blocklisted is answered without its signals: a blocked
+    # wallet or IP that keeps trying costs the lookup only, not the signals' recursive query too.
+    along = (
+        None if prefetch is None or _blocked_in_cache(cached) else partial(_signals_along, prefetch, features)
     )
+    found = lookup(pool, attempt, cached, along)
     enforce_limits(limiter, attempt, found, cache_fill(request.wallet_address, ip, cached, found))
     if found.existing is not None or found.blocked_by is not None:
         return Admission(found, None)
@@ -92,6 +95,11 @@ def _prefetch(attempt: Attempt, features: FeatureStore) -> Prefetch | None:
         return Prefetch(features.context(attempt.request, attempt.ip, attempt.now))
     except TicketGuardError:
         return None
+
+
+def _blocked_in_cache(cached: dict[str, str | None]) -> bool:
+    """The cached blocklist verdicts (read_cache's "1") already block this purchase."""
+    return "1" in (cached["wallet_bl"], cached["ip_bl"])
 
 
 def _signals_along(prefetch: Prefetch, features: FeatureStore, conn: Any) -> Callable[[], None]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from shared.features import formulas
 from tooling.simulator.world import World
@@ -57,13 +58,22 @@ class Trimmed:
         )
 
 
-def touched_users(world: World, window_start: float, *, orders_from: float | None = None) -> set[int]:
-    """The accounts the orders from `orders_from` (default: all, every order being posted) name (the
-    buyer, a wallet's owner on a resale) and those with a session or a login in the window."""
+def order_accounts(world: World, orders: Iterable[Any]) -> set[int]:
+    """The accounts orders name: the buyer, and the owner of the seller's wallet on a resale."""
     owner = {address: user.user_id for user in world.users for address in user.wallets}
+    named: set[int] = set()
+    for order in orders:
+        named.add(order.user.user_id)
+        if order.seller_wallet in owner:
+            named.add(owner[order.seller_wallet])
+    return named
+
+
+def touched_users(world: World, window_start: float, *, orders_from: float | None = None) -> set[int]:
+    """The accounts the orders from `orders_from` (default: all, every order being posted) name and
+    those with a session or a login in the window."""
     orders = [o for o in world.orders if orders_from is None or o.created_at >= orders_from]
-    touched = {order.user.user_id for order in orders}
-    touched |= {owner[o.seller_wallet] for o in orders if o.seller_wallet in owner}
+    touched = order_accounts(world, orders)
     touched |= {uid for _, uid, _, _, started, _ in world.sessions if started >= window_start}
     touched |= {uid for _, uid, *_, at in world.logins if uid is not None and at >= window_start}
     return touched
@@ -96,10 +106,10 @@ def trim_to_window(world: World, window_start: float | None = None) -> Trimmed:
     buyers and sellers: the chain, the jobs' aggregates and the cold-start guard read them)."""
     start = world.start if window_start is None else max(world.start, window_start)
     had = (len(world.users), len(world.sessions), len(world.logins))
-    keep = touched_users(world, start)
-    # Of those, the accounts the window itself names (in `make run`'s week, all): an account that only
-    # bought before it needs its rows, not its sessions.
+    # The accounts the window itself names; and every order's, which is posted: an account that only
+    # bought before the window needs its rows, not its sessions (in `make run`'s week, the same set).
     window_accounts = touched_users(world, start, orders_from=start)
+    keep = window_accounts | order_accounts(world, world.orders)
     world.users = [u for u in world.users if u.user_id in keep]
     world.regulars = [u for u in world.regulars if u.user_id in keep]
     # Only a purchase in the window reads sessions before it: its own account's.
