@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 # The zero address: the `from` of a mint, the `to` of a burn (ERC-721).
 ZERO_ADDRESS = "0x" + "0" * 40
@@ -57,7 +58,17 @@ def canonical_ip(value: object) -> str | None:
     An IPv4 address inside IPv6, in any of its spellings (`embedded_ipv4`), is that IPv4 address, and an
     IPv6 zone (`%eth0`) is dropped, so that a blocklisted or rate-limited address cannot come back in
     another spelling."""
-    if not isinstance(value, str) or not value or value != value.strip():
+    if not isinstance(value, str):
+        return None
+    return _canonical_ip_text(value)
+
+
+# Memoized: one scoring request asks for the same client IP's canonical form six times (the request,
+# the limiter, the traffic counts ...), each a parse by ipaddress (make bench-api --profile, issue 29).
+# Bounded, so a stream of distinct addresses only evicts; the function is pure, so a hit is identical.
+@lru_cache(maxsize=4096)
+def _canonical_ip_text(value: str) -> str | None:
+    if not value or value != value.strip():
         return None
     try:
         address = ipaddress.ip_address(value)
@@ -111,6 +122,7 @@ def canonical_ip_entry(value: str) -> str:
     return network.compressed
 
 
+@lru_cache(maxsize=4096)  # pure, asked twice a scoring request (the limit and the traffic counts)
 def ip_limit_subject(canonical: str | None) -> str:
     """What the IP limit counts for a client: the address (IPv4), its /64 (IPv6), or the shared
     `unparsed` subject when there is no usable address. Never empty: no input switches the limit off."""

@@ -154,3 +154,14 @@ def test_property_any_rfc3339_instant_is_accepted_or_refused_cleanly(moment, as_
         return
     query_value = query.end if as_end else query.start
     assert query_value is not None and query_value.utcoffset() is not None
+
+
+def test_given_an_address_asked_twice_when_canonicalized_then_both_answers_are_the_same() -> None:
+    # Given spellings of one IPv4 address and text that is no address, each asked twice (the second
+    # from the memo since issue 29)
+    for spelling in ("::ffff:198.51.100.7", "198.51.100.7", "64:ff9b::c633:6407"):
+        # When canonicalized, Then the same IPv4 address both times
+        assert canonical_ip(spelling) == canonical_ip(spelling) == "198.51.100.7"
+    for not_an_address in (" 198.51.100.7", "", "198.51.100.7\n", 3325256711):
+        assert canonical_ip(not_an_address) is None and canonical_ip(not_an_address) is None
+    assert ip_limit_subject("2001:db8::1") == ip_limit_subject("2001:db8::1") == "2001:db8::/64"
