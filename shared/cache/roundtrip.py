@@ -115,6 +115,12 @@ class RoundTrip:
         self._evals[len(self._replies)] = (script, keys, args)
         return self.queue(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args), parse)
 
+    def write_eval(self, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Queue a script call (EVALSHA) nobody reads; its exception reply is raised by `execute()`."""
+        self._check_open()
+        self._evals[len(self._replies)] = (script, keys, args)
+        self.write(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args))
+
     def execute(self) -> None:
         """Send everything queued, in one round trip, and hand each reply to its reader."""
         self._check_open()

@@ -26,6 +26,7 @@ import redis
 
 from shared.cache.keys import RATE_LIMIT
 from shared.cache.roundtrip import RoundTrip
+from shared.cache.scripts import LuaScript
 from shared.identifiers import canonical_ip, ip_limit_subject
 
 TRAFFIC_TTL_S = 2 * 3600
@@ -53,15 +54,23 @@ def traffic_subject(ip: str | None) -> str:
     return ip_limit_subject(canonical_ip(ip))
 
 
+# One request's counts: the four writes count_request used to queue as four commands, in one script call
+# (one command to pack, send and parse instead of four, on every checked request: issue 29's profile).
+# KEYS: the minute's counts hash, its IP sorted set; ARGV: the requests field, the TTL, the IP subject.
+_COUNT_REQUEST = LuaScript("""
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZINCRBY', KEYS[2], 1, ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+""")
+
+
 def count_request(trip: RoundTrip, ip: str | None, now_s: float | None = None) -> None:
     """Queue one request's counts on `trip` (sent with the limiter's own call)."""
     minute = minute_of(time.time() if now_s is None else now_s)
-    subject = traffic_subject(ip)
-    counts, ips = _counts_key(minute), _ips_key(minute)
-    trip.write(lambda pipe: pipe.hincrby(counts, REQUESTS, 1))
-    trip.write(lambda pipe: pipe.expire(counts, TRAFFIC_TTL_S))
-    trip.write(lambda pipe: pipe.zincrby(ips, 1, subject))
-    trip.write(lambda pipe: pipe.expire(ips, TRAFFIC_TTL_S))
+    keys = [_counts_key(minute), _ips_key(minute)]
+    trip.write_eval(_COUNT_REQUEST, keys, [REQUESTS, TRAFFIC_TTL_S, traffic_subject(ip)])
 
 
 def count_refusal(client: redis.Redis, rule: str, ip: str | None, now_s: float | None = None) -> None:

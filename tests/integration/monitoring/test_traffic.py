@@ -10,7 +10,7 @@ import redis as redis_lib
 from shared.cache.roundtrip import RoundTrip
 from shared.ratelimit import RateLimiter, Rule
 from shared.ratelimit.limiter import PREDICT_ROUTE
-from shared.ratelimit.traffic import TRAFFIC_TTL_S, read_refusals, read_traffic
+from shared.ratelimit.traffic import TRAFFIC_TTL_S, count_request, read_refusals, read_traffic
 
 WALLET = "0x" + "ab" * 20
 
@@ -72,3 +72,21 @@ def test_given_the_scoring_round_trip_when_hit_then_the_counts_travel_in_it(
     # Then no other round trip was opened, and the request is counted
     assert decision.allowed and calls == []
     assert sum(row.requests for row in read_traffic(redis_client, now_s=time.time()).minutes) == 1
+
+
+def test_given_a_redis_without_the_count_script_when_a_request_is_counted_then_it_is_loaded_and_counted(
+    redis_client: redis_lib.Redis,
+) -> None:
+    # Given a Redis that lost its scripts (a restart or a failover: the counts are one script call)
+    redis_client.script_flush()
+    trip = RoundTrip(redis_client)
+    # When one request from an IP is counted in a round trip
+    count_request(trip, "198.51.100.77")
+    trip.execute()
+    # Then the script was loaded and the request counted under its IP, with the counts' TTL
+    minutes = read_traffic(redis_client, now_s=time.time()).minutes
+    assert sum(row.requests for row in minutes) == 1
+    keys = [k.decode() for k in redis_client.scan_iter("tg:{rl}:traffic:*")]
+    assert len(keys) == 2 and all(0 < redis_client.ttl(k) <= TRAFFIC_TTL_S for k in keys)
+    ips = [k for k in keys if ":ip:" in k]
+    assert redis_client.zscore(ips[0], "198.51.100.77") == 1.0
