@@ -91,7 +91,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="gate on the live path too: the candidate served to a simulated marketplace (tooling.livepath.gate, "
-        "seed 104, 21 days x 900/day, a few minutes) must reproduce its report's FPR interval at REQUIRE_2FA, "
+        "seed 104, 49 days x 900/day, a few minutes) must reproduce its report's FPR interval at REQUIRE_2FA, "
         "with no training/serving skew. Default: on for the simulator source (the shipped model's route); off "
         "for --data (its own features, not the service's) and --training-set (the retraining build has no "
         "embedded PostgreSQL); --no-live-gate skips it for a quick local run",

@@ -19,9 +19,14 @@ from shared.model.policy import PolicyCalibration, cut_at_rate, fit_policy
 
 SPEC_DETECTION = 0.942  # spec 1.1: the system's fraud detection rate ...
 SPEC_FPR = 0.018  # ... at this false-positive rate
-# The false-positive rate on validation at which each band starts (any score >= 0.40 is flagged, so the
-# REQUIRE_2FA entry spends the spec's whole budget; a review costs an analyst, a block loses a buyer).
-BAND_FPR = {"two_factor": SPEC_FPR, "review": 0.005, "block": 0.001}
+# The false-positive rate on validation at which each band starts (any score >= 0.40 is flagged; a review
+# costs an analyst, a block loses a buyer). REQUIRE_2FA starts at 1.5%, not the spec's 1.8%: the live
+# limit is 2.0% (issue 23), and the week after validation ran 0.2-0.4 points over it (the test split of
+# v20261204.145733: 2.16% on labels, 1.98% on the truth, calibrated to 1.8%), a 90-day marketplace 0.7 points
+# over a 21-day one (1.87% and 1.20% for that version): calibrated to the spec's figure, the first drift
+# spends the margin.
+TWO_FACTOR_FPR = 0.015
+BAND_FPR = {"two_factor": TWO_FACTOR_FPR, "review": 0.005, "block": 0.001}
 BANDS = ("two_factor", "review", "block")
 
 

@@ -130,3 +130,5 @@ class PredictResponse(BaseModel):
     # Features the model scored as missing because what they describe is not known yet (an unknown
     # ticket, a wallet without an account, no buyer IP).
     unavailable_features: list[str] = Field(default_factory=list)
+    # The rules that raised the model's score to their floor (shared.scoring.decision.RULES), if any.
+    rules: list[str] = Field(default_factory=list)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import pytest
 
 from shared.api.models import Decision
 from shared.config import Thresholds
-from shared.scoring.decision import confidence, decide, top_features
+from shared.features.realtime import FeatureResult
+from shared.scoring.decision import (
+    RESALE_CYCLE,
+    Scoring,
+    confidence,
+    decide,
+    ruled_score,
+    top_features,
+    verdict,
+)
+from shared.scoring.types import PredictResponse
 
 SPEC = Thresholds(two_factor=0.40, review=0.65, block=0.85)
+_AT = datetime(2026, 12, 4, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +116,68 @@ def test_given_request_budget_when_spent_then_dependency_unavailable_and_pool_wa
     # Given a request past its budget, Then the next PostgreSQL step is refused
     with pytest.raises(DependencyUnavailable):
         _Budget(time.perf_counter() - 6.0, settings).pool_timeout("storing the decision")
+
+
+@dataclass
+class _FixedModel:
+    """A model that scores every purchase `score` and names one feature."""
+
+    score: float
+    version: str = "v-test"
+    feature_names: tuple[str, ...] = ("resale_cycle_length",)
+
+    def predict(self, values: object) -> float:
+        return self.score
+
+    def contributions(self, values: object) -> list[float]:
+        return [0.0, 0.0]
+
+
+def _decided(score: float, cycle: float | None) -> PredictResponse:
+    scoring = Scoring(
+        model=_FixedModel(score),
+        shadow=None,
+        features=FeatureResult(values={"resale_cycle_length": cycle}),
+        thresholds=SPEC,
+        cut=None,
+    )
+    made = verdict("t-1", blocked_by=None, scoring=scoring, served_version="v-test", degraded=False, at=_AT)
+    return made.response
+
+
+@pytest.mark.parametrize("cycle", [2.0, 3.0, 4.0])
+def test_given_a_closed_resale_cycle_when_the_model_approves_then_the_rule_lifts_it_to_manual_review(
+    cycle: float,
+) -> None:
+    # Given a purchase closing a resale cycle that the model scores low
+    # When it is decided
+    response = _decided(0.05, cycle)
+    # Then its score is the middle of MANUAL_REVIEW (0.65 + 0.85) / 2, the rule named
+    assert response.fraud_score == 0.75
+    assert response.decision is Decision.MANUAL_REVIEW
+    assert response.rules == [RESALE_CYCLE]
+
+
+def test_given_a_closed_resale_cycle_when_the_model_scores_higher_than_the_floor_then_its_score_stands() -> (
+    None
+):
+    # Given a cycle the model already blocks, When it is decided, Then the model's score stands
+    response = _decided(0.93, 3.0)
+    assert response.fraud_score == 0.93
+    assert response.decision is Decision.BLOCKED
+    assert response.rules == [RESALE_CYCLE]
+
+
+@pytest.mark.parametrize("cycle", [0.0, None])
+def test_given_no_resale_cycle_when_decided_then_no_rule_moves_the_score(cycle: float | None) -> None:
+    # Given a purchase with no cycle (or the feature unknown), When decided, Then the model's score stands
+    response = _decided(0.05, cycle)
+    assert (response.fraud_score, response.decision, response.rules) == (0.05, Decision.APPROVED, [])
+
+
+def test_the_rule_floor_follows_the_configured_thresholds() -> None:
+    # Given other thresholds, When a cycle is ruled, Then the floor is the middle of their review band
+    score, held = ruled_score(
+        0.1, {"resale_cycle_length": 2.0}, Thresholds(two_factor=0.2, review=0.5, block=0.9)
+    )
+    assert (score, held) == (0.7, [RESALE_CYCLE])

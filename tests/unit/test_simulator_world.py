@@ -38,11 +38,12 @@ def week() -> tuple[World, Labels]:
 
 @pytest.fixture(scope="module")
 def month() -> tuple[World, Labels]:
-    # Seed 13 (was 9, then 10, as issue 23 moved the population's draws: 9 then put every scalper burst
-    # in the first half; with customers shopping at a steady pace, 10 left 5 of its 13 takeovers close to
-    # the victim's own purchase (the bar is 40%), 12 a scenario in one half only; 13 has 6 of 11). Mislabelled fraud at 8% (default 3%): with ~130 labelled frauds, "some fraud labelled not fraud"
+    # Seed 14 (was 9, then 10, then 13, as issue 23 moved the population's draws: 9 then put every scalper
+    # burst in the first half; with customers shopping at a steady pace, 10 left 5 of its 13 takeovers close
+    # to the victim's own purchase (the bar is 40%), 12 a scenario in one half only; with shows at steady
+    # state 13 put its three scalper bursts in the first half). Mislabelled fraud at 8% (default 3%): with ~130 labelled frauds, "some fraud labelled not fraud"
     # must not hinge on one seed's luck (0.97**130 is 2%).
-    return _world(days=30, transactions_per_day=500, seed=13, fraud_mislabelled=0.08)
+    return _world(days=30, transactions_per_day=500, seed=14, fraud_mislabelled=0.08)
 
 
 @pytest.fixture(scope="module")

@@ -114,7 +114,14 @@ def add_demo_cast(world: World, labels: Labels) -> None:
     for demo in DEMO_EVENTS:
         created = end - 35 * DAY
         event = Event(
-            demo.event_id, demo.capacity, demo.face_value, 1.0, demo.first_ticket_id, created + DAY, created
+            demo.event_id,
+            demo.capacity,
+            demo.face_value,
+            1.0,
+            demo.first_ticket_id,
+            created + DAY,
+            created,
+            show_at=end + (7 + demo.event_id % 80) * DAY,
         )
         world.events.append(event)  # after the simulated events: ticket ids stay in event order
         world.event_meta.append((demo.name, demo.venue, demo.city, demo.country, demo.category))

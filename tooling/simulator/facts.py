@@ -126,7 +126,7 @@ def _events_and_tickets(
                 "capacity": e.capacity,
                 "face_value": str(e.face_value),
                 "sale_starts_at": _at(e.sale_starts_at),
-                "starts_at": _at(max(e.sale_starts_at, world.end) + (7 + e.event_id % 80) * 86_400),
+                "starts_at": _at(e.show_at),
             },
         )
         yield from _tickets(world, e, organizer, mint_hashes.get(e.event_id, []))

@@ -41,7 +41,7 @@ def generate(config: SimulationConfig, *, organizer: str) -> World:
     total_orders = sum(targets.values())
     legit_per_day = targets[LEGIT] / config.days
     build_population(world, max(60, round(legit_per_day * ACCOUNTS_PER_DAILY_ORDER)))
-    build_events(world, primary_demand=round(total_orders * PRIMARY_DEMAND_PER_ORDER))
+    build_events(world, daily_primary_demand=total_orders * PRIMARY_DEMAND_PER_ORDER / config.days)
 
     # Episodes spread over the whole window (a training window after a warm-up must see every
     # scenario), each scenario's within the part of the window its row allows.

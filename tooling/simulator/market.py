@@ -26,7 +26,7 @@ def buy_primary(world: World, at: float, user: User, wallet: str, event: Event |
                 ip: str, scenario: Scenario, then: AfterPurchase | None = None) -> Order | None:  # fmt: skip
     """A ticket of `event` from the organizer; with no event in mind, or one sold out or not on sale
     yet, of another event on sale (chosen as the scenario prefers). None when nothing is on sale."""
-    if event is None or event.sold >= event.capacity or event.sale_starts_at > at:
+    if event is None or event.sold >= event.capacity or not event.sale_starts_at <= at < event.show_at:
         event = pick_event(world, expensive=scenario.prefers_expensive_events)
     if event is None:
         return None
@@ -52,7 +52,7 @@ def buy_resale(world: World, at: float, user: User, wallet: str, token_id: int |
                ip: str, scenario: Scenario) -> Order | None:  # fmt: skip
     """A listed ticket (a public listing when `token_id` is None); None when there is none to buy."""
     if token_id is None:
-        token_id = _pick_listing(world, wallet, expensive=scenario.prefers_expensive_listings)
+        token_id = _pick_listing(world, wallet, at, expensive=scenario.prefers_expensive_listings)
         if token_id is None:
             return None
     listing = world.listings.get(token_id)
@@ -145,15 +145,22 @@ def _payment_status(world: World, scenario: Scenario) -> str:
     return "completed"
 
 
-def _pick_listing(world: World, buyer: str, *, expensive: bool = False) -> int | None:
+def _pick_listing(world: World, buyer: str, at: float, *, expensive: bool = False) -> int | None:
+    """A public listing a buyer meets: any of three, or the dearest of twelve. A listing for a show
+    already past lapses when met (unlisted, and another drawn in its place)."""
     public = world.public_listings
-    if not public:
-        return None
+    wanted = min(12, len(public)) if expensive else 3
+    candidates: list[int] = []
+    for _ in range(2 * wanted):
+        if len(candidates) == wanted or not public:
+            break
+        token_id = public[world.rng.randrange(len(public))]
+        if event_of_ticket(world, token_id).show_at <= at:
+            _unlist(world, token_id)
+            continue
+        candidates.append(token_id)
     if expensive:
-        sample = [public[world.rng.randrange(len(public))] for _ in range(min(12, len(public)))]
-        candidates = sorted(sample, key=lambda t: (-world.listings[t].price, t))
-    else:
-        candidates = [public[world.rng.randrange(len(public))] for _ in range(3)]
+        candidates.sort(key=lambda t: (-world.listings[t].price, t))
     for token_id in candidates:
         if world.listings[token_id].seller != buyer:
             return token_id

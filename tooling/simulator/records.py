@@ -4,6 +4,7 @@ put the sales on a chain. Plain records; what happens to them lives in the modul
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ class Event:
     first_ticket_id: int
     sale_starts_at: float
     created_at: float
+    show_at: float = math.inf  # when it takes place: its sales, primary and resale, end then
     sold: int = 0  # tickets sold in primary (the next unsold ticket is first_ticket_id + sold)
     open: bool = False
 

@@ -74,7 +74,7 @@ def _events(world: World) -> Rows:
             e.capacity,
             e.face_value,
             _ts(e.sale_starts_at),
-            _ts(max(e.sale_starts_at, world.end) + (7 + e.event_id % 80) * 86_400),
+            _ts(e.show_at),
             _ts(e.created_at),
             _ts(e.created_at),
         )
