@@ -31,11 +31,11 @@ from shared.scoring.types import Decision, PredictResponse, Reason
 
 TOP_FEATURES = 3
 
-# Rules a score may not stay below (issue 23): a shape no honest purchase has, that the model's few training
-# frauds of it cannot teach. A closed cycle of resales (resale_cycle_length: the ticket comes back to a
-# wallet that sold it, through 2-4 wallets) is a wash trade's own: the model weighs it at 0.02 mean |SHAP|
-# and approved 5 of the 7 such purchases of a 7-day x 900 world (seed 101), while none of the 12,375 honest
-# purchases of that cell and of 90 days x 900 made one. Its floor is the middle of MANUAL_REVIEW: a ring
+# Rules a score may not stay below (issue 23): a shape honest purchases almost never have, that the model's
+# few training frauds of it cannot teach. A closed cycle of resales (resale_cycle_length: the ticket comes
+# back to a wallet that sold it, through 2-4 wallets) is a wash trade's own: the model weighs it at 0.02 mean
+# |SHAP| and approved 5 of the 7 such purchases of a 7-day x 900 world (seed 101), while 1 of the 12,375
+# honest purchases of that cell and of 90 days x 900 made one (the model already asked it for 2FA). Its floor is the middle of MANUAL_REVIEW: a ring
 # controls its own accounts (a second factor stops nothing), an analyst looks at the ring.
 RESALE_CYCLE = "resale_cycle"
 RULES: dict[str, str] = {RESALE_CYCLE: "resale_cycle_length"}  # rule -> the feature that is non-zero
