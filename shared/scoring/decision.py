@@ -13,7 +13,7 @@ The response carries the decision: `scored` for the model's, `unscored` for one 
 decision step of a request (shared.scoring.service): the one or the other, with what is stored beside it.
 
 The cold-start guard (shared.scoring.coldstart reads its state) moves the model's score before the band
-is chosen: `guarded_score`; then a rule (RULES) may raise it to its floor: `ruled_score`.
+is chosen: `guarded_score`; then a rule (shared.scoring.rules) may raise it to its floor: `ruled_score`.
 """
 
 from __future__ import annotations
@@ -27,28 +27,10 @@ from shared.features.realtime import FeatureResult
 from shared.observability import logger
 from shared.scoring import telemetry
 from shared.scoring.ports import ScoringModel
+from shared.scoring.rules import ruled_score
 from shared.scoring.types import Decision, PredictResponse, Reason
 
 TOP_FEATURES = 3
-
-# Rules a score may not stay below (issue 23): a shape honest purchases almost never have, that the model's
-# few training frauds of it cannot teach. A closed cycle of resales (resale_cycle_length: the ticket comes
-# back to a wallet that sold it, through 2-4 wallets) is a wash trade's own: the model weighs it at 0.02 mean
-# |SHAP| and approved 5 of the 7 such purchases of a 7-day x 900 world (seed 101), while 1 of the 12,375
-# honest purchases of that cell and of 90 days x 900 made one (the model already asked it for 2FA). Its floor is the middle of MANUAL_REVIEW: a ring
-# controls its own accounts (a second factor stops nothing), an analyst looks at the ring.
-RESALE_CYCLE = "resale_cycle"
-RULES: dict[str, str] = {RESALE_CYCLE: "resale_cycle_length"}  # rule -> the feature that is non-zero
-
-
-def ruled_score(
-    score: float, values: Mapping[str, float | None], thresholds: Thresholds
-) -> tuple[float, list[str]]:
-    """The score raised to the middle of MANUAL_REVIEW when a rule holds, and the rules that held."""
-    held = [rule for rule, feature in RULES.items() if values.get(feature)]
-    if not held:
-        return score, held
-    return max(score, round((thresholds.review + thresholds.block) / 2, 6)), held
 
 
 def decide(score: float, thresholds: Thresholds) -> Decision:

@@ -10,15 +10,8 @@ import pytest
 from shared.api.models import Decision
 from shared.config import Thresholds
 from shared.features.realtime import FeatureResult
-from shared.scoring.decision import (
-    RESALE_CYCLE,
-    Scoring,
-    confidence,
-    decide,
-    ruled_score,
-    top_features,
-    verdict,
-)
+from shared.scoring.decision import Scoring, confidence, decide, top_features, verdict
+from shared.scoring.rules import NEW_WALLET_BURST, NEW_WALLET_DAYS, RESALE_CYCLE, band_middle, ruled_score
 from shared.scoring.types import PredictResponse
 
 SPEC = Thresholds(two_factor=0.40, review=0.65, block=0.85)
@@ -124,20 +117,22 @@ class _FixedModel:
 
     score: float
     version: str = "v-test"
-    feature_names: tuple[str, ...] = ("resale_cycle_length",)
+    feature_names: tuple[str, ...] = ("resale_cycle_length", "wallet_age_days", "txn_velocity_1h")
 
     def predict(self, values: object) -> float:
         return self.score
 
     def contributions(self, values: object) -> list[float]:
-        return [0.0, 0.0]
+        return [0.0, 0.0, 0.0, 0.0]
 
 
-def _decided(score: float, cycle: float | None) -> PredictResponse:
+def _decided(score: float, cycle: float | None, **values: float | None) -> PredictResponse:
     scoring = Scoring(
         model=_FixedModel(score),
         shadow=None,
-        features=FeatureResult(values={"resale_cycle_length": cycle}),
+        features=FeatureResult(
+            values={"resale_cycle_length": cycle, "wallet_age_days": 400.0, "txn_velocity_1h": 0.0, **values}
+        ),
         thresholds=SPEC,
         cut=None,
     )
@@ -181,3 +176,43 @@ def test_the_rule_floor_follows_the_configured_thresholds() -> None:
         0.1, {"resale_cycle_length": 2.0}, Thresholds(two_factor=0.2, review=0.5, block=0.9)
     )
     assert (score, held) == (0.7, [RESALE_CYCLE])
+
+
+@pytest.mark.parametrize(("age", "velocity"), [(0.04, 1.0), (1.99, 5.0), (0.0, 2.0)])
+def test_given_a_new_wallet_buying_again_within_the_hour_then_the_rule_asks_for_2fa(
+    age: float, velocity: float
+) -> None:
+    # Given a wallet under two days old with another purchase in the last hour, scored low by the model
+    # When it is decided
+    response = _decided(0.1, 0.0, wallet_age_days=age, txn_velocity_1h=velocity)
+    # Then its score is the middle of REQUIRE_2FA, (0.40 + 0.65) / 2, the rule named
+    assert response.fraud_score == 0.525
+    assert response.decision is Decision.REQUIRE_2FA
+    assert response.rules == [NEW_WALLET_BURST]
+
+
+@pytest.mark.parametrize(
+    ("age", "velocity"), [(NEW_WALLET_DAYS, 3.0), (0.5, 0.0), (0.5, None), (None, 3.0), (30.0, 8.0)]
+)
+def test_given_an_older_wallet_or_a_first_purchase_then_the_burst_rule_holds_back(
+    age: float | None, velocity: float | None
+) -> None:
+    # Given a wallet two days old or more, or a new one's first purchase of the hour (or either unknown)
+    # When decided, Then the model's score stands
+    response = _decided(0.1, 0.0, wallet_age_days=age, txn_velocity_1h=velocity)
+    assert (response.fraud_score, response.rules) == (0.1, [])
+
+
+def test_given_both_rules_then_the_higher_floor_wins_and_both_are_named() -> None:
+    # Given a new wallet bursting that also closes a resale cycle, When decided
+    response = _decided(0.1, 3.0, wallet_age_days=0.5, txn_velocity_1h=2.0)
+    # Then the score is MANUAL_REVIEW's middle and both rules are named, in order
+    assert (response.fraud_score, response.decision) == (0.75, Decision.MANUAL_REVIEW)
+    assert response.rules == [RESALE_CYCLE, NEW_WALLET_BURST]
+
+
+def test_a_rule_floor_is_only_an_inner_band() -> None:
+    # Given the bands, Then only REQUIRE_2FA and MANUAL_REVIEW have a middle a rule can raise a score to
+    assert band_middle(Decision.REQUIRE_2FA, SPEC) == 0.525
+    with pytest.raises(ValueError, match="REQUIRE_2FA or MANUAL_REVIEW"):
+        band_middle(Decision.BLOCKED, SPEC)
