@@ -8,10 +8,18 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.api.models import Decision
+from shared.api.spec import load_openapi
 from shared.config import Thresholds
 from shared.features.realtime import FeatureResult
 from shared.scoring.decision import Scoring, confidence, decide, top_features, verdict
-from shared.scoring.rules import NEW_WALLET_BURST, NEW_WALLET_DAYS, RESALE_CYCLE, band_middle, ruled_score
+from shared.scoring.rules import (
+    NEW_WALLET_BURST,
+    NEW_WALLET_DAYS,
+    RESALE_CYCLE,
+    RULES,
+    band_middle,
+    ruled_score,
+)
 from shared.scoring.types import PredictResponse
 
 SPEC = Thresholds(two_factor=0.40, review=0.65, block=0.85)
@@ -216,3 +224,10 @@ def test_a_rule_floor_is_only_an_inner_band() -> None:
     assert band_middle(Decision.REQUIRE_2FA, SPEC) == 0.525
     with pytest.raises(ValueError, match="REQUIRE_2FA or MANUAL_REVIEW"):
         band_middle(Decision.BLOCKED, SPEC)
+
+
+def test_the_api_document_names_exactly_the_rules_the_service_applies() -> None:
+    # Given the API document's PredictResponse, When its `rules` enum is read
+    schema = load_openapi()["components"]["schemas"]["PredictResponse"]["properties"]["rules"]
+    # Then it names every rule of shared.scoring.rules and no other (a new rule documented, a gone one removed)
+    assert schema["items"]["enum"] == [rule.name for rule in RULES]
