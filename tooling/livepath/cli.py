@@ -13,6 +13,8 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from tooling.livepath.stack import ENVIRONMENT
@@ -29,6 +31,18 @@ def _live_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-days", type=float, default=7, help="the measured window: the last N days")
     parser.add_argument(
         "--post-every", type=float, default=300, help="the backend posts each fact within N s (default 300)"
+    )
+    parser.add_argument(
+        "--followed-by",
+        type=float,
+        default=0.0,
+        help="days the world goes on after the measured window, never replayed (a training set's test "
+        "week has 30 days of label settling after it)",
+    )
+    parser.add_argument(
+        "--end",
+        type=datetime.fromisoformat,
+        help="the measured window's end (ISO 8601 with a zone; default 2026-06-01)",
     )
     parser.add_argument("--model-dir", type=Path, help="the model to serve (default: the registry's CURRENT)")
     parser.add_argument("--out", type=Path, help="write result.json (and the decisions) here")
@@ -49,7 +63,9 @@ def live_cli(argv: list[str]) -> int:
     from tooling.livepath.stack import stack
 
     cell = Cell(seed=args.seed, days=args.days, per_day=args.per_day, score_days=args.score_days,
-                post_every_s=args.post_every)  # fmt: skip
+                post_every_s=args.post_every, followed_by_days=args.followed_by)  # fmt: skip
+    if args.end is not None:
+        cell = replace(cell, end=args.end)
     began = time.perf_counter()
     with stack() as made, made.cell_database() as url:
         result = replay(cell, url, progress=_say)

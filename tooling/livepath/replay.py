@@ -59,10 +59,15 @@ class Cell:
     # Post the history before the measured days summarised (tooling.simulator.trim): the same features
     # for every scored purchase, a fraction of the facts. False: the whole world, fact by fact.
     trim_history: bool = True
+    # Days the simulated world goes on after `end`, never replayed: the world is generated to
+    # end + followed_by_days, so the measured week is a week in the middle of a longer world, as a
+    # training set's test week is (30 days of label settling after it). 0: the world ends at `end`.
+    followed_by_days: float = 0.0
 
     @property
     def name(self) -> str:
-        return f"{self.days:g}d x {self.per_day}/day, seed {self.seed}"
+        followed = f", {self.followed_by_days:g} more days simulated" if self.followed_by_days else ""
+        return f"{self.days:g}d x {self.per_day}/day, seed {self.seed}{followed}"
 
 
 @dataclass
@@ -86,6 +91,7 @@ class CellResult:
                 "post_every_s": self.cell.post_every_s,
                 "end": self.cell.end.isoformat(),
                 "trim_history": self.cell.trim_history,
+                "followed_by_days": self.cell.followed_by_days,
             },
             "model_version": self.model_version,
             "window": self.window,
@@ -155,21 +161,23 @@ def _plan(cell: Cell) -> _Plan:
     from tooling.simulator.config import SimulationConfig
     from tooling.simulator.run import build_world
 
+    followed = timedelta(days=cell.followed_by_days)
     config = SimulationConfig(
         seed=cell.seed,
-        days=cell.days,
+        days=cell.days + cell.followed_by_days,
         transactions_per_day=cell.per_day,
-        end=cell.end,
+        end=cell.end + followed,
         trim_to_window=cell.trim_history,
         trim_from=cell.end - timedelta(days=cell.score_days),
     )
     built = build_world(config)
-    score_from = max(config.start, config.end - timedelta(days=cell.score_days))
+    score_from = max(config.start, cell.end - timedelta(days=cell.score_days))
     jobs_from = _schedule_from(config.start, score_from)
-    purchases = [o for o in built.world.orders if o.created_at >= score_from.timestamp()]
+    stop = cell.end.timestamp()
+    purchases = [o for o in built.world.orders if score_from.timestamp() <= o.created_at < stop]
     etl = next(s for s in SCHEDULES if s.function == "etl" and (s.payload or {}).get("mode") == "hourly")
-    jobs = warm_up_firings(config.start, jobs_from, WARM_UP_ETL_EVERY, etl) + firings(jobs_from, config.end)
-    steps = timeline(built.facts(), purchases, jobs)
+    jobs = warm_up_firings(config.start, jobs_from, WARM_UP_ETL_EVERY, etl) + firings(jobs_from, cell.end)
+    steps = [step for step in timeline(built.facts(), purchases, jobs) if step[0] < stop]
     return _Plan(config, built, steps, score_from, len(purchases), jobs_from.timestamp())
 
 
@@ -269,7 +277,7 @@ def replay(cell: Cell, database_url: str, *, progress: Callable[[str], None] | N
 
     step = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        served_parity = parity.compare(conn, plan.score_from, config.end)
+        served_parity = parity.compare(conn, plan.score_from, cell.end)
     seconds["parity"] = time.perf_counter() - step
     seconds["total"] = time.perf_counter() - began
     versions = {d["model_version"] for d in decisions if d["model_version"]}
@@ -279,7 +287,8 @@ def replay(cell: Cell, database_url: str, *, progress: Callable[[str], None] | N
         window={
             "start": config.start.isoformat(),
             "scored_from": plan.score_from.isoformat(),
-            "end": config.end.isoformat(),
+            "end": cell.end.isoformat(),
+            "simulated_to": config.end.isoformat(),
         },
         outcome=summarize(decisions),
         parity=served_parity,
