@@ -96,3 +96,11 @@ def cycle_length(hops_back: int | None) -> float:
     if hops_back is None or hops_back < 1 or hops_back > RING_MAX_LENGTH - 1:
         return 0.0
     return float(hops_back + 1)
+
+
+def foreign_ip_flag(account_country: str | None, ip_country: str | None) -> float | None:
+    """1.0 when the buyer IP geolocates to a country other than the one the account registered in, 0.0
+    when the same; None when either is unknown (no account, an IP the database cannot place)."""
+    if not account_country or not ip_country:
+        return None
+    return 0.0 if account_country.strip().upper() == ip_country.upper() else 1.0

@@ -111,7 +111,7 @@ def _signal_inputs(ctx: ScoringContext) -> dict[str, Any]:
 
 def signals_from_row(ctx: ScoringContext, row: tuple[Any, ...]) -> dict[str, float | None]:
     """The signals' values from the row of `signals_statement`."""
-    return signal_values(row, ctx.at)
+    return signal_values(row, ctx.at, ctx.client_ip)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

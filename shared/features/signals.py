@@ -12,6 +12,7 @@ an hour later by the ETL) and the scoring request's optional `payment_fingerprin
 | new_device              | the account's session of the last 2 h uses a user agent none of its sessions of the 90 days before had | account takeover |
 | new_ip                  | the buyer IP is none of the IPs of the account's sessions of those 90 days   | account takeover |
 | resale_cycle_length     | wallets on the closed cycle this resale makes with earlier resales of 30 days (2-4), else 0 | wash-trading rings |
+| foreign_ip              | the buyer IP geolocates (shared.geo) to another country than the account's registered one | card runs through proxies, takeovers |
 
 The seller of a resale is the ticket's last buyer before t (its last order that did not fail), so
 scoring needs nothing beyond the request. Training computes each row with this same query
@@ -35,10 +36,11 @@ from psycopg_pool import PoolTimeout
 from shared.errors import DependencyUnavailable
 from shared.features import formulas
 from shared.features.definitions import SIGNAL_NAMES
+from shared.geo import default_geolocator
 
 SIGNALS_SQL = """
 WITH RECURSIVE acct AS (
-    SELECT w.user_id, u.created_at
+    SELECT w.user_id, u.created_at, u.country
       FROM marketplace.wallets w JOIN marketplace.users u ON u.user_id = w.user_id
      WHERE w.address = %(wallet)s
 ), tid AS (
@@ -87,7 +89,8 @@ SELECT
     CASE WHEN EXISTS (SELECT 1 FROM recent) THEN
         EXISTS (SELECT 1 FROM history WHERE user_agent = (SELECT user_agent FROM recent)) END,
     CASE WHEN %(ip)s::inet IS NOT NULL THEN EXISTS (SELECT 1 FROM history WHERE ip = %(ip)s::inet) END,
-    (SELECT min(depth) FROM walk WHERE depth > 0 AND address = (SELECT address FROM seller))
+    (SELECT min(depth) FROM walk WHERE depth > 0 AND address = (SELECT address FROM seller)),
+    (SELECT country FROM acct)
 """
 
 
@@ -116,9 +119,20 @@ def _params(
     }
 
 
-def signal_values(row: tuple[Any, ...], at: datetime) -> dict[str, float | None]:
-    """SIGNALS_SQL's row as the signals' values (SIGNAL_NAMES)."""
-    (user_id, registered_at, instruments, shared, failed, has_history, device_seen, ip_seen, hops) = row
+def signal_values(row: tuple[Any, ...], at: datetime, ip: str | None) -> dict[str, float | None]:
+    """SIGNALS_SQL's row (and the buyer IP) as the signals' values (SIGNAL_NAMES)."""
+    (
+        user_id,
+        registered_at,
+        instruments,
+        shared,
+        failed,
+        has_history,
+        device_seen,
+        ip_seen,
+        hops,
+        country,
+    ) = row
     account = user_id is not None
     values: dict[str, float | None] = {
         "account_age_days": formulas.account_age_days(registered_at, at) if account else None,
@@ -128,6 +142,7 @@ def signal_values(row: tuple[Any, ...], at: datetime) -> dict[str, float | None]
         "new_device": formulas.novelty_flag(bool(has_history), device_seen) if account else None,
         "new_ip": formulas.novelty_flag(bool(has_history), ip_seen) if account else None,
         "resale_cycle_length": formulas.cycle_length(hops),
+        "foreign_ip": formulas.foreign_ip_flag(country, default_geolocator().locate(ip).country),
     }
     assert tuple(values) == SIGNAL_NAMES
     return values
@@ -160,7 +175,7 @@ def signals_for(
     params = signals_params(wallet=wallet, ticket=ticket, at=at, fingerprint=fingerprint, ip=ip)
     row = conn.execute(SIGNALS_SQL, params).fetchone()
     assert row is not None  # a SELECT without FROM: always one row
-    return signal_values(row, at)
+    return signal_values(row, at, ip)
 
 
 def signals_from_pool(
@@ -179,6 +194,7 @@ def missing_signals(
 ) -> list[str]:
     """The signals missing because what they describe is not known (no account, no instrument)."""
     names = [] if fingerprint is not None else ["instrument_wallets_7d"]
+    names.append("foreign_ip")  # no account, or an IP the geolocation database cannot place
     if not account_known:
         names += ["account_age_days", "failed_logins_1h", "new_device", "new_ip"]
     return [name for name in names if values.get(name) is None]

@@ -28,7 +28,7 @@ def test_the_spec_ten_keep_their_names_and_order_and_the_signals_follow() -> Non
     # The API is public: the ten come first, unchanged; the signals are added after them
     assert MODEL_FEATURES[: len(FEATURE_NAMES)] == FEATURE_NAMES
     assert MODEL_FEATURES[len(FEATURE_NAMES) :] == SIGNAL_NAMES
-    assert len(set(MODEL_FEATURES)) == len(MODEL_FEATURES) == 17
+    assert len(set(MODEL_FEATURES)) == len(MODEL_FEATURES) == 18
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,14 @@ def test_novelty_flag(has_history: bool, seen: bool | None, expected: float) -> 
 )
 def test_cycle_length(hops: int | None, expected: float) -> None:
     assert formulas.cycle_length(hops) == expected
+
+
+@pytest.mark.parametrize(
+    ("account", "ip", "expected"),
+    [("NG", "BR", 1.0), ("NG", "NG", 0.0), ("GB ", "GB", 0.0), ("gb", "GB", 0.0), (None, "GB", None),
+     ("GB", None, None), ("", "GB", None)],
+)  # fmt: skip
+def test_foreign_ip_flag(account: str | None, ip: str | None, expected: float | None) -> None:
+    # Given the account's registered country (char(2) may come padded) and the buyer IP's country,
+    # Then another country flags, the same does not, and an unknown one is missing, never 0
+    assert formulas.foreign_ip_flag(account, ip) == expected

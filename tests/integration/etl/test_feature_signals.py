@@ -70,6 +70,25 @@ def test_account_takeover_traces(db: psycopg.Connection, market: Market) -> None
     assert signals_for(db, wallet=wallet, ticket=ticket, at=T0, fingerprint=None, ip=IP_GB)["new_ip"] == 0.0
 
 
+def test_a_purchase_from_another_country_than_the_accounts(db: psycopg.Connection, market: Market) -> None:
+    # Given an account registered in the US an hour ago (a card run's fresh account)
+    user = market.user(country="US", created_at=T0 - timedelta(hours=1))
+    wallet = market.wallet(user, created_at=T0 - timedelta(hours=1))
+    ticket = market.ticket(market.event())
+
+    def foreign(ip: str | None, buyer: str = wallet) -> float | None:
+        return signals_for(db, wallet=buyer, ticket=ticket, at=T0, fingerprint=None, ip=ip)["foreign_ip"]
+
+    # When it buys from Tokyo, from a US address, without an IP, and from an IP no database places
+    # Then only Tokyo is foreign; an unknown IP is missing, not "at home"
+    assert foreign(IP_JP) == 1.0
+    assert foreign(IP_US) == 0.0
+    assert foreign(None) is None
+    assert foreign("10.0.0.1") is None
+    # And a wallet the marketplace has no account for has no country to compare with
+    assert foreign(IP_JP, buyer="0x" + "ab" * 20) is None
+
+
 def test_an_account_without_history_shows_nothing_new(db: psycopg.Connection, market: Market) -> None:
     # Given an account opened an hour ago with one session (no history before the recent window)
     user = market.user(created_at=T0 - timedelta(hours=1))

@@ -127,6 +127,7 @@ def expected_target_features() -> dict[str, float]:
         "new_device": 0.0,  # no session history to differ from
         "new_ip": 0.0,
         "resale_cycle_length": 0.0,  # a primary sale
+        "foreign_ip": 1.0,  # U1 registered in the US, buys from London
     }
 
 

@@ -90,3 +90,4 @@ def test_three_paths_agree_on_every_simulated_purchase_at_production_cadence(
     assert frame["new_device"].eq(1).any() and frame["resale_cycle_length"].gt(0).any()
     assert frame["txn_velocity_1h"].gt(0).any() and frame["geo_velocity_flag"].eq(1).any()
     assert frame["avg_ticket_hold_time"].notna().any() and frame["payment_method_diversity"].gt(0).any()
+    assert frame["foreign_ip"].eq(1).any() and frame["foreign_ip"].eq(0).any()
