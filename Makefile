@@ -97,7 +97,7 @@ toolchain:
 	  if [ "$$(id -u)" != 0 ]; then echo "make toolchain: need root (or sudo) for apt-get" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(ML_TOOLCHAIN); }
 
-# The training gate includes the live-path check (a 21-day replay); MODEL_ARGS=--no-live-gate skips it.
+# The training gate includes the live-path check (two 49-day replays: the test week, an unseen seed); MODEL_ARGS=--no-live-gate skips it.
 MODEL_ARGS ?=
 model: install
 	$(VENV)/bin/ticketguard train $(MODEL_ARGS)

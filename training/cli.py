@@ -90,9 +90,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--live-gate",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="gate on the live path too: the candidate served to a simulated marketplace (tooling.livepath.gate, "
-        "seed 104, 49 days x 900/day, a few minutes) must reproduce its report's FPR interval at REQUIRE_2FA, "
-        "with no training/serving skew. Default: on for the simulator source (the shipped model's route); off "
+        help="gate on the live path too (tooling.livepath.gate, about 10 minutes): served its own test week "
+        "through the handlers, the candidate must reproduce its report's FPR interval at REQUIRE_2FA; on a "
+        "world it never saw (seed 104, 49 days x 900/day) its FPR must be at most 2.0%%; no training/serving "
+        "skew in either. Default: on for the simulator source (the shipped model's route); off "
         "for --data (its own features, not the service's) and --training-set (the retraining build has no "
         "embedded PostgreSQL); --no-live-gate skips it for a quick local run",
     )

@@ -3,10 +3,11 @@ report interval, and no served feature may disagree with the training rows."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.kpis.rates import summarize
-from tooling.livepath.gate import judge
+from tooling.livepath.gate import UNSEEN_FPR_LIMIT, judge, judge_unseen, reproduction_cell
 
 REPORT = {
     "operating_point": {
@@ -67,3 +68,44 @@ def test_given_a_report_with_truth_bands_when_judged_then_the_live_fpr_is_held_t
     # And 2.0% is refused, above the truth interval
     refused = judge(report, _outcome(20), NO_SKEW)
     assert not refused["passed"] and "above the report's interval [1.00%, 1.60%]" in refused["reasons"][0]
+
+
+def test_given_an_unseen_world_when_judged_then_only_an_fpr_above_the_limit_or_a_skew_refuses() -> None:
+    # Given 1.1% and 2.0% of 1,000 legitimate purchases flagged on a world the candidate never saw (both
+    # below a report interval of [1.66%, 2.35%]: worlds differ more than one week's binomial spread)
+    # When judged, Then both pass: the limit is issue 23's 2.0%, one-sided
+    assert UNSEEN_FPR_LIMIT == 0.02
+    assert judge_unseen(_outcome(11), NO_SKEW)["passed"]
+    assert judge_unseen(_outcome(20), NO_SKEW)["passed"]
+    # And 2.1% is refused, saying why
+    above = judge_unseen(_outcome(21), NO_SKEW)
+    assert not above["passed"] and "never saw is above 2.0%" in above["reasons"][0]
+    # And a skewed feature refuses whatever the FPR
+    skew = {"skewed": ["resale_time"], "features": {"resale_time": {"share": 0.2}}}
+    assert not judge_unseen(_outcome(11), skew)["passed"]
+
+
+def test_given_a_simulated_training_world_when_its_reproduction_cell_is_made_then_it_is_the_test_week() -> (
+    None
+):
+    # Given the manifest of a model trained on 79 simulated days (seed 0, 900 a day): a 7-day warm-up, a
+    # 6-week window ending 2026-10-02, then 30 days of label settling
+    manifest = {
+        "simulation": {
+            "seed": 0,
+            "simulated_days": 79,
+            "orders_per_day": 900,
+            "warm_up_days": 7,
+            "window": {"start": "2026-08-21T00:00:00+00:00", "end": "2026-10-02T00:00:00+00:00"},
+        }
+    }
+    # When the gate makes the cell that reproduces its report
+    cell = reproduction_cell(manifest)
+    # Then it is the same world, its window's last week scored, the settling days simulated after it
+    assert cell is not None
+    assert (cell.seed, cell.per_day, cell.days, cell.score_days) == (0, 900, 49.0, 7.0)
+    assert cell.end == datetime(2026, 10, 2, tzinfo=UTC)
+    assert cell.followed_by_days == 30.0
+    # And a model trained on a table of its own has nothing to reproduce
+    assert reproduction_cell({}) is None
+    assert reproduction_cell({"simulation": {"summary": "t"}}) is None
