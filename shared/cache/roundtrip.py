@@ -1,7 +1,8 @@
 """One Redis round trip shared by several readers and writers.
 
-The scoring request asks Redis three things at its start (the lookup cache, the feature read) and
-two more after its PostgreSQL lookup (the cache fill, the rate limits). Each asker queues its
+The scoring request asks Redis two things at its start (the lookup cache, the feature read) and
+up to three more after its PostgreSQL lookup (the cache fill, a feature miss's write-back, the rate
+limits). Each asker queues its
 commands on one `RoundTrip` with a typed reply handler and gets a `Reply` back; `execute()` sends
 them all in one pipeline (no MULTI) and hands each reply to its reader:
 

@@ -70,10 +70,10 @@ LEFT JOIN LATERAL (
 """
 
 
-def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
-    """One query; DependencyUnavailable when PostgreSQL does not answer. An unknown ticket gives
-    facts without its ticket and event (event_id None)."""
-    params = {
+def facts_statement(ctx: ScoringContext) -> tuple[str, dict[str, Any]]:
+    """The facts query of this purchase and its parameters, for a caller that sends it beside its own
+    statements (one PostgreSQL round trip for all); `facts_from_row` reads its row."""
+    return FACTS_SQL, {
         "ticket": chain_ticket_id(ctx.ticket_id),
         "ticket_text": ctx.ticket_id if isinstance(ctx.ticket_id, str) else None,
         "wallet": ctx.wallet_address,
@@ -81,12 +81,23 @@ def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
         "day": centrality_day(ctx.at),
         "w1": formulas.VELOCITY_WINDOW,
     }
+
+
+def facts_from_postgres(ctx: ScoringContext, pool: Any) -> Facts:
+    """One query; DependencyUnavailable when PostgreSQL does not answer. An unknown ticket gives
+    facts without its ticket and event (event_id None)."""
+    statement, params = facts_statement(ctx)
     try:
         with pool.connection() as conn:
-            row = conn.execute(FACTS_SQL, params).fetchone()
+            row = conn.execute(statement, params).fetchone()
     except (psycopg.OperationalError, PoolTimeout) as exc:  # includes statement timeouts
         raise DependencyUnavailable("the feature store (PostgreSQL) is unavailable") from exc
     assert row is not None  # FROM snapshot: an aggregate, always one row
+    return facts_from_row(row)
+
+
+def facts_from_row(row: tuple[Any, ...]) -> Facts:
+    """The facts from the row of `facts_statement`."""
     (event_id, minted_at, face_value, popularity, ref_price, user_id, first_seen, hold, attendance,
      diversity, centrality, members, velocity, lat, lon, prev_at) = row  # fmt: skip
     return Facts(

@@ -8,7 +8,9 @@ Read path, cheapest first:
   2. On any miss: one SQL query gathers everything from PostgreSQL, and the answer is written back
      to Redis (entity hashes with Settings.feature_cache_ttl_seconds, the window and the location
      without a fixed lifetime beyond what they cover), unless a batch snapshot was published since
-     the read (redis_store explains the guard).
+     the read (redis_store explains the guard). The scoring request sends the query beside its
+     lookup (`facts_statement`, `keep_facts`) and queues the write-back on its rate-limit round trip
+     (`queue_write_back`): a miss costs it no round trip of its own.
   3. Redis unreachable: the same SQL query, `degraded=True`. PostgreSQL unreachable as well (or on
      a miss): `DependencyUnavailable`.
 The batch jobs invalidate the entity hashes when they rewrite the feature tables; `record_purchase`
@@ -34,10 +36,10 @@ from typing import Any
 import redis as redis_lib
 
 from shared.cache.roundtrip import Reply, RoundTrip
-from shared.features import formulas, redis_store
+from shared.features import formulas, postgres_store, redis_store
 from shared.features.definitions import MODEL_FEATURES, SIGNAL_NAMES
 from shared.features.facts import Facts, ScoringContext
-from shared.features.postgres_store import facts_from_postgres
+from shared.features.postgres_store import facts_from_postgres, facts_from_row
 from shared.features.signals import (
     SIGNALS_SQL,
     missing_signals,
@@ -52,7 +54,10 @@ __all__ = [
     "PrefetchedRead",
     "ScoringContext",
     "compute_realtime_features",
+    "facts_statement",
+    "keep_facts",
     "queue_read",
+    "queue_write_back",
     "record_purchase",
 ]
 
@@ -79,10 +84,15 @@ class FeatureResult:
 
 @dataclass(slots=True)
 class PrefetchedRead:
-    """The feature read queued on a caller's round trip (`queue_read`), answered by its execute()."""
+    """The feature read queued on a caller's round trip (`queue_read`), answered by its execute().
+    On a miss, the caller may send the facts query beside its own statements (`facts_statement`,
+    `keep_facts`: `facts`) and queue their write-back on a later round trip (`queue_write_back`:
+    `written`), so that a miss costs no round trip of its own."""
 
     ctx: ScoringContext
     reply: Reply[redis_store.RedisRead]
+    facts: Facts | None = None
+    written: Reply[bool] | None = None
 
 
 def queue_read(ctx: ScoringContext, trip: RoundTrip) -> PrefetchedRead:
@@ -90,6 +100,40 @@ def queue_read(ctx: ScoringContext, trip: RoundTrip) -> PrefetchedRead:
     round trip for both; pass what this returns to `compute_realtime_features(..., prefetched=)`
     once the trip has been executed (a failed or missing reply: the read is made again there)."""
     return PrefetchedRead(ctx, redis_store.queue_read(ctx, trip))
+
+
+def facts_statement(prefetched: PrefetchedRead | None) -> tuple[str, dict[str, Any]] | None:
+    """The facts query of a purchase whose prefetched read Redis answered without every fact (a miss),
+    for a caller that sends it beside its own statements; None when Redis had them all or did not
+    answer (compute_realtime_features then reads as it always does)."""
+    read = _answered(prefetched)
+    if prefetched is None or read is None or read.facts is not None:
+        return None
+    return postgres_store.facts_statement(prefetched.ctx)
+
+
+def keep_facts(prefetched: PrefetchedRead, row: tuple[Any, ...]) -> None:
+    """The row of `facts_statement`, kept for compute_realtime_features."""
+    prefetched.facts = facts_from_row(row)
+
+
+def queue_write_back(prefetched: PrefetchedRead | None, trip: RoundTrip) -> None:
+    """Queue the guarded write-back of the facts kept by `keep_facts` on `trip` (which the caller
+    executes before the features are computed); nothing for an unknown ticket, which is not cached."""
+    from shared.config import get_settings
+
+    read = _answered(prefetched)
+    if prefetched is None or read is None or prefetched.facts is None or prefetched.facts.event_id is None:
+        return
+    prefetched.written = redis_store.queue_write_back(
+        prefetched.ctx,
+        prefetched.facts,
+        trip,
+        get_settings().feature_cache_ttl_seconds,
+        generation=read.generation,
+        seed_velocity=read.velocity is None,
+        seed_location=not read.location_known,
+    )
 
 
 def signals_statement(ctx: ScoringContext) -> tuple[str, dict[str, Any]]:
@@ -154,9 +198,13 @@ def _unavailable(ctx: ScoringContext, facts: Facts) -> list[str]:
 
 def _prefetched(ctx: ScoringContext, prefetched: PrefetchedRead | None) -> redis_store.RedisRead | None:
     """The prefetched read, if it is this context's and Redis answered it."""
-    if prefetched is None or prefetched.ctx != ctx or not prefetched.reply.ready:
+    if prefetched is None or prefetched.ctx != ctx:
         return None
-    if prefetched.reply.error is not None:
+    return _answered(prefetched)
+
+
+def _answered(prefetched: PrefetchedRead | None) -> redis_store.RedisRead | None:
+    if prefetched is None or not prefetched.reply.ready or prefetched.reply.error is not None:
         return None
     return prefetched.reply.result()
 
@@ -171,9 +219,8 @@ def compute_realtime_features(
 ) -> FeatureResult:
     """Every feature for one purchase being scored, keyed by MODEL_FEATURES. `prefetched`: the
     handle `queue_read` gave for this same context (its reply is used if Redis answered it);
-    `signals`: this context's signals read already (`signals_statement`), else queried here."""
-    from shared.config import get_settings
-
+    `signals`: this context's signals read already (`signals_statement`), else queried here; on a
+    miss, the facts read beside the lookup (`keep_facts`) and their write-back's answer if queued."""
     degraded = False
     read: redis_store.RedisRead | None = None
     if redis is not None:
@@ -185,7 +232,8 @@ def compute_realtime_features(
         facts = read.facts
         sources = dict.fromkeys(MODEL_FEATURES, "redis")
     else:
-        facts = facts_from_postgres(ctx, pool)
+        along = prefetched.facts if prefetched is not None and prefetched.ctx == ctx else None
+        facts = along or facts_from_postgres(ctx, pool)
         sources = dict.fromkeys(MODEL_FEATURES, "postgres")
         # The windows in Redis also hold purchases scored but not yet loaded by the ETL.
         if read is not None and read.velocity is not None:
@@ -196,17 +244,8 @@ def compute_realtime_features(
             sources["geo_velocity_flag"] = "redis"
         # An unknown ticket is not cached: it may be registered any moment, and then must be seen.
         if redis is not None and read is not None and facts.event_id is not None:
-            try:
-                redis_store.write_back(
-                    ctx,
-                    facts,
-                    redis,
-                    get_settings().feature_cache_ttl_seconds,
-                    generation=read.generation,
-                    seed_velocity=read.velocity is None,
-                    seed_location=not read.location_known,
-                )
-            except redis_lib.RedisError:
+            written = prefetched.written if along is not None and prefetched is not None else None
+            if not _write_back(ctx, facts, read, redis, written):
                 degraded = True
     if read is not None:
         # Whichever store served the rest: a purchase scored but not yet loaded by the ETL may be
@@ -220,6 +259,35 @@ def compute_realtime_features(
         sources=sources,
         unavailable=_unavailable(ctx, facts) + missing,
     )
+
+
+def _write_back(
+    ctx: ScoringContext,
+    facts: Facts,
+    read: redis_store.RedisRead,
+    redis: redis_lib.Redis,
+    written: Reply[bool] | None,
+) -> bool:
+    """Cache what PostgreSQL answered (the guarded write-back), or take the answer of the one queued on
+    an earlier round trip (`written`); False when Redis failed it."""
+    from shared.config import get_settings
+
+    try:
+        if written is not None and written.ready:
+            written.result()  # its exception reply raised here
+        else:
+            redis_store.write_back(
+                ctx,
+                facts,
+                redis,
+                get_settings().feature_cache_ttl_seconds,
+                generation=read.generation,
+                seed_velocity=read.velocity is None,
+                seed_location=not read.location_known,
+            )
+    except redis_lib.RedisError:
+        return False
+    return True
 
 
 def _signals(

@@ -237,6 +237,39 @@ def write_back(
     """Cache what PostgreSQL answered (one round trip, atomic), unless a batch snapshot was published
     since `generation` was read: then nothing is written and the answer is False. Only for a known
     ticket (the caller does not cache an unknown one)."""
+    write_keys, args = _write_back_keys_args(
+        ctx, facts, ttl, generation=generation, seed_velocity=seed_velocity, seed_location=seed_location
+    )
+    return int(WRITE_BACK_SCRIPT.run(client, write_keys, args)) == 1
+
+
+def queue_write_back(
+    ctx: ScoringContext,
+    facts: Facts,
+    trip: RoundTrip,
+    ttl: int,
+    *,
+    generation: str,
+    seed_velocity: bool,
+    seed_location: bool,
+) -> Reply[bool]:
+    """`write_back` queued on a round trip the caller executes (its answer, or its exception reply,
+    in the Reply)."""
+    write_keys, args = _write_back_keys_args(
+        ctx, facts, ttl, generation=generation, seed_velocity=seed_velocity, seed_location=seed_location
+    )
+    return trip.eval(WRITE_BACK_SCRIPT, write_keys, args, parse=lambda written: int(written) == 1)
+
+
+def _write_back_keys_args(
+    ctx: ScoringContext,
+    facts: Facts,
+    ttl: int,
+    *,
+    generation: str,
+    seed_velocity: bool,
+    seed_location: bool,
+) -> tuple[list[str], list[str]]:
     if facts.event_id is None or facts.minted_at is None:
         raise ValueError("an unknown ticket's facts are not cached")
     write_keys = [
@@ -281,8 +314,7 @@ def write_back(
             if previous is None
             else ["lat", repr(previous[0]), "lon", repr(previous[1]), "at", repr(epoch(previous[2]))]
         )
-    written = WRITE_BACK_SCRIPT.run(client, write_keys, [generation, str(ttl), json.dumps(values)])
-    return int(written) == 1
+    return write_keys, [generation, str(ttl), json.dumps(values)]
 
 
 def record(

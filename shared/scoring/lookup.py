@@ -3,9 +3,12 @@
 One Redis round trip reads the cached wallet->user link and the blocklist verdicts for the wallet and
 the IP (one MGET), with the purchase's feature read queued on the same trip (shared.cache.roundtrip);
 one PostgreSQL query answers a stored prediction for this transaction_id (idempotency) and whatever
-the cache missed, with the purchase's signals query pipelined beside it (one round trip for both; a
-replay or a rate-limited request pays it and does not use it, one the cache already knows is
-blocklisted does not send it); the cache fill rides on the rate-limit script's round trip. A new blocklist entry applies within the cache's 30 s.
+the cache missed, with the purchase's signals query pipelined beside it, and its facts query too when
+the feature read missed (one round trip for all; a replay or a rate-limited request pays them and does
+not use them, one the cache already knows is blocklisted does not send them); the cache fill, and for
+a purchase to score a feature miss's guarded write-back, ride on the rate-limit script's round trip
+(so a rate-limited purchase that missed leaves its facts cached). A new blocklist entry applies within
+the cache's 30 s.
 """
 
 from __future__ import annotations
@@ -79,12 +82,16 @@ def admit(attempt: Attempt, pool: ConnectionPool, features: FeatureStore, limite
     # A purchase the cache already knows is blocklisted is answered without its signals: a blocked
     # wallet or IP that keeps trying costs the lookup only, not the signals' recursive query too.
     along = (
-        None if prefetch is None or _blocked_in_cache(cached) else partial(_signals_along, prefetch, features)
+        None if prefetch is None or _blocked_in_cache(cached) else partial(_sent_along, prefetch, features)
     )
     found = lookup(pool, attempt, cached, along)
-    enforce_limits(limiter, attempt, found, cache_fill(request.wallet_address, ip, cached, found))
+    fill = cache_fill(request.wallet_address, ip, cached, found)
     if found.existing is not None or found.blocked_by is not None:
+        enforce_limits(limiter, attempt, found, fill)
         return Admission(found, None)
+    # A purchase to score: a feature miss's write-back rides on the limits' round trip too.
+    write_back = None if prefetch is None else partial(features.queue_write_back, prefetch.handle)
+    enforce_limits(limiter, attempt, found, _together(fill, write_back))
     return Admission(found, prefetch or Prefetch(features.context(request, ip, attempt.now)))
 
 
@@ -102,18 +109,38 @@ def _blocked_in_cache(cached: dict[str, str | None]) -> bool:
     return "1" in (cached["wallet_bl"], cached["ip_bl"])
 
 
-def _signals_along(prefetch: Prefetch, features: FeatureStore, conn: Any) -> Callable[[], None]:
-    """Send the purchase's signals query on `conn` (in the lookup's pipeline); the function returned
-    reads its row once the pipeline is synced."""
+def _sent_along(prefetch: Prefetch, features: FeatureStore, conn: Any) -> Callable[[], None]:
+    """Send the purchase's signals query on `conn` (in the lookup's pipeline), and its facts query when
+    the prefetched feature read missed; the function returned reads their rows once the pipeline is
+    synced."""
     statement, params = features.signals_statement(prefetch.context)
     cursor = conn.execute(statement, params)
+    facts = features.facts_statement(prefetch.handle)
+    facts_cursor = None if facts is None else conn.execute(*facts)
 
     def read() -> None:
         row = cursor.fetchone()
         assert row is not None  # a SELECT without FROM: always one row
         prefetch.signals = features.signals_from_row(prefetch.context, row)
+        if facts_cursor is not None and prefetch.handle is not None:
+            facts_row = facts_cursor.fetchone()
+            assert facts_row is not None  # FROM snapshot: an aggregate, always one row
+            features.keep_facts(prefetch.handle, facts_row)
 
     return read
+
+
+def _together(*queues: Callable[[RoundTrip], object] | None) -> Callable[[RoundTrip], None] | None:
+    """The queues given, one after another, on one round trip (None: none given)."""
+    given = [queue for queue in queues if queue is not None]
+    if not given:
+        return None
+
+    def queue(trip: RoundTrip) -> None:
+        for one in given:
+            one(trip)
+
+    return queue
 
 
 def _queue_prefetch(prefetch: Prefetch, features: FeatureStore, trip: RoundTrip) -> None:

@@ -61,6 +61,19 @@ class FeatureStore(Protocol):
         """The signals' values from the row of `signals_statement`."""
         ...
 
+    def facts_statement(self, prefetched: PrefetchedRead | None) -> tuple[str, dict[str, Any]] | None:
+        """The facts query of a purchase whose prefetched read missed, to send beside another
+        statement (None: nothing to read there)."""
+        ...
+
+    def keep_facts(self, prefetched: PrefetchedRead, row: tuple[Any, ...]) -> None:
+        """Keep the row of `facts_statement` for `compute`."""
+        ...
+
+    def queue_write_back(self, prefetched: PrefetchedRead | None, trip: RoundTrip) -> None:
+        """Queue the write-back of the kept facts on another round trip, executed before `compute`."""
+        ...
+
     def record_purchase(self, context: ScoringContext, redis: redis.Redis | None) -> bool:
         """Add a scored purchase to the real-time windows (False: Redis did not take it)."""
         ...
@@ -165,6 +178,15 @@ class RealtimeFeatures:
 
     def signals_from_row(self, context: ScoringContext, row: tuple[Any, ...]) -> dict[str, float | None]:
         return realtime.signals_from_row(context, row)
+
+    def facts_statement(self, prefetched: PrefetchedRead | None) -> tuple[str, dict[str, Any]] | None:
+        return realtime.facts_statement(prefetched)
+
+    def keep_facts(self, prefetched: PrefetchedRead, row: tuple[Any, ...]) -> None:
+        realtime.keep_facts(prefetched, row)
+
+    def queue_write_back(self, prefetched: PrefetchedRead | None, trip: RoundTrip) -> None:
+        realtime.queue_write_back(prefetched, trip)
 
     def record_purchase(self, context: ScoringContext, redis: redis.Redis | None) -> bool:
         return realtime.record_purchase(context, redis)

@@ -3,13 +3,16 @@
 The steps of one scoring request (`_decide`), a pipeline: service.py calls each room once, in this
 order, and no room calls back; a step that does not apply to the purchase is skipped.
 1. Admission (shared.scoring.lookup): one Redis round trip reads the cached wallet->user link and
-   blocklist verdicts with the purchase's feature read queued beside them; one PostgreSQL query reads
-   a stored prediction for this transaction_id and whatever the cache missed; the rate limits (one Lua
-   call, with the cache fill on its round trip) count the request, a retry included. It says what is
+   blocklist verdicts with the purchase's feature read queued beside them; one PostgreSQL round trip
+   reads a stored prediction for this transaction_id and whatever the cache missed (with the
+   purchase's signals, and its facts when the feature read missed, pipelined beside it); the rate
+   limits (one Lua call, with the cache fill and a feature miss's write-back on its round trip) count
+   the request, a retry included. It says what is
    left to do: nothing but the replay (a stored prediction), a decision without a score (a
    blocklisted wallet or IP), or the purchase to score.
 2. The model that decides (shared.scoring.models: the served one, or a canary for its share).
-3. The features (shared.features.realtime, from the prefetched read; PostgreSQL on a miss).
+3. The features (shared.features.realtime, from the prefetched read; on a miss, from the facts read
+   at admission).
 4. The cold-start guard's state (shared.scoring.coldstart; re-read every ten minutes).
 5. The decision (shared.scoring.decision): BLOCKED without a score, or the model's score and
    contributions, through the guard, the band and top features.
@@ -18,8 +21,9 @@ order, and no room calls back; a step that does not apply to the purchase is ski
    concurrent request with the same transaction_id won the race, its decision is returned instead.
 7. The winner's follow-ups: a shadow candidate's score stored beside it (shared.scoring.rollout), the
    purchase added to the real-time windows.
-Redis round trips per request: 3 when the caches hit, +1 on a feature-cache miss (the guarded
-write-back; tests/integration/test_cache_room.py counts them).
+Round trips per scored request, on a feature-cache hit and on a miss alike: Redis 3 (the reads; the
+limits; the purchase recorded) and PostgreSQL 2 (the lookup; the INSERT); a replay Redis 2 and
+PostgreSQL 1 (tests/integration/test_scoring_round_trips.py counts them on the wire).
 
 Degraded: any Redis failure switches Redis off for the rest of the request (and, through the
 circuit breaker, for a second); PostgreSQL then serves everything and the response says

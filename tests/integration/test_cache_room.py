@@ -1,5 +1,6 @@
-"""The cache room against a real Redis (and PostgreSQL): the shared round trip, the guarded feature
-write-back racing a batch feature job, and the Redis round trips one scoring request costs."""
+"""The cache room against a real Redis (and PostgreSQL): the shared round trip and the guarded feature
+write-back racing a batch feature job (the round trips one scoring request costs:
+test_scoring_round_trips.py)."""
 
 from __future__ import annotations
 
@@ -205,14 +206,15 @@ def test_given_the_race_on_the_scoring_path_then_the_prefetched_generation_guard
 
     wallet = api_market.honest_wallet
     _old_snapshot(db, wallet)
-    read_postgres = realtime.facts_from_postgres
+    read_row = realtime.facts_from_row
 
-    def read_then_publish(ctx: ScoringContext, pool: Any) -> Any:
-        facts = read_postgres(ctx, pool)
+    def read_then_publish(row: tuple[Any, ...]) -> Any:
+        facts = read_row(row)
         run_feature_job(db, "hourly", redis=redis_client)
         return facts
 
-    monkeypatch.setattr(realtime, "facts_from_postgres", read_then_publish)
+    # (the scoring path reads the facts beside its lookup query, and takes its row here)
+    monkeypatch.setattr(realtime, "facts_from_row", read_then_publish)
     # When a purchase is scored (its feature read prefetched on the request's first round trip)
     request = PredictRequest(
         transaction_id="t-race", wallet_address=wallet, ticket_id=api_market.ticket_ids[0], price_paid=80.0
@@ -221,58 +223,3 @@ def test_given_the_race_on_the_scoring_path_then_the_prefetched_generation_guard
     # Then it was scored, and the old snapshot was not cached
     assert response.fraud_score is not None and not response.degraded
     assert redis_client.hget(f"tg:f:wallet:{wallet}", "hold_time") is None
-
-
-# ------------------------------------------------------------------ round trips per request
-class RoundTripCounter:
-    """Counts what is sent to Redis: one packed send = one round trip (a pipeline is one)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        send = redis_lib.connection.AbstractConnection.send_packed_command
-
-        def counting(connection: Any, command: Any, check_health: bool = True) -> None:
-            self.count += 1
-            send(connection, command, check_health)
-
-        monkeypatch.setattr(redis_lib.connection.AbstractConnection, "send_packed_command", counting)
-
-
-def _score(market: Market, txn: str, ticket: int) -> None:
-    request = PredictRequest(
-        transaction_id=txn, wallet_address=market.honest_wallet, ticket_id=ticket, price_paid=80.0
-    )
-    response = score_transaction(request, client_ip=CLIENT_IP)
-    assert response.fraud_score is not None and not response.degraded
-
-
-def test_round_trips_per_scoring_request_are_three_when_the_caches_hit_and_four_on_a_feature_miss(
-    db: psycopg.Connection,
-    api_market: Market,
-    redis_url: str,
-    api_state: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Given bands no score reaches (the path of an APPROVED purchase, which records the purchase, is
-    # the one counted here; what the shipped model decides for this fixture's wallet is not the point)
-    from shared.config import get_thresholds
-
-    for band, value in (("TWO_FACTOR", "0.997"), ("REVIEW", "0.998"), ("BLOCK", "0.999")):
-        monkeypatch.setenv(f"TG_THRESHOLD_{band}", value)
-    get_thresholds.cache_clear()
-    # and one request scored already (connections open, lookup and feature caches warm)
-    _score(api_market, "t-warm-up", api_market.ticket_ids[0])
-    counter = RoundTripCounter()
-    counter.install(monkeypatch)
-    # When the same wallet buys the same ticket again (every cache hits)
-    _score(api_market, "t-hit", api_market.ticket_ids[0])
-    hit = counter.count
-    # And then another ticket (the ticket's features miss: PostgreSQL, and the write-back)
-    counter.count = 0
-    _score(api_market, "t-miss", api_market.ticket_ids[1])
-    # Then: the cache and feature read; the rate limits (with the cache fill); the purchase recorded
-    assert hit == 3
-    assert counter.count == 4
-    get_thresholds.cache_clear()

@@ -21,7 +21,9 @@ def _admit(monkeypatch: pytest.MonkeyPatch, cached: dict[str, str | None], found
     )
     monkeypatch.setattr(admission, "enforce_limits", lambda *args: None)
     monkeypatch.setattr(admission, "cache_fill", lambda *args: None)
-    features = SimpleNamespace(context=lambda request, ip, now: object())
+    features = SimpleNamespace(
+        context=lambda request, ip, now: object(), queue_write_back=lambda prefetched, trip: None
+    )
     attempt = SimpleNamespace(request=SimpleNamespace(wallet_address="0xw"), ip="10.0.0.1", now=None)
     admission.admit(attempt, pool=None, features=features, limiter=None)  # type: ignore[arg-type]
     return sent_along
