@@ -25,14 +25,18 @@ SCALE = 100.0  # 100x the spec: 20 M events and 120 M scoring requests a day
 class Measured:
     """What the benchmarks measured on the 2-core machine (their source and load average named)."""
 
-    score_cpu_ms: float = 1.97  # CPU per scoring request in the handler's process (make bench-api [1])
-    score_p50_ms: float = 2.6  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
-    score_source: str = "issue 29's `make bench-api`, load average 0.7"
+    score_cpu_ms: float = 3.43  # CPU per scoring request in the handler's process (make bench-api [1])
+    score_p50_ms: float = 6.53  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
+    score_source: str = (
+        "issue 29's `make bench-api` [1], in process, 10,000 requests, 2026-12-04 17:50 to 18:24 UTC: "
+        "the mean of four runs at load average 1.4 to 4.2 on 2 cores shared with other work"
+    )
     import_s: float = 1.3  # the scoring handler's import in a fresh interpreter: a cold start's init
     ingest_facts_per_s: float = 5_880.0  # one ingest consumer, one core (make bench-ingest, docs/api.md)
     facts_per_event: float = 393_010 / 200_000  # the facts behind a marketplace event (same run)
-    redis_round_trips: int = 3  # per scoring request: blocklists + rate limits, features, replay key
-    pg_round_trips: int = 2  # per scoring request: the account's features, the prediction INSERT
+    # Per scored request, a feature-cache hit or miss alike (tests/integration/test_scoring_round_trips.py):
+    redis_round_trips: int = 3  # the lookup cache + feature read; the rate limits; the purchase recorded
+    pg_round_trips: int = 2  # the lookup with the signals (and a miss's facts); the prediction INSERT
     aws_round_trip_ms: float = 0.5  # estimate: in-VPC ElastiCache / RDS Proxy round trip, same AZ
     events_per_ingest_request: int = 100  # estimate: the backend's batches (at most 500 events each)
 
