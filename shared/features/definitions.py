@@ -43,7 +43,7 @@ SIGNAL_NAMES: Final[tuple[str, ...]] = (
     "new_device",  # 1 if the account's current session has a user agent its 90-day history never had
     "new_ip",  # 1 if the buyer IP is none of the account's 90-day session IPs
     "resale_cycle_length",  # wallets on the closed cycle of resales this purchase makes (2-4), else 0
-    "foreign_ip",  # 1 if the buyer IP is in another country than the account's; None if either is unknown
+    "foreign_ip",  # 1 if the buyer IP is in another country than the account's; 0 for an unknown IP
 )
 MODEL_FEATURES: Final[tuple[str, ...]] = FEATURE_NAMES + SIGNAL_NAMES
 

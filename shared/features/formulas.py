@@ -100,7 +100,10 @@ def cycle_length(hops_back: int | None) -> float:
 
 def foreign_ip_flag(account_country: str | None, ip_country: str | None) -> float | None:
     """1.0 when the buyer IP geolocates to a country other than the one the account registered in, 0.0
-    when the same; None when either is unknown (no account, an IP the database cannot place)."""
-    if not account_country or not ip_country:
+    when the same or when the IP is unknown (not sent, or one the database cannot place: as for new_ip
+    and geo_velocity_flag, coarse data never flags); None without an account's country."""
+    if not account_country:
         return None
+    if not ip_country:
+        return 0.0
     return 0.0 if account_country.strip().upper() == ip_country.upper() else 1.0

@@ -12,7 +12,7 @@ an hour later by the ETL) and the scoring request's optional `payment_fingerprin
 | new_device              | the account's session of the last 2 h uses a user agent none of its sessions of the 90 days before had | account takeover |
 | new_ip                  | the buyer IP is none of the IPs of the account's sessions of those 90 days   | account takeover |
 | resale_cycle_length     | wallets on the closed cycle this resale makes with earlier resales of 30 days (2-4), else 0 | wash-trading rings |
-| foreign_ip              | the buyer IP geolocates (shared.geo) to another country than the account's registered one | card runs through proxies, takeovers |
+| foreign_ip              | the buyer IP geolocates (shared.geo) to another country than the account's registered one; 0 for an unknown IP, None without an account | card runs through proxies, takeovers |
 
 The seller of a resale is the ticket's last buyer before t (its last order that did not fail), so
 scoring needs nothing beyond the request. Training computes each row with this same query
@@ -194,7 +194,6 @@ def missing_signals(
 ) -> list[str]:
     """The signals missing because what they describe is not known (no account, no instrument)."""
     names = [] if fingerprint is not None else ["instrument_wallets_7d"]
-    names.append("foreign_ip")  # no account, or an IP the geolocation database cannot place
     if not account_known:
-        names += ["account_age_days", "failed_logins_1h", "new_device", "new_ip"]
+        names += ["account_age_days", "failed_logins_1h", "new_device", "new_ip", "foreign_ip"]
     return [name for name in names if values.get(name) is None]

@@ -64,9 +64,10 @@ def test_cycle_length(hops: int | None, expected: float) -> None:
 @pytest.mark.parametrize(
     ("account", "ip", "expected"),
     [("NG", "BR", 1.0), ("NG", "NG", 0.0), ("GB ", "GB", 0.0), ("gb", "GB", 0.0), (None, "GB", None),
-     ("GB", None, None), ("", "GB", None)],
+     ("GB", None, 0.0), ("", "GB", None), (None, None, None)],
 )  # fmt: skip
 def test_foreign_ip_flag(account: str | None, ip: str | None, expected: float | None) -> None:
     # Given the account's registered country (char(2) may come padded) and the buyer IP's country,
-    # Then another country flags, the same does not, and an unknown one is missing, never 0
+    # Then another country flags, the same does not, an unknown IP does not (coarse data never flags),
+    # and without an account's country the signal is missing, never 0
     assert formulas.foreign_ip_flag(account, ip) == expected

@@ -80,11 +80,11 @@ def test_a_purchase_from_another_country_than_the_accounts(db: psycopg.Connectio
         return signals_for(db, wallet=buyer, ticket=ticket, at=T0, fingerprint=None, ip=ip)["foreign_ip"]
 
     # When it buys from Tokyo, from a US address, without an IP, and from an IP no database places
-    # Then only Tokyo is foreign; an unknown IP is missing, not "at home"
+    # Then only Tokyo is foreign: an unknown IP never flags (as new_ip and geo_velocity_flag)
     assert foreign(IP_JP) == 1.0
     assert foreign(IP_US) == 0.0
-    assert foreign(None) is None
-    assert foreign("10.0.0.1") is None
+    assert foreign(None) == 0.0
+    assert foreign("10.0.0.1") == 0.0
     # And a wallet the marketplace has no account for has no country to compare with
     assert foreign(IP_JP, buyer="0x" + "ab" * 20) is None
 
