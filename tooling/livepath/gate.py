@@ -64,14 +64,7 @@ def judge(report: dict[str, Any], outcome: dict[str, Any], parity: dict[str, Any
                 f"live-path FPR at REQUIRE_2FA {percent(live, 2)} is {side} the report's interval "
                 f"[{low * 100:.2f}%, {high * 100:.2f}%] (test split {percent(offline, 2)})"
             )
-    reasons += _served_as_trained(outcome, parity)
-    return {
-        "passed": not reasons,
-        "reasons": reasons,
-        "live_fpr_two_factor": live,
-        "offline_fpr_two_factor": offline,
-        "skewed": list(parity.get("skewed") or []),
-    }
+    return _verdict(reasons, outcome, parity, offline_fpr_two_factor=offline)
 
 
 def judge_unseen(outcome: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
@@ -85,12 +78,20 @@ def judge_unseen(outcome: dict[str, Any], parity: dict[str, Any]) -> dict[str, A
             f"live-path FPR at REQUIRE_2FA {percent(live, 2)} on a world it never saw is above "
             f"{UNSEEN_FPR_LIMIT:.1%}"
         )
-    reasons += _served_as_trained(outcome, parity)
+    return _verdict(reasons, outcome, parity, limit=UNSEEN_FPR_LIMIT)
+
+
+def _verdict(
+    reasons: list[str], outcome: dict[str, Any], parity: dict[str, Any], **held_to: Any
+) -> dict[str, Any]:
+    """A judgement's verdict: its own reasons and the serving ones (skew, errors), the live FPR, and what
+    the FPR was held to."""
+    reasons = reasons + _served_as_trained(outcome, parity)
     return {
         "passed": not reasons,
         "reasons": reasons,
-        "live_fpr_two_factor": live,
-        "limit": UNSEEN_FPR_LIMIT,
+        "live_fpr_two_factor": outcome["bands"]["two_factor"]["false_positive"],
+        **held_to,
         "skewed": list(parity.get("skewed") or []),
     }
 

@@ -157,19 +157,25 @@ def _schedule_from(start: datetime, score_from: datetime) -> datetime:
     return before[-1] if before else start
 
 
-def _plan(cell: Cell) -> _Plan:
+def world_config(cell: Cell) -> Any:
+    """The simulator's configuration of `cell`'s world: `days` to `end`, then `followed_by_days` more;
+    the history before the measured days trimmed when the cell says so."""
     from tooling.simulator.config import SimulationConfig
-    from tooling.simulator.run import build_world
 
-    followed = timedelta(days=cell.followed_by_days)
-    config = SimulationConfig(
+    return SimulationConfig(
         seed=cell.seed,
         days=cell.days + cell.followed_by_days,
         transactions_per_day=cell.per_day,
-        end=cell.end + followed,
+        end=cell.end + timedelta(days=cell.followed_by_days),
         trim_to_window=cell.trim_history,
         trim_from=cell.end - timedelta(days=cell.score_days),
     )
+
+
+def _plan(cell: Cell) -> _Plan:
+    from tooling.simulator.run import build_world
+
+    config = world_config(cell)
     built = build_world(config)
     score_from = max(config.start, cell.end - timedelta(days=cell.score_days))
     jobs_from = _schedule_from(config.start, score_from)

@@ -4,13 +4,12 @@ scheduled jobs and the scoring handler in simulated time; every purchase decided
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from tooling.livepath.replay import Cell, replay
+from tooling.livepath.replay import Cell, replay, world_config
 from tooling.livepath.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -83,43 +82,11 @@ def _served(url: str) -> dict[str, tuple[Any, ...]]:
 
 
 def _purchase_times(cell: Cell) -> dict[str, float]:
-    from tooling.simulator.config import SimulationConfig
     from tooling.simulator.run import build_world
 
-    followed = timedelta(days=cell.followed_by_days)
-    config = SimulationConfig(
-        seed=cell.seed,
-        days=cell.days + cell.followed_by_days,
-        transactions_per_day=cell.per_day,
-        end=cell.end + followed,
-    )
     scored_from = cell.end.timestamp() - cell.score_days * 86_400
     return {
         o.transaction_id: o.created_at
-        for o in build_world(config).world.orders
+        for o in build_world(world_config(cell)).world.orders
         if o.created_at >= scored_from
     }
-
-
-def test_given_a_world_that_goes_on_when_replayed_then_only_the_measured_window_is_scored(
-    live_stack: Stack,
-) -> None:
-    # Given the small world's measured hours followed by another 12 simulated hours (a training set's
-    # test week is followed by its labels' settling; this measures a window in the middle of a world)
-    followed = replace(SMALL, followed_by_days=0.5)
-    with live_stack.cell_database() as url:
-        # When it is replayed
-        result = replay(followed, url)
-        with psycopg.connect(url) as conn:
-            latest = conn.execute("SELECT max(created_at) FROM intel.fraud_predictions").fetchone()
-    # Then the world was simulated to end + 12 h, and exactly its purchases of the measured window were
-    # scored, nothing after the window's end
-    times = _purchase_times(followed)
-    end = followed.end.timestamp()
-    in_window = {t for t, at in times.items() if at < end}
-    assert in_window and len(in_window) < len(times)
-    assert {d["transaction_id"] for d in result.decisions} == in_window
-    assert latest is not None and latest[0].timestamp() < end
-    assert result.window["end"] == followed.end.isoformat()
-    assert result.window["simulated_to"] > result.window["end"]
-    assert result.parity["skewed"] == [], result.parity["features"]
