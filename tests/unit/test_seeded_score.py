@@ -44,9 +44,9 @@ def test_given_a_new_wallets_second_purchase_in_the_hour_when_seeded_then_requir
     # which the model scores 0.13
     guard = ReplayGuard(SETTLED, T)
     # When the seeded purchase is scored
-    own, score = seeded_score(_FixedModel(0.13), guard, AT, _values(0.04, 1.0), T)
+    output, score = seeded_score(_FixedModel(0.13), guard, AT, _values(0.04, 1.0), T)
     # Then the model's own score is kept apart, and the decision is REQUIRE_2FA (new_wallet_burst)
-    assert own == 0.13
+    assert output.score == 0.13
     assert score == band_middle(Decision.REQUIRE_2FA, T)
     assert decide(score, T) is Decision.REQUIRE_2FA
 
@@ -60,7 +60,7 @@ def test_given_a_closed_resale_cycle_when_seeded_then_manual_review() -> None:
 def test_given_no_rule_holds_when_seeded_then_the_models_score_decides() -> None:
     # Given an old wallet's first purchase of the hour
     guard = ReplayGuard(SETTLED, T)
-    own, score = seeded_score(_FixedModel(0.13), guard, AT, _values(300.0, 0.0), T)
+    output, score = seeded_score(_FixedModel(0.13), guard, AT, _values(300.0, 0.0), T)
     # Then nothing moves the score
-    assert own == score == 0.13
+    assert output.score == score == 0.13
     assert decide(score, T) is Decision.APPROVED

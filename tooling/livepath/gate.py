@@ -173,14 +173,13 @@ def live_path_gate(model_dir: Path, cell: Cell = GATE_CELL) -> dict[str, Any]:
         if own_week is not None:
             with made.cell_database() as url:
                 reproduced = replay(own_week, url)
-    if reproduced is None:  # nothing to reproduce: the unseen world is held to the report's interval
-        verdict = judge(report, unseen.outcome, unseen.parity)
-        verdict["cell"] = unseen.as_dict()["cell"]
-        verdict["outcome"] = unseen.outcome
-    else:
-        verdict = judge(report, reproduced.outcome, reproduced.parity)
-        verdict["cell"] = reproduced.as_dict()["cell"]
-        verdict["outcome"] = reproduced.outcome
+    # Held to the report's interval: its own test week, or with nothing to reproduce the unseen world.
+    held = reproduced or unseen
+    verdict = judge(report, held.outcome, held.parity) | {
+        "cell": held.as_dict()["cell"],
+        "outcome": held.outcome,
+    }
+    if reproduced is not None:
         on_unseen = judge_unseen(unseen.outcome, unseen.parity)
         verdict["unseen"] = on_unseen | {"cell": unseen.as_dict()["cell"], "outcome": unseen.outcome}
         verdict["reasons"] += on_unseen["reasons"]

@@ -36,6 +36,7 @@ import psycopg
 if TYPE_CHECKING:
     from shared.config import Thresholds
     from shared.scoring.coldstart import ReplayGuard
+    from shared.scoring.decision import ModelOutput
     from shared.scoring.ports import ScoringModel
 
 DEFAULT_DAYS = 7.0
@@ -140,17 +141,17 @@ def seeded_score(
     at: datetime,
     values: dict[str, float | None],
     thresholds: Thresholds,
-) -> tuple[float, float]:
-    """(the model's own score, the decision's score) for a seeded purchase, as the scoring path makes
-    them (shared.scoring.decision.verdict): the model, then the cold-start guard, then the rules' floors.
+) -> tuple[ModelOutput, float]:
+    """(the model's output, the decision's score) for a seeded purchase, as the scoring path makes them
+    (shared.scoring.decision.verdict): the model, then the cold-start guard, then the rules' floors.
     Without the rules here `make run`'s week judged another service than the one it serves: the demo
     scalper's burst (six purchases a minute apart from an hour-old wallet) was approved."""
-    from shared.scoring.decision import model_score
+    from shared.scoring.decision import run_model
     from shared.scoring.rules import ruled_score
 
-    own = model_score(model, values)
-    score, _rules = ruled_score(guard.score(at, own), values, thresholds)
-    return own, score
+    output = run_model(model, values)
+    score, _rules = ruled_score(guard.score(at, output.score), values, thresholds)
+    return output, score
 
 
 def score_seeded_purchases(database_url: str, start: datetime, end: datetime) -> dict[str, int]:
@@ -183,10 +184,9 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
                     continue
                 wallet, ticket, price, ip = details[txn]
                 values = dict(zip(MODEL_FEATURES, features, strict=True))
-                model_score, score = seeded_score(model, guard, at, values, thresholds)
+                output, score = seeded_score(model, guard, at, values, thresholds)
                 decision = decide(score, thresholds)
-                vector = [values.get(name) for name in model.feature_names]
-                top = top_features(model.contributions(vector), model.feature_names, values)
+                top = top_features(output.contributions, model.feature_names, values)
                 copy.write_row(
                     (
                         txn,
@@ -204,7 +204,7 @@ def score_seeded_purchases(database_url: str, start: datetime, end: datetime) ->
                         hash_ip(ip, salt),
                         None,
                         at,
-                        model_score,
+                        output.score,
                     )
                 )
                 counts[decision.value] = counts.get(decision.value, 0) + 1
