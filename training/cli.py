@@ -98,6 +98,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "embedded PostgreSQL); --no-live-gate skips it for a quick local run",
     )
     parser.add_argument(
+        "--calibration-worlds",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fit the bands on five more simulated worlds besides validation (training.worlds, about 6 "
+        "minutes): each band starts where its false-positive rate holds on every one. Default: on for the "
+        "simulator source (--data and --training-set have no simulated world); --no-calibration-worlds "
+        "fits on validation alone",
+    )
+    parser.add_argument(
         "--arch",
         default=",".join(native.ARCHITECTURES),
         help="architectures to compile for (default x86_64,aarch64)",
@@ -107,8 +116,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def live_gate_wanted(args: argparse.Namespace) -> bool:
     """The live-path check is part of the gate unless the run opts out: by default for the simulator
     source; --live-gate / --no-live-gate decide explicitly."""
-    if args.live_gate is not None:
-        return bool(args.live_gate)
+    return _simulated_by_default(args, args.live_gate)
+
+
+def calibration_worlds_wanted(args: argparse.Namespace) -> bool:
+    """The calibration worlds: only for the simulator source (their features are the service's, which a
+    table of one's own does not have), on unless --no-calibration-worlds."""
+    simulated = args.data is None and args.training_set is None
+    return simulated and _simulated_by_default(args, args.calibration_worlds)
+
+
+def _simulated_by_default(args: argparse.Namespace, flag: bool | None) -> bool:
+    if flag is not None:
+        return bool(flag)
     return args.data is None and args.training_set is None
 
 
@@ -154,6 +174,7 @@ class _Source:
     baseline: Baseline | None = None
     s3: Any = None
     extra: dict[str, object] = field(default_factory=dict)
+    worlds: dict[str, Any] = field(default_factory=dict)  # training.worlds.calibration_rows
 
 
 def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path) -> int:
@@ -175,6 +196,7 @@ def _train(args: argparse.Namespace, architectures: tuple[str, ...], work: Path)
         extra_manifest=found.extra,
         current_model_dir=baseline.directory if baseline else None,
         live_gate=_live_gate() if live_gate_wanted(args) else None,
+        calibration_worlds=found.worlds,
     )
     outcome = run_training(found.table, options)
     _print_outcome(outcome, registered=registry is not None)
@@ -201,7 +223,12 @@ def _source(args: argparse.Namespace, work: Path) -> _Source:
         frame.to_csv(args.save_training_set, index=False)
         print(f"training set: {args.save_training_set} ({len(frame)} rows)")
     name = f"simulator -> ETL training set ({details['summary']})"
-    return _Source(table, name, extra={"simulation": details})
+    if not calibration_worlds_wanted(args):
+        return _Source(table, name, extra={"simulation": details})
+    from training.worlds import calibration_rows, describe
+
+    worlds = calibration_rows()
+    return _Source(table, f"{name}; {describe()}", extra={"simulation": details}, worlds=worlds)
 
 
 def _exported_source(args: argparse.Namespace, work: Path) -> _Source:

@@ -9,13 +9,16 @@ test rows, so its interval is a bootstrap that refits the cut on every resample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from shared.config import Thresholds
 from shared.kpis.rates import wilson
-from shared.model.policy import PolicyCalibration, cut_at_rate, fit_policy
+from shared.model.policy import LegitRows, PolicyCalibration, cut_at_rate, fit_policy
+from shared.scoring.rules import ruled_score
 
 SPEC_DETECTION = 0.942  # spec 1.1: the system's fraud detection rate ...
 SPEC_FPR = 0.018  # ... at this false-positive rate
@@ -30,13 +33,45 @@ BAND_FPR = {"two_factor": TWO_FACTOR_FPR, "review": 0.005, "block": 0.001}
 BANDS = ("two_factor", "review", "block")
 
 
+def rule_floors(features: pd.DataFrame | None, thresholds: Sequence[float]) -> list[float]:
+    """Per row, the least fraud score the scoring rules give it (shared.scoring.rules; 0.0: none holds),
+    for rows with the service's features (a table without them: no rule holds)."""
+    if features is None or features.empty:
+        return []
+    two_factor, review, block = thresholds
+    bands = Thresholds(two_factor=two_factor, review=review, block=block)
+    return [
+        ruled_score(0.0, {k: (None if v != v else v) for k, v in row.items()}, bands)[0]
+        for row in features.to_dict("records")
+    ]
+
+
 def fit_operating_policy(
-    y_valid: np.ndarray, valid_probabilities: np.ndarray, thresholds: Sequence[float]
+    y_valid: np.ndarray,
+    valid_probabilities: np.ndarray,
+    thresholds: Sequence[float],
+    *,
+    valid_features: pd.DataFrame | None = None,
+    worlds: Mapping[str, tuple[np.ndarray, pd.DataFrame]] | None = None,
 ) -> PolicyCalibration:
-    """Knots at the validation false-positive rates of BAND_FPR for the bands' score thresholds."""
-    legit = np.asarray(valid_probabilities, dtype=np.float64)[np.asarray(y_valid) == 0]
+    """Knots at the false-positive rates of BAND_FPR for the bands' score thresholds, counting the honest
+    purchases a scoring rule flags whatever the model says, on the validation split and on each
+    calibration world (training.worlds: name -> its honest purchases' probabilities and features): each
+    band starts where its rate holds on all of them."""
+    y_valid = np.asarray(y_valid)
+    legit = y_valid == 0
+    valid_floors = rule_floors(None if valid_features is None else valid_features[legit], thresholds)
+    sets = {
+        "validation": LegitRows(
+            np.asarray(valid_probabilities, dtype=np.float64)[legit].tolist(), valid_floors
+        )
+    }
+    for name, (probabilities, features) in (worlds or {}).items():
+        sets[name] = LegitRows(
+            np.asarray(probabilities, dtype=np.float64).tolist(), rule_floors(features, thresholds)
+        )
     targets = [(float(t), BAND_FPR[band]) for band, t in zip(BANDS, thresholds, strict=True)]
-    return fit_policy(legit.tolist(), targets, fitted_on="validation", frauds=int(np.asarray(y_valid).sum()))
+    return fit_policy(sets, targets, fitted_on=" + ".join(sets), frauds=int(y_valid.sum()))
 
 
 def apply_policy(policy: PolicyCalibration, probabilities: np.ndarray) -> np.ndarray:

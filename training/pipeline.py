@@ -32,8 +32,10 @@ IMBALANCE_NOTE = (
     "validation split together with depth and min_child_weight: among candidates whose validation AUC-PR "
     "is within 0.02 of the best, the best validation detection at the spec's 1.8% false-positive rate wins "
     "(then AUC-PR); early stopping uses validation AUC-PR. The decision bands are then placed by the policy "
-    "calibration fitted on validation (REQUIRE_2FA from a 1.8% false-positive rate, MANUAL_REVIEW 0.5%, "
-    "BLOCKED 0.1%), so the weighting does not decide the operating point; the report gives detection and "
+    "calibration fitted on validation and, for the simulator source, on other simulated worlds (each band "
+    "where its false-positive rate holds on all of them: REQUIRE_2FA 1.5%, MANUAL_REVIEW 0.5%, BLOCKED "
+    "0.1%, rule-flagged honest purchases counted), so the weighting does not decide the operating point; "
+    "the report gives detection and "
     "false-positive rates at the bands, never accuracy."
 )
 
@@ -57,6 +59,9 @@ class TrainOptions:
     # The live-path check of the gate (tooling.livepath.gate.live_path_gate): the registered candidate's
     # directory -> a verdict {"passed", "reasons", ...}; a refusal keeps CURRENT where it is.
     live_gate: Callable[[Path], dict[str, Any]] | None = None
+    # Honest purchases of other worlds (training.worlds: name -> their features): each band starts where
+    # its false-positive rate holds on validation and on every one of them (training.operating).
+    calibration_worlds: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -339,8 +344,18 @@ def _evaluate(candidates: _Candidates, choice: _Choice, splits: Splits, options:
     test_scores = candidates.scores(splits.test.features)
     chosen_scores = test_scores[choice.name]
     # The bands on the client's score: the policy calibration fitted on the validation probabilities.
+    columns = list(splits.valid.features.columns)
+    chosen_booster = candidates.deployable[choice.name].booster
+    worlds = {
+        name: (train.predict_proba(chosen_booster, rows[columns]), rows)
+        for name, rows in options.calibration_worlds.items()
+    }
     policy = operating.fit_operating_policy(
-        splits.valid.labels, choice.valid_scores[choice.name], options.thresholds
+        splits.valid.labels,
+        choice.valid_scores[choice.name],
+        options.thresholds,
+        valid_features=splits.valid.features,
+        worlds=worlds,
     )
     client_scores = operating.apply_policy(policy, chosen_scores)
     test_metrics = evaluate.score_metrics(

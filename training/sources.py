@@ -14,6 +14,8 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,12 +52,19 @@ def simulated_training_table(
 def _in_scratch_database(
     server_url: str, *, weeks: int, scale: float, seed: int, end: datetime
 ) -> tuple[LabelledTable, dict[str, Any]]:
+    with scratch_database(server_url) as conn:
+        return build_from_simulation(conn, weeks=weeks, scale=scale, seed=seed, end=end)
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to a database of its own on `server_url`'s server, dropped afterwards whatever happens."""
     name = f"tg_ml_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
         with psycopg.connect(with_database(server_url, name), autocommit=True) as conn:
-            return build_from_simulation(conn, weeks=weeks, scale=scale, seed=seed, end=end)
+            yield conn
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

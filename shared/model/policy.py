@@ -112,23 +112,60 @@ def cut_at_rate(legit_scores: Sequence[float], rate: float) -> float:
     return (below + above) / 2
 
 
+@dataclass(frozen=True)
+class LegitRows:
+    """One set of legitimate purchases to fit the bands on: their probabilities and, in the same order,
+    the least fraud score each gets whatever its probability (a scoring rule's floor,
+    shared.scoring.rules; empty: none). A row whose floor reaches a band is flagged there at any cut,
+    so it spends that band's budget before the model does."""
+
+    probabilities: Sequence[float]
+    floors: Sequence[float] = ()
+
+    def for_band(self, threshold: float) -> list[float]:
+        """The probabilities as the band's cut sees them: 1.0 for a row its floor already puts there."""
+        if not self.floors:
+            return list(self.probabilities)
+        return [
+            1.0 if floor >= threshold else p for p, floor in zip(self.probabilities, self.floors, strict=True)
+        ]
+
+
 def fit_policy(
-    legit_probabilities: Sequence[float], targets: Sequence[tuple[float, float]], **details: Any
+    legit_probabilities: Sequence[float] | Mapping[str, LegitRows],
+    targets: Sequence[tuple[float, float]],
+    **details: Any,
 ) -> PolicyCalibration:
     """Knots from `targets` = (band threshold on the score, false-positive rate it should start at),
-    loosest band first, cut on the validation legitimate rows' probabilities. Cuts that would not
-    increase (too few rows to tell the rates apart) are nudged just above the previous one."""
+    loosest band first, cut on the legitimate rows' probabilities. Given several named sets (the
+    validation split and other worlds), each band starts at the highest of the sets' cuts: its rate
+    holds on every set. Cuts that would not increase (too few rows to tell the rates apart) are nudged
+    just above the previous one."""
+    sets = (
+        dict(legit_probabilities)
+        if isinstance(legit_probabilities, Mapping)
+        else {"validation": LegitRows(legit_probabilities)}
+    )
+    if not sets:
+        raise PolicyError("no legitimate rows to fit the policy calibration on")
     knots = [(0.0, 0.0)]
     fitted = []
     ordered = sorted(targets)
     for i, (threshold, rate) in enumerate(ordered):
         if not 0.0 < threshold < 1.0 or threshold <= knots[-1][1]:
             raise PolicyError(f"band thresholds must increase inside (0, 1): {ordered}")
+        cuts = {name: cut_at_rate(rows.for_band(threshold), rate) for name, rows in sets.items()}
+        bound_by = max(cuts, key=lambda name: cuts[name])
         room = NUDGE * (len(ordered) - i)  # keeps every later knot under 1
-        cut = min(max(cut_at_rate(legit_probabilities, rate), knots[-1][0] + NUDGE), 1.0 - room)
+        cut = min(max(cuts[bound_by], knots[-1][0] + NUDGE), 1.0 - room)
         knots.append((cut, threshold))
-        fitted.append({"score": threshold, "target_fpr": rate, "probability": cut})
+        band: dict[str, Any] = {"score": threshold, "target_fpr": rate, "probability": cut}
+        if len(sets) > 1:
+            band |= {"bound_by": bound_by, "cuts": cuts}
+        fitted.append(band)
     knots.append((1.0, 1.0))
-    return PolicyCalibration(
-        tuple(knots), {"bands": fitted, "legit_rows": len(legit_probabilities), **details}
-    )
+    rows = {name: len(legit.probabilities) for name, legit in sets.items()}
+    counts: dict[str, Any] = {"legit_rows": next(iter(rows.values()))}
+    if len(sets) > 1:
+        counts["legit_rows_by_set"] = rows
+    return PolicyCalibration(tuple(knots), {"bands": fitted, **counts, **details})
