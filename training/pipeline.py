@@ -27,17 +27,6 @@ from training.splits import Splits, time_splits
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.json"
-IMBALANCE_NOTE = (
-    "Class imbalance: scale_pos_weight in {1, sqrt(neg/pos), neg/pos} is a hyperparameter chosen on the "
-    "validation split together with depth and min_child_weight: among candidates whose validation AUC-PR "
-    "is within 0.02 of the best, the best validation detection at the spec's 1.8% false-positive rate wins "
-    "(then AUC-PR); early stopping uses validation AUC-PR. The decision bands are then placed by the policy "
-    "calibration fitted on validation and, for the simulator source, on other simulated worlds (each band "
-    "where its false-positive rate holds on all of them: REQUIRE_2FA 1.5%, MANUAL_REVIEW 0.5%, BLOCKED "
-    "0.1%, rule-flagged honest purchases counted), so the weighting does not decide the operating point; "
-    "the report gives detection and "
-    "false-positive rates at the bands, never accuracy."
-)
 
 
 @dataclass
@@ -344,18 +333,15 @@ def _evaluate(candidates: _Candidates, choice: _Choice, splits: Splits, options:
     test_scores = candidates.scores(splits.test.features)
     chosen_scores = test_scores[choice.name]
     # The bands on the client's score: the policy calibration fitted on the validation probabilities.
-    columns = list(splits.valid.features.columns)
-    chosen_booster = candidates.deployable[choice.name].booster
-    worlds = {
-        name: (train.predict_proba(chosen_booster, rows[columns]), rows)
-        for name, rows in options.calibration_worlds.items()
-    }
+    booster, columns = candidates.deployable[choice.name].booster, list(splits.valid.features.columns)
     policy = operating.fit_operating_policy(
         splits.valid.labels,
         choice.valid_scores[choice.name],
         options.thresholds,
         valid_features=splits.valid.features,
-        worlds=worlds,
+        worlds={
+            n: (train.predict_proba(booster, w[columns]), w) for n, w in options.calibration_worlds.items()
+        },
     )
     client_scores = operating.apply_policy(policy, chosen_scores)
     test_metrics = evaluate.score_metrics(
@@ -461,7 +447,7 @@ def _report_content(run: _Run, built: dict[str, Any], plots: dict[str, Any]) -> 
         "warnings": table.warnings,
         "rows_read": table.rows_read,
         "splits": {"rule": run.splits.rule, **run.splits.windows},
-        "imbalance": IMBALANCE_NOTE,
+        "imbalance": operating.IMBALANCE_NOTE,
         "defences": run.screening,
         "model_selection": {
             "valid_auc_pr": run.choice.valid_auc_pr,

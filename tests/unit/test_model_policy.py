@@ -12,7 +12,7 @@ import pytest
 
 from shared.errors import ModelIntegrityError
 from shared.model.manifest import read_manifest
-from shared.model.policy import IDENTITY, PolicyCalibration, PolicyError, cut_at_rate, fit_policy
+from shared.model.policy import IDENTITY, LegitRows, PolicyCalibration, PolicyError, cut_at_rate, fit_policy
 
 BANDS = [(0.40, 0.018), (0.65, 0.005), (0.85, 0.001)]
 
@@ -104,3 +104,36 @@ def test_a_manifest_carries_its_policy_and_an_old_one_scores_its_probability(tmp
     flat = {"kind": "piecewise_linear", "knots": [[0, 0], [0.5, 0.5], [0.6, 0.5], [1, 1]]}
     with pytest.raises(ModelIntegrityError, match="strictly increase"):
         read_manifest(_manifest(tmp_path, policy_calibration=flat))
+
+
+def test_given_several_worlds_each_band_starts_where_its_rate_holds_on_every_one() -> None:
+    # Given validation and a second world whose legitimate purchases score higher (its tail shifted up)
+    validation = _legit()
+    harder = [p**0.8 for p in _legit(6_000)]
+    sets = {"validation": LegitRows(validation), "harder world": LegitRows(harder)}
+    # When the policy is fitted on both
+    policy = fit_policy(sets, BANDS)
+    # Then no band flags more than its rate of either world's legitimate purchases
+    for threshold, rate in BANDS:
+        for rows in (validation, harder):
+            assert sum(policy.apply(p) >= threshold for p in rows) <= int(rate * len(rows) + 1e-9)
+    # And the harder world set the cuts, as the details say; on validation alone they would be lower
+    alone = fit_policy(validation, BANDS)
+    assert [b["bound_by"] for b in policy.details["bands"]] == ["harder world"] * 3
+    assert all(p > q for (p, _), (q, _) in zip(policy.knots[1:-1], alone.knots[1:-1], strict=True))
+    assert policy.details["legit_rows_by_set"] == {"validation": 10_000, "harder world": 6_000}
+
+
+def test_given_rows_a_rule_already_flags_they_spend_the_band_budget_first() -> None:
+    # Given 1,000 legitimate purchases, 5 of which a scoring rule raises to the middle of REQUIRE_2FA
+    # (floor 0.525) whatever their probability: they are the lowest-scored ones
+    legit = _legit(1_000)
+    floors = [0.525 if i < 5 else 0.0 for i in range(len(legit))]
+    # When REQUIRE_2FA is fitted at 1.8% (18 rows) with the floors counted
+    policy = fit_policy({"validation": LegitRows(legit, floors)}, [(0.40, 0.018)])
+    # Then the model may flag only 13 more: 18 in all once the rule's 5 are added
+    by_model = sum(policy.apply(p) >= 0.40 for p in legit)
+    assert by_model == 13
+    # And a floor under the band takes nothing from it
+    unchanged = fit_policy({"validation": LegitRows(legit, [0.3] * len(legit))}, [(0.40, 0.018)])
+    assert unchanged.knots == fit_policy(legit, [(0.40, 0.018)]).knots

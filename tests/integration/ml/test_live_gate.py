@@ -14,6 +14,7 @@ from shared.kpis.rates import summarize
 from tests.fixtures.ml import TINY_GRID
 from tooling.cli import main as ticketguard
 from tooling.livepath.gate import judge, live_path_gate
+from tooling.livepath.matrix import training_seeds
 from training import registry
 from training.data import table_from_training_set
 from training.pipeline import TrainOptions, run_training
@@ -84,32 +85,39 @@ class _Stop(Exception):
 
 
 @pytest.mark.parametrize(
-    ("argv", "gated"),
+    ("argv", "gated", "calibrated"),
     [
-        ([], True),  # the simulator source (`make model`): the live path is part of the gate
-        (["--no-live-gate"], False),  # the opt-out for a quick local run
-        (["--data", "{csv}", "--label", "is_fraud"], False),  # a table of its own features
-        (["--data", "{csv}", "--label", "is_fraud", "--live-gate"], True),
-        (["--training-set", "{csv}"], False),  # the retraining build's exported set
+        ([], True, True),  # the simulator source (`make model`): live gate and calibration worlds
+        (["--no-live-gate"], False, True),  # the opt-out for a quick local run
+        (["--no-calibration-worlds"], True, False),  # the bands on validation alone
+        (["--data", "{csv}", "--label", "is_fraud"], False, False),  # a table of its own features
+        (["--data", "{csv}", "--label", "is_fraud", "--live-gate"], True, False),
+        (["--data", "{csv}", "--label", "is_fraud", "--calibration-worlds"], False, False),  # no world
+        (["--training-set", "{csv}"], False, False),  # the retraining build's exported set
     ],
 )
 def test_given_a_training_source_when_ticketguard_train_runs_then_the_live_gate_is_on_unless_opted_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], gated: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], gated: bool, calibrated: bool
 ) -> None:
     # Given a small labelled table, served as the simulator's training set too, and a pipeline that
     # records the options the CLI gives it
     import training.pipeline
     import training.sources
+    import training.worlds
 
     frame = synthetic_transactions(600, seed=5)
     csv = tmp_path / "set.csv"
     frame.to_csv(csv, index=False)
     table = table_from_training_set(frame, source="t")
     monkeypatch.setattr(training.sources, "simulated_training_table", lambda **_: (table, {"summary": "t"}))
+    worlds = {
+        "seed 201 (35 d x 3000/day)": frame
+    }  # the worlds' own build: tests/integration/ml/test_worlds.py
+    monkeypatch.setattr(training.worlds, "calibration_rows", lambda: worlds)
     seen: list[Any] = []
 
     def record(_table: Any, options: TrainOptions) -> Any:
-        seen.append(options.live_gate)
+        seen.append((options.live_gate, options.calibration_worlds, options.training_source))
         raise _Stop
 
     monkeypatch.setattr(training.pipeline, "run_training", record)
@@ -118,4 +126,9 @@ def test_given_a_training_source_when_ticketguard_train_runs_then_the_live_gate_
     with pytest.raises(_Stop):
         ticketguard(["train", *args, "--out", str(tmp_path / "registry"), "--bootstrap", "0"])
     # Then the training gate includes the live-path check exactly when it should
-    assert seen == [live_path_gate if gated else None]
+    (gate, calibration, source), *more = seen
+    assert not more and gate is (live_path_gate if gated else None)
+    # And the bands are fitted on the calibration worlds exactly when the source is the simulator's,
+    # whose training source then names their seeds (the matrix refuses a seed the model was fitted on)
+    assert calibration == (worlds if calibrated else {})
+    assert (201 in training_seeds({"training_source": source})) is calibrated
