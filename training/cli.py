@@ -116,20 +116,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def live_gate_wanted(args: argparse.Namespace) -> bool:
     """The live-path check is part of the gate unless the run opts out: by default for the simulator
     source; --live-gate / --no-live-gate decide explicitly."""
-    return _simulated_by_default(args, args.live_gate)
+    if args.live_gate is not None:
+        return bool(args.live_gate)
+    return args.data is None and args.training_set is None
 
 
 def calibration_worlds_wanted(args: argparse.Namespace) -> bool:
     """The calibration worlds: only for the simulator source (their features are the service's, which a
     table of one's own does not have), on unless --no-calibration-worlds."""
-    simulated = args.data is None and args.training_set is None
-    return simulated and _simulated_by_default(args, args.calibration_worlds)
-
-
-def _simulated_by_default(args: argparse.Namespace, flag: bool | None) -> bool:
-    if flag is not None:
-        return bool(flag)
-    return args.data is None and args.training_set is None
+    return args.data is None and args.training_set is None and args.calibration_worlds is not False
 
 
 def _live_gate() -> Any:
