@@ -19,7 +19,11 @@ def live_stack(
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     for name in ("DATABASE_URL", "DATABASE_DIRECT_URL", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+        # Set, then deleted: monkeypatch then restores the value from before the test even when it was
+        # unset, which a bare delenv does not record; a cell's database (the replay points these at it,
+        # tooling.livepath.stack) would outlive the test and the database.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     template = conninfo_to_dict(template_database)["dbname"]
     made = Stack(services.database_url, services.redis_url, template=str(template))
     yield made

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xgboost as xgb
 
 from shared.features.definitions import MODEL_FEATURES
@@ -16,6 +17,7 @@ from shared.model.policy import PolicyCalibration
 from tests.fixtures.ml import TINY_GRID
 from tooling.livepath.gate import GATE_CELL
 from tooling.livepath.matrix import SEEDS
+from tooling.local.services import LocalServices
 from tooling.simulator.config import SimulationConfig
 from tooling.simulator.run import build_world
 from training.data import table_from_training_set
@@ -34,8 +36,12 @@ def test_the_calibration_worlds_use_no_seed_that_trains_or_evaluates_a_model() -
     assert len(set(seeds)) == len(seeds)
 
 
-def test_given_a_small_world_when_built_then_its_rows_are_the_honest_purchases_of_its_last_days() -> None:
-    # Given a small calibration world (7 days x 200 a day, its last day kept)
+def test_given_a_small_world_when_built_then_its_rows_are_the_honest_purchases_of_its_last_days(
+    services: LocalServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the session's PostgreSQL server and a small calibration world (7 days x 200 a day, its last
+    # day kept)
+    monkeypatch.setenv("DATABASE_URL", services.database_url or "")
     world = CalibrationWorld(seed=299, days=7.0, per_day=200, scored_days=1.0)
     # When its honest purchases are built through the simulator, the ETL and the training-set builder
     rows = calibration_rows((world,))[world.name]
