@@ -97,6 +97,9 @@ def test_given_a_built_deps_layer_then_every_native_library_is_for_its_architect
     assert libraries, "a deps layer without native code: psycopg-binary, pydantic-core are missing"
     wrong = [str(path) for path in libraries if _elf_machine(path) not in (None, ELF_MACHINES[arch])]
     assert wrong == []
+    # hiredis, redis-py's compiled reply parser and command packer (issue 29), built for this architecture
+    machine = layer_build.MACHINE[arch]
+    assert list((layer / "hiredis").glob(f"hiredis.cpython-312-{machine}-linux-gnu.so"))
     assert not (layer / "boto3").exists() and not (layer / "botocore").exists()
     assert heavy_packages_in(layer) == []
     assert layer_build.unzipped_size(layer.parent) < layer_build.LAYER_BUDGET_MB * 1e6
