@@ -36,7 +36,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch, calls: Counter[str], owner: type, name
 
 
 def test_given_the_request_paths_redis_when_a_purchase_is_scored_then_hiredis_packs_and_parses_every_command(
-    db: Any, redis_url: str, api_market: Market, api_state: None, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, api_market: Market, api_state: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given redis-py with hiredis (the pinned versions: requirements/*.txt)
     assert redis_lib.utils.HIREDIS_AVAILABLE, f"redis-py {redis_lib.__version__} does not use hiredis"
