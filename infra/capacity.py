@@ -25,11 +25,11 @@ SCALE = 100.0  # 100x the spec: 20 M events and 120 M scoring requests a day
 class Measured:
     """What the benchmarks measured on the 2-core machine (their source and load average named)."""
 
-    score_cpu_ms: float = 3.43  # CPU per scoring request in the handler's process (make bench-api [1])
-    score_p50_ms: float = 6.53  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
+    score_cpu_ms: float = 2.30  # CPU per scoring request in the handler's process (make bench-api [1])
+    score_p50_ms: float = 4.44  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
     score_source: str = (
-        "issue 29's `make bench-api` [1], in process, 10,000 requests, 2026-12-04 17:50 to 18:24 UTC: "
-        "the mean of four runs at load average 1.4 to 4.2 on 2 cores shared with other work"
+        "issue 29's `make bench-api` [1] with hiredis, in process, 3,000 requests a run, 2026-12-04 21:26 "
+        "to 21:43 UTC: the mean of five runs at load average 0.7 to 1.3 on 2 cores (docs/performance.md)"
     )
     import_s: float = 1.3  # the scoring handler's import in a fresh interpreter: a cold start's init
     ingest_facts_per_s: float = 5_880.0  # one ingest consumer, one core (make bench-ingest, docs/api.md)
