@@ -67,7 +67,6 @@ def honest_rows(server_url: str, world: CalibrationWorld) -> pd.DataFrame:
     from tooling.simulator.run import simulate
     from training.sources import scratch_database
 
-    clock = time.perf_counter()
     with scratch_database(server_url) as conn:
         apply_migrations(conn)
         config = SimulationConfig(
@@ -80,12 +79,6 @@ def honest_rows(server_url: str, world: CalibrationWorld) -> pd.DataFrame:
             txn for (txn,) in conn.execute("SELECT transaction_id FROM sim.truth WHERE scenario = 'legit'")
         }
     rows = frame[frame["transaction_id"].isin(honest)]
-    logger.info(
-        "calibration world %s: %s honest purchases (%.0f s)",
-        world.name,
-        len(rows),
-        time.perf_counter() - clock,
-    )
     return rows[list(MODEL_FEATURES)].reset_index(drop=True)
 
 
@@ -96,9 +89,18 @@ def calibration_rows(worlds: tuple[CalibrationWorld, ...] = CALIBRATION_WORLDS) 
     with LocalServices(database_url=os.environ.get("DATABASE_URL")) as services:
         assert services.database_url
         # Separate processes: the simulator and the ETL are Python-bound, one world per core.
+        clock = time.perf_counter()
         with ProcessPoolExecutor(max_workers=WORKERS, mp_context=get_context("spawn")) as pool:
             built = pool.map(honest_rows, [services.database_url] * len(worlds), worlds)
-            return {world.name: rows for world, rows in zip(worlds, built, strict=True)}
+            rows_by_world = {}
+            # Logged here as each world arrives: the spawned processes have no logging set up.
+            for world, rows in zip(worlds, built, strict=True):
+                seconds = time.perf_counter() - clock
+                logger.info(
+                    "calibration world %s: %s honest purchases (%.0f s in)", world.name, len(rows), seconds
+                )
+                rows_by_world[world.name] = rows
+            return rows_by_world
 
 
 def describe(worlds: tuple[CalibrationWorld, ...] = CALIBRATION_WORLDS) -> str:
