@@ -14,11 +14,13 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import psycopg
 
 from shared.db import apply_migrations
@@ -73,32 +75,16 @@ def scratch_database(server_url: str) -> Iterator[psycopg.Connection[Any]]:
 def build_from_simulation(
     conn: psycopg.Connection, *, weeks: int, scale: float, seed: int, end: datetime
 ) -> tuple[LabelledTable, dict[str, Any]]:
-    """simulate -> ETL + daily features -> build_training_set on [start, end - LABEL_SETTLING)."""
-    from shared.features.training import build_training_set
-    from shared.jobs.scheduled import run_full
+    """simulate -> ETL + daily features -> build_training_set on [start + WARM_UP, end - LABEL_SETTLING)."""
     from tooling.simulator.config import SimulationConfig
-    from tooling.simulator.run import simulate
 
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    apply_migrations(conn)
     days = WARM_UP.days + weeks * 7 + LABEL_SETTLING.days
     config = SimulationConfig(
         seed=seed, days=days, end=end, transactions_per_day=max(1, round(BASE_ORDERS_PER_DAY * scale))
     )
-    result = simulate(conn, config)
-    timings["simulate"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    run_full(conn, result.log_source, result.contract_address, as_of=result.end, refresh=False)
-    timings["etl_and_features"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    window_start = result.start + WARM_UP
-    window_end = result.end - LABEL_SETTLING
-    frame = build_training_set(conn, window_start, window_end)
-    # The scenario behind each purchase (sim.truth), for the report's per-scenario detection; never a feature.
-    truth: dict[str, str] = dict(conn.execute("SELECT transaction_id, scenario FROM sim.truth").fetchall())
-    frame["scenario"] = frame["transaction_id"].map(truth)
-    timings["training_set"] = time.perf_counter() - clock
+    built = simulated_rows(conn, config, lambda start, stop: (start + WARM_UP, stop - LABEL_SETTLING))
+    frame, result, timings = built.frame, built.result, built.timings
+    window_start, window_end = built.window
     details = {
         "summary": (
             f"{weeks} weeks of {config.orders_per_day} orders/day, seed {seed}, window "
@@ -117,3 +103,43 @@ def build_from_simulation(
     }
     logger.info("training set: %s rows (%s)", len(frame), details["timings_s"])
     return table_from_training_set(frame, source="simulator"), details
+
+
+@dataclass
+class SimulatedRows:
+    """What `simulated_rows` built: the rows, the simulation's result, the rows' window and each step's seconds."""
+
+    frame: pd.DataFrame
+    result: Any  # tooling.simulator.config.SimulationResult
+    window: tuple[datetime, datetime]
+    timings: dict[str, float]
+
+
+def simulated_rows(
+    conn: psycopg.Connection,
+    config: Any,
+    window: Callable[[datetime, datetime], tuple[datetime, datetime]],
+) -> SimulatedRows:
+    """The path production data takes, on a simulated world: `config` (a SimulationConfig) simulated
+    into `conn` (migrated here), the ETL and daily feature jobs run, and the point-in-time training-set
+    builder on `window(world start, world end)`; each row with the scenario behind it (sim.truth: the
+    report's per-scenario detection and the calibration worlds' honest purchases; never a feature)."""
+    from shared.features.training import build_training_set
+    from shared.jobs.scheduled import run_full
+    from tooling.simulator.run import simulate
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    apply_migrations(conn)
+    result = simulate(conn, config)
+    timings["simulate"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    run_full(conn, result.log_source, result.contract_address, as_of=result.end, refresh=False)
+    timings["etl_and_features"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    bounds = window(result.start, result.end)
+    frame = build_training_set(conn, *bounds)
+    truth: dict[str, str] = dict(conn.execute("SELECT transaction_id, scenario FROM sim.truth").fetchall())
+    frame["scenario"] = frame["transaction_id"].map(truth)
+    timings["training_set"] = time.perf_counter() - clock
+    return SimulatedRows(frame, result, bounds, timings)

@@ -59,27 +59,17 @@ CALIBRATION_WORLDS = (
 
 def honest_rows(server_url: str, world: CalibrationWorld) -> pd.DataFrame:
     """The model features of the honest purchases (the simulator's truth) of `world`'s last scored days."""
-    from shared.db import apply_migrations
     from shared.features.definitions import MODEL_FEATURES
-    from shared.features.training import build_training_set
-    from shared.jobs.scheduled import run_full
     from tooling.simulator.config import SimulationConfig
-    from tooling.simulator.run import simulate
-    from training.sources import scratch_database
+    from training.sources import scratch_database, simulated_rows
 
+    config = SimulationConfig(seed=world.seed, days=world.days, end=END, transactions_per_day=world.per_day)
     with scratch_database(server_url) as conn:
-        apply_migrations(conn)
-        config = SimulationConfig(
-            seed=world.seed, days=world.days, end=END, transactions_per_day=world.per_day
-        )
-        result = simulate(conn, config)
-        run_full(conn, result.log_source, result.contract_address, as_of=result.end, refresh=False)
-        frame = build_training_set(conn, result.end - timedelta(days=world.scored_days), result.end)
-        honest = {
-            txn for (txn,) in conn.execute("SELECT transaction_id FROM sim.truth WHERE scenario = 'legit'")
-        }
-    rows = frame[frame["transaction_id"].isin(honest)]
-    return rows[list(MODEL_FEATURES)].reset_index(drop=True)
+        frame = simulated_rows(
+            conn, config, lambda _start, end: (end - timedelta(days=world.scored_days), end)
+        ).frame
+    honest = frame[frame["scenario"] == "legit"]
+    return honest[list(MODEL_FEATURES)].reset_index(drop=True)
 
 
 def calibration_rows(worlds: tuple[CalibrationWorld, ...] = CALIBRATION_WORLDS) -> dict[str, pd.DataFrame]:

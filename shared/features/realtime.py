@@ -120,19 +120,11 @@ def keep_facts(prefetched: PrefetchedRead, row: tuple[Any, ...]) -> None:
 def queue_write_back(prefetched: PrefetchedRead | None, trip: RoundTrip) -> None:
     """Queue the guarded write-back of the facts kept by `keep_facts` on `trip` (which the caller
     executes before the features are computed); nothing for an unknown ticket, which is not cached."""
-    from shared.config import get_settings
-
     read = _answered(prefetched)
     if prefetched is None or read is None or prefetched.facts is None or prefetched.facts.event_id is None:
         return
     prefetched.written = redis_store.queue_write_back(
-        prefetched.ctx,
-        prefetched.facts,
-        trip,
-        get_settings().feature_cache_ttl_seconds,
-        generation=read.generation,
-        seed_velocity=read.velocity is None,
-        seed_location=not read.location_known,
+        prefetched.ctx, prefetched.facts, trip, **_write_back_terms(read)
     )
 
 
@@ -261,6 +253,19 @@ def compute_realtime_features(
     )
 
 
+def _write_back_terms(read: redis_store.RedisRead) -> dict[str, Any]:
+    """The guarded write-back's terms after `read`: the cache's lifetime, the snapshot generation it
+    read (a newer one cancels the write), and whether the window and the location need seeding."""
+    from shared.config import get_settings
+
+    return {
+        "ttl": get_settings().feature_cache_ttl_seconds,
+        "generation": read.generation,
+        "seed_velocity": read.velocity is None,
+        "seed_location": not read.location_known,
+    }
+
+
 def _write_back(
     ctx: ScoringContext,
     facts: Facts,
@@ -270,21 +275,11 @@ def _write_back(
 ) -> bool:
     """Cache what PostgreSQL answered (the guarded write-back), or take the answer of the one queued on
     an earlier round trip (`written`); False when Redis failed it."""
-    from shared.config import get_settings
-
     try:
         if written is not None and written.ready:
             written.result()  # its exception reply raised here
         else:
-            redis_store.write_back(
-                ctx,
-                facts,
-                redis,
-                get_settings().feature_cache_ttl_seconds,
-                generation=read.generation,
-                seed_velocity=read.velocity is None,
-                seed_location=not read.location_known,
-            )
+            redis_store.write_back(ctx, facts, redis, **_write_back_terms(read))
     except redis_lib.RedisError:
         return False
     return True

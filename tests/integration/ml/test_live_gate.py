@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.kpis.rates import summarize
-from tests.fixtures.ml import TINY_GRID
+from tests.fixtures.ml import quick_options
 from tooling.cli import main as ticketguard
 from tooling.livepath.gate import judge, live_path_gate
 from tooling.livepath.matrix import training_seeds
@@ -35,16 +35,7 @@ def _live(directory: Path, fpr_over_report: float, seen: list[Path]) -> dict[str
 
 def _train(root: Path, version: str, gate: Any) -> Any:
     table = table_from_training_set(synthetic_transactions(2500, seed=5, with_scenario=True), source="t")
-    options = TrainOptions(
-        out_root=root,
-        training_source="t",
-        n_boot=0,
-        grid=TINY_GRID,
-        version=version,
-        architectures=("x86_64",),
-    )
-    options.live_gate = gate
-    return run_training(table, options)
+    return run_training(table, quick_options(root, version, live_gate=gate))
 
 
 def test_given_a_candidate_off_its_report_on_the_live_path_when_trained_then_current_stays(

@@ -16,7 +16,7 @@ import xgboost as xgb
 from shared.features.definitions import FEATURE_NAMES
 from shared.model import clear_model_cache, load_model
 from shared.model.manifest import read_manifest, sha256_file
-from tests.fixtures.ml import TINY_GRID, require_tool
+from tests.fixtures.ml import TINY_GRID, quick_options, require_tool
 from tooling.cli import main as ticketguard
 from training import compile as native
 from training import registry
@@ -125,14 +125,7 @@ def test_poisoned_retraining_is_not_promoted(trained_registry: Path, tmp_path: P
     frame.loc[legit[::4], "is_fraud"] = 1
     outcome = run_training(
         table_from_training_set(frame, source="poisoned"),
-        TrainOptions(
-            out_root=root,
-            training_source="poisoned",
-            n_boot=0,
-            grid=TINY_GRID,
-            version="vpoisoned",
-            architectures=("x86_64",),
-        ),
+        quick_options(root, "vpoisoned", source="poisoned"),
     )
     # Then the version is written for review but CURRENT still names the trusted model
     assert not outcome.promoted

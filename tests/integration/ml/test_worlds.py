@@ -14,7 +14,7 @@ import xgboost as xgb
 
 from shared.features.definitions import MODEL_FEATURES
 from shared.model.policy import PolicyCalibration
-from tests.fixtures.ml import TINY_GRID
+from tests.fixtures.ml import quick_options
 from tooling.livepath.gate import GATE_CELL
 from tooling.livepath.matrix import SEEDS
 from tooling.local.services import LocalServices
@@ -22,7 +22,7 @@ from tooling.simulator.config import SimulationConfig
 from tooling.simulator.run import build_world
 from training.data import table_from_training_set
 from training.operating import TWO_FACTOR_FPR, apply_policy
-from training.pipeline import TrainOptions, run_training
+from training.pipeline import run_training
 from training.synthetic import synthetic_transactions
 from training.worlds import CALIBRATION_WORLDS, END, CalibrationWorld, calibration_rows
 
@@ -63,15 +63,7 @@ def test_given_a_world_scoring_higher_than_validation_when_trained_then_it_sets_
     frame = synthetic_transactions(2500, seed=5)
     table = table_from_training_set(frame, source="t")
     world = frame.loc[frame["is_fraud"] == 1, list(table.features.columns)].reset_index(drop=True)
-    options = TrainOptions(
-        out_root=tmp_path,
-        training_source="t",
-        n_boot=0,
-        grid=TINY_GRID,
-        version="vworld",
-        architectures=("x86_64",),
-    )
-    options.calibration_worlds = {"high world": world}
+    options = quick_options(tmp_path, "vworld", calibration_worlds={"high world": world})
     # When a model is trained with it
     outcome = run_training(table, options)
     # Then REQUIRE_2FA starts where that world's honest purchases are flagged at most at its rate
