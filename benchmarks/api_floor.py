@@ -24,6 +24,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.machine_cpu import SERVERS, servers_cpu_s
+
 Sample = tuple[str, int, float]
 
 
@@ -90,18 +92,23 @@ def handler_request(
     return one
 
 
-def timed(one: Callable[[int], Any], first: int, count: int) -> tuple[list[float], float, dict[Any, int]]:
-    """Latencies (ms) of requests first..first+count, the CPU per request (ms) of this process, and
-    what the requests returned, counted."""
+def timed(
+    one: Callable[[int], Any], first: int, count: int
+) -> tuple[list[float], float, dict[Any, int], dict[str, float]]:
+    """Latencies (ms) of requests first..first+count, the CPU per request (ms) of this process, what
+    the requests returned, counted, and the CPU per request (ms) each server spent meanwhile."""
     latencies: list[float] = []
     returned: dict[Any, int] = {}
+    servers = servers_cpu_s()
     cpu = time.process_time()
     for i in range(first, first + count):
         started = time.perf_counter()
         result = one(i)
         latencies.append((time.perf_counter() - started) * 1000)
         returned[result] = returned.get(result, 0) + 1
-    return latencies, (time.process_time() - cpu) * 1000 / count, returned
+    cpu_ms = (time.process_time() - cpu) * 1000 / count
+    after = servers_cpu_s()
+    return latencies, cpu_ms, returned, {name: (after[name] - servers[name]) * 1000 / count for name in after}
 
 
 def interleaved(paths: dict[str, Callable[[int], Any]], requests: int, block: int = 500) -> dict[str, Any]:
@@ -109,16 +116,24 @@ def interleaved(paths: dict[str, Callable[[int], Any]], requests: int, block: in
     load during the run touches both alike."""
     for one in paths.values():
         timed(one, 10_000_000, 300)  # imports, pool, model, caches
-    results: dict[str, Any] = {name: {"latencies": [], "cpu": [], "returned": {}} for name in paths}
+    results: dict[str, Any] = {
+        name: {"latencies": [], "cpu": [], "returned": {}, "servers": dict.fromkeys(SERVERS, 0.0)}
+        for name in paths
+    }
     for start in range(0, requests, block):
         for name, one in paths.items():
-            latencies, cpu_ms, returned = timed(one, start, min(block, requests - start))
+            latencies, cpu_ms, returned, servers = timed(one, start, min(block, requests - start))
             results[name]["latencies"] += latencies
             results[name]["cpu"].append(cpu_ms * len(latencies))
             for key, n in returned.items():
                 results[name]["returned"][key] = results[name]["returned"].get(key, 0) + n
+            for server, ms in servers.items():
+                results[name]["servers"][server] += ms * len(latencies)
     for result in results.values():
         result["cpu_ms"] = sum(result["cpu"]) / len(result["latencies"])
+        result["servers_ms"] = {
+            server: ms / len(result["latencies"]) for server, ms in result["servers"].items()
+        }
     return results
 
 

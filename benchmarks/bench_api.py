@@ -256,6 +256,16 @@ def report_in_process(samples: list[tuple[str, int, float]], args: argparse.Name
         f"    (this process; PostgreSQL and Redis extra) machine load average {load_before:.1f} -> "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    for name, figures in (("floor", floor), ("handler", handler)):
+        servers = figures["servers_ms"]
+        spent = ", ".join(f"{server} {ms:.3f}" for server, ms in servers.items())
+        together = figures["cpu_ms"] + sum(servers.values())
+        figures["together_ms"] = together
+        print(f"    {name:8} servers' CPU/request: {spent} ms; with this process {together:.3f} ms")
+    print(
+        f"    handler / floor, CPU/request with the servers': {handler['together_ms'] / floor['together_ms']:.2f}x "
+        "(what bounds the requests a second two shared cores can answer)"
+    )
     if args.profile:
         from benchmarks.api_floor import handler_request, profile
 

@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine_cpu import machine_busy_s, servers_cpu_s, tree_cpu_s  # noqa: E402
+
 BENCH_KEY = "tg-benchmark-key-0000000000"
 PREDICT = "/api/v1/ml/predict/fraud"
 TARGET_RATIO = 2.0  # new saturation throughput / today's
@@ -148,21 +150,9 @@ def load_generator(port: int, phase: Phase, samples: list[Sample], cpu: int | No
 
 
 # ----------------------------------------------------------------------------- the gateway process
-def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its waited-for children, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds of `pid` and its live children (uvicorn's worker processes)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return _process_cpu_s(pid) + sum(_tree_cpu_s(kid) for kid in kids)
+def _cpu_by_part(gateway_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the gateway's processes, each server by name, and the whole machine."""
+    return {"gateway": tree_cpu_s(gateway_pid), **servers_cpu_s(), "machine": machine_busy_s()}
 
 
 def _free_port() -> int:
@@ -215,12 +205,16 @@ def _phase(port: int, pid: int, phase: Phase, samples: list[Sample], cpu: int | 
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
     generator = context.Process(target=load_generator, args=(port, phase, samples, cpu, queue))
-    cpu_before, load_before = _tree_cpu_s(pid), os.getloadavg()[0]
+    cpu_before, load_before = _cpu_by_part(pid), os.getloadavg()[0]
     generator.start()
     result: dict[str, Any] = queue.get(timeout=phase.duration_s * 10 + 120)
+    cpu_after = _cpu_by_part(pid)
     generator.join(30)
     done = len(result["latencies"])
-    result["gateway_cpu_ms"] = (_tree_cpu_s(pid) - cpu_before) * 1000 / max(1, done)
+    result["cpu_ms"] = {
+        part: (cpu_after[part] - cpu_before[part]) * 1000 / max(1, done) for part in cpu_after
+    }
+    result["gateway_cpu_ms"] = result["cpu_ms"]["gateway"]
     result["throughput"] = done / result["elapsed_s"]
     result["load"] = (load_before, os.getloadavg()[0])
     return result
@@ -275,6 +269,7 @@ def run(database_url: str, redis_url: str, samples: list[Sample], settings: Sett
                     results.setdefault(server, {})[phase.name] = figures
                     if phase.name != "warm-up":
                         print(f"    {phase.name:>10}: {_line(figures)}", flush=True)
+                        print(f"    {'':>10}  {_budget(figures['cpu_ms'])}", flush=True)
     _verdict(results, settings)
     return results
 
@@ -286,6 +281,18 @@ def _line(figures: dict[str, Any]) -> str:
         f"p95 {percentile(values, 95):7.2f} ms  p99 {percentile(values, 99):7.2f} ms  "
         f"gateway CPU {figures['gateway_cpu_ms']:.2f} ms/request  statuses {figures['statuses']}  "
         f"errors {figures['errors']}  load {figures['load'][0]:.1f}->{figures['load'][1]:.1f}"
+    )
+
+
+def _budget(cpu_ms: dict[str, float]) -> str:
+    """The machine's CPU per answer, by part, and the answers a second it would allow on every core."""
+    machine = cpu_ms["machine"]
+    named = sum(value for part, value in cpu_ms.items() if part != "machine")
+    shares = ", ".join(f"{part} {value:.2f}" for part, value in cpu_ms.items() if part != "machine")
+    ceiling = (os.cpu_count() or 1) * 1000 / machine if machine > 0 else float("inf")
+    return (
+        f"machine CPU {machine:.2f} ms/answer ({shares}, the rest {max(0.0, machine - named):.2f}: "
+        f"load generator, kernel); at that cost {os.cpu_count()} cores answer at most {ceiling:.0f}/s"
     )
 
 

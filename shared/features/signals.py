@@ -15,8 +15,10 @@ an hour later by the ETL) and the scoring request's optional `payment_fingerprin
 | foreign_ip              | the buyer IP geolocates (shared.geo) to another country than the account's registered one; 0 for an unknown IP, None without an account | card runs through proxies, takeovers |
 
 The seller of a resale is the ticket's last buyer before t (its last order that did not fail), so
-scoring needs nothing beyond the request. Training computes each row with this same query
-(shared.features.training), so the two cannot disagree on a formula. The formulas' arithmetic lives in
+scoring needs nothing beyond the request. The query is a PL/pgSQL function, `intel.purchase_signals`
+(migration 0710): PostgreSQL keeps its plan per server connection, through any pooler, where the query sent
+as text was parsed and planned again on every request (issue 29). Training computes each row with this same
+function (shared.features.training), so the two cannot disagree on a formula. The formulas' arithmetic lives in
 shared.features.formulas; the windows are its constants.
 
 Why daily snapshots are not enough here: a card run or a takeover lasts minutes (payment_method_diversity,
@@ -39,58 +41,10 @@ from shared.features.definitions import SIGNAL_NAMES
 from shared.geo import default_geolocator
 
 SIGNALS_SQL = """
-WITH RECURSIVE acct AS (
-    SELECT w.user_id, u.created_at, u.country
-      FROM marketplace.wallets w JOIN marketplace.users u ON u.user_id = w.user_id
-     WHERE w.address = %(wallet)s
-), tid AS (
-    SELECT coalesce(%(ticket)s::bigint,
-                    (SELECT internal_id FROM ingest.external_ids
-                      WHERE kind = 'ticket' AND external_id = %(ticket_text)s)) AS id
-), seller AS (
-    SELECT buyer_wallet AS address FROM marketplace.orders
-     WHERE ticket_id = (SELECT id FROM tid) AND created_at < %(at)s AND status <> 'failed'
-     ORDER BY created_at DESC, order_id DESC LIMIT 1
-), recent AS (
-    SELECT user_agent FROM marketplace.sessions
-     WHERE user_id = (SELECT user_id FROM acct)
-       AND started_at >= %(at)s - %(recent)s AND started_at < %(at)s
-     ORDER BY started_at DESC, session_id DESC LIMIT 1
-), history AS (
-    SELECT ip, user_agent FROM marketplace.sessions
-     WHERE user_id = (SELECT user_id FROM acct)
-       AND started_at >= %(at)s - %(recent)s - %(history)s AND started_at < %(at)s - %(recent)s
-), walk(address, depth) AS (
-    -- who the buyer sold to, and they to whom, ...: a path back to the seller closes a cycle
-    SELECT %(wallet)s::text, 0
-    UNION
-    SELECT o.buyer_wallet, walk.depth + 1
-      FROM walk JOIN marketplace.orders o ON o.seller_wallet = walk.address
-     WHERE walk.depth < %(max_hops)s AND o.status <> 'failed'
-       AND o.created_at >= %(at)s - %(ring)s AND o.created_at < %(at)s
-       AND EXISTS (SELECT 1 FROM seller)
-)
-SELECT
-    (SELECT user_id FROM acct),
-    (SELECT created_at FROM acct),
-    (SELECT count(*) FROM (
-        SELECT payment_instrument FROM marketplace.orders
-         WHERE buyer_wallet = %(wallet)s AND created_at >= %(at)s - %(pay)s AND created_at < %(at)s
-        UNION
-        SELECT %(fingerprint)s::text WHERE %(fingerprint)s::text IS NOT NULL) instruments),
-    CASE WHEN %(fingerprint)s::text IS NOT NULL THEN
-        (SELECT count(DISTINCT buyer_wallet) FROM marketplace.orders
-          WHERE payment_instrument = %(fingerprint)s::text AND buyer_wallet <> %(wallet)s
-            AND created_at >= %(at)s - %(shared)s AND created_at < %(at)s) END,
-    (SELECT count(*) FROM marketplace.login_attempts
-      WHERE user_id = (SELECT user_id FROM acct) AND NOT success
-        AND attempted_at >= %(at)s - %(logins)s AND attempted_at < %(at)s),
-    EXISTS (SELECT 1 FROM history),
-    CASE WHEN EXISTS (SELECT 1 FROM recent) THEN
-        EXISTS (SELECT 1 FROM history WHERE user_agent = (SELECT user_agent FROM recent)) END,
-    CASE WHEN %(ip)s::inet IS NOT NULL THEN EXISTS (SELECT 1 FROM history WHERE ip = %(ip)s::inet) END,
-    (SELECT min(depth) FROM walk WHERE depth > 0 AND address = (SELECT address FROM seller)),
-    (SELECT country FROM acct)
+SELECT * FROM intel.purchase_signals(
+    %(wallet)s::text, %(ticket)s::bigint, %(ticket_text)s::text, %(at)s::timestamptz, %(fingerprint)s::text,
+    %(ip)s::inet, %(recent)s::interval, %(history)s::interval, %(ring)s::interval, %(max_hops)s::integer,
+    %(pay)s::interval, %(shared)s::interval, %(logins)s::interval)
 """
 
 
