@@ -115,3 +115,26 @@ def test_a_scoring_request_costs_three_redis_and_two_postgresql_round_trips_on_a
     # And a replay costs the read and the limits (Redis 2) and the lookup (PostgreSQL 1)
     assert replayed and replay == (2, 1)
     get_thresholds.cache_clear()
+
+
+def test_the_feature_queries_reach_postgresql_as_calls_of_functions_whose_plans_it_keeps(
+    db: psycopg.Connection,
+    api_market: Market,
+    redis_url: str,
+    relay: PgRelay,
+) -> None:
+    # Given one request scored already (connections open, lookup caches warm, the thresholds read)
+    _score(api_market, "t-warm-up", api_market.ticket_ids[0])
+    relay.take_statements()
+
+    # When a purchase of another ticket is scored (its features miss the cache: both feature queries run)
+    _, sources = _score(api_market, "t-miss", api_market.ticket_ids[1])
+    statements = relay.take_statements()
+
+    # Then the signals and the facts are asked of PostgreSQL as calls of their PL/pgSQL functions, whose
+    # plans each server connection keeps (sent as text, each was parsed and planned again per request)
+    assert sources["avg_ticket_hold_time"] == "postgres"
+    assert sum("intel.purchase_signals(" in statement for statement in statements) == 1
+    assert sum("intel.purchase_facts(" in statement for statement in statements) == 1
+    # And no statement the request sends is a query of kilobytes to parse and plan (those were 2.8 and 3.3)
+    assert statements and max(len(statement) for statement in statements) < 1_000
