@@ -25,11 +25,15 @@ SCALE = 100.0  # 100x the spec: 20 M events and 120 M scoring requests a day
 class Measured:
     """What the benchmarks measured on the 2-core machine (their source and load average named)."""
 
-    score_cpu_ms: float = 2.30  # CPU per scoring request in the handler's process (make bench-api [1])
-    score_p50_ms: float = 4.44  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
+    score_cpu_ms: float = 1.86  # CPU per scoring request in the handler's process (make bench-api [1])
+    score_p50_ms: float = 2.84  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
+    # PostgreSQL's CPU per scoring request (its backends' CPU over the run, make bench-api [1]): the lookup,
+    # the signals, a miss's facts (their functions' plans kept) and the INSERT
+    score_pg_cpu_ms: float = 0.87
     score_source: str = (
-        "issue 29's `make bench-api` [1] with hiredis, in process, 3,000 requests a run, 2026-12-04 21:26 "
-        "to 21:43 UTC: the mean of five runs at load average 0.7 to 1.3 on 2 cores (docs/performance.md)"
+        "issue 29's `make bench-api` [1] with the feature queries as functions, in process, 3,000 requests "
+        "a run, 2026-12-04 22:48 to 22:53 UTC: the mean of three runs at load average 0.9 to 1.1 on 2 cores "
+        "(docs/performance.md)"
     )
     import_s: float = 1.3  # the scoring handler's import in a fresh interpreter: a cold start's init
     ingest_facts_per_s: float = 5_880.0  # one ingest consumer, one core (make bench-ingest, docs/api.md)
@@ -90,6 +94,13 @@ LIMITS = {
         4_000,
         "commits/s on db.m7g.large (2 vCPUs, gp3)",
         "estimate: no AWS figure; measure with pgbench on the instance before relying on it",
+    ),
+    "pg_cpu": Limit(
+        "PostgreSQL's CPU, scoring requests only",
+        2,
+        "vCPUs of db.m7g.large",
+        "estimate: the CPU measured per request here (make bench-api [1]) taken as one m7g vCPU's; the "
+        "instance also runs ingest, the ETL and the jobs",
     ),
     "redis_ops": Limit(
         "ElastiCache Redis, one primary",
@@ -206,6 +217,7 @@ def loads(measured: Measured, prod: EnvironmentConfig, backend_rate_limit: float
         _limited(
             "pg_writes", score * 1 + facts / 50
         ),  # a prediction INSERT each; facts upserted 50 a statement
+        _limited("pg_cpu", score * measured.score_pg_cpu_ms / 1000),
         _limited("redis_ops", score * measured.redis_round_trips),
     ]
     return sorted(rows, key=Load.saturates_at)

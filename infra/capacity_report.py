@@ -56,7 +56,8 @@ def sizing_section(measured: Measured, envs: dict[str, EnvironmentConfig]) -> li
     rows = [
         f"Measured ({measured.score_source}): {measured.score_cpu_ms:.2f} ms of CPU per scoring request in "
         f"the handler's process, p50 {measured.score_p50_ms:.2f} ms (so {measured.score_wait_ms:.2f} ms "
-        f"waiting on the loopback's PostgreSQL and Redis), import {measured.import_s:.2f} s. In Lambda: the "
+        f"waiting on the loopback's PostgreSQL and Redis; PostgreSQL's own CPU {measured.score_pg_cpu_ms:.2f} ms a "
+        f"request), import {measured.import_s:.2f} s. In Lambda: the "
         f"CPU part divided by the CPU share (memory / {LAMBDA_MB_PER_VCPU:,} MB, at most one vCPU: the "
         f"handler is single-threaded), plus the waits, plus {measured.redis_round_trips + measured.pg_round_trips}"
         f" round trips x {measured.aws_round_trip_ms} ms in the VPC (estimate). arm64 prices "

@@ -84,6 +84,9 @@ def test_given_the_prod_settings_then_components_come_in_the_order_they_saturate
     assert by_key["apigw"].saturates_at() == pytest.approx(10_000 / by_key["apigw"].peak_at_spec)
     # ...and the backend's own usage plan (200/s) comes first, long before any AWS limit
     assert rows[0].key == "usage_plan" and rows[0].saturates_at() < 2
+    # ...PostgreSQL's CPU is the scoring peak times the CPU each request costs it, against the instance's vCPUs
+    assert by_key["pg_cpu"].peak_at_spec == pytest.approx(scoring_peak * Measured().score_pg_cpu_ms / 1000)
+    assert by_key["pg_cpu"].saturates_at() == pytest.approx(2 / by_key["pg_cpu"].peak_at_spec)
     # ...the scoring function's concurrency is its peak rate times its duration at prod's memory
     duration = duration_ms(Measured(), _prod().sizing("score").memory_mb)
     assert by_key["reserved"].peak_at_spec == pytest.approx(scoring_peak * duration / 1000)
