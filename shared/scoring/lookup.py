@@ -2,8 +2,9 @@
 
 One Redis round trip reads the cached wallet->user link and the blocklist verdicts for the wallet and
 the IP (one MGET), with the purchase's feature read queued on the same trip (shared.cache.roundtrip);
-one PostgreSQL query answers a stored prediction for this transaction_id (idempotency) and whatever
-the cache missed, with the purchase's signals query pipelined beside it, and its facts query too when
+one PostgreSQL query (`intel.admission_lookup`, migration 0711: a function, so that PostgreSQL keeps its
+plan) answers a stored prediction for this transaction_id (idempotency) and whatever the cache missed,
+with the purchase's signals query pipelined beside it, and its facts query too when
 the feature read missed (one round trip for all; a replay or a rate-limited request pays them and does
 not use them, one the cache already knows is blocklisted does not send them); the cache fill, and for
 a purchase to score a feature miss's guarded write-back, ride on the rate-limit script's round trip
@@ -30,7 +31,6 @@ from shared.ratelimit import RateLimiter
 from shared.ratelimit.limiter import PREDICT_ROUTE, LimitDecision
 from shared.scoring import telemetry
 from shared.scoring.ports import FeatureStore
-from shared.scoring.predictions import PREDICTION_COLUMNS
 from shared.scoring.session import Attempt
 from shared.scoring.types import PredictRequest, Reason
 
@@ -174,23 +174,13 @@ def read_cache(
     return {"user": values[0], "wallet_bl": values[1], "ip_bl": values[2]}
 
 
-LIVE = "(expires_at IS NULL OR expires_at > now())"
-
-
-def _lookup_sql(need_user: bool, need_wallet_bl: bool, need_ip_bl: bool) -> str:
-    user = "(SELECT user_id FROM intel.wallets WHERE address = %(wallet)s)"
-    wallet_bl = (
-        f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'wallet' AND value = %(wallet)s AND {LIVE})"
-    )
-    ip_bl = f"EXISTS (SELECT 1 FROM intel.blocklist WHERE kind = 'ip' AND value::cidr >>= %(ip)s::inet AND {LIVE})"
-    return f"""
-        SELECT
-          (SELECT row_to_json(p) FROM (SELECT {PREDICTION_COLUMNS} FROM intel.fraud_predictions
-                                       WHERE transaction_id = %(txn)s) p) AS existing,
-          {user if need_user else "NULL::bigint"} AS user_id,
-          {wallet_bl if need_wallet_bl else "NULL::boolean"} AS wallet_blocked,
-          {ip_bl if need_ip_bl else "NULL::boolean"} AS ip_blocked
-    """
+# One row (migration 0711): the stored prediction of this transaction and what the cache missed, each a
+# function argument saying whether to look; a function, so that PostgreSQL keeps its plan.
+LOOKUP_SQL = """
+SELECT existing, user_id, wallet_blocked, ip_blocked
+  FROM intel.admission_lookup(%(txn)s::text, %(wallet)s::text, %(ip)s::inet,
+                              %(need_user)s, %(need_wallet_bl)s, %(need_ip_bl)s)
+"""
 
 
 def lookup(
@@ -205,10 +195,17 @@ def lookup(
     need_user = cached["user"] is None
     need_wallet_bl = cached["wallet_bl"] is None
     need_ip_bl = ip is not None and cached["ip_bl"] is None
-    params = {"txn": request.transaction_id, "wallet": request.wallet_address, "ip": ip}
+    params = {
+        "txn": request.transaction_id,
+        "wallet": request.wallet_address,
+        "ip": ip,
+        "need_user": need_user,
+        "need_wallet_bl": need_wallet_bl,
+        "need_ip_bl": need_ip_bl,
+    }
     with pool.connection(timeout=attempt.budget.pool_timeout("the lookup")) as conn:
         with conn.pipeline() if along is not None else contextlib.nullcontext():
-            cursor = conn.execute(_lookup_sql(need_user, need_wallet_bl, need_ip_bl), params)
+            cursor = conn.execute(LOOKUP_SQL, params)
             read_along = along(conn) if along is not None else None
         row = cursor.fetchone()
         if read_along is not None:

@@ -102,3 +102,31 @@ def test_given_a_stored_decision_when_redis_is_down_for_the_retry_then_still_no_
     # Then it is the stored decision, and the model ran for the first request only
     assert again.replayed
     assert model.calls.count("predict") == 1
+
+
+def test_a_replay_is_answered_from_the_columns_the_stored_prediction_is_read_with_everywhere(
+    db: psycopg.Connection, api_market: Market, counted: tuple[ScoringDeps, CountingModel]
+) -> None:
+    from shared.scoring.lookup import LOOKUP_SQL
+    from shared.scoring.predictions import PREDICTION_COLUMNS
+
+    # Given a scored purchase
+    deps, _ = counted
+    score_transaction(_request(api_market, "t-columns"), client_ip=CLIENT_IP, deps=deps)
+
+    # When admission's lookup (a function of migration 0711) reads it back, asking for nothing else
+    row = db.execute(
+        LOOKUP_SQL,
+        {
+            "txn": "t-columns",
+            "wallet": None,
+            "ip": None,
+            "need_user": False,
+            "need_wallet_bl": False,
+            "need_ip_bl": False,
+        },
+    ).fetchone()
+
+    # Then the stored prediction has exactly the columns the race's loser reads (PREDICTION_COLUMNS)
+    assert row is not None and row[1:] == (None, None, None)
+    assert list(row[0]) == [name.strip() for name in PREDICTION_COLUMNS.split(",")]

@@ -117,7 +117,7 @@ def test_a_scoring_request_costs_three_redis_and_two_postgresql_round_trips_on_a
     get_thresholds.cache_clear()
 
 
-def test_the_feature_queries_reach_postgresql_as_calls_of_functions_whose_plans_it_keeps(
+def test_the_lookup_and_the_feature_queries_reach_postgresql_as_calls_of_functions_whose_plans_it_keeps(
     db: psycopg.Connection,
     api_market: Market,
     redis_url: str,
@@ -136,5 +136,7 @@ def test_the_feature_queries_reach_postgresql_as_calls_of_functions_whose_plans_
     assert sources["avg_ticket_hold_time"] == "postgres"
     assert sum("intel.purchase_signals(" in statement for statement in statements) == 1
     assert sum("intel.purchase_facts(" in statement for statement in statements) == 1
+    # And so is admission's lookup (the stored prediction, the wallet's user, the blocklists)
+    assert sum("intel.admission_lookup(" in statement for statement in statements) == 1
     # And no statement the request sends is a query of kilobytes to parse and plan (those were 2.8 and 3.3)
     assert statements and max(len(statement) for statement in statements) < 1_000
