@@ -25,15 +25,15 @@ SCALE = 100.0  # 100x the spec: 20 M events and 120 M scoring requests a day
 class Measured:
     """What the benchmarks measured on the 2-core machine (their source and load average named)."""
 
-    score_cpu_ms: float = 1.86  # CPU per scoring request in the handler's process (make bench-api [1])
-    score_p50_ms: float = 2.84  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
+    score_cpu_ms: float = 1.98  # CPU per scoring request in the handler's process (make bench-api [1])
+    score_p50_ms: float = 2.91  # the handler's p50 in process: the rest of it waits on PostgreSQL and Redis
     # PostgreSQL's CPU per scoring request (its backends' CPU over the run, make bench-api [1]): the lookup,
     # the signals, a miss's facts (their functions' plans kept) and the INSERT
-    score_pg_cpu_ms: float = 0.87
+    score_pg_cpu_ms: float = 0.81
     score_source: str = (
-        "issue 29's `make bench-api` [1] with the feature queries as functions, in process, 3,000 requests "
-        "a run, 2026-12-04 22:48 to 22:53 UTC: the mean of three runs at load average 0.9 to 1.1 on 2 cores "
-        "(docs/performance.md)"
+        "issue 29's `make bench-api` [1] with the lookup and the feature queries as functions, in process, "
+        "3,000 requests a run, 2026-12-04 23:12 to 23:22 UTC: the mean of five runs at load average 0.8 to "
+        "1.1 on 2 cores (docs/performance.md)"
     )
     import_s: float = 1.3  # the scoring handler's import in a fresh interpreter: a cold start's init
     ingest_facts_per_s: float = 5_880.0  # one ingest consumer, one core (make bench-ingest, docs/api.md)
