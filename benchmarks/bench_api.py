@@ -6,7 +6,9 @@
    marketplace. p50/p95/p99 and CPU per request, beside the floor (benchmarks/api_floor.py: the
    same Redis round trips, the compiled model, the same INSERT, nothing else) in the same process,
    the two interleaved in blocks; the handler's figures as ratios to the floor's (issue 29's goal:
-   at most 2x at p99 and in CPU per request). `--profile N` adds a cProfile of N handler requests.
+   at most 2x at p99 and in CPU per request). Beside them, what each path makes the embedded servers
+   spend (PostgreSQL's backends and Redis, CPU per request from /proc: benchmarks/machine_cpu.py).
+   `--profile N` adds a cProfile of N handler requests.
 2. HTTP: the local API Gateway (uvicorn + Starlette) in its own process, and a load generator in
    another process sending POSTs on a fixed-rate, open-loop schedule (500 requests/s by default;
    latency counted from each request's scheduled time, so a stalled server cannot hide its queue).

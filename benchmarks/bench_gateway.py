@@ -13,7 +13,9 @@ POST /api/v1/ml/predict/fraud over keep-alive connections:
 
 The gateway processes, PostgreSQL and Redis are not pinned: they share both cores, the generator's
 included. The CPU each gateway spends per request (its processes' user + system time over the phase,
-from /proc) is printed beside the figures, with the machine's load average.
+from /proc) is printed beside the figures, with the machine's load average; and the machine's whole CPU
+per answer by part (the gateway, PostgreSQL, PgBouncer, Redis, the rest: benchmarks/machine_cpu.py), with
+the answers a second the cores would give at that cost: what bounds the saturation throughput.
 
 Limits raised for the benchmark, as in bench_api.py: the application's rate limits (every request comes
 from 127.0.0.1) and the key's usage plan (a `benchmark` plan of 50,000 requests/s).
