@@ -178,8 +178,10 @@ def gateway_process(
         "tooling.local.gateway",
         *(str(x) for flag in flags.items() for x in flag),
     ]
+    # Its output is kept (the functions' JSON log lines too): a 502 answer is a function that raised, and
+    # the record of it says why.
     errors = tempfile.TemporaryFile()  # noqa: SIM115
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT)
+    process = subprocess.Popen(command, env=env, stdout=errors, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         started = time.monotonic()
         deadline = started + 180
@@ -200,7 +202,22 @@ def gateway_process(
     finally:
         process.terminate()
         process.wait(15)
+        _report_failures(errors)
         errors.close()
+
+
+def _report_failures(output: Any) -> None:
+    """The functions that raised while the gateway ran (each answered 502), counted; the first one's
+    exception printed."""
+    output.seek(0)
+    raised = [line for line in output if b'"function raised"' in line]
+    if not raised:
+        return
+    try:
+        first = json.loads(raised[0]).get("exception", "")
+    except ValueError:
+        first = raised[0].decode(errors="replace")
+    print(f"    {len(raised)} function call(s) raised (502); the first:\n{str(first)[-1500:]}", flush=True)
 
 
 def _phase(port: int, pid: int, phase: Phase, samples: list[Sample], cpu: int | None) -> dict[str, Any]:
