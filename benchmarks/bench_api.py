@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_setup import benchmark_environment, seed  # noqa: E402
+from benchmarks.bench_setup import benchmark_environment, report_failures, seed  # noqa: E402
 
 BENCH_KEY = "tg-benchmark-key-0000000000"
 PREDICT = "/api/v1/ml/predict/fraud"
@@ -133,9 +133,9 @@ def write_usage_plans(directory: str) -> Path:
 
 
 def start_gateway(
-    database_url: str, redis_url: str, port: int, plans_path: Path, workers: int
+    database_url: str, redis_url: str, port: int, plans_path: Path, workers: int, output: Any
 ) -> subprocess.Popen[bytes]:
-    """The local gateway in its own process (its output discarded)."""
+    """The local gateway in its own process, its output into `output` (report_failures reads it)."""
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     return subprocess.Popen(
         [
@@ -150,8 +150,8 @@ def start_gateway(
             str(workers),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
 
@@ -197,15 +197,16 @@ def bench_http(
     workers: int,
 ) -> list[dict[str, Any]]:
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as output:
         plans_path = write_usage_plans(tmp)
-        server = start_gateway(database_url, redis_url, port, plans_path, workers)
+        server = start_gateway(database_url, redis_url, port, plans_path, workers, output)
         try:
             wait_until_healthy(server, port)
             return run_load_phases(port, samples, rates, duration_s)
         finally:
             server.terminate()
             server.wait(15)
+            report_failures(output)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -5,7 +5,8 @@ request id on the logger for the whole process. The local runner runs every func
 in many threads at once: those process-wide keys are the last invocation's, whichever function that
 was (the ingest drainer's errors came out under the score or metrics function's name). Here each
 invocation, and the drainer's own lines between invocations, carry their function's keys as
-thread-local keys (Powertools' `thread_safe_append_keys`, which win over the process-wide ones).
+thread-local keys (Powertools' `thread_safe_append_keys`, which win over the process-wide ones). Their
+EMF metrics are per thread too (tooling/local/metricsets.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shared.observability import logger
+from shared.observability import logger, metrics
+from tooling.local.metricsets import metrics_per_thread
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -46,7 +48,8 @@ def function_log_keys(context: Any) -> Iterator[None]:
 
 
 def under_own_name(handler: Handler) -> Handler:
-    """`handler`, logging under the name of the context it is called with."""
+    """`handler`, logging under the name of the context it is called with, its metrics its own."""
+    metrics_per_thread(metrics)
 
     @functools.wraps(handler)
     def run(event: dict[str, Any], context: Any) -> Any:
