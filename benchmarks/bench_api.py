@@ -31,9 +31,7 @@ import contextlib
 import json
 import multiprocessing
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_setup import benchmark_environment, report_failures, seed  # noqa: E402
+from benchmarks.bench_setup import benchmark_environment, seed  # noqa: E402
 
 BENCH_KEY = "tg-benchmark-key-0000000000"
 PREDICT = "/api/v1/ml/predict/fraud"
@@ -106,12 +104,6 @@ def load_generator(
     out.put(asyncio.run(open_loop(port, rate, duration_s, samples, PREDICT, BENCH_KEY)))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def write_usage_plans(directory: str) -> Path:
     """A usage_plans.yaml with the raised `benchmark` plan for the benchmark's key."""
     import yaml
@@ -130,45 +122,6 @@ def write_usage_plans(directory: str) -> Path:
     plans_path = Path(directory) / "usage_plans.yaml"
     plans_path.write_text(yaml.safe_dump(plans))
     return plans_path
-
-
-def start_gateway(
-    database_url: str, redis_url: str, port: int, plans_path: Path, workers: int, output: Any
-) -> subprocess.Popen[bytes]:
-    """The local gateway in its own process, its output into `output` (report_failures reads it)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tooling.local.gateway",
-            "--port",
-            str(port),
-            "--usage-plans",
-            str(plans_path),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-
-
-def wait_until_healthy(server: subprocess.Popen[bytes], port: int) -> None:
-    """Polls /health for up to 60 s; RuntimeError if the gateway exits or never answers."""
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the gateway did not start") from None
-            time.sleep(0.2)
 
 
 def run_load_phases(
@@ -196,17 +149,16 @@ def bench_http(
     duration_s: float,
     workers: int,
 ) -> list[dict[str, Any]]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as output:
-        plans_path = write_usage_plans(tmp)
-        server = start_gateway(database_url, redis_url, port, plans_path, workers, output)
-        try:
-            wait_until_healthy(server, port)
-            return run_load_phases(port, samples, rates, duration_s)
-        finally:
-            server.terminate()
-            server.wait(15)
-            report_failures(output)
+    """Today's gateway (bench_gateway.gateway_process: its own process, its failures reported) under
+    the offered loads."""
+    from benchmarks.bench_gateway import gateway_process
+
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        gateway_process("baseline", workers, write_usage_plans(tmp), env) as (port, _),
+    ):
+        return run_load_phases(port, samples, rates, duration_s)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -4,9 +4,7 @@ without the two importing each other."""
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 
 def benchmark_environment() -> None:
@@ -50,17 +48,3 @@ def seed(database_url: str, redis_url: str, transactions_per_day: int) -> list[t
                 ORDER BY created_at DESC LIMIT 2000"""
         ).fetchall()
     return [(str(w), int(t), float(p)) for w, t, p in rows]
-
-
-def report_failures(output: Any) -> None:
-    """The functions that raised while the gateway ran (each answered 502), counted; the first one's
-    exception printed."""
-    output.seek(0)
-    raised = [line for line in output if b'"function raised"' in line]
-    if not raised:
-        return
-    try:
-        first = json.loads(raised[0]).get("exception", "")
-    except ValueError:
-        first = raised[0].decode(errors="replace")
-    print(f"    {len(raised)} function call(s) raised (502); the first:\n{str(first)[-1500:]}", flush=True)
