@@ -60,9 +60,15 @@ def test_an_invocation_in_another_thread_keeps_its_metrics_when_this_one_flushes
     assert _flushed(second) == [{"OtherRequest"}]
 
 
-def test_a_local_function_wrapped_for_the_runner_gets_the_per_thread_sets() -> None:
-    # Given the process's shared metrics (shared.observability)
-    from shared.observability import metrics
+def test_a_local_function_wrapped_for_the_runner_gets_the_per_thread_sets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the functions' metrics, with the sets Powertools shares across the process
+    from tooling.local import logkeys
+
+    metrics = _fresh_metrics()
+    monkeypatch.setattr(logkeys, "metrics", metrics)
+    assert not isinstance(metrics.provider.metric_set, ThreadLocalMapping)
 
     # When a handler is wrapped the way the local runner loads every function
     under_own_name(lambda event, context: None)
