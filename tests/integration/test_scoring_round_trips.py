@@ -140,3 +140,21 @@ def test_the_lookup_and_the_feature_queries_reach_postgresql_as_calls_of_functio
     assert sum("intel.admission_lookup(" in statement for statement in statements) == 1
     # And no statement the request sends is a query of kilobytes to parse and plan (those were 2.8 and 3.3)
     assert statements and max(len(statement) for statement in statements) < 1_000
+
+
+def test_the_request_path_prepares_no_statement_a_transaction_pooler_would_pin_or_drop(
+    db: psycopg.Connection,
+    api_market: Market,
+    redis_url: str,
+    relay: PgRelay,
+) -> None:
+    # Given the request path through PgBouncer in transaction mode (RDS Proxy's stand-in: it pins a
+    # client's session to one database connection for a named prepared statement)
+    # When five purchases are scored (the wallet's limit a minute), features hitting and missing, and a
+    # replay: six lookups, more than the five executions after which psycopg would prepare by default
+    for n in range(5):
+        _score(api_market, f"t-prepared-{n}", api_market.ticket_ids[n % 2])
+    _score(api_market, "t-prepared-0", api_market.ticket_ids[0])
+
+    # Then every statement went unnamed: the plans PostgreSQL keeps are the functions', not the session's
+    assert relay.statements and relay.prepared == []
