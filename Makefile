@@ -133,7 +133,7 @@ lock-lambda: $(VENV)/.installed
 	$(UV) pip compile --quiet pyproject.toml --extra ml -c requirements/dev.txt --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o requirements/retrain-x86_64.txt
 
 # Both architectures, no Docker: pip --platform wheels (deps) + the ML room's model layer recipe.
-$(LAYERS_STAMP): requirements/runtime.txt requirements/runtime-x86_64.txt layers/build.py $(wildcard layers/model/build.py) $(wildcard model_artifacts/CURRENT) | $(VENV)/.installed
+$(LAYERS_STAMP): requirements/runtime.txt requirements/runtime-x86_64.txt layers/build.py layers/bytecode.py $(wildcard layers/model/build.py) $(wildcard model_artifacts/CURRENT) | $(VENV)/.installed
 	$(PY) layers/build.py --arch all
 	@touch $@
 
@@ -191,7 +191,7 @@ bench-api: install
 
 # The scoring function's import time (a cold start's share before its first request), median of fresh
 # interpreters, against the commit before issue 29 in the same run (BENCH_COLDSTART_ARGS: --tracing, --runs N).
-bench-coldstart: install
+bench-coldstart: install $(LAYERS_STAMP)
 	$(PY) benchmarks/bench_coldstart.py $(BENCH_COLDSTART_ARGS)
 
 # The local gateway's saturation throughput and p95 at 500 requests/s, today's server model against the

@@ -10,6 +10,14 @@ commit's tree (`--baseline REF`, default the commit before issue 29's cold-start
 
 A deployed function runs with tracing on: `--tracing` measures that case too (the X-Ray SDK is then
 imported, as Powertools' Tracer needs it).
+
+Every interpreter writes no bytecode (PYTHONDONTWRITEBYTECODE), as Lambda's read-only package cannot.
+The trees above have none either ("sources only"): each import compiles its modules, as every cold
+start did before the packages shipped bytecode. The last two figures are the score function as
+deployed: the package the synth stages and the dependencies layer `make layers` builds for this
+machine's architecture, imported by Python 3.12 (the runtime's version; `layers/bytecode.py` finds it),
+first with the shipped bytecode hidden (an empty PYTHONPYCACHEPREFIX), then with it. The target is
+the last one's.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.assets import stage_function_code  # noqa: E402
+from layers.bytecode import find_interpreter  # noqa: E402
+
+LAMBDA_ARCH = {"x86_64": "x86_64", "aarch64": "arm64"}  # platform.machine() -> the layer's name
 MODULE = "functions.score.handler"
 TARGET_MS = 300.0
 # main before issue 29's cold-start work (1.2-1.35 s on this machine at load 0.7, per the issue).
@@ -83,15 +98,33 @@ def probe(statement: str) -> str:
     return f"import time; c = time.process_time(); {statement}; print((time.process_time() - c) * 1000)"
 
 
-def measure_once(tree: Path, *, tracing: bool, statement: str = f"import {MODULE}") -> Importtime:
-    """One fresh interpreter importing the handler (or `statement`) from `tree`."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "POWERTOOLS_SERVICE_NAME": "ticketguard"}
-    env["POWERTOOLS_TRACE_DISABLED"] = "false" if tracing else "true"
+@dataclass(frozen=True)
+class Case:
+    """One figure: which interpreter imports what, from where, and whether it may use bytecode."""
+
+    paths: tuple[Path, ...]  # PYTHONPATH, the first also the working directory
+    tracing: bool = False
+    statement: str = f"import {MODULE}"
+    interpreter: Path = Path(sys.executable)
+    # A PYTHONPYCACHEPREFIX: Python then reads bytecode only there, so an empty one means none at all
+    no_bytecode_under: Path | None = None
+
+
+def measure_once(case: Case) -> Importtime:
+    """One fresh interpreter importing the handler (or the case's statement); it writes no bytecode,
+    as a Lambda function's read-only package cannot."""
+    tree = case.paths[0]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, case.paths)), "PYTHONDONTWRITEBYTECODE": "1"}
+    env["POWERTOOLS_SERVICE_NAME"] = "ticketguard"
+    env["POWERTOOLS_TRACE_DISABLED"] = "false" if case.tracing else "true"
     env.pop("LAMBDA_TASK_ROOT", None)
-    if tracing:  # Powertools traces only inside Lambda (or what looks like it)
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    if case.tracing:  # Powertools traces only inside Lambda (or what looks like it)
         env["LAMBDA_TASK_ROOT"] = str(tree)
+    if case.no_bytecode_under is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(case.no_bytecode_under)
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", probe(statement)],
+        [str(case.interpreter), "-X", "importtime", "-c", probe(case.statement)],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -99,20 +132,45 @@ def measure_once(tree: Path, *, tracing: bool, statement: str = f"import {MODULE
         check=True,
     )
     report = Importtime.parse(done.stderr, MODULE)
-    if statement != f"import {MODULE}":  # the libraries alone: every top-level import counts
+    if case.statement != f"import {MODULE}":  # the libraries alone: every top-level import counts
         report.total_us = report.after_site_us
     report.cpu_ms = float(done.stdout.split()[-1])
     return report
 
 
-def measure(cases: dict[str, tuple[Path, bool, str]], runs: int) -> dict[str, list[Importtime]]:
+def measure(cases: dict[str, Case], runs: int) -> dict[str, list[Importtime]]:
     """`runs` interpreters per case, the cases interleaved: a change of the machine's load during
     the run touches every case alike."""
     reports: dict[str, list[Importtime]] = {name: [] for name in cases}
     for _ in range(runs):
-        for name, (tree, tracing, statement) in cases.items():
-            reports[name].append(measure_once(tree, tracing=tracing, statement=statement))
+        for name, case in cases.items():
+            reports[name].append(measure_once(case))
     return reports
+
+
+def deployed_cases(scratch: Path) -> dict[str, Case]:
+    """The score function as Lambda imports it: its package as the synth stages it (with the runtime's
+    bytecode) and the dependencies layer for this machine's architecture, by Python 3.12; once with the
+    bytecode, once without (what every cold start paid before it was shipped)."""
+    arch = LAMBDA_ARCH.get(platform.machine())
+    layer = ROOT / "build" / "layers" / str(arch) / "deps" / "python"
+    interpreter = find_interpreter()
+    if arch is None or not layer.is_dir() or interpreter is None:
+        print(
+            f"as deployed: skipped (architecture {platform.machine()}, layer {layer} "
+            f"{'built' if layer.is_dir() else 'missing: make layers'}, Python 3.12 {interpreter or 'missing'})"
+        )
+        return {}
+    package = stage_function_code("score", scratch / "staging")
+    empty = scratch / "no-bytecode"
+    empty.mkdir()
+    label = "as deployed (Python 3.12, package + layer)"
+    return {
+        f"{label}, sources only": Case(
+            paths=(package, layer), interpreter=interpreter, no_bytecode_under=empty
+        ),
+        f"{label}, with the runtime's bytecode": Case(paths=(package, layer), interpreter=interpreter),
+    }
 
 
 def median_ms(reports: list[Importtime]) -> float:
@@ -176,15 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_baseline:
             trees.insert(0, (f"baseline {args.baseline}", export(args.baseline, Path(tmp))))
         cases = {
-            f"{label}, tracing {'on' if tracing else 'off'}": (tree, tracing, f"import {MODULE}")
+            f"{label}, tracing {'on' if tracing else 'off'}, sources only": Case(
+                paths=(tree,), tracing=tracing
+            )
             for label, tree in trees
             for tracing in ((False, True) if args.tracing else (False,))
         }
-        cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools)"] = (
-            ROOT,
-            False,
-            LIBRARIES,
+        cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools), sources only"] = Case(
+            paths=(ROOT,), statement=LIBRARIES
         )
+        cases.update(deployed_cases(Path(tmp)))
         results = measure(cases, args.runs)
     for name, reports in results.items():
         print_report(name, reports, args.top)

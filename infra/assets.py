@@ -2,13 +2,16 @@
 
 Each function ships `shared/` (minus the parts Lambda never imports: training, local emulation,
 simulator) plus `functions/__init__.py` and its own `functions/<name>/`. Third-party packages come
-from the dependencies layer; the model from the model layer.
+from the dependencies layer; the model from the model layer. Each module ships with its bytecode for
+the runtime (`layers/bytecode.py`).
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+from layers.bytecode import compile_for_runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +43,9 @@ def stage_function_code(function: str, staging_root: Path, root: Path = PROJECT_
     # shared/ is what Lambda runs, all of it (the tooling and training live beside it, in tooling/ and
     # training/, and import-linter keeps shared/ from importing them): nothing to leave out.
     shutil.copytree(root / "shared", target / "shared", ignore=_IGNORED)
+    # The working tree's own caches are left out above (another Python's, timestamp-checked); the
+    # runtime's are written here (layers/bytecode.py: a cold start would otherwise compile each module).
+    compile_for_runtime(target, f"the {function} function")
     return target
 
 

@@ -7,6 +7,7 @@ Dependencies layer: the runtime lock (`requirements/runtime.txt` for arm64,
 `pip install --platform <manylinux tags> --only-binary=:all: --python-version 3.12 --implementation cp
 --no-deps --target <out>/<arch>/deps/python`, minus what the Lambda runtime already provides
 (boto3, botocore, s3transfer). A package without a wheel for the target fails the build and is named.
+Its modules are then compiled to Python 3.12 bytecode (`layers/bytecode.py`).
 
 Model layer: delegated to the ML room's `layers/model/build.py --arch A --out DIR` when it exists; it
 must leave the model files in `DIR/model/` (mounted at /opt/model).
@@ -25,6 +26,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from layers.bytecode import RUNTIME_VERSION, compile_for_runtime  # noqa: E402
+
 LOCKS = {
     "arm64": ROOT / "requirements" / "runtime.txt",
     "x86_64": ROOT / "requirements" / "runtime-x86_64.txt",
@@ -32,7 +37,7 @@ LOCKS = {
 MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 # Lambda python3.12 runs on Amazon Linux 2023 (glibc 2.34): any manylinux tag up to 2_34 loads.
 GLIBC_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_24", "manylinux_2_28", "manylinux_2_34")
-PYTHON_VERSION = "3.12"
+PYTHON_VERSION = "{}.{}".format(*RUNTIME_VERSION)  # the functions' runtime (infra/functions.py RUNTIME)
 PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer"}
 FORBIDDEN_IN_DEPS = {"pandas", "xgboost", "scikit-learn", "numpy", "scipy"}
 # pip itself is pinned: the pip a fresh venv bundles (23.x with Python 3.11) checks Requires-Python
@@ -93,8 +98,9 @@ def build_deps_layer(arch: str, out: Path) -> Path:
         for spec in retry:
             _build_pure_wheel(spec, wheelhouse)
             built_here.add(spec)
-    for cache in target.rglob("__pycache__"):
-        shutil.rmtree(cache, ignore_errors=True)
+    compiled = compile_for_runtime(target, f"the {arch} dependencies layer", cache=None)
+    if compiled is not None:
+        print(f"{arch:7} deps      {compiled.summary()}")
     return layer
 
 
@@ -193,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     arches = ["arm64", "x86_64"] if args.arch == "all" else [args.arch]
     try:
         for arch in arches:
-            layers = [build_deps_layer(arch, args.out)]
+            layers: list[Path | None] = [build_deps_layer(arch, args.out)]
             if not args.skip_model:
                 layers.append(build_model_layer(arch, args.out))
             total = 0

@@ -9,9 +9,30 @@ import pytest
 
 from infra.assets import PROJECT_ROOT, heavy_packages_in, stage_function_code
 from layers import build as layer_build
+from layers import bytecode
 from tests.fixtures.environment import missing_environment
 
 pytestmark = pytest.mark.xdist_group("infra")
+
+RUNTIME_TAG = "cpython-{}{}".format(*bytecode.RUNTIME_VERSION)
+
+
+def _runtime_interpreter() -> Path:
+    interpreter = bytecode.find_interpreter()
+    if interpreter is None:
+        missing_environment(
+            f"no Python {layer_build.PYTHON_VERSION} to compile the packages' bytecode",
+            f"`uv python install {layer_build.PYTHON_VERSION}`, or RUNTIME_PYTHON naming one",
+        )
+    return interpreter
+
+
+def _without_runtime_bytecode(directory: Path) -> list[str]:
+    return sorted(
+        str(source.relative_to(directory))
+        for source in directory.rglob("*.py")
+        if not bytecode.pyc_path(source, RUNTIME_TAG).is_file()
+    )
 
 
 def test_given_the_migrations_function_when_staged_then_it_holds_shared_without_training_or_local_code(
@@ -25,7 +46,8 @@ def test_given_the_migrations_function_when_staged_then_it_holds_shared_without_
     # And none of the tooling or training, which live outside shared/ (nothing is filtered out)
     assert not (staged / "tooling").exists() and not (staged / "training").exists()
     assert not list(staged.rglob("simulator")) and not list(staged.rglob("train.py"))
-    assert not list(staged.rglob("__pycache__"))
+    # The working tree's bytecode caches stay behind: the only ones shipped are the runtime's
+    assert {pyc.name.split(".")[-2] for pyc in staged.rglob("*.pyc")} <= {RUNTIME_TAG}
     assert not (staged / "functions" / "score").exists()  # only its own folder
 
 
@@ -45,6 +67,16 @@ def test_given_the_synthesized_app_then_the_score_package_holds_no_pandas_xgboos
         if any(f"import {lib}" in path.read_text() for lib in ("pandas", "xgboost", "sklearn"))
     ]
     assert imports == []
+
+
+def test_given_the_synthesized_app_then_every_module_of_the_score_package_has_the_runtimes_bytecode(
+    dev_synth,
+):
+    # Given a Python of the runtime's version on this machine (the synth compiled with it)
+    _runtime_interpreter()
+    # Then the score function's package has each module's pyc for the runtime: no cold start compiles them
+    score = dev_synth.staging / "score"
+    assert list(score.rglob("*.py")) and _without_runtime_bytecode(score) == []
 
 
 def test_given_a_directory_with_a_heavy_package_when_scanned_then_it_is_found(tmp_path):
@@ -103,6 +135,18 @@ def test_given_a_built_deps_layer_then_every_native_library_is_for_its_architect
     assert not (layer / "boto3").exists() and not (layer / "botocore").exists()
     assert heavy_packages_in(layer) == []
     assert layer_build.unzipped_size(layer.parent) < layer_build.LAYER_BUDGET_MB * 1e6
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_given_a_built_deps_layer_then_the_modules_the_score_function_imports_have_the_runtimes_bytecode(
+    arch,
+):
+    layer = PROJECT_ROOT / "build" / "layers" / arch / "deps" / "python"
+    if not layer.is_dir():
+        missing_environment(f"{layer} is not built", "`make test` builds the layers (make layers)")
+    _runtime_interpreter()
+    for package in ("pydantic", "pydantic_core", "psycopg", "psycopg_pool", "redis", "aws_lambda_powertools"):
+        assert _without_runtime_bytecode(layer / package) == [], package
 
 
 def test_given_pip_errors_in_colour_when_parsed_then_the_missing_distribution_is_clean():

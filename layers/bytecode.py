@@ -1,0 +1,201 @@
+"""Bytecode for the Lambda runtime, compiled before the deploy instead of at every cold start.
+
+Lambda's /var/task and /opt are read-only. A module shipped as source alone is compiled each time a
+new environment imports it, and the result cannot be written back: every cold start of the scoring
+function compiled its whole import tree, about two thirds of its import time (`make bench-coldstart`,
+"as deployed"). So the function packages and the dependencies layer carry, beside each `.py`, its
+`__pycache__/<name>.cpython-312.pyc`:
+
+- **compiled by Python 3.12**, the runtime's version (`layers.build.PYTHON_VERSION`): bytecode is
+  specific to a minor version, and a file with another version's tag is never looked at;
+- **unchecked-hash** (PEP 552): a timestamp pyc is stale as soon as the source's mtime differs from the
+  one recorded, and an asset's zip does not keep mtimes; an unchecked-hash pyc is used as it is. The
+  package is immutable once published, so nothing can make it stale;
+- **deterministic**: no mtime in the file, so an unchanged source gives the same asset hash.
+
+The interpreter is found (`find_interpreter`), not installed: `RUNTIME_PYTHON`, then the running one,
+`python3.12` on PATH, uv's (`uv python find`), pyenv's. Without one the packages ship as source, as
+before, with a warning that says how to get one (`uv python install 3.12`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_VERSION = (3, 12)
+INTERPRETER_ENV = "RUNTIME_PYTHON"
+CACHE_DIR = ROOT / "build" / "bytecode"
+_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+
+# Run by the runtime's interpreter: compiles each (source, destination, name in tracebacks) it is given on
+# stdin, as unchecked-hash pycs, and prints the ones that failed (a third-party file with a syntax of
+# another Python, say) and its cache tag.
+_COMPILER = """
+import json, py_compile, sys
+failed = []
+for source, destination, display in json.load(sys.stdin):
+    try:
+        py_compile.compile(source, cfile=destination, dfile=display, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except (py_compile.PyCompileError, SyntaxError, ValueError) as error:
+        failed.append([display, str(error).strip().splitlines()[-1][:200]])
+json.dump({"tag": sys.implementation.cache_tag, "failed": failed}, sys.stdout)
+"""
+
+
+@dataclass
+class Compiled:
+    """What one tree got: the modules compiled now, found in the cache, and left as source."""
+
+    tag: str
+    compiled: int = 0
+    cached: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        failed = f", {len(self.failed)} left as source" if self.failed else ""
+        return (
+            f"{self.compiled + self.cached} modules with {self.tag} bytecode ({self.cached} cached){failed}"
+        )
+
+
+def version_of(interpreter: Path | str) -> tuple[int, int] | None:
+    """The (major, minor) an interpreter runs, or None if it does not run (a pyenv shim of a version
+    that is not selected exits non-zero)."""
+    try:
+        result = subprocess.run(
+            [str(interpreter), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except OSError:
+        return None
+    match = _VERSION.match(result.stdout.strip())
+    if result.returncode != 0 or match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def candidates(version: tuple[int, int]) -> list[Path]:
+    """Where an interpreter of `version` may be, in the order they are tried."""
+    dotted = f"{version[0]}.{version[1]}"
+    found: list[Path] = []
+    if os.environ.get(INTERPRETER_ENV):
+        found.append(Path(os.environ[INTERPRETER_ENV]))
+    found.append(Path(sys.executable))
+    on_path = shutil.which(f"python{dotted}")
+    if on_path:
+        found.append(Path(on_path))
+    uv = Path(sys.executable).parent / "uv"
+    uv_command = str(uv) if uv.exists() else shutil.which("uv")
+    if uv_command:
+        result = subprocess.run(
+            [uv_command, "python", "find", "--no-python-downloads", dotted],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if result.returncode == 0 and result.stdout.strip():
+            found.append(Path(result.stdout.strip().splitlines()[-1]))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found.extend(sorted((pyenv_root / "versions").glob(f"{dotted}.*/bin/python{dotted}"), reverse=True))
+    return found
+
+
+@lru_cache(maxsize=4)
+def find_interpreter(version: tuple[int, int] = RUNTIME_VERSION) -> Path | None:
+    """The first candidate that runs and is `version`, or None (looked up once per process: a synth
+    stages every function)."""
+    for candidate in candidates(version):
+        if version_of(candidate) == version:
+            return candidate
+    return None
+
+
+def pyc_path(source: Path, tag: str) -> Path:
+    """Where the import system looks for `source`'s bytecode (PEP 3147), for interpreter `tag`."""
+    return source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+
+
+def compile_tree(
+    root: Path,
+    interpreter: Path,
+    *,
+    version: tuple[int, int] = RUNTIME_VERSION,
+    cache: Path | None = CACHE_DIR,
+) -> Compiled:
+    """Write the bytecode of every `.py` under `root` beside it, compiled by `interpreter`.
+
+    With `cache`, each pyc is kept under a key of its relative path and source bytes, so that the many
+    functions staged at each synth (every one carries `shared/`) compile each module once.
+    """
+    tag = f"cpython-{version[0]}{version[1]}"
+    sources = sorted(path for path in root.rglob("*.py") if "__pycache__" not in path.parts)
+    pending: list[tuple[Path, Path, str]] = []
+    keyed: list[tuple[Path, Path | None]] = []
+    for source in sources:
+        display = source.relative_to(root).as_posix()
+        kept = None
+        if cache is not None:
+            key = hashlib.sha256(display.encode() + b"\0" + source.read_bytes()).hexdigest()
+            kept = cache / tag / key[:2] / f"{key}.pyc"
+        keyed.append((source, kept))
+        if kept is None or not kept.is_file():
+            pending.append((source, _staging_file(kept) if kept else pyc_path(source, tag), display))
+    report = Compiled(tag=tag, cached=len(sources) - len(pending))
+    if pending:
+        report.compiled, report.failed = _compile(interpreter, pending, tag)
+    failed = {display for display, _ in report.failed}
+    for source, kept in keyed:
+        if kept is None or source.relative_to(root).as_posix() in failed:
+            continue
+        staged = _staging_file(kept)
+        if staged.is_file():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            staged.replace(kept)  # atomic: parallel synths may fill the same cache
+        destination = pyc_path(source, tag)
+        destination.parent.mkdir(exist_ok=True)
+        shutil.copyfile(kept, destination)
+    return report
+
+
+def _staging_file(kept: Path) -> Path:
+    return kept.with_name(f"{kept.stem}.{os.getpid()}.tmp")
+
+
+def _compile(interpreter: Path, pending: list[tuple[Path, Path, str]], tag: str) -> tuple[int, list]:
+    for _, destination, _ in pending:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [str(interpreter), "-c", _COMPILER],
+        input=json.dumps([[str(source), str(destination), display] for source, destination, display in pending]),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"{interpreter} could not compile bytecode: {result.stderr.strip()[-1000:]}")
+    answer = json.loads(result.stdout)
+    if answer["tag"] != tag:
+        raise RuntimeError(f"{interpreter} writes {answer['tag']} bytecode, not {tag}")
+    failed = [(display, reason) for display, reason in answer["failed"]]
+    return len(pending) - len(failed), failed
+
+
+def compile_for_runtime(root: Path, what: str, *, cache: Path | None = CACHE_DIR) -> Compiled | None:
+    """`compile_tree` with the runtime's interpreter, or a warning and None when there is none."""
+    interpreter = find_interpreter()
+    if interpreter is None:
+        dotted = ".".join(map(str, RUNTIME_VERSION))
+        print(
+            f"warning: no Python {dotted} found ({INTERPRETER_ENV}, PATH, uv, pyenv): {what} ships without "
+            f"bytecode, and each cold start compiles its modules. `uv python install {dotted}` provides one.",
+            file=sys.stderr,
+        )
+        return None
+    return compile_tree(root, interpreter, cache=cache)
