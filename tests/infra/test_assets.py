@@ -79,6 +79,22 @@ def test_given_the_synthesized_app_then_every_module_of_the_score_package_has_th
     assert list(score.rglob("*.py")) and _without_runtime_bytecode(score) == []
 
 
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's CodeSizeUnzipped: a function's package and its layers
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_given_the_score_package_with_its_bytecode_and_its_layers_then_they_fit_lambdas_unzipped_limit(
+    dev_synth, arch
+):
+    # Given the score package as the synth staged it and both layers as built (bytecode included)
+    layers = PROJECT_ROOT / "build" / "layers" / arch
+    if not (layers / "deps").is_dir():
+        missing_environment(f"{layers} is not built", "`make test` builds the layers (make layers)")
+    # Then together they are within Lambda's limit for a function's package and its layers
+    total = layer_build.unzipped_size(dev_synth.staging / "score") + layer_build.unzipped_size(layers)
+    assert total < LAMBDA_UNZIPPED_LIMIT
+
+
 def test_given_a_directory_with_a_heavy_package_when_scanned_then_it_is_found(tmp_path):
     (tmp_path / "pandas").mkdir()
     (tmp_path / "xgboost-3.2.dist-info").mkdir()
