@@ -26,6 +26,7 @@ import argparse
 import collections
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra.assets import stage_function_code  # noqa: E402
-from layers.bytecode import find_interpreter  # noqa: E402
+from layers.build import PROVIDED_BY_RUNTIME  # noqa: E402
+from layers.bytecode import compile_tree, find_interpreter  # noqa: E402
 
 LAMBDA_ARCH = {"x86_64": "x86_64", "aarch64": "arm64"}  # platform.machine() -> the layer's name
 MODULE = "functions.score.handler"
@@ -148,10 +150,11 @@ def measure(cases: dict[str, Case], runs: int) -> dict[str, list[Importtime]]:
     return reports
 
 
-def deployed_cases(scratch: Path) -> dict[str, Case]:
+def deployed_cases(scratch: Path, *, tracing: bool) -> dict[str, Case]:
     """The score function as Lambda imports it: its package as the synth stages it (with the runtime's
     bytecode) and the dependencies layer for this machine's architecture, by Python 3.12; once with the
-    bytecode, once without (what every cold start paid before it was shipped)."""
+    bytecode, once without (what every cold start paid before it was shipped). With `tracing`, also as
+    deployed with tracing on, which imports the X-Ray SDK and botocore."""
     arch = LAMBDA_ARCH.get(platform.machine())
     layer = ROOT / "build" / "layers" / str(arch) / "deps" / "python"
     interpreter = find_interpreter()
@@ -165,12 +168,33 @@ def deployed_cases(scratch: Path) -> dict[str, Case]:
     empty = scratch / "no-bytecode"
     empty.mkdir()
     label = "as deployed (Python 3.12, package + layer)"
-    return {
+    cases = {
         f"{label}, sources only": Case(
             paths=(package, layer), interpreter=interpreter, no_bytecode_under=empty
         ),
         f"{label}, with the runtime's bytecode": Case(paths=(package, layer), interpreter=interpreter),
     }
+    if tracing:
+        runtime = runtime_provided(scratch / "runtime", interpreter)
+        cases[f"{label}, with the runtime's bytecode, tracing on"] = Case(
+            paths=(package, layer, runtime), interpreter=interpreter, tracing=True
+        )
+    return cases
+
+
+def runtime_provided(into: Path, interpreter: Path) -> Path:
+    """A stand-in for what Lambda's runtime provides and the layer leaves out (boto3, botocore,
+    s3transfer: layers/build.py PROVIDED_BY_RUNTIME): this project's own copies, pure Python, with
+    3.12 bytecode. Their versions are the dev lock's, not necessarily the runtime's."""
+    import importlib.util
+
+    for name in PROVIDED_BY_RUNTIME:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise SystemExit(f"--tracing needs {name} installed (make install)")
+        shutil.copytree(Path(spec.origin).parent, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+    compile_tree(into, interpreter)
+    return into
 
 
 def median_ms(reports: list[Importtime]) -> float:
@@ -243,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools), sources only"] = Case(
             paths=(ROOT,), statement=LIBRARIES
         )
-        cases.update(deployed_cases(Path(tmp)))
+        cases.update(deployed_cases(Path(tmp), tracing=args.tracing))
         results = measure(cases, args.runs)
     for name, reports in results.items():
         print_report(name, reports, args.top)
