@@ -92,6 +92,36 @@ def handler_request(
     return one
 
 
+def core_request(run: str, samples: list[Sample]) -> Callable[[int], None]:
+    """One request of the scoring core: `score_transaction` called with a request already validated,
+    its response serialized and its metrics flushed, as the handler does; no event, routing, API-key
+    check or Powertools decorators. Between the floor and the handler: it says how much of the gap is
+    the API layer's and how much the scoring's own."""
+    from shared.api.http import json_response
+    from shared.api.models import PredictRequest
+    from shared.observability import metrics
+    from shared.scoring.service import score_transaction
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - the process's lifetime
+
+    def one(i: int) -> None:
+        wallet, ticket, price = samples[i % len(samples)]
+        request = PredictRequest.model_validate(
+            {
+                "transaction_id": f"c-{run}-{i}",
+                "wallet_address": wallet,
+                "ticket_id": ticket,
+                "price_paid": price,
+            }
+        )
+        with contextlib.redirect_stdout(sink):
+            decision = score_transaction(request, client_ip=f"198.51.{(i // 250) % 250}.{i % 250 + 1}")
+            json_response(200, decision)
+            metrics.flush_metrics()
+
+    return one
+
+
 def timed(
     one: Callable[[int], Any], first: int, count: int
 ) -> tuple[list[float], float, dict[Any, int], dict[str, float]]:

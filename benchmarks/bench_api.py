@@ -8,6 +8,9 @@
    the two interleaved in blocks; the handler's figures as ratios to the floor's (issue 29's goal:
    at most 2x at p99 and in CPU per request). Beside them, what each path makes the embedded servers
    spend (PostgreSQL's backends and Redis, CPU per request from /proc: benchmarks/machine_cpu.py).
+   A third path, interleaved with both, is the scoring core (`score_transaction` with a request
+   already validated, its response serialized, its metrics flushed): the handler minus the API layer
+   (event, routing, API-key check, Powertools' decorators), so the gap splits into the two.
    `--profile N` adds a cProfile of N handler requests.
 2. HTTP: the local API Gateway (uvicorn + Starlette) in its own process, and a load generator in
    another process sending POSTs on a fixed-rate, open-loop schedule (500 requests/s by default;
@@ -82,14 +85,18 @@ def proxy_event(body: dict[str, Any], source_ip: str) -> dict[str, Any]:
 
 
 def bench_in_process(samples: list[tuple[str, int, float]], requests: int) -> dict[str, Any]:
-    """The floor and the handler, interleaved (benchmarks/api_floor.py)."""
-    from benchmarks.api_floor import floor_request, handler_request, interleaved
+    """The floor, the scoring core and the handler, interleaved (benchmarks/api_floor.py)."""
+    from benchmarks.api_floor import core_request, floor_request, handler_request, interleaved
     from shared.observability import logger
 
     # Logs go to stdout as in Lambda; here into /dev/null so the terminal is not the bottleneck.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
     run = uuid.uuid4().hex[:8]
-    paths = {"floor": floor_request(run, samples), "handler": handler_request(run, samples, proxy_event)}
+    paths = {
+        "floor": floor_request(run, samples),
+        "core": core_request(run, samples),
+        "handler": handler_request(run, samples, proxy_event),
+    }
     return interleaved(paths, requests)
 
 
@@ -194,11 +201,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def report_in_process(samples: list[tuple[str, int, float]], args: argparse.Namespace) -> float:
     """[1]: the floor and the handler, their ratios; the handler's p99."""
-    print(f"\n[1] in-process: the floor and the score handler, {args.requests} requests each", flush=True)
+    print(
+        f"\n[1] in-process: the floor, the scoring core and the score handler, {args.requests} requests each",
+        flush=True,
+    )
     load_before = os.getloadavg()[0]
     result = bench_in_process(samples, args.requests)
-    floor, handler = result["floor"], result["handler"]
-    for name, figures in (("floor", floor), ("handler", handler)):
+    floor, core, handler = result["floor"], result["core"], result["handler"]
+    paths = (("floor", floor), ("core", core), ("handler", handler))
+    for name, figures in paths:
         print(f"    {name:8} {summary(figures['latencies'])}   CPU/request {figures['cpu_ms']:.3f} ms")
     print(f"    handler statuses: {handler['returned']}")
     ratios = {q: percentile(handler["latencies"], q) / percentile(floor["latencies"], q) for q in (50, 99)}
@@ -208,10 +219,15 @@ def report_in_process(samples: list[tuple[str, int, float]], args: argparse.Name
         f"(goal <= 2x at p99 and in CPU: {'MET' if max(ratios[99], cpu_ratio) <= 2 else 'NOT MET'})"
     )
     print(
+        f"    core / floor: p99 {percentile(core['latencies'], 99) / percentile(floor['latencies'], 99):.2f}x, "
+        f"CPU/request {core['cpu_ms'] / floor['cpu_ms']:.2f}x; the API layer (event, routing, key check, "
+        f"Powertools' decorators) {handler['cpu_ms'] - core['cpu_ms']:.3f} ms of CPU/request"
+    )
+    print(
         f"    (this process; PostgreSQL and Redis extra) machine load average {load_before:.1f} -> "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    for name, figures in (("floor", floor), ("handler", handler)):
+    for name, figures in paths:
         servers = figures["servers_ms"]
         spent = ", ".join(f"{server} {ms:.3f}" for server, ms in servers.items())
         together = figures["cpu_ms"] + sum(servers.values())
