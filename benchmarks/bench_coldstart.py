@@ -8,16 +8,17 @@ import time) and the heaviest modules of the tree. The baseline is the same meas
 commit's tree (`--baseline REF`, default the commit before issue 29's cold-start work), exported with
 `git archive` into a temporary directory and imported by the same interpreter and packages.
 
-A deployed function runs with tracing on: `--tracing` measures that case too (the X-Ray SDK is then
-imported, as Powertools' Tracer needs it).
+`--tracing` also imports those trees with tracing on (the X-Ray SDK is then imported, as Powertools'
+Tracer needs it).
 
 Every interpreter writes no bytecode (PYTHONDONTWRITEBYTECODE), as Lambda's read-only package cannot.
 The trees above have none either ("sources only"): each import compiles its modules, as every cold
 start did before the packages shipped bytecode. The last two figures are the score function as
 deployed: the package the synth stages and the dependencies layer `make layers` builds for this
 machine's architecture, imported by Python 3.12 (the runtime's version; `layers/bytecode.py` finds it),
-first with the shipped bytecode hidden (an empty PYTHONPYCACHEPREFIX), then with it. The target is
-the last one's.
+first with the shipped bytecode hidden (an empty PYTHONPYCACHEPREFIX), then with it (the target is
+this one's), then with it and tracing on, as the stacks deploy the function (boto3, botocore and
+s3transfer, which Lambda's runtime provides, stood in by this project's copies with the same bytecode).
 """
 
 from __future__ import annotations
@@ -150,11 +151,11 @@ def measure(cases: dict[str, Case], runs: int) -> dict[str, list[Importtime]]:
     return reports
 
 
-def deployed_cases(scratch: Path, *, tracing: bool) -> dict[str, Case]:
+def deployed_cases(scratch: Path) -> dict[str, Case]:
     """The score function as Lambda imports it: its package as the synth stages it (with the runtime's
     bytecode) and the dependencies layer for this machine's architecture, by Python 3.12; once with the
-    bytecode, once without (what every cold start paid before it was shipped). With `tracing`, also as
-    deployed with tracing on, which imports the X-Ray SDK and botocore."""
+    bytecode, once without (what every cold start paid before it was shipped); and with the bytecode and
+    tracing on, as the stacks deploy it (the X-Ray SDK is imported, and botocore with it)."""
     arch = LAMBDA_ARCH.get(platform.machine())
     layer = ROOT / "build" / "layers" / str(arch) / "deps" / "python"
     interpreter = find_interpreter()
@@ -174,11 +175,10 @@ def deployed_cases(scratch: Path, *, tracing: bool) -> dict[str, Case]:
         ),
         f"{label}, with the runtime's bytecode": Case(paths=(package, layer), interpreter=interpreter),
     }
-    if tracing:
-        runtime = runtime_provided(scratch / "runtime", interpreter)
-        cases[f"{label}, with the runtime's bytecode, tracing on"] = Case(
-            paths=(package, layer, runtime), interpreter=interpreter, tracing=True
-        )
+    runtime = runtime_provided(scratch / "runtime", interpreter)
+    cases[f"{label}, with the runtime's bytecode, tracing on"] = Case(
+        paths=(package, layer, runtime), interpreter=interpreter, tracing=True
+    )
     return cases
 
 
@@ -191,7 +191,7 @@ def runtime_provided(into: Path, interpreter: Path) -> Path:
     for name in PROVIDED_BY_RUNTIME:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
-            raise SystemExit(f"--tracing needs {name} installed (make install)")
+            raise SystemExit(f"the deployed case with tracing needs {name} installed (make install)")
         shutil.copytree(Path(spec.origin).parent, into / name, ignore=shutil.ignore_patterns("__pycache__"))
     compile_tree(into, interpreter)
     return into
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline", default=BASELINE_REF, help=f"commit to compare (default {BASELINE_REF})"
     )
     parser.add_argument("--no-baseline", action="store_true", help="measure this tree only")
-    parser.add_argument("--tracing", action="store_true", help="also measure with tracing on (as deployed)")
+    parser.add_argument("--tracing", action="store_true", help="also import the trees with tracing on")
     args = parser.parse_args(argv)
 
     print(
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools), sources only"] = Case(
             paths=(ROOT,), statement=LIBRARIES
         )
-        cases.update(deployed_cases(Path(tmp), tracing=args.tracing))
+        cases.update(deployed_cases(Path(tmp)))
         results = measure(cases, args.runs)
     for name, reports in results.items():
         print_report(name, reports, args.top)
