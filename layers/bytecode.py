@@ -191,11 +191,23 @@ def compile_for_runtime(root: Path, what: str, *, cache: Path | None = CACHE_DIR
     """`compile_tree` with the runtime's interpreter, or a warning and None when there is none."""
     interpreter = find_interpreter()
     if interpreter is None:
-        dotted = ".".join(map(str, RUNTIME_VERSION))
-        print(
-            f"warning: no Python {dotted} found ({INTERPRETER_ENV}, PATH, uv, pyenv): {what} ships without "
-            f"bytecode, and each cold start compiles its modules. `uv python install {dotted}` provides one.",
-            file=sys.stderr,
-        )
+        _warn_once(what)
         return None
     return compile_tree(root, interpreter, cache=cache)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(what: str) -> None:
+    """One warning a process for all it packages (a synth stages every function), naming the first."""
+    dotted = ".".join(map(str, RUNTIME_VERSION))
+    if dotted in _WARNED:
+        return
+    _WARNED.add(dotted)
+    print(
+        f"warning: no Python {dotted} found ({INTERPRETER_ENV}, PATH, uv, pyenv): {what} and every package "
+        f"after it ship without bytecode, and each cold start compiles their modules. "
+        f"`uv python install {dotted}` provides one.",
+        file=sys.stderr,
+    )

@@ -151,12 +151,18 @@ def test_given_no_runtime_interpreter_when_compiling_for_the_runtime_then_it_war
     # Given no Python of the runtime's version can be found
     bytecode.find_interpreter.cache_clear()
     monkeypatch.setattr(bytecode, "candidates", lambda version: [])
+    monkeypatch.setattr(bytecode, "_WARNED", set())
     try:
-        # When a tree is compiled for the runtime
+        # When two trees are compiled for the runtime (a synth stages every function)
         package = _tree(tmp_path / "src")
+        second = _tree(tmp_path / "second")
         assert bytecode.compile_for_runtime(package.parent, "the test package", cache=None) is None
+        assert bytecode.compile_for_runtime(second.parent, "the second package", cache=None) is None
     finally:
         bytecode.find_interpreter.cache_clear()
-    # Then nothing was written, and the warning says what ships without bytecode and how to get one
-    assert not list(package.rglob("*.pyc"))
-    assert "the test package ships without bytecode" in capsys.readouterr().err
+    # Then nothing was written, and one warning says what ships without bytecode and how to get one
+    assert not list(tmp_path.rglob("*.pyc"))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "the test package and every package after it ship without bytecode" in warnings[0]
+    assert "uv python install {}.{}".format(*bytecode.RUNTIME_VERSION) in warnings[0]
