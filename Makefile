@@ -8,11 +8,6 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 CONTRACT_ARTIFACT := contracts/build/TicketMarket.json
 PYTEST_ARGS ?=
-# Bytecode caches under build/, out of the tree. Where the machine forbids writing them
-# (PYTHONDONTWRITEBYTECODE), every process compiled each module it imported: `make run`'s, and the
-# suite's many subprocesses (one run of `make test`: 400 s without, 364 s with, a cold cache as in CI).
-export PYTHONPYCACHEPREFIX ?= $(CURDIR)/build/pycache
-unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run test check lint format typecheck unit integration infra e2e contracts \
         bench bench-etl bench-model bench-api bench-coldstart bench-gateway capacity bench-retention bench-ingest bench-siem synth layers model clean
