@@ -74,9 +74,10 @@ def test_given_the_synthesized_app_then_every_module_of_the_score_package_has_th
 ):
     # Given a Python of the runtime's version on this machine (the synth compiled with it)
     _runtime_interpreter()
-    # Then the score function's package has each module's pyc for the runtime: no cold start compiles them
-    score = dev_synth.staging / "score"
-    assert list(score.rglob("*.py")) and _without_runtime_bytecode(score) == []
+    # Then the score function's asset, as CDK zips and uploads it, has each module's pyc for the runtime:
+    # no cold start compiles them
+    [asset] = [path.parents[2] for path in dev_synth.outdir.glob("asset.*/functions/score/handler.py")]
+    assert list(asset.rglob("*.py")) and _without_runtime_bytecode(asset) == []
 
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's CodeSizeUnzipped: a function's package and its layers
