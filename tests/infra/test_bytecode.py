@@ -166,3 +166,12 @@ def test_given_no_runtime_interpreter_when_compiling_for_the_runtime_then_it_war
     assert len(warnings) == 1
     assert "the test package and every package after it ship without bytecode" in warnings[0]
     assert "uv python install {}.{}".format(*bytecode.RUNTIME_VERSION) in warnings[0]
+
+
+def test_given_the_stacks_runtime_then_the_bytecode_is_compiled_for_its_version():
+    # Given the functions' runtime in the stacks (a bump there must bring the bytecode's version along:
+    # a pyc of another version is never read, and every cold start would compile again)
+    from infra.functions import RUNTIME
+
+    # Then the bytecode's version is the runtime's
+    assert RUNTIME.name == "python{}.{}".format(*bytecode.RUNTIME_VERSION)
