@@ -3,6 +3,7 @@ unchecked-hash, and used by an import from a read-only directory whose files car
 
 from __future__ import annotations
 
+import marshal
 import os
 import stat
 import subprocess
@@ -97,8 +98,6 @@ def test_given_the_cache_when_a_second_tree_has_the_same_module_then_it_is_not_c
     # Then only the changed module was compiled, and its pyc is its own source's
     assert (report.compiled, report.cached) == (1, 2)
     namespace: dict[str, object] = {}
-    import marshal
-
     exec(marshal.loads(bytecode.pyc_path(second / "sub" / "mod.py", THIS_TAG).read_bytes()[16:]), namespace)
     assert namespace["ANSWER"] == 43
 
@@ -134,7 +133,7 @@ def test_given_the_environment_names_an_interpreter_then_it_is_found_first_and_a
     monkeypatch.setenv(bytecode.INTERPRETER_ENV, sys.executable)
     try:
         # Then it is the first candidate, and it is found for its version
-        assert bytecode.candidates(THIS_VERSION)[0] == Path(sys.executable)
+        assert next(bytecode.candidates(THIS_VERSION)) == Path(sys.executable)
         assert bytecode.find_interpreter(THIS_VERSION) == Path(sys.executable)
         # And a candidate that does not run (a pyenv shim of an unselected version) has no version
         shim = tmp_path / "python3.99"
@@ -150,7 +149,7 @@ def test_given_no_runtime_interpreter_when_compiling_for_the_runtime_then_it_war
 ):
     # Given no Python of the runtime's version can be found
     bytecode.find_interpreter.cache_clear()
-    monkeypatch.setattr(bytecode, "candidates", lambda version: [])
+    monkeypatch.setattr(bytecode, "candidates", lambda version: iter([]))
     monkeypatch.setattr(bytecode, "_WARNED", set())
     try:
         # When two trees are compiled for the runtime (a synth stages every function)
