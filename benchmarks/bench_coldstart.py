@@ -11,12 +11,13 @@ commit's tree (`--baseline REF`, default the commit before issue 29's cold-start
 `--tracing` also imports those trees with tracing on (the X-Ray SDK is then imported, as Powertools'
 Tracer needs it).
 
-Every interpreter writes no bytecode (PYTHONDONTWRITEBYTECODE), as Lambda's read-only package cannot.
-The trees above have none either ("sources only"): each import compiles its modules, as every cold
-start did before the packages shipped bytecode. The last two figures are the score function as
+Every interpreter writes no bytecode (PYTHONDONTWRITEBYTECODE), as Lambda's read-only package cannot;
+it reads what it finds. The trees above and this project's venv hold none on a machine that writes
+none (this one sets PYTHONDONTWRITEBYTECODE): their figures then compile every module but the
+standard library's, as every cold start did before the packages shipped bytecode. The last two figures are the score function as
 deployed: the package the synth stages and the dependencies layer `make layers` builds for this
 machine's architecture, imported by Python 3.12 (the runtime's version; `layers/bytecode.py` finds it),
-first with the shipped bytecode hidden (an empty PYTHONPYCACHEPREFIX), then with it (the target is
+first from copies of the two without their bytecode ("sources only"), then with it (the target is
 this one's), then with it and tracing on, as the stacks deploy the function (boto3, botocore and
 s3transfer, which Lambda's runtime provides, stood in by this project's copies with the same bytecode).
 """
@@ -40,10 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra.assets import stage_function_code  # noqa: E402
-from layers.build import PROVIDED_BY_RUNTIME  # noqa: E402
+from layers.build import MACHINE, PROVIDED_BY_RUNTIME  # noqa: E402
 from layers.bytecode import compile_tree, find_interpreter  # noqa: E402
 
-LAMBDA_ARCH = {"x86_64": "x86_64", "aarch64": "arm64"}  # platform.machine() -> the layer's name
+# platform.machine() -> the layer's architecture name
+LAMBDA_ARCH = {machine: arch for arch, machine in MACHINE.items()}
 MODULE = "functions.score.handler"
 TARGET_MS = 300.0
 # main before issue 29's cold-start work (1.2-1.35 s on this machine at load 0.7, per the issue).
@@ -109,8 +111,6 @@ class Case:
     tracing: bool = False
     statement: str = f"import {MODULE}"
     interpreter: Path = Path(sys.executable)
-    # A PYTHONPYCACHEPREFIX: Python then reads bytecode only there, so an empty one means none at all
-    no_bytecode_under: Path | None = None
 
 
 def measure_once(case: Case) -> Importtime:
@@ -124,8 +124,6 @@ def measure_once(case: Case) -> Importtime:
     env.pop("PYTHONPYCACHEPREFIX", None)
     if case.tracing:  # Powertools traces only inside Lambda (or what looks like it)
         env["LAMBDA_TASK_ROOT"] = str(tree)
-    if case.no_bytecode_under is not None:
-        env["PYTHONPYCACHEPREFIX"] = str(case.no_bytecode_under)
     done = subprocess.run(
         [str(case.interpreter), "-X", "importtime", "-c", probe(case.statement)],
         cwd=tree,
@@ -166,13 +164,15 @@ def deployed_cases(scratch: Path) -> dict[str, Case]:
         )
         return {}
     package = stage_function_code("score", scratch / "staging")
-    empty = scratch / "no-bytecode"
-    empty.mkdir()
+    # The same two trees without their bytecode (the interpreter's standard library keeps its own, as
+    # Lambda's runtime does)
+    sources = [
+        without_bytecode(tree, scratch / "sources" / name)
+        for tree, name in ((package, "package"), (layer, "layer"))
+    ]
     label = "as deployed (Python 3.12, package + layer)"
     cases = {
-        f"{label}, sources only": Case(
-            paths=(package, layer), interpreter=interpreter, no_bytecode_under=empty
-        ),
+        f"{label}, sources only": Case(paths=tuple(sources), interpreter=interpreter),
         f"{label}, with the runtime's bytecode": Case(paths=(package, layer), interpreter=interpreter),
     }
     runtime = runtime_provided(scratch / "runtime", interpreter)
@@ -180,6 +180,11 @@ def deployed_cases(scratch: Path) -> dict[str, Case]:
         paths=(package, layer, runtime), interpreter=interpreter, tracing=True
     )
     return cases
+
+
+def without_bytecode(tree: Path, into: Path) -> Path:
+    shutil.copytree(tree, into, ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+    return into
 
 
 def runtime_provided(into: Path, interpreter: Path) -> Path:
@@ -258,13 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_baseline:
             trees.insert(0, (f"baseline {args.baseline}", export(args.baseline, Path(tmp))))
         cases = {
-            f"{label}, tracing {'on' if tracing else 'off'}, sources only": Case(
-                paths=(tree,), tracing=tracing
-            )
+            f"{label}, tracing {'on' if tracing else 'off'}": Case(paths=(tree,), tracing=tracing)
             for label, tree in trees
             for tracing in ((False, True) if args.tracing else (False,))
         }
-        cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools), sources only"] = Case(
+        cases["the libraries alone (pydantic, psycopg, its pool, redis, Powertools)"] = Case(
             paths=(ROOT,), statement=LIBRARIES
         )
         cases.update(deployed_cases(Path(tmp)))
